@@ -1,0 +1,104 @@
+//! The benchmark: plan and apply against the local emulator for 1, 10 and 100 domains, with
+//! wall time and AWS requests by operation next to the lower bound. Run with `scripts/bench`.
+//! It measures; it asserts nothing (tests check behaviour).
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use common::Account;
+
+/// One blueprint with `n` domains in one zone, each with SPF and DMARC: 2 records and 2
+/// ownership records per domain.
+fn blueprint(n: usize) -> String {
+    let mut s = String::from("blueprint: bench\ndomains:\n");
+    for i in 0..n {
+        let name = if i == 0 {
+            "example.com".to_owned()
+        } else {
+            format!("d{i}.example.com")
+        };
+        s.push_str(&format!(
+            "  - domain: {name}\n    zone: example.com\n    spf: {{ ip4: [192.0.2.{}], include: [_spf.google.com] }}\n    dmarc: {{ policy: quarantine, rua: [mailto:dmarc@example.com] }}\n",
+            i % 250
+        ));
+    }
+    s
+}
+
+fn delta(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
+    after
+        .iter()
+        .map(|(k, v)| (k.clone(), v - before.get(k).copied().unwrap_or(0)))
+        .filter(|(_, v)| *v > 0)
+        .collect()
+}
+
+fn step(acct: &Account, label: &str, args: &[&str], bound: &str) {
+    let before = acct.requests();
+    let start = Instant::now();
+    let run = acct.mailinfra(args);
+    let ms = start.elapsed().as_millis();
+    assert!(
+        run.code == 0 || run.code == 2,
+        "{label} failed: {}",
+        run.stderr
+    );
+    let by_op = delta(&before, &acct.requests());
+    let total: u64 = by_op.values().sum();
+    let ops: Vec<String> = by_op
+        .iter()
+        .map(|(k, v)| format!("{}={v}", k.trim_start_matches("route53.")))
+        .collect();
+    println!(
+        "  {label:<14} {ms:>6} ms  {total:>3} requests  [{}]",
+        ops.join(" ")
+    );
+    println!("  {:<14} {:>6}     lower bound: {bound}", "", "");
+}
+
+#[tokio::main]
+async fn main() {
+    println!("mailinfra benchmark against the local emulator (debug build)");
+    for n in [1usize, 10, 100] {
+        let acct = Account::new();
+        acct.create_zone("example.com").await;
+        acct.write("b.yaml", &blueprint(n));
+        // SOA and NS, plus 4 record sets a domain once applied.
+        let after_apply = 2 + 4 * n;
+        let pages = |sets: usize| sets.div_ceil(300);
+        println!(
+            "\n{n} domain(s), one zone, {} record sets once applied:",
+            after_apply
+        );
+        step(
+            &acct,
+            "plan (create)",
+            &["plan", "b.yaml"],
+            &format!(
+                "ListHostedZones=1 ListTagsForResources=1 ListResourceRecordSets={}",
+                pages(2)
+            ),
+        );
+        let batches = (4 * n).div_ceil(1000).max(1);
+        step(
+            &acct,
+            "apply",
+            &["apply", "b.yaml", "--yes"],
+            &format!(
+                "reads as plan + ChangeTagsForResource=1 ChangeResourceRecordSets={batches} GetChange={batches}"
+            ),
+        );
+        step(
+            &acct,
+            "plan (no-op)",
+            &["plan", "b.yaml"],
+            &format!(
+                "ListHostedZones=1 ListTagsForResources=1 ListResourceRecordSets={}",
+                pages(after_apply)
+            ),
+        );
+    }
+}

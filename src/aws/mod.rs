@@ -1,0 +1,171 @@
+//! AWS clients built from one shared `SdkConfig` (profile, region, endpoint, retries), the
+//! Route 53 request pacing, and turning SDK errors into sentences a person can act on.
+//! SDK types may appear here and in `observe`/`execute`, nowhere else.
+
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, Region, retry::RetryConfig};
+use aws_credential_types::provider::ProvideCredentials;
+use aws_sdk_route53::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+/// Where and as whom to talk to AWS, resolved from flags, environment and blueprint.
+#[derive(Debug, Clone, Default)]
+pub struct AwsSettings {
+    pub profile: Option<String>,
+    pub region: Option<String>,
+    pub endpoint_url: Option<String>,
+}
+
+/// Route 53 allows five requests a second per account; mailinfra stays under that instead of
+/// bouncing off it.
+pub const ROUTE53_REQUESTS_PER_SECOND: f64 = 5.0;
+
+/// The connected clients.
+pub struct Aws {
+    pub route53: aws_sdk_route53::Client,
+    pub route53_pace: Pace,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AwsError {
+    #[error(
+        "no usable AWS credentials: {0}\n  = hint: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, choose a profile with --profile or AWS_PROFILE, or run `aws sso login`"
+    )]
+    Credentials(String),
+    #[error("{operation} failed: {message}{}", hint.as_ref().map(|h| format!("\n  = hint: {h}")).unwrap_or_default())]
+    Call {
+        operation: &'static str,
+        code: Option<String>,
+        message: String,
+        hint: Option<String>,
+    },
+    #[error("{0}")]
+    Other(String),
+}
+
+impl AwsError {
+    /// Builds the error for a failed SDK call: the service's code and message where there is
+    /// one, the whole error chain for timeouts and connection failures (which have none).
+    pub fn call<E, R>(operation: &'static str, err: SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        let code = err.code().map(str::to_owned);
+        let (message, hint) = match (&code, err.message()) {
+            (Some(code), Some(msg)) => (format!("{code}: {msg}"), None),
+            (Some(code), None) => (code.clone(), None),
+            _ => (
+                DisplayErrorContext(&err).to_string(),
+                Some(
+                    "check the network and the endpoint (--endpoint-url / AWS_ENDPOINT_URL)".into(),
+                ),
+            ),
+        };
+        AwsError::Call {
+            operation,
+            code,
+            message,
+            hint,
+        }
+    }
+
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            AwsError::Call { code, .. } => code.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// Loads the shared configuration and checks that credentials resolve, before any request.
+pub async fn connect(settings: &AwsSettings) -> Result<Aws, AwsError> {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::standard().with_max_attempts(5));
+    if let Some(p) = &settings.profile {
+        loader = loader.profile_name(p);
+    }
+    if let Some(r) = &settings.region {
+        loader = loader.region(Region::new(r.clone()));
+    }
+    if let Some(e) = &settings.endpoint_url {
+        loader = loader.endpoint_url(e);
+    }
+    let mut config = loader.load().await;
+    if config.region().is_none() {
+        // Route 53 is global; a region is needed only to sign.
+        config = config
+            .into_builder()
+            .region(Region::new("us-east-1"))
+            .build();
+    }
+    let provider = config
+        .credentials_provider()
+        .ok_or_else(|| AwsError::Credentials("no credential provider is configured".into()))?;
+    if let Err(e) = provider.provide_credentials().await {
+        return Err(AwsError::Credentials(first_line(
+            &DisplayErrorContext(&e).to_string(),
+        )));
+    }
+    Ok(Aws {
+        route53: aws_sdk_route53::Client::new(&config),
+        route53_pace: Pace::new(ROUTE53_REQUESTS_PER_SECOND),
+    })
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or(s).to_owned()
+}
+
+/// A token bucket: bursts up to its rate, then one request every 1/rate seconds.
+pub struct Pace {
+    rate: f64,
+    state: Mutex<(f64, Instant)>,
+}
+
+impl Pace {
+    pub fn new(rate: f64) -> Self {
+        Self {
+            rate,
+            state: Mutex::new((rate, Instant::now())),
+        }
+    }
+
+    /// Waits until a request may be sent.
+    pub async fn wait(&self) {
+        let mut state = self.state.lock().await;
+        let (tokens, last) = *state;
+        let now = Instant::now();
+        let tokens = (tokens + now.duration_since(last).as_secs_f64() * self.rate).min(self.rate);
+        if tokens >= 1.0 {
+            *state = (tokens - 1.0, now);
+            return;
+        }
+        let wait = Duration::from_secs_f64((1.0 - tokens) / self.rate);
+        tokio::time::sleep(wait).await;
+        *state = (0.0, Instant::now());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn pace_allows_a_burst_then_spaces_requests() {
+        let pace = Pace::new(5.0);
+        let start = Instant::now();
+        for _ in 0..5 {
+            pace.wait().await;
+        }
+        assert!(start.elapsed() < Duration::from_millis(10));
+        for _ in 0..5 {
+            pace.wait().await;
+        }
+        let spent = start.elapsed();
+        assert!(spent >= Duration::from_millis(990), "{spent:?}");
+        assert!(spent <= Duration::from_millis(1100), "{spent:?}");
+    }
+}

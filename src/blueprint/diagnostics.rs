@@ -1,0 +1,111 @@
+//! Problems found in a blueprint, each with its position, its path in the document,
+//! what is wrong and how to fix it; and their rendering with a source snippet.
+//! Pure: no I/O.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+/// A 1-based line and column in the blueprint file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Pos {
+    pub line: usize,
+    pub col: usize,
+}
+
+/// One problem in a blueprint.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Diagnostic {
+    pub pos: Option<Pos>,
+    /// Where in the document, e.g. `domains[0].dmarc.policy`; empty for the document itself.
+    pub path: String,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn new(pos: Option<Pos>, path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            pos,
+            path: path.into(),
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+/// Every problem found in one blueprint file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    pub file: String,
+    pub source: String,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Report {
+    /// Renders every diagnostic as `error: FILE:LINE:COL: PATH: MESSAGE`, the source line with a
+    /// caret under the column, and the hint; then a count.
+    pub fn render(&self) -> String {
+        let lines: Vec<&str> = self.source.lines().collect();
+        let mut out = String::new();
+        for d in &self.diagnostics {
+            let location = match d.pos {
+                Some(p) => format!("{}:{}:{}", self.file, p.line, p.col),
+                None => self.file.clone(),
+            };
+            let path = if d.path.is_empty() {
+                String::new()
+            } else {
+                format!("{}: ", d.path)
+            };
+            let _ = writeln!(out, "error: {location}: {path}{}", d.message);
+            if let Some(p) = d.pos
+                && let Some(text) = lines.get(p.line.saturating_sub(1))
+            {
+                let gutter = p.line.to_string().len();
+                let _ = writeln!(out, "{:gutter$} |", "");
+                let _ = writeln!(out, "{} | {}", p.line, text);
+                let _ = writeln!(out, "{:gutter$} | {:>col$}", "", "^", col = p.col);
+            }
+            if let Some(h) = &d.hint {
+                let _ = writeln!(out, "  = hint: {h}");
+            }
+        }
+        let n = self.diagnostics.len();
+        let _ = writeln!(
+            out,
+            "{} problem{} in {}; nothing was sent to AWS",
+            n,
+            if n == 1 { "" } else { "s" },
+            self.file
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_points_at_the_column() {
+        let report = Report {
+            file: "b.yaml".into(),
+            source: "a: 1\n  tll: 3\n".into(),
+            diagnostics: vec![
+                Diagnostic::new(Some(Pos { line: 2, col: 3 }), "x", "unknown field `tll`")
+                    .hint("did you mean `ttl`?"),
+            ],
+        };
+        let text = report.render();
+        assert_eq!(
+            text,
+            "error: b.yaml:2:3: x: unknown field `tll`\n  |\n2 |   tll: 3\n  |   ^\n  = hint: did you mean `ttl`?\n1 problem in b.yaml; nothing was sent to AWS\n"
+        );
+    }
+}

@@ -1,0 +1,320 @@
+//! Checks of meaning on a structurally sound blueprint: names, ranges, SPF lookups, DMARC
+//! URIs, DKIM keys, record collisions, adoption entries. Every problem is reported; nothing
+//! stops at the first.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use super::*;
+use crate::mail::{dkim, dmarc, names, spf, txt};
+
+/// TTL bounds: under a minute many resolvers clamp anyway; over a week hides a fix for days.
+pub const TTL_RANGE: std::ops::RangeInclusive<u32> = 60..=604_800;
+
+struct Checks {
+    diags: Vec<Diagnostic>,
+}
+
+impl Checks {
+    fn err(&mut self, pos: Pos, path: &str, msg: impl Into<String>, hint: impl Into<String>) {
+        self.diags
+            .push(Diagnostic::new(Some(pos), path, msg).hint(hint));
+    }
+
+    fn ttl(&mut self, ttl: &Option<Spanned<u32>>, path: &str) {
+        if let Some(t) = ttl
+            && !TTL_RANGE.contains(&t.value)
+        {
+            self.err(
+                t.pos,
+                path,
+                format!("TTL {} is out of range", t.value),
+                format!(
+                    "use {} to {} seconds (300 is a good default)",
+                    TTL_RANGE.start(),
+                    TTL_RANGE.end()
+                ),
+            );
+        }
+    }
+
+    fn txt(&mut self, text: &str, pos: Pos, path: &str, what: &str) {
+        if let Err(why) = txt::representable(text) {
+            self.err(
+                pos,
+                path,
+                format!("the {what} record {why}"),
+                "shorten the values that make up this record",
+            );
+        }
+    }
+}
+
+/// A record the blueprint will write, for the collision and adoption checks.
+pub(crate) fn record_keys(domain: &DomainSpec) -> Vec<(String, &'static str, Pos, &'static str)> {
+    let d = &domain.domain.value;
+    let mut keys = Vec::new();
+    if let Some(s) = &domain.spf {
+        keys.push((d.clone(), "TXT", s.pos, "SPF"));
+    }
+    if let Some(m) = &domain.dmarc {
+        keys.push((format!("_dmarc.{d}"), "TXT", m.pos, "DMARC"));
+    }
+    for k in &domain.dkim {
+        keys.push((
+            dkim::record_name(&k.selector.value, d),
+            "TXT",
+            k.pos,
+            "DKIM",
+        ));
+    }
+    keys
+}
+
+/// Parses a record address `dns.<name>.<TYPE>` into its name and type.
+pub fn parse_address(address: &str) -> Option<(String, String)> {
+    let rest = address.strip_prefix("dns.")?;
+    let (name, rtype) = rest.rsplit_once('.')?;
+    if name.is_empty() || rtype.is_empty() || !rtype.chars().all(|c| c.is_ascii_uppercase()) {
+        return None;
+    }
+    Some((names::normalize(name), rtype.to_owned()))
+}
+
+pub(super) fn check(bp: &Blueprint) -> Vec<Diagnostic> {
+    let mut c = Checks { diags: Vec::new() };
+    let name = &bp.name;
+    let valid_name = !name.value.is_empty()
+        && name.value.len() <= 63
+        && name
+            .value
+            .starts_with(|ch: char| ch.is_ascii_lowercase() || ch.is_ascii_digit())
+        && name
+            .value
+            .chars()
+            .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-');
+    if !valid_name {
+        c.err(
+            name.pos,
+            "blueprint",
+            format!("`{}` is not a valid blueprint name", name.value),
+            "use 1 to 63 lower-case letters, digits and hyphens, starting with a letter or digit",
+        );
+    }
+    if let Some(r) = &bp.region {
+        let parts: Vec<&str> = r.value.split('-').collect();
+        let ok = parts.len() >= 3
+            && parts[..parts.len() - 1]
+                .iter()
+                .all(|p| !p.is_empty() && p.chars().all(|ch| ch.is_ascii_lowercase()))
+            && parts[parts.len() - 1].parse::<u8>().is_ok();
+        if !ok {
+            c.err(
+                r.pos,
+                "region",
+                format!("`{}` is not an AWS region name", r.value),
+                "use a region code such as `eu-west-1` or `ap-northeast-1`",
+            );
+        }
+    }
+    c.ttl(&bp.ttl, "ttl");
+
+    let mut seen: HashMap<(String, &str), (String, &str)> = HashMap::new();
+    for d in &bp.domains {
+        domain(&mut c, d);
+        for (rname, rtype, pos, what) in record_keys(d) {
+            let key = (rname.clone(), rtype);
+            if let Some((other, other_what)) = seen.get(&key) {
+                c.err(
+                    pos,
+                    &d.path,
+                    format!(
+                        "the {what} record `{rname}` {rtype} is also produced by {other} ({other_what})"
+                    ),
+                    "two entries cannot own one record; merge them into one domain entry",
+                );
+            } else {
+                seen.insert(key, (d.path.clone(), what));
+            }
+        }
+    }
+
+    for (i, a) in bp.adopt.iter().enumerate() {
+        let path = format!("adopt[{i}]");
+        match parse_address(&a.value) {
+            None => c.err(
+                a.pos,
+                &path,
+                format!("`{}` is not a record address", a.value),
+                "write the address the plan printed, like `dns.example.com.TXT`",
+            ),
+            Some((rname, rtype)) => {
+                if !seen.keys().any(|(n, t)| *n == rname && *t == rtype) {
+                    c.err(
+                        a.pos,
+                        &path,
+                        format!("`{}` is not a record this blueprint manages", a.value),
+                        "adopt only records the blueprint describes; remove this entry",
+                    );
+                }
+            }
+        }
+    }
+    c.diags
+}
+
+fn domain(c: &mut Checks, d: &DomainSpec) {
+    let dom = &d.domain;
+    let path = format!("{}.domain", d.path);
+    if let Err(why) = names::check_hostname(&dom.value) {
+        c.err(
+            dom.pos,
+            &path,
+            format!("`{}` is not a valid domain name: it {why}", dom.value),
+            "write the mail domain, e.g. `example.com`",
+        );
+    }
+    if let Some(z) = &d.zone {
+        if let Err(why) = names::check_hostname(&z.value) {
+            c.err(
+                z.pos,
+                &format!("{}.zone", d.path),
+                format!("`{}` is not a valid zone name: it {why}", z.value),
+                "write the hosted zone's name, e.g. `example.com`",
+            );
+        } else if !names::is_within(&dom.value, &z.value) {
+            c.err(
+                dom.pos,
+                &path,
+                format!("`{}` is outside its zone `{}`", dom.value, z.value),
+                format!(
+                    "set `zone:` to the hosted zone that holds `{}` (the domain itself or a parent)",
+                    dom.value
+                ),
+            );
+        }
+    }
+    c.ttl(&d.ttl, &format!("{}.ttl", d.path));
+
+    if let Some(s) = &d.spf {
+        let sp = format!("{}.spf", d.path);
+        for r in &s.ip4 {
+            if !is_cidr::<Ipv4Addr>(&r.value, 32) {
+                c.err(
+                    r.pos,
+                    &format!("{sp}.ip4"),
+                    format!("`{}` is not an IPv4 address or range", r.value),
+                    "write an address or CIDR range, e.g. `192.0.2.10` or `192.0.2.0/24`",
+                );
+            }
+        }
+        for r in &s.ip6 {
+            if !is_cidr::<Ipv6Addr>(&r.value, 128) {
+                c.err(
+                    r.pos,
+                    &format!("{sp}.ip6"),
+                    format!("`{}` is not an IPv6 address or range", r.value),
+                    "write an address or CIDR range, e.g. `2001:db8::/32`",
+                );
+            }
+        }
+        for r in &s.include {
+            let ok = r.value.split('.').count() >= 2
+                && r.value.split('.').all(|l| names::check_label(l).is_ok());
+            if !ok {
+                c.err(
+                    r.pos,
+                    &format!("{sp}.include"),
+                    format!("`{}` is not a domain name to include", r.value),
+                    "write the sender's SPF domain, e.g. `_spf.google.com`",
+                );
+            }
+        }
+        let n = spf::lookups(s);
+        if n > spf::MAX_LOOKUPS {
+            c.err(
+                s.pos,
+                &sp,
+                format!(
+                    "SPF needs {n} DNS lookups; receivers allow {} (RFC 7208 §4.6.4)",
+                    spf::MAX_LOOKUPS
+                ),
+                "list senders by `ip4:`/`ip6:` range instead of `include:`, or drop unused includes",
+            );
+        }
+        c.txt(&spf::compose(s), s.pos, &sp, "SPF");
+    }
+
+    if let Some(m) = &d.dmarc {
+        let mp = format!("{}.dmarc", d.path);
+        for (key, list) in [("rua", &m.rua), ("ruf", &m.ruf)] {
+            for u in list {
+                if let Err(why) = dmarc::check_report_uri(&u.value) {
+                    c.err(
+                        u.pos,
+                        &format!("{mp}.{key}"),
+                        format!("`{}` {why}", u.value),
+                        "reports go to `mailto:` addresses, e.g. `mailto:dmarc@example.com`",
+                    );
+                }
+            }
+        }
+        if let Some(fo) = &m.fo
+            && let Err(why) = dmarc::check_failure_options(&fo.value)
+        {
+            c.err(
+                fo.pos,
+                &format!("{mp}.fo"),
+                format!("`{}` {why}", fo.value),
+                "`1` asks for a report on any failure",
+            );
+        }
+        c.txt(&dmarc::render(m), m.pos, &mp, "DMARC");
+    }
+
+    for (i, k) in d.dkim.iter().enumerate() {
+        let kp = format!("{}.dkim[{i}]", d.path);
+        if let Err(why) = names::check_label(&k.selector.value) {
+            c.err(
+                k.selector.pos,
+                &format!("{kp}.selector"),
+                format!("selector `{}` {why}", k.selector.value),
+                "a selector is one DNS label, e.g. `mta1` or `2026-11`",
+            );
+        }
+        match dkim::rsa_key_bits(&k.public_key.value) {
+            Err(why) => c.err(
+                k.public_key.pos,
+                &kp,
+                format!("the public key {why}"),
+                "give the base64 (or PEM) SubjectPublicKeyInfo, as `openssl rsa -pubout` prints it",
+            ),
+            Ok(bits) if bits < dkim::MIN_RSA_BITS => c.err(
+                k.public_key.pos,
+                &kp,
+                format!("the DKIM key is {bits} bits; receivers refuse RSA keys under 1024 bits"),
+                "generate a 2048-bit key: `openssl genrsa 2048`",
+            ),
+            Ok(_) => {}
+        }
+        c.txt(&dkim::record_text(&k.public_key.value), k.pos, &kp, "DKIM");
+        let name = dkim::record_name(&k.selector.value, &d.domain.value);
+        if name.len() > names::MAX_NAME {
+            c.err(
+                k.selector.pos,
+                &format!("{kp}.selector"),
+                format!("`{name}` is longer than {} characters", names::MAX_NAME),
+                "use a shorter selector",
+            );
+        }
+    }
+}
+
+fn is_cidr<A: std::str::FromStr>(text: &str, max_prefix: u8) -> bool {
+    let (addr, prefix) = match text.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (text, None),
+    };
+    addr.parse::<A>().is_ok()
+        && prefix.is_none_or(|p| p.parse::<u8>().is_ok_and(|p| p <= max_prefix))
+}

@@ -1,0 +1,161 @@
+//! The command line, as clap types only; `lib::run` resolves them into settings.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::output::ColorChoice;
+
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0  success (with --detailed-exitcode: success and no changes)
+  1  error: invalid blueprint, conflict, AWS failure, refused confirmation
+  2  changes present (only with --detailed-exitcode)
+
+Environment: the standard AWS variables (AWS_PROFILE, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+AWS_SESSION_TOKEN, AWS_ENDPOINT_URL, ...) work as in the AWS CLI; NO_COLOR turns colour off.";
+
+/// Provision and keep in shape the AWS infrastructure for sending mail that arrives.
+///
+/// A YAML blueprint describes a domain's mail records; `plan` shows what would change in
+/// Route 53, `apply` makes it so, and a second `apply` finds nothing to do.
+#[derive(Debug, Parser)]
+#[command(name = "mailinfra", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// AWS profile from the shared config files (default: AWS_PROFILE, then `default`)
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// AWS region, overriding the blueprint's `region:`
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Option<String>,
+    /// Send every AWS request to this URL, e.g. a local emulator (default: AWS_ENDPOINT_URL)
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// More detail on stderr
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// No progress on stderr (errors still print)
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Colour in output
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a blueprint offline: every problem at once, with file, line, column and a hint
+    #[command(
+        after_help = "Example:\n  mailinfra validate blueprints/example.yaml\n\nNo credentials are needed and nothing is sent to AWS."
+    )]
+    Validate(FileArg),
+    /// Read AWS and show what apply would change
+    #[command(
+        after_help = "Examples:\n  mailinfra plan blueprints/example.yaml\n  mailinfra plan blueprints/example.yaml --json\n  mailinfra plan blueprints/example.yaml --out plan.json   # review, then: mailinfra apply plan.json\n  mailinfra plan blueprints/example.yaml --detailed-exitcode  # 2 when there are changes"
+    )]
+    Plan(PlanArgs),
+    /// Make AWS match the blueprint (or carry out a saved plan)
+    #[command(
+        after_help = "Examples:\n  mailinfra apply blueprints/example.yaml          # asks before changing anything\n  mailinfra apply blueprints/example.yaml --yes    # for pipelines\n  mailinfra apply plan.json --yes                  # a saved plan, only if AWS is unchanged since"
+    )]
+    Apply(ApplyArgs),
+    /// Remove every record the blueprint owns (records it does not own are never touched)
+    #[command(after_help = "Example:\n  mailinfra destroy blueprints/example.yaml --yes")]
+    Destroy(DestroyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FileArg {
+    /// The blueprint file
+    #[arg(default_value = "mailinfra.yaml", value_name = "FILE")]
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub file: FileArg,
+    /// Print the plan as JSON (format: docs/plan-format.md)
+    #[arg(long)]
+    pub json: bool,
+    /// Also save the plan as JSON to this file, for `mailinfra apply PLAN`
+    #[arg(long, value_name = "PLAN")]
+    pub out: Option<PathBuf>,
+    /// Exit 2 when there are changes, 0 when there are none
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// A blueprint, or a plan saved with `plan --out`
+    #[arg(default_value = "mailinfra.yaml", value_name = "FILE|PLAN")]
+    pub file: PathBuf,
+    /// Apply without asking (required when stdin is not a terminal)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Apply even when the plan changes or deletes over 30% of what the blueprint owns
+    #[arg(long)]
+    pub force: bool,
+    /// Longest wait for Route 53 changes to reach all name servers
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    #[command(flatten)]
+    pub file: FileArg,
+    /// Destroy without asking (required when stdin is not a terminal)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Longest wait for Route 53 changes to reach all name servers
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub timeout: Duration,
+}
+
+/// `90`, `90s`, `5m`, `1h`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let (num, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration; write e.g. 90s, 5m or 1h"))?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(format!("`{text}`: use the units s, m or h")),
+    };
+    Ok(Duration::from_secs(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert!(parse_duration("5 minutes").is_err());
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,61 @@
+//! One file per subcommand, each a short function wiring the layers; the shared pipeline
+//! (load, connect, observe, diff) lives here so that `plan`, `apply` and `destroy` are one
+//! path with execution switched on or off.
+
+pub mod apply;
+pub mod destroy;
+pub mod plan;
+pub mod validate;
+
+use std::path::Path;
+
+use crate::aws::{self, Aws, AwsError, AwsSettings};
+use crate::blueprint::{self, Blueprint, Report};
+use crate::model::desired::Desired;
+use crate::model::observed::Observed;
+use crate::observe;
+use crate::plan::{Conflict, Plan, diff, render};
+
+/// Why a command failed, each kind printed its own way; all exit 1.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    #[error("{}", .0.render())]
+    Blueprint(Report),
+    #[error("{}", render::conflicts(.0))]
+    Conflicts(Vec<Conflict>),
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// What a command returns when it did not fail: the process exit code.
+pub type Outcome = Result<i32, Failure>;
+
+pub fn load(path: &Path) -> Result<Blueprint, Failure> {
+    blueprint::load_file(path).map_err(Failure::Blueprint)
+}
+
+/// Flags win over the blueprint; the blueprint's region is used when no flag names one.
+pub fn settings(global: &crate::cli::Global, blueprint_region: Option<&str>) -> AwsSettings {
+    AwsSettings {
+        profile: global.profile.clone(),
+        region: global
+            .region
+            .clone()
+            .or_else(|| blueprint_region.map(str::to_owned)),
+        endpoint_url: global.endpoint_url.clone(),
+    }
+}
+
+pub async fn connect(settings: &AwsSettings) -> Result<Aws, Failure> {
+    Ok(aws::connect(settings).await?)
+}
+
+/// Observes AWS for the desired state's scope and diffs: the one pipeline behind plan,
+/// apply and destroy.
+pub async fn make_plan(aws: &Aws, desired: &Desired) -> Result<(Plan, Observed), Failure> {
+    let observed = observe::route53::observe(aws, desired).await?;
+    let plan = diff(desired, &observed).map_err(Failure::Conflicts)?;
+    Ok((plan, observed))
+}

@@ -1,0 +1,42 @@
+//! `mailinfra plan`: observe AWS and print what apply would change.
+
+use super::{Failure, Outcome, connect, load, make_plan, settings};
+use crate::cli::{Global, PlanArgs};
+use crate::model::desired;
+use crate::output::Output;
+use crate::plan::render;
+
+pub async fn run(args: &PlanArgs, global: &Global, out: &Output) -> Outcome {
+    let bp = load(&args.file.file)?;
+    let desired = desired::from_blueprint(&bp);
+    let aws = connect(&settings(
+        global,
+        bp.region.as_ref().map(|r| r.value.as_str()),
+    ))
+    .await?;
+    out.progress(&format!(
+        "reading Route 53 for blueprint `{}`...",
+        desired.blueprint
+    ));
+    let (plan, _) = make_plan(&aws, &desired).await?;
+    let json = serde_json::to_string_pretty(&plan).map_err(|e| Failure::Refused(e.to_string()))?;
+    if let Some(path) = &args.out {
+        std::fs::write(path, format!("{json}\n"))
+            .map_err(|e| Failure::Refused(format!("cannot write `{}`: {e}", path.display())))?;
+        out.progress(&format!(
+            "saved the plan to {}; apply it with `mailinfra apply {}`",
+            path.display(),
+            path.display()
+        ));
+    }
+    if args.json {
+        out.data(&format!("{json}\n"));
+    } else {
+        out.data(&render::text(&plan, out.paint_out()));
+    }
+    Ok(if args.detailed_exitcode && !plan.is_empty() {
+        2
+    } else {
+        0
+    })
+}

@@ -1,0 +1,20 @@
+//! `mailinfra validate`: offline checks, every problem at once. No credentials, no AWS.
+
+use super::{Outcome, load};
+use crate::cli::FileArg;
+use crate::model::desired;
+use crate::output::Output;
+
+pub fn run(args: &FileArg, out: &Output) -> Outcome {
+    let bp = load(&args.file)?;
+    let d = desired::from_blueprint(&bp);
+    out.data(&format!(
+        "{}: blueprint `{}` is valid: {} domain(s), {} record(s) in {} zone(s)\n",
+        args.file.display(),
+        bp.name.value,
+        bp.domains.len(),
+        d.records.len(),
+        d.zones.len()
+    ));
+    Ok(0)
+}

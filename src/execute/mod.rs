@@ -1,0 +1,4 @@
+//! Plan -> AWS: write-only execution of a plan's changes, with batching, bounded waits and
+//! progress. SDK types stop here.
+
+pub mod route53;

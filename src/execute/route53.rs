@@ -1,0 +1,230 @@
+//! Carries out a plan's Route 53 part: per zone, tag the zone with the blueprint's footprint
+//! before writing, send the change batches (each atomic; see `plan::batch`), wait until every
+//! change is INSYNC, and remove the tag once the blueprint no longer writes there.
+//! Zones are independent and run concurrently, paced under Route 53's rate limit.
+
+use std::time::Duration;
+
+use aws_sdk_route53::types::{
+    self as r53, ChangeBatch, ChangeStatus, ResourceRecord, ResourceRecordSet, RrType,
+    TagResourceType,
+};
+use futures::future::try_join_all;
+use tokio::time::Instant;
+
+use crate::aws::{Aws, AwsError};
+use crate::model::RecordSet;
+use crate::model::ownership::{ZONE_TAG_VALUE, zone_tag_key};
+use crate::output::Output;
+use crate::plan::{ChangeAction, Plan, TagChange, ZonePlan, batches};
+
+/// How often `GetChange` is asked while waiting for INSYNC.
+const POLL: Duration = Duration::from_secs(2);
+
+/// What one zone's execution did.
+#[derive(Debug)]
+pub struct ZoneResult {
+    pub zone: String,
+    pub batches: usize,
+    pub change_ids: Vec<String>,
+}
+
+/// Applies every zone of the plan, then waits (at most `wait`) for the changes to be INSYNC.
+pub async fn apply(
+    aws: &Aws,
+    plan: &Plan,
+    wait: Duration,
+    out: &Output,
+) -> Result<Vec<ZoneResult>, AwsError> {
+    let results = try_join_all(
+        plan.zones
+            .iter()
+            .map(|z| apply_zone(aws, &plan.blueprint, z, out)),
+    )
+    .await?;
+    let ids: Vec<(&str, &str)> = results
+        .iter()
+        .flat_map(|r| {
+            r.change_ids
+                .iter()
+                .map(move |id| (r.zone.as_str(), id.as_str()))
+        })
+        .collect();
+    wait_insync(aws, &ids, wait, out).await?;
+    Ok(results)
+}
+
+async fn apply_zone(
+    aws: &Aws,
+    blueprint: &str,
+    zone: &ZonePlan,
+    out: &Output,
+) -> Result<ZoneResult, AwsError> {
+    let key = zone_tag_key(blueprint);
+    if zone.tag == Some(TagChange::Add) {
+        aws.route53_pace.wait().await;
+        aws.route53
+            .change_tags_for_resource()
+            .resource_type(TagResourceType::Hostedzone)
+            .resource_id(&zone.zone_id)
+            .add_tags(r53::Tag::builder().key(&key).value(ZONE_TAG_VALUE).build())
+            .send()
+            .await
+            .map_err(|e| AwsError::call("ChangeTagsForResource", e))?;
+    }
+    let planned = batches(zone);
+    let mut change_ids = Vec::new();
+    for (i, batch) in planned.iter().enumerate() {
+        let changes = batch
+            .changes
+            .iter()
+            .map(|c| to_sdk(c.action, &c.set))
+            .collect::<Result<Vec<_>, _>>()?;
+        let n = changes.len();
+        let change_batch = ChangeBatch::builder()
+            .set_changes(Some(changes))
+            .comment(format!("mailinfra blueprint {blueprint}"))
+            .build()
+            .map_err(|e| AwsError::Other(format!("building the change batch: {e}")))?;
+        aws.route53_pace.wait().await;
+        let sent = aws
+            .route53
+            .change_resource_record_sets()
+            .hosted_zone_id(&zone.zone_id)
+            .change_batch(change_batch)
+            .send()
+            .await
+            .map_err(|e| stale_batch(AwsError::call("ChangeResourceRecordSets", e)))?;
+        let id = sent
+            .change_info()
+            .map(|c| c.id().to_owned())
+            .unwrap_or_default();
+        out.progress(&format!(
+            "{}: sent batch {}/{} ({n} changes) as {id}",
+            zone.zone,
+            i + 1,
+            planned.len()
+        ));
+        change_ids.push(id);
+    }
+    if zone.tag == Some(TagChange::Remove) {
+        aws.route53_pace.wait().await;
+        aws.route53
+            .change_tags_for_resource()
+            .resource_type(TagResourceType::Hostedzone)
+            .resource_id(&zone.zone_id)
+            .remove_tag_keys(&key)
+            .send()
+            .await
+            .map_err(|e| AwsError::call("ChangeTagsForResource", e))?;
+    }
+    Ok(ZoneResult {
+        zone: zone.zone.clone(),
+        batches: planned.len(),
+        change_ids,
+    })
+}
+
+/// A refused batch is almost always a record that changed since it was observed.
+fn stale_batch(err: AwsError) -> AwsError {
+    match err {
+        AwsError::Call {
+            operation,
+            code,
+            message,
+            ..
+        } if matches!(code.as_deref(), Some("InvalidChangeBatch")) => AwsError::Call {
+            operation,
+            code,
+            message: format!("Route 53 refused the change batch: {message}"),
+            hint: Some(
+                "records changed since they were observed (or another run is applying); nothing in this batch was applied: run `mailinfra plan` again".into(),
+            ),
+        },
+        other => other,
+    }
+}
+
+fn to_sdk(action: ChangeAction, set: &RecordSet) -> Result<r53::Change, AwsError> {
+    let build =
+        |e: aws_sdk_route53::error::BuildError| AwsError::Other(format!("building a change: {e}"));
+    let records = set
+        .values
+        .iter()
+        .map(|v| ResourceRecord::builder().value(v).build().map_err(build))
+        .collect::<Result<Vec<_>, _>>()?;
+    let rrset = ResourceRecordSet::builder()
+        .name(&set.name)
+        .r#type(RrType::from(set.rtype.as_str()))
+        .ttl(i64::from(set.ttl))
+        .set_resource_records(Some(records))
+        .build()
+        .map_err(build)?;
+    r53::Change::builder()
+        .action(match action {
+            ChangeAction::Create => r53::ChangeAction::Create,
+            ChangeAction::Delete => r53::ChangeAction::Delete,
+        })
+        .resource_record_set(rrset)
+        .build()
+        .map_err(build)
+}
+
+/// Polls `GetChange` until every change is INSYNC, for at most `limit`.
+async fn wait_insync(
+    aws: &Aws,
+    ids: &[(&str, &str)],
+    limit: Duration,
+    out: &Output,
+) -> Result<(), AwsError> {
+    let start = Instant::now();
+    let mut pending: Vec<(&str, &str)> = ids.to_vec();
+    pending.dedup_by(|a, b| a.1 == b.1);
+    let mut announced = false;
+    while !pending.is_empty() {
+        let mut still = Vec::new();
+        for (zone, id) in &pending {
+            aws.route53_pace.wait().await;
+            let change = aws
+                .route53
+                .get_change()
+                .id(*id)
+                .send()
+                .await
+                .map_err(|e| AwsError::call("GetChange", e))?;
+            let status = change.change_info().map(|c| c.status().clone());
+            if status != Some(ChangeStatus::Insync) {
+                still.push((*zone, *id));
+            }
+        }
+        pending = still;
+        if pending.is_empty() {
+            break;
+        }
+        let spent = start.elapsed();
+        if spent >= limit {
+            let ids: Vec<&str> = pending.iter().map(|p| p.1).collect();
+            return Err(AwsError::Other(format!(
+                "Route 53 changes {} were still PENDING after {}s; they were accepted and will complete\n  = hint: run `mailinfra plan` in a minute to confirm, or raise --timeout",
+                ids.join(", "),
+                spent.as_secs()
+            )));
+        }
+        if !announced {
+            out.progress(&format!(
+                "waiting for {} Route 53 change(s) to reach all name servers (INSYNC; usually under 60 s, at most {} s)",
+                pending.len(),
+                limit.as_secs()
+            ));
+            announced = true;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    if !ids.is_empty() {
+        out.progress(&format!(
+            "Route 53 changes INSYNC after {:.1} s",
+            start.elapsed().as_secs_f64()
+        ));
+    }
+    Ok(())
+}

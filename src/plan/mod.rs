@@ -1,0 +1,96 @@
+//! The plan: what would change, as data. `diff` compares desired and observed state (pure,
+//! synchronous); `batch` cuts a zone's changes into Route 53 change batches; `render` prints
+//! a plan for people. Plans serialize to JSON (docs/plan-format.md) so they can be saved,
+//! checksummed, reviewed and applied later. May import `model`, `mail`; never the SDK.
+
+mod batch;
+mod diff;
+pub mod render;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+pub use batch::{Batch, Change, ChangeAction, batches};
+pub use diff::{Conflict, diff};
+
+use crate::model::RecordSet;
+
+/// Names the JSON document as a mailinfra plan.
+pub const FORMAT: &str = "mailinfra-plan";
+/// Bumped whenever a field of the JSON plan changes meaning or shape.
+pub const VERSION: u32 = 1;
+
+/// Everything one run would change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format: String,
+    pub version: u32,
+    pub blueprint: String,
+    /// Hosted zones the blueprint names; with the tagged zones, the scope that is observed.
+    pub scope: BTreeSet<String>,
+    /// SHA-256 of everything observed; a saved plan is applied only if it still matches.
+    pub observed_checksum: String,
+    pub zones: Vec<ZonePlan>,
+    pub summary: Summary,
+    /// Set when the plan changes or deletes much of what the blueprint owns; apply then
+    /// needs `--force`.
+    pub safety: Option<String>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.zones.is_empty()
+    }
+}
+
+/// Counts by action.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub delete: usize,
+    pub adopt: usize,
+}
+
+/// The changes in one hosted zone, applied as one atomic batch where the API's limits allow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ZonePlan {
+    pub zone: String,
+    pub zone_id: String,
+    /// The footprint tag to add before the records are written, or remove after.
+    pub tag: Option<TagChange>,
+    pub changes: Vec<RecordChange>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TagChange {
+    Add,
+    Remove,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Create,
+    Update,
+    /// Take over a record that exists without an ownership record (listed in `adopt:`).
+    Adopt,
+    Delete,
+}
+
+/// One record set's change. `before` is the record set exactly as observed (a DELETE must
+/// match it to the letter); `after` what it becomes. The same for its ownership record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordChange {
+    pub address: String,
+    pub action: Action,
+    pub purpose: String,
+    pub before: Option<RecordSet>,
+    pub after: Option<RecordSet>,
+    pub marker_before: Option<RecordSet>,
+    pub marker_after: Option<RecordSet>,
+}

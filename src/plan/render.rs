@@ -1,0 +1,148 @@
+//! A plan (or its conflicts) as text for people: grouped by zone, each change with its
+//! address, verb and before -> after values. Returns strings; `output` prints them.
+
+use std::fmt::Write as _;
+
+use super::{Action, Conflict, Plan, TagChange};
+use crate::model::ownership;
+
+/// ANSI colours, or none.
+#[derive(Debug, Clone, Copy)]
+pub struct Paint {
+    pub color: bool,
+}
+
+impl Paint {
+    fn wrap(&self, code: &str, s: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_owned()
+        }
+    }
+    pub fn green(&self, s: &str) -> String {
+        self.wrap("32", s)
+    }
+    pub fn red(&self, s: &str) -> String {
+        self.wrap("31", s)
+    }
+    pub fn yellow(&self, s: &str) -> String {
+        self.wrap("33", s)
+    }
+    pub fn bold(&self, s: &str) -> String {
+        self.wrap("1", s)
+    }
+}
+
+fn verb(action: Action) -> (&'static str, &'static str) {
+    match action {
+        Action::Create => ("+", "create"),
+        Action::Update => ("~", "update"),
+        Action::Adopt => ("~", "adopt"),
+        Action::Delete => ("-", "delete"),
+    }
+}
+
+/// Renders the plan. An empty plan is one line: `No changes. …`.
+pub fn text(plan: &Plan, paint: Paint) -> String {
+    let mut out = String::new();
+    if plan.is_empty() {
+        let _ = writeln!(
+            out,
+            "No changes. AWS matches blueprint `{}`.",
+            plan.blueprint
+        );
+        return out;
+    }
+    for zone in &plan.zones {
+        let _ = writeln!(
+            out,
+            "{}",
+            paint.bold(&format!("zone {} ({})", zone.zone, zone.zone_id))
+        );
+        if zone.tag == Some(TagChange::Add) {
+            let _ = writeln!(
+                out,
+                "  {} tag zone with {}",
+                paint.green("+"),
+                ownership::zone_tag_key(&plan.blueprint)
+            );
+        }
+        for c in &zone.changes {
+            let (sign, word) = verb(c.action);
+            let colored = match c.action {
+                Action::Create => paint.green(sign),
+                Action::Delete => paint.red(sign),
+                _ => paint.yellow(sign),
+            };
+            let purpose = if c.purpose.is_empty() {
+                String::new()
+            } else {
+                format!("  ({})", c.purpose)
+            };
+            let _ = writeln!(out, "  {colored} {word:<7} {}{purpose}", c.address);
+            let before = c.before.as_ref();
+            let after = c.after.as_ref();
+            if let (Some(b), Some(a)) = (before, after)
+                && b.ttl != a.ttl
+            {
+                let _ = writeln!(out, "      ttl {} -> {}", b.ttl, a.ttl);
+            }
+            let old: Vec<&String> = before
+                .map(|b| b.values.iter().collect())
+                .unwrap_or_default();
+            let new: Vec<&String> = after.map(|a| a.values.iter().collect()).unwrap_or_default();
+            for v in &old {
+                if new.contains(v) {
+                    let _ = writeln!(out, "      = {v}  (kept)");
+                } else {
+                    let _ = writeln!(out, "      {} {v}", paint.red("-"));
+                }
+            }
+            for v in new.iter().filter(|v| !old.contains(v)) {
+                let _ = writeln!(out, "      {} {v}", paint.green("+"));
+            }
+            if before.is_none() && after.is_none() {
+                let _ = writeln!(out, "      (ownership record only)");
+            }
+        }
+        if zone.tag == Some(TagChange::Remove) {
+            let _ = writeln!(
+                out,
+                "  {} untag zone: the blueprint no longer writes here",
+                paint.red("-")
+            );
+        }
+        out.push('\n');
+    }
+    let s = plan.summary;
+    let _ = writeln!(
+        out,
+        "Plan: {} to create, {} to update, {} to adopt, {} to delete.",
+        s.create, s.update, s.adopt, s.delete
+    );
+    if let Some(why) = &plan.safety {
+        let _ = writeln!(
+            out,
+            "{} {why}; apply needs --force.",
+            paint.yellow("warning:")
+        );
+    }
+    out
+}
+
+/// Renders plan conflicts: each with its address, what is wrong, and how to resolve it.
+pub fn conflicts(list: &[Conflict]) -> String {
+    let mut out = String::new();
+    for c in list {
+        let _ = writeln!(out, "error: {}: {}", c.address, c.message);
+        let _ = writeln!(out, "  = hint: {}", c.hint);
+    }
+    let _ = writeln!(
+        out,
+        "{} conflict{}; nothing was changed",
+        list.len(),
+        if list.len() == 1 { "" } else { "s" }
+    );
+    out
+}

@@ -1,0 +1,269 @@
+//! Test harness: an isolated emulator account per test, the mailinfra binary run against it
+//! with a clean environment, an SDK client for arranging and inspecting Route 53, and the
+//! emulator's request counts. Needs MAILINFRA_TEST_ENDPOINT (scripts/test sets it); without it
+//! every test fails, never skips.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use aws_credential_types::Credentials;
+use aws_sdk_route53::types::{
+    Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
+};
+
+pub fn endpoint() -> String {
+    std::env::var("MAILINFRA_TEST_ENDPOINT").expect(
+        "MAILINFRA_TEST_ENDPOINT is not set: run the suite with scripts/test, which starts the emulator",
+    )
+}
+
+/// The mailinfra binary: cargo names it for tests; an example (the benchmark) finds it beside
+/// its own folder.
+pub fn binary() -> PathBuf {
+    match option_env!("CARGO_BIN_EXE_mailinfra") {
+        Some(p) => PathBuf::from(p),
+        None => {
+            let exe = std::env::current_exe().unwrap();
+            exe.parent()
+                .and_then(|p| p.parent())
+                .unwrap()
+                .join("mailinfra")
+        }
+    }
+}
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+/// One isolated AWS account in the emulator, and a working folder for blueprints.
+pub struct Account {
+    pub id: String,
+    pub endpoint: String,
+    pub dir: tempfile::TempDir,
+}
+
+/// What a run of the binary did.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Account {
+    pub fn new() -> Self {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let id = format!(
+            "{:04}{:05}{:03}",
+            secs % 10_000,
+            std::process::id() % 100_000,
+            n % 1000
+        );
+        Self {
+            id,
+            endpoint: endpoint(),
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn access_key(&self) -> String {
+        format!("AKIA{}TEST", self.id)
+    }
+
+    /// Writes a file into the working folder and returns its path.
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// Runs `mailinfra ARGS` in the working folder, with only this account's settings in the
+    /// environment and no terminal.
+    pub fn mailinfra(&self, args: &[&str]) -> Run {
+        let out = Command::new(binary())
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_clear()
+            .env("HOME", self.dir.path())
+            .env("AWS_ACCESS_KEY_ID", self.access_key())
+            .env("AWS_SECRET_ACCESS_KEY", "test-secret")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ENDPOINT_URL", &self.endpoint)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    pub fn route53(&self) -> aws_sdk_route53::Client {
+        let creds = Credentials::new(self.access_key(), "test-secret", None, None, "test");
+        let config = aws_sdk_route53::Config::builder()
+            .behavior_version(aws_sdk_route53::config::BehaviorVersion::latest())
+            .region(aws_sdk_route53::config::Region::new("us-east-1"))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(creds)
+            .build();
+        aws_sdk_route53::Client::from_conf(config)
+    }
+
+    /// Creates a public hosted zone and returns its bare id.
+    pub async fn create_zone(&self, name: &str) -> String {
+        let out = self
+            .route53()
+            .create_hosted_zone()
+            .name(name)
+            .caller_reference(format!("{name}-{}", self.id))
+            .send()
+            .await
+            .unwrap();
+        out.hosted_zone()
+            .unwrap()
+            .id()
+            .trim_start_matches("/hostedzone/")
+            .to_owned()
+    }
+
+    /// Sends one change batch as another tool or a person would.
+    pub async fn change(
+        &self,
+        zone_id: &str,
+        changes: &[(ChangeAction, &str, &str, i64, &[&str])],
+    ) -> Result<(), String> {
+        let changes = changes
+            .iter()
+            .map(|(action, name, rtype, ttl, values)| {
+                let set = ResourceRecordSet::builder()
+                    .name(*name)
+                    .r#type(RrType::from(*rtype))
+                    .ttl(*ttl)
+                    .set_resource_records(Some(
+                        values
+                            .iter()
+                            .map(|v| ResourceRecord::builder().value(*v).build().unwrap())
+                            .collect(),
+                    ))
+                    .build()
+                    .unwrap();
+                Change::builder()
+                    .action(action.clone())
+                    .resource_record_set(set)
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        self.route53()
+            .change_resource_record_sets()
+            .hosted_zone_id(zone_id)
+            .change_batch(
+                ChangeBatch::builder()
+                    .set_changes(Some(changes))
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                use aws_sdk_route53::error::ProvideErrorMetadata;
+                format!(
+                    "{}: {}",
+                    e.code().unwrap_or("?"),
+                    e.message().unwrap_or("?")
+                )
+            })
+    }
+
+    /// Every record set in a zone: (name without dot, type) -> (ttl, values), SOA and NS left out.
+    pub async fn records(&self, zone_id: &str) -> BTreeMap<(String, String), (i64, Vec<String>)> {
+        let out = self
+            .route53()
+            .list_resource_record_sets()
+            .hosted_zone_id(zone_id)
+            .send()
+            .await
+            .unwrap();
+        out.resource_record_sets()
+            .iter()
+            .filter(|r| !matches!(r.r#type(), RrType::Soa | RrType::Ns))
+            .map(|r| {
+                (
+                    (
+                        r.name().trim_end_matches('.').to_owned(),
+                        r.r#type().as_str().to_owned(),
+                    ),
+                    (
+                        r.ttl().unwrap_or(0),
+                        r.resource_records()
+                            .iter()
+                            .map(|v| v.value().to_owned())
+                            .collect(),
+                    ),
+                )
+            })
+            .collect()
+    }
+
+    /// The tags on a hosted zone.
+    pub async fn zone_tags(&self, zone_id: &str) -> BTreeMap<String, String> {
+        let out = self
+            .route53()
+            .list_tags_for_resource()
+            .resource_type(aws_sdk_route53::types::TagResourceType::Hostedzone)
+            .resource_id(zone_id)
+            .send()
+            .await
+            .unwrap();
+        out.resource_tag_set()
+            .map(|s| {
+                s.tags()
+                    .iter()
+                    .map(|t| {
+                        (
+                            t.key().unwrap_or("").to_owned(),
+                            t.value().unwrap_or("").to_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The requests this account has sent, by `service.Operation`, as the emulator counted them.
+    pub fn requests(&self) -> BTreeMap<String, u64> {
+        let host = self.endpoint.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(host).unwrap();
+        write!(
+            stream,
+            "GET /_mailinfra/requests?account={} HTTP/1.0\r\nHost: {host}\r\n\r\n",
+            self.id
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let body = response.split("\r\n\r\n").nth(1).unwrap_or("{}");
+        serde_json::from_str(body).unwrap()
+    }
+
+    pub fn request_total(&self) -> u64 {
+        self.requests().values().sum()
+    }
+}
+
+/// The TXT value Route 53 stores for a short text.
+pub fn q(text: &str) -> String {
+    format!("\"{text}\"")
+}
