@@ -59,6 +59,17 @@ fn step(acct: &Account, label: &str, args: &[&str], bound: &str) {
     println!("  {:<14} {:>6}     lower bound: {bound}", "", "");
 }
 
+/// `n` SES domains in one zone, each with Easy DKIM and a MAIL FROM subdomain.
+fn ses_blueprint(n: usize) -> String {
+    let mut s = String::from("blueprint: bench\nregion: eu-west-1\ndomains:\n");
+    for i in 0..n {
+        s.push_str(&format!(
+            "  - domain: s{i}.example.com\n    zone: example.com\n    send_via: [ses]\n    ses: {{ mail_from: bounce.s{i}.example.com }}\n"
+        ));
+    }
+    s
+}
+
 #[tokio::main]
 async fn main() {
     println!("mailinfra benchmark against the local emulator (debug build)");
@@ -99,6 +110,45 @@ async fn main() {
                 "ListHostedZones=1 ListTagsForResources=1 ListResourceRecordSets={}",
                 pages(after_apply)
             ),
+        );
+    }
+    // SES: one identity costs a GetEmailIdentity on every plan; the requests are paced at
+    // SES's one a second on AWS (the benchmark lifts the pace, as the tests do).
+    for n in [10usize, 100] {
+        let acct = Account::new();
+        acct.create_zone("example.com").await;
+        acct.write("b.yaml", &ses_blueprint(n));
+        // 3 CNAMEs, MX and TXT a domain, each with its marker.
+        let sets = 2 + 10 * n;
+        println!("\n{n} SES domain(s), one zone, {sets} record sets once applied:");
+        step(
+            &acct,
+            "plan (create)",
+            &["plan", "b.yaml"],
+            "ListEmailIdentities=1 ListConfigurationSets=1 + the 3 Route 53 reads",
+        );
+        step(
+            &acct,
+            "apply",
+            &["apply", "b.yaml", "--yes"],
+            &format!(
+                "reads + CreateEmailIdentity={n} PutEmailIdentityMailFromAttributes={n} ChangeResourceRecordSets={b} GetChange={b} (1,000 records or 32,000 characters a batch)",
+                b = if n >= 100 { 2 } else { 1 }
+            ),
+        );
+        step(
+            &acct,
+            "plan (no-op)",
+            &["plan", "b.yaml"],
+            &format!(
+                "ListEmailIdentities=1 GetEmailIdentity={n} ListConfigurationSets=1 ListHostedZones=1 ListTagsForResources=1 ListResourceRecordSets={}",
+                sets.div_ceil(300)
+            ),
+        );
+        println!(
+            "  (on AWS the {} SES requests of a no-op plan take about {} s at one a second after a burst of 5)",
+            n + 2,
+            (n + 2).saturating_sub(5)
         );
     }
 }

@@ -68,6 +68,11 @@ pub enum Command {
         after_help = "Examples:\n  mailinfra apply blueprints/example.yaml          # asks before changing anything\n  mailinfra apply blueprints/example.yaml --yes    # for pipelines\n  mailinfra apply plan.json --yes                  # a saved plan, only if AWS is unchanged since"
     )]
     Apply(ApplyArgs),
+    /// Show what is pending and what a person must do: SES verification, the sandbox
+    #[command(
+        after_help = "Examples:\n  mailinfra status blueprints/example.yaml\n  mailinfra status blueprints/example.yaml --json"
+    )]
+    Status(StatusArgs),
     /// Remove every record the blueprint owns (records it does not own are never touched)
     #[command(after_help = "Example:\n  mailinfra destroy blueprints/example.yaml --yes")]
     Destroy(DestroyArgs),
@@ -109,6 +114,19 @@ pub struct ApplyArgs {
     /// Longest wait for Route 53 changes to reach all name servers
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     pub timeout: Duration,
+    /// After applying, wait until SES has verified every identity (default 10m); exit 1 with
+    /// what is still pending when the time runs out
+    #[arg(long, value_name = "DURATION", num_args = 0..=1, default_missing_value = "10m", require_equals = true, value_parser = parse_duration)]
+    pub wait: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub file: FileArg,
+    /// Print the status as JSON (format: docs/status-format.md)
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -50,6 +50,7 @@ where
                     Command::Plan(a) => commands::plan::run(a, g, &out).await,
                     Command::Apply(a) => commands::apply::run(a, g, &out).await,
                     Command::Destroy(a) => commands::destroy::run(a, g, &out).await,
+                    Command::Status(a) => commands::status::run(a, g, &out).await,
                     Command::Validate(_) => unreachable!("handled above"),
                 }
             }),

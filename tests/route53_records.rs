@@ -390,7 +390,7 @@ async fn json_plan_is_data_on_stdout() {
     assert_eq!(plan["summary"]["create"], 5);
     assert_eq!(plan["zones"][0]["changes"][0]["action"], "create");
     assert!(
-        run.stderr.contains("reading Route 53"),
+        run.stderr.contains("reading AWS for blueprint `acme`"),
         "progress goes to stderr"
     );
 }

@@ -19,12 +19,12 @@ def main() -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 
     from . import install
-    from .counter import RequestCounter
+    from .front import Front
 
     install()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     app = DomainDispatcherApplication(create_backend_app)
-    run_simple(args.host, args.port, RequestCounter(app), threaded=True, request_handler=MotoRequestHandler)
+    run_simple(args.host, args.port, Front(app), threaded=True, request_handler=MotoRequestHandler)
 
 
 if __name__ == "__main__":

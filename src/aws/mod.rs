@@ -22,10 +22,21 @@ pub struct AwsSettings {
 /// bouncing off it.
 pub const ROUTE53_REQUESTS_PER_SECOND: f64 = 5.0;
 
+/// The SES API (apart from sending) is throttled at one request a second (SES quotas).
+/// `MAILINFRA_SES_REQUESTS_PER_SECOND` raises it for an emulator; AWS does not raise it.
+pub const SES_REQUESTS_PER_SECOND: f64 = 1.0;
+/// SES's bucket starts with this many requests, so a short plan does not wait.
+const SES_BURST: f64 = 5.0;
+
 /// The connected clients.
 pub struct Aws {
     pub route53: aws_sdk_route53::Client,
     pub route53_pace: Pace,
+    pub ses: aws_sdk_sesv2::Client,
+    pub ses_pace: Pace,
+    pub sts: aws_sdk_sts::Client,
+    /// The region SES is used in.
+    pub region: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -109,9 +120,18 @@ pub async fn connect(settings: &AwsSettings) -> Result<Aws, AwsError> {
             &DisplayErrorContext(&e).to_string(),
         )));
     }
+    let ses_rate = std::env::var("MAILINFRA_SES_REQUESTS_PER_SECOND")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|r| *r > 0.0)
+        .unwrap_or(SES_REQUESTS_PER_SECOND);
     Ok(Aws {
         route53: aws_sdk_route53::Client::new(&config),
         route53_pace: Pace::new(ROUTE53_REQUESTS_PER_SECOND),
+        ses: aws_sdk_sesv2::Client::new(&config),
+        ses_pace: Pace::with_burst(ses_rate, SES_BURST.max(ses_rate)),
+        sts: aws_sdk_sts::Client::new(&config),
+        region: config.region().map(|r| r.to_string()).unwrap_or_default(),
     })
 }
 
@@ -119,17 +139,23 @@ fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or(s).to_owned()
 }
 
-/// A token bucket: bursts up to its rate, then one request every 1/rate seconds.
+/// A token bucket: bursts up to its size, then one request every 1/rate seconds.
 pub struct Pace {
     rate: f64,
+    burst: f64,
     state: Mutex<(f64, Instant)>,
 }
 
 impl Pace {
     pub fn new(rate: f64) -> Self {
+        Self::with_burst(rate, rate)
+    }
+
+    pub fn with_burst(rate: f64, burst: f64) -> Self {
         Self {
             rate,
-            state: Mutex::new((rate, Instant::now())),
+            burst,
+            state: Mutex::new((burst, Instant::now())),
         }
     }
 
@@ -138,7 +164,7 @@ impl Pace {
         let mut state = self.state.lock().await;
         let (tokens, last) = *state;
         let now = Instant::now();
-        let tokens = (tokens + now.duration_since(last).as_secs_f64() * self.rate).min(self.rate);
+        let tokens = (tokens + now.duration_since(last).as_secs_f64() * self.rate).min(self.burst);
         if tokens >= 1.0 {
             *state = (tokens - 1.0, now);
             return;

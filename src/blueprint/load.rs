@@ -9,17 +9,10 @@ use super::*;
 
 /// Fields that later versions fill in; named here so that a blueprint using them gets a clear
 /// "not supported yet" instead of "unknown field".
-const NOT_YET: &[(&str, &str)] = &[
-    (
-        "gateway",
-        "the relay gateway (EC2, Elastic IP, PTR, DKIM key) is not built yet",
-    ),
-    ("ses", "Amazon SES settings are not built yet"),
-    (
-        "send_via",
-        "`send_via` (gateway or SES senders in SPF) is not built yet",
-    ),
-];
+const NOT_YET: &[(&str, &str)] = &[(
+    "gateway",
+    "the relay gateway (EC2, Elastic IP, PTR, DKIM key) is not built yet",
+)];
 
 pub(super) fn from_tree(root: &Node, base_dir: &Path) -> (Option<Blueprint>, Vec<Diagnostic>) {
     let mut cx = Cx {
@@ -260,7 +253,7 @@ impl Cx<'_> {
         let f = self.map(
             root,
             "",
-            &["blueprint", "region", "ttl", "domains", "adopt"],
+            &["blueprint", "region", "ttl", "domains", "adopt", "ses"],
         )?;
         let name = self
             .required(&f, "blueprint", "acme-mail")
@@ -272,12 +265,14 @@ impl Cx<'_> {
             None => Vec::new(),
         };
         let adopt = self.strings(&f, "adopt");
+        let ses = f.get("ses").and_then(|n| self.ses_account(n, "ses"));
         Some(Blueprint {
             name: name?,
             region,
             ttl,
             domains,
             adopt,
+            ses,
         })
     }
 
@@ -285,7 +280,9 @@ impl Cx<'_> {
         let f = self.map(
             node,
             path,
-            &["domain", "zone", "ttl", "spf", "dmarc", "dkim"],
+            &[
+                "domain", "zone", "ttl", "spf", "dmarc", "dkim", "send_via", "ses",
+            ],
         )?;
         let domain = self
             .required(&f, "domain", "example.com")
@@ -297,6 +294,43 @@ impl Cx<'_> {
         let dkim = match f.get("dkim") {
             Some(n) => self.list(n, &f.path("dkim"), |cx, n, p| cx.dkim(n, p)),
             None => Vec::new(),
+        };
+        let via = match f.get("send_via") {
+            Some(n) => self.list(n, &f.path("send_via"), |cx, n, p| {
+                cx.choice(n, p, &[("ses", "ses"), ("gateway", "gateway")])
+            }),
+            None => Vec::new(),
+        };
+        for v in via.iter().filter(|v| v.value == "gateway") {
+            self.error(
+                v.pos,
+                &f.path("send_via"),
+                "sending via the relay gateway is not supported by this version of mailinfra",
+                "use `send_via: [ses]`, or publish the gateway's records with `spf:` and `dkim:` for now",
+            );
+        }
+        let via_ses = via.iter().find(|v| v.value == "ses");
+        let ses_node = f.get("ses");
+        let ses = match (via_ses, ses_node) {
+            (Some(_), Some(n)) => self.ses_domain(n, &f.path("ses")),
+            (Some(v), None) => Some(SesDomainSpec {
+                pos: v.pos,
+                dkim: SesDkimSpec::Easy {
+                    key_length: KeyLength::Rsa2048,
+                },
+                mail_from: None,
+                configuration_set: None,
+            }),
+            (None, Some(n)) => {
+                self.error(
+                    n.pos,
+                    &f.path("ses"),
+                    "`ses` settings are given but the domain does not send via SES",
+                    "add `send_via: [ses]` to the domain",
+                );
+                None
+            }
+            (None, None) => None,
         };
         let lower = |s: Spanned<String>| Spanned {
             value: s.value.trim_end_matches('.').to_ascii_lowercase(),
@@ -310,6 +344,269 @@ impl Cx<'_> {
             spf,
             dmarc,
             dkim,
+            ses,
+        })
+    }
+
+    fn key_length(&mut self, f: &Fields<'_>) -> KeyLength {
+        f.get("key_length")
+            .and_then(|n| {
+                self.choice(
+                    n,
+                    &f.path("key_length"),
+                    &[("2048", KeyLength::Rsa2048), ("1024", KeyLength::Rsa1024)],
+                )
+            })
+            .map_or(KeyLength::Rsa2048, |s| s.value)
+    }
+
+    fn ses_domain(&mut self, node: &Node, path: &str) -> Option<SesDomainSpec> {
+        let f = self.map(
+            node,
+            path,
+            &[
+                "dkim",
+                "mail_from",
+                "mail_from_on_mx_failure",
+                "mail_from_spf",
+                "configuration_set",
+            ],
+        )?;
+        let dkim = match f.get("dkim") {
+            None => SesDkimSpec::Easy {
+                key_length: KeyLength::Rsa2048,
+            },
+            Some(n) => match &n.value {
+                Value::Scalar { text, .. } if text == "easy" => SesDkimSpec::Easy {
+                    key_length: KeyLength::Rsa2048,
+                },
+                Value::Scalar { .. } => {
+                    self.choice(n, &f.path("dkim"), &[("easy", ())]);
+                    return None;
+                }
+                _ => {
+                    let d = self.map(n, &f.path("dkim"), &["easy", "byodkim"])?;
+                    match (d.get("easy"), d.get("byodkim")) {
+                        (Some(e), None) => {
+                            let e = self.map(e, &d.path("easy"), &["key_length"])?;
+                            SesDkimSpec::Easy {
+                                key_length: self.key_length(&e),
+                            }
+                        }
+                        (None, Some(b)) => {
+                            let b = self.map(b, &d.path("byodkim"), &["selector"])?;
+                            let selector = self
+                                .required(&b, "selector", "mailinfra1")
+                                .and_then(|n| self.string(n, &b.path("selector")))?;
+                            SesDkimSpec::Byo { selector }
+                        }
+                        _ => {
+                            self.error(
+                                n.pos,
+                                &f.path("dkim"),
+                                "`dkim` takes exactly one of `easy` or `byodkim`",
+                                "write `dkim: easy` or `dkim: { byodkim: { selector: mailinfra1 } }`",
+                            );
+                            return None;
+                        }
+                    }
+                }
+            },
+        };
+        let mail_from = f
+            .get("mail_from")
+            .and_then(|n| self.string(n, &f.path("mail_from")));
+        let on_mx_failure = f
+            .get("mail_from_on_mx_failure")
+            .and_then(|n| {
+                self.choice(
+                    n,
+                    &f.path("mail_from_on_mx_failure"),
+                    &[
+                        ("use_default", MxFailure::UseDefault),
+                        ("reject", MxFailure::Reject),
+                    ],
+                )
+            })
+            .map_or(MxFailure::UseDefault, |s| s.value);
+        let spf_all = f
+            .get("mail_from_spf")
+            .and_then(|n| {
+                self.choice(
+                    n,
+                    &f.path("mail_from_spf"),
+                    &[("fail", SpfAll::Fail), ("softfail", SpfAll::SoftFail)],
+                )
+            })
+            .map_or(SpfAll::Fail, |s| s.value);
+        if mail_from.is_none() {
+            for key in ["mail_from_on_mx_failure", "mail_from_spf"] {
+                if let Some(n) = f.get(key) {
+                    self.error(
+                        n.pos,
+                        &f.path(key),
+                        format!("`{key}` is set but `mail_from` is not"),
+                        "add `mail_from: bounce.<domain>` or remove this field",
+                    );
+                }
+            }
+        }
+        Some(SesDomainSpec {
+            pos: node.pos,
+            dkim,
+            mail_from: mail_from.map(|d| MailFromSpec {
+                domain: Spanned {
+                    value: d.value.trim_end_matches('.').to_ascii_lowercase(),
+                    pos: d.pos,
+                },
+                on_mx_failure,
+                spf_all,
+            }),
+            configuration_set: f
+                .get("configuration_set")
+                .and_then(|n| self.string(n, &f.path("configuration_set"))),
+        })
+    }
+
+    fn reasons(&mut self, node: &Node, path: &str) -> Vec<SuppressionReason> {
+        let mut r = self.list(node, path, |cx, n, p| {
+            cx.choice(
+                n,
+                p,
+                &[
+                    ("bounce", SuppressionReason::Bounce),
+                    ("complaint", SuppressionReason::Complaint),
+                ],
+            )
+            .map(|s| s.value)
+        });
+        r.sort();
+        r.dedup();
+        r
+    }
+
+    fn ses_account(&mut self, node: &Node, path: &str) -> Option<SesAccountSpec> {
+        let f = self.map(
+            node,
+            path,
+            &["suppression", "configuration_sets", "production_access"],
+        )?;
+        let suppression = f
+            .get("suppression")
+            .map(|n| self.reasons(n, &f.path("suppression")));
+        let configuration_sets = match f.get("configuration_sets") {
+            Some(n) => self.list(n, &f.path("configuration_sets"), |cx, n, p| {
+                cx.config_set(n, p)
+            }),
+            None => Vec::new(),
+        };
+        let production_access = f
+            .get("production_access")
+            .and_then(|n| self.production_access(n, &f.path("production_access")));
+        Some(SesAccountSpec {
+            pos: node.pos,
+            suppression,
+            configuration_sets,
+            production_access,
+        })
+    }
+
+    fn config_set(&mut self, node: &Node, path: &str) -> Option<ConfigSetSpec> {
+        let f = self.map(
+            node,
+            path,
+            &["name", "suppression", "tls", "sending_enabled", "tags"],
+        )?;
+        let name = self
+            .required(&f, "name", "transactional")
+            .and_then(|n| self.string(n, &f.path("name")));
+        let suppression = f
+            .get("suppression")
+            .map(|n| self.reasons(n, &f.path("suppression")))
+            .unwrap_or_default();
+        let tls_required = f
+            .get("tls")
+            .and_then(|n| self.choice(n, &f.path("tls"), &[("require", true), ("optional", false)]))
+            .is_some_and(|s| s.value);
+        let sending_enabled = f
+            .get("sending_enabled")
+            .and_then(|n| self.boolean(n, &f.path("sending_enabled")))
+            .unwrap_or(true);
+        let mut tags = Vec::new();
+        if let Some(n) = f.get("tags") {
+            if !matches!(n.value, Value::Map(_)) {
+                self.expected(n, &f.path("tags"), "a mapping of tag names to values");
+            }
+            if let Value::Map(pairs) = &n.value {
+                for (k, v) in pairs {
+                    if let (Value::Scalar { text: k, .. }, Some(v)) =
+                        (&k.value, self.string(v, &f.path("tags")))
+                    {
+                        tags.push((k.clone(), v.value));
+                    }
+                }
+            }
+        }
+        Some(ConfigSetSpec {
+            name: name?,
+            suppression,
+            tls_required,
+            sending_enabled,
+            tags,
+        })
+    }
+
+    fn production_access(&mut self, node: &Node, path: &str) -> Option<ProductionAccessSpec> {
+        let f = self.map(
+            node,
+            path,
+            &[
+                "mail_type",
+                "website_url",
+                "use_case",
+                "contact_language",
+                "additional_contacts",
+            ],
+        )?;
+        let mail_type = self
+            .required(&f, "mail_type", "transactional")
+            .and_then(|n| {
+                self.choice(
+                    n,
+                    &f.path("mail_type"),
+                    &[
+                        ("transactional", MailType::Transactional),
+                        ("marketing", MailType::Marketing),
+                    ],
+                )
+            });
+        let website_url = self
+            .required(&f, "website_url", "https://example.com")
+            .and_then(|n| self.string(n, &f.path("website_url")));
+        let use_case = self
+            .required(
+                &f,
+                "use_case",
+                "\"Order receipts and password resets for our customers\"",
+            )
+            .and_then(|n| self.string(n, &f.path("use_case")));
+        let contact_language = f
+            .get("contact_language")
+            .and_then(|n| {
+                self.choice(
+                    n,
+                    &f.path("contact_language"),
+                    &[("en", ContactLanguage::En), ("ja", ContactLanguage::Ja)],
+                )
+            })
+            .map_or(ContactLanguage::En, |s| s.value);
+        Some(ProductionAccessSpec {
+            pos: node.pos,
+            mail_type: mail_type?.value,
+            website_url: website_url?,
+            use_case: use_case?,
+            contact_language,
+            additional_contacts: self.strings(&f, "additional_contacts"),
         })
     }
 

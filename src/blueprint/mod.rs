@@ -38,6 +38,14 @@ pub struct Blueprint {
     /// Record addresses (`dns.example.com.TXT`) that already exist without mailinfra's
     /// ownership record and that the user wants mailinfra to take over.
     pub adopt: Vec<Spanned<String>>,
+    /// Account-level Amazon SES settings.
+    pub ses: Option<SesAccountSpec>,
+}
+
+impl Blueprint {
+    pub fn region(&self) -> Option<&str> {
+        self.region.as_ref().map(|r| r.value.as_str())
+    }
 }
 
 /// One mail domain.
@@ -52,6 +60,8 @@ pub struct DomainSpec {
     pub spf: Option<SpfSpec>,
     pub dmarc: Option<DmarcSpec>,
     pub dkim: Vec<DkimSpec>,
+    /// `send_via: [ses]`: the domain sends through Amazon SES, with these settings.
+    pub ses: Option<SesDomainSpec>,
 }
 
 impl DomainSpec {
@@ -128,6 +138,93 @@ pub struct DkimSpec {
     pub selector: Spanned<String>,
     /// Base64 of the DER SubjectPublicKeyInfo, whitespace and PEM armour removed.
     pub public_key: Spanned<String>,
+}
+
+/// How a domain sends through Amazon SES.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SesDomainSpec {
+    pub pos: Pos,
+    pub dkim: SesDkimSpec,
+    pub mail_from: Option<MailFromSpec>,
+    pub configuration_set: Option<Spanned<String>>,
+}
+
+/// SES DKIM: Easy DKIM (SES holds the key, three CNAMEs) or BYODKIM (mailinfra generates a
+/// key, gives the private half to SES only, publishes the public half as TXT).
+#[derive(Debug, Clone, PartialEq)]
+pub enum SesDkimSpec {
+    Easy { key_length: KeyLength },
+    Byo { selector: Spanned<String> },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyLength {
+    Rsa1024,
+    Rsa2048,
+}
+
+/// A custom MAIL FROM subdomain: SPF alignment for DMARC comes from it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MailFromSpec {
+    pub domain: Spanned<String>,
+    pub on_mx_failure: MxFailure,
+    pub spf_all: SpfAll,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MxFailure {
+    /// Fall back to SES's own MAIL FROM domain.
+    UseDefault,
+    /// Refuse to send.
+    Reject,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SuppressionReason {
+    Bounce,
+    Complaint,
+}
+
+/// Account-level SES settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SesAccountSpec {
+    pub pos: Pos,
+    /// `None`: the account's suppression list is not managed.
+    pub suppression: Option<Vec<SuppressionReason>>,
+    pub configuration_sets: Vec<ConfigSetSpec>,
+    pub production_access: Option<ProductionAccessSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigSetSpec {
+    pub name: Spanned<String>,
+    pub suppression: Vec<SuppressionReason>,
+    pub tls_required: bool,
+    pub sending_enabled: bool,
+    pub tags: Vec<(String, String)>,
+}
+
+/// The details of a request to leave the SES sandbox, which people at AWS decide.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProductionAccessSpec {
+    pub pos: Pos,
+    pub mail_type: MailType,
+    pub website_url: Spanned<String>,
+    pub use_case: Spanned<String>,
+    pub contact_language: ContactLanguage,
+    pub additional_contacts: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailType {
+    Transactional,
+    Marketing,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContactLanguage {
+    En,
+    Ja,
 }
 
 /// Loads and validates a blueprint from its text. `file` names it in diagnostics; key files

@@ -146,10 +146,46 @@ fn each_rule_reports_its_position_and_message() {
             "cannot read `nope.pub`",
         ),
         (
-            "not yet supported",
+            "ses needs a region",
             "    send_via: [ses]\n",
-            (4, 5),
-            "`send_via` is not supported by this version",
+            (4, 16),
+            "Amazon SES is regional",
+        ),
+        (
+            "gateway not built yet",
+            "    send_via: [gateway]\n",
+            (4, 16),
+            "sending via the relay gateway is not supported",
+        ),
+        (
+            "ses settings without send_via",
+            "    ses: {}\n",
+            (4, 10),
+            "`ses` settings are given but the domain does not send via SES",
+        ),
+        (
+            "mail from outside the domain",
+            "    send_via: [ses]\n    ses: { mail_from: bounce.example.net }\n",
+            (5, 23),
+            "must be a subdomain of `example.com`",
+        ),
+        (
+            "mail from options without mail from",
+            "    send_via: [ses]\n    ses: { mail_from_spf: fail }\n",
+            (5, 27),
+            "`mail_from_spf` is set but `mail_from` is not",
+        ),
+        (
+            "byodkim selector",
+            "    send_via: [ses]\n    ses: { dkim: { byodkim: { selector: 'a.b' } } }\n",
+            (5, 41),
+            "selector `a.b` has the character '.'",
+        ),
+        (
+            "dkim kind",
+            "    send_via: [ses]\n    ses: { dkim: hard }\n",
+            (5, 18),
+            "`hard` is not one of easy",
         ),
     ];
     for (name, extra, (line, col), message) in cases {
@@ -184,6 +220,16 @@ fn document_level_rules() {
             "`gateway` is not supported by this version",
         ),
         (
+            "blueprint: acme\nses: { configuration_sets: [{ name: 'a b' }] }\n",
+            (2, 37),
+            "not a valid configuration set name",
+        ),
+        (
+            "blueprint: acme\nses: { production_access: { mail_type: transactional, website_url: example.com, use_case: short } }\n",
+            (2, 68),
+            "is not a web address",
+        ),
+        (
             "blueprint: acme\ndomains:\n  - domain: 'exa mple.com'\n",
             (3, 13),
             "is not a valid domain name",
@@ -196,7 +242,7 @@ fn document_level_rules() {
         (
             "blueprint: acme\nadopt: [example.com]\n",
             (2, 9),
-            "is not a record address",
+            "is not an address mailinfra manages",
         ),
         (
             "blueprint: acme\nadopt: [dns.example.com.TXT]\n",

@@ -139,14 +139,33 @@ pub(super) fn check(bp: &Blueprint) -> Vec<Diagnostic> {
         }
     }
 
+    if let Some(ses) = &bp.ses {
+        ses_account(&mut c, ses);
+    }
+    for d in &bp.domains {
+        if let Some(ses) = &d.ses
+            && bp.region.is_none()
+        {
+            c.err(
+                ses.pos,
+                &format!("{}.send_via", d.path),
+                "Amazon SES is regional, and the blueprint names no region",
+                "add `region: <aws region>` at the top, e.g. `region: eu-west-1`",
+            );
+        }
+    }
+
     for (i, a) in bp.adopt.iter().enumerate() {
         let path = format!("adopt[{i}]");
+        if ses_address(bp, &a.value) {
+            continue;
+        }
         match parse_address(&a.value) {
             None => c.err(
                 a.pos,
                 &path,
-                format!("`{}` is not a record address", a.value),
-                "write the address the plan printed, like `dns.example.com.TXT`",
+                format!("`{}` is not an address mailinfra manages", a.value),
+                "write the address the plan printed, like `dns.example.com.TXT` or `ses.identity.example.com`",
             ),
             Some((rname, rtype)) => {
                 if !seen.keys().any(|(n, t)| *n == rname && *t == rtype) {
@@ -161,6 +180,79 @@ pub(super) fn check(bp: &Blueprint) -> Vec<Diagnostic> {
         }
     }
     c.diags
+}
+
+/// Whether `address` names an SES resource the blueprint manages (adoptable).
+fn ses_address(bp: &Blueprint, address: &str) -> bool {
+    bp.domains
+        .iter()
+        .any(|d| d.ses.is_some() && address == format!("ses.identity.{}", d.domain.value))
+        || bp.ses.as_ref().is_some_and(|s| {
+            s.configuration_sets
+                .iter()
+                .any(|cs| address == format!("ses.configuration_set.{}", cs.name.value))
+        })
+}
+
+fn ses_account(c: &mut Checks, ses: &SesAccountSpec) {
+    let mut names: HashMap<&str, usize> = HashMap::new();
+    for (i, cs) in ses.configuration_sets.iter().enumerate() {
+        let path = format!("ses.configuration_sets[{i}].name");
+        let n = &cs.name;
+        let ok = !n.value.is_empty()
+            && n.value.len() <= 64
+            && n.value
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_');
+        if !ok {
+            c.err(
+                n.pos,
+                &path,
+                format!("`{}` is not a valid configuration set name", n.value),
+                "use 1 to 64 letters, digits, `-` and `_`",
+            );
+        }
+        if let Some(first) = names.insert(&n.value, i) {
+            c.err(
+                n.pos,
+                &path,
+                format!(
+                    "configuration set `{}` is already defined at ses.configuration_sets[{first}]",
+                    n.value
+                ),
+                "give each configuration set one entry",
+            );
+        }
+    }
+    if let Some(pa) = &ses.production_access {
+        let url = &pa.website_url;
+        if !(url.value.starts_with("https://") || url.value.starts_with("http://")) {
+            c.err(
+                url.pos,
+                "ses.production_access.website_url",
+                format!("`{}` is not a web address", url.value),
+                "AWS reviews the site that sends the mail: give its https:// address",
+            );
+        }
+        if pa.use_case.value.trim().len() < 20 {
+            c.err(
+                pa.use_case.pos,
+                "ses.production_access.use_case",
+                "the use case is too short for AWS to review",
+                "describe who receives the mail, how they opted in, and how bounces and complaints are handled",
+            );
+        }
+        for a in &pa.additional_contacts {
+            if !a.value.contains('@') {
+                c.err(
+                    a.pos,
+                    "ses.production_access.additional_contacts",
+                    format!("`{}` is not an email address", a.value),
+                    "list addresses AWS may write to about the request",
+                );
+            }
+        }
+    }
 }
 
 fn domain(c: &mut Checks, d: &DomainSpec) {
@@ -270,6 +362,51 @@ fn domain(c: &mut Checks, d: &DomainSpec) {
             );
         }
         c.txt(&dmarc::render(m), m.pos, &mp, "DMARC");
+    }
+
+    if let Some(ses) = &d.ses {
+        let sp = format!("{}.ses", d.path);
+        if let SesDkimSpec::Byo { selector } = &ses.dkim
+            && let Err(why) = names::check_label(&selector.value)
+        {
+            c.err(
+                selector.pos,
+                &format!("{sp}.dkim.byodkim.selector"),
+                format!("selector `{}` {why}", selector.value),
+                "a selector is one DNS label, e.g. `mailinfra1`",
+            );
+        }
+        if let Some(mf) = &ses.mail_from {
+            let m = &mf.domain;
+            if let Err(why) = names::check_hostname(&m.value) {
+                c.err(
+                    m.pos,
+                    &format!("{sp}.mail_from"),
+                    format!("`{}` is not a valid domain name: it {why}", m.value),
+                    "write a subdomain such as `bounce.example.com`",
+                );
+            } else if m.value == dom.value || !names::is_within(&m.value, &dom.value) {
+                c.err(
+                    m.pos,
+                    &format!("{sp}.mail_from"),
+                    format!(
+                        "the MAIL FROM domain `{}` must be a subdomain of `{}`",
+                        m.value, dom.value
+                    ),
+                    format!("use e.g. `bounce.{}`", dom.value),
+                );
+            }
+        }
+        if let Some(cs) = &ses.configuration_set
+            && cs.value.is_empty()
+        {
+            c.err(
+                cs.pos,
+                &format!("{sp}.configuration_set"),
+                "the configuration set name is empty",
+                "name a configuration set",
+            );
+        }
     }
 
     for (i, k) in d.dkim.iter().enumerate() {

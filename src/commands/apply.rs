@@ -1,58 +1,57 @@
 //! `mailinfra apply`: the plan pipeline with execution switched on. Takes a blueprint, or a
 //! plan saved by `plan --out`, which is applied only if AWS still holds exactly what the plan
-//! observed (its checksum).
+//! observed (its checksum). SES changes run first; the DNS values they produce (DKIM tokens,
+//! a generated key's public half) resolve the plan's pending records; then Route 53.
 
 use std::path::Path;
 use std::time::Duration;
 
-use super::{Failure, Outcome, connect, load, make_plan, settings};
+use tokio::time::Instant;
+
+use super::{Failure, Outcome, connect, desired, load, make_plan, settings};
+use crate::aws::{Aws, AwsError};
 use crate::cli::{ApplyArgs, Global};
 use crate::execute;
-use crate::model::desired::{self, Desired};
+use crate::model::desired::Content;
+use crate::model::observed::Observed;
 use crate::observe;
 use crate::output::Output;
 use crate::plan::{self, Plan, render};
 
 pub async fn run(args: &ApplyArgs, global: &Global, out: &Output) -> Outcome {
-    let plan = match read_saved_plan(&args.file)? {
-        Some(saved) => {
-            let aws = connect(&settings(global, None)).await?;
-            let scope = Desired {
-                blueprint: saved.blueprint.clone(),
-                zones: saved.scope.clone(),
-                records: Vec::new(),
-                adopt: Default::default(),
-            };
-            out.progress(&format!(
-                "checking that Route 53 still matches the saved plan {}...",
-                args.file.display()
-            ));
-            let observed = observe::route53::observe(&aws, &scope).await?;
-            if observed.checksum() != saved.observed_checksum {
-                return Err(Failure::Refused(format!(
-                    "the saved plan {} is stale: records in its zones changed since it was made; nothing was applied\n  = hint: run `mailinfra plan --out {}` again and review the new plan",
-                    args.file.display(),
-                    args.file.display()
-                )));
-            }
-            out.data(&render::text(&saved, out.paint_out()));
-            return execute(&aws, &saved, args.yes, args.force, args.timeout, out).await;
-        }
-        None => load(&args.file)?,
+    let how = Execution {
+        yes: args.yes,
+        force: args.force,
+        timeout: args.timeout,
+        wait: args.wait,
     };
-    let desired = desired::from_blueprint(&plan);
-    let aws = connect(&settings(
-        global,
-        plan.region.as_ref().map(|r| r.value.as_str()),
-    ))
-    .await?;
+    if let Some(saved) = read_saved_plan(&args.file)? {
+        let aws = connect(&settings(global, saved.desired.region.as_deref())).await?;
+        out.progress(&format!(
+            "checking that AWS still matches the saved plan {}...",
+            args.file.display()
+        ));
+        let observed = observe::observe(&aws, &saved.desired).await?;
+        if observed.checksum() != saved.observed_checksum {
+            return Err(Failure::Refused(format!(
+                "the saved plan {} is stale: what it observed in AWS has changed since it was made; nothing was applied\n  = hint: run `mailinfra plan --out {}` again and review the new plan",
+                args.file.display(),
+                args.file.display()
+            )));
+        }
+        out.data(&render::text(&saved, out.paint_out()));
+        return execute(&aws, &saved, &observed, &how, out).await;
+    }
+    let bp = load(&args.file)?;
+    let desired = desired(&bp, global);
+    let aws = connect(&settings(global, bp.region())).await?;
     out.progress(&format!(
-        "reading Route 53 for blueprint `{}`...",
+        "reading AWS for blueprint `{}`...",
         desired.blueprint
     ));
-    let (plan, _) = make_plan(&aws, &desired).await?;
+    let (plan, observed) = make_plan(&aws, &desired).await?;
     out.data(&render::text(&plan, out.paint_out()));
-    execute(&aws, &plan, args.yes, args.force, args.timeout, out).await
+    execute(&aws, &plan, &observed, &how, out).await
 }
 
 /// A JSON document naming itself `mailinfra-plan` is a saved plan; anything else is taken
@@ -81,48 +80,139 @@ fn read_saved_plan(path: &Path) -> Result<Option<Plan>, Failure> {
         .map_err(|e| Failure::Refused(format!("{} is not a valid plan: {e}", path.display())))
 }
 
+/// How to carry out a plan.
+pub struct Execution {
+    pub yes: bool,
+    pub force: bool,
+    pub timeout: Duration,
+    /// Wait this long for SES identities to verify.
+    pub wait: Option<Duration>,
+}
+
 /// Confirms and carries out a plan. Shared by apply and destroy.
 pub async fn execute(
-    aws: &crate::aws::Aws,
+    aws: &Aws,
     plan: &Plan,
-    yes: bool,
-    force: bool,
-    timeout: Duration,
+    observed: &Observed,
+    how: &Execution,
     out: &Output,
 ) -> Outcome {
-    if plan.is_empty() {
-        return Ok(0);
-    }
-    if let Some(why) = &plan.safety
-        && !force
-    {
-        return Err(Failure::Refused(format!(
-            "{why}; nothing was applied\n  = hint: review the plan, then pass --force"
-        )));
-    }
-    if !yes {
-        if !out.can_prompt() {
-            return Err(Failure::Refused(
-                "refusing to change AWS without confirmation: stdin is not a terminal\n  = hint: pass --yes to apply without asking".into(),
-            ));
+    if !plan.is_empty() {
+        if let Some(why) = &plan.safety
+            && !how.force
+        {
+            return Err(Failure::Refused(format!(
+                "{why}; nothing was applied\n  = hint: review the plan, then pass --force"
+            )));
         }
-        if !out.confirm("Apply these changes?") {
-            return Err(Failure::Refused(
-                "apply cancelled; nothing was changed".into(),
-            ));
+        if !how.yes {
+            if !out.can_prompt() {
+                return Err(Failure::Refused(
+                    "refusing to change AWS without confirmation: stdin is not a terminal\n  = hint: pass --yes to apply without asking".into(),
+                ));
+            }
+            if !out.confirm("Apply these changes?") {
+                return Err(Failure::Refused(
+                    "apply cancelled; nothing was changed".into(),
+                ));
+            }
         }
+        let learned = execute::ses::apply(aws, &plan.ses, out).await?;
+        let mut dns = plan.desired.clone();
+        dns.ses = Default::default();
+        for (domain, value) in &learned {
+            dns.resolve(domain, value);
+        }
+        if let Some(r) = dns
+            .records
+            .iter()
+            .find(|r| matches!(r.content, Content::Pending { .. }))
+        {
+            return Err(Failure::Aws(AwsError::Other(format!(
+                "SES did not return the values for `{}` {}; the SES changes were applied, DNS was not\n  = hint: run `mailinfra apply` again",
+                r.name, r.rtype
+            ))));
+        }
+        let zones_only = Observed {
+            zones: observed.zones.clone(),
+            ses: None,
+        };
+        let dns_plan = plan::diff(&dns, &zones_only).map_err(Failure::Conflicts)?;
+        let results = execute::route53::apply(aws, &dns_plan, how.timeout, out).await?;
+        let batches: usize = results.iter().map(|r| r.batches).sum();
+        let s = plan.summary;
+        out.progress(&format!(
+            "Apply complete: {} created, {} updated, {} adopted, {} deleted; {} SES change(s), {} Route 53 change batch(es) in {} zone(s).",
+            s.create,
+            s.update,
+            s.adopt,
+            s.delete,
+            plan.ses.len(),
+            batches,
+            results.len()
+        ));
     }
-    let results = execute::route53::apply(aws, plan, timeout, out).await?;
-    let batches: usize = results.iter().map(|r| r.batches).sum();
-    let s = plan.summary;
-    out.progress(&format!(
-        "Apply complete: {} created, {} updated, {} adopted, {} deleted in {} zone(s), {} change batch(es).",
-        s.create,
-        s.update,
-        s.adopt,
-        s.delete,
-        results.len(),
-        batches
-    ));
+    if let Some(limit) = how.wait {
+        wait_verified(aws, plan, limit, out).await?;
+    }
     Ok(0)
+}
+
+/// Polls SES until every identity of the plan's desired state is verified (and its MAIL FROM
+/// domain with it), for at most `limit`.
+async fn wait_verified(
+    aws: &Aws,
+    plan: &Plan,
+    limit: Duration,
+    out: &Output,
+) -> Result<(), Failure> {
+    let start = Instant::now();
+    let ids = &plan.desired.ses.identities;
+    if ids.is_empty() {
+        return Ok(());
+    }
+    loop {
+        let mut pending = Vec::new();
+        for id in ids {
+            let o = observe::ses::identity(aws, id.domain.clone()).await?;
+            let mut what = Vec::new();
+            if !o.verified_for_sending {
+                what.push(format!("verification {}", o.verification));
+            }
+            if id.mail_from.is_some() {
+                let status = o
+                    .mail_from
+                    .as_ref()
+                    .map_or("NOT SET", |m| m.status.as_str());
+                if status != "SUCCESS" {
+                    what.push(format!("MAIL FROM {status}"));
+                }
+            }
+            if !what.is_empty() {
+                pending.push(format!("{} ({})", id.domain, what.join(", ")));
+            }
+        }
+        if pending.is_empty() {
+            out.progress(&format!(
+                "SES verified every identity after {} s",
+                start.elapsed().as_secs()
+            ));
+            return Ok(());
+        }
+        let spent = start.elapsed();
+        if spent >= limit {
+            return Err(Failure::Refused(format!(
+                "still pending after {} s: {}\n  = hint: SES checks DNS on its own schedule (up to 72 hours); `mailinfra status` shows what each identity needs",
+                spent.as_secs(),
+                pending.join("; ")
+            )));
+        }
+        out.progress(&format!(
+            "waiting for SES ({} s of {} s): {}",
+            spent.as_secs(),
+            limit.as_secs(),
+            pending.join("; ")
+        ));
+        tokio::time::sleep(Duration::from_secs(5).min(limit.saturating_sub(spent))).await;
+    }
 }

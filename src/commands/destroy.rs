@@ -1,27 +1,30 @@
 //! `mailinfra destroy`: plan the blueprint's desired state as nothing, then apply. Only
-//! what the blueprint owns is removed; everything else in its zones stays as it was.
+//! what the blueprint owns is removed (records, SES identities and configuration sets);
+//! everything else stays as it was. Account-level SES settings are left as they are.
 
-use super::{Outcome, apply::execute, connect, load, make_plan, settings};
+use super::apply::{Execution, execute};
+use super::{Outcome, connect, desired, load, make_plan, settings};
 use crate::cli::{DestroyArgs, Global};
-use crate::model::desired;
 use crate::output::Output;
 use crate::plan::render;
 
 pub async fn run(args: &DestroyArgs, global: &Global, out: &Output) -> Outcome {
     let bp = load(&args.file.file)?;
-    let desired = desired::from_blueprint(&bp).nothing();
-    let aws = connect(&settings(
-        global,
-        bp.region.as_ref().map(|r| r.value.as_str()),
-    ))
-    .await?;
+    let desired = desired(&bp, global).nothing();
+    let aws = connect(&settings(global, bp.region())).await?;
     out.progress(&format!(
-        "reading Route 53 for blueprint `{}`...",
+        "reading AWS for blueprint `{}`...",
         desired.blueprint
     ));
-    let (mut plan, _) = make_plan(&aws, &desired).await?;
+    let (mut plan, observed) = make_plan(&aws, &desired).await?;
     // Removing everything is the point of destroy: its confirmation is the safety check.
     plan.safety = None;
     out.data(&render::text(&plan, out.paint_out()));
-    execute(&aws, &plan, args.yes, true, args.timeout, out).await
+    let how = Execution {
+        yes: args.yes,
+        force: true,
+        timeout: args.timeout,
+        wait: None,
+    };
+    execute(&aws, &plan, &observed, &how, out).await
 }

@@ -5,13 +5,14 @@
 pub mod apply;
 pub mod destroy;
 pub mod plan;
+pub mod status;
 pub mod validate;
 
 use std::path::Path;
 
 use crate::aws::{self, Aws, AwsError, AwsSettings};
 use crate::blueprint::{self, Blueprint, Report};
-use crate::model::desired::Desired;
+use crate::model::desired::{self, Desired};
 use crate::model::observed::Observed;
 use crate::observe;
 use crate::plan::{Conflict, Plan, diff, render};
@@ -52,10 +53,19 @@ pub async fn connect(settings: &AwsSettings) -> Result<Aws, Failure> {
     Ok(aws::connect(settings).await?)
 }
 
+/// The desired state of a blueprint; `--region` overrides the blueprint's region.
+pub fn desired(bp: &Blueprint, global: &crate::cli::Global) -> Desired {
+    let mut d = desired::from_blueprint(bp);
+    if let Some(r) = &global.region {
+        d.region = Some(r.clone());
+    }
+    d
+}
+
 /// Observes AWS for the desired state's scope and diffs: the one pipeline behind plan,
 /// apply and destroy.
 pub async fn make_plan(aws: &Aws, desired: &Desired) -> Result<(Plan, Observed), Failure> {
-    let observed = observe::route53::observe(aws, desired).await?;
+    let observed = observe::observe(aws, desired).await?;
     let plan = diff(desired, &observed).map_err(Failure::Conflicts)?;
     Ok((plan, observed))
 }

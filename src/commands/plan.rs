@@ -1,21 +1,16 @@
 //! `mailinfra plan`: observe AWS and print what apply would change.
 
-use super::{Failure, Outcome, connect, load, make_plan, settings};
+use super::{Failure, Outcome, connect, desired, load, make_plan, settings};
 use crate::cli::{Global, PlanArgs};
-use crate::model::desired;
 use crate::output::Output;
 use crate::plan::render;
 
 pub async fn run(args: &PlanArgs, global: &Global, out: &Output) -> Outcome {
     let bp = load(&args.file.file)?;
-    let desired = desired::from_blueprint(&bp);
-    let aws = connect(&settings(
-        global,
-        bp.region.as_ref().map(|r| r.value.as_str()),
-    ))
-    .await?;
+    let desired = desired(&bp, global);
+    let aws = connect(&settings(global, bp.region())).await?;
     out.progress(&format!(
-        "reading Route 53 for blueprint `{}`...",
+        "reading AWS for blueprint `{}`...",
         desired.blueprint
     ));
     let (plan, _) = make_plan(&aws, &desired).await?;

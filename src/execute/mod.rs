@@ -2,3 +2,4 @@
 //! progress. SDK types stop here.
 
 pub mod route53;
+pub mod ses;

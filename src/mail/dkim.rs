@@ -130,3 +130,62 @@ mod tests {
         );
     }
 }
+
+/// A DKIM private key. It cannot be printed, logged or serialized: `Debug` says `redacted`,
+/// there is no `Display` and no `Serialize`; only [`PrivateKey::expose_base64`] reveals it,
+/// for the one request that hands it to SES.
+pub struct PrivateKey(String);
+
+impl PrivateKey {
+    /// Base64 of the PKCS#8 DER key, as SES's `DomainSigningPrivateKey` takes it.
+    pub fn expose_base64(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PrivateKey(redacted)")
+    }
+}
+
+/// Generates an RSA 2048 key pair: the private key, and the base64 SubjectPublicKeyInfo
+/// for the DKIM record.
+pub fn generate_key() -> Result<(PrivateKey, String), String> {
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::rsa::{KeyPair, KeySize};
+    use aws_lc_rs::signature::KeyPair as _;
+
+    let pair =
+        KeyPair::generate(KeySize::Rsa2048).map_err(|_| "RSA key generation failed".to_owned())?;
+    let private = pair
+        .as_der()
+        .map_err(|_| "encoding the private key failed".to_owned())?;
+    let public = pair
+        .public_key()
+        .as_der()
+        .map_err(|_| "encoding the public key failed".to_owned())?;
+    Ok((
+        PrivateKey(STANDARD.encode(private.as_ref())),
+        STANDARD.encode(public.as_ref()),
+    ))
+}
+
+#[cfg(test)]
+mod key_tests {
+    use super::*;
+
+    #[test]
+    fn generated_keys_are_2048_bit_rsa_and_never_print() {
+        let (private, public) = generate_key().unwrap();
+        assert_eq!(rsa_key_bits(&public), Ok(2048));
+        let shown = format!("{private:?}");
+        assert_eq!(shown, "PrivateKey(redacted)");
+        assert!(!shown.contains(private.expose_base64()));
+        // The record text parses back to the same key.
+        let text = record_text(&public);
+        let p = text.split("p=").nth(1).unwrap();
+        assert_eq!(p, public);
+        assert_eq!(rsa_key_bits(p), Ok(2048));
+    }
+}

@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::blueprint::{Blueprint, DEFAULT_TTL};
 use crate::mail::{dkim, dmarc, spf, txt};
+use crate::model::ses::{
+    self, DEFAULT_SIGNING_ZONE, DesiredSes, DkimSetting, ObservedSes, mail_from_mx,
+};
 
 /// What the blueprint wants at one name and type.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -16,6 +19,12 @@ pub enum Content {
     Whole { values: Vec<String> },
     /// A TXT set holds this SPF text among whatever other values it has.
     Spf { text: String },
+    /// Whatever this blueprint already published here stays (a BYODKIM public key, which
+    /// only DNS and SES hold).
+    Keep,
+    /// A value known only once apply has run a step (SES's DKIM tokens, a key mailinfra
+    /// generates); `apply` resolves it before writing DNS.
+    Pending { domain: String, note: String },
 }
 
 /// One record the blueprint wants.
@@ -31,15 +40,30 @@ pub struct DesiredRecord {
     pub purpose: String,
 }
 
+/// A value that apply learned from SES and that resolves a [`Content::Pending`] record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolved {
+    Easy {
+        tokens: Vec<String>,
+        signing_zone: String,
+    },
+    External {
+        public_key_b64: String,
+    },
+}
+
 /// Everything a blueprint wants, plus what the plan needs to know about its scope.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Desired {
     pub blueprint: String,
+    /// The region for regional services (SES); `None` leaves SES out of scope.
+    pub region: Option<String>,
     /// Hosted zones the blueprint names, sorted.
     pub zones: BTreeSet<String>,
     pub records: Vec<DesiredRecord>,
     /// Addresses the user asked to adopt.
     pub adopt: BTreeSet<String>,
+    pub ses: DesiredSes,
 }
 
 impl Desired {
@@ -48,8 +72,128 @@ impl Desired {
         Desired {
             records: Vec::new(),
             adopt: BTreeSet::new(),
+            ses: DesiredSes::default(),
             ..self.clone()
         }
+    }
+
+    /// Adds the DNS records SES identities need. Values SES already gave (Easy DKIM tokens,
+    /// a published BYODKIM key) are used as they are, except for the domains in `rekey`,
+    /// whose DKIM apply is about to set anew: those, like identities not created yet, get
+    /// [`Content::Pending`] records.
+    pub fn add_ses_records(&mut self, observed: &ObservedSes, rekey: &BTreeSet<String>) {
+        let region = self.region.clone().unwrap_or_default();
+        for id in self.ses.identities.clone() {
+            let known = observed
+                .identities
+                .get(&id.domain)
+                .filter(|_| !rekey.contains(&id.domain));
+            let mut push = |name: String, rtype: &str, purpose: &str, content: Content| {
+                self.records.push(DesiredRecord {
+                    zone: id.zone.clone(),
+                    name,
+                    rtype: rtype.into(),
+                    ttl: id.ttl,
+                    content,
+                    purpose: purpose.into(),
+                })
+            };
+            match &id.dkim {
+                DkimSetting::Easy { .. } => match known.filter(|o| o.dkim_origin == "AWS_SES" && o.tokens.len() == 3) {
+                    Some(o) => {
+                        let zone = o.signing_zone.clone().unwrap_or_else(|| DEFAULT_SIGNING_ZONE.into());
+                        for t in &o.tokens {
+                            push(
+                                dkim::record_name(t, &id.domain),
+                                "CNAME",
+                                "SES DKIM",
+                                Content::Whole { values: vec![format!("{t}.{zone}")] },
+                            );
+                        }
+                    }
+                    None => push(
+                        dkim::record_name("*", &id.domain),
+                        "CNAME",
+                        "SES DKIM",
+                        Content::Pending {
+                            domain: id.domain.clone(),
+                            note: "3 Easy DKIM CNAMEs; SES gives their tokens when it sets up the signing key".into(),
+                        },
+                    ),
+                },
+                DkimSetting::External { selector } => {
+                    let published = known.is_some_and(|o| o.dkim_origin == "EXTERNAL" && o.tokens == [selector.clone()]);
+                    push(
+                        dkim::record_name(selector, &id.domain),
+                        "TXT",
+                        "SES DKIM",
+                        if published {
+                            Content::Keep
+                        } else {
+                            Content::Pending {
+                                domain: id.domain.clone(),
+                                note: "the public half of the RSA 2048 key mailinfra generates for SES".into(),
+                            }
+                        },
+                    );
+                }
+            }
+            if let Some(mf) = &id.mail_from {
+                push(
+                    mf.domain.clone(),
+                    "MX",
+                    "MAIL FROM",
+                    Content::Whole {
+                        values: vec![mail_from_mx(&region)],
+                    },
+                );
+                push(
+                    mf.domain.clone(),
+                    "TXT",
+                    "MAIL FROM SPF",
+                    Content::Spf {
+                        text: mf.spf.clone(),
+                    },
+                );
+            }
+        }
+    }
+
+    /// Replaces a domain's pending records with what apply learned.
+    pub fn resolve(&mut self, domain: &str, resolved: &Resolved) {
+        let mut added = Vec::new();
+        self.records.retain(|r| {
+            let Content::Pending { domain: d, .. } = &r.content else {
+                return true;
+            };
+            if d != domain {
+                return true;
+            }
+            match resolved {
+                Resolved::Easy {
+                    tokens,
+                    signing_zone,
+                } => {
+                    for t in tokens {
+                        added.push(DesiredRecord {
+                            name: dkim::record_name(t, domain),
+                            content: Content::Whole {
+                                values: vec![format!("{t}.{signing_zone}")],
+                            },
+                            ..r.clone()
+                        });
+                    }
+                }
+                Resolved::External { public_key_b64 } => added.push(DesiredRecord {
+                    content: Content::Whole {
+                        values: vec![txt::encode(&dkim::record_text(public_key_b64))],
+                    },
+                    ..r.clone()
+                }),
+            }
+            false
+        });
+        self.records.extend(added);
     }
 }
 
@@ -103,8 +247,10 @@ pub fn from_blueprint(bp: &Blueprint) -> Desired {
     }
     Desired {
         blueprint: bp.name.value.clone(),
+        region: bp.region().map(str::to_owned),
         zones,
         records,
         adopt: bp.adopt.iter().map(|a| a.value.clone()).collect(),
+        ses: ses::from_blueprint(bp),
     }
 }

@@ -4,6 +4,7 @@
 pub mod desired;
 pub mod observed;
 pub mod ownership;
+pub mod ses;
 
 use serde::{Deserialize, Serialize};
 

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::RecordSet;
+use super::ses::ObservedSes;
 
 /// A Route 53 hosted zone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,9 +28,11 @@ pub struct ObservedZone {
 }
 
 /// Everything observed for one blueprint.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Observed {
     pub zones: Vec<ObservedZone>,
+    /// `None` when SES is out of scope (the blueprint names no region).
+    pub ses: Option<ObservedSes>,
 }
 
 impl Observed {
@@ -47,7 +50,8 @@ impl Observed {
                 r.values.sort();
             }
         }
-        let bytes = serde_json::to_vec(&zones).unwrap_or_default();
+        let ses = self.ses.as_ref().map(ObservedSes::stable);
+        let bytes = serde_json::to_vec(&(zones, ses)).unwrap_or_default();
         let digest = Sha256::digest(&bytes);
         digest.iter().map(|b| format!("{b:02x}")).collect()
     }

@@ -1,4 +1,25 @@
 //! AWS -> model: read-only observation. Every read that does not depend on another runs
-//! concurrently. SDK types stop here.
+//! concurrently (Route 53 and SES side by side). SDK types stop here.
 
 pub mod route53;
+pub mod ses;
+
+use crate::aws::{Aws, AwsError};
+use crate::model::desired::Desired;
+use crate::model::observed::Observed;
+
+/// Observes everything in the desired state's scope: its hosted zones and, when it names a
+/// region, SES there.
+pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Observed, AwsError> {
+    let with_account =
+        desired.ses.account_suppression.is_some() || desired.ses.production_access.is_some();
+    let ses = async {
+        if desired.region.is_some() {
+            ses::observe(aws, with_account).await.map(Some)
+        } else {
+            Ok(None)
+        }
+    };
+    let (zones, ses) = futures::try_join!(route53::observe(aws, desired), ses)?;
+    Ok(Observed { zones, ses })
+}

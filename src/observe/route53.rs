@@ -13,7 +13,7 @@ use crate::aws::{Aws, AwsError};
 use crate::mail::names;
 use crate::model::RecordSet;
 use crate::model::desired::Desired;
-use crate::model::observed::{HostedZone, Observed, ObservedZone};
+use crate::model::observed::{HostedZone, ObservedZone};
 use crate::model::ownership;
 
 /// The most record sets `ListResourceRecordSets` returns in one page.
@@ -21,7 +21,7 @@ const PAGE: i32 = 300;
 /// The most hosted zones `ListTagsForResources` takes in one request.
 const TAGS_PER_REQUEST: usize = 10;
 
-pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Observed, AwsError> {
+pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Vec<ObservedZone>, AwsError> {
     let zones = list_zones(aws).await?;
     let tagged = footprint(aws, &zones, &desired.blueprint).await?;
 
@@ -64,7 +64,7 @@ pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Observed, AwsError>
         })
     }))
     .await?;
-    Ok(Observed { zones: observed })
+    Ok(observed)
 }
 
 async fn list_zones(aws: &Aws) -> Result<Vec<HostedZone>, AwsError> {

@@ -31,6 +31,12 @@ const SAFETY_PERCENT: usize = 30;
 
 pub fn diff(desired: &Desired, observed: &Observed) -> Result<Plan, Vec<Conflict>> {
     let mut conflicts = Vec::new();
+    let (ses, rekey) = super::ses::diff(desired, observed, &mut conflicts);
+    let mut desired = desired.clone();
+    if let Some(obs) = &observed.ses {
+        desired.add_ses_records(obs, &rekey);
+    }
+    let desired = &desired;
     let mut zones = Vec::new();
     let mut owned_total = 0;
 
@@ -79,8 +85,12 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Result<Plan, Vec<Conflict
         return Err(conflicts);
     }
     let mut summary = Summary::default();
-    for c in zones.iter().flat_map(|z| &z.changes) {
-        match c.action {
+    let actions = zones
+        .iter()
+        .flat_map(|z| z.changes.iter().map(|c| c.action))
+        .chain(ses.iter().map(|c| c.action));
+    for action in actions {
+        match action {
             Action::Create => summary.create += 1,
             Action::Update => summary.update += 1,
             Action::Adopt => summary.adopt += 1,
@@ -101,8 +111,10 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Result<Plan, Vec<Conflict
         scope: desired.zones.clone(),
         observed_checksum: observed.checksum(),
         zones,
+        ses,
         summary,
         safety,
+        desired: desired.clone(),
     })
 }
 
@@ -184,19 +196,70 @@ impl<'a> ZoneDiff<'a> {
             "if mailinfra should manage it from now on, add to the blueprint:\n      adopt:\n        - {addr}"
         );
 
+        // A record someone else wrote stands in the way unless the user adopts it.
+        let blocked = existing.is_some() && !ours && !adopting;
+        let unowned = Conflict {
+            address: addr.clone(),
+            message: format!(
+                "`{}` {} already exists and mailinfra does not own it",
+                want.name, want.rtype
+            ),
+            hint: adopt_hint.clone(),
+        };
         // Whether applying takes over something someone else wrote (needs `adopt:`).
         let mut takes_over = existing.is_some();
         let (after, scope) = match &want.content {
+            Content::Keep | Content::Pending { .. } => {
+                if blocked {
+                    conflicts.push(unowned);
+                    return;
+                }
+                if let Content::Pending { note, .. } = &want.content {
+                    self.changes.push(RecordChange {
+                        address: addr,
+                        action: if existing.is_some() {
+                            Action::Update
+                        } else {
+                            Action::Create
+                        },
+                        purpose: want.purpose.clone(),
+                        before: None,
+                        after: None,
+                        marker_before: None,
+                        marker_after: None,
+                        pending: Some(note.clone()),
+                    });
+                    return;
+                }
+                match existing {
+                    // Ours and published: nothing to do. Adopted: only the marker is written.
+                    Some(e) => (e.clone(), Scope::All),
+                    None => return,
+                }
+            }
             Content::Whole { values } => {
-                if existing.is_some() && !ours && !adopting {
+                if want.purpose == "MAIL FROM"
+                    && let Some(e) = existing
+                    && !ours
+                    && !e.same_content(&RecordSet {
+                        values: values.clone(),
+                        ..e.clone()
+                    })
+                {
                     conflicts.push(Conflict {
                         address: addr,
                         message: format!(
-                            "`{}` {} already exists and mailinfra does not own it",
-                            want.name, want.rtype
+                            "`{}` already receives mail (MX {}); a MAIL FROM domain must not",
+                            want.name,
+                            e.values.join(", ")
                         ),
-                        hint: adopt_hint.clone(),
+                        hint: "choose another subdomain for `mail_from`, e.g. `bounce.<domain>`"
+                            .into(),
                     });
+                    return;
+                }
+                if blocked {
+                    conflicts.push(unowned);
                     return;
                 }
                 let after = RecordSet {
@@ -281,6 +344,7 @@ impl<'a> ZoneDiff<'a> {
             after: (!record_same).then_some(after),
             marker_before: marker_before.filter(|_| !marker_same),
             marker_after: (!marker_same).then_some(marker_after),
+            pending: None,
         });
     }
 
@@ -328,6 +392,7 @@ impl<'a> ZoneDiff<'a> {
                 after: remaining,
                 marker_before: Some((*marker).clone()),
                 marker_after: None,
+                pending: None,
             });
         }
     }

@@ -6,6 +6,7 @@
 mod batch;
 mod diff;
 pub mod render;
+pub mod ses;
 #[cfg(test)]
 mod tests;
 
@@ -17,6 +18,8 @@ pub use batch::{Batch, Change, ChangeAction, batches};
 pub use diff::{Conflict, diff};
 
 use crate::model::RecordSet;
+use crate::model::desired::Desired;
+pub use ses::{SesChange, SesOp};
 
 /// Names the JSON document as a mailinfra plan.
 pub const FORMAT: &str = "mailinfra-plan";
@@ -34,15 +37,20 @@ pub struct Plan {
     /// SHA-256 of everything observed; a saved plan is applied only if it still matches.
     pub observed_checksum: String,
     pub zones: Vec<ZonePlan>,
+    /// Amazon SES changes, in execution order.
+    pub ses: Vec<SesChange>,
     pub summary: Summary,
     /// Set when the plan changes or deletes much of what the blueprint owns; apply then
     /// needs `--force`.
     pub safety: Option<String>,
+    /// The desired state the plan was made from, with the values apply must still learn
+    /// (`pending`); apply resolves them and writes DNS from it. Public data only.
+    pub desired: Desired,
 }
 
 impl Plan {
     pub fn is_empty(&self) -> bool {
-        self.zones.is_empty()
+        self.zones.is_empty() && self.ses.is_empty()
     }
 }
 
@@ -93,4 +101,8 @@ pub struct RecordChange {
     pub after: Option<RecordSet>,
     pub marker_before: Option<RecordSet>,
     pub marker_after: Option<RecordSet>,
+    /// Set when the new value is learned during apply (from SES, or a key apply generates):
+    /// what it will be.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<String>,
 }

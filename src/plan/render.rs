@@ -102,7 +102,9 @@ pub fn text(plan: &Plan, paint: Paint) -> String {
             for v in new.iter().filter(|v| !old.contains(v)) {
                 let _ = writeln!(out, "      {} {v}", paint.green("+"));
             }
-            if before.is_none() && after.is_none() {
+            if let Some(note) = &c.pending {
+                let _ = writeln!(out, "      {} (known after apply) {note}", paint.green("+"));
+            } else if before.is_none() && after.is_none() {
                 let _ = writeln!(out, "      (ownership record only)");
             }
         }
@@ -112,6 +114,28 @@ pub fn text(plan: &Plan, paint: Paint) -> String {
                 "  {} untag zone: the blueprint no longer writes here",
                 paint.red("-")
             );
+        }
+        out.push('\n');
+    }
+    if !plan.ses.is_empty() {
+        let region = plan.desired.region.as_deref().unwrap_or("?");
+        let _ = writeln!(out, "{}", paint.bold(&format!("Amazon SES ({region})")));
+        for c in &plan.ses {
+            let (sign, word) = verb(c.action);
+            let colored = match c.action {
+                Action::Create => paint.green(sign),
+                Action::Delete => paint.red(sign),
+                _ => paint.yellow(sign),
+            };
+            let _ = writeln!(out, "  {colored} {word:<7} {}", c.address);
+            for f in &c.fields {
+                let _ = match (&f.before, &f.after) {
+                    (Some(b), Some(a)) => writeln!(out, "      {}: {b} -> {a}", f.field),
+                    (None, Some(a)) => writeln!(out, "      {}: {a}", f.field),
+                    (Some(b), None) => writeln!(out, "      {}: {b} -> (none)", f.field),
+                    (None, None) => Ok(()),
+                };
+            }
         }
         out.push('\n');
     }

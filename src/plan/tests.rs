@@ -58,6 +58,8 @@ fn desired(records: Vec<DesiredRecord>, adopt: &[&str]) -> Desired {
         zones: ["example.com".to_owned()].into(),
         records,
         adopt: adopt.iter().map(|a| a.to_string()).collect::<BTreeSet<_>>(),
+        region: None,
+        ses: Default::default(),
     }
 }
 
@@ -72,6 +74,7 @@ fn zone(tagged: bool, records: Vec<RecordSet>) -> Observed {
             tagged,
             records,
         }],
+        ses: None,
     }
 }
 
@@ -419,4 +422,293 @@ fn rendered_plan() {
     )
     .unwrap_err();
     insta::assert_snapshot!("conflict", render::conflicts(&err));
+}
+
+mod ses_tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::model::desired::Resolved;
+    use crate::model::ses::{
+        DesiredConfigSet, DesiredIdentity, DesiredMailFrom, DkimSetting, ObservedConfigSet,
+        ObservedIdentity, ObservedSes, owner_tags,
+    };
+
+    fn identity(dkim: DkimSetting, mail_from: bool) -> DesiredIdentity {
+        DesiredIdentity {
+            domain: "example.com".into(),
+            zone: "example.com".into(),
+            ttl: 300,
+            dkim,
+            mail_from: mail_from.then(|| DesiredMailFrom {
+                domain: "bounce.example.com".into(),
+                behavior: "USE_DEFAULT_VALUE".into(),
+                spf: "v=spf1 include:amazonses.com -all".into(),
+            }),
+            configuration_set: None,
+        }
+    }
+
+    fn easy() -> DkimSetting {
+        DkimSetting::Easy {
+            key_length: "RSA_2048_BIT".into(),
+        }
+    }
+
+    fn observed_identity(tags: BTreeMap<String, String>) -> ObservedIdentity {
+        ObservedIdentity {
+            domain: "example.com".into(),
+            tags,
+            dkim_origin: "AWS_SES".into(),
+            tokens: vec!["t1".into(), "t2".into(), "t3".into()],
+            signing_zone: Some("dkim.amazonses.com".into()),
+            next_key_length: Some("RSA_2048_BIT".into()),
+            signing_enabled: true,
+            dkim_status: "SUCCESS".into(),
+            verification: "SUCCESS".into(),
+            verified_for_sending: true,
+            mail_from: None,
+            configuration_set: None,
+            last_checked: None,
+        }
+    }
+
+    fn with_ses(identities: Vec<DesiredIdentity>) -> Desired {
+        let mut d = desired(vec![], &[]);
+        d.region = Some("eu-west-1".into());
+        d.ses.identities = identities;
+        d
+    }
+
+    fn observed(
+        identities: Vec<ObservedIdentity>,
+        config_sets: Vec<ObservedConfigSet>,
+    ) -> Observed {
+        let mut o = zone(true, vec![]);
+        o.ses = Some(ObservedSes {
+            region: "eu-west-1".into(),
+            account: None,
+            identities: identities
+                .into_iter()
+                .map(|i| (i.domain.clone(), i))
+                .collect(),
+            config_sets: config_sets
+                .into_iter()
+                .map(|c| (c.name.clone(), c))
+                .collect(),
+        });
+        o
+    }
+
+    fn mine() -> BTreeMap<String, String> {
+        owner_tags("acme", "ses.identity.example.com")
+    }
+
+    #[test]
+    fn known_tokens_become_three_cnames_and_mail_from_an_mx_and_spf() {
+        let mut d = with_ses(vec![identity(easy(), true)]);
+        let o = observed(vec![observed_identity(mine())], vec![]);
+        d.add_ses_records(o.ses.as_ref().unwrap(), &Default::default());
+        let got: Vec<(String, String, Content)> = d
+            .records
+            .iter()
+            .map(|r| (r.name.clone(), r.rtype.clone(), r.content.clone()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "t1._domainkey.example.com".into(),
+                    "CNAME".into(),
+                    Content::Whole {
+                        values: vec!["t1.dkim.amazonses.com".into()]
+                    }
+                ),
+                (
+                    "t2._domainkey.example.com".into(),
+                    "CNAME".into(),
+                    Content::Whole {
+                        values: vec!["t2.dkim.amazonses.com".into()]
+                    }
+                ),
+                (
+                    "t3._domainkey.example.com".into(),
+                    "CNAME".into(),
+                    Content::Whole {
+                        values: vec!["t3.dkim.amazonses.com".into()]
+                    }
+                ),
+                (
+                    "bounce.example.com".into(),
+                    "MX".into(),
+                    Content::Whole {
+                        values: vec!["10 feedback-smtp.eu-west-1.amazonses.com".into()]
+                    }
+                ),
+                (
+                    "bounce.example.com".into(),
+                    "TXT".into(),
+                    Content::Spf {
+                        text: "v=spf1 include:amazonses.com -all".into()
+                    }
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_values_are_pending_until_resolved() {
+        let mut d = with_ses(vec![
+            identity(easy(), false),
+            DesiredIdentity {
+                domain: "example.net".into(),
+                dkim: DkimSetting::External {
+                    selector: "s1".into(),
+                },
+                ..identity(easy(), false)
+            },
+        ]);
+        d.add_ses_records(&ObservedSes::default(), &Default::default());
+        assert!(
+            d.records
+                .iter()
+                .all(|r| matches!(r.content, Content::Pending { .. })),
+            "{:?}",
+            d.records
+        );
+        d.resolve(
+            "example.com",
+            &Resolved::Easy {
+                tokens: vec!["a".into(), "b".into(), "c".into()],
+                signing_zone: "dkim.example".into(),
+            },
+        );
+        d.resolve(
+            "example.net",
+            &Resolved::External {
+                public_key_b64: "KEY".into(),
+            },
+        );
+        let mut got: Vec<(String, Content)> = d
+            .records
+            .iter()
+            .map(|r| (r.name.clone(), r.content.clone()))
+            .collect();
+        got.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            got[0],
+            (
+                "a._domainkey.example.com".into(),
+                Content::Whole {
+                    values: vec!["a.dkim.example".into()]
+                }
+            )
+        );
+        assert_eq!(
+            got[3],
+            (
+                "s1._domainkey.example.net".into(),
+                Content::Whole {
+                    values: vec!["\"v=DKIM1; k=rsa; p=KEY\"".into()]
+                }
+            )
+        );
+    }
+
+    #[test]
+    fn ses_decisions() {
+        // (case, desired, observed, the SES changes by address and action)
+        type Case = (&'static str, Desired, Observed, Vec<(&'static str, Action)>);
+        let cases: Vec<Case> = vec![
+            (
+                "new identity",
+                with_ses(vec![identity(easy(), true)]),
+                observed(vec![], vec![]),
+                vec![("ses.identity.example.com", Action::Create)],
+            ),
+            (
+                "owned and in place",
+                with_ses(vec![identity(easy(), false)]),
+                observed(vec![observed_identity(mine())], vec![]),
+                vec![],
+            ),
+            (
+                "mail from added",
+                with_ses(vec![identity(easy(), true)]),
+                observed(vec![observed_identity(mine())], vec![]),
+                vec![("ses.identity.example.com.mail_from", Action::Update)],
+            ),
+            (
+                "switch to BYODKIM",
+                with_ses(vec![identity(
+                    DkimSetting::External {
+                        selector: "s1".into(),
+                    },
+                    false,
+                )]),
+                observed(vec![observed_identity(mine())], vec![]),
+                vec![("ses.identity.example.com.dkim", Action::Update)],
+            ),
+            (
+                "no longer desired",
+                with_ses(vec![]),
+                observed(vec![observed_identity(mine())], vec![]),
+                vec![("ses.identity.example.com", Action::Delete)],
+            ),
+            (
+                "someone else's identity is left alone",
+                with_ses(vec![]),
+                observed(vec![observed_identity(BTreeMap::new())], vec![]),
+                vec![],
+            ),
+            (
+                "configuration set drift",
+                {
+                    let mut d = with_ses(vec![]);
+                    d.ses.config_sets = vec![DesiredConfigSet {
+                        name: "tx".into(),
+                        suppression: vec!["BOUNCE".into()],
+                        tls: "REQUIRE".into(),
+                        sending_enabled: true,
+                        tags: owner_tags("acme", "ses.configuration_set.tx"),
+                    }];
+                    d
+                },
+                observed(
+                    vec![],
+                    vec![ObservedConfigSet {
+                        name: "tx".into(),
+                        tags: owner_tags("acme", "ses.configuration_set.tx"),
+                        suppression: vec![],
+                        tls: "REQUIRE".into(),
+                        sending_enabled: true,
+                    }],
+                ),
+                vec![("ses.configuration_set.tx", Action::Update)],
+            ),
+        ];
+        for (name, d, o, want) in cases {
+            let plan = diff(&d, &o).unwrap_or_else(|c| panic!("{name}: {c:?}"));
+            let got: Vec<(&str, Action)> = plan
+                .ses
+                .iter()
+                .map(|c| (c.address.as_str(), c.action))
+                .collect();
+            assert_eq!(got, want, "{name}");
+        }
+    }
+
+    #[test]
+    fn an_identity_tagged_by_another_blueprint_is_a_conflict() {
+        let other = owner_tags("other", "ses.identity.example.com");
+        let err = diff(
+            &with_ses(vec![identity(easy(), false)]),
+            &observed(vec![observed_identity(other)], vec![]),
+        )
+        .unwrap_err();
+        assert!(
+            err[0].message.contains("is owned by blueprint `other`"),
+            "{err:?}"
+        );
+    }
 }

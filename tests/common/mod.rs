@@ -99,6 +99,8 @@ impl Account {
             .env("AWS_ENDPOINT_URL", &self.endpoint)
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("NO_COLOR", "1")
+            // SES allows one request a second; the emulator does not need the wait.
+            .env("MAILINFRA_SES_REQUESTS_PER_SECOND", "100")
             .stdin(Stdio::null())
             .output()
             .unwrap();
@@ -242,20 +244,66 @@ impl Account {
             .unwrap_or_default()
     }
 
-    /// The requests this account has sent, by `service.Operation`, as the emulator counted them.
-    pub fn requests(&self) -> BTreeMap<String, u64> {
+    /// One request to the emulator's own API (not AWS's); returns the body.
+    pub fn emulator(&self, method: &str, path_and_query: &str, body: &str) -> String {
         let host = self.endpoint.trim_start_matches("http://");
         let mut stream = TcpStream::connect(host).unwrap();
         write!(
             stream,
-            "GET /_mailinfra/requests?account={} HTTP/1.0\r\nHost: {host}\r\n\r\n",
-            self.id
+            "{method} {path_and_query} HTTP/1.0\r\nHost: {host}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
         )
         .unwrap();
         let mut response = String::new();
         stream.read_to_string(&mut response).unwrap();
-        let body = response.split("\r\n\r\n").nth(1).unwrap_or("{}");
-        serde_json::from_str(body).unwrap()
+        response.split("\r\n\r\n").nth(1).unwrap_or("").to_owned()
+    }
+
+    /// The requests this account has sent, by `service.Operation`, as the emulator counted them.
+    pub fn requests(&self) -> BTreeMap<String, u64> {
+        serde_json::from_str(&self.emulator(
+            "GET",
+            &format!("/_mailinfra/requests?account={}", self.id),
+            "",
+        ))
+        .unwrap()
+    }
+
+    /// Sets the emulated SES account's state (emulator/README.md): sandbox, delegation.
+    pub fn set_ses_account(&self, region: &str, settings: serde_json::Value) {
+        self.emulator(
+            "POST",
+            &format!(
+                "/_mailinfra/ses/account?account={}&region={region}",
+                self.id
+            ),
+            &settings.to_string(),
+        );
+    }
+
+    /// The BYODKIM private key SES holds for a domain (emulator test hook).
+    pub fn ses_private_key(&self, region: &str, domain: &str) -> Option<String> {
+        let body = self.emulator(
+            "GET",
+            &format!(
+                "/_mailinfra/ses/identity?account={}&region={region}&domain={domain}",
+                self.id
+            ),
+            "",
+        );
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        v["private_key"].as_str().map(str::to_owned)
+    }
+
+    pub fn ses(&self, region: &str) -> aws_sdk_sesv2::Client {
+        let creds = Credentials::new(self.access_key(), "test-secret", None, None, "test");
+        let config = aws_sdk_sesv2::Config::builder()
+            .behavior_version(aws_sdk_sesv2::config::BehaviorVersion::latest())
+            .region(aws_sdk_sesv2::config::Region::new(region.to_owned()))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(creds)
+            .build();
+        aws_sdk_sesv2::Client::from_conf(config)
     }
 
     pub fn request_total(&self) -> u64 {

@@ -1,9 +1,10 @@
-"""Counts the AWS requests each account sends, by service and operation, for tests and the
-benchmark. It sits in front of moto as WSGI middleware, so it sees every request, including
-ones moto does not route.
+"""WSGI middleware in front of moto: counts every request per account by service and
+operation (for tests and the benchmark), serves the SES v2 operations of `sesv2.py`, and
+passes everything else to moto.
 
-GET    /_mailinfra/requests?account=ID  -> {"Route53.ListHostedZones": 1, ...}
+GET    /_mailinfra/requests?account=ID  -> {"route53.ListHostedZones": 1, ...}
 DELETE /_mailinfra/requests             -> clears every count
+POST   /_mailinfra/ses/account?account=ID&region=R  -> sets SES sandbox state (sesv2.py)
 """
 
 import io
@@ -13,9 +14,10 @@ import threading
 from collections import Counter, defaultdict
 from urllib.parse import parse_qs
 
+from . import sesv2
 from .accounts import account_for_key
 
-CRED = re.compile(r"Credential=([^/]+)/[^/]+/[^/]+/([^/]+)/")
+CRED = re.compile(r"Credential=([^/]+)/[^/]+/([^/]+)/([^/]+)/")
 
 # REST operations by method and path (Route 53 and SES v2 name operations by path).
 REST = [
@@ -33,7 +35,7 @@ REST = [
 ]
 
 
-class RequestCounter:
+class Front:
     def __init__(self, app):
         self.app = app
         self.lock = threading.Lock()
@@ -43,18 +45,35 @@ class RequestCounter:
         path = environ.get("PATH_INFO", "")
         if path == "/_mailinfra/requests":
             return self.report(environ, start_response)
-        auth = environ.get("HTTP_AUTHORIZATION", "")
-        m = CRED.search(auth)
-        if m:
-            key, service = m.group(1), m.group(2)
-            account = environ.get("HTTP_X_MOTO_ACCOUNT_ID") or account_for_key(key) or "123456789012"
-            op = self.operation(environ, service, path)
-            with self.lock:
-                self.counts[account][f"{service}.{op}"] += 1
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        if path == "/_mailinfra/ses/account":
+            sesv2.set_account(query["account"][0], query["region"][0], json.loads(body or b"{}"))
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "2")])
+            return [b"{}"]
+        if path == "/_mailinfra/ses/identity":
+            key = sesv2.private_key(query["account"][0], query["region"][0], query["domain"][0])
+            data = json.dumps({"private_key": key}).encode()
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+            return [data]
+        m = CRED.search(environ.get("HTTP_AUTHORIZATION", ""))
+        if not m:
+            return self.app(environ, start_response)
+        key, region, service = m.group(1), m.group(2), m.group(3)
+        account = environ.get("HTTP_X_MOTO_ACCOUNT_ID") or account_for_key(key) or "123456789012"
+        op = self.operation(environ, service, path, body)
+        with self.lock:
+            self.counts[account][f"{service}.{op}"] += 1
+        if path.startswith("/v2/email/"):
+            served = sesv2.handle(environ, start_response, account, region, body)
+            if served is not None:
+                return served
         return self.app(environ, start_response)
 
     @staticmethod
-    def operation(environ, service, path):
+    def operation(environ, service, path, body):
         target = environ.get("HTTP_X_AMZ_TARGET")
         if target:
             return target.split(".")[-1]
@@ -62,12 +81,12 @@ class RequestCounter:
         for m, pattern, name in REST:
             if m == method and re.match(pattern, path):
                 return name
+        ses = sesv2.match(method, path)
+        if ses:
+            return ses[0]
         query = parse_qs(environ.get("QUERY_STRING", ""))
         if "Action" in query:
             return query["Action"][0]
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length else b""
-        environ["wsgi.input"] = io.BytesIO(body)
         form = parse_qs(body.decode("utf-8", "replace"))
         if "Action" in form:
             return form["Action"][0]

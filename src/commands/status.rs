@@ -1,0 +1,269 @@
+//! `mailinfra status`: what is pending and what a person must do. Per SES domain:
+//! verification, DKIM, MAIL FROM, suppression; for the account: the sandbox and sending
+//! quota. Reads only; `--json` gives the same as data (docs/status-format.md).
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::{Failure, Outcome, connect, desired, load, settings};
+use crate::cli::{Global, StatusArgs};
+use crate::model::ses::{DkimSetting, ObservedAccount};
+use crate::observe;
+use crate::output::Output;
+
+pub const FORMAT: &str = "mailinfra-status";
+pub const VERSION: u32 = 1;
+
+#[derive(Debug, Serialize)]
+pub struct Status {
+    pub format: String,
+    pub version: u32,
+    pub blueprint: String,
+    pub region: Option<String>,
+    pub account: Option<AccountStatus>,
+    pub domains: Vec<DomainStatus>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AccountStatus {
+    pub sandbox: bool,
+    pub sending_enabled: bool,
+    pub max_24_hour_send: f64,
+    pub max_send_rate: f64,
+    pub sent_last_24_hours: f64,
+    pub suppression: Vec<String>,
+    pub review_status: Option<String>,
+    pub case_id: Option<String>,
+    pub next_steps: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DomainStatus {
+    pub domain: String,
+    /// `verified`, `pending`, `failed`, or `missing` (no identity yet).
+    pub state: String,
+    pub verification: Option<String>,
+    pub dkim: Option<String>,
+    pub dkim_signing_enabled: Option<bool>,
+    pub mail_from: Option<String>,
+    pub mail_from_status: Option<String>,
+    pub configuration_set: Option<String>,
+    pub suppression: Vec<String>,
+    /// Seconds since the epoch of SES's last DNS check, where the API says.
+    pub last_checked: Option<i64>,
+    pub next_steps: Vec<String>,
+}
+
+pub async fn run(args: &StatusArgs, global: &Global, out: &Output) -> Outcome {
+    let bp = load(&args.file.file)?;
+    let desired = desired(&bp, global);
+    let mut status = Status {
+        format: FORMAT.into(),
+        version: VERSION,
+        blueprint: desired.blueprint.clone(),
+        region: desired.region.clone(),
+        account: None,
+        domains: Vec::new(),
+    };
+    if desired.region.is_some() && !desired.ses.identities.is_empty()
+        || desired.ses.production_access.is_some()
+    {
+        let aws = connect(&settings(global, bp.region())).await?;
+        out.progress(&format!(
+            "reading SES for blueprint `{}`...",
+            desired.blueprint
+        ));
+        let acct = observe::ses::account(&aws).await?;
+        let sets = observe::ses::observe(&aws, false).await?.config_sets;
+        status.account = Some(account_status(
+            &acct,
+            desired.ses.production_access.is_some(),
+        ));
+        for id in &desired.ses.identities {
+            let found = match observe::ses::identity(&aws, id.domain.clone()).await {
+                Ok(o) => Some(o),
+                Err(e) if e.code() == Some("NotFoundException") => None,
+                Err(e) => return Err(Failure::Aws(e)),
+            };
+            let suppression = id
+                .configuration_set
+                .as_ref()
+                .and_then(|c| sets.get(c))
+                .map(|s| s.suppression.clone())
+                .unwrap_or_default();
+            let mut steps = Vec::new();
+            let d = match found {
+                None => {
+                    steps.push(
+                        "run `mailinfra apply` to create the identity and its DNS records".into(),
+                    );
+                    DomainStatus {
+                        domain: id.domain.clone(),
+                        state: "missing".into(),
+                        verification: None,
+                        dkim: None,
+                        dkim_signing_enabled: None,
+                        mail_from: id.mail_from.as_ref().map(|m| m.domain.clone()),
+                        mail_from_status: None,
+                        configuration_set: id.configuration_set.clone(),
+                        suppression,
+                        last_checked: None,
+                        next_steps: steps,
+                    }
+                }
+                Some(o) => {
+                    let state = match o.verification.as_str() {
+                        _ if o.verified_for_sending => "verified",
+                        "FAILED" => "failed",
+                        _ => "pending",
+                    };
+                    match state {
+                        "pending" => steps.push(match &id.dkim {
+                            DkimSetting::Easy { .. } => "SES is checking for the 3 DKIM CNAMEs (up to 72 hours after they are published); `mailinfra plan` shows whether any is missing".into(),
+                            DkimSetting::External { selector } => format!("SES is checking for the DKIM TXT at {selector}._domainkey.{} (up to 72 hours)", id.domain),
+                        }),
+                        "failed" => steps.push("SES stopped checking; make sure `mailinfra plan` shows no DNS changes, then set DKIM again (change `ses.dkim` and apply) to restart verification".into()),
+                        _ => {}
+                    }
+                    if !o.signing_enabled {
+                        steps.push(
+                            "DKIM signing is disabled; `mailinfra apply` turns it back on".into(),
+                        );
+                    }
+                    let mf_status = o.mail_from.as_ref().map(|m| m.status.clone());
+                    if let Some(m) = &id.mail_from
+                        && mf_status.as_deref() != Some("SUCCESS")
+                    {
+                        steps.push(format!(
+                            "SES is checking the MAIL FROM MX at {} (it must point at feedback-smtp.{}.amazonses.com)",
+                            m.domain,
+                            desired.region.as_deref().unwrap_or("<region>")
+                        ));
+                    }
+                    if id.configuration_set.is_some() && suppression.is_empty() {
+                        steps.push("the configuration set suppresses nothing: bounced and complaining addresses will be mailed again".into());
+                    }
+                    DomainStatus {
+                        domain: id.domain.clone(),
+                        state: state.into(),
+                        verification: Some(o.verification.clone()),
+                        dkim: Some(format!("{} {}", o.dkim_origin, o.dkim_status)),
+                        dkim_signing_enabled: Some(o.signing_enabled),
+                        mail_from: o.mail_from.as_ref().map(|m| m.domain.clone()),
+                        mail_from_status: mf_status,
+                        configuration_set: o.configuration_set.clone(),
+                        suppression,
+                        last_checked: o.last_checked,
+                        next_steps: steps,
+                    }
+                }
+            };
+            status.domains.push(d);
+        }
+    }
+    if args.json {
+        let json =
+            serde_json::to_string_pretty(&status).map_err(|e| Failure::Refused(e.to_string()))?;
+        out.data(&format!("{json}\n"));
+    } else {
+        out.data(&text(&status));
+    }
+    Ok(0)
+}
+
+fn account_status(a: &ObservedAccount, requested_in_blueprint: bool) -> AccountStatus {
+    let mut steps = Vec::new();
+    if !a.production_access {
+        match a.review_status.as_deref() {
+            Some(s @ ("PENDING" | "FAILED" | "DENIED")) => steps.push(format!(
+                "AWS's review of the production-access request is {s}{}; watch the support case",
+                a.case_id.as_ref().map(|c| format!(" (case {c})")).unwrap_or_default()
+            )),
+            _ if requested_in_blueprint => steps.push("`mailinfra apply` will request production access with the blueprint's details".into()),
+            _ => steps.push(
+                "the account is in the SES sandbox: it sends only to verified addresses, 200 a day. Request production access: add `ses: production_access: { mail_type, website_url, use_case }` to the blueprint and apply, or run `aws sesv2 put-account-details --production-access-enabled --mail-type TRANSACTIONAL --website-url https://<your site> --use-case-description \"<who receives the mail, how they opted in, how bounces and complaints are handled>\"`".into(),
+            ),
+        }
+    }
+    if a.suppression.is_empty() {
+        steps.push("the account suppression list is off: set `ses: suppression: [bounce, complaint]` so addresses that bounce or complain stop being mailed".into());
+    }
+    AccountStatus {
+        sandbox: !a.production_access,
+        sending_enabled: a.sending_enabled,
+        max_24_hour_send: a.max_24_hour_send,
+        max_send_rate: a.max_send_rate,
+        sent_last_24_hours: a.sent_last_24_hours,
+        suppression: a.suppression.clone(),
+        review_status: a.review_status.clone(),
+        case_id: a.case_id.clone(),
+        next_steps: steps,
+    }
+}
+
+fn text(s: &Status) -> String {
+    let mut out = String::new();
+    let Some(a) = &s.account else {
+        let _ = writeln!(
+            out,
+            "blueprint `{}` has no Amazon SES domains: nothing to report",
+            s.blueprint
+        );
+        return out;
+    };
+    let region = s.region.as_deref().unwrap_or("?");
+    let _ = writeln!(out, "Amazon SES account ({region})");
+    let _ = writeln!(
+        out,
+        "  {}; quota {} messages a day, {} a second; sent in the last 24 h: {}",
+        if a.sandbox {
+            "sandbox"
+        } else {
+            "production access"
+        },
+        a.max_24_hour_send,
+        a.max_send_rate,
+        a.sent_last_24_hours
+    );
+    let _ = writeln!(
+        out,
+        "  suppression list: {}",
+        if a.suppression.is_empty() {
+            "off".into()
+        } else {
+            a.suppression.join(", ")
+        }
+    );
+    for step in &a.next_steps {
+        let _ = writeln!(out, "  -> {step}");
+    }
+    for d in &s.domains {
+        let _ = writeln!(out, "\n{}: {}", d.domain, d.state);
+        if let Some(v) = &d.verification {
+            let _ = writeln!(out, "  verification: {v}");
+        }
+        if let Some(k) = &d.dkim {
+            let _ = writeln!(out, "  dkim: {k}");
+        }
+        if let Some(m) = &d.mail_from {
+            let _ = writeln!(
+                out,
+                "  mail_from: {m} {}",
+                d.mail_from_status.as_deref().unwrap_or("")
+            );
+        }
+        if let Some(c) = &d.configuration_set {
+            let sup = if d.suppression.is_empty() {
+                "no suppression".into()
+            } else {
+                format!("suppresses {}", d.suppression.join(", "))
+            };
+            let _ = writeln!(out, "  configuration set: {c} ({sup})");
+        }
+        for step in &d.next_steps {
+            let _ = writeln!(out, "  -> {step}");
+        }
+    }
+    out
+}

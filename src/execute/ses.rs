@@ -1,0 +1,330 @@
+//! Carries out a plan's SES changes in order (sets, identities, their settings, account,
+//! then deletions), paced under SES's rate. Returns what SES gave back that DNS needs:
+//! Easy DKIM tokens, and the public half of each key generated for BYODKIM. The private
+//! half goes to SES in one request and is dropped; it is never printed or stored.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_sesv2::error::ProvideErrorMetadata;
+use aws_sdk_sesv2::types::{
+    BehaviorOnMxFailure, ContactLanguage, DeliveryOptions, DkimSigningAttributes,
+    DkimSigningAttributesOrigin, DkimSigningKeyLength, MailType, SendingOptions,
+    SuppressionListReason, SuppressionOptions, Tag, TlsPolicy,
+};
+
+use crate::aws::{Aws, AwsError};
+use crate::mail::dkim;
+use crate::model::desired::Resolved;
+use crate::model::ses::{DEFAULT_SIGNING_ZONE, DesiredConfigSet, DkimSetting};
+use crate::output::Output;
+use crate::plan::{SesChange, SesOp};
+
+fn tags(map: &BTreeMap<String, String>) -> Result<Vec<Tag>, AwsError> {
+    map.iter()
+        .map(|(k, v)| {
+            Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .map_err(|e| AwsError::Other(format!("building a tag: {e}")))
+        })
+        .collect()
+}
+
+fn reasons(list: &[String]) -> Vec<SuppressionListReason> {
+    list.iter()
+        .map(|r| SuppressionListReason::from(r.as_str()))
+        .collect()
+}
+
+fn delivery(set: &DesiredConfigSet) -> DeliveryOptions {
+    DeliveryOptions::builder()
+        .tls_policy(TlsPolicy::from(set.tls.as_str()))
+        .build()
+}
+
+/// What a DKIM setting needs sent, and what DNS will need: the key is generated here.
+fn signing(dkim: &DkimSetting) -> Result<(DkimSigningAttributes, Option<String>), AwsError> {
+    match dkim {
+        DkimSetting::Easy { key_length } => Ok((
+            DkimSigningAttributes::builder()
+                .next_signing_key_length(DkimSigningKeyLength::from(key_length.as_str()))
+                .build(),
+            None,
+        )),
+        DkimSetting::External { selector } => {
+            let (private, public) = dkim::generate_key().map_err(AwsError::Other)?;
+            Ok((
+                DkimSigningAttributes::builder()
+                    .domain_signing_selector(selector)
+                    .domain_signing_private_key(private.expose_base64())
+                    .build(),
+                Some(public),
+            ))
+        }
+    }
+}
+
+fn resolved(tokens: &[String], zone: Option<&str>, public: Option<String>) -> Resolved {
+    match public {
+        Some(public_key_b64) => Resolved::External { public_key_b64 },
+        None => Resolved::Easy {
+            tokens: tokens.to_vec(),
+            signing_zone: zone.unwrap_or(DEFAULT_SIGNING_ZONE).to_owned(),
+        },
+    }
+}
+
+/// The account id, for the ARNs that tagging takes.
+async fn account_id(aws: &Aws) -> Result<String, AwsError> {
+    let who = aws
+        .sts
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| AwsError::call("GetCallerIdentity", e))?;
+    Ok(who.account().unwrap_or_default().to_owned())
+}
+
+async fn tag(aws: &Aws, arn: String, map: &BTreeMap<String, String>) -> Result<(), AwsError> {
+    aws.ses_pace.wait().await;
+    aws.ses
+        .tag_resource()
+        .resource_arn(arn)
+        .set_tags(Some(tags(map)?))
+        .send()
+        .await
+        .map_err(|e| AwsError::call("TagResource", e))?;
+    Ok(())
+}
+
+pub async fn apply(
+    aws: &Aws,
+    changes: &[SesChange],
+    out: &Output,
+) -> Result<BTreeMap<String, Resolved>, AwsError> {
+    let mut learned = BTreeMap::new();
+    let region = &aws.region;
+    for change in changes {
+        aws.ses_pace.wait().await;
+        match &change.op {
+            SesOp::CreateConfigurationSet { set } => {
+                aws.ses
+                    .create_configuration_set()
+                    .configuration_set_name(&set.name)
+                    .delivery_options(delivery(set))
+                    .sending_options(
+                        SendingOptions::builder()
+                            .sending_enabled(set.sending_enabled)
+                            .build(),
+                    )
+                    .suppression_options(
+                        SuppressionOptions::builder()
+                            .set_suppressed_reasons(Some(reasons(&set.suppression)))
+                            .build(),
+                    )
+                    .set_tags(Some(tags(&set.tags)?))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::call("CreateConfigurationSet", e))?;
+            }
+            SesOp::UpdateConfigurationSet {
+                set,
+                suppression,
+                delivery: d,
+                sending,
+                tags: t,
+            } => {
+                if *suppression {
+                    aws.ses
+                        .put_configuration_set_suppression_options()
+                        .configuration_set_name(&set.name)
+                        .set_suppressed_reasons(Some(reasons(&set.suppression)))
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::call("PutConfigurationSetSuppressionOptions", e))?;
+                }
+                if *d {
+                    aws.ses_pace.wait().await;
+                    aws.ses
+                        .put_configuration_set_delivery_options()
+                        .configuration_set_name(&set.name)
+                        .tls_policy(TlsPolicy::from(set.tls.as_str()))
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::call("PutConfigurationSetDeliveryOptions", e))?;
+                }
+                if *sending {
+                    aws.ses_pace.wait().await;
+                    aws.ses
+                        .put_configuration_set_sending_options()
+                        .configuration_set_name(&set.name)
+                        .sending_enabled(set.sending_enabled)
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::call("PutConfigurationSetSendingOptions", e))?;
+                }
+                if *t {
+                    let arn = format!(
+                        "arn:aws:ses:{region}:{}:configuration-set/{}",
+                        account_id(aws).await?,
+                        set.name
+                    );
+                    tag(aws, arn, &set.tags).await?;
+                }
+            }
+            SesOp::DeleteConfigurationSet { name } => {
+                let r = aws
+                    .ses
+                    .delete_configuration_set()
+                    .configuration_set_name(name)
+                    .send()
+                    .await;
+                if let Err(e) = r
+                    && e.code() != Some("NotFoundException")
+                {
+                    return Err(AwsError::call("DeleteConfigurationSet", e));
+                }
+            }
+            SesOp::CreateIdentity { identity, tags: t } => {
+                let (attrs, public) = signing(&identity.dkim)?;
+                let created = aws
+                    .ses
+                    .create_email_identity()
+                    .email_identity(&identity.domain)
+                    .dkim_signing_attributes(attrs)
+                    .set_configuration_set_name(identity.configuration_set.clone())
+                    .set_tags(Some(tags(t)?))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::call("CreateEmailIdentity", e))?;
+                let dk = created.dkim_attributes();
+                let tokens = dk.map(|d| d.tokens().to_vec()).unwrap_or_default();
+                learned.insert(
+                    identity.domain.clone(),
+                    resolved(&tokens, dk.and_then(|d| d.signing_hosted_zone()), public),
+                );
+                if let Some(mf) = &identity.mail_from {
+                    aws.ses_pace.wait().await;
+                    put_mail_from(aws, &identity.domain, Some(&mf.domain), &mf.behavior).await?;
+                }
+                out.progress(&format!("SES: created identity {}", identity.domain));
+            }
+            SesOp::TagIdentity { domain, tags: t } => {
+                let arn = format!(
+                    "arn:aws:ses:{region}:{}:identity/{domain}",
+                    account_id(aws).await?
+                );
+                tag(aws, arn, t).await?;
+            }
+            SesOp::SetDkim {
+                domain,
+                dkim: setting,
+            } => {
+                let (attrs, public) = signing(setting)?;
+                let origin = match setting {
+                    DkimSetting::Easy { .. } => DkimSigningAttributesOrigin::AwsSes,
+                    DkimSetting::External { .. } => DkimSigningAttributesOrigin::External,
+                };
+                let set = aws
+                    .ses
+                    .put_email_identity_dkim_signing_attributes()
+                    .email_identity(domain)
+                    .signing_attributes_origin(origin)
+                    .signing_attributes(attrs)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::call("PutEmailIdentityDkimSigningAttributes", e))?;
+                learned.insert(
+                    domain.clone(),
+                    resolved(set.dkim_tokens(), set.signing_hosted_zone(), public),
+                );
+                out.progress(&format!("SES: set DKIM signing for {domain}"));
+            }
+            SesOp::EnableDkimSigning { domain } => {
+                aws.ses
+                    .put_email_identity_dkim_attributes()
+                    .email_identity(domain)
+                    .signing_enabled(true)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::call("PutEmailIdentityDkimAttributes", e))?;
+            }
+            SesOp::SetMailFrom {
+                domain,
+                mail_from,
+                behavior,
+            } => {
+                put_mail_from(aws, domain, mail_from.as_deref(), behavior).await?;
+            }
+            SesOp::SetIdentityConfigurationSet { domain, name } => {
+                aws.ses
+                    .put_email_identity_configuration_set_attributes()
+                    .email_identity(domain)
+                    .set_configuration_set_name(name.clone())
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::call("PutEmailIdentityConfigurationSetAttributes", e))?;
+            }
+            SesOp::DeleteIdentity { domain } => {
+                let r = aws
+                    .ses
+                    .delete_email_identity()
+                    .email_identity(domain)
+                    .send()
+                    .await;
+                if let Err(e) = r
+                    && e.code() != Some("NotFoundException")
+                {
+                    return Err(AwsError::call("DeleteEmailIdentity", e));
+                }
+                out.progress(&format!("SES: deleted identity {domain}"));
+            }
+            SesOp::SetAccountSuppression { reasons: r } => {
+                aws.ses
+                    .put_account_suppression_attributes()
+                    .set_suppressed_reasons(Some(reasons(r)))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::call("PutAccountSuppressionAttributes", e))?;
+            }
+            SesOp::RequestProductionAccess { request } => {
+                aws.ses
+                    .put_account_details()
+                    .mail_type(MailType::from(request.mail_type.as_str()))
+                    .website_url(&request.website_url)
+                    .use_case_description(&request.use_case)
+                    .contact_language(ContactLanguage::from(request.contact_language.as_str()))
+                    .set_additional_contact_email_addresses(
+                        (!request.additional_contacts.is_empty())
+                            .then(|| request.additional_contacts.clone()),
+                    )
+                    .production_access_enabled(true)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::call("PutAccountDetails", e))?;
+                out.progress(
+                    "SES: requested production access; AWS reviews it (usually within a day)",
+                );
+            }
+        }
+    }
+    Ok(learned)
+}
+
+async fn put_mail_from(
+    aws: &Aws,
+    domain: &str,
+    mail_from: Option<&str>,
+    behavior: &str,
+) -> Result<(), AwsError> {
+    aws.ses
+        .put_email_identity_mail_from_attributes()
+        .email_identity(domain)
+        .set_mail_from_domain(mail_from.map(str::to_owned))
+        .behavior_on_mx_failure(BehaviorOnMxFailure::from(behavior))
+        .send()
+        .await
+        .map_err(|e| AwsError::call("PutEmailIdentityMailFromAttributes", e))?;
+    Ok(())
+}

@@ -1,0 +1,310 @@
+//! Amazon SES v2 state: what a blueprint wants (identities, configuration sets, account
+//! settings) and what SES holds. Values use SES's own spellings (`RSA_2048_BIT`, `BOUNCE`,
+//! `REQUIRE`, `USE_DEFAULT_VALUE`) so that comparing them needs no translation.
+//! SES resources carry tags, so ownership is the tag `mailinfra:blueprint`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::blueprint::{
+    Blueprint, ContactLanguage, DEFAULT_TTL, KeyLength, MailType, MxFailure, SesDkimSpec, SpfAll,
+    SuppressionReason,
+};
+
+/// The tag naming the blueprint that owns an SES resource.
+pub const OWNER_TAG: &str = "mailinfra:blueprint";
+/// The tag naming the resource's address.
+pub const ADDRESS_TAG: &str = "mailinfra:address";
+/// Where Easy DKIM CNAMEs point when SES does not say.
+pub const DEFAULT_SIGNING_ZONE: &str = "dkim.amazonses.com";
+
+/// How SES signs for an identity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "origin", rename_all = "snake_case")]
+pub enum DkimSetting {
+    /// SES holds the key; three CNAMEs publish it.
+    Easy { key_length: String },
+    /// mailinfra generates the key at apply time; the private half goes to SES only.
+    External { selector: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DesiredMailFrom {
+    pub domain: String,
+    /// `USE_DEFAULT_VALUE` or `REJECT_MESSAGE`.
+    pub behavior: String,
+    /// The MAIL FROM domain's SPF text.
+    pub spf: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DesiredIdentity {
+    pub domain: String,
+    pub zone: String,
+    pub ttl: u32,
+    pub dkim: DkimSetting,
+    pub mail_from: Option<DesiredMailFrom>,
+    pub configuration_set: Option<String>,
+}
+
+impl DesiredIdentity {
+    pub fn address(&self) -> String {
+        identity_address(&self.domain)
+    }
+}
+
+pub fn identity_address(domain: &str) -> String {
+    format!("ses.identity.{domain}")
+}
+
+pub fn config_set_address(name: &str) -> String {
+    format!("ses.configuration_set.{name}")
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DesiredConfigSet {
+    pub name: String,
+    /// Sorted `BOUNCE`/`COMPLAINT`.
+    pub suppression: Vec<String>,
+    /// `REQUIRE` or `OPTIONAL`.
+    pub tls: String,
+    pub sending_enabled: bool,
+    /// The user's tags plus mailinfra's ownership tags.
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductionAccess {
+    /// `TRANSACTIONAL` or `MARKETING`.
+    pub mail_type: String,
+    pub website_url: String,
+    pub use_case: String,
+    /// `EN` or `JA`.
+    pub contact_language: String,
+    pub additional_contacts: Vec<String>,
+}
+
+/// Everything SES-side a blueprint wants.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DesiredSes {
+    pub identities: Vec<DesiredIdentity>,
+    pub config_sets: Vec<DesiredConfigSet>,
+    /// `None`: the account's suppression list is not managed.
+    pub account_suppression: Option<Vec<String>>,
+    pub production_access: Option<ProductionAccess>,
+}
+
+impl DesiredSes {
+    pub fn is_empty(&self) -> bool {
+        self.identities.is_empty()
+            && self.config_sets.is_empty()
+            && self.account_suppression.is_none()
+            && self.production_access.is_none()
+    }
+}
+
+pub fn reason_name(r: SuppressionReason) -> String {
+    match r {
+        SuppressionReason::Bounce => "BOUNCE",
+        SuppressionReason::Complaint => "COMPLAINT",
+    }
+    .into()
+}
+
+/// The MAIL FROM domain's SPF: SES's senders only.
+pub fn mail_from_spf(all: SpfAll) -> String {
+    let q = match all {
+        SpfAll::Fail => "-all",
+        SpfAll::SoftFail => "~all",
+        SpfAll::Neutral => "?all",
+    };
+    format!("v=spf1 include:amazonses.com {q}")
+}
+
+/// The MAIL FROM domain's MX: SES's feedback endpoint in the region.
+pub fn mail_from_mx(region: &str) -> String {
+    format!("10 feedback-smtp.{region}.amazonses.com")
+}
+
+/// The ownership tags of a resource.
+pub fn owner_tags(blueprint: &str, address: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (OWNER_TAG.to_owned(), blueprint.to_owned()),
+        (ADDRESS_TAG.to_owned(), address.to_owned()),
+    ])
+}
+
+pub fn from_blueprint(bp: &Blueprint) -> DesiredSes {
+    let name = &bp.name.value;
+    let identities = bp
+        .domains
+        .iter()
+        .filter_map(|d| {
+            let ses = d.ses.as_ref()?;
+            Some(DesiredIdentity {
+                domain: d.domain.value.clone(),
+                zone: d.zone_name().to_owned(),
+                ttl: d
+                    .ttl
+                    .as_ref()
+                    .or(bp.ttl.as_ref())
+                    .map_or(DEFAULT_TTL, |t| t.value),
+                dkim: match &ses.dkim {
+                    SesDkimSpec::Easy { key_length } => DkimSetting::Easy {
+                        key_length: match key_length {
+                            KeyLength::Rsa1024 => "RSA_1024_BIT",
+                            KeyLength::Rsa2048 => "RSA_2048_BIT",
+                        }
+                        .into(),
+                    },
+                    SesDkimSpec::Byo { selector } => DkimSetting::External {
+                        selector: selector.value.clone(),
+                    },
+                },
+                mail_from: ses.mail_from.as_ref().map(|m| DesiredMailFrom {
+                    domain: m.domain.value.clone(),
+                    behavior: match m.on_mx_failure {
+                        MxFailure::UseDefault => "USE_DEFAULT_VALUE",
+                        MxFailure::Reject => "REJECT_MESSAGE",
+                    }
+                    .into(),
+                    spf: mail_from_spf(m.spf_all),
+                }),
+                configuration_set: ses.configuration_set.as_ref().map(|c| c.value.clone()),
+            })
+        })
+        .collect();
+    let account = bp.ses.as_ref();
+    let config_sets = account
+        .map(|a| {
+            a.configuration_sets
+                .iter()
+                .map(|cs| {
+                    let mut tags: BTreeMap<String, String> = cs.tags.iter().cloned().collect();
+                    tags.extend(owner_tags(name, &config_set_address(&cs.name.value)));
+                    DesiredConfigSet {
+                        name: cs.name.value.clone(),
+                        suppression: cs.suppression.iter().map(|r| reason_name(*r)).collect(),
+                        tls: if cs.tls_required {
+                            "REQUIRE"
+                        } else {
+                            "OPTIONAL"
+                        }
+                        .into(),
+                        sending_enabled: cs.sending_enabled,
+                        tags,
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    DesiredSes {
+        identities,
+        config_sets,
+        account_suppression: account
+            .and_then(|a| a.suppression.as_ref())
+            .map(|rs| rs.iter().map(|r| reason_name(*r)).collect()),
+        production_access: account.and_then(|a| a.production_access.as_ref()).map(|p| {
+            ProductionAccess {
+                mail_type: match p.mail_type {
+                    MailType::Transactional => "TRANSACTIONAL",
+                    MailType::Marketing => "MARKETING",
+                }
+                .into(),
+                website_url: p.website_url.value.clone(),
+                use_case: p.use_case.value.clone(),
+                contact_language: match p.contact_language {
+                    ContactLanguage::En => "EN",
+                    ContactLanguage::Ja => "JA",
+                }
+                .into(),
+                additional_contacts: p
+                    .additional_contacts
+                    .iter()
+                    .map(|c| c.value.clone())
+                    .collect(),
+            }
+        }),
+    }
+}
+
+/// An SES domain identity as GetEmailIdentity describes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObservedIdentity {
+    pub domain: String,
+    pub tags: BTreeMap<String, String>,
+    /// `AWS_SES`, `EXTERNAL`, ...
+    pub dkim_origin: String,
+    /// Easy DKIM: the three tokens; BYODKIM: the selector.
+    pub tokens: Vec<String>,
+    pub signing_zone: Option<String>,
+    pub next_key_length: Option<String>,
+    pub signing_enabled: bool,
+    pub dkim_status: String,
+    pub verification: String,
+    pub verified_for_sending: bool,
+    pub mail_from: Option<ObservedMailFrom>,
+    pub configuration_set: Option<String>,
+    /// Seconds since the epoch of SES's last DNS check, where the API says.
+    pub last_checked: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObservedMailFrom {
+    pub domain: String,
+    pub behavior: String,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObservedConfigSet {
+    pub name: String,
+    pub tags: BTreeMap<String, String>,
+    pub suppression: Vec<String>,
+    pub tls: String,
+    pub sending_enabled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObservedAccount {
+    pub production_access: bool,
+    pub sending_enabled: bool,
+    pub max_24_hour_send: f64,
+    pub max_send_rate: f64,
+    pub sent_last_24_hours: f64,
+    pub suppression: Vec<String>,
+    /// The review of a production-access request: `PENDING`, `GRANTED`, `DENIED`, ...
+    pub review_status: Option<String>,
+    pub case_id: Option<String>,
+}
+
+/// Everything observed in SES for one region.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ObservedSes {
+    pub region: String,
+    pub account: Option<ObservedAccount>,
+    pub identities: BTreeMap<String, ObservedIdentity>,
+    pub config_sets: BTreeMap<String, ObservedConfigSet>,
+}
+
+impl ObservedSes {
+    /// The state without what changes by itself (verification statuses, timestamps, send
+    /// counts), for the saved-plan checksum: SES verifying a domain does not make a plan stale.
+    pub fn stable(&self) -> ObservedSes {
+        let mut s = self.clone();
+        for i in s.identities.values_mut() {
+            i.dkim_status.clear();
+            i.verification.clear();
+            i.verified_for_sending = false;
+            i.last_checked = None;
+            if let Some(m) = &mut i.mail_from {
+                m.status.clear();
+            }
+        }
+        if let Some(a) = &mut s.account {
+            a.sent_last_24_hours = 0.0;
+        }
+        s
+    }
+}

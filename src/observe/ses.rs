@@ -1,0 +1,219 @@
+//! Observes Amazon SES v2 in the blueprint's region: the account (when the blueprint manages
+//! account settings), every domain identity (its tags say whether this blueprint owns it) and
+//! every configuration set. Reads run concurrently, paced under SES's one request a second.
+//!
+//! Requests: `ListEmailIdentities` and `ListConfigurationSets` (1,000 a page), one
+//! `GetEmailIdentity` per domain identity, one `GetConfigurationSet` per set, and
+//! `GetAccount` when account settings are managed.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_sesv2::types::IdentityType;
+use futures::stream::{self, StreamExt, TryStreamExt};
+
+use crate::aws::{Aws, AwsError};
+use crate::model::ses::{
+    ObservedAccount, ObservedConfigSet, ObservedIdentity, ObservedMailFrom, ObservedSes,
+};
+
+/// Reads in flight at once; the pace, not this, sets the rate.
+const CONCURRENCY: usize = 4;
+
+pub async fn observe(aws: &Aws, with_account: bool) -> Result<ObservedSes, AwsError> {
+    let account = async {
+        if with_account {
+            account(aws).await.map(Some)
+        } else {
+            Ok(None)
+        }
+    };
+    let identities = async {
+        let names = list_identities(aws).await?;
+        stream::iter(names.into_iter().map(|n| identity(aws, n)))
+            .buffer_unordered(CONCURRENCY)
+            .try_collect::<Vec<_>>()
+            .await
+    };
+    let sets = async {
+        let names = list_config_sets(aws).await?;
+        stream::iter(names.into_iter().map(|n| config_set(aws, n)))
+            .buffer_unordered(CONCURRENCY)
+            .try_collect::<Vec<_>>()
+            .await
+    };
+    let (account, identities, sets) = futures::try_join!(account, identities, sets)?;
+    Ok(ObservedSes {
+        region: aws.region.clone(),
+        account,
+        identities: identities
+            .into_iter()
+            .map(|i| (i.domain.clone(), i))
+            .collect(),
+        config_sets: sets.into_iter().map(|s| (s.name.clone(), s)).collect(),
+    })
+}
+
+pub async fn account(aws: &Aws) -> Result<ObservedAccount, AwsError> {
+    aws.ses_pace.wait().await;
+    let a = aws
+        .ses
+        .get_account()
+        .send()
+        .await
+        .map_err(|e| AwsError::call("GetAccount", e))?;
+    let quota = a.send_quota();
+    let review = a.details().and_then(|d| d.review_details());
+    Ok(ObservedAccount {
+        production_access: a.production_access_enabled(),
+        sending_enabled: a.sending_enabled(),
+        max_24_hour_send: quota.map_or(0.0, |q| q.max24_hour_send()),
+        max_send_rate: quota.map_or(0.0, |q| q.max_send_rate()),
+        sent_last_24_hours: quota.map_or(0.0, |q| q.sent_last24_hours()),
+        suppression: sorted(
+            a.suppression_attributes()
+                .map(|s| {
+                    s.suppressed_reasons()
+                        .iter()
+                        .map(|r| r.as_str().to_owned())
+                        .collect()
+                })
+                .unwrap_or_default(),
+        ),
+        review_status: review
+            .and_then(|r| r.status())
+            .map(|s| s.as_str().to_owned()),
+        case_id: review.and_then(|r| r.case_id()).map(str::to_owned),
+    })
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+async fn list_identities(aws: &Aws) -> Result<Vec<String>, AwsError> {
+    let mut names = Vec::new();
+    let mut pages = aws
+        .ses
+        .list_email_identities()
+        .page_size(1000)
+        .into_paginator()
+        .send();
+    while let Some(page) = paced(aws, pages.next()).await {
+        let page = page.map_err(|e| AwsError::call("ListEmailIdentities", e))?;
+        names.extend(
+            page.email_identities()
+                .iter()
+                .filter(|i| i.identity_type() == Some(&IdentityType::Domain))
+                .filter_map(|i| i.identity_name().map(str::to_ascii_lowercase)),
+        );
+    }
+    Ok(names)
+}
+
+/// Waits for SES's pace, then for the next page: every page is a request.
+async fn paced<T>(aws: &Aws, next: impl std::future::Future<Output = T>) -> T {
+    aws.ses_pace.wait().await;
+    next.await
+}
+
+/// One identity as GetEmailIdentity describes it.
+pub async fn identity(aws: &Aws, domain: String) -> Result<ObservedIdentity, AwsError> {
+    aws.ses_pace.wait().await;
+    let o = aws
+        .ses
+        .get_email_identity()
+        .email_identity(&domain)
+        .send()
+        .await
+        .map_err(|e| AwsError::call("GetEmailIdentity", e))?;
+    let dkim = o.dkim_attributes();
+    Ok(ObservedIdentity {
+        tags: o
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_owned(), t.value().to_owned()))
+            .collect::<BTreeMap<_, _>>(),
+        dkim_origin: dkim
+            .and_then(|d| d.signing_attributes_origin())
+            .map_or("AWS_SES".into(), |o| o.as_str().to_owned()),
+        tokens: dkim.map(|d| d.tokens().to_vec()).unwrap_or_default(),
+        signing_zone: dkim
+            .and_then(|d| d.signing_hosted_zone())
+            .map(str::to_owned),
+        next_key_length: dkim
+            .and_then(|d| d.next_signing_key_length())
+            .map(|k| k.as_str().to_owned()),
+        signing_enabled: dkim.is_some_and(|d| d.signing_enabled()),
+        dkim_status: dkim
+            .and_then(|d| d.status())
+            .map_or("NOT_STARTED".into(), |s| s.as_str().to_owned()),
+        verification: o
+            .verification_status()
+            .map_or("NOT_STARTED".into(), |s| s.as_str().to_owned()),
+        verified_for_sending: o.verified_for_sending_status(),
+        mail_from: o.mail_from_attributes().and_then(|m| {
+            let d = m.mail_from_domain();
+            (!d.is_empty()).then(|| ObservedMailFrom {
+                domain: d.to_ascii_lowercase(),
+                behavior: m.behavior_on_mx_failure().as_str().to_owned(),
+                status: m.mail_from_domain_status().as_str().to_owned(),
+            })
+        }),
+        configuration_set: o.configuration_set_name().map(str::to_owned),
+        last_checked: o
+            .verification_info()
+            .and_then(|v| v.last_checked_timestamp())
+            .map(|t| t.secs()),
+        domain,
+    })
+}
+
+async fn list_config_sets(aws: &Aws) -> Result<Vec<String>, AwsError> {
+    let mut names = Vec::new();
+    let mut pages = aws
+        .ses
+        .list_configuration_sets()
+        .page_size(1000)
+        .into_paginator()
+        .send();
+    while let Some(page) = paced(aws, pages.next()).await {
+        let page = page.map_err(|e| AwsError::call("ListConfigurationSets", e))?;
+        names.extend(page.configuration_sets().iter().cloned());
+    }
+    Ok(names)
+}
+
+async fn config_set(aws: &Aws, name: String) -> Result<ObservedConfigSet, AwsError> {
+    aws.ses_pace.wait().await;
+    let o = aws
+        .ses
+        .get_configuration_set()
+        .configuration_set_name(&name)
+        .send()
+        .await
+        .map_err(|e| AwsError::call("GetConfigurationSet", e))?;
+    Ok(ObservedConfigSet {
+        tags: o
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_owned(), t.value().to_owned()))
+            .collect(),
+        suppression: sorted(
+            o.suppression_options()
+                .map(|s| {
+                    s.suppressed_reasons()
+                        .iter()
+                        .map(|r| r.as_str().to_owned())
+                        .collect()
+                })
+                .unwrap_or_default(),
+        ),
+        tls: o
+            .delivery_options()
+            .and_then(|d| d.tls_policy())
+            .map_or("OPTIONAL".into(), |t| t.as_str().to_owned()),
+        sending_enabled: o.sending_options().is_none_or(|s| s.sending_enabled()),
+        name,
+    })
+}

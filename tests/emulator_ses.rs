@@ -1,0 +1,388 @@
+//! The emulator extension's SES v2 behaviours (emulator/README.md), each shown through the
+//! real SDK against what the SES API v2 reference says.
+
+mod common;
+
+use aws_sdk_route53::types::ChangeAction::Create;
+use aws_sdk_sesv2::error::ProvideErrorMetadata;
+use aws_sdk_sesv2::types::{
+    BehaviorOnMxFailure, DeliveryOptions, DkimSigningAttributes, DkimSigningAttributesOrigin,
+    MailType, SuppressionListReason, SuppressionOptions, TlsPolicy,
+};
+use common::Account;
+
+const R: &str = "eu-west-1";
+
+#[tokio::test]
+async fn create_returns_three_tokens_and_refuses_a_duplicate() {
+    let acct = Account::new();
+    let ses = acct.ses(R);
+    let out = ses
+        .create_email_identity()
+        .email_identity("example.org")
+        .send()
+        .await
+        .unwrap();
+    let dkim = out.dkim_attributes().unwrap();
+    assert_eq!(dkim.tokens().len(), 3);
+    assert_eq!(
+        dkim.signing_attributes_origin().unwrap(),
+        &DkimSigningAttributesOrigin::AwsSes
+    );
+    assert!(!out.verified_for_sending_status());
+    let err = ses
+        .create_email_identity()
+        .email_identity("example.org")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("AlreadyExistsException"));
+    let err = ses
+        .delete_email_identity()
+        .email_identity("missing.org")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("NotFoundException"));
+}
+
+#[tokio::test]
+async fn verification_follows_the_dkim_cnames_and_mail_from_the_mx() {
+    let acct = Account::new();
+    let ses = acct.ses(R);
+    let zone = acct.create_zone("example.org").await;
+    let out = ses
+        .create_email_identity()
+        .email_identity("example.org")
+        .send()
+        .await
+        .unwrap();
+    let tokens = out.dkim_attributes().unwrap().tokens().to_vec();
+    ses.put_email_identity_mail_from_attributes()
+        .email_identity("example.org")
+        .mail_from_domain("bounce.example.org")
+        .behavior_on_mx_failure(BehaviorOnMxFailure::RejectMessage)
+        .send()
+        .await
+        .unwrap();
+    let get = || {
+        ses.get_email_identity()
+            .email_identity("example.org")
+            .send()
+    };
+    let before = get().await.unwrap();
+    assert_eq!(before.verification_status().unwrap().as_str(), "PENDING");
+    assert_eq!(
+        before
+            .mail_from_attributes()
+            .unwrap()
+            .mail_from_domain_status()
+            .as_str(),
+        "PENDING"
+    );
+
+    // Two of three CNAMEs are not enough.
+    for t in &tokens[..2] {
+        let (name, value) = (
+            format!("{t}._domainkey.example.org"),
+            format!("{t}.dkim.amazonses.com"),
+        );
+        acct.change(&zone, &[(Create, &name, "CNAME", 300, &[&value])])
+            .await
+            .unwrap();
+    }
+    assert!(!get().await.unwrap().verified_for_sending_status());
+    let (name, value) = (
+        format!("{}._domainkey.example.org", tokens[2]),
+        format!("{}.dkim.amazonses.com", tokens[2]),
+    );
+    acct.change(&zone, &[(Create, &name, "CNAME", 300, &[&value])])
+        .await
+        .unwrap();
+    let after = get().await.unwrap();
+    assert!(after.verified_for_sending_status());
+    assert_eq!(
+        after.dkim_attributes().unwrap().status().unwrap().as_str(),
+        "SUCCESS"
+    );
+    assert_eq!(
+        after
+            .mail_from_attributes()
+            .unwrap()
+            .mail_from_domain_status()
+            .as_str(),
+        "PENDING"
+    );
+
+    acct.change(
+        &zone,
+        &[(
+            Create,
+            "bounce.example.org",
+            "MX",
+            300,
+            &["10 feedback-smtp.eu-west-1.amazonses.com"],
+        )],
+    )
+    .await
+    .unwrap();
+    let mf = get().await.unwrap().mail_from_attributes().unwrap().clone();
+    assert_eq!(mf.mail_from_domain_status().as_str(), "SUCCESS");
+    assert_eq!(mf.behavior_on_mx_failure().as_str(), "REJECT_MESSAGE");
+}
+
+#[tokio::test]
+async fn mail_from_must_be_a_subdomain() {
+    let acct = Account::new();
+    let ses = acct.ses(R);
+    ses.create_email_identity()
+        .email_identity("example.org")
+        .send()
+        .await
+        .unwrap();
+    let err = ses
+        .put_email_identity_mail_from_attributes()
+        .email_identity("example.org")
+        .mail_from_domain("bounce.example.net")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("BadRequestException"));
+}
+
+#[tokio::test]
+async fn byodkim_verifies_against_the_published_public_key() {
+    let acct = Account::new();
+    let ses = acct.ses(R);
+    let zone = acct.create_zone("example.net").await;
+    let (private, public) = mailinfra::mail::dkim::generate_key().unwrap();
+    let out = ses
+        .create_email_identity()
+        .email_identity("example.net")
+        .dkim_signing_attributes(
+            DkimSigningAttributes::builder()
+                .domain_signing_selector("s1")
+                .domain_signing_private_key(private.expose_base64())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        out.dkim_attributes()
+            .unwrap()
+            .signing_attributes_origin()
+            .unwrap()
+            .as_str(),
+        "EXTERNAL"
+    );
+    let get = || {
+        ses.get_email_identity()
+            .email_identity("example.net")
+            .send()
+    };
+    assert_eq!(
+        get().await.unwrap().dkim_attributes().unwrap().tokens(),
+        ["s1"],
+        "Tokens holds the selector"
+    );
+
+    // Another key's public half does not verify it.
+    let (_, other) = mailinfra::mail::dkim::generate_key().unwrap();
+    let wrong = mailinfra::mail::txt::encode(&mailinfra::mail::dkim::record_text(&other));
+    acct.change(
+        &zone,
+        &[(Create, "s1._domainkey.example.net", "TXT", 300, &[&wrong])],
+    )
+    .await
+    .unwrap();
+    assert!(!get().await.unwrap().verified_for_sending_status());
+    let right = mailinfra::mail::txt::encode(&mailinfra::mail::dkim::record_text(&public));
+    acct.change(
+        &zone,
+        &[
+            (
+                aws_sdk_route53::types::ChangeAction::Delete,
+                "s1._domainkey.example.net",
+                "TXT",
+                300,
+                &[&wrong],
+            ),
+            (Create, "s1._domainkey.example.net", "TXT", 300, &[&right]),
+        ],
+    )
+    .await
+    .unwrap();
+    assert!(get().await.unwrap().verified_for_sending_status());
+
+    // Back to Easy DKIM: new tokens, pending again.
+    let set = ses
+        .put_email_identity_dkim_signing_attributes()
+        .email_identity("example.net")
+        .signing_attributes_origin(DkimSigningAttributesOrigin::AwsSes)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.dkim_tokens().len(), 3);
+    assert!(!get().await.unwrap().verified_for_sending_status());
+}
+
+#[tokio::test]
+async fn configuration_sets_keep_their_options() {
+    let acct = Account::new();
+    let ses = acct.ses(R);
+    ses.create_configuration_set()
+        .configuration_set_name("tx")
+        .delivery_options(
+            DeliveryOptions::builder()
+                .tls_policy(TlsPolicy::Require)
+                .build(),
+        )
+        .suppression_options(
+            SuppressionOptions::builder()
+                .suppressed_reasons(SuppressionListReason::Bounce)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let err = ses
+        .create_configuration_set()
+        .configuration_set_name("tx")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("AlreadyExistsException"));
+    ses.put_configuration_set_sending_options()
+        .configuration_set_name("tx")
+        .sending_enabled(false)
+        .send()
+        .await
+        .unwrap();
+    let got = ses
+        .get_configuration_set()
+        .configuration_set_name("tx")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.delivery_options().unwrap().tls_policy(),
+        Some(&TlsPolicy::Require)
+    );
+    assert_eq!(
+        got.suppression_options().unwrap().suppressed_reasons(),
+        [SuppressionListReason::Bounce]
+    );
+    assert!(!got.sending_options().unwrap().sending_enabled());
+    assert_eq!(
+        ses.list_configuration_sets()
+            .send()
+            .await
+            .unwrap()
+            .configuration_sets(),
+        ["tx"]
+    );
+}
+
+#[tokio::test]
+async fn the_account_starts_in_the_sandbox() {
+    let acct = Account::new();
+    let ses = acct.ses(R);
+    let a = ses.get_account().send().await.unwrap();
+    assert!(!a.production_access_enabled());
+    assert_eq!(a.send_quota().unwrap().max24_hour_send(), 200.0);
+    ses.put_account_suppression_attributes()
+        .suppressed_reasons(SuppressionListReason::Complaint)
+        .send()
+        .await
+        .unwrap();
+    ses.put_account_details()
+        .mail_type(MailType::Transactional)
+        .website_url("https://example.org")
+        .use_case_description("receipts")
+        .production_access_enabled(true)
+        .send()
+        .await
+        .unwrap();
+    let a = ses.get_account().send().await.unwrap();
+    assert_eq!(
+        a.suppression_attributes().unwrap().suppressed_reasons(),
+        [SuppressionListReason::Complaint]
+    );
+    assert_eq!(
+        a.details()
+            .unwrap()
+            .review_details()
+            .unwrap()
+            .status()
+            .unwrap()
+            .as_str(),
+        "PENDING"
+    );
+    assert!(
+        !a.production_access_enabled(),
+        "people grant production access, not the API"
+    );
+    acct.set_ses_account(R, serde_json::json!({"ProductionAccessEnabled": true}));
+    assert!(
+        ses.get_account()
+            .send()
+            .await
+            .unwrap()
+            .production_access_enabled()
+    );
+}
+
+#[tokio::test]
+async fn tags_are_kept_and_listed() {
+    let acct = Account::new();
+    let ses = acct.ses(R);
+    ses.create_email_identity()
+        .email_identity("example.org")
+        .tags(
+            aws_sdk_sesv2::types::Tag::builder()
+                .key("a")
+                .value("1")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let arn = format!("arn:aws:ses:{R}:{}:identity/example.org", acct.id);
+    ses.tag_resource()
+        .resource_arn(&arn)
+        .tags(
+            aws_sdk_sesv2::types::Tag::builder()
+                .key("b")
+                .value("2")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let tags = ses
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tags.tags().len(), 2);
+    ses.untag_resource()
+        .resource_arn(&arn)
+        .tag_keys("a")
+        .send()
+        .await
+        .unwrap();
+    let got = ses
+        .get_email_identity()
+        .email_identity("example.org")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.tags().iter().map(|t| t.key()).collect::<Vec<_>>(),
+        ["b"]
+    );
+}
