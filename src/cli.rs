@@ -18,8 +18,9 @@ AWS_SESSION_TOKEN, AWS_ENDPOINT_URL, ...) work as in the AWS CLI; NO_COLOR turns
 
 /// Provision and keep in shape the AWS infrastructure for sending mail that arrives.
 ///
-/// A YAML blueprint describes a domain's mail records; `plan` shows what would change in
-/// Route 53, `apply` makes it so, and a second `apply` finds nothing to do.
+/// A YAML blueprint describes domains' mail records (SPF, DKIM, DMARC in Route 53) and their
+/// Amazon SES setup; `plan` shows what would change, `apply` makes it so, and a second
+/// `apply` finds nothing to do.
 #[derive(Debug, Parser)]
 #[command(name = "mailinfra", version, after_help = EXIT_CODES)]
 pub struct Cli {
@@ -60,7 +61,7 @@ pub enum Command {
     Validate(FileArg),
     /// Read AWS and show what apply would change
     #[command(
-        after_help = "Examples:\n  mailinfra plan blueprints/example.yaml\n  mailinfra plan blueprints/example.yaml --json\n  mailinfra plan blueprints/example.yaml --out plan.json   # review, then: mailinfra apply plan.json\n  mailinfra plan blueprints/example.yaml --detailed-exitcode  # 2 when there are changes"
+        after_help = "Examples:\n  mailinfra plan blueprints/example.yaml\n  mailinfra plan blueprints/example.yaml --json\n  mailinfra plan blueprints/example.yaml --format markdown >> \"$GITHUB_STEP_SUMMARY\"\n  mailinfra plan blueprints/example.yaml --out plan.json   # review, then: mailinfra apply plan.json\n  mailinfra plan blueprints/example.yaml --detailed-exitcode  # 2 when there are changes"
     )]
     Plan(PlanArgs),
     /// Make AWS match the blueprint (or carry out a saved plan)
@@ -73,9 +74,29 @@ pub enum Command {
         after_help = "Examples:\n  mailinfra status blueprints/example.yaml\n  mailinfra status blueprints/example.yaml --json"
     )]
     Status(StatusArgs),
+    /// Print the blueprint's JSON Schema, for editors
+    #[command(
+        after_help = "Example:\n  mailinfra schema > mailinfra.schema.json\n\nEditors using yaml-language-server pick it up from a first line like:\n  # yaml-language-server: $schema=./mailinfra.schema.json\n(the repository's copy is schema/mailinfra.schema.json)"
+    )]
+    Schema,
+    /// Print the least-privilege IAM policy a CI role needs to plan or apply the blueprint
+    #[command(
+        after_help = "Examples:\n  mailinfra policy blueprints/example.yaml --for plan   > plan-role.json\n  mailinfra policy blueprints/example.yaml --for apply  > apply-role.json\n\nOffline: no credentials are needed and nothing is sent to AWS."
+    )]
+    Policy(PolicyArgs),
     /// Remove every record the blueprint owns (records it does not own are never touched)
     #[command(after_help = "Example:\n  mailinfra destroy blueprints/example.yaml --yes")]
     Destroy(DestroyArgs),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell)
+    #[command(
+        after_help = "Examples:\n  mailinfra completions bash > ~/.local/share/bash-completion/completions/mailinfra\n  mailinfra completions zsh > \"${fpath[1]}/_mailinfra\"\n  mailinfra completions fish > ~/.config/fish/completions/mailinfra.fish"
+    )]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `mailinfra man > mailinfra.1`
+    Man,
 }
 
 #[derive(Debug, Args)]
@@ -89,15 +110,26 @@ pub struct FileArg {
 pub struct PlanArgs {
     #[command(flatten)]
     pub file: FileArg,
-    /// Print the plan as JSON (format: docs/plan-format.md)
-    #[arg(long)]
+    /// Print the plan as JSON (format: docs/plan-format.md); the same as `--format json`
+    #[arg(long, conflicts_with = "format")]
     pub json: bool,
+    /// How to print the plan: text for terminals, json for tools, markdown for CI job
+    /// summaries and pull-request comments
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
     /// Also save the plan as JSON to this file, for `mailinfra apply PLAN`
     #[arg(long, value_name = "PLAN")]
     pub out: Option<PathBuf>,
     /// Exit 2 when there are changes, 0 when there are none
     #[arg(long)]
     pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Json,
+    Markdown,
 }
 
 #[derive(Debug, Args)]
@@ -118,6 +150,15 @@ pub struct ApplyArgs {
     /// what is still pending when the time runs out
     #[arg(long, value_name = "DURATION", num_args = 0..=1, default_missing_value = "10m", require_equals = true, value_parser = parse_duration)]
     pub wait: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    #[command(flatten)]
+    pub file: FileArg,
+    /// Which role: `plan` reads only; `apply` (also for destroy) reads and writes
+    #[arg(long = "for", value_enum, default_value_t = crate::policy::Phase::Apply)]
+    pub r#for: crate::policy::Phase,
 }
 
 #[derive(Debug, Args)]

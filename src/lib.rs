@@ -16,6 +16,7 @@ pub mod model;
 pub mod observe;
 pub mod output;
 pub mod plan;
+pub mod policy;
 
 use clap::Parser;
 
@@ -41,6 +42,10 @@ where
     let out = Output::new(g.color, g.quiet, g.verbose);
     let result = match &cli.command {
         Command::Validate(a) => commands::validate::run(a, &out),
+        Command::Policy(a) => commands::policy::run(a, g, &out),
+        Command::Schema => commands::schema::run(&out),
+        Command::Completions { shell } => commands::docs::completions(*shell, &out),
+        Command::Man => commands::docs::man(&out),
         other => match tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -51,7 +56,13 @@ where
                     Command::Apply(a) => commands::apply::run(a, g, &out).await,
                     Command::Destroy(a) => commands::destroy::run(a, g, &out).await,
                     Command::Status(a) => commands::status::run(a, g, &out).await,
-                    Command::Validate(_) => unreachable!("handled above"),
+                    Command::Validate(_)
+                    | Command::Policy(_)
+                    | Command::Schema
+                    | Command::Completions { .. }
+                    | Command::Man => {
+                        unreachable!("handled above")
+                    }
                 }
             }),
             Err(e) => Err(Failure::Refused(format!(

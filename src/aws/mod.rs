@@ -2,6 +2,8 @@
 //! Route 53 request pacing, and turning SDK errors into sentences a person can act on.
 //! SDK types may appear here and in `observe`/`execute`, nowhere else.
 
+pub mod ops;
+
 use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, retry::RetryConfig};
@@ -42,7 +44,7 @@ pub struct Aws {
 #[derive(Debug, thiserror::Error)]
 pub enum AwsError {
     #[error(
-        "no usable AWS credentials: {0}\n  = hint: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, choose a profile with --profile or AWS_PROFILE, or run `aws sso login`"
+        "{0}\n  = hint: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, choose a profile with --profile or AWS_PROFILE (then `aws sso login` for SSO), or give the CI job a role (OIDC web identity)"
     )]
     Credentials(String),
     #[error("{operation} failed: {message}{}", hint.as_ref().map(|h| format!("\n  = hint: {h}")).unwrap_or_default())]
@@ -59,13 +61,17 @@ pub enum AwsError {
 impl AwsError {
     /// Builds the error for a failed SDK call: the service's code and message where there is
     /// one, the whole error chain for timeouts and connection failures (which have none).
-    pub fn call<E, R>(operation: &'static str, err: SdkError<E, R>) -> Self
+    pub fn call<E, R>(op: &'static ops::Op, err: SdkError<E, R>) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug,
     {
         let code = err.code().map(str::to_owned);
         let (message, hint) = match (&code, err.message()) {
+            (Some(c), msg) if REFUSED_CREDENTIALS.contains(&c.as_str()) => (
+                format!("AWS refused the credentials ({c}{})", msg.map(|m| format!(": {m}")).unwrap_or_default()),
+                Some("they are expired or wrong: renew them (`aws sso login`, a fresh CI role session) or check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY".into()),
+            ),
             (Some(code), Some(msg)) => (format!("{code}: {msg}"), None),
             (Some(code), None) => (code.clone(), None),
             _ => (
@@ -76,7 +82,7 @@ impl AwsError {
             ),
         };
         AwsError::Call {
-            operation,
+            operation: op.name,
             code,
             message,
             hint,
@@ -116,9 +122,7 @@ pub async fn connect(settings: &AwsSettings) -> Result<Aws, AwsError> {
         .credentials_provider()
         .ok_or_else(|| AwsError::Credentials("no credential provider is configured".into()))?;
     if let Err(e) = provider.provide_credentials().await {
-        return Err(AwsError::Credentials(first_line(
-            &DisplayErrorContext(&e).to_string(),
-        )));
+        return Err(AwsError::Credentials(credentials_problem(&e, settings)));
     }
     let ses_rate = std::env::var("MAILINFRA_SES_REQUESTS_PER_SECOND")
         .ok()
@@ -135,8 +139,55 @@ pub async fn connect(settings: &AwsSettings) -> Result<Aws, AwsError> {
     })
 }
 
-fn first_line(s: &str) -> String {
-    s.lines().next().unwrap_or(s).to_owned()
+/// Error codes with which AWS refuses credentials that loaded but are no good.
+const REFUSED_CREDENTIALS: &[&str] = &[
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "RequestExpired",
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+];
+
+/// One sentence on why no credentials could be had, naming where the chain looked.
+fn credentials_problem(
+    e: &aws_credential_types::provider::error::CredentialsError,
+    settings: &AwsSettings,
+) -> String {
+    use aws_credential_types::provider::error::CredentialsError as C;
+    let profile = settings
+        .profile
+        .clone()
+        .or_else(|| std::env::var("AWS_PROFILE").ok())
+        .unwrap_or_else(|| "default".into());
+    let sources = format!(
+        "environment variables, profile `{profile}` in ~/.aws/config and ~/.aws/credentials (SSO included), web identity (AWS_WEB_IDENTITY_TOKEN_FILE), container credentials, EC2 instance metadata"
+    );
+    match e {
+        C::CredentialsNotLoaded(_) => format!("no AWS credentials found; looked in: {sources}"),
+        C::ProviderTimedOut(_) => {
+            format!("timed out loading AWS credentials; looked in: {sources}")
+        }
+        _ => format!(
+            "loading AWS credentials failed: {}; looked in: {sources}",
+            chain(e)
+        ),
+    }
+}
+
+/// An error and its sources as one readable line (Display, never Debug).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
 }
 
 /// A token bucket: bursts up to its size, then one request every 1/rate seconds.

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use super::schema::*;
 use super::yaml::{Node, Value};
 use super::*;
 
@@ -70,7 +71,7 @@ impl Cx<'_> {
 
     /// Opens a mapping: reports a non-mapping, unknown keys (with the closest known name),
     /// duplicate keys and fields not built yet.
-    fn map<'n>(&mut self, node: &'n Node, path: &str, known: &[&str]) -> Option<Fields<'n>> {
+    fn map<'n>(&mut self, node: &'n Node, path: &str, known: &[String]) -> Option<Fields<'n>> {
         let Value::Map(pairs) = &node.value else {
             self.expected(node, path, "a mapping (`key: value` lines)");
             return None;
@@ -103,12 +104,13 @@ impl Cx<'_> {
                 );
                 continue;
             }
-            if !known.contains(&text.as_str()) {
+            if !known.contains(text) {
                 // One edit per four characters (at least one) still reads as a typo.
                 let best = known
                     .iter()
-                    .map(|k| (strsim::osa_distance(k, text), *k))
-                    .min_by_key(|(d, _)| *d)
+                    .map(|k| (strsim::osa_distance(k, text), k))
+                    // On a tie, a field that starts with what was typed (`al` -> `all`).
+                    .min_by_key(|(d, k)| (*d, !k.starts_with(text.as_str())))
                     .filter(|(d, _)| *d <= 1 + text.len() / 4);
                 let hint = match best {
                     Some((_, k)) => format!("did you mean `{k}`?"),
@@ -250,11 +252,7 @@ impl Cx<'_> {
     }
 
     fn blueprint(&mut self, root: &Node) -> Option<Blueprint> {
-        let f = self.map(
-            root,
-            "",
-            &["blueprint", "region", "ttl", "domains", "adopt", "ses"],
-        )?;
+        let f = self.map(root, "", &fields::<BlueprintDoc>())?;
         let name = self
             .required(&f, "blueprint", "acme-mail")
             .and_then(|n| self.string(n, "blueprint"));
@@ -277,13 +275,7 @@ impl Cx<'_> {
     }
 
     fn domain(&mut self, node: &Node, path: &str) -> Option<DomainSpec> {
-        let f = self.map(
-            node,
-            path,
-            &[
-                "domain", "zone", "ttl", "spf", "dmarc", "dkim", "send_via", "ses",
-            ],
-        )?;
+        let f = self.map(node, path, &fields::<DomainDoc>())?;
         let domain = self
             .required(&f, "domain", "example.com")
             .and_then(|n| self.string(n, &f.path("domain")));
@@ -361,17 +353,7 @@ impl Cx<'_> {
     }
 
     fn ses_domain(&mut self, node: &Node, path: &str) -> Option<SesDomainSpec> {
-        let f = self.map(
-            node,
-            path,
-            &[
-                "dkim",
-                "mail_from",
-                "mail_from_on_mx_failure",
-                "mail_from_spf",
-                "configuration_set",
-            ],
-        )?;
+        let f = self.map(node, path, &fields::<SesDomainDoc>())?;
         let dkim = match f.get("dkim") {
             None => SesDkimSpec::Easy {
                 key_length: KeyLength::Rsa2048,
@@ -385,16 +367,20 @@ impl Cx<'_> {
                     return None;
                 }
                 _ => {
-                    let d = self.map(n, &f.path("dkim"), &["easy", "byodkim"])?;
+                    let d = self.map(
+                        n,
+                        &f.path("dkim"),
+                        &[fields::<EasyWrap>(), fields::<ByoWrap>()].concat(),
+                    )?;
                     match (d.get("easy"), d.get("byodkim")) {
                         (Some(e), None) => {
-                            let e = self.map(e, &d.path("easy"), &["key_length"])?;
+                            let e = self.map(e, &d.path("easy"), &fields::<EasyDoc>())?;
                             SesDkimSpec::Easy {
                                 key_length: self.key_length(&e),
                             }
                         }
                         (None, Some(b)) => {
-                            let b = self.map(b, &d.path("byodkim"), &["selector"])?;
+                            let b = self.map(b, &d.path("byodkim"), &fields::<ByoDoc>())?;
                             let selector = self
                                 .required(&b, "selector", "mailinfra1")
                                 .and_then(|n| self.string(n, &b.path("selector")))?;
@@ -486,11 +472,7 @@ impl Cx<'_> {
     }
 
     fn ses_account(&mut self, node: &Node, path: &str) -> Option<SesAccountSpec> {
-        let f = self.map(
-            node,
-            path,
-            &["suppression", "configuration_sets", "production_access"],
-        )?;
+        let f = self.map(node, path, &fields::<SesAccountDoc>())?;
         let suppression = f
             .get("suppression")
             .map(|n| self.reasons(n, &f.path("suppression")));
@@ -512,11 +494,7 @@ impl Cx<'_> {
     }
 
     fn config_set(&mut self, node: &Node, path: &str) -> Option<ConfigSetSpec> {
-        let f = self.map(
-            node,
-            path,
-            &["name", "suppression", "tls", "sending_enabled", "tags"],
-        )?;
+        let f = self.map(node, path, &fields::<ConfigSetDoc>())?;
         let name = self
             .required(&f, "name", "transactional")
             .and_then(|n| self.string(n, &f.path("name")));
@@ -557,17 +535,7 @@ impl Cx<'_> {
     }
 
     fn production_access(&mut self, node: &Node, path: &str) -> Option<ProductionAccessSpec> {
-        let f = self.map(
-            node,
-            path,
-            &[
-                "mail_type",
-                "website_url",
-                "use_case",
-                "contact_language",
-                "additional_contacts",
-            ],
-        )?;
+        let f = self.map(node, path, &fields::<ProductionAccessDoc>())?;
         let mail_type = self
             .required(&f, "mail_type", "transactional")
             .and_then(|n| {
@@ -611,7 +579,7 @@ impl Cx<'_> {
     }
 
     fn spf(&mut self, node: &Node, path: &str) -> Option<SpfSpec> {
-        let f = self.map(node, path, &["include", "ip4", "ip6", "a", "mx", "all"])?;
+        let f = self.map(node, path, &fields::<SpfDoc>())?;
         let all = match f.get("all") {
             Some(n) => self.choice(
                 n,
@@ -672,21 +640,9 @@ impl Cx<'_> {
                 }
             }
         }
-        let known = [
-            "policy",
-            "subdomain_policy",
-            "nonexistent_policy",
-            "rua",
-            "ruf",
-            "adkim",
-            "aspf",
-            "fo",
-            "testing",
-            "psd",
-            "pct",
-            "rf",
-            "ri",
-        ];
+        // The removed tags are known here so that they get their own message, not "unknown".
+        let mut known = fields::<DmarcDoc>();
+        known.extend(REMOVED.iter().map(|(k, _)| k.to_string()));
         let f = self.map(node, path, &known)?;
         let policies = [
             ("none", DmarcPolicy::None),
@@ -748,7 +704,7 @@ impl Cx<'_> {
     }
 
     fn dkim(&mut self, node: &Node, path: &str) -> Option<DkimSpec> {
-        let f = self.map(node, path, &["selector", "public_key", "public_key_file"])?;
+        let f = self.map(node, path, &fields::<DkimKeyDoc>())?;
         let selector = self
             .required(&f, "selector", "mta1")
             .and_then(|n| self.string(n, &f.path("selector")));

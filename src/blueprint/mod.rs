@@ -7,6 +7,7 @@
 
 pub mod diagnostics;
 mod load;
+pub mod schema;
 #[cfg(test)]
 mod tests;
 mod validate;

@@ -187,6 +187,43 @@ impl Builder {
     }
 }
 
+impl Node {
+    /// The node as JSON, reading plain scalars the YAML 1.2 core-schema way (`true`/`false`,
+    /// integers, null); everything else is a string. For checking documents against the schema.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match &self.value {
+            Value::Null => J::Null,
+            Value::Scalar { text, plain } => {
+                if *plain {
+                    match text.as_str() {
+                        "true" => return J::Bool(true),
+                        "false" => return J::Bool(false),
+                        _ => {}
+                    }
+                    if let Ok(n) = text.parse::<i64>() {
+                        return J::from(n);
+                    }
+                }
+                J::String(text.clone())
+            }
+            Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
+            Value::Map(pairs) => J::Object(
+                pairs
+                    .iter()
+                    .map(|(k, v)| {
+                        let key = match &k.value {
+                            Value::Scalar { text, .. } => text.clone(),
+                            _ => String::new(),
+                        };
+                        (key, v.to_json())
+                    })
+                    .collect(),
+            ),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

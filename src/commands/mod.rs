@@ -4,7 +4,10 @@
 
 pub mod apply;
 pub mod destroy;
+pub mod docs;
 pub mod plan;
+pub mod policy;
+pub mod schema;
 pub mod status;
 pub mod validate;
 

@@ -1,7 +1,7 @@
 //! `mailinfra plan`: observe AWS and print what apply would change.
 
 use super::{Failure, Outcome, connect, desired, load, make_plan, settings};
-use crate::cli::{Global, PlanArgs};
+use crate::cli::{Global, PlanArgs, PlanFormat};
 use crate::output::Output;
 use crate::plan::render;
 
@@ -24,10 +24,15 @@ pub async fn run(args: &PlanArgs, global: &Global, out: &Output) -> Outcome {
             path.display()
         ));
     }
-    if args.json {
-        out.data(&format!("{json}\n"));
+    let format = if args.json {
+        PlanFormat::Json
     } else {
-        out.data(&render::text(&plan, out.paint_out()));
+        args.format
+    };
+    match format {
+        PlanFormat::Json => out.data(&format!("{json}\n")),
+        PlanFormat::Markdown => out.data(&render::markdown(&plan)),
+        PlanFormat::Text => out.data(&render::text(&plan, out.paint_out())),
     }
     Ok(if args.detailed_exitcode && !plan.is_empty() {
         2

@@ -12,7 +12,7 @@ use aws_sdk_route53::types::{
 use futures::future::try_join_all;
 use tokio::time::Instant;
 
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, AwsError, ops};
 use crate::model::RecordSet;
 use crate::model::ownership::{ZONE_TAG_VALUE, zone_tag_key};
 use crate::output::Output;
@@ -70,7 +70,7 @@ async fn apply_zone(
             .add_tags(r53::Tag::builder().key(&key).value(ZONE_TAG_VALUE).build())
             .send()
             .await
-            .map_err(|e| AwsError::call("ChangeTagsForResource", e))?;
+            .map_err(|e| AwsError::call(&ops::CHANGE_TAGS_FOR_RESOURCE, e))?;
     }
     let planned = batches(zone);
     let mut change_ids = Vec::new();
@@ -94,7 +94,7 @@ async fn apply_zone(
             .change_batch(change_batch)
             .send()
             .await
-            .map_err(|e| stale_batch(AwsError::call("ChangeResourceRecordSets", e)))?;
+            .map_err(|e| stale_batch(AwsError::call(&ops::CHANGE_RESOURCE_RECORD_SETS, e)))?;
         let id = sent
             .change_info()
             .map(|c| c.id().to_owned())
@@ -116,7 +116,7 @@ async fn apply_zone(
             .remove_tag_keys(&key)
             .send()
             .await
-            .map_err(|e| AwsError::call("ChangeTagsForResource", e))?;
+            .map_err(|e| AwsError::call(&ops::CHANGE_TAGS_FOR_RESOURCE, e))?;
     }
     Ok(ZoneResult {
         zone: zone.zone.clone(),
@@ -191,7 +191,7 @@ async fn wait_insync(
                 .id(*id)
                 .send()
                 .await
-                .map_err(|e| AwsError::call("GetChange", e))?;
+                .map_err(|e| AwsError::call(&ops::GET_CHANGE, e))?;
             let status = change.change_info().map(|c| c.status().clone());
             if status != Some(ChangeStatus::Insync) {
                 still.push((*zone, *id));

@@ -12,7 +12,7 @@ use aws_sdk_sesv2::types::{
     SuppressionListReason, SuppressionOptions, Tag, TlsPolicy,
 };
 
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, AwsError, ops};
 use crate::mail::dkim;
 use crate::model::desired::Resolved;
 use crate::model::ses::{DEFAULT_SIGNING_ZONE, DesiredConfigSet, DkimSetting};
@@ -82,7 +82,7 @@ async fn account_id(aws: &Aws) -> Result<String, AwsError> {
         .get_caller_identity()
         .send()
         .await
-        .map_err(|e| AwsError::call("GetCallerIdentity", e))?;
+        .map_err(|e| AwsError::call(&ops::GET_CALLER_IDENTITY, e))?;
     Ok(who.account().unwrap_or_default().to_owned())
 }
 
@@ -94,7 +94,7 @@ async fn tag(aws: &Aws, arn: String, map: &BTreeMap<String, String>) -> Result<(
         .set_tags(Some(tags(map)?))
         .send()
         .await
-        .map_err(|e| AwsError::call("TagResource", e))?;
+        .map_err(|e| AwsError::call(&ops::TAG_RESOURCE, e))?;
     Ok(())
 }
 
@@ -126,7 +126,7 @@ pub async fn apply(
                     .set_tags(Some(tags(&set.tags)?))
                     .send()
                     .await
-                    .map_err(|e| AwsError::call("CreateConfigurationSet", e))?;
+                    .map_err(|e| AwsError::call(&ops::CREATE_CONFIGURATION_SET, e))?;
             }
             SesOp::UpdateConfigurationSet {
                 set,
@@ -142,7 +142,9 @@ pub async fn apply(
                         .set_suppressed_reasons(Some(reasons(&set.suppression)))
                         .send()
                         .await
-                        .map_err(|e| AwsError::call("PutConfigurationSetSuppressionOptions", e))?;
+                        .map_err(|e| {
+                            AwsError::call(&ops::PUT_CONFIGURATION_SET_SUPPRESSION_OPTIONS, e)
+                        })?;
                 }
                 if *d {
                     aws.ses_pace.wait().await;
@@ -152,7 +154,9 @@ pub async fn apply(
                         .tls_policy(TlsPolicy::from(set.tls.as_str()))
                         .send()
                         .await
-                        .map_err(|e| AwsError::call("PutConfigurationSetDeliveryOptions", e))?;
+                        .map_err(|e| {
+                            AwsError::call(&ops::PUT_CONFIGURATION_SET_DELIVERY_OPTIONS, e)
+                        })?;
                 }
                 if *sending {
                     aws.ses_pace.wait().await;
@@ -162,7 +166,9 @@ pub async fn apply(
                         .sending_enabled(set.sending_enabled)
                         .send()
                         .await
-                        .map_err(|e| AwsError::call("PutConfigurationSetSendingOptions", e))?;
+                        .map_err(|e| {
+                            AwsError::call(&ops::PUT_CONFIGURATION_SET_SENDING_OPTIONS, e)
+                        })?;
                 }
                 if *t {
                     let arn = format!(
@@ -183,7 +189,7 @@ pub async fn apply(
                 if let Err(e) = r
                     && e.code() != Some("NotFoundException")
                 {
-                    return Err(AwsError::call("DeleteConfigurationSet", e));
+                    return Err(AwsError::call(&ops::DELETE_CONFIGURATION_SET, e));
                 }
             }
             SesOp::CreateIdentity { identity, tags: t } => {
@@ -197,7 +203,7 @@ pub async fn apply(
                     .set_tags(Some(tags(t)?))
                     .send()
                     .await
-                    .map_err(|e| AwsError::call("CreateEmailIdentity", e))?;
+                    .map_err(|e| AwsError::call(&ops::CREATE_EMAIL_IDENTITY, e))?;
                 let dk = created.dkim_attributes();
                 let tokens = dk.map(|d| d.tokens().to_vec()).unwrap_or_default();
                 learned.insert(
@@ -234,7 +240,9 @@ pub async fn apply(
                     .signing_attributes(attrs)
                     .send()
                     .await
-                    .map_err(|e| AwsError::call("PutEmailIdentityDkimSigningAttributes", e))?;
+                    .map_err(|e| {
+                        AwsError::call(&ops::PUT_EMAIL_IDENTITY_DKIM_SIGNING_ATTRIBUTES, e)
+                    })?;
                 learned.insert(
                     domain.clone(),
                     resolved(set.dkim_tokens(), set.signing_hosted_zone(), public),
@@ -248,7 +256,7 @@ pub async fn apply(
                     .signing_enabled(true)
                     .send()
                     .await
-                    .map_err(|e| AwsError::call("PutEmailIdentityDkimAttributes", e))?;
+                    .map_err(|e| AwsError::call(&ops::PUT_EMAIL_IDENTITY_DKIM_ATTRIBUTES, e))?;
             }
             SesOp::SetMailFrom {
                 domain,
@@ -264,7 +272,9 @@ pub async fn apply(
                     .set_configuration_set_name(name.clone())
                     .send()
                     .await
-                    .map_err(|e| AwsError::call("PutEmailIdentityConfigurationSetAttributes", e))?;
+                    .map_err(|e| {
+                        AwsError::call(&ops::PUT_EMAIL_IDENTITY_CONFIGURATION_SET_ATTRIBUTES, e)
+                    })?;
             }
             SesOp::DeleteIdentity { domain } => {
                 let r = aws
@@ -276,7 +286,7 @@ pub async fn apply(
                 if let Err(e) = r
                     && e.code() != Some("NotFoundException")
                 {
-                    return Err(AwsError::call("DeleteEmailIdentity", e));
+                    return Err(AwsError::call(&ops::DELETE_EMAIL_IDENTITY, e));
                 }
                 out.progress(&format!("SES: deleted identity {domain}"));
             }
@@ -286,7 +296,7 @@ pub async fn apply(
                     .set_suppressed_reasons(Some(reasons(r)))
                     .send()
                     .await
-                    .map_err(|e| AwsError::call("PutAccountSuppressionAttributes", e))?;
+                    .map_err(|e| AwsError::call(&ops::PUT_ACCOUNT_SUPPRESSION_ATTRIBUTES, e))?;
             }
             SesOp::RequestProductionAccess { request } => {
                 aws.ses
@@ -302,7 +312,7 @@ pub async fn apply(
                     .production_access_enabled(true)
                     .send()
                     .await
-                    .map_err(|e| AwsError::call("PutAccountDetails", e))?;
+                    .map_err(|e| AwsError::call(&ops::PUT_ACCOUNT_DETAILS, e))?;
                 out.progress(
                     "SES: requested production access; AWS reviews it (usually within a day)",
                 );
@@ -325,6 +335,6 @@ async fn put_mail_from(
         .behavior_on_mx_failure(BehaviorOnMxFailure::from(behavior))
         .send()
         .await
-        .map_err(|e| AwsError::call("PutEmailIdentityMailFromAttributes", e))?;
+        .map_err(|e| AwsError::call(&ops::PUT_EMAIL_IDENTITY_MAIL_FROM_ATTRIBUTES, e))?;
     Ok(())
 }

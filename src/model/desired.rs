@@ -60,6 +60,9 @@ pub struct Desired {
     pub region: Option<String>,
     /// Hosted zones the blueprint names, sorted.
     pub zones: BTreeSet<String>,
+    /// The mail domains the blueprint names.
+    #[serde(default)]
+    pub domains: BTreeSet<String>,
     pub records: Vec<DesiredRecord>,
     /// Addresses the user asked to adopt.
     pub adopt: BTreeSet<String>,
@@ -249,6 +252,7 @@ pub fn from_blueprint(bp: &Blueprint) -> Desired {
         blueprint: bp.name.value.clone(),
         region: bp.region().map(str::to_owned),
         zones,
+        domains: bp.domains.iter().map(|d| d.domain.value.clone()).collect(),
         records,
         adopt: bp.adopt.iter().map(|a| a.value.clone()).collect(),
         ses: ses::from_blueprint(bp),

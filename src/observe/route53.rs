@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use aws_sdk_route53::types::TagResourceType;
 use futures::future::try_join_all;
 
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, AwsError, ops};
 use crate::mail::names;
 use crate::model::RecordSet;
 use crate::model::desired::Desired;
@@ -78,7 +78,7 @@ async fn list_zones(aws: &Aws) -> Result<Vec<HostedZone>, AwsError> {
             .set_marker(marker.clone())
             .send()
             .await
-            .map_err(|e| AwsError::call("ListHostedZones", e))?;
+            .map_err(|e| AwsError::call(&ops::LIST_HOSTED_ZONES, e))?;
         for z in page.hosted_zones() {
             zones.push(HostedZone {
                 id: bare_id(z.id()),
@@ -112,7 +112,7 @@ async fn footprint(
                 .set_resource_ids(Some(chunk.iter().map(|z| z.id.clone()).collect()))
                 .send()
                 .await
-                .map_err(|e| AwsError::call("ListTagsForResources", e))?;
+                .map_err(|e| AwsError::call(&ops::LIST_TAGS_FOR_RESOURCES, e))?;
             Ok::<_, AwsError>(
                 out.resource_tag_sets()
                     .iter()
@@ -147,7 +147,7 @@ pub async fn list_records(aws: &Aws, zone_id: &str) -> Result<Vec<RecordSet>, Aw
             .set_start_record_identifier(cursor.2.clone())
             .send()
             .await
-            .map_err(|e| AwsError::call("ListResourceRecordSets", e))?;
+            .map_err(|e| AwsError::call(&ops::LIST_RESOURCE_RECORD_SETS, e))?;
         for set in page.resource_record_sets() {
             if set.alias_target().is_some() || set.set_identifier().is_some() {
                 continue;

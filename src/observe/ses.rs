@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use aws_sdk_sesv2::types::IdentityType;
 use futures::stream::{self, StreamExt, TryStreamExt};
 
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Aws, AwsError, ops};
 use crate::model::ses::{
     ObservedAccount, ObservedConfigSet, ObservedIdentity, ObservedMailFrom, ObservedSes,
 };
@@ -60,7 +60,7 @@ pub async fn account(aws: &Aws) -> Result<ObservedAccount, AwsError> {
         .get_account()
         .send()
         .await
-        .map_err(|e| AwsError::call("GetAccount", e))?;
+        .map_err(|e| AwsError::call(&ops::GET_ACCOUNT, e))?;
     let quota = a.send_quota();
     let review = a.details().and_then(|d| d.review_details());
     Ok(ObservedAccount {
@@ -100,7 +100,7 @@ async fn list_identities(aws: &Aws) -> Result<Vec<String>, AwsError> {
         .into_paginator()
         .send();
     while let Some(page) = paced(aws, pages.next()).await {
-        let page = page.map_err(|e| AwsError::call("ListEmailIdentities", e))?;
+        let page = page.map_err(|e| AwsError::call(&ops::LIST_EMAIL_IDENTITIES, e))?;
         names.extend(
             page.email_identities()
                 .iter()
@@ -126,7 +126,7 @@ pub async fn identity(aws: &Aws, domain: String) -> Result<ObservedIdentity, Aws
         .email_identity(&domain)
         .send()
         .await
-        .map_err(|e| AwsError::call("GetEmailIdentity", e))?;
+        .map_err(|e| AwsError::call(&ops::GET_EMAIL_IDENTITY, e))?;
     let dkim = o.dkim_attributes();
     Ok(ObservedIdentity {
         tags: o
@@ -178,7 +178,7 @@ async fn list_config_sets(aws: &Aws) -> Result<Vec<String>, AwsError> {
         .into_paginator()
         .send();
     while let Some(page) = paced(aws, pages.next()).await {
-        let page = page.map_err(|e| AwsError::call("ListConfigurationSets", e))?;
+        let page = page.map_err(|e| AwsError::call(&ops::LIST_CONFIGURATION_SETS, e))?;
         names.extend(page.configuration_sets().iter().cloned());
     }
     Ok(names)
@@ -192,7 +192,7 @@ async fn config_set(aws: &Aws, name: String) -> Result<ObservedConfigSet, AwsErr
         .configuration_set_name(&name)
         .send()
         .await
-        .map_err(|e| AwsError::call("GetConfigurationSet", e))?;
+        .map_err(|e| AwsError::call(&ops::GET_CONFIGURATION_SET, e))?;
     Ok(ObservedConfigSet {
         tags: o
             .tags()

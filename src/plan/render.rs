@@ -170,3 +170,107 @@ pub fn conflicts(list: &[Conflict]) -> String {
     );
     out
 }
+
+/// Escapes text for a Markdown table cell inside backticks.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('`', "'")
+}
+
+/// Renders the plan as GitHub-flavoured Markdown, for CI job summaries and pull-request
+/// comments: a summary line, then a table per zone and one for SES.
+pub fn markdown(plan: &Plan) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "### mailinfra plan for `{}`\n", plan.blueprint);
+    if plan.is_empty() {
+        let _ = writeln!(out, "**No changes.** AWS matches the blueprint.");
+        return out;
+    }
+    let s = plan.summary;
+    let _ = writeln!(
+        out,
+        "**{} to create, {} to update, {} to adopt, {} to delete.**\n",
+        s.create, s.update, s.adopt, s.delete
+    );
+    if let Some(why) = &plan.safety {
+        let _ = writeln!(out, "> **Warning:** {why}; apply needs `--force`.\n");
+    }
+    for zone in &plan.zones {
+        let _ = writeln!(out, "#### Zone `{}` ({})\n", zone.zone, zone.zone_id);
+        match zone.tag {
+            Some(TagChange::Add) => {
+                let _ = writeln!(
+                    out,
+                    "Tags the zone `{}`.\n",
+                    ownership::zone_tag_key(&plan.blueprint)
+                );
+            }
+            Some(TagChange::Remove) => {
+                let _ = writeln!(
+                    out,
+                    "Removes the zone's tag: the blueprint no longer writes here.\n"
+                );
+            }
+            None => {}
+        }
+        if zone.changes.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "| action | record | purpose | before | after |");
+        let _ = writeln!(out, "|---|---|---|---|---|");
+        for c in &zone.changes {
+            let values = |set: &Option<crate::model::RecordSet>| {
+                set.as_ref()
+                    .map(|r| {
+                        r.values
+                            .iter()
+                            .map(|v| format!("`{}`", cell(v)))
+                            .collect::<Vec<_>>()
+                            .join("<br>")
+                    })
+                    .unwrap_or_default()
+            };
+            let after = match &c.pending {
+                Some(note) => format!("(known after apply) {}", cell(note)),
+                None => values(&c.after),
+            };
+            let _ = writeln!(
+                out,
+                "| {} | `{}` | {} | {} | {} |",
+                verb(c.action).1,
+                cell(&c.address),
+                c.purpose,
+                values(&c.before),
+                after
+            );
+        }
+        out.push('\n');
+    }
+    if !plan.ses.is_empty() {
+        let region = plan.desired.region.as_deref().unwrap_or("?");
+        let _ = writeln!(out, "#### Amazon SES ({region})\n");
+        let _ = writeln!(out, "| action | resource | change |");
+        let _ = writeln!(out, "|---|---|---|");
+        for c in &plan.ses {
+            let fields: Vec<String> = c
+                .fields
+                .iter()
+                .map(|f| {
+                    format!(
+                        "{}: {} → {}",
+                        f.field,
+                        cell(f.before.as_deref().unwrap_or("(none)")),
+                        cell(f.after.as_deref().unwrap_or("(none)"))
+                    )
+                })
+                .collect();
+            let _ = writeln!(
+                out,
+                "| {} | `{}` | {} |",
+                verb(c.action).1,
+                cell(&c.address),
+                fields.join("<br>")
+            );
+        }
+    }
+    out
+}

@@ -56,6 +56,7 @@ fn desired(records: Vec<DesiredRecord>, adopt: &[&str]) -> Desired {
     Desired {
         blueprint: "acme".into(),
         zones: ["example.com".to_owned()].into(),
+        domains: ["example.com".to_owned()].into(),
         records,
         adopt: adopt.iter().map(|a| a.to_string()).collect::<BTreeSet<_>>(),
         region: None,

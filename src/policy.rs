@@ -1,0 +1,193 @@
+//! The least-privilege IAM policy a CI role needs to plan, or to apply, one blueprint,
+//! built from the operation table (`aws::ops`) and the blueprint's desired state. Pure.
+//!
+//! Scoping, where the services allow it:
+//! - Route 53 record changes are limited to the blueprint's domains and their subdomains
+//!   (`route53:ChangeResourceRecordSetsNormalizedRecordNames`).
+//! - SES identity and configuration-set writes name the blueprint's identities and sets;
+//!   deletions are limited to resources tagged `mailinfra:blueprint=<name>`.
+//! - Reads that must see everything to find the blueprint's footprint (all zones, all
+//!   identities) are account-wide, as are the calls IAM only grants on `*`.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+
+use crate::aws::ops::{self, Access, Need, Op, Target};
+use crate::mail::names;
+use crate::model::desired::Desired;
+use crate::model::ses::OWNER_TAG;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Phase {
+    /// `mailinfra plan` and `status`: reads only.
+    Plan,
+    /// `mailinfra apply` and `destroy`: reads and writes.
+    Apply,
+}
+
+/// Whether the blueprint needs an operation at all.
+fn needed(op: &Op, desired: &Desired, phase: Phase) -> bool {
+    if phase == Phase::Plan && op.access == Access::Write || op.target == Target::Free {
+        return false;
+    }
+    let ses = &desired.ses;
+    match op.need {
+        Need::Always => true,
+        Need::Ses => desired.region.is_some(),
+        Need::SesAccount => {
+            desired.region.is_some()
+                && match op.name {
+                    n if n == ops::PUT_ACCOUNT_DETAILS.name => ses.production_access.is_some(),
+                    n if n == ops::PUT_ACCOUNT_SUPPRESSION_ATTRIBUTES.name => {
+                        ses.account_suppression.is_some()
+                    }
+                    _ => ses.account_suppression.is_some() || ses.production_access.is_some(),
+                }
+        }
+    }
+}
+
+/// The operations the blueprint needs for a phase.
+pub fn operations(desired: &Desired, phase: Phase) -> Vec<&'static Op> {
+    ops::ALL
+        .iter()
+        .copied()
+        .filter(|op| needed(op, desired, phase))
+        .collect()
+}
+
+/// One IAM policy statement being assembled.
+struct Statement {
+    sid: &'static str,
+    resources: Vec<String>,
+    condition: Option<Value>,
+    actions: Vec<String>,
+}
+
+fn is_delete(op: &Op) -> bool {
+    op.name.starts_with("Delete")
+}
+
+pub fn build(desired: &Desired, phase: Phase) -> Value {
+    let region = desired.region.as_deref().unwrap_or("*");
+    let identities: Vec<String> = desired
+        .ses
+        .identities
+        .iter()
+        .map(|i| format!("arn:aws:ses:{region}:*:identity/{}", i.domain))
+        .collect();
+    let sets: Vec<String> = desired
+        .ses
+        .config_sets
+        .iter()
+        .map(|s| format!("arn:aws:ses:{region}:*:configuration-set/{}", s.name))
+        .collect();
+    // Each outermost name the blueprint writes, and everything below it.
+    let mut candidates: Vec<&str> = desired
+        .domains
+        .iter()
+        .map(String::as_str)
+        .chain(
+            desired
+                .records
+                .iter()
+                .map(|r| r.name.trim_start_matches("*.")),
+        )
+        .collect();
+    candidates.sort_by_key(|n| n.matches('.').count());
+    let mut roots: Vec<&str> = Vec::new();
+    for n in candidates {
+        if !roots.iter().any(|r| names::is_within(n, r)) {
+            roots.push(n);
+        }
+    }
+    let names: BTreeSet<String> = roots
+        .iter()
+        .flat_map(|r| [r.to_string(), format!("*.{r}")])
+        .collect();
+    let owned =
+        json!({ "StringEquals": { format!("aws:ResourceTag/{OWNER_TAG}"): desired.blueprint } });
+
+    // (sid, resources, condition) for each group of operations.
+    let group = |op: &Op| -> (&'static str, Vec<String>, Option<Value>) {
+        match (op.target, op.access) {
+            (Target::Account, Access::Read) => ("ReadAccountWide", vec!["*".into()], None),
+            (Target::Account, Access::Write) => ("WriteAccountSettings", vec!["*".into()], None),
+            (Target::HostedZone, Access::Read) => (
+                "ReadHostedZones",
+                vec!["arn:aws:route53:::hostedzone/*".into()],
+                None,
+            ),
+            (Target::HostedZone, Access::Write) => (
+                "TagHostedZones",
+                vec!["arn:aws:route53:::hostedzone/*".into()],
+                None,
+            ),
+            (Target::Change, _) => (
+                "ReadChanges",
+                vec!["arn:aws:route53:::change/*".into()],
+                None,
+            ),
+            (Target::RecordSets, _) => (
+                "ChangeBlueprintRecords",
+                vec!["arn:aws:route53:::hostedzone/*".into()],
+                Some(json!({ "ForAllValues:StringLike": {
+                    "route53:ChangeResourceRecordSetsNormalizedRecordNames": names.iter().collect::<Vec<_>>()
+                } })),
+            ),
+            (Target::Identity, Access::Read) => (
+                "ReadIdentities",
+                vec![format!("arn:aws:ses:{region}:*:identity/*")],
+                None,
+            ),
+            (Target::ConfigurationSet, Access::Read) => (
+                "ReadConfigurationSets",
+                vec![format!("arn:aws:ses:{region}:*:configuration-set/*")],
+                None,
+            ),
+            (Target::Identity | Target::ConfigurationSet, Access::Write) if is_delete(op) => (
+                "DeleteOwnResources",
+                vec![
+                    format!("arn:aws:ses:{region}:*:identity/*"),
+                    format!("arn:aws:ses:{region}:*:configuration-set/*"),
+                ],
+                Some(owned.clone()),
+            ),
+            (Target::Identity | Target::ConfigurationSet, Access::Write) => {
+                let mut r: Vec<String> = identities.iter().chain(&sets).cloned().collect();
+                if r.is_empty() {
+                    r.push(format!("arn:aws:ses:{region}:*:identity/none"));
+                }
+                ("WriteBlueprintSes", r, None)
+            }
+            (Target::Free, _) => ("None", vec![], None),
+        }
+    };
+
+    let mut statements: Vec<Statement> = Vec::new();
+    for op in operations(desired, phase) {
+        let (sid, resources, condition) = group(op);
+        match statements.iter_mut().find(|s| s.sid == sid) {
+            Some(s) => s.actions.push(op.action()),
+            None => statements.push(Statement {
+                sid,
+                resources,
+                condition,
+                actions: vec![op.action()],
+            }),
+        }
+    }
+    let statements: Vec<Value> = statements
+        .into_iter()
+        .map(|mut st| {
+            st.actions.sort();
+            let mut s = json!({ "Sid": st.sid, "Effect": "Allow", "Action": st.actions, "Resource": st.resources });
+            if let Some(c) = st.condition {
+                s["Condition"] = c;
+            }
+            s
+        })
+        .collect();
+    json!({ "Version": "2012-10-17", "Statement": statements })
+}
