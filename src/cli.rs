@@ -174,6 +174,10 @@ pub struct StatusArgs {
 pub struct DestroyArgs {
     #[command(flatten)]
     pub file: FileArg,
+    /// Also release the gateway's Elastic IP (its reverse DNS is reset first). By default it
+    /// is kept: a clean IP's reputation takes time to earn, and a later apply reuses it
+    #[arg(long)]
+    pub release_ip: bool,
     /// Destroy without asking (required when stdin is not a terminal)
     #[arg(long, short = 'y')]
     pub yes: bool,

@@ -34,6 +34,7 @@ fn needed(op: &Op, desired: &Desired, phase: Phase) -> bool {
     let ses = &desired.ses;
     match op.need {
         Need::Always => true,
+        Need::Gateway => desired.gateway.is_some(),
         Need::Ses => desired.region.is_some(),
         Need::SesAccount => {
             desired.region.is_some()
@@ -106,6 +107,11 @@ pub fn build(desired: &Desired, phase: Phase) -> Value {
         .iter()
         .flat_map(|r| [r.to_string(), format!("*.{r}")])
         .collect();
+    let role = desired
+        .gateway
+        .as_ref()
+        .map(|g| g.names.role.clone())
+        .unwrap_or_default();
     let owned =
         json!({ "StringEquals": { format!("aws:ResourceTag/{OWNER_TAG}"): desired.blueprint } });
 
@@ -161,11 +167,53 @@ pub fn build(desired: &Desired, phase: Phase) -> Value {
                 }
                 ("WriteBlueprintSes", r, None)
             }
+            (Target::Ec2Read, _) => ("ReadEc2", vec!["*".into()], None),
+            (Target::Ec2Create, _) => ("CreateGatewayResources", vec!["*".into()], None),
+            (Target::Ec2Tagged, _) => (
+                "ChangeOwnGatewayResources",
+                vec!["*".into()],
+                Some(owned.clone()),
+            ),
+            (Target::GatewayRole, _) => (
+                "GatewayRole",
+                vec![
+                    format!("arn:aws:iam::*:role/{role}"),
+                    format!("arn:aws:iam::*:instance-profile/{role}"),
+                ],
+                None,
+            ),
+            (Target::GatewayKey, _) => (
+                "GatewayDkimKey",
+                vec![format!(
+                    "arn:aws:ssm:{region}:*:parameter/mailinfra/{}/*",
+                    desired.blueprint
+                )],
+                None,
+            ),
+            (Target::PublicParameter, _) => (
+                "ReadImageParameter",
+                vec![format!("arn:aws:ssm:{region}::parameter/aws/service/*")],
+                None,
+            ),
             (Target::Free, _) => ("None", vec![], None),
         }
     };
 
     let mut statements: Vec<Statement> = Vec::new();
+    // Launching the gateway with its instance profile passes the role to EC2.
+    if operations(desired, phase)
+        .iter()
+        .any(|o| o.name == ops::RUN_INSTANCES.name)
+    {
+        statements.push(Statement {
+            sid: "PassGatewayRole",
+            resources: vec![format!("arn:aws:iam::*:role/{role}")],
+            condition: Some(
+                json!({ "StringEquals": { "iam:PassedToService": "ec2.amazonaws.com" } }),
+            ),
+            actions: vec!["iam:PassRole".into()],
+        });
+    }
     for op in operations(desired, phase) {
         let (sid, resources, condition) = group(op);
         match statements.iter_mut().find(|s| s.sid == sid) {

@@ -70,7 +70,10 @@ fn every_sdk_call_names_its_table_entry_and_every_entry_is_called() {
 const EVERYTHING: &str = r#"
 blueprint: all
 region: eu-west-1
+gateway: { hostname: mail.example.com, relay_from: [10.0.0.0/16] }
 domains:
+  - domain: example.net
+    send_via: [gateway]
   - domain: example.com
     spf: { include: [_spf.google.com] }
     dmarc: { policy: none }
@@ -110,13 +113,52 @@ fn actions(doc: &serde_json::Value) -> BTreeSet<String> {
 fn a_blueprint_using_everything_needs_exactly_the_table() {
     let d = desired(EVERYTHING);
     let needing_permission = || ops::ALL.iter().filter(|o| o.target != Target::Free);
-    let apply: BTreeSet<String> = needing_permission().map(|o| o.action()).collect();
+    let mut apply: BTreeSet<String> = needing_permission().map(|o| o.action()).collect();
+    // Launching with an instance profile passes its role: a permission without an API call.
+    apply.insert("iam:PassRole".into());
     let plan: BTreeSet<String> = needing_permission()
         .filter(|o| o.access == Access::Read)
         .map(|o| o.action())
         .collect();
     assert_eq!(actions(&policy::build(&d, Phase::Apply)), apply);
     assert_eq!(actions(&policy::build(&d, Phase::Plan)), plan);
+}
+
+#[test]
+fn the_gateway_role_is_passed_only_to_ec2_and_changes_need_the_blueprints_tag() {
+    let doc = policy::build(&desired(EVERYTHING), Phase::Apply);
+    let by_sid = |sid: &str| {
+        doc["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Sid"] == sid)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        by_sid("PassGatewayRole")["Resource"],
+        serde_json::json!(["arn:aws:iam::*:role/mailinfra-all-gateway"])
+    );
+    assert_eq!(
+        by_sid("PassGatewayRole")["Condition"]["StringEquals"]["iam:PassedToService"],
+        "ec2.amazonaws.com"
+    );
+    let tagged = by_sid("ChangeOwnGatewayResources");
+    assert!(
+        tagged["Action"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("ec2:TerminateInstances"))
+    );
+    assert_eq!(
+        tagged["Condition"]["StringEquals"]["aws:ResourceTag/mailinfra:blueprint"],
+        "all"
+    );
+    assert_eq!(
+        by_sid("GatewayDkimKey")["Resource"],
+        serde_json::json!(["arn:aws:ssm:eu-west-1:*:parameter/mailinfra/all/*"])
+    );
 }
 
 #[test]

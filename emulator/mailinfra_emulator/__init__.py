@@ -6,7 +6,8 @@ the AWS API reference for the behaviour it adds or corrects; emulator/README.md 
 
 
 def install() -> None:
-    from . import accounts, route53
+    from . import accounts, ec2, route53
 
     accounts.install()
     route53.install()
+    ec2.install()

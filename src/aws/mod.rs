@@ -37,6 +37,9 @@ pub struct Aws {
     pub ses: aws_sdk_sesv2::Client,
     pub ses_pace: Pace,
     pub sts: aws_sdk_sts::Client,
+    pub ec2: aws_sdk_ec2::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub ssm: aws_sdk_ssm::Client,
     /// The region SES is used in.
     pub region: String,
 }
@@ -135,6 +138,9 @@ pub async fn connect(settings: &AwsSettings) -> Result<Aws, AwsError> {
         ses: aws_sdk_sesv2::Client::new(&config),
         ses_pace: Pace::with_burst(ses_rate, SES_BURST.max(ses_rate)),
         sts: aws_sdk_sts::Client::new(&config),
+        ec2: aws_sdk_ec2::Client::new(&config),
+        iam: aws_sdk_iam::Client::new(&config),
+        ssm: aws_sdk_ssm::Client::new(&config),
         region: config.region().map(|r| r.to_string()).unwrap_or_default(),
     })
 }

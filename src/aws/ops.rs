@@ -8,6 +8,9 @@
 pub enum Service {
     Route53,
     Ses,
+    Ec2,
+    Iam,
+    Ssm,
     /// Needs no permission (GetCallerIdentity).
     Sts,
 }
@@ -33,6 +36,18 @@ pub enum Target {
     Identity,
     /// An SES configuration set.
     ConfigurationSet,
+    /// Creates an EC2 resource (tagged at creation).
+    Ec2Create,
+    /// Acts on an EC2 resource that carries the blueprint's tag.
+    Ec2Tagged,
+    /// Reads EC2 (IAM grants EC2 reads only on `*`).
+    Ec2Read,
+    /// The gateway's IAM role and instance profile.
+    GatewayRole,
+    /// The gateway's DKIM key parameters.
+    GatewayKey,
+    /// Public SSM parameters (the image id).
+    PublicParameter,
     /// No permission is needed.
     Free,
 }
@@ -46,6 +61,8 @@ pub enum Need {
     Ses,
     /// When the blueprint manages SES account settings.
     SesAccount,
+    /// When the blueprint has a gateway.
+    Gateway,
 }
 
 #[derive(Debug)]
@@ -64,6 +81,9 @@ impl Op {
             Service::Route53 => "route53",
             Service::Ses => "ses",
             Service::Sts => "sts",
+            Service::Ec2 => "ec2",
+            Service::Iam => "iam",
+            Service::Ssm => "ssm",
         };
         format!("{prefix}:{}", self.name)
     }
@@ -112,4 +132,36 @@ ops! {
     PUT_ACCOUNT_DETAILS = Ses "PutAccountDetails" Write Account SesAccount;
 
     GET_CALLER_IDENTITY = Sts "GetCallerIdentity" Read Free Ses;
+
+    DESCRIBE_INSTANCES = Ec2 "DescribeInstances" Read Ec2Read Gateway;
+    DESCRIBE_ADDRESSES = Ec2 "DescribeAddresses" Read Ec2Read Gateway;
+    DESCRIBE_ADDRESSES_ATTRIBUTE = Ec2 "DescribeAddressesAttribute" Read Ec2Read Gateway;
+    DESCRIBE_SECURITY_GROUPS = Ec2 "DescribeSecurityGroups" Read Ec2Read Gateway;
+    DESCRIBE_SUBNETS = Ec2 "DescribeSubnets" Read Ec2Read Gateway;
+    GET_INSTANCE_PROFILE = Iam "GetInstanceProfile" Read GatewayRole Gateway;
+    GET_ROLE_POLICY = Iam "GetRolePolicy" Read GatewayRole Gateway;
+    DESCRIBE_PARAMETERS = Ssm "DescribeParameters" Read Account Gateway;
+    GET_PARAMETER = Ssm "GetParameter" Read GatewayKey Gateway;
+    GET_PUBLIC_PARAMETER = Ssm "GetParameter" Read PublicParameter Gateway;
+    CREATE_ROLE = Iam "CreateRole" Write GatewayRole Gateway;
+    PUT_ROLE_POLICY = Iam "PutRolePolicy" Write GatewayRole Gateway;
+    CREATE_INSTANCE_PROFILE = Iam "CreateInstanceProfile" Write GatewayRole Gateway;
+    ADD_ROLE_TO_INSTANCE_PROFILE = Iam "AddRoleToInstanceProfile" Write GatewayRole Gateway;
+    REMOVE_ROLE_FROM_INSTANCE_PROFILE = Iam "RemoveRoleFromInstanceProfile" Write GatewayRole Gateway;
+    DELETE_INSTANCE_PROFILE = Iam "DeleteInstanceProfile" Write GatewayRole Gateway;
+    DELETE_ROLE_POLICY = Iam "DeleteRolePolicy" Write GatewayRole Gateway;
+    DELETE_ROLE = Iam "DeleteRole" Write GatewayRole Gateway;
+    PUT_PARAMETER = Ssm "PutParameter" Write GatewayKey Gateway;
+    DELETE_PARAMETERS = Ssm "DeleteParameters" Write GatewayKey Gateway;
+    CREATE_SECURITY_GROUP = Ec2 "CreateSecurityGroup" Write Ec2Create Gateway;
+    AUTHORIZE_SECURITY_GROUP_INGRESS = Ec2 "AuthorizeSecurityGroupIngress" Write Ec2Tagged Gateway;
+    REVOKE_SECURITY_GROUP_INGRESS = Ec2 "RevokeSecurityGroupIngress" Write Ec2Tagged Gateway;
+    DELETE_SECURITY_GROUP = Ec2 "DeleteSecurityGroup" Write Ec2Tagged Gateway;
+    RUN_INSTANCES = Ec2 "RunInstances" Write Ec2Create Gateway;
+    TERMINATE_INSTANCES = Ec2 "TerminateInstances" Write Ec2Tagged Gateway;
+    ALLOCATE_ADDRESS = Ec2 "AllocateAddress" Write Ec2Create Gateway;
+    ASSOCIATE_ADDRESS = Ec2 "AssociateAddress" Write Ec2Tagged Gateway;
+    RELEASE_ADDRESS = Ec2 "ReleaseAddress" Write Ec2Tagged Gateway;
+    MODIFY_ADDRESS_ATTRIBUTE = Ec2 "ModifyAddressAttribute" Write Ec2Tagged Gateway;
+    RESET_ADDRESS_ATTRIBUTE = Ec2 "ResetAddressAttribute" Write Ec2Tagged Gateway;
 }

@@ -8,13 +8,6 @@ use super::schema::*;
 use super::yaml::{Node, Value};
 use super::*;
 
-/// Fields that later versions fill in; named here so that a blueprint using them gets a clear
-/// "not supported yet" instead of "unknown field".
-const NOT_YET: &[(&str, &str)] = &[(
-    "gateway",
-    "the relay gateway (EC2, Elastic IP, PTR, DKIM key) is not built yet",
-)];
-
 pub(super) fn from_tree(root: &Node, base_dir: &Path) -> (Option<Blueprint>, Vec<Diagnostic>) {
     let mut cx = Cx {
         diags: Vec::new(),
@@ -92,15 +85,6 @@ impl Cx<'_> {
                     path,
                     format!("duplicate key `{text}`"),
                     "a key may appear once in a mapping; remove one of them",
-                );
-                continue;
-            }
-            if let Some((_, why)) = NOT_YET.iter().find(|(k, _)| k == text) {
-                self.error(
-                    key.pos,
-                    &fields.path(text),
-                    format!("`{text}` is not supported by this version of mailinfra: {why}"),
-                    format!("remove `{text}` for now"),
                 );
                 continue;
             }
@@ -264,6 +248,7 @@ impl Cx<'_> {
         };
         let adopt = self.strings(&f, "adopt");
         let ses = f.get("ses").and_then(|n| self.ses_account(n, "ses"));
+        let gateway = f.get("gateway").and_then(|n| self.gateway(n, "gateway"));
         Some(Blueprint {
             name: name?,
             region,
@@ -271,6 +256,65 @@ impl Cx<'_> {
             domains,
             adopt,
             ses,
+            gateway,
+        })
+    }
+
+    fn gateway(&mut self, node: &Node, path: &str) -> Option<GatewaySpec> {
+        let f = self.map(node, path, &fields::<GatewayDoc>())?;
+        let lower = |s: Spanned<String>| Spanned {
+            value: s.value.trim_end_matches('.').to_ascii_lowercase(),
+            pos: s.pos,
+        };
+        let hostname = self
+            .required(&f, "hostname", "mail.example.com")
+            .and_then(|n| self.string(n, &f.path("hostname")))
+            .map(lower);
+        let zone = f
+            .get("zone")
+            .and_then(|n| self.string(n, &f.path("zone")))
+            .map(lower);
+        let text = |cx: &mut Self, key: &str, default: &str| match f.get(key) {
+            Some(n) => cx.string(n, &f.path(key)),
+            None => Some(Spanned {
+                value: default.to_owned(),
+                pos: node.pos,
+            }),
+        };
+        let instance_type = text(self, "instance_type", "t3.micro");
+        let image = text(self, "image", "debian-12");
+        let subnet = f
+            .get("subnet")
+            .and_then(|n| self.string(n, &f.path("subnet")));
+        let relay_from = match self.required(&f, "relay_from", "[10.0.0.0/16]") {
+            Some(n) => self.list(n, &f.path("relay_from"), |cx, n, p| cx.string(n, p)),
+            None => Vec::new(),
+        };
+        let submission = f
+            .get("submission")
+            .and_then(|n| self.boolean(n, &f.path("submission")))
+            .unwrap_or(false);
+        let dkim_selector = match f.get("dkim") {
+            Some(n) => {
+                let d = self.map(n, &f.path("dkim"), &fields::<GatewayDkimDoc>())?;
+                self.required(&d, "selector", "mta1")
+                    .and_then(|n| self.string(n, &d.path("selector")))
+            }
+            None => Some(Spanned {
+                value: "mailinfra".into(),
+                pos: node.pos,
+            }),
+        };
+        Some(GatewaySpec {
+            pos: node.pos,
+            hostname: hostname?,
+            zone,
+            instance_type: instance_type?,
+            image: image?,
+            subnet,
+            relay_from,
+            submission,
+            dkim_selector: dkim_selector?,
         })
     }
 
@@ -293,14 +337,7 @@ impl Cx<'_> {
             }),
             None => Vec::new(),
         };
-        for v in via.iter().filter(|v| v.value == "gateway") {
-            self.error(
-                v.pos,
-                &f.path("send_via"),
-                "sending via the relay gateway is not supported by this version of mailinfra",
-                "use `send_via: [ses]`, or publish the gateway's records with `spf:` and `dkim:` for now",
-            );
-        }
+        let via_gateway = via.iter().find(|v| v.value == "gateway").map(|v| v.pos);
         let via_ses = via.iter().find(|v| v.value == "ses");
         let ses_node = f.get("ses");
         let ses = match (via_ses, ses_node) {
@@ -337,6 +374,7 @@ impl Cx<'_> {
             dmarc,
             dkim,
             ses,
+            via_gateway,
         })
     }
 

@@ -10,7 +10,7 @@ mod load;
 pub mod schema;
 #[cfg(test)]
 mod tests;
-mod validate;
+pub(crate) mod validate;
 pub mod yaml;
 
 use std::path::Path;
@@ -41,6 +41,41 @@ pub struct Blueprint {
     pub adopt: Vec<Spanned<String>>,
     /// Account-level Amazon SES settings.
     pub ses: Option<SesAccountSpec>,
+    /// The self-hosted relay gateway.
+    pub gateway: Option<GatewaySpec>,
+}
+
+/// The relay gateway: one EC2 instance in the VPC that application instances hand mail to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GatewaySpec {
+    pub pos: Pos,
+    /// The name in the A and PTR records and Postfix's `myhostname`.
+    pub hostname: Spanned<String>,
+    /// The hosted zone holding `hostname` (default: its parent domain).
+    pub zone: Option<Spanned<String>>,
+    pub instance_type: Spanned<String>,
+    /// `debian-12` (resolved through Debian's public SSM parameter) or an `ami-` id.
+    pub image: Spanned<String>,
+    /// Default: a default subnet of the default VPC.
+    pub subnet: Option<Spanned<String>>,
+    /// The networks allowed to relay through the gateway (Postfix `mynetworks`, security group).
+    pub relay_from: Vec<Spanned<String>>,
+    /// Also accept mail on the submission port 587.
+    pub submission: bool,
+    pub dkim_selector: Spanned<String>,
+}
+
+impl GatewaySpec {
+    pub fn zone_name(&self) -> String {
+        match &self.zone {
+            Some(z) => z.value.clone(),
+            None => self
+                .hostname
+                .value
+                .split_once('.')
+                .map_or(self.hostname.value.clone(), |(_, parent)| parent.to_owned()),
+        }
+    }
 }
 
 impl Blueprint {
@@ -63,6 +98,8 @@ pub struct DomainSpec {
     pub dkim: Vec<DkimSpec>,
     /// `send_via: [ses]`: the domain sends through Amazon SES, with these settings.
     pub ses: Option<SesDomainSpec>,
+    /// `send_via: [gateway]`: the gateway relays and signs this domain's mail.
+    pub via_gateway: Option<Pos>,
 }
 
 impl DomainSpec {

@@ -152,10 +152,10 @@ fn each_rule_reports_its_position_and_message() {
             "Amazon SES is regional",
         ),
         (
-            "gateway not built yet",
+            "gateway missing",
             "    send_via: [gateway]\n",
             (4, 16),
-            "sending via the relay gateway is not supported",
+            "the domain sends via the gateway, but the blueprint has no `gateway:`",
         ),
         (
             "ses settings without send_via",
@@ -216,8 +216,33 @@ fn document_level_rules() {
         ),
         (
             "blueprint: acme\ngateway: {}\n",
-            (2, 1),
-            "`gateway` is not supported by this version",
+            (2, 10),
+            "missing field `hostname`",
+        ),
+        (
+            "blueprint: acme\nregion: eu-west-1\ngateway: { hostname: mail.example.com, relay_from: [0.0.0.0/0] }\n",
+            (3, 53),
+            "`0.0.0.0/0` is not private address space: relaying for it makes the gateway an open relay",
+        ),
+        (
+            "blueprint: acme\nregion: eu-west-1\ngateway: { hostname: mail.example.com, relay_from: [10.0.0.0/7] }\n",
+            (3, 53),
+            "open relay",
+        ),
+        (
+            "blueprint: acme\nregion: eu-west-1\ngateway: { hostname: mail.example.com, zone: example.org, relay_from: [10.0.0.0/16] }\n",
+            (3, 22),
+            "`mail.example.com` is outside its zone `example.org`",
+        ),
+        (
+            "blueprint: acme\nregion: eu-west-1\ngateway: { hostname: mail.example.com, relay_from: [10.0.0.0/16], image: ubuntu }\n",
+            (3, 74),
+            "`ubuntu` is not `debian-12` or an AMI id",
+        ),
+        (
+            "blueprint: acme\ngateway: { hostname: mail.example.com, relay_from: [10.0.0.0/16] }\n",
+            (2, 10),
+            "the gateway runs in EC2, which is regional",
         ),
         (
             "blueprint: acme\nses: { configuration_sets: [{ name: 'a b' }] }\n",
@@ -299,4 +324,38 @@ fn a_valid_blueprint_loads_with_defaults() {
     assert_eq!(d.zone_name(), "example.com");
     assert_eq!(d.spf.as_ref().unwrap().all.value, SpfAll::SoftFail);
     assert!(d.dkim[0].public_key.value.starts_with("MIIBIjAN"));
+}
+
+#[test]
+fn private_ranges_are_the_only_relay_ranges() {
+    use std::net::Ipv4Addr;
+    use validate::is_private_range;
+    let ok = [
+        ("10.0.0.0", 16),
+        ("172.16.0.0", 12),
+        ("172.31.5.0", 24),
+        ("192.168.1.0", 24),
+        ("100.64.0.0", 10),
+        ("10.1.2.3", 32),
+    ];
+    let bad = [
+        ("0.0.0.0", 0),
+        ("8.8.8.0", 24),
+        ("172.32.0.0", 16),
+        ("10.0.0.0", 7),
+        ("100.128.0.0", 10),
+        ("192.0.2.0", 24),
+    ];
+    for (a, p) in ok {
+        assert!(
+            is_private_range(a.parse::<Ipv4Addr>().unwrap(), p),
+            "{a}/{p}"
+        );
+    }
+    for (a, p) in bad {
+        assert!(
+            !is_private_range(a.parse::<Ipv4Addr>().unwrap(), p),
+            "{a}/{p}"
+        );
+    }
 }

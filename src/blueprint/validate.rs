@@ -51,7 +51,10 @@ impl Checks {
 }
 
 /// A record the blueprint will write, for the collision and adoption checks.
-pub(crate) fn record_keys(domain: &DomainSpec) -> Vec<(String, &'static str, Pos, &'static str)> {
+pub(crate) fn record_keys(
+    domain: &DomainSpec,
+    gateway_selector: Option<&str>,
+) -> Vec<(String, &'static str, Pos, &'static str)> {
     let d = &domain.domain.value;
     let mut keys = Vec::new();
     if let Some(s) = &domain.spf {
@@ -67,6 +70,33 @@ pub(crate) fn record_keys(domain: &DomainSpec) -> Vec<(String, &'static str, Pos
             k.pos,
             "DKIM",
         ));
+    }
+    if let Some(pos) = domain.via_gateway {
+        if domain.spf.is_none() {
+            keys.push((d.clone(), "TXT", pos, "SPF"));
+        }
+        if let Some(selector) = gateway_selector {
+            keys.push((dkim::record_name(selector, d), "TXT", pos, "gateway DKIM"));
+        }
+    }
+    if let Some(ses) = &domain.ses {
+        if let SesDkimSpec::Byo { selector } = &ses.dkim {
+            keys.push((
+                dkim::record_name(&selector.value, d),
+                "TXT",
+                selector.pos,
+                "SES DKIM",
+            ));
+        }
+        if let Some(mf) = &ses.mail_from {
+            keys.push((mf.domain.value.clone(), "MX", mf.domain.pos, "MAIL FROM MX"));
+            keys.push((
+                mf.domain.value.clone(),
+                "TXT",
+                mf.domain.pos,
+                "MAIL FROM SPF",
+            ));
+        }
     }
     keys
 }
@@ -120,9 +150,27 @@ pub(super) fn check(bp: &Blueprint) -> Vec<Diagnostic> {
     c.ttl(&bp.ttl, "ttl");
 
     let mut seen: HashMap<(String, &str), (String, &str)> = HashMap::new();
+    let selector = bp.gateway.as_ref().map(|g| g.dkim_selector.value.as_str());
+    if let Some(g) = &bp.gateway {
+        gateway(&mut c, g, bp.region.is_some());
+        seen.insert(
+            (g.hostname.value.clone(), "A"),
+            ("gateway".into(), "gateway A"),
+        );
+    }
     for d in &bp.domains {
         domain(&mut c, d);
-        for (rname, rtype, pos, what) in record_keys(d) {
+        if let Some(pos) = d.via_gateway
+            && bp.gateway.is_none()
+        {
+            c.err(
+                pos,
+                &format!("{}.send_via", d.path),
+                "the domain sends via the gateway, but the blueprint has no `gateway:`",
+                "add a `gateway:` section (hostname, relay_from), or send via `ses`",
+            );
+        }
+        for (rname, rtype, pos, what) in record_keys(d, selector) {
             let key = (rname.clone(), rtype);
             if let Some((other, other_what)) = seen.get(&key) {
                 c.err(
@@ -180,6 +228,133 @@ pub(super) fn check(bp: &Blueprint) -> Vec<Diagnostic> {
         }
     }
     c.diags
+}
+
+/// Private IPv4 space: RFC 1918 and RFC 6598 (shared address space). A relay range outside
+/// it lets the internet relay through the gateway: an open relay, blocklisted within hours.
+const PRIVATE_V4: &[(Ipv4Addr, u8)] = &[
+    (Ipv4Addr::new(10, 0, 0, 0), 8),
+    (Ipv4Addr::new(172, 16, 0, 0), 12),
+    (Ipv4Addr::new(192, 168, 0, 0), 16),
+    (Ipv4Addr::new(100, 64, 0, 0), 10),
+];
+
+/// Whether a CIDR range lies inside private IPv4 space.
+pub fn is_private_range(addr: Ipv4Addr, prefix: u8) -> bool {
+    PRIVATE_V4.iter().any(|(net, bits)| {
+        let mask = |b: u8| {
+            if b == 0 {
+                0
+            } else {
+                u32::MAX << (32 - u32::from(b))
+            }
+        };
+        prefix >= *bits && u32::from(addr) & mask(*bits) == u32::from(*net)
+    })
+}
+
+fn gateway(c: &mut Checks, g: &GatewaySpec, has_region: bool) {
+    if !has_region {
+        c.err(
+            g.pos,
+            "gateway",
+            "the gateway runs in EC2, which is regional, and the blueprint names no region",
+            "add `region: <aws region>` at the top, e.g. `region: eu-west-1`",
+        );
+    }
+    let h = &g.hostname;
+    if let Err(why) = names::check_hostname(&h.value) {
+        c.err(
+            h.pos,
+            "gateway.hostname",
+            format!("`{}` is not a valid host name: it {why}", h.value),
+            "write the gateway's name, e.g. `mail.example.com`",
+        );
+    } else if !names::is_within(&h.value, &g.zone_name()) {
+        c.err(
+            h.pos,
+            "gateway.hostname",
+            format!("`{}` is outside its zone `{}`", h.value, g.zone_name()),
+            "set `zone:` to the hosted zone that holds the hostname",
+        );
+    }
+    if g.relay_from.is_empty() {
+        c.err(
+            g.pos,
+            "gateway.relay_from",
+            "`relay_from` is empty: no one could send through the gateway",
+            "list the VPC range of the application instances, e.g. `[10.0.0.0/16]`",
+        );
+    }
+    for (i, r) in g.relay_from.iter().enumerate() {
+        let path = format!("gateway.relay_from[{i}]");
+        let (addr, prefix) = match r.value.split_once('/') {
+            Some((a, p)) => (
+                a.parse::<Ipv4Addr>().ok(),
+                p.parse::<u8>().ok().filter(|p| *p <= 32),
+            ),
+            None => (r.value.parse::<Ipv4Addr>().ok(), Some(32)),
+        };
+        match (addr, prefix) {
+            (Some(a), Some(p)) if !is_private_range(a, p) => c.err(
+                r.pos,
+                &path,
+                format!("`{}` is not private address space: relaying for it makes the gateway an open relay", r.value),
+                "allow only your VPC's private ranges (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10)",
+            ),
+            (Some(_), Some(_)) => {}
+            _ => c.err(r.pos, &path, format!("`{}` is not an IPv4 address or CIDR range", r.value), "write a range such as `10.0.0.0/16`"),
+        }
+    }
+    let t = &g.instance_type;
+    if !t.value.split_once('.').is_some_and(|(a, b)| {
+        !a.is_empty()
+            && !b.is_empty()
+            && t.value
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '.' || ch == '-')
+    }) {
+        c.err(
+            t.pos,
+            "gateway.instance_type",
+            format!("`{}` is not an EC2 instance type", t.value),
+            "write a type such as `t3.micro`",
+        );
+    }
+    let i = &g.image;
+    let ami = i
+        .value
+        .strip_prefix("ami-")
+        .is_some_and(|h| (8..=17).contains(&h.len()) && h.chars().all(|ch| ch.is_ascii_hexdigit()));
+    if i.value != "debian-12" && !ami {
+        c.err(
+            i.pos,
+            "gateway.image",
+            format!("`{}` is not `debian-12` or an AMI id", i.value),
+            "use `debian-12` (the default gateway image) or an id such as `ami-0123456789abcdef0`",
+        );
+    }
+    if let Some(s) = &g.subnet
+        && !s
+            .value
+            .strip_prefix("subnet-")
+            .is_some_and(|h| !h.is_empty() && h.chars().all(|ch| ch.is_ascii_hexdigit()))
+    {
+        c.err(
+            s.pos,
+            "gateway.subnet",
+            format!("`{}` is not a subnet id", s.value),
+            "write an id such as `subnet-0abc1234`, or leave it out for a default subnet",
+        );
+    }
+    if let Err(why) = names::check_label(&g.dkim_selector.value) {
+        c.err(
+            g.dkim_selector.pos,
+            "gateway.dkim.selector",
+            format!("selector `{}` {why}", g.dkim_selector.value),
+            "a selector is one DNS label, e.g. `mta1`",
+        );
+    }
 }
 
 /// Whether `address` names an SES resource the blueprint manages (adoptable).

@@ -13,6 +13,7 @@ use crate::aws::{Aws, AwsError};
 use crate::cli::{ApplyArgs, Global};
 use crate::execute;
 use crate::model::desired::Content;
+use crate::model::gateway as model_gateway;
 use crate::model::observed::Observed;
 use crate::observe;
 use crate::output::Output;
@@ -118,10 +119,27 @@ pub async fn execute(
             }
         }
         let learned = execute::ses::apply(aws, &plan.ses, out).await?;
+        let gateway = execute::gateway::before_dns(
+            aws,
+            &plan.blueprint,
+            plan.desired.gateway.as_ref(),
+            &plan.gateway,
+            how.timeout,
+            out,
+        )
+        .await?;
         let mut dns = plan.desired.clone();
         dns.ses = Default::default();
+        dns.gateway = None;
+        dns.gateway_scope = None;
         for (domain, value) in &learned {
             dns.resolve(domain, value);
+        }
+        if let Some(ip) = &gateway.ip {
+            dns.substitute(model_gateway::IP, ip);
+        }
+        if let Some(key) = &gateway.public_key {
+            dns.substitute(model_gateway::DKIM_KEY, key);
         }
         if let Some(r) = dns
             .records
@@ -129,25 +147,40 @@ pub async fn execute(
             .find(|r| matches!(r.content, Content::Pending { .. }))
         {
             return Err(Failure::Aws(AwsError::Other(format!(
-                "SES did not return the values for `{}` {}; the SES changes were applied, DNS was not\n  = hint: run `mailinfra apply` again",
+                "SES did not return the values for `{}` {}; the SES changes were applied, DNS was not\\n  = hint: run `mailinfra apply` again",
                 r.name, r.rtype
             ))));
         }
         let zones_only = Observed {
             zones: observed.zones.clone(),
             ses: None,
+            gateway: None,
         };
         let dns_plan = plan::diff(&dns, &zones_only).map_err(Failure::Conflicts)?;
+        if let Some(c) = dns_plan
+            .zones
+            .iter()
+            .flat_map(|z| &z.changes)
+            .find(|c| c.pending.is_some())
+        {
+            return Err(Failure::Aws(AwsError::Other(format!(
+                "the value of {} is still unknown after the gateway steps; DNS was not changed\\n  = hint: run `mailinfra apply` again",
+                c.address
+            ))));
+        }
         let results = execute::route53::apply(aws, &dns_plan, how.timeout, out).await?;
+        execute::gateway::after_dns(aws, &plan.gateway, &gateway, out).await?;
         let batches: usize = results.iter().map(|r| r.batches).sum();
         let s = plan.summary;
         out.progress(&format!(
-            "Apply complete: {} created, {} updated, {} adopted, {} deleted; {} SES change(s), {} Route 53 change batch(es) in {} zone(s).",
+            "Apply complete: {} created, {} updated, {} replaced, {} adopted, {} deleted; {} SES change(s), {} gateway change(s), {} Route 53 change batch(es) in {} zone(s).",
             s.create,
             s.update,
+            s.replace,
             s.adopt,
             s.delete,
             plan.ses.len(),
+            plan.gateway.len(),
             batches,
             results.len()
         ));

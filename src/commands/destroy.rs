@@ -19,6 +19,17 @@ pub async fn run(args: &DestroyArgs, global: &Global, out: &Output) -> Outcome {
     let (mut plan, observed) = make_plan(&aws, &desired).await?;
     // Removing everything is the point of destroy: its confirmation is the safety check.
     plan.safety = None;
+    if args.release_ip {
+        let before = plan.gateway.len();
+        crate::plan::gateway::with_release(&mut plan.gateway, observed.gateway.as_ref());
+        plan.summary.delete += plan.gateway.len() - before;
+    } else if observed
+        .gateway
+        .as_ref()
+        .is_some_and(|g| !g.eips.is_empty())
+    {
+        out.progress("the gateway's Elastic IP is kept (its reputation and reverse DNS are the point); `--release-ip` releases it");
+    }
     out.data(&render::text(&plan, out.paint_out()));
     let how = Execution {
         yes: args.yes,

@@ -189,3 +189,16 @@ mod key_tests {
         assert_eq!(rsa_key_bits(p), Ok(2048));
     }
 }
+
+impl PrivateKey {
+    /// The key as PKCS#8 PEM, as OpenDKIM reads it; for the one request that stores it in SSM.
+    pub fn expose_pem(&self) -> String {
+        let mut pem = String::from("-----BEGIN PRIVATE KEY-----\n");
+        for chunk in self.0.as_bytes().chunks(64) {
+            pem.push_str(&String::from_utf8_lossy(chunk));
+            pem.push('\n');
+        }
+        pem.push_str("-----END PRIVATE KEY-----\n");
+        pem
+    }
+}

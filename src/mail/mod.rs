@@ -4,6 +4,7 @@
 
 pub mod dkim;
 pub mod dmarc;
+pub mod gateway;
 pub mod names;
 pub mod spf;
 pub mod txt;

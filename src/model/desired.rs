@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::blueprint::{Blueprint, DEFAULT_TTL};
 use crate::mail::{dkim, dmarc, spf, txt};
+use crate::model::gateway::{self, DesiredGateway};
 use crate::model::ses::{
     self, DEFAULT_SIGNING_ZONE, DesiredSes, DkimSetting, ObservedSes, mail_from_mx,
 };
@@ -67,6 +68,12 @@ pub struct Desired {
     /// Addresses the user asked to adopt.
     pub adopt: BTreeSet<String>,
     pub ses: DesiredSes,
+    #[serde(default)]
+    pub gateway: Option<DesiredGateway>,
+    /// The gateway whose resources are observed: the desired one, or for `destroy` the one
+    /// being removed (its names are derived from the blueprint).
+    #[serde(default)]
+    pub gateway_scope: Option<DesiredGateway>,
 }
 
 impl Desired {
@@ -76,6 +83,7 @@ impl Desired {
             records: Vec::new(),
             adopt: BTreeSet::new(),
             ses: DesiredSes::default(),
+            gateway: None,
             ..self.clone()
         }
     }
@@ -158,6 +166,30 @@ impl Desired {
                         text: mf.spf.clone(),
                     },
                 );
+            }
+        }
+    }
+
+    /// Puts a value learned from AWS where its placeholder stands (the gateway's Elastic IP,
+    /// its DKIM public key). TXT values are re-split after the substitution.
+    pub fn substitute(&mut self, placeholder: &str, value: &str) {
+        for r in &mut self.records {
+            match &mut r.content {
+                Content::Whole { values } => {
+                    for v in values.iter_mut() {
+                        if v.contains(placeholder)
+                            || (r.rtype == "TXT" && txt::text_of(v).contains(placeholder))
+                        {
+                            *v = if r.rtype == "TXT" {
+                                txt::encode(&txt::text_of(v).replace(placeholder, value))
+                            } else {
+                                v.replace(placeholder, value)
+                            };
+                        }
+                    }
+                }
+                Content::Spf { text } => *text = text.replace(placeholder, value),
+                _ => {}
             }
         }
     }
@@ -248,6 +280,54 @@ pub fn from_blueprint(bp: &Blueprint) -> Desired {
         }
         zones.insert(zone);
     }
+    if let Some(g) = &bp.gateway {
+        let zone = g.zone_name();
+        records.push(DesiredRecord {
+            zone: zone.clone(),
+            name: g.hostname.value.clone(),
+            rtype: "A".into(),
+            ttl: default_ttl,
+            content: Content::Whole {
+                values: vec![gateway::IP.into()],
+            },
+            purpose: "gateway A".into(),
+        });
+        zones.insert(zone);
+        for d in bp.domains.iter().filter(|d| d.via_gateway.is_some()) {
+            let ttl = d.ttl.as_ref().map_or(default_ttl, |t| t.value);
+            // The gateway's IP joins the domain's own SPF, or makes one.
+            let text = match &d.spf {
+                Some(s) => {
+                    spf::compose(s).replacen("v=spf1", &format!("v=spf1 ip4:{}", gateway::IP), 1)
+                }
+                None => format!("v=spf1 ip4:{} ~all", gateway::IP),
+            };
+            match records
+                .iter_mut()
+                .find(|r| r.name == d.domain.value && r.purpose == "SPF")
+            {
+                Some(r) => r.content = Content::Spf { text },
+                None => records.push(DesiredRecord {
+                    zone: d.zone_name().to_owned(),
+                    name: d.domain.value.clone(),
+                    rtype: "TXT".into(),
+                    ttl,
+                    content: Content::Spf { text },
+                    purpose: "SPF".into(),
+                }),
+            }
+            records.push(DesiredRecord {
+                zone: d.zone_name().to_owned(),
+                name: dkim::record_name(&g.dkim_selector.value, &d.domain.value),
+                rtype: "TXT".into(),
+                ttl,
+                content: Content::Whole {
+                    values: vec![txt::encode(&dkim::record_text(gateway::DKIM_KEY))],
+                },
+                purpose: "gateway DKIM".into(),
+            });
+        }
+    }
     Desired {
         blueprint: bp.name.value.clone(),
         region: bp.region().map(str::to_owned),
@@ -256,5 +336,7 @@ pub fn from_blueprint(bp: &Blueprint) -> Desired {
         records,
         adopt: bp.adopt.iter().map(|a| a.value.clone()).collect(),
         ses: ses::from_blueprint(bp),
+        gateway: gateway::from_blueprint(bp),
+        gateway_scope: gateway::from_blueprint(bp),
     }
 }

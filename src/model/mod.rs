@@ -2,6 +2,7 @@
 //! before they are compared. Pure: no AWS types, no tokio. May import `blueprint` and `mail`.
 
 pub mod desired;
+pub mod gateway;
 pub mod observed;
 pub mod ownership;
 pub mod ses;

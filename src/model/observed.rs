@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::RecordSet;
+use super::gateway::ObservedGateway;
 use super::ses::ObservedSes;
 
 /// A Route 53 hosted zone.
@@ -33,6 +34,9 @@ pub struct Observed {
     pub zones: Vec<ObservedZone>,
     /// `None` when SES is out of scope (the blueprint names no region).
     pub ses: Option<ObservedSes>,
+    /// `None` when the blueprint has no gateway (nothing of one is looked for).
+    #[serde(default)]
+    pub gateway: Option<ObservedGateway>,
 }
 
 impl Observed {
@@ -51,7 +55,15 @@ impl Observed {
             }
         }
         let ses = self.ses.as_ref().map(ObservedSes::stable);
-        let bytes = serde_json::to_vec(&(zones, ses)).unwrap_or_default();
+        let gateway = self.gateway.as_ref().map(|g| {
+            let mut g = g.clone();
+            // PTR updates complete by themselves; they do not make a plan stale.
+            for e in &mut g.eips {
+                e.ptr_update = None;
+            }
+            g
+        });
+        let bytes = serde_json::to_vec(&(zones, ses, gateway)).unwrap_or_default();
         let digest = Sha256::digest(&bytes);
         digest.iter().map(|b| format!("{b:02x}")).collect()
     }

@@ -1,6 +1,7 @@
 //! AWS -> model: read-only observation. Every read that does not depend on another runs
 //! concurrently (Route 53 and SES side by side). SDK types stop here.
 
+pub mod gateway;
 pub mod route53;
 pub mod ses;
 
@@ -20,6 +21,16 @@ pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Observed, AwsError>
             Ok(None)
         }
     };
-    let (zones, ses) = futures::try_join!(route53::observe(aws, desired), ses)?;
-    Ok(Observed { zones, ses })
+    let gateway = async {
+        match &desired.gateway_scope {
+            Some(g) => gateway::observe(aws, &desired.blueprint, g).await.map(Some),
+            None => Ok(None),
+        }
+    };
+    let (zones, ses, gateway) = futures::try_join!(route53::observe(aws, desired), ses, gateway)?;
+    Ok(Observed {
+        zones,
+        ses,
+        gateway,
+    })
 }

@@ -12,6 +12,7 @@ use serde::Serialize;
 use super::{Action, FORMAT, Plan, RecordChange, Summary, TagChange, VERSION, ZonePlan};
 use crate::mail::{spf, txt};
 use crate::model::desired::{Content, Desired, DesiredRecord};
+use crate::model::gateway as model_gateway;
 use crate::model::observed::{Observed, ObservedZone};
 use crate::model::ownership::{self, Owner, Scope};
 use crate::model::{RecordSet, address};
@@ -32,9 +33,22 @@ const SAFETY_PERCENT: usize = 30;
 pub fn diff(desired: &Desired, observed: &Observed) -> Result<Plan, Vec<Conflict>> {
     let mut conflicts = Vec::new();
     let (ses, rekey) = super::ses::diff(desired, observed, &mut conflicts);
+    let (gateway, reports) =
+        super::gateway::diff(desired, observed.gateway.as_ref(), &mut conflicts);
     let mut desired = desired.clone();
     if let Some(obs) = &observed.ses {
         desired.add_ses_records(obs, &rekey);
+    }
+    if let Some(g) = &observed.gateway {
+        if let Some(eip) = g.eip() {
+            desired.substitute(model_gateway::IP, &eip.public_ip);
+        }
+        let rekeyed = gateway
+            .iter()
+            .any(|c| matches!(c.op, super::gateway::GatewayOp::CreateKey { .. }));
+        if let (Some(key), false) = (&g.public_key, rekeyed) {
+            desired.substitute(model_gateway::DKIM_KEY, key);
+        }
     }
     let desired = &desired;
     let mut zones = Vec::new();
@@ -88,11 +102,13 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Result<Plan, Vec<Conflict
     let actions = zones
         .iter()
         .flat_map(|z| z.changes.iter().map(|c| c.action))
-        .chain(ses.iter().map(|c| c.action));
+        .chain(ses.iter().map(|c| c.action))
+        .chain(gateway.iter().map(|c| c.action));
     for action in actions {
         match action {
             Action::Create => summary.create += 1,
             Action::Update => summary.update += 1,
+            Action::Replace => summary.replace += 1,
             Action::Adopt => summary.adopt += 1,
             Action::Delete => summary.delete += 1,
         }
@@ -112,10 +128,31 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Result<Plan, Vec<Conflict
         observed_checksum: observed.checksum(),
         zones,
         ses,
+        gateway,
+        reports,
         summary,
         safety,
         desired: desired.clone(),
     })
+}
+
+/// What a value still holding a gateway placeholder will be.
+fn pending_note(content: &Content) -> Option<String> {
+    let text = match content {
+        Content::Whole { values } => values.join(" "),
+        Content::Spf { text } => text.clone(),
+        _ => return None,
+    };
+    if text.contains(model_gateway::IP) {
+        Some(format!(
+            "{} with the gateway's Elastic IP",
+            text.replace(model_gateway::IP, "<ip>")
+        ))
+    } else if text.contains(model_gateway::DKIM_KEY) {
+        Some("the gateway's DKIM public key, generated at apply".into())
+    } else {
+        None
+    }
 }
 
 /// The working state of one zone's diff.
@@ -206,6 +243,27 @@ impl<'a> ZoneDiff<'a> {
             ),
             hint: adopt_hint.clone(),
         };
+        if let Some(note) = pending_note(&want.content) {
+            if blocked && !matches!(want.content, Content::Spf { .. }) {
+                conflicts.push(unowned);
+                return;
+            }
+            self.changes.push(RecordChange {
+                address: addr,
+                action: if existing.is_some() {
+                    Action::Update
+                } else {
+                    Action::Create
+                },
+                purpose: want.purpose.clone(),
+                before: existing.cloned(),
+                after: None,
+                marker_before: None,
+                marker_after: None,
+                pending: Some(note),
+            });
+            return;
+        }
         // Whether applying takes over something someone else wrote (needs `adopt:`).
         let mut takes_over = existing.is_some();
         let (after, scope) = match &want.content {

@@ -5,6 +5,7 @@
 
 mod batch;
 mod diff;
+pub mod gateway;
 pub mod render;
 pub mod ses;
 #[cfg(test)]
@@ -24,7 +25,7 @@ pub use ses::{SesChange, SesOp};
 /// Names the JSON document as a mailinfra plan.
 pub const FORMAT: &str = "mailinfra-plan";
 /// Bumped whenever a field of the JSON plan changes meaning or shape.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// Everything one run would change.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,6 +40,10 @@ pub struct Plan {
     pub zones: Vec<ZonePlan>,
     /// Amazon SES changes, in execution order.
     pub ses: Vec<SesChange>,
+    /// Relay gateway changes (EC2, IAM, SSM), in execution order.
+    pub gateway: Vec<gateway::GatewayChange>,
+    /// What only a person can do (the port-25 release, the relay line, a pending PTR).
+    pub reports: Vec<gateway::Report>,
     pub summary: Summary,
     /// Set when the plan changes or deletes much of what the blueprint owns; apply then
     /// needs `--force`.
@@ -50,7 +55,7 @@ pub struct Plan {
 
 impl Plan {
     pub fn is_empty(&self) -> bool {
-        self.zones.is_empty() && self.ses.is_empty()
+        self.zones.is_empty() && self.ses.is_empty() && self.gateway.is_empty()
     }
 }
 
@@ -59,6 +64,7 @@ impl Plan {
 pub struct Summary {
     pub create: usize,
     pub update: usize,
+    pub replace: usize,
     pub delete: usize,
     pub adopt: usize,
 }
@@ -85,6 +91,8 @@ pub enum TagChange {
 pub enum Action {
     Create,
     Update,
+    /// Create a new one, move what points at it, remove the old (the gateway instance).
+    Replace,
     /// Take over a record that exists without an ownership record (listed in `adopt:`).
     Adopt,
     Delete,

@@ -38,6 +38,7 @@ fn verb(action: Action) -> (&'static str, &'static str) {
     match action {
         Action::Create => ("+", "create"),
         Action::Update => ("~", "update"),
+        Action::Replace => ("±", "replace"),
         Action::Adopt => ("~", "adopt"),
         Action::Delete => ("-", "delete"),
     }
@@ -139,11 +140,44 @@ pub fn text(plan: &Plan, paint: Paint) -> String {
         }
         out.push('\n');
     }
+    if !plan.gateway.is_empty() {
+        let _ = writeln!(out, "{}", paint.bold("Relay gateway"));
+        for c in &plan.gateway {
+            let (sign, word) = verb(c.action);
+            let colored = match c.action {
+                Action::Create => paint.green(sign),
+                Action::Delete => paint.red(sign),
+                _ => paint.yellow(sign),
+            };
+            let _ = writeln!(out, "  {colored} {word:<7} {}", c.address);
+            for f in &c.fields {
+                let _ = match (&f.before, &f.after) {
+                    (Some(b), Some(a)) => writeln!(out, "      {}: {b} -> {a}", f.field),
+                    (None, Some(a)) => writeln!(out, "      {}: {a}", f.field),
+                    (Some(b), None) => writeln!(out, "      {}: {b} -> (none)", f.field),
+                    (None, None) => Ok(()),
+                };
+            }
+        }
+        out.push('\n');
+    }
+    if !plan.reports.is_empty() && !plan.is_empty() {
+        out.push_str(&reports(&plan.reports));
+        out.push('\n');
+    }
     let s = plan.summary;
     let _ = writeln!(
         out,
-        "Plan: {} to create, {} to update, {} to adopt, {} to delete.",
-        s.create, s.update, s.adopt, s.delete
+        "Plan: {} to create, {} to update, {}{} to adopt, {} to delete.",
+        s.create,
+        s.update,
+        if s.replace > 0 {
+            format!("{} to replace, ", s.replace)
+        } else {
+            String::new()
+        },
+        s.adopt,
+        s.delete
     );
     if let Some(why) = &plan.safety {
         let _ = writeln!(
@@ -151,6 +185,18 @@ pub fn text(plan: &Plan, paint: Paint) -> String {
             "{} {why}; apply needs --force.",
             paint.yellow("warning:")
         );
+    }
+    out
+}
+
+/// Things only a person can do, with their steps.
+pub fn reports(list: &[super::gateway::Report]) -> String {
+    let mut out = String::from("To do by a person (mailinfra cannot):\n");
+    for r in list {
+        let _ = writeln!(out, "  * {}", r.title);
+        for s in &r.steps {
+            let _ = writeln!(out, "      {s}");
+        }
     }
     out
 }
@@ -241,6 +287,33 @@ pub fn markdown(plan: &Plan) -> String {
                 c.purpose,
                 values(&c.before),
                 after
+            );
+        }
+        out.push('\n');
+    }
+    if !plan.gateway.is_empty() {
+        let _ = writeln!(out, "#### Relay gateway\n");
+        let _ = writeln!(out, "| action | resource | change |");
+        let _ = writeln!(out, "|---|---|---|");
+        for c in &plan.gateway {
+            let fields: Vec<String> = c
+                .fields
+                .iter()
+                .map(|f| {
+                    format!(
+                        "{}: {} → {}",
+                        f.field,
+                        cell(f.before.as_deref().unwrap_or("(none)")),
+                        cell(f.after.as_deref().unwrap_or("(none)"))
+                    )
+                })
+                .collect();
+            let _ = writeln!(
+                out,
+                "| {} | `{}` | {} |",
+                verb(c.action).1,
+                cell(&c.address),
+                fields.join("<br>")
             );
         }
         out.push('\n');

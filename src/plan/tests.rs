@@ -61,6 +61,8 @@ fn desired(records: Vec<DesiredRecord>, adopt: &[&str]) -> Desired {
         adopt: adopt.iter().map(|a| a.to_string()).collect::<BTreeSet<_>>(),
         region: None,
         ses: Default::default(),
+        gateway: None,
+        gateway_scope: None,
     }
 }
 
@@ -76,6 +78,7 @@ fn zone(tagged: bool, records: Vec<RecordSet>) -> Observed {
             records,
         }],
         ses: None,
+        gateway: None,
     }
 }
 

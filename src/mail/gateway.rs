@@ -1,0 +1,296 @@
+//! What the relay gateway runs, rendered from the blueprint: Postfix's main.cf settings,
+//! OpenDKIM's configuration, key and signing tables, the instance's boot script, and the IAM
+//! policies of its role. Pure: the private key is never an input; the boot script fetches it
+//! from SSM at boot with the instance's own role.
+//!
+//! Settings follow DOMAIN.md: relay only for `mynetworks` (loopback plus `relay_from`),
+//! `myhostname` = the name the A and PTR records give (so HELO matches), opportunistic TLS
+//! out, OpenDKIM as a milter in signing mode with a KeyTable/SigningTable per domain.
+
+use std::fmt::Write as _;
+
+/// Everything the rendering needs; public values only.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Gateway {
+    pub blueprint: String,
+    pub hostname: String,
+    pub region: String,
+    pub relay_from: Vec<String>,
+    pub submission: bool,
+    pub selector: String,
+    /// Domains whose mail the gateway signs (those with `send_via: [gateway]`).
+    pub signing_domains: Vec<String>,
+    /// The SSM SecureString holding the private key (PKCS#8 PEM).
+    pub key_parameter: String,
+}
+
+/// Where OpenDKIM keeps the key on the instance.
+pub const KEY_DIR: &str = "/etc/opendkim/keys";
+/// The milter's address, shared by opendkim.conf and main.cf.
+pub const MILTER_PORT: u16 = 8891;
+
+impl Gateway {
+    pub fn key_path(&self) -> String {
+        format!("{KEY_DIR}/{}.private", self.selector)
+    }
+
+    /// `postconf -e` settings for /etc/postfix/main.cf, in order.
+    pub fn main_cf(&self) -> Vec<(&'static str, String)> {
+        let mut networks = vec!["127.0.0.0/8".to_owned(), "[::1]/128".to_owned()];
+        networks.extend(self.relay_from.iter().cloned());
+        vec![
+            ("myhostname", self.hostname.clone()),
+            ("myorigin", "$myhostname".into()),
+            ("mydestination", "localhost".into()),
+            ("inet_interfaces", "all".into()),
+            ("inet_protocols", "ipv4".into()),
+            ("mynetworks", networks.join(" ")),
+            (
+                "smtpd_relay_restrictions",
+                "permit_mynetworks, reject_unauth_destination".into(),
+            ),
+            (
+                "smtpd_recipient_restrictions",
+                "permit_mynetworks, reject_unauth_destination".into(),
+            ),
+            ("smtp_tls_security_level", "may".into()),
+            ("smtp_tls_loglevel", "1".into()),
+            ("smtpd_tls_security_level", "may".into()),
+            ("smtpd_milters", format!("inet:localhost:{MILTER_PORT}")),
+            ("non_smtpd_milters", "$smtpd_milters".into()),
+            ("milter_default_action", "accept".into()),
+            ("milter_protocol", "6".into()),
+        ]
+    }
+
+    pub fn opendkim_conf(&self) -> String {
+        format!(
+            "# Rendered by mailinfra for blueprint {bp}: sign mail from the relay networks.\n\
+             Syslog                  yes\n\
+             UMask                   007\n\
+             Mode                    s\n\
+             Canonicalization        relaxed/simple\n\
+             OversignHeaders         From\n\
+             KeyTable                file:/etc/opendkim/KeyTable\n\
+             SigningTable            refile:/etc/opendkim/SigningTable\n\
+             InternalHosts           refile:/etc/opendkim/TrustedHosts\n\
+             ExternalIgnoreList      refile:/etc/opendkim/TrustedHosts\n\
+             Socket                  inet:{MILTER_PORT}@localhost\n\
+             PidFile                 /run/opendkim/opendkim.pid\n\
+             UserID                  opendkim\n",
+            bp = self.blueprint
+        )
+    }
+
+    /// One key per signing domain: `<selector>._domainkey.<domain> <domain>:<selector>:<path>`.
+    pub fn key_table(&self) -> String {
+        let mut out = String::new();
+        for d in &self.signing_domains {
+            let _ = writeln!(
+                out,
+                "{}._domainkey.{d} {d}:{}:{}",
+                self.selector,
+                self.selector,
+                self.key_path()
+            );
+        }
+        out
+    }
+
+    /// Mail from any address of a signing domain is signed with that domain's key; other
+    /// domains' mail passes unsigned.
+    pub fn signing_table(&self) -> String {
+        let mut out = String::new();
+        for d in &self.signing_domains {
+            let _ = writeln!(out, "*@{d} {}._domainkey.{d}", self.selector);
+        }
+        out
+    }
+
+    pub fn trusted_hosts(&self) -> String {
+        let mut out = String::from("127.0.0.1\n::1\nlocalhost\n");
+        for r in &self.relay_from {
+            let _ = writeln!(out, "{r}");
+        }
+        out
+    }
+
+    /// The instance's user data: installs and configures Postfix and OpenDKIM. Idempotent:
+    /// every step sets a state rather than appending to one, so running it twice is safe.
+    pub fn boot_script(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "#!/bin/bash");
+        let _ = writeln!(
+            s,
+            "# mailinfra relay gateway for blueprint {}: Postfix relays for the",
+            self.blueprint
+        );
+        let _ = writeln!(
+            s,
+            "# allowed networks, OpenDKIM signs. Rendered by mailinfra; safe to run twice."
+        );
+        let _ = writeln!(s, "set -euo pipefail");
+        let _ = writeln!(s, "export DEBIAN_FRONTEND=noninteractive");
+        let _ = writeln!(s, "GATEWAY_HOSTNAME='{}'", self.hostname);
+        let _ = writeln!(s, "REGION='{}'", self.region);
+        let _ = writeln!(s, "KEY_PARAMETER='{}'", self.key_parameter);
+        let _ = writeln!(s);
+        let _ = writeln!(
+            s,
+            "hostnamectl set-hostname \"$GATEWAY_HOSTNAME\" 2>/dev/null || hostname \"$GATEWAY_HOSTNAME\""
+        );
+        let _ = writeln!(s, "echo \"$GATEWAY_HOSTNAME\" > /etc/mailname");
+        let _ = writeln!(
+            s,
+            "echo \"postfix postfix/main_mailer_type select Internet Site\" | debconf-set-selections"
+        );
+        let _ = writeln!(
+            s,
+            "echo \"postfix postfix/mailname string $GATEWAY_HOSTNAME\" | debconf-set-selections"
+        );
+        let _ = writeln!(s, "apt-get update -q");
+        let _ = writeln!(s, "apt-get install -y -q postfix opendkim awscli");
+        let _ = writeln!(s);
+        let _ = writeln!(
+            s,
+            "# Postfix: relay for mynetworks only, sign through OpenDKIM, TLS when offered."
+        );
+        for (k, v) in self.main_cf() {
+            let _ = writeln!(s, "postconf -e '{k} = {v}'");
+        }
+        if self.submission {
+            let _ = writeln!(
+                s,
+                "postconf -M 'submission/inet=submission inet n - y - - smtpd'"
+            );
+            let _ = writeln!(
+                s,
+                "postconf -P 'submission/inet/syslog_name=postfix/submission'"
+            );
+        }
+        let _ = writeln!(s);
+        let _ = writeln!(
+            s,
+            "# OpenDKIM: signing mode, one key table entry per signing domain."
+        );
+        let _ = writeln!(
+            s,
+            "install -d -m 0750 -o opendkim -g opendkim /etc/opendkim {KEY_DIR}"
+        );
+        for (path, body) in [
+            ("/etc/opendkim.conf", self.opendkim_conf()),
+            ("/etc/opendkim/KeyTable", self.key_table()),
+            ("/etc/opendkim/SigningTable", self.signing_table()),
+            ("/etc/opendkim/TrustedHosts", self.trusted_hosts()),
+        ] {
+            let _ = writeln!(s, "cat > {path} <<'MAILINFRA_EOF'");
+            s.push_str(&body);
+            let _ = writeln!(s, "MAILINFRA_EOF");
+        }
+        let _ = writeln!(s);
+        let _ = writeln!(
+            s,
+            "# The private key, from SSM with the instance's own role; readable by opendkim alone."
+        );
+        let _ = writeln!(s, "umask 077");
+        let _ = writeln!(s, "TMP_KEY=$(mktemp)");
+        let _ = writeln!(
+            s,
+            "aws ssm get-parameter --region \"$REGION\" --name \"$KEY_PARAMETER\" --with-decryption --query Parameter.Value --output text > \"$TMP_KEY\""
+        );
+        let _ = writeln!(
+            s,
+            "install -m 0600 -o opendkim -g opendkim \"$TMP_KEY\" {}",
+            self.key_path()
+        );
+        let _ = writeln!(s, "rm -f \"$TMP_KEY\"");
+        let _ = writeln!(s);
+        let _ = writeln!(s, "systemctl enable opendkim postfix");
+        let _ = writeln!(s, "systemctl restart opendkim postfix");
+        s
+    }
+}
+
+/// The trust policy that lets EC2 instances assume the gateway's role.
+pub fn trust_policy() -> String {
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#.to_owned()
+}
+
+/// The role's only permission: read its own DKIM key parameter.
+pub fn role_policy(region: &str, key_parameter: &str) -> String {
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"ReadOwnDkimKey","Effect":"Allow","Action":"ssm:GetParameter","Resource":"arn:aws:ssm:{region}:*:parameter{key_parameter}"}}]}}"#
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub fn sample() -> Gateway {
+        Gateway {
+            blueprint: "acme-mail".into(),
+            hostname: "mail.example.com".into(),
+            region: "eu-west-1".into(),
+            relay_from: vec!["10.0.0.0/16".into()],
+            submission: true,
+            selector: "mta1".into(),
+            signing_domains: vec!["example.com".into(), "example.net".into()],
+            key_parameter: "/mailinfra/acme-mail/dkim/mta1/private".into(),
+        }
+    }
+
+    #[test]
+    fn rendered_files() {
+        let g = sample();
+        let main_cf: String = g
+            .main_cf()
+            .iter()
+            .map(|(k, v)| format!("{k} = {v}\n"))
+            .collect();
+        insta::assert_snapshot!("main_cf", main_cf);
+        insta::assert_snapshot!("opendkim_conf", g.opendkim_conf());
+        insta::assert_snapshot!("key_table", g.key_table());
+        insta::assert_snapshot!("signing_table", g.signing_table());
+        insta::assert_snapshot!("boot_script", g.boot_script());
+    }
+
+    #[test]
+    fn relay_is_limited_to_mynetworks() {
+        let g = sample();
+        let cf = g.main_cf();
+        let get = |k: &str| {
+            cf.iter()
+                .find(|(key, _)| *key == k)
+                .map(|(_, v)| v.clone())
+                .unwrap()
+        };
+        assert_eq!(get("mynetworks"), "127.0.0.0/8 [::1]/128 10.0.0.0/16");
+        assert_eq!(
+            get("smtpd_relay_restrictions"),
+            "permit_mynetworks, reject_unauth_destination"
+        );
+        assert_eq!(get("myhostname"), "mail.example.com");
+    }
+
+    #[test]
+    fn the_role_reads_only_its_key() {
+        let policy: serde_json::Value = serde_json::from_str(&role_policy(
+            "eu-west-1",
+            "/mailinfra/acme/dkim/mta1/private",
+        ))
+        .unwrap();
+        let st = &policy["Statement"][0];
+        assert_eq!(st["Action"], "ssm:GetParameter");
+        assert_eq!(
+            st["Resource"],
+            "arn:aws:ssm:eu-west-1:*:parameter/mailinfra/acme/dkim/mta1/private"
+        );
+        assert_eq!(policy["Statement"].as_array().unwrap().len(), 1);
+        let trust: serde_json::Value = serde_json::from_str(&trust_policy()).unwrap();
+        assert_eq!(
+            trust["Statement"][0]["Principal"]["Service"],
+            "ec2.amazonaws.com"
+        );
+    }
+}

@@ -1,0 +1,343 @@
+//! Observes the relay gateway: its instances, Elastic IPs and security group (by the
+//! blueprint's tag), the instance profile and role policy, the DKIM key parameters, the image
+//! and subnet to launch with, and the reverse DNS of the Elastic IP. Independent reads run
+//! concurrently; only the PTR read waits for the addresses.
+//!
+//! Requests for a no-op plan: DescribeInstances, DescribeAddresses, DescribeSecurityGroups,
+//! DescribeSubnets, GetInstanceProfile, GetRolePolicy, DescribeParameters, GetParameter (the
+//! public key), GetParameter (the image, for `debian-12`), DescribeAddressesAttribute.
+
+use aws_sdk_ec2::types::{AddressAttributeName, Filter};
+use aws_sdk_iam::error::ProvideErrorMetadata as _;
+use aws_sdk_ssm::types::ParameterStringFilter;
+
+use crate::aws::{Aws, AwsError, ops};
+use crate::model::gateway::{
+    DesiredGateway, Ingress, ObservedEip, ObservedGateway, ObservedInstance, ObservedSecurityGroup,
+};
+use crate::model::ses::OWNER_TAG;
+
+/// Debian's public SSM parameter for the latest Debian 12 image.
+pub const DEBIAN_12_PARAMETER: &str = "/aws/service/debian/release/12/latest/amd64";
+/// The tag that records an instance's configuration fingerprint.
+pub const CONFIG_TAG: &str = "mailinfra:config";
+
+fn owned(blueprint: &str) -> Filter {
+    Filter::builder()
+        .name(format!("tag:{OWNER_TAG}"))
+        .values(blueprint)
+        .build()
+}
+
+fn some(s: Option<&str>) -> Option<String> {
+    s.filter(|v| !v.is_empty()).map(str::to_owned)
+}
+
+pub async fn observe(
+    aws: &Aws,
+    blueprint: &str,
+    g: &DesiredGateway,
+) -> Result<ObservedGateway, AwsError> {
+    let (instances, eips, groups, subnet, profile, policy, params, public_key, image_id) = futures::try_join!(
+        instances(aws, blueprint),
+        addresses(aws, blueprint),
+        security_groups(aws, blueprint),
+        subnet(aws, g.subnet.as_deref()),
+        profile_roles(aws, &g.names.role),
+        role_policy(aws, &g.names.role),
+        key_parameters(aws, g),
+        parameter(aws, &g.names.key_public),
+        image(aws, &g.image),
+    )?;
+    let mut eips = eips;
+    ptr(aws, &mut eips).await?;
+    Ok(ObservedGateway {
+        image_id,
+        subnet,
+        profile_roles: profile,
+        role_policy: policy,
+        private_key_exists: params.contains(&g.names.key_private),
+        public_key,
+        security_groups: groups,
+        instances,
+        eips,
+    })
+}
+
+async fn instances(aws: &Aws, blueprint: &str) -> Result<Vec<ObservedInstance>, AwsError> {
+    let out = aws
+        .ec2
+        .describe_instances()
+        .filters(owned(blueprint))
+        .filters(
+            Filter::builder()
+                .name("instance-state-name")
+                .set_values(Some(
+                    ["pending", "running", "stopping", "stopped"]
+                        .map(String::from)
+                        .to_vec(),
+                ))
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| AwsError::call(&ops::DESCRIBE_INSTANCES, e))?;
+    Ok(out
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .map(|i| ObservedInstance {
+            id: i.instance_id().unwrap_or_default().to_owned(),
+            state: i
+                .state()
+                .and_then(|s| s.name())
+                .map_or("unknown".into(), |n| n.as_str().to_owned()),
+            instance_type: i
+                .instance_type()
+                .map_or(String::new(), |t| t.as_str().to_owned()),
+            image_id: i.image_id().unwrap_or_default().to_owned(),
+            subnet_id: i.subnet_id().unwrap_or_default().to_owned(),
+            private_ip: some(i.private_ip_address()),
+            config: i
+                .tags()
+                .iter()
+                .find(|t| t.key() == Some(CONFIG_TAG))
+                .and_then(|t| t.value())
+                .map(str::to_owned),
+            launched: i.launch_time().map_or(0, |t| t.secs()),
+        })
+        .collect())
+}
+
+async fn addresses(aws: &Aws, blueprint: &str) -> Result<Vec<ObservedEip>, AwsError> {
+    let out = aws
+        .ec2
+        .describe_addresses()
+        .filters(owned(blueprint))
+        .send()
+        .await
+        .map_err(|e| AwsError::call(&ops::DESCRIBE_ADDRESSES, e))?;
+    Ok(out
+        .addresses()
+        .iter()
+        .map(|a| ObservedEip {
+            allocation_id: a.allocation_id().unwrap_or_default().to_owned(),
+            public_ip: a.public_ip().unwrap_or_default().to_owned(),
+            // The emulator (like EC2-Classic responses) sends empty strings for "none".
+            instance_id: some(a.instance_id()),
+            association_id: some(a.association_id()),
+            ptr: None,
+            ptr_update: None,
+        })
+        .collect())
+}
+
+/// Reverse DNS of the addresses, one request for all.
+async fn ptr(aws: &Aws, eips: &mut [ObservedEip]) -> Result<(), AwsError> {
+    if eips.is_empty() {
+        return Ok(());
+    }
+    let out = aws
+        .ec2
+        .describe_addresses_attribute()
+        .attribute(AddressAttributeName::DomainName)
+        .set_allocation_ids(Some(eips.iter().map(|e| e.allocation_id.clone()).collect()))
+        .send()
+        .await
+        .map_err(|e| AwsError::call(&ops::DESCRIBE_ADDRESSES_ATTRIBUTE, e))?;
+    for a in out.addresses() {
+        if let Some(e) = eips
+            .iter_mut()
+            .find(|e| Some(e.allocation_id.as_str()) == a.allocation_id())
+        {
+            e.ptr = some(a.ptr_record()).map(|p| p.trim_end_matches('.').to_owned());
+            e.ptr_update = a.ptr_record_update().map(|u| {
+                (
+                    u.value()
+                        .unwrap_or_default()
+                        .trim_end_matches('.')
+                        .to_owned(),
+                    u.status().unwrap_or_default().to_owned(),
+                    u.reason().map(str::to_owned),
+                )
+            });
+        }
+    }
+    Ok(())
+}
+
+async fn security_groups(
+    aws: &Aws,
+    blueprint: &str,
+) -> Result<Vec<ObservedSecurityGroup>, AwsError> {
+    let out = aws
+        .ec2
+        .describe_security_groups()
+        .filters(owned(blueprint))
+        .send()
+        .await
+        .map_err(|e| AwsError::call(&ops::DESCRIBE_SECURITY_GROUPS, e))?;
+    Ok(out
+        .security_groups()
+        .iter()
+        .map(|g| {
+            let mut ingress: Vec<Ingress> = g
+                .ip_permissions()
+                .iter()
+                .flat_map(|p| {
+                    p.ip_ranges().iter().map(move |r| Ingress {
+                        protocol: p.ip_protocol().unwrap_or_default().to_owned(),
+                        from_port: p.from_port().unwrap_or(0),
+                        to_port: p.to_port().unwrap_or(0),
+                        cidr: r.cidr_ip().unwrap_or_default().to_owned(),
+                    })
+                })
+                .collect();
+            ingress.sort();
+            ObservedSecurityGroup {
+                id: g.group_id().unwrap_or_default().to_owned(),
+                name: g.group_name().unwrap_or_default().to_owned(),
+                vpc_id: g.vpc_id().unwrap_or_default().to_owned(),
+                ingress,
+            }
+        })
+        .collect())
+}
+
+/// The subnet to launch in, and its VPC: the named one, or a default subnet (first by zone).
+async fn subnet(aws: &Aws, named: Option<&str>) -> Result<Option<(String, String)>, AwsError> {
+    let req = aws.ec2.describe_subnets();
+    let req = match named {
+        Some(id) => req.subnet_ids(id),
+        None => req.filters(
+            Filter::builder()
+                .name("default-for-az")
+                .values("true")
+                .build(),
+        ),
+    };
+    let out = req
+        .send()
+        .await
+        .map_err(|e| AwsError::call(&ops::DESCRIBE_SUBNETS, e))?;
+    let mut subnets: Vec<_> = out.subnets().iter().collect();
+    subnets.sort_by_key(|s| s.availability_zone().unwrap_or_default().to_owned());
+    Ok(subnets.first().map(|s| {
+        (
+            s.subnet_id().unwrap_or_default().to_owned(),
+            s.vpc_id().unwrap_or_default().to_owned(),
+        )
+    }))
+}
+
+async fn profile_roles(aws: &Aws, name: &str) -> Result<Option<Vec<String>>, AwsError> {
+    match aws
+        .iam
+        .get_instance_profile()
+        .instance_profile_name(name)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(Some(
+            out.instance_profile()
+                .map(|p| p.roles().iter().map(|r| r.role_name().to_owned()).collect())
+                .unwrap_or_default(),
+        )),
+        Err(e) if e.code() == Some("NoSuchEntity") => Ok(None),
+        Err(e) => Err(AwsError::call(&ops::GET_INSTANCE_PROFILE, e)),
+    }
+}
+
+/// The name of the role's one inline policy.
+pub const ROLE_POLICY: &str = "read-own-dkim-key";
+
+async fn role_policy(aws: &Aws, role: &str) -> Result<Option<String>, AwsError> {
+    match aws
+        .iam
+        .get_role_policy()
+        .role_name(role)
+        .policy_name(ROLE_POLICY)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(Some(percent_decode(out.policy_document()))),
+        Err(e) if e.code() == Some("NoSuchEntity") => Ok(None),
+        Err(e) => Err(AwsError::call(&ops::GET_ROLE_POLICY, e)),
+    }
+}
+
+/// Which of the key parameters exist (metadata only: the private key is never read here).
+async fn key_parameters(aws: &Aws, g: &DesiredGateway) -> Result<Vec<String>, AwsError> {
+    let out = aws
+        .ssm
+        .describe_parameters()
+        .parameter_filters(
+            ParameterStringFilter::builder()
+                .key("Name")
+                .option("Equals")
+                .values(&g.names.key_private)
+                .values(&g.names.key_public)
+                .build()
+                .map_err(|e| AwsError::Other(format!("building a parameter filter: {e}")))?,
+        )
+        .send()
+        .await
+        .map_err(|e| AwsError::call(&ops::DESCRIBE_PARAMETERS, e))?;
+    Ok(out
+        .parameters()
+        .iter()
+        .filter_map(|p| p.name().map(str::to_owned))
+        .collect())
+}
+
+async fn parameter(aws: &Aws, name: &str) -> Result<Option<String>, AwsError> {
+    use aws_sdk_ssm::error::ProvideErrorMetadata as _;
+    match aws.ssm.get_parameter().name(name).send().await {
+        Ok(out) => Ok(out.parameter().and_then(|p| p.value()).map(str::to_owned)),
+        Err(e) if e.code() == Some("ParameterNotFound") => Ok(None),
+        Err(e) => Err(AwsError::call(&ops::GET_PARAMETER, e)),
+    }
+}
+
+/// `debian-12` through Debian's public parameter; an AMI id as it is.
+async fn image(aws: &Aws, image: &str) -> Result<Option<String>, AwsError> {
+    if image != "debian-12" {
+        return Ok(Some(image.to_owned()));
+    }
+    let out = aws
+        .ssm
+        .get_parameter()
+        .name(DEBIAN_12_PARAMETER)
+        .send()
+        .await
+        .map_err(|e| AwsError::call(&ops::GET_PUBLIC_PARAMETER, e))?;
+    Ok(out.parameter().and_then(|p| p.value()).map(str::to_owned))
+}
+
+/// IAM returns policy documents URL-encoded (RFC 3986).
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn policy_documents_are_url_decoded() {
+        assert_eq!(super::percent_decode("%7B%22a%22%3A1%7D"), "{\"a\":1}");
+    }
+}
