@@ -112,6 +112,34 @@ async fn main() {
             ),
         );
     }
+    // The relay gateway with one domain.
+    {
+        let acct = Account::new();
+        acct.create_zone("example.com").await;
+        acct.write(
+            "b.yaml",
+            "blueprint: bench\nregion: eu-west-1\ngateway: { hostname: mail.example.com, relay_from: [10.0.0.0/16] }\ndomains:\n  - domain: example.com\n    send_via: [gateway]\n    dmarc: { policy: none }\n",
+        );
+        println!("\nrelay gateway and one domain:");
+        step(
+            &acct,
+            "plan (create)",
+            &["plan", "b.yaml"],
+            "10 gateway reads (9 before any address exists) + 3 Route 53 + 2 SES lists",
+        );
+        step(
+            &acct,
+            "apply",
+            &["apply", "b.yaml", "--yes"],
+            "reads + role 4, key 3, security group 2, RunInstances 1 + waits, address 2, DNS 3, reverse DNS 1",
+        );
+        step(
+            &acct,
+            "plan (no-op)",
+            &["plan", "b.yaml"],
+            "DescribeInstances, DescribeAddresses, DescribeAddressesAttribute, DescribeSecurityGroups, DescribeSubnets, GetInstanceProfile, GetRolePolicy, DescribeParameters, GetParameter x2 + 3 Route 53 + 2 SES lists = 15",
+        );
+    }
     // SES: one identity costs a GetEmailIdentity on every plan; the requests are paced at
     // SES's one a second on AWS (the benchmark lifts the pace, as the tests do).
     for n in [10usize, 100] {

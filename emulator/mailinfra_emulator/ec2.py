@@ -11,6 +11,8 @@
 - ReleaseAddress is refused while the address is associated (InvalidIPAddress.InUse, as in a
   non-default VPC) and while it has reverse DNS (InvalidAddress.Locked: "locked to your
   account" until the PTR is reset). moto released it silently.
+- TerminateInstances disassociates the instances' Elastic IPs, as EC2 does when an instance
+  is terminated (moto left the address associated with the terminated instance).
 - Debian 12's public SSM parameters (/aws/service/debian/release/12/latest/amd64 and
   .../bookworm/latest/amd64) resolve to a Debian 12 image that DescribeImages knows, owned by
   Debian's account 136693071363, as Debian publishes them.
@@ -92,6 +94,18 @@ def install() -> None:
         return original_run(self)
 
     InstanceResponse.run_instances = run_instances
+
+    original_terminate = InstanceResponse.terminate_instances
+
+    def terminate_instances(self):
+        ids = set(self._get_param("InstanceIds", []))
+        result = original_terminate(self)
+        for eip in list(self.ec2_backend.addresses):
+            if eip.instance is not None and eip.instance.id in ids:
+                self.ec2_backend.disassociate_address(address=eip.public_ip)
+        return result
+
+    InstanceResponse.terminate_instances = terminate_instances
 
     # --- Elastic IP reverse DNS -----------------------------------------------------------
     def _eip(self, allocation_id):

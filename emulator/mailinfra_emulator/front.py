@@ -5,7 +5,11 @@ passes everything else to moto.
 GET    /_mailinfra/requests?account=ID  -> {"route53.ListHostedZones": 1, ...}
 DELETE /_mailinfra/requests             -> clears every count
 POST   /_mailinfra/ses/account?account=ID&region=R  -> sets SES sandbox state (sesv2.py)
+POST   /_mailinfra/delay?account=ID&op=ec2.AllocateAddress&seconds=N -> holds that operation
+       for N seconds before serving it (0 clears), so a test can kill a client mid-apply
 """
+
+import time
 
 import io
 import json
@@ -40,6 +44,7 @@ class Front:
         self.app = app
         self.lock = threading.Lock()
         self.counts = defaultdict(Counter)
+        self.delays = {}
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -51,6 +56,11 @@ class Front:
         environ["wsgi.input"] = io.BytesIO(body)
         if path == "/_mailinfra/ses/account":
             sesv2.set_account(query["account"][0], query["region"][0], json.loads(body or b"{}"))
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "2")])
+            return [b"{}"]
+        if path == "/_mailinfra/delay":
+            key = (query["account"][0], query["op"][0])
+            self.delays[key] = float(query["seconds"][0])
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "2")])
             return [b"{}"]
         if path == "/_mailinfra/ses/identity":
@@ -66,6 +76,9 @@ class Front:
         op = self.operation(environ, service, path, body)
         with self.lock:
             self.counts[account][f"{service}.{op}"] += 1
+        delay = self.delays.get((account, f"{service}.{op}"), 0)
+        if delay:
+            time.sleep(delay)
         if path.startswith("/v2/email/"):
             served = sesv2.handle(environ, start_response, account, region, body)
             if served is not None:

@@ -13,7 +13,7 @@ use crate::observe;
 use crate::output::Output;
 
 pub const FORMAT: &str = "mailinfra-status";
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 #[derive(Debug, Serialize)]
 pub struct Status {
@@ -23,6 +23,21 @@ pub struct Status {
     pub region: Option<String>,
     pub account: Option<AccountStatus>,
     pub domains: Vec<DomainStatus>,
+    /// `null` when the blueprint has no gateway.
+    pub gateway: Option<GatewayStatus>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GatewayStatus {
+    pub hostname: String,
+    /// The running instance, if any.
+    pub instance: Option<String>,
+    pub private_ip: Option<String>,
+    pub elastic_ip: Option<String>,
+    /// The reverse DNS in force, and a pending update's status.
+    pub reverse_dns: Option<String>,
+    pub reverse_dns_pending: Option<String>,
+    pub reports: Vec<crate::plan::gateway::Report>,
 }
 
 #[derive(Debug, Serialize)]
@@ -65,7 +80,26 @@ pub async fn run(args: &StatusArgs, global: &Global, out: &Output) -> Outcome {
         region: desired.region.clone(),
         account: None,
         domains: Vec::new(),
+        gateway: None,
     };
+    if let Some(g) = &desired.gateway {
+        let aws = connect(&settings(global, bp.region())).await?;
+        let o = observe::gateway::observe(&aws, &desired.blueprint, g).await?;
+        let eip = o.eip();
+        let instance = o
+            .live_instances()
+            .find(|i| eip.and_then(|e| e.instance_id.as_ref()) == Some(&i.id));
+        let pending = eip.and_then(|e| e.ptr_update.clone());
+        status.gateway = Some(GatewayStatus {
+            hostname: g.hostname.clone(),
+            instance: instance.map(|i| format!("{} ({})", i.id, i.state)),
+            private_ip: instance.and_then(|i| i.private_ip.clone()),
+            elastic_ip: eip.map(|e| e.public_ip.clone()),
+            reverse_dns: eip.and_then(|e| e.ptr.clone()),
+            reverse_dns_pending: pending.as_ref().map(|p| format!("{} {}", p.0, p.1)),
+            reports: crate::plan::gateway::reports(g, &o, pending),
+        });
+    }
     if desired.region.is_some() && !desired.ses.identities.is_empty()
         || desired.ses.production_access.is_some()
     {
@@ -204,12 +238,40 @@ fn account_status(a: &ObservedAccount, requested_in_blueprint: bool) -> AccountS
 
 fn text(s: &Status) -> String {
     let mut out = String::new();
-    let Some(a) = &s.account else {
+    if let Some(g) = &s.gateway {
+        let _ = writeln!(out, "Relay gateway {}", g.hostname);
         let _ = writeln!(
             out,
-            "blueprint `{}` has no Amazon SES domains: nothing to report",
-            s.blueprint
+            "  instance: {}",
+            g.instance
+                .as_deref()
+                .unwrap_or("none (run `mailinfra apply`)")
         );
+        let _ = writeln!(
+            out,
+            "  elastic ip: {}",
+            g.elastic_ip.as_deref().unwrap_or("none")
+        );
+        let _ = writeln!(
+            out,
+            "  reverse dns: {}{}",
+            g.reverse_dns.as_deref().unwrap_or("not set"),
+            g.reverse_dns_pending
+                .as_ref()
+                .map(|p| format!(" (update {p})"))
+                .unwrap_or_default()
+        );
+        out.push_str(&crate::plan::render::reports(&g.reports));
+        out.push('\n');
+    }
+    let Some(a) = &s.account else {
+        if s.gateway.is_none() {
+            let _ = writeln!(
+                out,
+                "blueprint `{}` has no Amazon SES domains and no gateway: nothing to report",
+                s.blueprint
+            );
+        }
         return out;
     };
     let region = s.region.as_deref().unwrap_or("?");

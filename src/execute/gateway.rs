@@ -563,8 +563,9 @@ async fn terminate(
     wait_state(aws, ids, InstanceStateName::Terminated, timeout).await
 }
 
-/// Allocates the Elastic IP, then settles a race: with several tagged addresses, the lowest
-/// allocation id stays and this run releases the other unassociated ones.
+/// Allocates the Elastic IP, then settles a race: with several tagged addresses, the one in
+/// use stays (else the lowest allocation id), and this run releases the other unassociated
+/// ones; the observer applies the same rule.
 async fn allocate(aws: &Aws, blueprint: &str) -> Result<(String, String), AwsError> {
     aws.ec2
         .allocate_address()
@@ -589,7 +590,12 @@ async fn allocate(aws: &Aws, blueprint: &str) -> Result<(String, String), AwsErr
         .await
         .map_err(|e| AwsError::call(&ops::DESCRIBE_ADDRESSES, e))?;
     let mut addresses: Vec<_> = all.addresses().iter().collect();
-    addresses.sort_by_key(|a| a.allocation_id().unwrap_or_default().to_owned());
+    addresses.sort_by_key(|a| {
+        (
+            a.instance_id().is_none_or(str::is_empty),
+            a.allocation_id().unwrap_or_default().to_owned(),
+        )
+    });
     let keep = addresses
         .first()
         .ok_or_else(|| AwsError::Other("the allocated Elastic IP is not listed".into()))?;

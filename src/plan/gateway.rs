@@ -397,16 +397,30 @@ fn wanted(
                 .collect(),
         ));
     }
-    let extra_eips: Vec<String> = o
+    // Duplicates from a race: unassociated, tagged, not the one in use. One that got reverse
+    // DNS first has it reset, since AWS refuses to release it otherwise.
+    let extras: Vec<_> = o
         .eips
         .iter()
         .filter(|e| {
             Some(e.allocation_id.as_str()) != eip.map(|c| c.allocation_id.as_str())
                 && e.instance_id.is_none()
-                && e.ptr.is_none()
         })
-        .map(|e| e.allocation_id.clone())
         .collect();
+    for e in extras
+        .iter()
+        .filter(|e| e.ptr.is_some() || e.ptr_update.is_some())
+    {
+        changes.push(change(
+            "gateway.eip.reverse_dns",
+            Action::Delete,
+            GatewayOp::ResetReverseDns {
+                allocation_id: e.allocation_id.clone(),
+            },
+            vec![field("ptr", e.ptr.clone(), None)],
+        ));
+    }
+    let extra_eips: Vec<String> = extras.iter().map(|e| e.allocation_id.clone()).collect();
     if !extra_eips.is_empty() {
         changes.push(change(
             "gateway.eip",

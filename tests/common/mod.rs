@@ -295,6 +295,63 @@ impl Account {
         v["private_key"].as_str().map(str::to_owned)
     }
 
+    /// Starts `mailinfra ARGS` without waiting for it, with the same environment as `mailinfra`.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        Command::new(binary())
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_clear()
+            .env("HOME", self.dir.path())
+            .env("AWS_ACCESS_KEY_ID", self.access_key())
+            .env("AWS_SECRET_ACCESS_KEY", "test-secret")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ENDPOINT_URL", &self.endpoint)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("NO_COLOR", "1")
+            .env("MAILINFRA_SES_REQUESTS_PER_SECOND", "100")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    /// Holds one operation (`service.Operation`) of this account in the emulator.
+    pub fn delay(&self, op: &str, seconds: f64) {
+        self.emulator(
+            "POST",
+            &format!(
+                "/_mailinfra/delay?account={}&op={op}&seconds={seconds}",
+                self.id
+            ),
+            "",
+        );
+    }
+
+    fn sdk_config(&self, region: &str) -> aws_config::SdkConfig {
+        let creds = Credentials::new(self.access_key(), "test-secret", None, None, "test");
+        aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(region.to_owned()))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(creds),
+            )
+            .build()
+    }
+
+    pub fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
+        aws_sdk_ec2::Client::new(&self.sdk_config(region))
+    }
+
+    pub fn ssm(&self, region: &str) -> aws_sdk_ssm::Client {
+        aws_sdk_ssm::Client::new(&self.sdk_config(region))
+    }
+
+    pub fn iam(&self) -> aws_sdk_iam::Client {
+        aws_sdk_iam::Client::new(&self.sdk_config("us-east-1"))
+    }
+
     pub fn ses(&self, region: &str) -> aws_sdk_sesv2::Client {
         let creds = Credentials::new(self.access_key(), "test-secret", None, None, "test");
         let config = aws_sdk_sesv2::Config::builder()

@@ -1,0 +1,482 @@
+//! The relay gateway end to end against the emulator: everything built and re-planned clean,
+//! two applies at once, an apply killed halfway, replacement keeping the Elastic IP, drift in
+//! the security group, destroy with and without the IP, and the private key in no output.
+
+mod common;
+
+use aws_sdk_ec2::types::{
+    AddressAttributeName, Filter, InstanceAttributeName, IpPermission, IpRange,
+};
+use base64::Engine as _;
+use common::{Account, Run, q};
+
+const R: &str = "eu-west-1";
+const GATEWAY: &str = "blueprint: relay
+region: eu-west-1
+gateway:
+  hostname: mail.example.com
+  relay_from: [10.0.0.0/16]
+  dkim: { selector: mta1 }
+domains:
+  - domain: example.com
+    send_via: [gateway]
+    dmarc: { policy: none }
+";
+
+fn clean(acct: &Account, file: &str) {
+    let plan = acct.mailinfra(&["plan", file, "--detailed-exitcode"]);
+    assert_eq!(
+        plan.code, 0,
+        "plan after apply is not clean:\n{}\n{}",
+        plan.stdout, plan.stderr
+    );
+}
+
+fn apply(acct: &Account, file: &str) -> Run {
+    let run = acct.mailinfra(&["apply", file, "--yes"]);
+    assert_eq!(run.code, 0, "apply failed:\n{}\n{}", run.stdout, run.stderr);
+    clean(acct, file);
+    run
+}
+
+fn owned() -> Filter {
+    Filter::builder()
+        .name("tag:mailinfra:blueprint")
+        .values("relay")
+        .build()
+}
+
+/// (instance id, state, type) of the blueprint's instances.
+async fn instances(acct: &Account) -> Vec<(String, String, String)> {
+    let out = acct
+        .ec2(R)
+        .describe_instances()
+        .filters(owned())
+        .send()
+        .await
+        .unwrap();
+    out.reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .map(|i| {
+            (
+                i.instance_id().unwrap().to_owned(),
+                i.state().unwrap().name().unwrap().as_str().to_owned(),
+                i.instance_type().unwrap().as_str().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn running(list: &[(String, String, String)]) -> Vec<String> {
+    list.iter()
+        .filter(|i| i.1 == "running")
+        .map(|i| i.0.clone())
+        .collect()
+}
+
+/// (allocation id, public ip, instance id) of the blueprint's Elastic IPs.
+async fn eips(acct: &Account) -> Vec<(String, String, Option<String>)> {
+    let out = acct
+        .ec2(R)
+        .describe_addresses()
+        .filters(owned())
+        .send()
+        .await
+        .unwrap();
+    out.addresses()
+        .iter()
+        .map(|a| {
+            (
+                a.allocation_id().unwrap().to_owned(),
+                a.public_ip().unwrap().to_owned(),
+                a.instance_id().filter(|i| !i.is_empty()).map(str::to_owned),
+            )
+        })
+        .collect()
+}
+
+async fn private_key(acct: &Account) -> String {
+    let p = acct
+        .ssm(R)
+        .get_parameter()
+        .name("/mailinfra/relay/dkim/mta1/private")
+        .with_decryption(true)
+        .send()
+        .await
+        .unwrap();
+    p.parameter().unwrap().value().unwrap().to_owned()
+}
+
+fn assert_no_key(key: &str, outputs: &[&str]) {
+    let body: String = key.lines().filter(|l| !l.starts_with("-----")).collect();
+    assert!(body.len() > 1000);
+    for window in body.as_bytes().windows(32).step_by(16) {
+        let piece = std::str::from_utf8(window).unwrap();
+        for (i, text) in outputs.iter().enumerate() {
+            assert!(
+                !text.contains(piece),
+                "output {i} contains part of the private key"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_gateway_is_built_whole_and_replans_clean() {
+    let acct = Account::new();
+    let zone = acct.create_zone("example.com").await;
+    acct.write("b.yaml", GATEWAY);
+    let plan = acct.mailinfra(&["plan", "b.yaml", "--out", "p.json"]);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    let run = acct.mailinfra(&["apply", "p.json", "--yes", "-v"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let again = acct.mailinfra(&["plan", "b.yaml", "--detailed-exitcode", "-v"]);
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+
+    // IAM: the role reads its own key and nothing else.
+    let iam = acct.iam();
+    let profile = iam
+        .get_instance_profile()
+        .instance_profile_name("mailinfra-relay-gateway")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        profile.instance_profile().unwrap().roles()[0].role_name(),
+        "mailinfra-relay-gateway"
+    );
+    let policy = iam
+        .get_role_policy()
+        .role_name("mailinfra-relay-gateway")
+        .policy_name("read-own-dkim-key")
+        .send()
+        .await
+        .unwrap();
+    let doc = policy
+        .policy_document()
+        .replace("%22", "\"")
+        .replace("%3A", ":")
+        .replace("%2F", "/");
+    assert!(
+        doc.contains("ssm:GetParameter")
+            && doc.contains("parameter/mailinfra/relay/dkim/mta1/private"),
+        "{doc}"
+    );
+
+    // The key: private half in SSM only, public half beside it and in DNS.
+    let private = private_key(&acct).await;
+    assert!(private.starts_with("-----BEGIN PRIVATE KEY-----\n"));
+    let public = acct
+        .ssm(R)
+        .get_parameter()
+        .name("/mailinfra/relay/dkim/mta1/public")
+        .send()
+        .await
+        .unwrap();
+    let public = public.parameter().unwrap().value().unwrap().to_owned();
+    assert_eq!(mailinfra::mail::dkim::rsa_key_bits(&public), Ok(2048));
+
+    // Security group: exactly tcp/25 from the relay range.
+    let sgs = acct
+        .ec2(R)
+        .describe_security_groups()
+        .filters(owned())
+        .send()
+        .await
+        .unwrap();
+    let sg = &sgs.security_groups()[0];
+    let rules: Vec<(String, i32, String)> = sg
+        .ip_permissions()
+        .iter()
+        .flat_map(|p| {
+            p.ip_ranges().iter().map(move |r| {
+                (
+                    p.ip_protocol().unwrap().to_owned(),
+                    p.from_port().unwrap(),
+                    r.cidr_ip().unwrap().to_owned(),
+                )
+            })
+        })
+        .collect();
+    assert_eq!(rules, [("tcp".to_owned(), 25, "10.0.0.0/16".to_owned())]);
+
+    // One running instance with the rendered boot script, which holds no key.
+    let list = instances(&acct).await;
+    assert_eq!(running(&list).len(), 1, "{list:?}");
+    let id = &running(&list)[0];
+    let ud = acct
+        .ec2(R)
+        .describe_instance_attribute()
+        .instance_id(id)
+        .attribute(InstanceAttributeName::UserData)
+        .send()
+        .await
+        .unwrap();
+    let script = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(ud.user_data().unwrap().value().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        script.contains("postconf -e 'myhostname = mail.example.com'"),
+        "{script}"
+    );
+    assert!(script.contains("postconf -e 'mynetworks = 127.0.0.0/8 [::1]/128 10.0.0.0/16'"));
+    assert!(script.contains("*@example.com mta1._domainkey.example.com"));
+    assert!(script.contains("KEY_PARAMETER='/mailinfra/relay/dkim/mta1/private'"));
+
+    // The Elastic IP on the instance, with its A record and reverse DNS.
+    let addrs = eips(&acct).await;
+    assert_eq!(addrs.len(), 1);
+    let (allocation, ip, on) = &addrs[0];
+    assert_eq!(on.as_deref(), Some(id.as_str()));
+    let records = acct.records(&zone).await;
+    assert_eq!(
+        records[&("mail.example.com".into(), "A".into())],
+        (300, vec![ip.clone()])
+    );
+    assert_eq!(
+        records[&("example.com".into(), "TXT".into())].1,
+        vec![q(&format!("v=spf1 ip4:{ip} ~all"))]
+    );
+    let dkim = &records[&("mta1._domainkey.example.com".into(), "TXT".into())].1[0];
+    assert_eq!(
+        mailinfra::mail::txt::text_of(dkim),
+        format!("v=DKIM1; k=rsa; p={public}")
+    );
+    assert!(records.contains_key(&("_dmarc.example.com".into(), "TXT".into())));
+    let ptr = acct
+        .ec2(R)
+        .describe_addresses_attribute()
+        .allocation_ids(allocation)
+        .attribute(AddressAttributeName::DomainName)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ptr.addresses()[0].ptr_record(), Some("mail.example.com."));
+
+    // The private key appears in no output and no saved plan.
+    let saved = std::fs::read_to_string(acct.dir.path().join("p.json")).unwrap();
+    assert_no_key(
+        &private,
+        &[
+            &plan.stdout,
+            &plan.stderr,
+            &run.stdout,
+            &run.stderr,
+            &again.stdout,
+            &again.stderr,
+            &saved,
+            &script,
+        ],
+    );
+
+    // What a person must do.
+    let status = acct.mailinfra(&["status", "b.yaml"]);
+    assert!(status.stdout.contains("relayhost = ["), "{}", status.stdout);
+    assert!(
+        status
+            .stdout
+            .contains("Request to remove email sending limitations"),
+        "{}",
+        status.stdout
+    );
+}
+
+#[tokio::test]
+async fn two_applies_at_once_make_one_instance_and_one_address() {
+    let acct = Account::new();
+    acct.create_zone("example.com").await;
+    acct.write("b.yaml", GATEWAY);
+    let a = acct.spawn(&["apply", "b.yaml", "--yes"]);
+    let b = acct.spawn(&["apply", "b.yaml", "--yes"]);
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(
+        a.status.success() || b.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&a.stderr),
+        String::from_utf8_lossy(&b.stderr)
+    );
+    // The loser may stop on a DNS batch the winner already wrote; one more apply finishes.
+    apply(&acct, "b.yaml");
+    assert_eq!(running(&instances(&acct).await).len(), 1);
+    assert_eq!(eips(&acct).await.len(), 1);
+}
+
+#[tokio::test]
+async fn an_apply_killed_after_the_instance_exists_is_finished_by_the_next() {
+    let acct = Account::new();
+    acct.create_zone("example.com").await;
+    acct.write("b.yaml", GATEWAY);
+    acct.delay("ec2.AllocateAddress", 20.0);
+    let mut child = acct.spawn(&["apply", "b.yaml", "--yes"]);
+    let start = std::time::Instant::now();
+    while running(&instances(&acct).await).is_empty() {
+        assert!(
+            start.elapsed().as_secs() < 20,
+            "the instance never appeared"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    child.kill().unwrap(); // SIGKILL
+    let _ = child.wait();
+    acct.delay("ec2.AllocateAddress", 0.0);
+    assert!(eips(&acct).await.is_empty(), "killed before the address");
+
+    apply(&acct, "b.yaml");
+    let list = instances(&acct).await;
+    assert_eq!(running(&list).len(), 1, "{list:?}");
+    assert_eq!(
+        list.len(),
+        1,
+        "no second instance was ever launched: {list:?}"
+    );
+    assert_eq!(eips(&acct).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_new_instance_type_replaces_the_instance_and_keeps_the_address() {
+    let acct = Account::new();
+    acct.create_zone("example.com").await;
+    acct.write("b.yaml", GATEWAY);
+    apply(&acct, "b.yaml");
+    let old = running(&instances(&acct).await)[0].clone();
+    let (allocation, ip, _) = eips(&acct).await[0].clone();
+
+    acct.write(
+        "b.yaml",
+        &GATEWAY.replace("  relay_from:", "  instance_type: t3.small\n  relay_from:"),
+    );
+    let plan = acct.mailinfra(&["plan", "b.yaml"]);
+    assert!(
+        plan.stdout.contains("± replace gateway.instance"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("instance_type: t3.micro -> t3.small"),
+        "{}",
+        plan.stdout
+    );
+    assert!(plan.stdout.contains("1 to replace"), "{}", plan.stdout);
+    apply(&acct, "b.yaml");
+
+    let list = instances(&acct).await;
+    let now = running(&list);
+    assert_eq!(now.len(), 1, "{list:?}");
+    assert_ne!(now[0], old);
+    assert!(
+        list.iter().any(|i| i.0 == old && i.1 == "terminated"),
+        "{list:?}"
+    );
+    assert!(list.iter().any(|i| i.0 == now[0] && i.2 == "t3.small"));
+    let after = eips(&acct).await;
+    assert_eq!(
+        after,
+        vec![(allocation, ip, Some(now[0].clone()))],
+        "the same Elastic IP moved to the new instance"
+    );
+}
+
+#[tokio::test]
+async fn an_opened_port_is_closed_again() {
+    let acct = Account::new();
+    acct.create_zone("example.com").await;
+    acct.write("b.yaml", GATEWAY);
+    apply(&acct, "b.yaml");
+    let sgs = acct
+        .ec2(R)
+        .describe_security_groups()
+        .filters(owned())
+        .send()
+        .await
+        .unwrap();
+    let sg = sgs.security_groups()[0].group_id().unwrap().to_owned();
+    acct.ec2(R)
+        .authorize_security_group_ingress()
+        .group_id(&sg)
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(25)
+                .to_port(25)
+                .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let plan = acct.mailinfra(&["plan", "b.yaml", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 2);
+    assert!(
+        plan.stdout
+            .contains("- delete  gateway.security_group.ingress"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains("ingress: tcp/25 from 0.0.0.0/0 -> (none)"),
+        "{}",
+        plan.stdout
+    );
+    apply(&acct, "b.yaml");
+}
+
+#[tokio::test]
+async fn destroy_keeps_the_address_unless_asked() {
+    let acct = Account::new();
+    let zone = acct.create_zone("example.com").await;
+    acct.write("b.yaml", GATEWAY);
+    apply(&acct, "b.yaml");
+
+    let run = acct.mailinfra(&["destroy", "b.yaml", "--yes"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("Elastic IP is kept"), "{}", run.stderr);
+    assert!(running(&instances(&acct).await).is_empty());
+    assert!(
+        acct.ec2(R)
+            .describe_security_groups()
+            .filters(owned())
+            .send()
+            .await
+            .unwrap()
+            .security_groups()
+            .is_empty()
+    );
+    assert!(
+        acct.iam()
+            .get_instance_profile()
+            .instance_profile_name("mailinfra-relay-gateway")
+            .send()
+            .await
+            .is_err()
+    );
+    assert!(
+        acct.ssm(R)
+            .get_parameter()
+            .name("/mailinfra/relay/dkim/mta1/public")
+            .send()
+            .await
+            .is_err()
+    );
+    assert!(
+        acct.records(&zone).await.is_empty(),
+        "{:?}",
+        acct.records(&zone).await
+    );
+    let kept = eips(&acct).await;
+    assert_eq!(kept.len(), 1, "only the Elastic IP remains");
+    assert_eq!(kept[0].2, None);
+
+    let run = acct.mailinfra(&["destroy", "b.yaml", "--yes", "--release-ip"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("gateway.eip.reverse_dns"),
+        "the PTR is reset first: {}",
+        run.stdout
+    );
+    assert!(eips(&acct).await.is_empty());
+}
