@@ -18,9 +18,9 @@ AWS_SESSION_TOKEN, AWS_ENDPOINT_URL, ...) work as in the AWS CLI; NO_COLOR turns
 
 /// Provision and keep in shape the AWS infrastructure for sending mail that arrives.
 ///
-/// A YAML blueprint describes domains' mail records (SPF, DKIM, DMARC in Route 53) and their
-/// Amazon SES setup; `plan` shows what would change, `apply` makes it so, and a second
-/// `apply` finds nothing to do.
+/// A YAML blueprint describes domains' mail records (SPF, DKIM, DMARC in Route 53), their
+/// Amazon SES setup, and a self-hosted relay gateway on EC2; `plan` shows what would change,
+/// `apply` makes it so, and a second `apply` finds nothing to do.
 #[derive(Debug, Parser)]
 #[command(name = "mailinfra", version, after_help = EXIT_CODES)]
 pub struct Cli {
@@ -74,6 +74,12 @@ pub enum Command {
         after_help = "Examples:\n  mailinfra status blueprints/example.yaml\n  mailinfra status blueprints/example.yaml --json"
     )]
     Status(StatusArgs),
+    /// Write what the gateway runs (Postfix settings, OpenDKIM files, boot script, IAM
+    /// policies) to a folder, for review without applying
+    #[command(
+        after_help = "Example:\n  mailinfra render gateway blueprints/example.yaml rendered/\n\nOffline: nothing is sent to AWS; the DKIM private key is never written."
+    )]
+    Render(RenderArgs),
     /// Print the blueprint's JSON Schema, for editors
     #[command(
         after_help = "Example:\n  mailinfra schema > mailinfra.schema.json\n\nEditors using yaml-language-server pick it up from a first line like:\n  # yaml-language-server: $schema=./mailinfra.schema.json\n(the repository's copy is schema/mailinfra.schema.json)"
@@ -150,6 +156,25 @@ pub struct ApplyArgs {
     /// what is still pending when the time runs out
     #[arg(long, value_name = "DURATION", num_args = 0..=1, default_missing_value = "10m", require_equals = true, value_parser = parse_duration)]
     pub wait: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RenderTarget {
+    /// The relay gateway's configuration
+    Gateway,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// What to render
+    #[arg(value_enum)]
+    pub what: RenderTarget,
+    /// The blueprint file
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The folder to write the files into (created when missing)
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Args)]

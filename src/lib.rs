@@ -44,6 +44,7 @@ where
         Command::Validate(a) => commands::validate::run(a, &out),
         Command::Policy(a) => commands::policy::run(a, g, &out),
         Command::Schema => commands::schema::run(&out),
+        Command::Render(a) => commands::render_files::run(a, g, &out),
         Command::Completions { shell } => commands::docs::completions(*shell, &out),
         Command::Man => commands::docs::man(&out),
         other => match tokio::runtime::Builder::new_multi_thread()
@@ -57,6 +58,7 @@ where
                     Command::Destroy(a) => commands::destroy::run(a, g, &out).await,
                     Command::Status(a) => commands::status::run(a, g, &out).await,
                     Command::Validate(_)
+                    | Command::Render(_)
                     | Command::Policy(_)
                     | Command::Schema
                     | Command::Completions { .. }

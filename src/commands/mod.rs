@@ -7,6 +7,7 @@ pub mod destroy;
 pub mod docs;
 pub mod plan;
 pub mod policy;
+pub mod render_files;
 pub mod schema;
 pub mod status;
 pub mod validate;

@@ -1,0 +1,57 @@
+//! `mailinfra render gateway FILE DIR`: writes the files the gateway's boot script installs,
+//! from the same rendering code, for review without applying. Offline.
+
+use std::path::Path;
+
+use super::{Failure, Outcome, desired, load};
+use crate::cli::{Global, RenderArgs};
+use crate::mail::gateway as render;
+use crate::output::Output;
+
+pub fn run(args: &RenderArgs, global: &Global, out: &Output) -> Outcome {
+    let bp = load(&args.file)?;
+    let d = desired(&bp, global);
+    let Some(g) = &d.gateway else {
+        return Err(Failure::Refused(format!(
+            "{} has no `gateway:` to render\n  = hint: add a gateway section (hostname, relay_from)",
+            args.file.display()
+        )));
+    };
+    let r = &g.render;
+    let main_cf: String = r
+        .main_cf()
+        .iter()
+        .map(|(k, v)| format!("{k} = {v}\n"))
+        .collect();
+    let files = [
+        ("main.cf", main_cf),
+        ("opendkim.conf", r.opendkim_conf()),
+        ("KeyTable", r.key_table()),
+        ("SigningTable", r.signing_table()),
+        ("TrustedHosts", r.trusted_hosts()),
+        ("boot.sh", r.boot_script()),
+        (
+            "role-policy.json",
+            render::role_policy(&r.region, &r.key_parameter),
+        ),
+        ("trust-policy.json", render::trust_policy()),
+    ];
+    let write = |name: &str, body: &str| {
+        let path = Path::new(&args.dir).join(name);
+        std::fs::write(&path, body)
+            .map_err(|e| Failure::Refused(format!("cannot write `{}`: {e}", path.display())))
+    };
+    std::fs::create_dir_all(&args.dir)
+        .map_err(|e| Failure::Refused(format!("cannot create `{}`: {e}", args.dir.display())))?;
+    for (name, body) in &files {
+        write(name, body)?;
+    }
+    out.data(&format!(
+        "wrote {} files to {}: {}\n(main.cf holds the settings the boot script applies with `postconf -e`; the DKIM private key is not among them: the instance reads it from SSM {} at boot)\n",
+        files.len(),
+        args.dir.display(),
+        files.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "),
+        r.key_parameter
+    ));
+    Ok(0)
+}

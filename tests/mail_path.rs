@@ -1,0 +1,128 @@
+//! The gateway's mail path with Debian's real Postfix and OpenDKIM (tests/mailpath/run.py
+//! runs them). The configuration is what `mailinfra render gateway` writes from the same code
+//! as the boot script; the key is the one mailinfra stored in (emulated) SSM; the signature is
+//! verified by dkimpy against the DKIM TXT exactly as mailinfra published it to Route 53.
+//! Needs root, postfix, opendkim and iproute2 (scripts/install-mail-tools) and the Python
+//! packages in tests/mailpath/requirements.txt: without them it fails, never skips.
+
+mod common;
+
+use common::Account;
+
+const R: &str = "eu-west-1";
+
+#[tokio::test]
+async fn mail_is_relayed_signed_and_verifiable_and_outsiders_are_refused() {
+    let python = std::env::var("MAILINFRA_TEST_PYTHON").expect(
+        "MAILINFRA_TEST_PYTHON is not set: run scripts/test, which installs the mail-path tools",
+    );
+    for tool in ["postfix", "opendkim", "ip"] {
+        let found = std::process::Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .unwrap();
+        assert!(
+            found.status.success(),
+            "`{tool}` is missing: run scripts/install-mail-tools"
+        );
+    }
+
+    let acct = Account::new();
+    let zone = acct.create_zone("example.com").await;
+    acct.write(
+        "b.yaml",
+        "blueprint: relay\nregion: eu-west-1\ngateway:\n  hostname: mail.example.com\n  relay_from: [10.0.0.0/16]\n  dkim: { selector: mta1 }\ndomains:\n  - domain: example.com\n    send_via: [gateway]\n    dmarc: { policy: none }\n",
+    );
+    let run = acct.mailinfra(&["apply", "b.yaml", "--yes"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let render = acct.mailinfra(&["render", "gateway", "b.yaml", "rendered"]);
+    assert_eq!(render.code, 0, "{}", render.stderr);
+
+    // Stands in for the boot script's `aws ssm get-parameter` with the instance role.
+    let key = acct
+        .ssm(R)
+        .get_parameter()
+        .name("/mailinfra/relay/dkim/mta1/private")
+        .with_decryption(true)
+        .send()
+        .await
+        .unwrap();
+    acct.write("key.pem", key.parameter().unwrap().value().unwrap());
+    // The DKIM record as mailinfra published it.
+    let records = acct.records(&zone).await;
+    let dkim = &records[&("mta1._domainkey.example.com".into(), "TXT".into())].1[0];
+    let dns =
+        serde_json::json!({ "mta1._domainkey.example.com": mailinfra::mail::txt::text_of(dkim) });
+    acct.write("dns.json", &dns.to_string());
+
+    let dir = acct.dir.path();
+    let out = std::process::Command::new(python)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/mailpath/run.py"
+        ))
+        .args([
+            "--rendered",
+            "rendered",
+            "--key",
+            "key.pem",
+            "--dns",
+            "dns.json",
+            "--work",
+            "work",
+        ])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "mail path run failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let c = &r["cases"];
+    let log = r["maillog_tail"].as_str().unwrap_or("");
+
+    // 1. Inside relay_from: accepted, signed with the blueprint's selector and domain, relayed
+    //    with the gateway's hostname in HELO.
+    assert_eq!(c["inside_accepted"]["accepted"], true, "{c:#}\n{log}");
+    let signed = &c["relayed_signed"];
+    assert_eq!(signed["delivered"], true, "{c:#}\n{log}");
+    assert_eq!(signed["helo"], "mail.example.com");
+    let sig = signed["dkim_signature"].as_str().unwrap();
+    assert!(
+        sig.contains("d=example.com") && sig.contains("s=mta1"),
+        "{sig}"
+    );
+    // 2. The signature verifies against the published TXT (dkimpy, not OpenDKIM).
+    assert_eq!(signed["dkim_valid"], true);
+    // 3. Outside relay_from, to an outside domain: refused.
+    assert_eq!(c["outside_refused"]["accepted"], false);
+    assert!(
+        c["outside_refused"]["reply"]
+            .as_str()
+            .unwrap()
+            .contains("Relay access denied"),
+        "{c:#}"
+    );
+    // 4. A domain that does not send via the gateway: relayed, not signed.
+    assert_eq!(c["relayed_other"]["delivered"], true);
+    assert!(c["relayed_other"]["dkim_signature"].is_null(), "{c:#}");
+    // 5. STARTTLS when the next hop offers it; plain delivery when it does not.
+    assert_eq!(c["relayed_tls"]["tls"], true, "{c:#}");
+    assert_eq!(c["relayed_tls"]["dkim_valid"], true);
+    assert_eq!(signed["tls"], false);
+    // The rendered settings are the ones Postfix ran with.
+    let settings = r["postfix_settings"].as_str().unwrap();
+    assert!(
+        settings.contains("mynetworks = 127.0.0.0/8 [::1]/128 10.0.0.0/16"),
+        "{settings}"
+    );
+    assert!(
+        r["substitutions"]
+            .as_str()
+            .unwrap()
+            .contains("private key comes from the emulator's SSM")
+    );
+}
