@@ -120,46 +120,18 @@ pub fn text(plan: &Plan, paint: Paint) -> String {
     }
     if !plan.ses.is_empty() {
         let region = plan.desired.region.as_deref().unwrap_or("?");
-        let _ = writeln!(out, "{}", paint.bold(&format!("Amazon SES ({region})")));
-        for c in &plan.ses {
-            let (sign, word) = verb(c.action);
-            let colored = match c.action {
-                Action::Create => paint.green(sign),
-                Action::Delete => paint.red(sign),
-                _ => paint.yellow(sign),
-            };
-            let _ = writeln!(out, "  {colored} {word:<7} {}", c.address);
-            for f in &c.fields {
-                let _ = match (&f.before, &f.after) {
-                    (Some(b), Some(a)) => writeln!(out, "      {}: {b} -> {a}", f.field),
-                    (None, Some(a)) => writeln!(out, "      {}: {a}", f.field),
-                    (Some(b), None) => writeln!(out, "      {}: {b} -> (none)", f.field),
-                    (None, None) => Ok(()),
-                };
-            }
-        }
-        out.push('\n');
+        let rows = plan
+            .ses
+            .iter()
+            .map(|c| (c.address.as_str(), c.action, c.fields.as_slice()));
+        section_text(&mut out, paint, &format!("Amazon SES ({region})"), rows);
     }
     if !plan.gateway.is_empty() {
-        let _ = writeln!(out, "{}", paint.bold("Relay gateway"));
-        for c in &plan.gateway {
-            let (sign, word) = verb(c.action);
-            let colored = match c.action {
-                Action::Create => paint.green(sign),
-                Action::Delete => paint.red(sign),
-                _ => paint.yellow(sign),
-            };
-            let _ = writeln!(out, "  {colored} {word:<7} {}", c.address);
-            for f in &c.fields {
-                let _ = match (&f.before, &f.after) {
-                    (Some(b), Some(a)) => writeln!(out, "      {}: {b} -> {a}", f.field),
-                    (None, Some(a)) => writeln!(out, "      {}: {a}", f.field),
-                    (Some(b), None) => writeln!(out, "      {}: {b} -> (none)", f.field),
-                    (None, None) => Ok(()),
-                };
-            }
-        }
-        out.push('\n');
+        let rows = plan
+            .gateway
+            .iter()
+            .map(|c| (c.address.as_str(), c.action, c.fields.as_slice()));
+        section_text(&mut out, paint, "Relay gateway", rows);
     }
     if !plan.reports.is_empty() && !plan.is_empty() {
         out.push_str(&reports(&plan.reports));
@@ -187,6 +159,63 @@ pub fn text(plan: &Plan, paint: Paint) -> String {
         );
     }
     out
+}
+
+/// One change of a non-DNS section (SES, gateway): its address, action and what changes.
+type Row<'a> = (&'a str, Action, &'a [super::ses::FieldChange]);
+
+fn section_text<'a>(
+    out: &mut String,
+    paint: Paint,
+    title: &str,
+    rows: impl Iterator<Item = Row<'a>>,
+) {
+    let _ = writeln!(out, "{}", paint.bold(title));
+    for (address, action, fields) in rows {
+        let (sign, word) = verb(action);
+        let colored = match action {
+            Action::Create => paint.green(sign),
+            Action::Delete => paint.red(sign),
+            _ => paint.yellow(sign),
+        };
+        let _ = writeln!(out, "  {colored} {word:<7} {address}");
+        for f in fields {
+            let _ = match (&f.before, &f.after) {
+                (Some(b), Some(a)) => writeln!(out, "      {}: {b} -> {a}", f.field),
+                (None, Some(a)) => writeln!(out, "      {}: {a}", f.field),
+                (Some(b), None) => writeln!(out, "      {}: {b} -> (none)", f.field),
+                (None, None) => Ok(()),
+            };
+        }
+    }
+    out.push('\n');
+}
+
+fn section_markdown<'a>(out: &mut String, title: &str, rows: impl Iterator<Item = Row<'a>>) {
+    let _ = writeln!(out, "#### {title}\n");
+    let _ = writeln!(out, "| action | resource | change |");
+    let _ = writeln!(out, "|---|---|---|");
+    for (address, action, fields) in rows {
+        let changes: Vec<String> = fields
+            .iter()
+            .map(|f| {
+                format!(
+                    "{}: {} → {}",
+                    f.field,
+                    cell(f.before.as_deref().unwrap_or("(none)")),
+                    cell(f.after.as_deref().unwrap_or("(none)"))
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "| {} | `{}` | {} |",
+            verb(action).1,
+            cell(address),
+            changes.join("<br>")
+        );
+    }
+    out.push('\n');
 }
 
 /// Things only a person can do, with their steps.
@@ -292,58 +321,19 @@ pub fn markdown(plan: &Plan) -> String {
         out.push('\n');
     }
     if !plan.gateway.is_empty() {
-        let _ = writeln!(out, "#### Relay gateway\n");
-        let _ = writeln!(out, "| action | resource | change |");
-        let _ = writeln!(out, "|---|---|---|");
-        for c in &plan.gateway {
-            let fields: Vec<String> = c
-                .fields
-                .iter()
-                .map(|f| {
-                    format!(
-                        "{}: {} → {}",
-                        f.field,
-                        cell(f.before.as_deref().unwrap_or("(none)")),
-                        cell(f.after.as_deref().unwrap_or("(none)"))
-                    )
-                })
-                .collect();
-            let _ = writeln!(
-                out,
-                "| {} | `{}` | {} |",
-                verb(c.action).1,
-                cell(&c.address),
-                fields.join("<br>")
-            );
-        }
-        out.push('\n');
+        let rows = plan
+            .gateway
+            .iter()
+            .map(|c| (c.address.as_str(), c.action, c.fields.as_slice()));
+        section_markdown(&mut out, "Relay gateway", rows);
     }
     if !plan.ses.is_empty() {
         let region = plan.desired.region.as_deref().unwrap_or("?");
-        let _ = writeln!(out, "#### Amazon SES ({region})\n");
-        let _ = writeln!(out, "| action | resource | change |");
-        let _ = writeln!(out, "|---|---|---|");
-        for c in &plan.ses {
-            let fields: Vec<String> = c
-                .fields
-                .iter()
-                .map(|f| {
-                    format!(
-                        "{}: {} → {}",
-                        f.field,
-                        cell(f.before.as_deref().unwrap_or("(none)")),
-                        cell(f.after.as_deref().unwrap_or("(none)"))
-                    )
-                })
-                .collect();
-            let _ = writeln!(
-                out,
-                "| {} | `{}` | {} |",
-                verb(c.action).1,
-                cell(&c.address),
-                fields.join("<br>")
-            );
-        }
+        let rows = plan
+            .ses
+            .iter()
+            .map(|c| (c.address.as_str(), c.action, c.fields.as_slice()));
+        section_markdown(&mut out, &format!("Amazon SES ({region})"), rows);
     }
     out
 }

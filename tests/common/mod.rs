@@ -85,11 +85,11 @@ impl Account {
         path
     }
 
-    /// Runs `mailinfra ARGS` in the working folder, with only this account's settings in the
+    /// `mailinfra ARGS` in the working folder, with only this account's settings in the
     /// environment and no terminal.
-    pub fn mailinfra(&self, args: &[&str]) -> Run {
-        let out = Command::new(binary())
-            .args(args)
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(binary());
+        cmd.args(args)
             .current_dir(self.dir.path())
             .env_clear()
             .env("HOME", self.dir.path())
@@ -101,9 +101,13 @@ impl Account {
             .env("NO_COLOR", "1")
             // SES allows one request a second; the emulator does not need the wait.
             .env("MAILINFRA_SES_REQUESTS_PER_SECOND", "100")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs `mailinfra ARGS` and waits for it.
+    pub fn mailinfra(&self, args: &[&str]) -> Run {
+        let out = self.command(args).output().unwrap();
         Run {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -295,21 +299,9 @@ impl Account {
         v["private_key"].as_str().map(str::to_owned)
     }
 
-    /// Starts `mailinfra ARGS` without waiting for it, with the same environment as `mailinfra`.
+    /// Starts `mailinfra ARGS` without waiting for it.
     pub fn spawn(&self, args: &[&str]) -> std::process::Child {
-        Command::new(binary())
-            .args(args)
-            .current_dir(self.dir.path())
-            .env_clear()
-            .env("HOME", self.dir.path())
-            .env("AWS_ACCESS_KEY_ID", self.access_key())
-            .env("AWS_SECRET_ACCESS_KEY", "test-secret")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_ENDPOINT_URL", &self.endpoint)
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("NO_COLOR", "1")
-            .env("MAILINFRA_SES_REQUESTS_PER_SECOND", "100")
-            .stdin(Stdio::null())
+        self.command(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
