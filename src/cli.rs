@@ -41,7 +41,7 @@ pub struct Global {
     /// Send every AWS request to this URL, e.g. a local emulator (default: AWS_ENDPOINT_URL)
     #[arg(long, global = true, value_name = "URL")]
     pub endpoint_url: Option<String>,
-    /// More detail on stderr
+    /// More detail on stderr: what was observed in AWS
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// No progress on stderr (errors still print)

@@ -393,6 +393,18 @@ async fn json_plan_is_data_on_stdout() {
         run.stderr.contains("reading AWS for blueprint `acme`"),
         "progress goes to stderr"
     );
+    assert!(
+        !run.stderr.contains("observed zone"),
+        "details only with -v"
+    );
+    let verbose = acct.mailinfra(&["plan", "b.yaml", "--json", "-v"]);
+    assert_eq!(verbose.stdout, run.stdout, "-v changes stderr only");
+    assert!(
+        verbose.stderr.contains("observed zone example.com (")
+            && verbose.stderr.contains("observation checksum"),
+        "{}",
+        verbose.stderr
+    );
 }
 
 #[tokio::test]

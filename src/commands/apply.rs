@@ -50,7 +50,7 @@ pub async fn run(args: &ApplyArgs, global: &Global, out: &Output) -> Outcome {
         "reading AWS for blueprint `{}`...",
         desired.blueprint
     ));
-    let (plan, observed) = make_plan(&aws, &desired).await?;
+    let (plan, observed) = make_plan(&aws, &desired, out).await?;
     out.data(&render::text(&plan, out.paint_out()));
     execute(&aws, &plan, &observed, &how, out).await
 }

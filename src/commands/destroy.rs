@@ -16,7 +16,7 @@ pub async fn run(args: &DestroyArgs, global: &Global, out: &Output) -> Outcome {
         "reading AWS for blueprint `{}`...",
         desired.blueprint
     ));
-    let (mut plan, observed) = make_plan(&aws, &desired).await?;
+    let (mut plan, observed) = make_plan(&aws, &desired, out).await?;
     // Removing everything is the point of destroy: its confirmation is the safety check.
     plan.safety = None;
     if args.release_ip {

@@ -19,6 +19,7 @@ use crate::blueprint::{self, Blueprint, Report};
 use crate::model::desired::{self, Desired};
 use crate::model::observed::Observed;
 use crate::observe;
+use crate::output::Output;
 use crate::plan::{Conflict, Plan, diff, render};
 
 /// Why a command failed, each kind printed its own way; all exit 1.
@@ -68,8 +69,52 @@ pub fn desired(bp: &Blueprint, global: &crate::cli::Global) -> Desired {
 
 /// Observes AWS for the desired state's scope and diffs: the one pipeline behind plan,
 /// apply and destroy.
-pub async fn make_plan(aws: &Aws, desired: &Desired) -> Result<(Plan, Observed), Failure> {
+pub async fn make_plan(
+    aws: &Aws,
+    desired: &Desired,
+    out: &Output,
+) -> Result<(Plan, Observed), Failure> {
     let observed = observe::observe(aws, desired).await?;
+    describe(&observed, out);
     let plan = diff(desired, &observed).map_err(Failure::Conflicts)?;
     Ok((plan, observed))
+}
+
+/// With `-v`: what was observed, on stderr.
+fn describe(o: &Observed, out: &Output) {
+    for z in &o.zones {
+        out.debug(&format!(
+            "observed zone {} ({}): {} record sets{}",
+            z.zone.name,
+            z.zone.id,
+            z.records.len(),
+            if z.tagged {
+                ", tagged with this blueprint's footprint"
+            } else {
+                ""
+            }
+        ));
+    }
+    if let Some(s) = &o.ses {
+        out.debug(&format!(
+            "observed SES ({}): {} domain identities, {} configuration sets",
+            s.region,
+            s.identities.len(),
+            s.config_sets.len()
+        ));
+    }
+    if let Some(g) = &o.gateway {
+        out.debug(&format!(
+            "observed gateway: {} instances, {} Elastic IPs, {} security groups, key {}",
+            g.live_instances().count(),
+            g.eips.len(),
+            g.security_groups.len(),
+            if g.public_key.is_some() {
+                "present"
+            } else {
+                "absent"
+            }
+        ));
+    }
+    out.debug(&format!("observation checksum {}", o.checksum()));
 }

@@ -13,7 +13,7 @@ pub async fn run(args: &PlanArgs, global: &Global, out: &Output) -> Outcome {
         "reading AWS for blueprint `{}`...",
         desired.blueprint
     ));
-    let (plan, _) = make_plan(&aws, &desired).await?;
+    let (plan, _) = make_plan(&aws, &desired, out).await?;
     let json = serde_json::to_string_pretty(&plan).map_err(|e| Failure::Refused(e.to_string()))?;
     if let Some(path) = &args.out {
         std::fs::write(path, format!("{json}\n"))

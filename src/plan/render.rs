@@ -94,7 +94,10 @@ pub fn text(plan: &Plan, paint: Paint) -> String {
                 .unwrap_or_default();
             let new: Vec<&String> = after.map(|a| a.values.iter().collect()).unwrap_or_default();
             for v in &old {
-                if new.contains(v) {
+                if c.pending.is_some() {
+                    // The new value is not known yet: show what is there now, not a removal.
+                    let _ = writeln!(out, "      = {v}  (now)");
+                } else if new.contains(v) {
                     let _ = writeln!(out, "      = {v}  (kept)");
                 } else {
                     let _ = writeln!(out, "      {} {v}", paint.red("-"));

@@ -406,6 +406,22 @@ fn batches_pair_deletes_with_creates_and_split_at_limits() {
 }
 
 #[test]
+fn a_pending_change_shows_current_values_as_current() {
+    let mut d = desired(vec![spf("v=spf1 ip4:<gateway-elastic-ip> ~all")], &[]);
+    d.records[0].content = Content::Spf {
+        text: format!("v=spf1 ip4:{} ~all", crate::model::gateway::IP),
+    };
+    let o = zone(true, vec![set("example.com", 300, &["site=1"])]);
+    let text = render::text(&diff(&d, &o).unwrap(), render::Paint { color: false });
+    assert!(text.contains("= \"site=1\"  (now)"), "{text}");
+    assert!(!text.contains("- \"site=1\""), "{text}");
+    assert!(
+        text.contains("(known after apply) v=spf1 ip4:<ip> ~all with the gateway's Elastic IP"),
+        "{text}"
+    );
+}
+
+#[test]
 fn rendered_plan() {
     let d = desired(vec![dmarc("v=DMARC1; p=reject"), spf("v=spf1 -all")], &[]);
     let o = zone(
