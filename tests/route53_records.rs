@@ -377,6 +377,67 @@ async fn a_saved_plan_is_refused_after_an_out_of_band_change() {
 }
 
 #[tokio::test]
+async fn apply_waits_for_insync_with_progress_and_a_bound() {
+    let acct = Account::new();
+    acct.create_zone("example.com").await;
+    acct.create_zone("example.org").await;
+    acct.emulator(
+        "POST",
+        &format!(
+            "/_mailinfra/route53/insync-after?account={}&seconds=3",
+            acct.id
+        ),
+        "",
+    );
+    acct.write("b.yaml", THREE_DOMAINS);
+    let start = std::time::Instant::now();
+    let run = acct.mailinfra(&["apply", "b.yaml", "--yes"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        start.elapsed() >= std::time::Duration::from_secs(3),
+        "it waited for INSYNC"
+    );
+    assert!(
+        run.stderr.contains("waiting for 2 Route 53 change(s) to reach all name servers (INSYNC; usually under 60 s, at most 300 s)"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("Route 53 changes INSYNC after"),
+        "{}",
+        run.stderr
+    );
+
+    // A bound shorter than the propagation: the changes are in, the wait gives up, exit 1.
+    acct.emulator(
+        "POST",
+        &format!(
+            "/_mailinfra/route53/insync-after?account={}&seconds=30",
+            acct.id
+        ),
+        "",
+    );
+    acct.write(
+        "b.yaml",
+        &THREE_DOMAINS.replace("dmarc: { policy: reject }", "dmarc: { policy: none }"),
+    );
+    let run = acct.mailinfra(&["apply", "b.yaml", "--yes", "--timeout", "1s"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("were still PENDING after"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("they were accepted and will complete"),
+        "{}",
+        run.stderr
+    );
+    let plan = acct.mailinfra(&["plan", "b.yaml", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "the accepted changes are in: {}", plan.stdout);
+}
+
+#[tokio::test]
 async fn json_plan_is_data_on_stdout() {
     let acct = Account::new();
     acct.create_zone("example.com").await;

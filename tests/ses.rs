@@ -360,6 +360,26 @@ async fn apply_wait_names_what_is_still_pending() {
         "progress on stderr: {}",
         run.stderr
     );
+    // Pending is reported by every plan, never as a change.
+    let plan = acct.mailinfra(&["plan", "b.yaml", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}", plan.stdout);
+    assert!(plan.stdout.contains("No changes."), "{}", plan.stdout);
+    assert!(
+        plan.stdout
+            .contains("In progress at AWS (nothing to change):")
+            && plan.stdout.contains(
+                "SES is still verifying example.org (verification PENDING, MAIL FROM PENDING"
+            ),
+        "{}",
+        plan.stdout
+    );
+    let md = acct.mailinfra(&["plan", "b.yaml", "--format", "markdown"]);
+    assert!(
+        md.stdout
+            .contains("**In progress at AWS (nothing to change)**"),
+        "{}",
+        md.stdout
+    );
     let status = acct.mailinfra(&["status", "b.yaml"]);
     assert!(
         status.stdout.contains("example.org: pending"),

@@ -58,6 +58,12 @@ class Front:
             sesv2.set_account(query["account"][0], query["region"][0], json.loads(body or b"{}"))
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "2")])
             return [b"{}"]
+        if path == "/_mailinfra/route53/insync-after":
+            from . import route53
+
+            route53.INSYNC_AFTER[query["account"][0]] = float(query["seconds"][0])
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "2")])
+            return [b"{}"]
         if path == "/_mailinfra/delay":
             key = (query["account"][0], query["op"][0])
             self.delays[key] = float(query["seconds"][0])

@@ -12,14 +12,18 @@ ChangeResourceRecordSets (https://docs.aws.amazon.com/Route53/latest/APIReferenc
 - changes apply in order, so DELETE then CREATE of one set in one batch replaces it;
 - a TXT character-string over 255 characters fails (`CharacterStringTooLong`);
 - names are case-insensitive and stored in lower case; a name outside the zone fails;
-- each accepted batch gets its own change id, which GetChange reports (INSYNC: the emulator
-  has no name servers to wait for); an unknown id is `NoSuchChange`
-  (https://docs.aws.amazon.com/Route53/latest/APIReference/API_GetChange.html).
+- each accepted batch gets its own change id, which GetChange reports; an unknown id is
+  `NoSuchChange` (https://docs.aws.amazon.com/Route53/latest/APIReference/API_GetChange.html).
+  A change is PENDING until it reaches all name servers, then INSYNC. The emulator has no
+  name servers, so by default it is INSYNC at once; the test hook
+  POST /_mailinfra/route53/insync-after?account=ID&seconds=N makes that account's changes
+  PENDING for N seconds, as on AWS.
 """
 
 import random
 import string
 import threading
+import time
 
 from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
@@ -28,6 +32,8 @@ from moto.route53.exceptions import Route53ClientError
 
 _changes: dict = {}
 _lock = threading.Lock()
+# account -> seconds a change stays PENDING
+INSYNC_AFTER: dict = {}
 
 
 class InvalidChangeBatch(Route53ClientError):
@@ -148,18 +154,22 @@ def change_resource_record_sets_response(self):
     self.backend.change_resource_record_sets(zoneid, change_list)
     change_id = "C" + "".join(random.choices(string.ascii_uppercase + string.digits, k=13))
     submitted = utcnow()
+    ready = time.time() + INSYNC_AFTER.get(self.current_account, 0)
     with _lock:
-        _changes[change_id] = submitted
-    return ActionResult({"ChangeInfo": {"Id": f"/change/{change_id}", "Status": "INSYNC", "SubmittedAt": submitted}})
+        _changes[change_id] = (submitted, ready)
+    status = "INSYNC" if time.time() >= ready else "PENDING"
+    return ActionResult({"ChangeInfo": {"Id": f"/change/{change_id}", "Status": status, "SubmittedAt": submitted}})
 
 
 def get_change_response(self):
     change_id = self._get_param("Id").split("/")[-1]
     with _lock:
-        submitted = _changes.get(change_id)
-    if submitted is None:
+        found = _changes.get(change_id)
+    if found is None:
         raise NoSuchChange(change_id)
-    return ActionResult({"ChangeInfo": {"Id": f"/change/{change_id}", "Status": "INSYNC", "SubmittedAt": submitted}})
+    submitted, ready = found
+    status = "INSYNC" if time.time() >= ready else "PENDING"
+    return ActionResult({"ChangeInfo": {"Id": f"/change/{change_id}", "Status": status, "SubmittedAt": submitted}})
 
 
 def install() -> None:

@@ -261,7 +261,10 @@ fn text(s: &Status) -> String {
                 .map(|p| format!(" (update {p})"))
                 .unwrap_or_default()
         );
-        out.push_str(&crate::plan::render::reports(&g.reports));
+        out.push_str(&crate::plan::render::reports(
+            "To do and in progress:",
+            &g.reports,
+        ));
         out.push('\n');
     }
     let Some(a) = &s.account else {

@@ -33,8 +33,9 @@ const SAFETY_PERCENT: usize = 30;
 pub fn diff(desired: &Desired, observed: &Observed) -> Result<Plan, Vec<Conflict>> {
     let mut conflicts = Vec::new();
     let (ses, rekey) = super::ses::diff(desired, observed, &mut conflicts);
-    let (gateway, reports) =
+    let (gateway, mut reports) =
         super::gateway::diff(desired, observed.gateway.as_ref(), &mut conflicts);
+    reports.extend(super::ses::pending(desired, observed));
     let mut desired = desired.clone();
     if let Some(obs) = &observed.ses {
         desired.add_ses_records(obs, &rekey);

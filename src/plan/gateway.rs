@@ -93,10 +93,14 @@ pub struct GatewayChange {
     pub fields: Vec<FieldChange>,
 }
 
-/// Something only a person can do; it changes nothing.
+/// Something that changes nothing: a step only a person can take, or something AWS is
+/// still doing (verification, reverse DNS) that a later plan or `status` picks up.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
     pub address: String,
+    /// `todo` (a person's step, shown with changes and by `status`) or `pending` (AWS is
+    /// still at it; shown by every plan, with or without changes).
+    pub kind: String,
     pub title: String,
     pub steps: Vec<String>,
 }
@@ -480,6 +484,7 @@ pub fn reports(
     let mut out = vec![
         Report {
             address: "gateway.report.port25".into(),
+            kind: "todo".into(),
             title: "Ask AWS to lift the port-25 restriction and check the IP's reputation (no API exists)".into(),
             steps: vec![
                 format!("AWS console → Support → \"Request to remove email sending limitations\": give the Elastic IP {ip} and the reverse DNS name {}", g.hostname),
@@ -488,6 +493,7 @@ pub fn reports(
         },
         Report {
             address: "gateway.report.senders".into(),
+            kind: "todo".into(),
             title: "Point application instances at the gateway".into(),
             steps: vec![
                 format!("Postfix: relayhost = [{private}]"),
@@ -499,6 +505,7 @@ pub fn reports(
     if let Some((value, status, reason)) = ptr_pending {
         out.push(Report {
             address: "gateway.report.reverse_dns".into(),
+            kind: "pending".into(),
             title: format!("Reverse DNS of {ip} -> {value} is {status}"),
             steps: vec![reason.unwrap_or_else(|| {
                 "AWS completes it once the A record resolves; run `mailinfra plan` later".into()

@@ -47,12 +47,24 @@ fn verb(action: Action) -> (&'static str, &'static str) {
 /// Renders the plan. An empty plan is one line: `No changes. …`.
 pub fn text(plan: &Plan, paint: Paint) -> String {
     let mut out = String::new();
+    let pending: Vec<_> = plan
+        .reports
+        .iter()
+        .filter(|r| r.kind == "pending")
+        .cloned()
+        .collect();
     if plan.is_empty() {
         let _ = writeln!(
             out,
             "No changes. AWS matches blueprint `{}`.",
             plan.blueprint
         );
+        if !pending.is_empty() {
+            out.push_str(&reports(
+                "In progress at AWS (nothing to change):",
+                &pending,
+            ));
+        }
         return out;
     }
     for zone in &plan.zones {
@@ -136,8 +148,21 @@ pub fn text(plan: &Plan, paint: Paint) -> String {
             .map(|c| (c.address.as_str(), c.action, c.fields.as_slice()));
         section_text(&mut out, paint, "Relay gateway", rows);
     }
-    if !plan.reports.is_empty() && !plan.is_empty() {
-        out.push_str(&reports(&plan.reports));
+    let todo: Vec<_> = plan
+        .reports
+        .iter()
+        .filter(|r| r.kind == "todo")
+        .cloned()
+        .collect();
+    if !todo.is_empty() {
+        out.push_str(&reports("To do by a person (mailinfra cannot):", &todo));
+        out.push('\n');
+    }
+    if !pending.is_empty() {
+        out.push_str(&reports(
+            "In progress at AWS (nothing to change):",
+            &pending,
+        ));
         out.push('\n');
     }
     let s = plan.summary;
@@ -222,8 +247,8 @@ fn section_markdown<'a>(out: &mut String, title: &str, rows: impl Iterator<Item 
 }
 
 /// Things only a person can do, with their steps.
-pub fn reports(list: &[super::gateway::Report]) -> String {
-    let mut out = String::from("To do by a person (mailinfra cannot):\n");
+pub fn reports(heading: &str, list: &[super::gateway::Report]) -> String {
+    let mut out = format!("{heading}\n");
     for r in list {
         let _ = writeln!(out, "  * {}", r.title);
         for s in &r.steps {
@@ -259,8 +284,25 @@ fn cell(s: &str) -> String {
 pub fn markdown(plan: &Plan) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "### mailinfra plan for `{}`\n", plan.blueprint);
+    let notes = |out: &mut String, kind: &str, heading: &str| {
+        let list: Vec<_> = plan.reports.iter().filter(|r| r.kind == kind).collect();
+        if !list.is_empty() {
+            let _ = writeln!(out, "\n**{heading}**\n");
+            for r in list {
+                let _ = writeln!(out, "- {}", r.title);
+                for s in &r.steps {
+                    let _ = writeln!(out, "  - {s}");
+                }
+            }
+        }
+    };
     if plan.is_empty() {
         let _ = writeln!(out, "**No changes.** AWS matches the blueprint.");
+        notes(
+            &mut out,
+            "pending",
+            "In progress at AWS (nothing to change)",
+        );
         return out;
     }
     let s = plan.summary;
@@ -338,5 +380,11 @@ pub fn markdown(plan: &Plan) -> String {
             .map(|c| (c.address.as_str(), c.action, c.fields.as_slice()));
         section_markdown(&mut out, &format!("Amazon SES ({region})"), rows);
     }
+    notes(&mut out, "todo", "To do by a person (mailinfra cannot)");
+    notes(
+        &mut out,
+        "pending",
+        "In progress at AWS (nothing to change)",
+    );
     out
 }

@@ -125,6 +125,43 @@ fn dkim_text(d: &DkimSetting) -> String {
     }
 }
 
+/// Identities SES has not verified yet: reported, never a change and never a failure.
+pub fn pending(desired: &Desired, observed: &Observed) -> Vec<super::gateway::Report> {
+    let Some(obs) = &observed.ses else {
+        return Vec::new();
+    };
+    desired
+        .ses
+        .identities
+        .iter()
+        .filter_map(|id| {
+            let o = obs.identities.get(&id.domain)?;
+            let mf = o.mail_from.as_ref().map(|m| m.status.as_str());
+            let mail_from_pending = id.mail_from.is_some() && mf != Some("SUCCESS");
+            if o.verified_for_sending && !mail_from_pending {
+                return None;
+            }
+            let checked = o
+                .last_checked
+                .map(|t| format!("; SES last checked DNS {t} (seconds since the epoch)"))
+                .unwrap_or_default();
+            Some(super::gateway::Report {
+                address: format!("{}.verification", identity_address(&id.domain)),
+                kind: "pending".into(),
+                title: format!(
+                    "SES is still verifying {} (verification {}{}{checked})",
+                    id.domain,
+                    o.verification,
+                    if mail_from_pending { format!(", MAIL FROM {}", mf.unwrap_or("NOT SET")) } else { String::new() }
+                ),
+                steps: vec![
+                    "pending is not failed: SES checks DNS on its own schedule, up to 72 hours; `mailinfra status` shows the details, `apply --wait` waits".into(),
+                ],
+            })
+        })
+        .collect()
+}
+
 /// The SES changes, the domains whose DKIM apply sets anew (their DNS values are pending),
 /// and any conflicts.
 pub fn diff(
