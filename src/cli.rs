@@ -90,6 +90,11 @@ pub enum Command {
         after_help = "Examples:\n  mailinfra policy blueprints/example.yaml --for plan   > plan-role.json\n  mailinfra policy blueprints/example.yaml --for apply  > apply-role.json\n\nOffline: no credentials are needed and nothing is sent to AWS."
     )]
     Policy(PolicyArgs),
+    /// Check deliverability as a receiver sees it: SPF, DKIM, DMARC, A/PTR, blocklists, MAIL FROM
+    #[command(
+        after_help = "Examples:\n  mailinfra check blueprints/example.yaml\n  mailinfra check blueprints/example.yaml --resolver 127.0.0.1:5353 --json\n\nExit 0 when nothing fails (warnings too, unless --strict), 1 when something fails.\nTimeouts and SERVFAIL answers are reported per check as could-not-check."
+    )]
+    Check(CheckArgs),
     /// Remove every record the blueprint owns (records it does not own are never touched)
     #[command(after_help = "Example:\n  mailinfra destroy blueprints/example.yaml --yes")]
     Destroy(DestroyArgs),
@@ -184,6 +189,35 @@ pub struct PolicyArgs {
     /// Which role: `plan` reads only; `apply` (also for destroy) reads and writes
     #[arg(long = "for", value_enum, default_value_t = crate::policy::Phase::Apply)]
     pub r#for: crate::policy::Phase,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub file: FileArg,
+    /// The DNS server to ask (default: the system's resolver)
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub resolver: Option<std::net::SocketAddr>,
+    /// The zones' authoritative server, asked when the resolver lacks a record, to tell
+    /// propagation from absence (default: the servers the zone's NS records name)
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub authoritative: Option<std::net::SocketAddr>,
+    /// Print the results as JSON (format: docs/check-format.md)
+    #[arg(long)]
+    pub json: bool,
+    /// Fail on warnings too
+    #[arg(long)]
+    pub strict: bool,
+    /// A blocklist zone to look the sending IP up in; repeat for several (default:
+    /// zen.spamhaus.org, bl.spamcop.net, b.barracudacentral.org)
+    #[arg(long, value_name = "ZONE")]
+    pub dnsbl: Vec<String>,
+    /// Longest time for all the checks together
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Longest wait for one DNS answer
+    #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = parse_duration)]
+    pub query_timeout: Duration,
 }
 
 #[derive(Debug, Args)]

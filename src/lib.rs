@@ -8,6 +8,7 @@
 
 pub mod aws;
 pub mod blueprint;
+pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod execute;
@@ -57,6 +58,7 @@ where
                     Command::Apply(a) => commands::apply::run(a, g, &out).await,
                     Command::Destroy(a) => commands::destroy::run(a, g, &out).await,
                     Command::Status(a) => commands::status::run(a, g, &out).await,
+                    Command::Check(a) => commands::check::run(a, g, &out).await,
                     Command::Validate(_)
                     | Command::Render(_)
                     | Command::Policy(_)

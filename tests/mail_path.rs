@@ -3,7 +3,7 @@
 //! as the boot script; the key is the one mailinfra stored in (emulated) SSM; the signature is
 //! verified by dkimpy against the DKIM TXT exactly as mailinfra published it to Route 53.
 //! Needs root, postfix, opendkim and iproute2 (scripts/install-mail-tools) and the Python
-//! packages in tests/mailpath/requirements.txt: without them it fails, never skips.
+//! packages in tests/python-requirements.txt: without them it fails, never skips.
 
 mod common;
 

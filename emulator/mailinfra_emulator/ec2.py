@@ -11,6 +11,9 @@
 - ReleaseAddress is refused while the address is associated (InvalidIPAddress.InUse, as in a
   non-default VPC) and while it has reverse DNS (InvalidAddress.Locked: "locked to your
   account" until the PTR is reset). moto released it silently.
+- AllocateAddress gives a public address (from the documentation ranges 198.51.100.0/24 and
+  203.0.113.0/24, which route nowhere), as EC2 allocates public IPv4 addresses; moto drew
+  them from 127.0.0.0/8, where resolvers answer reverse lookups with `localhost` (RFC 6761).
 - TerminateInstances disassociates the instances' Elastic IPs, as EC2 does when an instance
   is terminated (moto left the address associated with the terminated instance).
 - Debian 12's public SSM parameters (/aws/service/debian/release/12/latest/amd64 and
@@ -160,6 +163,16 @@ def install() -> None:
     ElasticIPAddresses.describe_addresses_attribute = describe_addresses_attribute
     ElasticIPAddresses.reset_address_attribute = reset_address_attribute
     ElasticIPAddresses.release_address = release_address
+
+    # --- Elastic IPs from public (documentation) space -----------------------------------
+    import random
+
+    from moto.ec2.models import elastic_ip_addresses
+
+    def public_ip():
+        return f"{random.choice(('198.51.100', '203.0.113'))}.{random.randint(1, 254)}"
+
+    elastic_ip_addresses.random_ip = public_ip
 
     # --- Debian 12 image and its public SSM parameter -----------------------------------
     original_load = ami_models.AmiBackend._load_amis

@@ -3,6 +3,7 @@
 //! path with execution switched on or off.
 
 pub mod apply;
+pub mod check;
 pub mod destroy;
 pub mod docs;
 pub mod plan;

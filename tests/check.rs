@@ -1,0 +1,409 @@
+//! `mailinfra check` against a real DNS server (tests/dns/server.py) serving the zones built
+//! from what mailinfra applied to the emulator: a healthy setup passes every check, and each
+//! kind of failure gives its row and its fix.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use common::Account;
+use serde_json::{Value, json};
+
+const BLUEPRINT: &str = "blueprint: relay
+region: eu-west-1
+gateway:
+  hostname: mail.example.com
+  relay_from: [10.0.0.0/16]
+  dkim: { selector: mta1 }
+domains:
+  - domain: example.com
+    send_via: [gateway]
+    spf: { all: fail }
+    dmarc: { policy: quarantine, rua: [mailto:reports@example.net] }
+  - domain: example.org
+    send_via: [ses]
+    ses: { mail_from: bounce.example.org }
+    dmarc: { policy: none }
+";
+
+struct Server {
+    child: Child,
+    port: u16,
+    zones: std::path::PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(acct: &Account, zones: &Value) -> Server {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let path = acct.write(&format!("zones-{n}.json"), &zones.to_string());
+    let python = std::env::var("MAILINFRA_TEST_PYTHON")
+        .expect("MAILINFRA_TEST_PYTHON is not set: run scripts/test, which installs dnslib");
+    let mut child = Command::new(python)
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/dns/server.py"))
+        .arg(&path)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    Server {
+        child,
+        port: line
+            .trim()
+            .parse()
+            .expect("the DNS server printed its port"),
+        zones: path,
+    }
+}
+
+impl Server {
+    fn set(&self, zones: &Value) {
+        std::fs::write(&self.zones, zones.to_string()).unwrap();
+    }
+}
+
+/// The zones as a resolver would see them: every record mailinfra (and the test) put in the
+/// emulator's Route 53, the Elastic IP's reverse DNS, and the report authorization.
+async fn zones(acct: &Account, ids: &[String], ip: &str) -> Value {
+    let mut records: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for id in ids {
+        for ((name, rtype), (_, values)) in acct.records(id).await {
+            let values = values
+                .iter()
+                .map(|v| {
+                    if rtype == "TXT" {
+                        mailinfra::mail::txt::text_of(v)
+                    } else {
+                        v.trim_end_matches('.').to_owned()
+                    }
+                })
+                .collect();
+            records.insert(format!("{name}|{rtype}"), values);
+        }
+    }
+    let o: Vec<&str> = ip.split('.').collect();
+    records.insert(
+        format!("{}.{}.{}.{}.in-addr.arpa|PTR", o[3], o[2], o[1], o[0]),
+        vec!["mail.example.com".into()],
+    );
+    records.insert(
+        "example.com._report._dmarc.example.net|TXT".into(),
+        vec!["v=DMARC1".into()],
+    );
+    json!({ "records": records })
+}
+
+fn check(acct: &Account, port: u16, extra: &[&str]) -> (i32, Vec<Value>) {
+    let resolver = format!("127.0.0.1:{port}");
+    let mut args = vec![
+        "check",
+        "b.yaml",
+        "--json",
+        "--resolver",
+        &resolver,
+        "--dnsbl",
+        "dnsbl.test",
+    ];
+    args.extend_from_slice(extra);
+    let run = acct.mailinfra(&args);
+    let v: Value = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", run.stdout, run.stderr));
+    assert_eq!(v["format"], "mailinfra-check");
+    (run.code, v["rows"].as_array().unwrap().clone())
+}
+
+fn find<'a>(rows: &'a [Value], check: &str) -> &'a Value {
+    rows.iter()
+        .find(|r| r["check"] == check)
+        .unwrap_or_else(|| panic!("no row `{check}` in {rows:#?}"))
+}
+
+#[tokio::test]
+async fn a_healthy_setup_passes_and_each_failure_has_its_row_and_fix() {
+    let acct = Account::new();
+    let com = acct.create_zone("example.com").await;
+    let org = acct.create_zone("example.org").await;
+    acct.write("b.yaml", BLUEPRINT);
+    let run = acct.mailinfra(&["apply", "b.yaml", "--yes"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let eips = acct
+        .ec2("eu-west-1")
+        .describe_addresses()
+        .send()
+        .await
+        .unwrap();
+    let ip = eips.addresses()[0].public_ip().unwrap().to_owned();
+    let healthy = zones(&acct, &[com, org], &ip).await;
+    let server = serve(&acct, &healthy);
+
+    // Healthy: every check passes.
+    let (code, rows) = check(&acct, server.port, &[]);
+    for r in &rows {
+        assert_eq!(r["status"], "pass", "{r:#}");
+    }
+    assert_eq!(code, 0);
+    for name in [
+        "spf example.com",
+        "dkim mta1._domainkey.example.com",
+        "dmarc example.com",
+        "dmarc example.org",
+        "mail-from bounce.example.org",
+        "a mail.example.com",
+        "dnsbl dnsbl.test",
+    ] {
+        find(&rows, name);
+    }
+    assert_eq!(
+        rows.iter()
+            .filter(|r| r["check"]
+                .as_str()
+                .unwrap()
+                .ends_with("._domainkey.example.org"))
+            .count(),
+        3,
+        "three SES DKIM CNAMEs"
+    );
+    // The golden JSON of the check format: a field that changes without the version fails here.
+    let resolver = format!("127.0.0.1:{}", server.port);
+    let json = acct.mailinfra(&[
+        "check",
+        "b.yaml",
+        "--json",
+        "--resolver",
+        &resolver,
+        "--dnsbl",
+        "dnsbl.test",
+    ]);
+    let mut golden = json
+        .stdout
+        .replace(&resolver, "[RESOLVER]")
+        .replace(&ip, "[EIP]");
+    for token in golden.clone().split(|c: char| !c.is_ascii_alphanumeric()) {
+        if token.len() == 32
+            && token
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        {
+            golden = golden.replace(token, "[TOKEN]");
+        }
+    }
+    let mut rows: Vec<Value> = serde_json::from_str::<Value>(&golden).unwrap()["rows"]
+        .as_array()
+        .unwrap()
+        .clone();
+    rows.sort_by_key(|r| r["check"].as_str().unwrap().to_owned());
+    let mut doc: Value = serde_json::from_str(&golden).unwrap();
+    doc["rows"] = Value::Array(rows);
+    insta::assert_snapshot!("check_json_v1", serde_json::to_string_pretty(&doc).unwrap());
+    let text = acct.mailinfra(&[
+        "check",
+        "b.yaml",
+        "--resolver",
+        &resolver,
+        "--dnsbl",
+        "dnsbl.test",
+    ]);
+    assert!(
+        text.stdout.contains("0 fail, 0 could not check"),
+        "{}",
+        text.stdout
+    );
+
+    let rev = {
+        let o: Vec<&str> = ip.split('.').collect();
+        format!("{}.{}.{}.{}", o[3], o[2], o[1], o[0])
+    };
+    let spf = healthy["records"]["example.com|TXT"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ptr_row = format!("ptr {ip}");
+    // (what to change, the row, its status, words in what it found, words in its fix)
+    let cases: Vec<(Value, &str, &str, &str, &str)> = vec![
+        (
+            json!({"example.com|TXT": [spf.clone(), "v=spf1 -all"]}),
+            "spf example.com",
+            "fail",
+            "2 SPF records",
+            "delete all but one",
+        ),
+        (
+            {
+                let mut m = serde_json::Map::new();
+                m.insert(
+                    "example.com|TXT".into(),
+                    json!([spf.replace("-all", "include:i1.test -all")]),
+                );
+                for i in 1..=11 {
+                    let next = if i < 11 {
+                        format!("v=spf1 include:i{}.test -all", i + 1)
+                    } else {
+                        "v=spf1 -all".into()
+                    };
+                    m.insert(format!("i{i}.test|TXT"), json!([next]));
+                }
+                Value::Object(m)
+            },
+            "spf example.com",
+            "fail",
+            "DNS lookups counting includes (the limit is 10)",
+            "replace includes",
+        ),
+        (
+            json!({"example.com|TXT": [spf.replace("-all", "include:v1.test include:v2.test include:v3.test -all")]}),
+            "spf example.com",
+            "fail",
+            "3 void lookups",
+            "names that have no SPF record",
+        ),
+        (
+            json!({"mta1._domainkey.example.com|TXT": [format!("v=DKIM1; k=rsa; p={}", mailinfra::mail::dkim::generate_key().unwrap().1)]}),
+            "dkim mta1._domainkey.example.com",
+            "fail",
+            "does not match the signing key",
+            "publish the key the signer uses",
+        ),
+        (
+            json!({"_dmarc.example.com|TXT": []}),
+            "dmarc example.com",
+            "fail",
+            "no DMARC record",
+            "at least p=none",
+        ),
+        (
+            json!({"_dmarc.example.com|TXT": ["v=DMARC1; p=quarantine; pct=50; rua=mailto:reports@example.net"]}),
+            "dmarc example.com",
+            "fail",
+            "RFC 9989 removed pct",
+            "mailinfra apply",
+        ),
+        (
+            json!({format!("{rev}.in-addr.arpa|PTR"): ["other.example.net"]}),
+            &ptr_row,
+            "fail",
+            "should be mail.example.com",
+            "reverse DNS",
+        ),
+        (
+            json!({"mail.example.com|A": ["192.0.2.99"]}),
+            "a mail.example.com",
+            "fail",
+            "192.0.2.99",
+            "point the A record",
+        ),
+        (
+            json!({format!("{rev}.dnsbl.test|A"): ["127.0.0.2"]}),
+            "dnsbl dnsbl.test",
+            "fail",
+            "is listed (127.0.0.2)",
+            "request removal",
+        ),
+        (
+            json!({format!("{rev}.dnsbl.test|A"): ["127.255.255.254"]}),
+            "dnsbl dnsbl.test",
+            "could-not-check",
+            "refused the query",
+            "your own resolver",
+        ),
+        (
+            json!({"example.com._report._dmarc.example.net|TXT": []}),
+            "dmarc example.com",
+            "warn",
+            "has not authorized reports",
+            "authorization TXT",
+        ),
+    ];
+    for (change, name, status, found, fix) in cases {
+        let mut zones = healthy.clone();
+        for (k, v) in change.as_object().unwrap() {
+            if v.as_array().is_some_and(|a| a.is_empty()) {
+                zones["records"].as_object_mut().unwrap().remove(k);
+            } else {
+                zones["records"][k] = v.clone();
+            }
+        }
+        server.set(&zones);
+        let (code, rows) = check(&acct, server.port, &[]);
+        let r = find(&rows, name);
+        assert_eq!(r["status"], status, "{name}: {r:#}");
+        assert!(
+            r["found"].as_str().unwrap().contains(found),
+            "{name}: {r:#}"
+        );
+        assert!(
+            r["fix"].as_str().unwrap_or("").contains(fix),
+            "{name}: {r:#}"
+        );
+        assert_eq!(code, if status == "fail" { 1 } else { 0 }, "{name}");
+    }
+
+    // Authoritative vs cached: the resolver lacks the DMARC record, the zone's own server has
+    // it: a warning that it is propagating, not a failure to "fix".
+    let fresh = serve(&acct, &healthy);
+    let mut stale = healthy.clone();
+    stale["records"]
+        .as_object_mut()
+        .unwrap()
+        .remove("_dmarc.example.com|TXT");
+    server.set(&stale);
+    let authoritative = format!("127.0.0.1:{}", fresh.port);
+    let (code, rows) = check(&acct, server.port, &["--authoritative", &authoritative]);
+    let r = find(&rows, "dmarc example.com");
+    assert_eq!(r["status"], "warn", "{r:#}");
+    assert!(
+        r["found"].as_str().unwrap().contains("still propagating"),
+        "{r:#}"
+    );
+    assert!(
+        r["fix"].as_str().unwrap().contains("nothing to change"),
+        "{r:#}"
+    );
+    assert_eq!(code, 0);
+    // And when the authoritative server lacks it too, it is missing.
+    fresh.set(&stale);
+    let (code, rows) = check(&acct, server.port, &["--authoritative", &authoritative]);
+    assert_eq!(find(&rows, "dmarc example.com")["status"], "fail");
+    assert_eq!(code, 1);
+
+    // A SERVFAIL is reported for its check, not as absent.
+    let mut zones = healthy.clone();
+    zones["servfail"] = json!(["_dmarc.example.com"]);
+    server.set(&zones);
+    let (_, rows) = check(&acct, server.port, &[]);
+    let r = find(&rows, "dmarc example.com");
+    assert_eq!(r["status"], "could-not-check", "{r:#}");
+    assert!(r["found"].as_str().unwrap().contains("SERVFAIL"), "{r:#}");
+
+    // A resolver that never answers: every row says so, within the time bound, no crash.
+    let mut zones = healthy.clone();
+    zones["timeout"] = json!(true);
+    server.set(&zones);
+    let start = std::time::Instant::now();
+    let (code, rows) = check(&acct, server.port, &["--query-timeout", "1s"]);
+    assert!(start.elapsed() < std::time::Duration::from_secs(60));
+    assert!(
+        rows.iter().all(|r| r["status"] == "could-not-check"),
+        "{rows:#?}"
+    );
+    assert_eq!(code, 0, "nothing failed; nothing could be checked");
+    // --strict fails on warnings.
+    let mut zones = healthy.clone();
+    zones["records"]
+        .as_object_mut()
+        .unwrap()
+        .remove("example.com._report._dmarc.example.net|TXT");
+    server.set(&zones);
+    assert_eq!(check(&acct, server.port, &[]).0, 0);
+    assert_eq!(check(&acct, server.port, &["--strict"]).0, 1);
+}
