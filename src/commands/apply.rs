@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{Failure, Outcome, connect, desired, load, make_plan, settings};
+use super::{Failure, Outcome, Session, connect, settings, start};
 use crate::aws::{Aws, AwsError};
 use crate::cli::{ApplyArgs, Global};
 use crate::execute;
@@ -43,14 +43,11 @@ pub async fn run(args: &ApplyArgs, global: &Global, out: &Output) -> Outcome {
         out.data(&render::text(&saved, out.paint_out()));
         return execute(&aws, &saved, &observed, &how, out).await;
     }
-    let bp = load(&args.file)?;
-    let desired = desired(&bp, global);
-    let aws = connect(&settings(global, bp.region())).await?;
-    out.progress(&format!(
-        "reading AWS for blueprint `{}`...",
-        desired.blueprint
-    ));
-    let (plan, observed) = make_plan(&aws, &desired, out).await?;
+    let Session {
+        aws,
+        plan,
+        observed,
+    } = start(&args.file, global, out, |d| d).await?;
     out.data(&render::text(&plan, out.paint_out()));
     execute(&aws, &plan, &observed, &how, out).await
 }

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::{Failure, Outcome, connect, desired, load, make_plan, settings};
+use super::{Failure, Outcome, Session, start};
 use crate::check::{self, Row, Status, dns::Dns};
 use crate::cli::{CheckArgs, Global};
 use crate::output::Output;
@@ -30,14 +30,7 @@ struct Summary {
 }
 
 pub async fn run(args: &CheckArgs, global: &Global, out: &Output) -> Outcome {
-    let bp = load(&args.file.file)?;
-    let desired = desired(&bp, global);
-    let aws = connect(&settings(global, bp.region())).await?;
-    out.progress(&format!(
-        "reading AWS for blueprint `{}`...",
-        desired.blueprint
-    ));
-    let (plan, observed) = make_plan(&aws, &desired, out).await?;
+    let Session { plan, observed, .. } = start(&args.file.file, global, out, |d| d).await?;
     let dns = Dns::new(args.resolver, args.query_timeout).map_err(Failure::Refused)?;
     let dnsbls: Vec<String> = if args.dnsbl.is_empty() {
         check::DEFAULT_DNSBLS

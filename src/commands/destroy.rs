@@ -3,20 +3,17 @@
 //! everything else stays as it was. Account-level SES settings are left as they are.
 
 use super::apply::{Execution, execute};
-use super::{Outcome, connect, desired, load, make_plan, settings};
+use super::{Outcome, Session, start};
 use crate::cli::{DestroyArgs, Global};
 use crate::output::Output;
 use crate::plan::render;
 
 pub async fn run(args: &DestroyArgs, global: &Global, out: &Output) -> Outcome {
-    let bp = load(&args.file.file)?;
-    let desired = desired(&bp, global).nothing();
-    let aws = connect(&settings(global, bp.region())).await?;
-    out.progress(&format!(
-        "reading AWS for blueprint `{}`...",
-        desired.blueprint
-    ));
-    let (mut plan, observed) = make_plan(&aws, &desired, out).await?;
+    let Session {
+        aws,
+        mut plan,
+        observed,
+    } = start(&args.file.file, global, out, |d| d.nothing()).await?;
     // Removing everything is the point of destroy: its confirmation is the safety check.
     plan.safety = None;
     if args.release_ip {

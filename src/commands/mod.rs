@@ -68,8 +68,37 @@ pub fn desired(bp: &Blueprint, global: &crate::cli::Global) -> Desired {
     d
 }
 
-/// Observes AWS for the desired state's scope and diffs: the one pipeline behind plan,
-/// apply and destroy.
+/// What plan, apply, destroy and check start from.
+pub struct Session {
+    pub aws: Aws,
+    pub plan: Plan,
+    pub observed: Observed,
+}
+
+/// Loads the blueprint, connects, observes and diffs: the one pipeline behind plan, apply,
+/// destroy and check. `shape` adjusts the desired state (destroy wants nothing).
+pub async fn start(
+    file: &Path,
+    global: &crate::cli::Global,
+    out: &Output,
+    shape: impl FnOnce(Desired) -> Desired,
+) -> Result<Session, Failure> {
+    let bp = load(file)?;
+    let desired = shape(desired(&bp, global));
+    let aws = connect(&settings(global, bp.region())).await?;
+    out.progress(&format!(
+        "reading AWS for blueprint `{}`...",
+        desired.blueprint
+    ));
+    let (plan, observed) = make_plan(&aws, &desired, out).await?;
+    Ok(Session {
+        aws,
+        plan,
+        observed,
+    })
+}
+
+/// Observes AWS for the desired state's scope and diffs.
 pub async fn make_plan(
     aws: &Aws,
     desired: &Desired,

@@ -1,19 +1,12 @@
 //! `mailinfra plan`: observe AWS and print what apply would change.
 
-use super::{Failure, Outcome, connect, desired, load, make_plan, settings};
+use super::{Failure, Outcome, Session, start};
 use crate::cli::{Global, PlanArgs, PlanFormat};
 use crate::output::Output;
 use crate::plan::render;
 
 pub async fn run(args: &PlanArgs, global: &Global, out: &Output) -> Outcome {
-    let bp = load(&args.file.file)?;
-    let desired = desired(&bp, global);
-    let aws = connect(&settings(global, bp.region())).await?;
-    out.progress(&format!(
-        "reading AWS for blueprint `{}`...",
-        desired.blueprint
-    ));
-    let (plan, _) = make_plan(&aws, &desired, out).await?;
+    let Session { plan, .. } = start(&args.file.file, global, out, |d| d).await?;
     let json = serde_json::to_string_pretty(&plan).map_err(|e| Failure::Refused(e.to_string()))?;
     if let Some(path) = &args.out {
         std::fs::write(path, format!("{json}\n"))
