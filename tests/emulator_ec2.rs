@@ -74,6 +74,40 @@ async fn run_instances_with_a_client_token_is_idempotent() {
             .sum::<usize>(),
         2
     );
+
+    // After termination the token still answers, with the instance as it is now.
+    ec2.terminate_instances()
+        .instance_ids(&ids[0])
+        .send()
+        .await
+        .unwrap();
+    let again = ec2
+        .run_instances()
+        .image_id(&ami)
+        .min_count(1)
+        .max_count(1)
+        .client_token("same")
+        .send()
+        .await
+        .unwrap();
+    let instance = &again.instances()[0];
+    assert_eq!(instance.instance_id(), Some(ids[0].as_str()));
+    assert_eq!(
+        instance.state().and_then(|s| s.name()).map(|n| n.as_str()),
+        Some("terminated")
+    );
+    // The same token with other parameters is refused.
+    let err = ec2
+        .run_instances()
+        .image_id(&ami)
+        .instance_type(aws_sdk_ec2::types::InstanceType::T3Small)
+        .min_count(1)
+        .max_count(1)
+        .client_token("same")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("IdempotentParameterMismatch"));
 }
 
 #[tokio::test]

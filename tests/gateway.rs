@@ -375,8 +375,22 @@ async fn a_new_instance_type_replaces_the_instance_and_keeps_the_address() {
     let after = eips(&acct).await;
     assert_eq!(
         after,
-        vec![(allocation, ip, Some(now[0].clone()))],
+        vec![(allocation.clone(), ip.clone(), Some(now[0].clone()))],
         "the same Elastic IP moved to the new instance"
+    );
+
+    // Rolled back: the first configuration again. EC2 still remembers its launch's client
+    // token and would answer with the terminated instance; apply launches a fresh one.
+    acct.write("b.yaml", GATEWAY);
+    apply(&acct, "b.yaml");
+    let list = instances(&acct).await;
+    let back = running(&list);
+    assert_eq!(back.len(), 1, "{list:?}");
+    assert!(back[0] != old && back[0] != now[0], "{list:?}");
+    assert!(list.iter().any(|i| i.0 == back[0] && i.2 == "t3.micro"));
+    assert_eq!(
+        eips(&acct).await,
+        vec![(allocation, ip, Some(back[0].clone()))]
     );
 }
 
@@ -470,6 +484,19 @@ async fn destroy_keeps_the_address_unless_asked() {
     let kept = eips(&acct).await;
     assert_eq!(kept.len(), 1, "only the Elastic IP remains");
     assert_eq!(kept[0].2, None);
+
+    // Built again the same day: a new security group, so the old launch's client token no
+    // longer matches; apply launches a new instance and reuses the kept address.
+    let first = instances(&acct).await;
+    apply(&acct, "b.yaml");
+    let list = instances(&acct).await;
+    let again = running(&list);
+    assert_eq!(again.len(), 1, "{list:?}");
+    assert!(first.iter().all(|i| i.0 != again[0]), "{list:?}");
+    assert_eq!(eips(&acct).await[0].0, kept[0].0);
+    assert_eq!(eips(&acct).await[0].2.as_deref(), Some(again[0].as_str()));
+    let run = acct.mailinfra(&["destroy", "b.yaml", "--yes"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
 
     let run = acct.mailinfra(&["destroy", "b.yaml", "--yes", "--release-ip"]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);

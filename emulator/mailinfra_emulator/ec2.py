@@ -1,7 +1,9 @@
 """EC2 and SSM behaviours the relay gateway relies on, as the EC2 API reference describes them.
 
 - RunInstances with a ClientToken is idempotent: the same token returns the instances the
-  first request launched, never a second set (moto launched new ones every time).
+  first request launched, never a second set (moto launched new ones every time), in
+  whatever state they are now (a terminated instance stays terminated); the same token with
+  other parameters is refused with IdempotentParameterMismatch.
   https://docs.aws.amazon.com/AWSEC2/latest/APIReference/Run_Instance_Idempotency.html
 - ModifyAddressAttribute (DomainName) sets an Elastic IP's reverse DNS: the update is PENDING
   until the account's Route 53 holds an A record of that name pointing at the address, then
@@ -83,20 +85,41 @@ def install() -> None:
             seen = getattr(self.ec2_backend, "mailinfra_tokens", None)
             if seen is None:
                 seen = self.ec2_backend.mailinfra_tokens = {}
+            asked = sorted(
+                (k, str(v)) for k, v in self.querystring.items() if k not in ("ClientToken", "Action", "Version")
+            )
             if token in seen:
                 self.error_on_dryrun()
-                return ActionResult(seen[token])
+                if seen[token][0] != asked:
+                    self.ec2_backend.raise_error(
+                        "IdempotentParameterMismatch",
+                        "Arguments on this idempotent request are inconsistent with arguments used in previous request(s).",
+                    )
+                return ActionResult(seen[token][1])
             result = original_run(self)
             # The reservation is what the response serializes.
             reservation = result.result if hasattr(result, "result") else None
             if reservation is None:
                 reservation = getattr(result, "_result", None)
             if reservation is not None:
-                seen[token] = reservation
+                seen[token] = (asked, reservation)
             return result
         return original_run(self)
 
     InstanceResponse.run_instances = run_instances
+
+    # moto answers every RunInstances with `pending`; an instance a repeated token returns may
+    # since have stopped or terminated, and EC2 reports that state.
+    from moto.ec2.responses._base_response import EC2BaseResponse
+
+    def launch_state(state):
+        name = getattr(state, "name", state)
+        code = getattr(state, "code", None)
+        if name in ("shutting-down", "terminated", "stopping", "stopped") and code is not None:
+            return {"Code": code, "Name": name}
+        return {"Code": 0, "Name": "pending"}
+
+    EC2BaseResponse.RESPONSE_KEY_PATH_TO_TRANSFORMER["RunInstances.Reservation.Instances.Instance.State"] = launch_state
 
     original_terminate = InstanceResponse.terminate_instances
 

@@ -421,6 +421,24 @@ async fn security_group_id(aws: &Aws, blueprint: &str) -> Result<String, AwsErro
         })
 }
 
+/// How many client tokens one launch steps through before giving up.
+const MAX_LAUNCH_GENERATIONS: u32 = 16;
+
+/// The client token of a launch: the same for every retry of one configuration, so an
+/// interrupted apply finds the instance it launched instead of making a second. `generation`
+/// moves past tokens EC2 still remembers for instances since terminated (EC2 keeps a token for
+/// at least 24 hours after termination and answers with the terminated instance).
+fn launch_token(blueprint: &str, config: &str, generation: u32) -> String {
+    let base = format!("mailinfra-{blueprint}-{config}");
+    let suffix = if generation > 1 {
+        format!("-{generation}")
+    } else {
+        String::new()
+    };
+    let keep = 64 - suffix.len();
+    base.chars().take(keep).chain(suffix.chars()).collect()
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn run_instance(
     aws: &Aws,
@@ -433,12 +451,10 @@ async fn run_instance(
     timeout: Duration,
     out: &Output,
 ) -> Result<String, AwsError> {
-    let token: String = format!("mailinfra-{blueprint}-{config}")
-        .chars()
-        .take(64)
-        .collect();
     let start = Instant::now();
-    let launched = loop {
+    let mut generation = 1;
+    loop {
+        let token = launch_token(blueprint, config, generation);
         let r = aws
             .ec2
             .run_instances()
@@ -475,7 +491,44 @@ async fn run_instance(
             .send()
             .await;
         match r {
-            Ok(o) => break o,
+            Ok(o) => {
+                let id = o
+                    .instances()
+                    .first()
+                    .and_then(|i| i.instance_id())
+                    .unwrap_or_default()
+                    .to_owned();
+                out.progress(&format!(
+                    "gateway: launched {id}; waiting until it runs (usually 30-60 s, at most {} s)",
+                    timeout.as_secs()
+                ));
+                match wait_state(
+                    aws,
+                    std::slice::from_ref(&id),
+                    InstanceStateName::Running,
+                    timeout,
+                )
+                .await?
+                {
+                    Waited::Reached => return Ok(id),
+                    // The token launched an instance once already and it has since been
+                    // terminated (destroy, or a replacement rolled back): EC2 answers with
+                    // that instance for at least 24 hours. The next generation launches anew.
+                    Waited::Gone if generation < MAX_LAUNCH_GENERATIONS => generation += 1,
+                    Waited::Gone => {
+                        return Err(AwsError::Other(format!(
+                            "instance {id} was terminated while launching\n  = hint: run `mailinfra apply` again"
+                        )));
+                    }
+                }
+            }
+            // The token was used with other parameters (a security group made anew).
+            Err(e)
+                if e.code() == Some("IdempotentParameterMismatch")
+                    && generation < MAX_LAUNCH_GENERATIONS =>
+            {
+                generation += 1;
+            }
             // A new instance profile takes a few seconds to reach EC2 (IAM is eventually consistent).
             Err(e)
                 if e.code() == Some("InvalidParameterValue")
@@ -488,25 +541,14 @@ async fn run_instance(
             }
             Err(e) => return Err(AwsError::call(&ops::RUN_INSTANCES, e)),
         }
-    };
-    let id = launched
-        .instances()
-        .first()
-        .and_then(|i| i.instance_id())
-        .unwrap_or_default()
-        .to_owned();
-    out.progress(&format!(
-        "gateway: launched {id}; waiting until it runs (usually 30-60 s, at most {} s)",
-        timeout.as_secs()
-    ));
-    wait_state(
-        aws,
-        std::slice::from_ref(&id),
-        InstanceStateName::Running,
-        timeout,
-    )
-    .await?;
-    Ok(id)
+    }
+}
+
+/// How a wait for an instance state ended.
+enum Waited {
+    Reached,
+    /// Waiting for `running`, an instance is terminated or shutting down: it never will be.
+    Gone,
 }
 
 async fn wait_state(
@@ -514,7 +556,7 @@ async fn wait_state(
     ids: &[String],
     want: InstanceStateName,
     timeout: Duration,
-) -> Result<(), AwsError> {
+) -> Result<Waited, AwsError> {
     let start = Instant::now();
     loop {
         let out = aws
@@ -524,13 +566,24 @@ async fn wait_state(
             .send()
             .await
             .map_err(|e| AwsError::call(&ops::DESCRIBE_INSTANCES, e))?;
-        let all = out
+        let states: Vec<_> = out
             .reservations()
             .iter()
             .flat_map(|r| r.instances())
-            .all(|i| i.state().and_then(|s| s.name()) == Some(&want));
-        if all {
-            return Ok(());
+            .map(|i| i.state().and_then(|s| s.name()))
+            .collect();
+        if states.iter().all(|s| *s == Some(&want)) {
+            return Ok(Waited::Reached);
+        }
+        if want == InstanceStateName::Running
+            && states.iter().any(|s| {
+                matches!(
+                    s,
+                    Some(InstanceStateName::Terminated | InstanceStateName::ShuttingDown)
+                )
+            })
+        {
+            return Ok(Waited::Gone);
         }
         if start.elapsed() >= timeout {
             return Err(AwsError::Other(format!(
@@ -560,7 +613,9 @@ async fn terminate(
         "gateway: terminating {}; waiting until it is gone",
         ids.join(", ")
     ));
-    wait_state(aws, ids, InstanceStateName::Terminated, timeout).await
+    wait_state(aws, ids, InstanceStateName::Terminated, timeout)
+        .await
+        .map(|_| ())
 }
 
 /// Allocates the Elastic IP, then settles a race: with several tagged addresses, the one in
@@ -677,4 +732,32 @@ async fn delete_role(aws: &Aws, role: &str) -> Result<(), AwsError> {
         _ => {}
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::launch_token;
+
+    #[test]
+    fn launch_tokens_are_stable_distinct_per_generation_and_fit_ec2() {
+        let config = "0123456789abcdef0123456789abcdef";
+        assert_eq!(
+            launch_token("relay", config, 1),
+            launch_token("relay", config, 1)
+        );
+        assert_eq!(
+            launch_token("relay", config, 1),
+            format!("mailinfra-relay-{config}")
+        );
+        assert_ne!(
+            launch_token("relay", config, 1),
+            launch_token("relay", config, 2)
+        );
+        let long = "a-blueprint-name-long-enough-to-need-cutting";
+        for generation in [1, 2, 16] {
+            let token = launch_token(long, config, generation);
+            assert_eq!(token.len(), 64, "{token}");
+        }
+        assert!(launch_token(long, config, 16).ends_with("-16"));
+    }
 }
