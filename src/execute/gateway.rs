@@ -17,6 +17,7 @@ use aws_sdk_ec2::types::{
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use sha2::{Digest as _, Sha256};
 use tokio::time::Instant;
 
 use crate::aws::{Aws, AwsError, ops};
@@ -424,12 +425,17 @@ async fn security_group_id(aws: &Aws, blueprint: &str) -> Result<String, AwsErro
 /// How many client tokens one launch steps through before giving up.
 const MAX_LAUNCH_GENERATIONS: u32 = 16;
 
-/// The client token of a launch: the same for every retry of one configuration, so an
-/// interrupted apply finds the instance it launched instead of making a second. `generation`
-/// moves past tokens EC2 still remembers for instances since terminated (EC2 keeps a token for
-/// at least 24 hours after termination and answers with the terminated instance).
-fn launch_token(blueprint: &str, config: &str, generation: u32) -> String {
-    let base = format!("mailinfra-{blueprint}-{config}");
+/// The client token of a launch: the same for every retry of one configuration and image, so
+/// an interrupted apply finds the instance it launched instead of making a second.
+/// `generation` moves past tokens EC2 still remembers for instances since terminated (EC2 keeps
+/// a token for at least 24 hours after termination and answers with the terminated instance).
+fn launch_token(blueprint: &str, config: &str, image_id: &str, generation: u32) -> String {
+    let launch: String = Sha256::digest(format!("{config}\0{image_id}"))
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let base = format!("mailinfra-{blueprint}-{launch}");
     let suffix = if generation > 1 {
         format!("-{generation}")
     } else {
@@ -454,7 +460,7 @@ async fn run_instance(
     let start = Instant::now();
     let mut generation = 1;
     loop {
-        let token = launch_token(blueprint, config, generation);
+        let token = launch_token(blueprint, config, image_id, generation);
         let r = aws
             .ec2
             .run_instances()
@@ -739,25 +745,22 @@ mod tests {
     use super::launch_token;
 
     #[test]
-    fn launch_tokens_are_stable_distinct_per_generation_and_fit_ec2() {
-        let config = "0123456789abcdef0123456789abcdef";
-        assert_eq!(
-            launch_token("relay", config, 1),
-            launch_token("relay", config, 1)
-        );
-        assert_eq!(
-            launch_token("relay", config, 1),
-            format!("mailinfra-relay-{config}")
-        );
+    fn launch_tokens_are_stable_distinct_per_launch_and_generation_and_fit_ec2() {
+        let (config, ami) = ("0123456789abcdef0123456789abcdef", "ami-0aaaaaaaaaaaaaaa1");
+        let token =
+            |blueprint, image, generation| launch_token(blueprint, config, image, generation);
+        assert_eq!(token("relay", ami, 1), token("relay", ami, 1));
+        assert!(token("relay", ami, 1).starts_with("mailinfra-relay-"));
+        assert_ne!(token("relay", ami, 1), token("relay", ami, 2));
         assert_ne!(
-            launch_token("relay", config, 1),
-            launch_token("relay", config, 2)
+            token("relay", ami, 1),
+            token("relay", "ami-0bbbbbbbbbbbbbbb2", 1)
         );
+        assert_ne!(token("relay", ami, 1), launch_token("relay", "f", ami, 1));
         let long = "a-blueprint-name-long-enough-to-need-cutting";
         for generation in [1, 2, 16] {
-            let token = launch_token(long, config, generation);
-            assert_eq!(token.len(), 64, "{token}");
+            assert_eq!(token(long, ami, generation).len(), 64);
         }
-        assert!(launch_token(long, config, 16).ends_with("-16"));
+        assert!(token(long, ami, 16).ends_with("-16"));
     }
 }

@@ -59,10 +59,10 @@ pub struct DesiredGateway {
 impl DesiredGateway {
     /// The instance's configuration fingerprint: a change replaces the instance. Also the
     /// base of the `RunInstances` client token, so a retried launch returns the same instance.
-    pub fn config_hash(&self, image_id: &str, subnet_id: &str) -> String {
+    /// The image is not part of it: `pins_image` decides when the image replaces the instance.
+    pub fn config_hash(&self, subnet_id: &str) -> String {
         let mut h = Sha256::new();
         for part in [
-            image_id,
             &self.instance_type,
             subnet_id,
             &self.names.role,
@@ -77,6 +77,13 @@ impl DesiredGateway {
             .take(16)
             .map(|b| format!("{b:02x}"))
             .collect()
+    }
+
+    /// An AMI id pins the image: an instance on another one is replaced. `debian-12` follows
+    /// Debian's parameter without replacing: a newer image is reported, and used by the next
+    /// launch, so the relay is never rebuilt on Debian's schedule.
+    pub fn pins_image(&self) -> bool {
+        self.image != "debian-12"
     }
 }
 

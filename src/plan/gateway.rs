@@ -284,11 +284,12 @@ fn wanted(
         }
     }
 
-    let config = g.config_hash(&image_id, &subnet_id);
+    let config = g.config_hash(&subnet_id);
     let live: Vec<_> = o.live_instances().collect();
     let keep = live
         .iter()
         .filter(|i| i.config.as_deref() == Some(config.as_str()))
+        .filter(|i| !g.pins_image() || i.image_id == image_id)
         .max_by_key(|i| i.launched);
     let eip = o.eip();
     let mut stale: Vec<String> = live
@@ -457,7 +458,22 @@ fn wanted(
             )],
         ));
     }
-    (changes, reports(g, o, ptr_pending.cloned()))
+    let mut reports = reports(g, o, ptr_pending.cloned());
+    if let Some(k) = keep.filter(|k| k.image_id != image_id) {
+        reports.push(Report {
+            address: "gateway.report.image".into(),
+            kind: "todo".into(),
+            title: format!(
+                "A newer `{}` image is published: {image_id} (the gateway runs {})",
+                g.image, k.image_id
+            ),
+            steps: vec![
+                "nothing changes by itself: the running instance keeps its image, the next replacement uses the new one".into(),
+                format!("to move now, set `image: {image_id}` in the blueprint: apply replaces the instance and keeps the Elastic IP"),
+            ],
+        });
+    }
+    (changes, reports)
 }
 
 fn rule_text(r: &Ingress) -> String {

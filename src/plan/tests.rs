@@ -421,6 +421,110 @@ fn a_pending_change_shows_current_values_as_current() {
     );
 }
 
+fn gateway_desired(image: &str) -> Desired {
+    let source = format!(
+        "blueprint: relay\nregion: eu-west-1\ngateway:\n  hostname: mail.example.com\n  image: {image}\n  relay_from: [10.0.0.0/16]\n  dkim: {{ selector: mta1 }}\n"
+    );
+    let bp = crate::blueprint::load("b.yaml", &source, std::path::Path::new(".")).unwrap();
+    crate::model::desired::from_blueprint(&bp)
+}
+
+/// A gateway applied with `applied` as its image, running `running`, planned with `image`
+/// while Debian's parameter resolves to `resolved`: the changes' addresses and the reports.
+fn gateway_plan(
+    applied: &str,
+    running: &str,
+    image: &str,
+    resolved: &str,
+) -> (Vec<String>, Vec<gateway::Report>) {
+    use crate::model::gateway::{ObservedEip, ObservedGateway, ObservedInstance};
+    let launched = gateway_desired(applied);
+    let launched = launched.gateway.as_ref().unwrap();
+    let desired = gateway_desired(image);
+    let observed = ObservedGateway {
+        image_id: Some(resolved.into()),
+        subnet: Some(("subnet-1".into(), "vpc-1".into())),
+        instances: vec![ObservedInstance {
+            id: "i-1".into(),
+            state: "running".into(),
+            instance_type: launched.instance_type.clone(),
+            image_id: running.into(),
+            subnet_id: "subnet-1".into(),
+            private_ip: Some("10.0.0.5".into()),
+            config: Some(launched.config_hash("subnet-1")),
+            launched: 1,
+        }],
+        eips: vec![ObservedEip {
+            allocation_id: "eipalloc-1".into(),
+            public_ip: "198.51.100.7".into(),
+            instance_id: Some("i-1".into()),
+            association_id: Some("eipassoc-1".into()),
+            ptr: Some("mail.example.com".into()),
+            ptr_update: None,
+        }],
+        ..Default::default()
+    };
+    let (changes, reports) = gateway::diff(&desired, Some(&observed), &mut Vec::new());
+    (changes.into_iter().map(|c| c.address).collect(), reports)
+}
+
+#[test]
+fn a_new_debian_image_is_reported_and_replaces_nothing() {
+    let (changes, reports) = gateway_plan(
+        "debian-12",
+        "ami-0aaaaaaaaaaaaaaa1",
+        "debian-12",
+        "ami-0bbbbbbbbbbbbbbb2",
+    );
+    assert!(
+        !changes.iter().any(|c| c == "gateway.instance"),
+        "{changes:?}"
+    );
+    let report = reports
+        .iter()
+        .find(|r| r.address == "gateway.report.image")
+        .expect("the newer image is reported");
+    assert!(report.title.contains("ami-0bbbbbbbbbbbbbbb2"), "{report:?}");
+    assert!(report.title.contains("ami-0aaaaaaaaaaaaaaa1"), "{report:?}");
+    assert!(
+        report.steps[1].contains("image: ami-0bbbbbbbbbbbbbbb2"),
+        "{report:?}"
+    );
+
+    // Up to date: no report.
+    let (_, reports) = gateway_plan(
+        "debian-12",
+        "ami-0bbbbbbbbbbbbbbb2",
+        "debian-12",
+        "ami-0bbbbbbbbbbbbbbb2",
+    );
+    assert!(!reports.iter().any(|r| r.address == "gateway.report.image"));
+
+    // Pinning the new image is a change of configuration: a replacement.
+    let (changes, _) = gateway_plan(
+        "debian-12",
+        "ami-0aaaaaaaaaaaaaaa1",
+        "ami-0bbbbbbbbbbbbbbb2",
+        "ami-0bbbbbbbbbbbbbbb2",
+    );
+    assert!(
+        changes.iter().any(|c| c == "gateway.instance"),
+        "{changes:?}"
+    );
+    // Pinning the image it runs changes nothing.
+    let (changes, reports) = gateway_plan(
+        "debian-12",
+        "ami-0aaaaaaaaaaaaaaa1",
+        "ami-0aaaaaaaaaaaaaaa1",
+        "ami-0aaaaaaaaaaaaaaa1",
+    );
+    assert!(
+        !changes.iter().any(|c| c == "gateway.instance"),
+        "{changes:?}"
+    );
+    assert!(!reports.iter().any(|r| r.address == "gateway.report.image"));
+}
+
 #[test]
 fn rendered_plan() {
     let d = desired(vec![dmarc("v=DMARC1; p=reject"), spf("v=spf1 -all")], &[]);
