@@ -382,7 +382,12 @@ async fn a_new_instance_type_replaces_the_instance_and_keeps_the_address() {
     // Rolled back: the first configuration again. EC2 still remembers its launch's client
     // token and would answer with the terminated instance; apply launches a fresh one.
     acct.write("b.yaml", GATEWAY);
-    apply(&acct, "b.yaml");
+    let run = apply(&acct, "b.yaml");
+    assert!(
+        !run.stderr.contains(&format!("launched {old}")),
+        "the terminated instance is passed over, not waited for: {}",
+        run.stderr
+    );
     let list = instances(&acct).await;
     let back = running(&list);
     assert_eq!(back.len(), 1, "{list:?}");

@@ -497,6 +497,20 @@ async fn run_instance(
             .send()
             .await;
         match r {
+            // The token launched an instance once already and it has since been terminated
+            // (destroy, or a replacement rolled back): EC2 answers with that instance for at
+            // least 24 hours. The next generation launches anew.
+            Ok(o)
+                if generation < MAX_LAUNCH_GENERATIONS
+                    && o.instances().iter().any(|i| {
+                        matches!(
+                            i.state().and_then(|s| s.name()),
+                            Some(InstanceStateName::Terminated | InstanceStateName::ShuttingDown)
+                        )
+                    }) =>
+            {
+                generation += 1;
+            }
             Ok(o) => {
                 let id = o
                     .instances()
@@ -517,9 +531,7 @@ async fn run_instance(
                 .await?
                 {
                     Waited::Reached => return Ok(id),
-                    // The token launched an instance once already and it has since been
-                    // terminated (destroy, or a replacement rolled back): EC2 answers with
-                    // that instance for at least 24 hours. The next generation launches anew.
+                    // Terminated while starting (or a response that did not say so yet).
                     Waited::Gone if generation < MAX_LAUNCH_GENERATIONS => generation += 1,
                     Waited::Gone => {
                         return Err(AwsError::Other(format!(
