@@ -39,6 +39,24 @@ pub struct Learned {
     pub security_group: Option<String>,
 }
 
+impl Learned {
+    /// The address a step names: known at plan time, or allocated earlier in this apply.
+    fn allocation(&self, planned: &Option<String>) -> String {
+        planned
+            .clone()
+            .or(self.allocation_id.clone())
+            .unwrap_or_default()
+    }
+
+    /// The instance a step names: known at plan time, or launched earlier in this apply.
+    fn instance(&self, planned: &Option<String>) -> String {
+        planned
+            .clone()
+            .or(self.instance_id.clone())
+            .unwrap_or_default()
+    }
+}
+
 fn tags(blueprint: &str, address: &str, extra: &[(&str, &str)]) -> Vec<Tag> {
     let mut t = vec![
         Tag::builder().key(OWNER_TAG).value(blueprint).build(),
@@ -163,16 +181,9 @@ pub async fn before_dns(
                 allocation_id,
                 instance_id,
             } => {
-                let allocation = allocation_id
-                    .clone()
-                    .or(l.allocation_id.clone())
-                    .unwrap_or_default();
-                let instance = instance_id
-                    .clone()
-                    .or(l.instance_id.clone())
-                    .unwrap_or_default();
-                let r = aws
-                    .ec2
+                let allocation = l.allocation(allocation_id);
+                let instance = l.instance(instance_id);
+                aws.ec2
                     .associate_address()
                     .allocation_id(&allocation)
                     .instance_id(&instance)
@@ -180,7 +191,6 @@ pub async fn before_dns(
                     .send()
                     .await
                     .map_err(|e| AwsError::call(&ops::ASSOCIATE_ADDRESS, e))?;
-                let _ = r;
                 out.progress(&format!("gateway: Elastic IP {allocation} on {instance}"));
                 l.allocation_id = Some(allocation);
             }
@@ -220,10 +230,7 @@ pub async fn after_dns(
                 allocation_id,
                 hostname,
             } => {
-                let allocation = allocation_id
-                    .clone()
-                    .or(l.allocation_id.clone())
-                    .unwrap_or_default();
+                let allocation = l.allocation(allocation_id);
                 let done = aws
                     .ec2
                     .modify_address_attribute()
