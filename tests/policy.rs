@@ -124,18 +124,21 @@ fn a_blueprint_using_everything_needs_exactly_the_table() {
     assert_eq!(actions(&policy::build(&d, Phase::Plan)), plan);
 }
 
+/// The statement of a policy document with this `Sid`.
+fn statement(doc: &serde_json::Value, sid: &str) -> serde_json::Value {
+    doc["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == sid)
+        .unwrap_or_else(|| panic!("no statement {sid}"))
+        .clone()
+}
+
 #[test]
 fn the_gateway_role_is_passed_only_to_ec2_and_changes_need_the_blueprints_tag() {
     let doc = policy::build(&desired(EVERYTHING), Phase::Apply);
-    let by_sid = |sid: &str| {
-        doc["Statement"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["Sid"] == sid)
-            .unwrap()
-            .clone()
-    };
+    let by_sid = |sid: &str| statement(&doc, sid);
     assert_eq!(
         by_sid("PassGatewayRole")["Resource"],
         serde_json::json!(["arn:aws:iam::*:role/mailinfra-all-gateway"])
@@ -187,15 +190,7 @@ fn a_dns_only_blueprint_gets_no_ses_and_writes_only_its_names() {
 #[test]
 fn ses_writes_name_the_blueprints_resources_and_deletes_need_its_tag() {
     let doc = policy::build(&desired(EVERYTHING), Phase::Apply);
-    let by_sid = |sid: &str| {
-        doc["Statement"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["Sid"] == sid)
-            .unwrap()
-            .clone()
-    };
+    let by_sid = |sid: &str| statement(&doc, sid);
     assert_eq!(
         by_sid("WriteBlueprintSes")["Resource"],
         serde_json::json!([

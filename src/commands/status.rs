@@ -82,9 +82,15 @@ pub async fn run(args: &StatusArgs, global: &Global, out: &Output) -> Outcome {
         domains: Vec::new(),
         gateway: None,
     };
-    if let Some(g) = &desired.gateway {
-        let aws = connect(&settings(global, bp.region())).await?;
-        let o = observe::gateway::observe(&aws, &desired.blueprint, g).await?;
+    let reads_ses = desired.region.is_some() && !desired.ses.identities.is_empty()
+        || desired.ses.production_access.is_some();
+    let aws = if desired.gateway.is_some() || reads_ses {
+        Some(connect(&settings(global, bp.region())).await?)
+    } else {
+        None
+    };
+    if let (Some(g), Some(aws)) = (&desired.gateway, &aws) {
+        let o = observe::gateway::observe(aws, &desired.blueprint, g).await?;
         let eip = o.eip();
         let instance = o
             .live_instances()
@@ -100,22 +106,19 @@ pub async fn run(args: &StatusArgs, global: &Global, out: &Output) -> Outcome {
             reports: crate::plan::gateway::reports(g, &o, pending),
         });
     }
-    if desired.region.is_some() && !desired.ses.identities.is_empty()
-        || desired.ses.production_access.is_some()
-    {
-        let aws = connect(&settings(global, bp.region())).await?;
+    if let (true, Some(aws)) = (reads_ses, &aws) {
         out.progress(&format!(
             "reading SES for blueprint `{}`...",
             desired.blueprint
         ));
-        let acct = observe::ses::account(&aws).await?;
-        let sets = observe::ses::observe(&aws, false).await?.config_sets;
+        let acct = observe::ses::account(aws).await?;
+        let sets = observe::ses::observe(aws, false).await?.config_sets;
         status.account = Some(account_status(
             &acct,
             desired.ses.production_access.is_some(),
         ));
         for id in &desired.ses.identities {
-            let found = match observe::ses::identity(&aws, id.domain.clone()).await {
+            let found = match observe::ses::identity(aws, id.domain.clone()).await {
                 Ok(o) => Some(o),
                 Err(e) if e.code() == Some("NotFoundException") => None,
                 Err(e) => return Err(Failure::Aws(e)),

@@ -458,22 +458,7 @@ fn wanted(
             )],
         ));
     }
-    let mut reports = reports(g, o, ptr_pending.cloned());
-    if let Some(k) = keep.filter(|k| k.image_id != image_id) {
-        reports.push(Report {
-            address: "gateway.report.image".into(),
-            kind: "todo".into(),
-            title: format!(
-                "A newer `{}` image is published: {image_id} (the gateway runs {})",
-                g.image, k.image_id
-            ),
-            steps: vec![
-                "nothing changes by itself: the running instance keeps its image, the next replacement uses the new one".into(),
-                format!("to move now, set `image: {image_id}` in the blueprint: apply replaces the instance and keeps the Elastic IP"),
-            ],
-        });
-    }
-    (changes, reports)
+    (changes, reports(g, o, ptr_pending.cloned()))
 }
 
 fn rule_text(r: &Ingress) -> String {
@@ -491,10 +476,12 @@ pub fn reports(
         .map_or("<the Elastic IP, known after apply>".to_owned(), |e| {
             e.public_ip.clone()
         });
-    let private = o
+    // The instance serving now: the one with the Elastic IP.
+    let serving = o
         .eip()
         .and_then(|e| e.instance_id.as_ref())
-        .and_then(|id| o.instances.iter().find(|i| &i.id == id))
+        .and_then(|id| o.instances.iter().find(|i| &i.id == id));
+    let private = serving
         .and_then(|i| i.private_ip.clone())
         .unwrap_or_else(|| "<the gateway's private IP, known after apply>".into());
     let mut out = vec![
@@ -518,6 +505,22 @@ pub fn reports(
             ],
         },
     ];
+    if let (Some(running), Some(latest), false) = (serving, &o.image_id, g.pins_image())
+        && running.image_id != *latest
+    {
+        out.push(Report {
+            address: "gateway.report.image".into(),
+            kind: "todo".into(),
+            title: format!(
+                "A newer `{}` image is published: {latest} (the gateway runs {})",
+                g.image, running.image_id
+            ),
+            steps: vec![
+                "nothing changes by itself: the running instance keeps its image, the next replacement uses the new one".into(),
+                format!("to move now, set `image: {latest}` in the blueprint: apply replaces the instance and keeps the Elastic IP"),
+            ],
+        });
+    }
     if let Some((value, status, reason)) = ptr_pending {
         out.push(Report {
             address: "gateway.report.reverse_dns".into(),
