@@ -512,3 +512,53 @@ async fn destroy_keeps_the_address_unless_asked() {
     );
     assert!(eips(&acct).await.is_empty());
 }
+
+#[tokio::test]
+async fn a_foreign_spf_stops_the_plan_before_anything_is_created() {
+    // The gateway's IP is not known before the first apply, but whose SPF record it is, is:
+    // plan refuses (exit 1) and apply changes nothing, instead of building the gateway and
+    // then stopping at DNS.
+    let acct = Account::new();
+    let zone = acct.create_zone("example.com").await;
+    acct.change(
+        &zone,
+        &[(
+            aws_sdk_route53::types::ChangeAction::Create,
+            "example.com",
+            "TXT",
+            300,
+            &[&q("v=spf1 include:_spf.other.example -all")],
+        )],
+    )
+    .await
+    .unwrap();
+    acct.write("b.yaml", GATEWAY);
+    let plan = acct.mailinfra(&["plan", "b.yaml"]);
+    assert_eq!(plan.code, 1, "{}\n{}", plan.stdout, plan.stderr);
+    assert!(
+        plan.stderr.contains("dns.example.com.TXT")
+            && plan
+                .stderr
+                .contains("SPF record that mailinfra does not own"),
+        "{}",
+        plan.stderr
+    );
+    let run = acct.mailinfra(&["apply", "b.yaml", "--yes"]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(instances(&acct).await.is_empty());
+    assert!(eips(&acct).await.is_empty());
+    let roles = acct.iam().list_roles().send().await.unwrap();
+    assert!(roles.roles().is_empty(), "{:?}", roles.roles());
+    let writes: u64 = acct
+        .requests()
+        .iter()
+        .filter(|(op, _)| {
+            ["Create", "Run", "Allocate", "Put", "Change"]
+                .iter()
+                .any(|w| op.contains(w))
+        })
+        .map(|(_, n)| n)
+        .sum();
+    // The test's own two writes: the hosted zone and the foreign SPF record.
+    assert_eq!(writes, 2, "{:?}", acct.requests());
+}

@@ -54,7 +54,7 @@ async fn easy_dkim_and_mail_from_are_published_and_verify() {
     );
     assert!(
         plan.stdout
-            .contains("(known after apply) 3 Easy DKIM CNAMEs"),
+            .contains("(known after apply: ses.identity.example.org.dkim_tokens)"),
         "{}",
         plan.stdout
     );

@@ -1,7 +1,8 @@
 //! `mailinfra apply`: the plan pipeline with execution switched on. Takes a blueprint, or a
 //! plan saved by `plan --out`, which is applied only if AWS still holds exactly what the plan
-//! observed (its checksum). SES changes run first; the DNS values they produce (DKIM tokens,
-//! a generated key's public half) resolve the plan's pending records; then Route 53.
+//! observed (its checksum). SES and the gateway's first steps run first, side by side; the
+//! values they produce (DKIM tokens, a generated key's public half, the Elastic IP) fill the
+//! plan's pending record changes; then Route 53, then the steps that wait for DNS.
 
 use std::path::Path;
 use std::time::Duration;
@@ -9,15 +10,13 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::{Failure, Outcome, Session, connect, settings, start};
-use crate::aws::{Aws, AwsError};
+use crate::aws::Aws;
 use crate::cli::{ApplyArgs, Global};
 use crate::execute;
-use crate::model::desired::Content;
-use crate::model::gateway as model_gateway;
-use crate::model::observed::Observed;
+use crate::model::desired::Outputs;
 use crate::observe;
 use crate::output::Output;
-use crate::plan::{self, Plan, render};
+use crate::plan::{self, Plan, ZonePlan, render};
 
 pub async fn run(args: &ApplyArgs, global: &Global, out: &Output) -> Outcome {
     let how = Execution {
@@ -41,15 +40,11 @@ pub async fn run(args: &ApplyArgs, global: &Global, out: &Output) -> Outcome {
             )));
         }
         out.data(&render::text(&saved, out.paint_out()));
-        return execute(&aws, &saved, &observed, &how, out).await;
+        return execute(&aws, &saved, &how, out).await;
     }
-    let Session {
-        aws,
-        plan,
-        observed,
-    } = start(&args.file, global, out, |d| d).await?;
+    let Session { aws, plan, .. } = start(&args.file, global, out, |d| d).await?;
     out.data(&render::text(&plan, out.paint_out()));
-    execute(&aws, &plan, &observed, &how, out).await
+    execute(&aws, &plan, &how, out).await
 }
 
 /// A JSON document naming itself `mailinfra-plan` is a saved plan; anything else is taken
@@ -88,13 +83,7 @@ pub struct Execution {
 }
 
 /// Confirms and carries out a plan. Shared by apply and destroy.
-pub async fn execute(
-    aws: &Aws,
-    plan: &Plan,
-    observed: &Observed,
-    how: &Execution,
-    out: &Output,
-) -> Outcome {
+pub async fn execute(aws: &Aws, plan: &Plan, how: &Execution, out: &Output) -> Outcome {
     if !plan.is_empty() {
         if let Some(why) = &plan.safety
             && !how.force
@@ -115,56 +104,22 @@ pub async fn execute(
                 ));
             }
         }
-        let learned = execute::ses::apply(aws, &plan.ses, out).await?;
-        let gateway = execute::gateway::before_dns(
-            aws,
-            &plan.blueprint,
-            plan.desired.gateway.as_ref(),
-            &plan.gateway,
-            how.timeout,
-            out,
-        )
-        .await?;
-        let mut dns = plan.desired.clone();
-        dns.ses = Default::default();
-        dns.gateway = None;
-        dns.gateway_scope = None;
-        for (domain, value) in &learned {
-            dns.resolve(domain, value);
-        }
-        if let Some(ip) = &gateway.ip {
-            dns.substitute(model_gateway::IP, ip);
-        }
-        if let Some(key) = &gateway.public_key {
-            dns.substitute(model_gateway::DKIM_KEY, key);
-        }
-        if let Some(r) = dns
-            .records
-            .iter()
-            .find(|r| matches!(r.content, Content::Pending { .. }))
-        {
-            return Err(Failure::Aws(AwsError::Other(format!(
-                "SES did not return the values for `{}` {}; the SES changes were applied, DNS was not\\n  = hint: run `mailinfra apply` again",
-                r.name, r.rtype
-            ))));
-        }
-        let zones_only = Observed {
-            zones: observed.zones.clone(),
-            ses: None,
-            gateway: None,
-        };
-        let dns_plan = plan::diff(&dns, &zones_only).map_err(Failure::Conflicts)?;
-        if let Some(c) = dns_plan
-            .zones
-            .iter()
-            .flat_map(|z| &z.changes)
-            .find(|c| c.pending.is_some())
-        {
-            return Err(Failure::Aws(AwsError::Other(format!(
-                "the value of {} is still unknown after the gateway steps; DNS was not changed\\n  = hint: run `mailinfra apply` again",
-                c.address
-            ))));
-        }
+        // SES and the gateway do not depend on each other: both run at once, and both finish
+        // (a failure in one does not cut the other off halfway).
+        let (ses, gateway) = tokio::join!(
+            execute::ses::apply(aws, &plan.ses, out),
+            execute::gateway::before_dns(
+                aws,
+                &plan.blueprint,
+                plan.desired.gateway.as_ref(),
+                &plan.gateway,
+                how.timeout,
+                out,
+            )
+        );
+        let (mut outputs, gateway) = (ses?, gateway?);
+        outputs.extend(gateway.outputs());
+        let dns_plan = fill(plan, &outputs)?;
         let results = execute::route53::apply(aws, &dns_plan, how.timeout, out).await?;
         execute::gateway::after_dns(aws, &plan.gateway, &gateway, out).await?;
         let batches: usize = results.iter().map(|r| r.batches).sum();
@@ -186,6 +141,32 @@ pub async fn execute(
         wait_verified(aws, plan, limit, out).await?;
     }
     Ok(0)
+}
+
+/// The plan with every value learned during apply put in: DNS is written from exactly the
+/// changes the plan decided, nothing is diffed again.
+fn fill(plan: &Plan, outputs: &Outputs) -> Result<Plan, Failure> {
+    let mut zones = Vec::with_capacity(plan.zones.len());
+    for zone in &plan.zones {
+        let mut changes = Vec::with_capacity(zone.changes.len());
+        for c in &zone.changes {
+            let filled = c.fill(outputs, &plan.blueprint).map_err(|missing| {
+                Failure::Refused(format!(
+                    "{missing} is still unknown after its step ran, so {} cannot be written; the SES and gateway changes were applied, DNS was not\n  = hint: run `mailinfra apply` again: it picks up from what exists",
+                    c.address
+                ))
+            })?;
+            changes.extend(filled);
+        }
+        zones.push(ZonePlan {
+            changes,
+            ..zone.clone()
+        });
+    }
+    Ok(Plan {
+        zones,
+        ..plan.clone()
+    })
 }
 
 /// Polls SES until every identity of the plan's desired state is verified (and its MAIL FROM

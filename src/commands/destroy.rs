@@ -34,5 +34,5 @@ pub async fn run(args: &DestroyArgs, global: &Global, out: &Output) -> Outcome {
         timeout: args.timeout,
         wait: None,
     };
-    execute(&aws, &plan, &observed, &how, out).await
+    execute(&aws, &plan, &how, out).await
 }

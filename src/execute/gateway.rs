@@ -23,6 +23,7 @@ use tokio::time::Instant;
 use crate::aws::{Aws, AwsError, ops};
 use crate::mail::dkim;
 use crate::mail::gateway as render;
+use crate::model::desired::{OutputRef, OutputValue, Outputs};
 use crate::model::gateway::{DesiredGateway, Ingress};
 use crate::model::ses::{ADDRESS_TAG, OWNER_TAG};
 use crate::observe::gateway::{CONFIG_TAG, ROLE_POLICY};
@@ -40,6 +41,19 @@ pub struct Learned {
 }
 
 impl Learned {
+    /// What the gateway's steps produced that DNS records use: the Elastic IP, a newly
+    /// generated key's public half.
+    pub fn outputs(&self) -> Outputs {
+        let mut outputs = Outputs::default();
+        if let Some(ip) = &self.ip {
+            outputs.set(OutputRef::gateway_ip(), OutputValue::Text(ip.clone()));
+        }
+        if let Some(key) = &self.public_key {
+            outputs.set(OutputRef::gateway_key(), OutputValue::Text(key.clone()));
+        }
+        outputs
+    }
+
     /// The address a step names: known at plan time, or allocated earlier in this apply.
     fn allocation(&self, planned: &Option<String>) -> String {
         planned

@@ -14,7 +14,7 @@ use aws_sdk_sesv2::types::{
 
 use crate::aws::{Aws, AwsError, ops};
 use crate::mail::dkim;
-use crate::model::desired::Resolved;
+use crate::model::desired::{OutputRef, OutputValue, Outputs};
 use crate::model::ses::{DEFAULT_SIGNING_ZONE, DesiredConfigSet, DkimSetting};
 use crate::output::Output;
 use crate::plan::{SesChange, SesOp};
@@ -65,13 +65,24 @@ fn signing(dkim: &DkimSetting) -> Result<(DkimSigningAttributes, Option<String>)
     }
 }
 
-fn resolved(tokens: &[String], zone: Option<&str>, public: Option<String>) -> Resolved {
+/// Records what SES returned for a domain's DKIM as that identity's outputs: the public half
+/// of a key mailinfra generated (BYODKIM), or the Easy DKIM tokens and their zone.
+fn learn(
+    learned: &mut Outputs,
+    domain: &str,
+    tokens: &[String],
+    zone: Option<&str>,
+    public: Option<String>,
+) {
     match public {
-        Some(public_key_b64) => Resolved::External { public_key_b64 },
-        None => Resolved::Easy {
-            tokens: tokens.to_vec(),
-            signing_zone: zone.unwrap_or(DEFAULT_SIGNING_ZONE).to_owned(),
-        },
+        Some(key) => learned.set(OutputRef::ses_key(domain), OutputValue::Text(key)),
+        None => learned.set(
+            OutputRef::ses_tokens(domain),
+            OutputValue::Tokens {
+                tokens: tokens.to_vec(),
+                signing_zone: zone.unwrap_or(DEFAULT_SIGNING_ZONE).to_owned(),
+            },
+        ),
     }
 }
 
@@ -98,12 +109,8 @@ async fn tag(aws: &Aws, arn: String, map: &BTreeMap<String, String>) -> Result<(
     Ok(())
 }
 
-pub async fn apply(
-    aws: &Aws,
-    changes: &[SesChange],
-    out: &Output,
-) -> Result<BTreeMap<String, Resolved>, AwsError> {
-    let mut learned = BTreeMap::new();
+pub async fn apply(aws: &Aws, changes: &[SesChange], out: &Output) -> Result<Outputs, AwsError> {
+    let mut learned = Outputs::default();
     let region = &aws.region;
     for change in changes {
         aws.ses_pace.wait().await;
@@ -206,9 +213,12 @@ pub async fn apply(
                     .map_err(|e| AwsError::call(&ops::CREATE_EMAIL_IDENTITY, e))?;
                 let dk = created.dkim_attributes();
                 let tokens = dk.map(|d| d.tokens().to_vec()).unwrap_or_default();
-                learned.insert(
-                    identity.domain.clone(),
-                    resolved(&tokens, dk.and_then(|d| d.signing_hosted_zone()), public),
+                learn(
+                    &mut learned,
+                    &identity.domain,
+                    &tokens,
+                    dk.and_then(|d| d.signing_hosted_zone()),
+                    public,
                 );
                 if let Some(mf) = &identity.mail_from {
                     aws.ses_pace.wait().await;
@@ -243,9 +253,12 @@ pub async fn apply(
                     .map_err(|e| {
                         AwsError::call(&ops::PUT_EMAIL_IDENTITY_DKIM_SIGNING_ATTRIBUTES, e)
                     })?;
-                learned.insert(
-                    domain.clone(),
-                    resolved(set.dkim_tokens(), set.signing_hosted_zone(), public),
+                learn(
+                    &mut learned,
+                    domain,
+                    set.dkim_tokens(),
+                    set.signing_hosted_zone(),
+                    public,
                 );
                 out.progress(&format!("SES: set DKIM signing for {domain}"));
             }

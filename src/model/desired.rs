@@ -1,16 +1,157 @@
 //! The desired state derived from a blueprint: every record set (or SPF string) it wants, in
 //! which zone, with what TTL. The user never writes these values by hand.
+//!
+//! Some values exist only once apply has run another resource's step: the gateway's Elastic
+//! IP, the DKIM public key mailinfra generates, the tokens SES gives an Easy DKIM identity.
+//! Those are typed references to that resource's output ([`OutputRef`]), never placeholder
+//! text: the plan resolves every reference whose value AWS already holds, shows the rest as
+//! "(known after apply: ...)", and apply fills them in from what each step returned.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
 use crate::blueprint::{Blueprint, DEFAULT_TTL};
 use crate::mail::{dkim, dmarc, spf, txt};
 use crate::model::gateway::{self, DesiredGateway};
-use crate::model::ses::{
-    self, DEFAULT_SIGNING_ZONE, DesiredSes, DkimSetting, ObservedSes, mail_from_mx,
-};
+use crate::model::ses::{self, DesiredSes, DkimSetting, ObservedSes, mail_from_mx};
+
+/// Which output of a resource a value needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputName {
+    /// The Elastic IP's public address.
+    PublicIp,
+    /// A generated DKIM key's public half (base64 of the DER SubjectPublicKeyInfo).
+    PublicKey,
+    /// An Easy DKIM identity's three tokens and the zone their CNAMEs point into.
+    DkimTokens,
+}
+
+impl OutputName {
+    fn as_str(self) -> &'static str {
+        match self {
+            OutputName::PublicIp => "public_ip",
+            OutputName::PublicKey => "public_key",
+            OutputName::DkimTokens => "dkim_tokens",
+        }
+    }
+}
+
+/// A value another resource produces: `gateway.eip.public_ip`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct OutputRef {
+    /// The producing resource's address, as plans print it.
+    pub of: String,
+    pub name: OutputName,
+}
+
+impl OutputRef {
+    pub fn gateway_ip() -> Self {
+        Self::new("gateway.eip", OutputName::PublicIp)
+    }
+    pub fn gateway_key() -> Self {
+        Self::new("gateway.dkim_key", OutputName::PublicKey)
+    }
+    pub fn ses_tokens(domain: &str) -> Self {
+        Self::new(&ses::identity_address(domain), OutputName::DkimTokens)
+    }
+    pub fn ses_key(domain: &str) -> Self {
+        Self::new(&ses::identity_address(domain), OutputName::PublicKey)
+    }
+    fn new(of: &str, name: OutputName) -> Self {
+        OutputRef {
+            of: of.into(),
+            name,
+        }
+    }
+}
+
+impl fmt::Display for OutputRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.of, self.name.as_str())
+    }
+}
+
+/// The value of one output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputValue {
+    Text(String),
+    Tokens {
+        tokens: Vec<String>,
+        signing_zone: String,
+    },
+}
+
+/// The outputs known so far: from what was observed when planning, then from each step apply
+/// runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outputs(BTreeMap<OutputRef, OutputValue>);
+
+impl Outputs {
+    pub fn set(&mut self, of: OutputRef, value: OutputValue) {
+        self.0.insert(of, value);
+    }
+
+    pub fn extend(&mut self, other: Outputs) {
+        self.0.extend(other.0);
+    }
+
+    fn text(&self, of: &OutputRef) -> Option<&str> {
+        match self.0.get(of)? {
+            OutputValue::Text(t) => Some(t),
+            OutputValue::Tokens { .. } => None,
+        }
+    }
+
+    fn tokens(&self, of: &OutputRef) -> Option<(&[String], &str)> {
+        match self.0.get(of)? {
+            OutputValue::Tokens {
+                tokens,
+                signing_zone,
+            } => Some((tokens, signing_zone)),
+            OutputValue::Text(_) => None,
+        }
+    }
+}
+
+/// Text made of literal pieces and outputs: `v=spf1 ip4:` + `gateway.eip.public_ip` + ` ~all`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Template(pub Vec<Piece>);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Piece {
+    Text(String),
+    Output(OutputRef),
+}
+
+impl Template {
+    /// The text, or the first output whose value is not known yet.
+    pub fn render(&self, outputs: &Outputs) -> Result<String, OutputRef> {
+        self.0
+            .iter()
+            .map(|p| match p {
+                Piece::Text(t) => Ok(t.as_str()),
+                Piece::Output(o) => outputs.text(o).ok_or_else(|| o.clone()),
+            })
+            .collect()
+    }
+}
+
+/// `v=spf1 ip4:(known after apply: gateway.eip.public_ip) ~all`
+impl fmt::Display for Template {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for p in &self.0 {
+            match p {
+                Piece::Text(t) => f.write_str(t)?,
+                Piece::Output(o) => write!(f, "(known after apply: {o})")?,
+            }
+        }
+        Ok(())
+    }
+}
 
 /// What the blueprint wants at one name and type.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,9 +164,35 @@ pub enum Content {
     /// Whatever this blueprint already published here stays (a BYODKIM public key, which
     /// only DNS and SES hold).
     Keep,
-    /// A value known only once apply has run a step (SES's DKIM tokens, a key mailinfra
-    /// generates); `apply` resolves it before writing DNS.
-    Pending { domain: String, note: String },
+    /// The record set holds one value made from outputs (TXT is quoted once it is known).
+    WholeFrom { value: Template },
+    /// The SPF string of a shared TXT set, made from outputs.
+    SpfFrom { text: Template },
+    /// An Easy DKIM identity's three CNAMEs: their names and values are the identity's tokens.
+    EasyDkim { tokens: OutputRef },
+}
+
+impl Content {
+    /// Whether the value is known now, without any output.
+    pub fn is_known(&self) -> bool {
+        matches!(
+            self,
+            Content::Whole { .. } | Content::Spf { .. } | Content::Keep
+        )
+    }
+
+    /// What the value will be, for people: the template with its outputs named.
+    pub fn describe(&self) -> String {
+        match self {
+            Content::Whole { values } => values.join(" "),
+            Content::Spf { text } => text.clone(),
+            Content::Keep => "(as published)".into(),
+            Content::WholeFrom { value: t } | Content::SpfFrom { text: t } => t.to_string(),
+            Content::EasyDkim { tokens } => format!(
+                "3 CNAMEs <token>._domainkey -> <token>.<SES signing zone> (known after apply: {tokens})"
+            ),
+        }
+    }
 }
 
 /// One record the blueprint wants.
@@ -41,16 +208,46 @@ pub struct DesiredRecord {
     pub purpose: String,
 }
 
-/// A value that apply learned from SES and that resolves a [`Content::Pending`] record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Resolved {
-    Easy {
-        tokens: Vec<String>,
-        signing_zone: String,
-    },
-    External {
-        public_key_b64: String,
-    },
+impl DesiredRecord {
+    /// This record with every output it uses put in; an Easy DKIM record becomes its three
+    /// CNAMEs. Fails with the first output whose value is not known yet.
+    pub fn resolve(&self, outputs: &Outputs) -> Result<Vec<DesiredRecord>, OutputRef> {
+        let with = |content: Content| DesiredRecord {
+            content,
+            ..self.clone()
+        };
+        Ok(match &self.content {
+            Content::Whole { .. } | Content::Spf { .. } | Content::Keep => vec![self.clone()],
+            Content::WholeFrom { value } => {
+                let text = value.render(outputs)?;
+                let value = if self.rtype == "TXT" {
+                    txt::encode(&text)
+                } else {
+                    text
+                };
+                vec![with(Content::Whole {
+                    values: vec![value],
+                })]
+            }
+            Content::SpfFrom { text } => vec![with(Content::Spf {
+                text: text.render(outputs)?,
+            })],
+            Content::EasyDkim { tokens: of } => {
+                let (tokens, zone) = outputs.tokens(of).ok_or_else(|| of.clone())?;
+                let domain = self.name.trim_start_matches("*._domainkey.");
+                tokens
+                    .iter()
+                    .map(|t| DesiredRecord {
+                        name: dkim::record_name(t, domain),
+                        content: Content::Whole {
+                            values: vec![format!("{t}.{zone}")],
+                        },
+                        ..self.clone()
+                    })
+                    .collect()
+            }
+        })
+    }
 }
 
 /// Everything a blueprint wants, plus what the plan needs to know about its scope.
@@ -88,17 +285,13 @@ impl Desired {
         }
     }
 
-    /// Adds the DNS records SES identities need. Values SES already gave (Easy DKIM tokens,
-    /// a published BYODKIM key) are used as they are, except for the domains in `rekey`,
-    /// whose DKIM apply is about to set anew: those, like identities not created yet, get
-    /// [`Content::Pending`] records.
+    /// Adds the DNS records SES identities need. Easy DKIM CNAMEs come from the identity's
+    /// tokens (an output); a BYODKIM key already published by this blueprint stays, unless
+    /// its domain is in `rekey` (apply is about to set DKIM anew), when the TXT takes the
+    /// public half of the key apply generates.
     pub fn add_ses_records(&mut self, observed: &ObservedSes, rekey: &BTreeSet<String>) {
         let region = self.region.clone().unwrap_or_default();
-        for id in self.ses.identities.clone() {
-            let known = observed
-                .identities
-                .get(&id.domain)
-                .filter(|_| !rekey.contains(&id.domain));
+        for id in &self.ses.identities {
             let mut push = |name: String, rtype: &str, purpose: &str, content: Content| {
                 self.records.push(DesiredRecord {
                     zone: id.zone.clone(),
@@ -110,30 +303,19 @@ impl Desired {
                 })
             };
             match &id.dkim {
-                DkimSetting::Easy { .. } => match known.filter(|o| o.dkim_origin == "AWS_SES" && o.tokens.len() == 3) {
-                    Some(o) => {
-                        let zone = o.signing_zone.clone().unwrap_or_else(|| DEFAULT_SIGNING_ZONE.into());
-                        for t in &o.tokens {
-                            push(
-                                dkim::record_name(t, &id.domain),
-                                "CNAME",
-                                "SES DKIM",
-                                Content::Whole { values: vec![format!("{t}.{zone}")] },
-                            );
-                        }
-                    }
-                    None => push(
-                        dkim::record_name("*", &id.domain),
-                        "CNAME",
-                        "SES DKIM",
-                        Content::Pending {
-                            domain: id.domain.clone(),
-                            note: "3 Easy DKIM CNAMEs; SES gives their tokens when it sets up the signing key".into(),
-                        },
-                    ),
-                },
+                DkimSetting::Easy { .. } => push(
+                    dkim::record_name("*", &id.domain),
+                    "CNAME",
+                    "SES DKIM",
+                    Content::EasyDkim {
+                        tokens: OutputRef::ses_tokens(&id.domain),
+                    },
+                ),
                 DkimSetting::External { selector } => {
-                    let published = known.is_some_and(|o| o.dkim_origin == "EXTERNAL" && o.tokens == [selector.clone()]);
+                    let published = !rekey.contains(&id.domain)
+                        && observed.identities.get(&id.domain).is_some_and(|o| {
+                            o.dkim_origin == "EXTERNAL" && o.tokens == [selector.clone()]
+                        });
                     push(
                         dkim::record_name(selector, &id.domain),
                         "TXT",
@@ -141,9 +323,8 @@ impl Desired {
                         if published {
                             Content::Keep
                         } else {
-                            Content::Pending {
-                                domain: id.domain.clone(),
-                                note: "the public half of the RSA 2048 key mailinfra generates for SES".into(),
+                            Content::WholeFrom {
+                                value: dkim_template(OutputRef::ses_key(&id.domain)),
                             }
                         },
                     );
@@ -170,66 +351,19 @@ impl Desired {
         }
     }
 
-    /// Puts a value learned from AWS where its placeholder stands (the gateway's Elastic IP,
-    /// its DKIM public key). TXT values are re-split after the substitution.
-    pub fn substitute(&mut self, placeholder: &str, value: &str) {
-        for r in &mut self.records {
-            match &mut r.content {
-                Content::Whole { values } => {
-                    for v in values.iter_mut() {
-                        if v.contains(placeholder)
-                            || (r.rtype == "TXT" && txt::text_of(v).contains(placeholder))
-                        {
-                            *v = if r.rtype == "TXT" {
-                                txt::encode(&txt::text_of(v).replace(placeholder, value))
-                            } else {
-                                v.replace(placeholder, value)
-                            };
-                        }
-                    }
-                }
-                Content::Spf { text } => *text = text.replace(placeholder, value),
-                _ => {}
-            }
-        }
+    /// Puts in every output that is known; records still waiting for one stay as they are.
+    pub fn resolve(&mut self, outputs: &Outputs) {
+        self.records = std::mem::take(&mut self.records)
+            .into_iter()
+            .flat_map(|r| r.resolve(outputs).unwrap_or_else(|_| vec![r]))
+            .collect();
     }
+}
 
-    /// Replaces a domain's pending records with what apply learned.
-    pub fn resolve(&mut self, domain: &str, resolved: &Resolved) {
-        let mut added = Vec::new();
-        self.records.retain(|r| {
-            let Content::Pending { domain: d, .. } = &r.content else {
-                return true;
-            };
-            if d != domain {
-                return true;
-            }
-            match resolved {
-                Resolved::Easy {
-                    tokens,
-                    signing_zone,
-                } => {
-                    for t in tokens {
-                        added.push(DesiredRecord {
-                            name: dkim::record_name(t, domain),
-                            content: Content::Whole {
-                                values: vec![format!("{t}.{signing_zone}")],
-                            },
-                            ..r.clone()
-                        });
-                    }
-                }
-                Resolved::External { public_key_b64 } => added.push(DesiredRecord {
-                    content: Content::Whole {
-                        values: vec![txt::encode(&dkim::record_text(public_key_b64))],
-                    },
-                    ..r.clone()
-                }),
-            }
-            false
-        });
-        self.records.extend(added);
-    }
+/// The DKIM TXT text for a public key that is an output.
+fn dkim_template(key: OutputRef) -> Template {
+    let prefix = dkim::record_text("");
+    Template(vec![Piece::Text(prefix), Piece::Output(key)])
 }
 
 /// Derives the desired state of a valid blueprint.
@@ -237,6 +371,7 @@ pub fn from_blueprint(bp: &Blueprint) -> Desired {
     let default_ttl = bp.ttl.as_ref().map_or(DEFAULT_TTL, |t| t.value);
     let mut records = Vec::new();
     let mut zones = BTreeSet::new();
+    let gateway_ip = || Piece::Output(OutputRef::gateway_ip());
     for d in &bp.domains {
         let zone = d.zone_name().to_owned();
         let ttl = d.ttl.as_ref().map_or(default_ttl, |t| t.value);
@@ -251,14 +386,25 @@ pub fn from_blueprint(bp: &Blueprint) -> Desired {
                 purpose: purpose.into(),
             })
         };
-        if let Some(s) = &d.spf {
+        let spf = d.spf.as_ref().map(spf::compose);
+        if bp.gateway.is_some() && d.via_gateway.is_some() {
+            // The gateway's IP joins the domain's own SPF, or makes one.
+            let rest = spf.as_deref().map_or(" ~all".to_owned(), |s| {
+                s.strip_prefix("v=spf1").unwrap_or(s).to_owned()
+            });
             push(
                 domain.clone(),
                 "SPF",
-                Content::Spf {
-                    text: spf::compose(s),
+                Content::SpfFrom {
+                    text: Template(vec![
+                        Piece::Text("v=spf1 ip4:".into()),
+                        gateway_ip(),
+                        Piece::Text(rest),
+                    ]),
                 },
             );
+        } else if let Some(text) = spf {
+            push(domain.clone(), "SPF", Content::Spf { text });
         }
         if let Some(m) = &d.dmarc {
             push(
@@ -278,6 +424,15 @@ pub fn from_blueprint(bp: &Blueprint) -> Desired {
                 },
             );
         }
+        if let (Some(g), Some(_)) = (&bp.gateway, d.via_gateway) {
+            push(
+                dkim::record_name(&g.dkim_selector.value, domain),
+                "gateway DKIM",
+                Content::WholeFrom {
+                    value: dkim_template(OutputRef::gateway_key()),
+                },
+            );
+        }
         zones.insert(zone);
     }
     if let Some(g) = &bp.gateway {
@@ -287,46 +442,12 @@ pub fn from_blueprint(bp: &Blueprint) -> Desired {
             name: g.hostname.value.clone(),
             rtype: "A".into(),
             ttl: default_ttl,
-            content: Content::Whole {
-                values: vec![gateway::IP.into()],
+            content: Content::WholeFrom {
+                value: Template(vec![gateway_ip()]),
             },
             purpose: "gateway A".into(),
         });
         zones.insert(zone);
-        for d in bp.domains.iter().filter(|d| d.via_gateway.is_some()) {
-            let ttl = d.ttl.as_ref().map_or(default_ttl, |t| t.value);
-            // The gateway's IP joins the domain's own SPF, or makes one.
-            let text = match &d.spf {
-                Some(s) => {
-                    spf::compose(s).replacen("v=spf1", &format!("v=spf1 ip4:{}", gateway::IP), 1)
-                }
-                None => format!("v=spf1 ip4:{} ~all", gateway::IP),
-            };
-            match records
-                .iter_mut()
-                .find(|r| r.name == d.domain.value && r.purpose == "SPF")
-            {
-                Some(r) => r.content = Content::Spf { text },
-                None => records.push(DesiredRecord {
-                    zone: d.zone_name().to_owned(),
-                    name: d.domain.value.clone(),
-                    rtype: "TXT".into(),
-                    ttl,
-                    content: Content::Spf { text },
-                    purpose: "SPF".into(),
-                }),
-            }
-            records.push(DesiredRecord {
-                zone: d.zone_name().to_owned(),
-                name: dkim::record_name(&g.dkim_selector.value, &d.domain.value),
-                rtype: "TXT".into(),
-                ttl,
-                content: Content::Whole {
-                    values: vec![txt::encode(&dkim::record_text(gateway::DKIM_KEY))],
-                },
-                purpose: "gateway DKIM".into(),
-            });
-        }
     }
     Desired {
         blueprint: bp.name.value.clone(),

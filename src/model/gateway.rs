@@ -8,11 +8,6 @@ use sha2::{Digest, Sha256};
 use crate::blueprint::Blueprint;
 use crate::mail::gateway::Gateway;
 
-/// Placeholder for the gateway's Elastic IP in desired records, until it is known.
-pub const IP: &str = "<gateway-elastic-ip>";
-/// Placeholder for the gateway's DKIM public key in desired records, until it is known.
-pub const DKIM_KEY: &str = "<gateway-dkim-public-key>";
-
 /// The names mailinfra gives the gateway's resources.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Names {

@@ -5,16 +5,16 @@
 //! blueprint whose record is no longer desired becomes a deletion. Records someone else owns
 //! are never touched: they are conflicts, reported with how to adopt them.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Action, FORMAT, Plan, RecordChange, Summary, TagChange, VERSION, ZonePlan};
 use crate::mail::{spf, txt};
-use crate::model::desired::{Content, Desired, DesiredRecord};
-use crate::model::gateway as model_gateway;
+use crate::model::desired::{Content, Desired, DesiredRecord, OutputRef, OutputValue, Outputs};
 use crate::model::observed::{Observed, ObservedZone};
 use crate::model::ownership::{self, Owner, Scope};
+use crate::model::ses::DEFAULT_SIGNING_ZONE;
 use crate::model::{RecordSet, address};
 
 /// A desired record that cannot be planned as things stand.
@@ -40,17 +40,10 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Result<Plan, Vec<Conflict
     if let Some(obs) = &observed.ses {
         desired.add_ses_records(obs, &rekey);
     }
-    if let Some(g) = &observed.gateway {
-        if let Some(eip) = g.eip() {
-            desired.substitute(model_gateway::IP, &eip.public_ip);
-        }
-        let rekeyed = gateway
-            .iter()
-            .any(|c| matches!(c.op, super::gateway::GatewayOp::CreateKey { .. }));
-        if let (Some(key), false) = (&g.public_key, rekeyed) {
-            desired.substitute(model_gateway::DKIM_KEY, key);
-        }
-    }
+    let rekeyed = gateway
+        .iter()
+        .any(|c| matches!(c.op, super::gateway::GatewayOp::CreateKey { .. }));
+    desired.resolve(&known_outputs(observed, &rekey, rekeyed));
     let desired = &desired;
     let mut zones = Vec::new();
     let mut owned_total = 0;
@@ -137,22 +130,118 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Result<Plan, Vec<Conflict
     })
 }
 
-/// What a value still holding a gateway placeholder will be.
-fn pending_note(content: &Content) -> Option<String> {
-    let text = match content {
-        Content::Whole { values } => values.join(" "),
-        Content::Spf { text } => text.clone(),
-        _ => return None,
+/// The outputs AWS already holds: the Elastic IP, the gateway's published key (unless apply
+/// generates a new one), the Easy DKIM tokens of identities whose DKIM apply leaves alone.
+fn known_outputs(observed: &Observed, rekey: &BTreeSet<String>, gateway_rekeyed: bool) -> Outputs {
+    let mut known = Outputs::default();
+    if let Some(g) = &observed.gateway {
+        if let Some(eip) = g.eip() {
+            known.set(
+                OutputRef::gateway_ip(),
+                OutputValue::Text(eip.public_ip.clone()),
+            );
+        }
+        if let (Some(key), false) = (&g.public_key, gateway_rekeyed) {
+            known.set(OutputRef::gateway_key(), OutputValue::Text(key.clone()));
+        }
+    }
+    for (domain, o) in observed.ses.iter().flat_map(|s| &s.identities) {
+        if o.dkim_origin == "AWS_SES" && o.tokens.len() == 3 && !rekey.contains(domain) {
+            known.set(
+                OutputRef::ses_tokens(domain),
+                OutputValue::Tokens {
+                    tokens: o.tokens.clone(),
+                    signing_zone: o
+                        .signing_zone
+                        .clone()
+                        .unwrap_or_else(|| DEFAULT_SIGNING_ZONE.into()),
+                },
+            );
+        }
+    }
+    known
+}
+
+/// A change whose new value waits for another resource's output: the record as the blueprint
+/// wants it, written once apply knows the value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pending {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub rtype: String,
+    pub ttl: u32,
+    pub content: Content,
+}
+
+impl RecordChange {
+    /// This change with the outputs apply learned put in: its record set as it will be
+    /// written (an Easy DKIM change becomes its three CNAMEs). Everything else about the
+    /// change (the action, what it replaces, the ownership record) was decided by the plan.
+    /// Fails with the first output still unknown.
+    pub fn fill(&self, outputs: &Outputs, blueprint: &str) -> Result<Vec<RecordChange>, OutputRef> {
+        let Some(p) = &self.pending else {
+            return Ok(vec![self.clone()]);
+        };
+        let want = DesiredRecord {
+            zone: String::new(),
+            name: p.name.clone(),
+            rtype: p.rtype.clone(),
+            ttl: p.ttl,
+            content: p.content.clone(),
+            purpose: self.purpose.clone(),
+        };
+        let records = want.resolve(outputs)?;
+        let owner = Owner {
+            blueprint: blueprint.to_owned(),
+            scope: Scope::All,
+        };
+        Ok(records
+            .into_iter()
+            .map(|r| {
+                let after = match &r.content {
+                    Content::Spf { text } => spf_set(self.before.as_ref(), &r, text),
+                    Content::Whole { values } => RecordSet {
+                        name: r.name.clone(),
+                        rtype: r.rtype.clone(),
+                        ttl: r.ttl,
+                        values: values.clone(),
+                    },
+                    _ => unreachable!("resolve leaves only known content"),
+                };
+                let renamed = r.name != p.name;
+                RecordChange {
+                    address: address(&r.name, &r.rtype),
+                    after: Some(after),
+                    marker_after: if renamed {
+                        Some(ownership::marker(&r.name, &r.rtype, &owner))
+                    } else {
+                        self.marker_after.clone()
+                    },
+                    pending: None,
+                    ..self.clone()
+                }
+            })
+            .collect())
+    }
+}
+
+/// The TXT set at `want`'s name with `text` as its one SPF string: other values are kept,
+/// and so is the TTL of a set shared with them.
+fn spf_set(existing: Option<&RecordSet>, want: &DesiredRecord, text: &str) -> RecordSet {
+    let mut values: Vec<String> = existing.map(|e| e.values.clone()).unwrap_or_default();
+    match values.iter().position(|v| spf::is_spf(&txt::text_of(v))) {
+        Some(i) => values[i] = txt::encode(text),
+        None => values.push(txt::encode(text)),
+    }
+    let ttl = match existing {
+        Some(e) if values.len() > 1 => e.ttl,
+        _ => want.ttl,
     };
-    if text.contains(model_gateway::IP) {
-        Some(format!(
-            "{} with the gateway's Elastic IP",
-            text.replace(model_gateway::IP, "<ip>")
-        ))
-    } else if text.contains(model_gateway::DKIM_KEY) {
-        Some("the gateway's DKIM public key, generated at apply".into())
-    } else {
-        None
+    RecordSet {
+        name: want.name.clone(),
+        rtype: want.rtype.clone(),
+        ttl,
+        values,
     }
 }
 
@@ -229,157 +318,28 @@ impl<'a> ZoneDiff<'a> {
             return;
         }
         let ours = owner.is_some();
-        let adopting = self.desired.adopt.contains(&addr);
-        let adopt_hint = format!(
-            "if mailinfra should manage it from now on, add to the blueprint:\n      adopt:\n        - {addr}"
-        );
-
-        // A record someone else wrote stands in the way unless the user adopts it.
-        let blocked = existing.is_some() && !ours && !adopting;
-        let unowned = Conflict {
-            address: addr.clone(),
-            message: format!(
-                "`{}` {} already exists and mailinfra does not own it",
-                want.name, want.rtype
-            ),
-            hint: adopt_hint.clone(),
-        };
-        if let Some(note) = pending_note(&want.content) {
-            if blocked && !matches!(want.content, Content::Spf { .. }) {
-                conflicts.push(unowned);
-                return;
-            }
-            self.changes.push(RecordChange {
-                address: addr,
-                action: if existing.is_some() {
-                    Action::Update
-                } else {
-                    Action::Create
-                },
-                purpose: want.purpose.clone(),
-                before: existing.cloned(),
-                after: None,
-                marker_before: None,
-                marker_after: None,
-                pending: Some(note),
-            });
+        // The same rules for every record, whether its value is known now or an output.
+        let (takes_over, scope) = claim(want, existing, ours);
+        if let Err(conflict) = self.check_ownership(want, existing, ours, takes_over) {
+            conflicts.push(conflict);
             return;
         }
-        // Whether applying takes over something someone else wrote (needs `adopt:`).
-        let mut takes_over = existing.is_some();
-        let (after, scope) = match &want.content {
-            Content::Keep | Content::Pending { .. } => {
-                if blocked {
-                    conflicts.push(unowned);
-                    return;
-                }
-                if let Content::Pending { note, .. } = &want.content {
-                    self.changes.push(RecordChange {
-                        address: addr,
-                        action: if existing.is_some() {
-                            Action::Update
-                        } else {
-                            Action::Create
-                        },
-                        purpose: want.purpose.clone(),
-                        before: None,
-                        after: None,
-                        marker_before: None,
-                        marker_after: None,
-                        pending: Some(note.clone()),
-                    });
-                    return;
-                }
-                match existing {
-                    // Ours and published: nothing to do. Adopted: only the marker is written.
-                    Some(e) => (e.clone(), Scope::All),
-                    None => return,
-                }
-            }
-            Content::Whole { values } => {
-                if want.purpose == "MAIL FROM"
-                    && let Some(e) = existing
-                    && !ours
-                    && !e.same_content(&RecordSet {
-                        values: values.clone(),
-                        ..e.clone()
-                    })
-                {
-                    conflicts.push(Conflict {
-                        address: addr,
-                        message: format!(
-                            "`{}` already receives mail (MX {}); a MAIL FROM domain must not",
-                            want.name,
-                            e.values.join(", ")
-                        ),
-                        hint: "choose another subdomain for `mail_from`, e.g. `bounce.<domain>`"
-                            .into(),
-                    });
-                    return;
-                }
-                if blocked {
-                    conflicts.push(unowned);
-                    return;
-                }
-                let after = RecordSet {
-                    name: want.name.clone(),
-                    rtype: want.rtype.clone(),
-                    ttl: want.ttl,
-                    values: values.clone(),
-                };
-                (after, Scope::All)
-            }
-            Content::Spf { text } => {
-                let mut values: Vec<String> =
-                    existing.map(|e| e.values.clone()).unwrap_or_default();
-                let spf_at: Vec<usize> = values
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, v)| spf::is_spf(&txt::text_of(v)))
-                    .map(|(i, _)| i)
-                    .collect();
-                if spf_at.len() > 1 {
-                    conflicts.push(Conflict {
-                        address: addr,
-                        message: format!(
-                            "`{}` has {} SPF records; receivers treat that as a permanent error (RFC 7208 §4.5)",
-                            want.name,
-                            spf_at.len()
-                        ),
-                        hint: "delete all but one by hand, then plan again; mailinfra never creates a second SPF record".into(),
-                    });
-                    return;
-                }
-                takes_over = spf_at.len() == 1;
-                if let [i] = spf_at[..] {
-                    if !ours && !adopting {
-                        conflicts.push(Conflict {
-                            address: addr,
-                            message: format!(
-                                "`{}` already has an SPF record that mailinfra does not own: {}",
-                                want.name, values[i]
-                            ),
-                            hint: adopt_hint.clone(),
-                        });
-                        return;
-                    }
-                    values[i] = txt::encode(text);
-                } else {
-                    values.push(txt::encode(text));
-                }
-                // The TTL of a set shared with others' values stays theirs.
-                let shared = values.len() > 1;
-                let ttl = match existing {
-                    Some(e) if shared => e.ttl,
-                    _ => want.ttl,
-                };
-                let after = RecordSet {
-                    name: want.name.clone(),
-                    rtype: want.rtype.clone(),
-                    ttl,
-                    values,
-                };
-                (after, Scope::Spf)
+        let after = match &want.content {
+            Content::Keep => match existing {
+                // Ours and published: nothing to do. Adopted: only the marker is written.
+                Some(e) => e.clone(),
+                None => return,
+            },
+            Content::Whole { values } => RecordSet {
+                name: want.name.clone(),
+                rtype: want.rtype.clone(),
+                ttl: want.ttl,
+                values: values.clone(),
+            },
+            Content::Spf { text } => spf_set(existing, want, text),
+            Content::WholeFrom { .. } | Content::SpfFrom { .. } | Content::EasyDkim { .. } => {
+                self.pending(want, existing, ours, takes_over, marker_before, scope);
+                return;
             }
         };
         let marker_after = ownership::marker(&want.name, &want.rtype, &self.me(scope));
@@ -390,20 +350,129 @@ impl<'a> ZoneDiff<'a> {
         if record_same && marker_same {
             return;
         }
-        let action = match existing {
-            None => Action::Create,
-            Some(_) if !ours && takes_over => Action::Adopt,
-            Some(_) => Action::Update,
-        };
         self.changes.push(RecordChange {
             address: addr,
-            action,
+            action: action(existing, ours, takes_over),
             purpose: want.purpose.clone(),
             before: existing.filter(|_| !record_same).cloned(),
             after: (!record_same).then_some(after),
             marker_before: marker_before.filter(|_| !marker_same),
             marker_after: (!marker_same).then_some(marker_after),
             pending: None,
+        });
+    }
+
+    /// The conflicts a record can meet whatever its value: someone else's record (or SPF
+    /// string) in the way without `adopt:`, several SPF records, a MAIL FROM name that
+    /// already receives mail.
+    fn check_ownership(
+        &self,
+        want: &DesiredRecord,
+        existing: Option<&RecordSet>,
+        ours: bool,
+        takes_over: bool,
+    ) -> Result<(), Conflict> {
+        let addr = address(&want.name, &want.rtype);
+        let adopting = self.desired.adopt.contains(&addr);
+        let adopt_hint = format!(
+            "if mailinfra should manage it from now on, add to the blueprint:\n      adopt:\n        - {addr}"
+        );
+        let is_spf = matches!(want.content, Content::Spf { .. } | Content::SpfFrom { .. });
+        if is_spf {
+            let spf: Vec<&String> = existing
+                .iter()
+                .flat_map(|e| &e.values)
+                .filter(|v| spf::is_spf(&txt::text_of(v)))
+                .collect();
+            if spf.len() > 1 {
+                return Err(Conflict {
+                    address: addr,
+                    message: format!(
+                        "`{}` has {} SPF records; receivers treat that as a permanent error (RFC 7208 §4.5)",
+                        want.name,
+                        spf.len()
+                    ),
+                    hint: "delete all but one by hand, then plan again; mailinfra never creates a second SPF record".into(),
+                });
+            }
+            if let [one] = spf[..]
+                && !ours
+                && !adopting
+            {
+                return Err(Conflict {
+                    address: addr,
+                    message: format!(
+                        "`{}` already has an SPF record that mailinfra does not own: {one}",
+                        want.name
+                    ),
+                    hint: adopt_hint,
+                });
+            }
+            return Ok(());
+        }
+        if want.purpose == "MAIL FROM"
+            && let (Some(e), Content::Whole { values }) = (existing, &want.content)
+            && !ours
+            && !e.same_content(&RecordSet {
+                values: values.clone(),
+                ..e.clone()
+            })
+        {
+            return Err(Conflict {
+                address: addr,
+                message: format!(
+                    "`{}` already receives mail (MX {}); a MAIL FROM domain must not",
+                    want.name,
+                    e.values.join(", ")
+                ),
+                hint: "choose another subdomain for `mail_from`, e.g. `bounce.<domain>`".into(),
+            });
+        }
+        if takes_over && !adopting {
+            return Err(Conflict {
+                address: addr,
+                message: format!(
+                    "`{}` {} already exists and mailinfra does not own it",
+                    want.name, want.rtype
+                ),
+                hint: adopt_hint,
+            });
+        }
+        Ok(())
+    }
+
+    /// A change whose value apply learns: decided now (action, what it replaces, the
+    /// ownership record), written once the output is known.
+    fn pending(
+        &mut self,
+        want: &DesiredRecord,
+        existing: Option<&RecordSet>,
+        ours: bool,
+        takes_over: bool,
+        marker_before: Option<RecordSet>,
+        scope: Scope,
+    ) {
+        let easy_dkim = matches!(want.content, Content::EasyDkim { .. });
+        let marker_after =
+            (!easy_dkim).then(|| ownership::marker(&want.name, &want.rtype, &self.me(scope)));
+        let marker_same = match (&marker_before, &marker_after) {
+            (Some(b), Some(a)) => b.same_content(a),
+            _ => false,
+        };
+        self.changes.push(RecordChange {
+            address: address(&want.name, &want.rtype),
+            action: action(existing, ours, takes_over),
+            purpose: want.purpose.clone(),
+            before: existing.cloned(),
+            after: None,
+            marker_before: marker_before.filter(|_| !marker_same),
+            marker_after: marker_after.filter(|_| !marker_same),
+            pending: Some(Pending {
+                name: want.name.clone(),
+                rtype: want.rtype.clone(),
+                ttl: want.ttl,
+                content: want.content.clone(),
+            }),
         });
     }
 
@@ -454,5 +523,31 @@ impl<'a> ZoneDiff<'a> {
                 pending: None,
             });
         }
+    }
+}
+
+/// What writing `want` claims: whether it replaces something that exists and someone else
+/// wrote (an SPF string, or a whole record set), and the scope its ownership record names.
+fn claim(want: &DesiredRecord, existing: Option<&RecordSet>, ours: bool) -> (bool, Scope) {
+    match &want.content {
+        Content::Spf { .. } | Content::SpfFrom { .. } => {
+            let spf_count = existing.map_or(0, |e| {
+                e.values
+                    .iter()
+                    .filter(|v| spf::is_spf(&txt::text_of(v)))
+                    .count()
+            });
+            (spf_count == 1, Scope::Spf)
+        }
+        _ => (existing.is_some() && !ours, Scope::All),
+    }
+}
+
+/// The verb of a change to one record set.
+fn action(existing: Option<&RecordSet>, ours: bool, takes_over: bool) -> Action {
+    match existing {
+        None => Action::Create,
+        Some(_) if !ours && takes_over => Action::Adopt,
+        Some(_) => Action::Update,
     }
 }

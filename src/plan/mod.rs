@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 pub use batch::{Batch, Change, ChangeAction, batches};
-pub use diff::{Conflict, diff};
+pub use diff::{Conflict, Pending, diff};
 
 use crate::model::RecordSet;
 use crate::model::desired::Desired;
@@ -25,7 +25,9 @@ pub use ses::{SesChange, SesOp};
 /// Names the JSON document as a mailinfra plan.
 pub const FORMAT: &str = "mailinfra-plan";
 /// Bumped whenever a field of the JSON plan changes meaning or shape.
-pub const VERSION: u32 = 2;
+/// 3: a change whose value is learned during apply carries it as typed data (`pending`: the
+/// record and its content with references to other resources' outputs), not as a note.
+pub const VERSION: u32 = 3;
 
 /// Everything one run would change.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,8 +50,8 @@ pub struct Plan {
     /// Set when the plan changes or deletes much of what the blueprint owns; apply then
     /// needs `--force`.
     pub safety: Option<String>,
-    /// The desired state the plan was made from, with the values apply must still learn
-    /// (`pending`); apply resolves them and writes DNS from it. Public data only.
+    /// The desired state the plan was made from, every output known when planning put in.
+    /// Public data only.
     pub desired: Desired,
 }
 
@@ -109,8 +111,9 @@ pub struct RecordChange {
     pub after: Option<RecordSet>,
     pub marker_before: Option<RecordSet>,
     pub marker_after: Option<RecordSet>,
-    /// Set when the new value is learned during apply (from SES, or a key apply generates):
-    /// what it will be.
+    /// Set when the new value is another resource's output, learned during apply (SES's
+    /// tokens, a key apply generates, the Elastic IP): what to write once it is known
+    /// (`RecordChange::fill`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pending: Option<String>,
+    pub pending: Option<Pending>,
 }

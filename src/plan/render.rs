@@ -118,8 +118,8 @@ pub fn text(plan: &Plan, paint: Paint) -> String {
             for v in new.iter().filter(|v| !old.contains(v)) {
                 let _ = writeln!(out, "      {} {v}", paint.green("+"));
             }
-            if let Some(note) = &c.pending {
-                let _ = writeln!(out, "      {} (known after apply) {note}", paint.green("+"));
+            if let Some(p) = &c.pending {
+                let _ = writeln!(out, "      {} {}", paint.green("+"), p.content.describe());
             } else if before.is_none() && after.is_none() {
                 let _ = writeln!(out, "      (ownership record only)");
             }
@@ -350,7 +350,7 @@ pub fn markdown(plan: &Plan) -> String {
                     .unwrap_or_default()
             };
             let after = match &c.pending {
-                Some(note) => format!("(known after apply) {}", cell(note)),
+                Some(p) => cell(&p.content.describe()),
                 None => values(&c.after),
             };
             let _ = writeln!(

@@ -6,7 +6,9 @@ use std::collections::BTreeSet;
 use super::*;
 use crate::mail::txt;
 use crate::model::RecordSet;
-use crate::model::desired::{Content, Desired, DesiredRecord};
+use crate::model::desired::{
+    Content, Desired, DesiredRecord, OutputRef, OutputValue, Outputs, Piece, Template,
+};
 use crate::model::observed::{HostedZone, Observed, ObservedZone};
 use crate::model::ownership::{self, Owner, Scope};
 
@@ -405,20 +407,96 @@ fn batches_pair_deletes_with_creates_and_split_at_limits() {
     }
 }
 
+/// The gateway's SPF: its Elastic IP is an output until the address exists.
+fn gateway_spf() -> DesiredRecord {
+    DesiredRecord {
+        content: Content::SpfFrom {
+            text: Template(vec![
+                Piece::Text("v=spf1 ip4:".into()),
+                Piece::Output(OutputRef::gateway_ip()),
+                Piece::Text(" ~all".into()),
+            ]),
+        },
+        ..spf("")
+    }
+}
+
 #[test]
 fn a_pending_change_shows_current_values_as_current() {
-    let mut d = desired(vec![spf("v=spf1 ip4:<gateway-elastic-ip> ~all")], &[]);
-    d.records[0].content = Content::Spf {
-        text: format!("v=spf1 ip4:{} ~all", crate::model::gateway::IP),
-    };
+    let d = desired(vec![gateway_spf()], &[]);
     let o = zone(true, vec![set("example.com", 300, &["site=1"])]);
     let text = render::text(&diff(&d, &o).unwrap(), render::Paint { color: false });
     assert!(text.contains("= \"site=1\"  (now)"), "{text}");
     assert!(!text.contains("- \"site=1\""), "{text}");
     assert!(
-        text.contains("(known after apply) v=spf1 ip4:<ip> ~all with the gateway's Elastic IP"),
+        text.contains("+ v=spf1 ip4:(known after apply: gateway.eip.public_ip) ~all"),
         "{text}"
     );
+}
+
+#[test]
+fn an_spf_owned_by_someone_else_stops_the_plan_while_the_gateway_ip_is_unknown() {
+    // The value is not known yet, but whose record it is, is: the plan must stop here,
+    // before apply creates anything.
+    let d = desired(vec![gateway_spf()], &[]);
+    let o = zone(
+        true,
+        vec![set(
+            "example.com",
+            300,
+            &["v=spf1 include:other.example -all"],
+        )],
+    );
+    let conflicts = diff(&d, &o).unwrap_err();
+    assert_eq!(conflicts.len(), 1, "{conflicts:?}");
+    assert_eq!(conflicts[0].address, "dns.example.com.TXT");
+    assert!(
+        conflicts[0]
+            .message
+            .contains("SPF record that mailinfra does not own"),
+        "{conflicts:?}"
+    );
+    // Adopting it makes the plan, as an adoption whose value apply learns.
+    let d = desired(vec![gateway_spf()], &["dns.example.com.TXT"]);
+    let plan = diff(&d, &o).unwrap();
+    assert_eq!(plan.zones[0].changes[0].action, Action::Adopt);
+    assert!(plan.zones[0].changes[0].pending.is_some());
+}
+
+#[test]
+fn a_pending_change_is_filled_with_what_apply_learned_and_nothing_else() {
+    let d = desired(vec![gateway_spf()], &[]);
+    let o = zone(true, vec![set("example.com", 3600, &["site=1"])]);
+    let plan = diff(&d, &o).unwrap();
+    let change = &plan.zones[0].changes[0];
+    // Unknown output: fill names it, so apply can say what is missing.
+    assert_eq!(
+        change.fill(&Outputs::default(), "acme").unwrap_err(),
+        OutputRef::gateway_ip()
+    );
+    let mut learned = Outputs::default();
+    learned.set(
+        OutputRef::gateway_ip(),
+        OutputValue::Text("192.0.2.7".into()),
+    );
+    let filled = change.fill(&learned, "acme").unwrap();
+    assert_eq!(filled.len(), 1);
+    let after = filled[0].after.as_ref().unwrap();
+    // The other value stays, and so does the shared set's TTL.
+    assert_eq!(after.ttl, 3600);
+    assert_eq!(
+        after.values,
+        vec![
+            txt::encode("site=1"),
+            txt::encode("v=spf1 ip4:192.0.2.7 ~all")
+        ]
+    );
+    assert_eq!(filled[0].before, change.before);
+    assert_eq!(
+        filled[0].marker_after,
+        Some(marker("example.com", "acme", Scope::Spf))
+    );
+    assert!(filled[0].pending.is_none());
 }
 
 fn gateway_desired(image: &str) -> Desired {
@@ -552,7 +630,6 @@ mod ses_tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::model::desired::Resolved;
     use crate::model::ses::{
         DesiredConfigSet, DesiredIdentity, DesiredMailFrom, DkimSetting, ObservedConfigSet,
         ObservedIdentity, ObservedSes, owner_tags,
@@ -630,10 +707,11 @@ mod ses_tests {
 
     #[test]
     fn known_tokens_become_three_cnames_and_mail_from_an_mx_and_spf() {
-        let mut d = with_ses(vec![identity(easy(), true)]);
+        let d = with_ses(vec![identity(easy(), true)]);
         let o = observed(vec![observed_identity(mine())], vec![]);
-        d.add_ses_records(o.ses.as_ref().unwrap(), &Default::default());
-        let got: Vec<(String, String, Content)> = d
+        let plan = diff(&d, &o).unwrap();
+        let got: Vec<(String, String, Content)> = plan
+            .desired
             .records
             .iter()
             .map(|r| (r.name.clone(), r.rtype.clone(), r.content.clone()))
@@ -694,25 +772,23 @@ mod ses_tests {
         ]);
         d.add_ses_records(&ObservedSes::default(), &Default::default());
         assert!(
-            d.records
-                .iter()
-                .all(|r| matches!(r.content, Content::Pending { .. })),
+            d.records.iter().all(|r| !r.content.is_known()),
             "{:?}",
             d.records
         );
-        d.resolve(
-            "example.com",
-            &Resolved::Easy {
+        let mut learned = Outputs::default();
+        learned.set(
+            OutputRef::ses_tokens("example.com"),
+            OutputValue::Tokens {
                 tokens: vec!["a".into(), "b".into(), "c".into()],
                 signing_zone: "dkim.example".into(),
             },
         );
-        d.resolve(
-            "example.net",
-            &Resolved::External {
-                public_key_b64: "KEY".into(),
-            },
+        learned.set(
+            OutputRef::ses_key("example.net"),
+            OutputValue::Text("KEY".into()),
         );
+        d.resolve(&learned);
         let mut got: Vec<(String, Content)> = d
             .records
             .iter()
