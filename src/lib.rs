@@ -1,9 +1,10 @@
 //! mailinfra: provisions and keeps in shape the AWS infrastructure for sending mail that
 //! arrives.
 //!
-//! The pure core (`blueprint`, `mail`, `model`, `plan`) knows nothing of AWS or tokio; the
-//! edges (`aws`, `observe`, `execute`) are thin; `commands` wires them; `output` is the only
-//! place that prints. See docs/architecture.md.
+//! The pure core (`blueprint`, `mail`, `plan`, and the pure half of each resource kind in
+//! `kinds`) knows nothing of AWS or tokio; the edges (`aws`, each kind's `observe` and
+//! `execute`) are thin; `commands` wires them; `output` is the only place that prints. See
+//! docs/architecture.md.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod aws;
@@ -12,8 +13,8 @@ pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod execute;
+pub mod kinds;
 pub mod mail;
-pub mod model;
 pub mod observe;
 pub mod output;
 pub mod plan;

@@ -14,9 +14,9 @@ use std::collections::BTreeSet;
 use serde_json::{Value, json};
 
 use crate::aws::ops::{self, Access, Need, Op, Target};
+use crate::kinds::ses::OWNER_TAG;
 use crate::mail::names;
-use crate::model::desired::Desired;
-use crate::model::ses::OWNER_TAG;
+use crate::plan::desired::Desired;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Phase {

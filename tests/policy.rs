@@ -89,9 +89,9 @@ ses:
     use_case: Receipts to customers who created an account on the site.
 "#;
 
-fn desired(yaml: &str) -> mailinfra::model::desired::Desired {
+fn desired(yaml: &str) -> mailinfra::plan::desired::Desired {
     let bp = mailinfra::blueprint::load("b.yaml", yaml, Path::new(".")).unwrap();
-    mailinfra::model::desired::from_blueprint(&bp)
+    mailinfra::plan::desired::from_blueprint(&bp)
 }
 
 fn actions(doc: &serde_json::Value) -> BTreeSet<String> {

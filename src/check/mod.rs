@@ -11,8 +11,8 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use crate::mail::{dkim, txt};
-use crate::model::desired::{Content, Desired, DesiredRecord};
-use crate::model::observed::Observed;
+use crate::plan::desired::{Content, Desired, DesiredRecord};
+use crate::plan::observed::Observed;
 use dns::{Answer, Dns};
 
 pub const FORMAT: &str = "mailinfra-check";

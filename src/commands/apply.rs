@@ -13,10 +13,9 @@ use super::{Failure, Outcome, Session, connect, settings, start};
 use crate::aws::Aws;
 use crate::cli::{ApplyArgs, Global};
 use crate::execute;
-use crate::model::desired::Outputs;
-use crate::observe;
+use crate::kinds::ses::observe as ses;
 use crate::output::Output;
-use crate::plan::{self, Plan, ZonePlan, render};
+use crate::plan::{self, Plan, render};
 
 pub async fn run(args: &ApplyArgs, global: &Global, out: &Output) -> Outcome {
     let how = Execution {
@@ -31,7 +30,7 @@ pub async fn run(args: &ApplyArgs, global: &Global, out: &Output) -> Outcome {
             "checking that AWS still matches the saved plan {}...",
             args.file.display()
         ));
-        let observed = observe::observe(&aws, &saved.desired).await?;
+        let observed = crate::observe::observe(&aws, &saved.desired).await?;
         if observed.checksum() != saved.observed_checksum {
             return Err(Failure::Refused(format!(
                 "the saved plan {} is stale: what it observed in AWS has changed since it was made; nothing was applied\n  = hint: run `mailinfra plan --out {}` again and review the new plan",
@@ -104,24 +103,7 @@ pub async fn execute(aws: &Aws, plan: &Plan, how: &Execution, out: &Output) -> O
                 ));
             }
         }
-        // SES and the gateway do not depend on each other: both run at once, and both finish
-        // (a failure in one does not cut the other off halfway).
-        let (ses, gateway) = tokio::join!(
-            execute::ses::apply(aws, &plan.ses, out),
-            execute::gateway::before_dns(
-                aws,
-                &plan.blueprint,
-                plan.desired.gateway.as_ref(),
-                &plan.gateway,
-                how.timeout,
-                out,
-            )
-        );
-        let (mut outputs, gateway) = (ses?, gateway?);
-        outputs.extend(gateway.outputs());
-        let dns_plan = fill(plan, &outputs)?;
-        let results = execute::route53::apply(aws, &dns_plan, how.timeout, out).await?;
-        execute::gateway::after_dns(aws, &plan.gateway, &gateway, out).await?;
+        let results = execute::run(aws, plan, how.timeout, out).await?;
         let batches: usize = results.iter().map(|r| r.batches).sum();
         let s = plan.summary;
         out.progress(&format!(
@@ -143,32 +125,6 @@ pub async fn execute(aws: &Aws, plan: &Plan, how: &Execution, out: &Output) -> O
     Ok(0)
 }
 
-/// The plan with every value learned during apply put in: DNS is written from exactly the
-/// changes the plan decided, nothing is diffed again.
-fn fill(plan: &Plan, outputs: &Outputs) -> Result<Plan, Failure> {
-    let mut zones = Vec::with_capacity(plan.zones.len());
-    for zone in &plan.zones {
-        let mut changes = Vec::with_capacity(zone.changes.len());
-        for c in &zone.changes {
-            let filled = c.fill(outputs, &plan.blueprint).map_err(|missing| {
-                Failure::Refused(format!(
-                    "{missing} is still unknown after its step ran, so {} cannot be written; the SES and gateway changes were applied, DNS was not\n  = hint: run `mailinfra apply` again: it picks up from what exists",
-                    c.address
-                ))
-            })?;
-            changes.extend(filled);
-        }
-        zones.push(ZonePlan {
-            changes,
-            ..zone.clone()
-        });
-    }
-    Ok(Plan {
-        zones,
-        ..plan.clone()
-    })
-}
-
 /// Polls SES until every identity of the plan's desired state is verified (and its MAIL FROM
 /// domain with it), for at most `limit`.
 async fn wait_verified(
@@ -185,7 +141,7 @@ async fn wait_verified(
     loop {
         let mut pending = Vec::new();
         for id in ids {
-            let o = observe::ses::identity(aws, id.domain.clone()).await?;
+            let o = ses::identity(aws, id.domain.clone()).await?;
             let mut what = Vec::new();
             if !o.verified_for_sending {
                 what.push(format!("verification {}", o.verification));

@@ -18,7 +18,7 @@ pub async fn run(args: &DestroyArgs, global: &Global, out: &Output) -> Outcome {
     plan.safety = None;
     if args.release_ip {
         let before = plan.gateway.len();
-        crate::plan::gateway::with_release(&mut plan.gateway, observed.gateway.as_ref());
+        crate::kinds::gateway::diff::with_release(&mut plan.gateway, observed.gateway.as_ref());
         plan.summary.delete += plan.gateway.len() - before;
     } else if observed
         .gateway

@@ -17,10 +17,10 @@ use std::path::Path;
 
 use crate::aws::{self, Aws, AwsError, AwsSettings};
 use crate::blueprint::{self, Blueprint, Report};
-use crate::model::desired::{self, Desired};
-use crate::model::observed::Observed;
 use crate::observe;
 use crate::output::Output;
+use crate::plan::desired::{self, Desired};
+use crate::plan::observed::Observed;
 use crate::plan::{Conflict, Plan, diff, render};
 
 /// Why a command failed, each kind printed its own way; all exit 1.
@@ -32,6 +32,8 @@ pub enum Failure {
     Conflicts(Vec<Conflict>),
     #[error(transparent)]
     Aws(#[from] AwsError),
+    #[error(transparent)]
+    Execute(#[from] crate::execute::ExecuteError),
     #[error("{0}")]
     Refused(String),
 }

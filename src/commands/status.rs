@@ -8,8 +8,7 @@ use serde::Serialize;
 
 use super::{Failure, Outcome, connect, desired, load, settings};
 use crate::cli::{Global, StatusArgs};
-use crate::model::ses::{DkimSetting, ObservedAccount};
-use crate::observe;
+use crate::kinds::ses::{DkimSetting, ObservedAccount};
 use crate::output::Output;
 
 pub const FORMAT: &str = "mailinfra-status";
@@ -37,7 +36,7 @@ pub struct GatewayStatus {
     /// The reverse DNS in force, and a pending update's status.
     pub reverse_dns: Option<String>,
     pub reverse_dns_pending: Option<String>,
-    pub reports: Vec<crate::plan::gateway::Report>,
+    pub reports: Vec<crate::kinds::gateway::diff::Report>,
 }
 
 #[derive(Debug, Serialize)]
@@ -90,7 +89,7 @@ pub async fn run(args: &StatusArgs, global: &Global, out: &Output) -> Outcome {
         None
     };
     if let (Some(g), Some(aws)) = (&desired.gateway, &aws) {
-        let o = observe::gateway::observe(aws, &desired.blueprint, g).await?;
+        let o = crate::kinds::gateway::observe::observe(aws, &desired.blueprint, g).await?;
         let eip = o.eip();
         let instance = o
             .live_instances()
@@ -103,7 +102,7 @@ pub async fn run(args: &StatusArgs, global: &Global, out: &Output) -> Outcome {
             elastic_ip: eip.map(|e| e.public_ip.clone()),
             reverse_dns: eip.and_then(|e| e.ptr.clone()),
             reverse_dns_pending: pending.as_ref().map(|p| format!("{} {}", p.0, p.1)),
-            reports: crate::plan::gateway::reports(g, &o, pending),
+            reports: crate::kinds::gateway::diff::reports(g, &o, pending),
         });
     }
     if let (true, Some(aws)) = (reads_ses, &aws) {
@@ -111,14 +110,16 @@ pub async fn run(args: &StatusArgs, global: &Global, out: &Output) -> Outcome {
             "reading SES for blueprint `{}`...",
             desired.blueprint
         ));
-        let acct = observe::ses::account(aws).await?;
-        let sets = observe::ses::observe(aws, false).await?.config_sets;
+        let acct = crate::kinds::ses::observe::account(aws).await?;
+        let sets = crate::kinds::ses::observe::observe(aws, false)
+            .await?
+            .config_sets;
         status.account = Some(account_status(
             &acct,
             desired.ses.production_access.is_some(),
         ));
         for id in &desired.ses.identities {
-            let found = match observe::ses::identity(aws, id.domain.clone()).await {
+            let found = match crate::kinds::ses::observe::identity(aws, id.domain.clone()).await {
                 Ok(o) => Some(o),
                 Err(e) if e.code() == Some("NotFoundException") => None,
                 Err(e) => return Err(Failure::Aws(e)),

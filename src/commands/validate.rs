@@ -2,8 +2,8 @@
 
 use super::{Outcome, load};
 use crate::cli::FileArg;
-use crate::model::desired;
 use crate::output::Output;
+use crate::plan::desired;
 
 pub fn run(args: &FileArg, out: &Output) -> Outcome {
     let bp = load(&args.file)?;

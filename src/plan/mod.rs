@@ -1,13 +1,13 @@
-//! The plan: what would change, as data. `diff` compares desired and observed state (pure,
-//! synchronous); `batch` cuts a zone's changes into Route 53 change batches; `render` prints
-//! a plan for people. Plans serialize to JSON (docs/plan-format.md) so they can be saved,
-//! checksummed, reviewed and applied later. May import `model`, `mail`; never the SDK.
+//! The plan: what would change, as data. `desired` is what the blueprint wants, with values
+//! known after apply as typed outputs; `observed` what AWS holds; `diff` compares them
+//! through each kind's diff (pure, synchronous); `render` prints a plan for people. Plans
+//! serialize to JSON (docs/plan-format.md) so they can be saved, checksummed, reviewed and
+//! applied later. May import `kinds` (pure halves), `blueprint`, `mail`; never the SDK.
 
-mod batch;
+pub mod desired;
 mod diff;
-pub mod gateway;
+pub mod observed;
 pub mod render;
-pub mod ses;
 #[cfg(test)]
 mod tests;
 
@@ -15,12 +15,13 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-pub use batch::{Batch, Change, ChangeAction, batches};
-pub use diff::{Conflict, Pending, diff};
+pub use diff::{Conflict, diff};
 
-use crate::model::RecordSet;
-use crate::model::desired::Desired;
-pub use ses::{SesChange, SesOp};
+use crate::kinds::gateway::diff as gateway;
+pub use crate::kinds::records::batch::{Batch, Change, ChangeAction, batches};
+pub use crate::kinds::records::{Pending, RecordSet};
+pub use crate::kinds::ses::diff::{FieldChange, SesChange, SesOp};
+use desired::Desired;
 
 /// Names the JSON document as a mailinfra plan.
 pub const FORMAT: &str = "mailinfra-plan";

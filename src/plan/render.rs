@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::{Action, Conflict, Plan, TagChange};
-use crate::model::ownership;
+use crate::kinds::records::ownership;
 
 /// ANSI colours, or none.
 #[derive(Debug, Clone, Copy)]
@@ -190,7 +190,7 @@ pub fn text(plan: &Plan, paint: Paint) -> String {
 }
 
 /// One change of a non-DNS section (SES, gateway): its address, action and what changes.
-type Row<'a> = (&'a str, Action, &'a [super::ses::FieldChange]);
+type Row<'a> = (&'a str, Action, &'a [super::FieldChange]);
 
 fn section_text<'a>(
     out: &mut String,
@@ -338,7 +338,7 @@ pub fn markdown(plan: &Plan) -> String {
         let _ = writeln!(out, "| action | record | purpose | before | after |");
         let _ = writeln!(out, "|---|---|---|---|---|");
         for c in &zone.changes {
-            let values = |set: &Option<crate::model::RecordSet>| {
+            let values = |set: &Option<crate::kinds::records::RecordSet>| {
                 set.as_ref()
                     .map(|r| {
                         r.values

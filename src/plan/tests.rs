@@ -4,13 +4,13 @@
 use std::collections::BTreeSet;
 
 use super::*;
+use crate::kinds::records::RecordSet;
+use crate::kinds::records::ownership::{self, Owner, Scope};
 use crate::mail::txt;
-use crate::model::RecordSet;
-use crate::model::desired::{
+use crate::plan::desired::{
     Content, Desired, DesiredRecord, OutputRef, OutputValue, Outputs, Piece, Template,
 };
-use crate::model::observed::{HostedZone, Observed, ObservedZone};
-use crate::model::ownership::{self, Owner, Scope};
+use crate::plan::observed::{HostedZone, Observed, ObservedZone};
 
 fn set(name: &str, ttl: u32, values: &[&str]) -> RecordSet {
     RecordSet {
@@ -504,7 +504,7 @@ fn gateway_desired(image: &str) -> Desired {
         "blueprint: relay\nregion: eu-west-1\ngateway:\n  hostname: mail.example.com\n  image: {image}\n  relay_from: [10.0.0.0/16]\n  dkim: {{ selector: mta1 }}\n"
     );
     let bp = crate::blueprint::load("b.yaml", &source, std::path::Path::new(".")).unwrap();
-    crate::model::desired::from_blueprint(&bp)
+    crate::plan::desired::from_blueprint(&bp)
 }
 
 /// A gateway applied with `applied` as its image, running `running`, planned with `image`
@@ -515,7 +515,7 @@ fn gateway_plan(
     image: &str,
     resolved: &str,
 ) -> (Vec<String>, Vec<gateway::Report>) {
-    use crate::model::gateway::{ObservedEip, ObservedGateway, ObservedInstance};
+    use crate::kinds::gateway::{ObservedEip, ObservedGateway, ObservedInstance};
     let launched = gateway_desired(applied);
     let launched = launched.gateway.as_ref().unwrap();
     let desired = gateway_desired(image);
@@ -630,7 +630,7 @@ mod ses_tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::model::ses::{
+    use crate::kinds::ses::{
         DesiredConfigSet, DesiredIdentity, DesiredMailFrom, DkimSetting, ObservedConfigSet,
         ObservedIdentity, ObservedSes, owner_tags,
     };

@@ -10,11 +10,11 @@ use aws_sdk_route53::types::TagResourceType;
 use futures::future::try_join_all;
 
 use crate::aws::{Aws, AwsError, ops};
+use crate::kinds::records::RecordSet;
+use crate::kinds::records::ownership;
 use crate::mail::names;
-use crate::model::RecordSet;
-use crate::model::desired::Desired;
-use crate::model::observed::{HostedZone, ObservedZone};
-use crate::model::ownership;
+use crate::plan::desired::Desired;
+use crate::plan::observed::{HostedZone, ObservedZone};
 
 /// The most record sets `ListResourceRecordSets` returns in one page.
 const PAGE: i32 = 300;

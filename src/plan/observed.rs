@@ -5,9 +5,9 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::RecordSet;
-use super::gateway::ObservedGateway;
-use super::ses::ObservedSes;
+use crate::kinds::gateway::ObservedGateway;
+use crate::kinds::records::RecordSet;
+use crate::kinds::ses::ObservedSes;
 
 /// A Route 53 hosted zone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

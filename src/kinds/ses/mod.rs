@@ -3,6 +3,10 @@
 //! `REQUIRE`, `USE_DEFAULT_VALUE`) so that comparing them needs no translation.
 //! SES resources carry tags, so ownership is the tag `mailinfra:blueprint`.
 
+pub mod diff;
+pub mod execute;
+pub mod observe;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};

@@ -2,6 +2,10 @@
 //! rendered configuration) and what EC2, IAM and SSM hold. Resources carry the tags
 //! `mailinfra:blueprint` and `mailinfra:address`; IAM and SSM names carry the blueprint name.
 
+pub mod diff;
+pub mod execute;
+pub mod observe;
+
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 

@@ -12,7 +12,7 @@ use aws_sdk_sesv2::types::IdentityType;
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 use crate::aws::{Aws, AwsError, ops};
-use crate::model::ses::{
+use crate::kinds::ses::{
     ObservedAccount, ObservedConfigSet, ObservedIdentity, ObservedMailFrom, ObservedSes,
 };
 

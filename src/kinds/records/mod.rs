@@ -1,11 +1,17 @@
-//! Resource addresses, desired and observed state, and the normalization both sides share
-//! before they are compared. Pure: no AWS types, no tokio. May import `blueprint` and `mail`.
+//! DNS record sets in Route 53: the kind every other kind publishes through.
+//!
+//! Pure half: [`RecordSet`] and the normalization both sides share before they are compared,
+//! ownership records (`ownership`), the per-zone diff (`diff`) and change batches (`batch`).
+//! SDK half: `observe` (zones, their records and tags) and `execute` (tag, change batches,
+//! INSYNC waits).
 
-pub mod desired;
-pub mod gateway;
-pub mod observed;
+pub mod batch;
+pub mod diff;
+pub mod execute;
+pub mod observe;
 pub mod ownership;
-pub mod ses;
+
+pub use diff::Pending;
 
 use serde::{Deserialize, Serialize};
 

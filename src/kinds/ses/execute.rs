@@ -13,10 +13,10 @@ use aws_sdk_sesv2::types::{
 };
 
 use crate::aws::{Aws, AwsError, ops};
+use crate::kinds::ses::{DEFAULT_SIGNING_ZONE, DesiredConfigSet, DkimSetting};
 use crate::mail::dkim;
-use crate::model::desired::{OutputRef, OutputValue, Outputs};
-use crate::model::ses::{DEFAULT_SIGNING_ZONE, DesiredConfigSet, DkimSetting};
 use crate::output::Output;
+use crate::plan::desired::{OutputRef, OutputValue, Outputs};
 use crate::plan::{SesChange, SesOp};
 
 fn tags(map: &BTreeMap<String, String>) -> Result<Vec<Tag>, AwsError> {

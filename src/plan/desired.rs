@@ -13,9 +13,9 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::blueprint::{Blueprint, DEFAULT_TTL};
+use crate::kinds::gateway::{self, DesiredGateway};
+use crate::kinds::ses::{self, DesiredSes, DkimSetting, ObservedSes, mail_from_mx};
 use crate::mail::{dkim, dmarc, spf, txt};
-use crate::model::gateway::{self, DesiredGateway};
-use crate::model::ses::{self, DesiredSes, DkimSetting, ObservedSes, mail_from_mx};
 
 /// Which output of a resource a value needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -12,10 +12,10 @@ use aws_sdk_iam::error::ProvideErrorMetadata as _;
 use aws_sdk_ssm::types::ParameterStringFilter;
 
 use crate::aws::{Aws, AwsError, ops};
-use crate::model::gateway::{
+use crate::kinds::gateway::{
     DesiredGateway, Ingress, ObservedEip, ObservedGateway, ObservedInstance, ObservedSecurityGroup,
 };
-use crate::model::ses::OWNER_TAG;
+use crate::kinds::ses::OWNER_TAG;
 
 /// Debian's public SSM parameter for the latest Debian 12 image.
 pub const DEBIAN_12_PARAMETER: &str = "/aws/service/debian/release/12/latest/amd64";

@@ -5,14 +5,14 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Action, Conflict};
-use crate::model::desired::Desired;
-use crate::model::observed::Observed;
-use crate::model::ownership;
-use crate::model::ses::{
-    self, DesiredConfigSet, DesiredIdentity, DkimSetting, OWNER_TAG, ObservedSes, ProductionAccess,
-    config_set_address, identity_address,
+use crate::kinds::records::ownership;
+use crate::kinds::ses::{
+    self, DEFAULT_SIGNING_ZONE, DesiredConfigSet, DesiredIdentity, DkimSetting, OWNER_TAG,
+    ObservedSes, ProductionAccess, config_set_address, identity_address,
 };
+use crate::plan::desired::{Desired, OutputRef, OutputValue, Outputs};
+use crate::plan::observed::Observed;
+use crate::plan::{Action, Conflict};
 
 /// One SES API change.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -126,7 +126,7 @@ fn dkim_text(d: &DkimSetting) -> String {
 }
 
 /// Identities SES has not verified yet: reported, never a change and never a failure.
-pub fn pending(desired: &Desired, observed: &Observed) -> Vec<super::gateway::Report> {
+pub fn pending(desired: &Desired, observed: &Observed) -> Vec<crate::kinds::gateway::diff::Report> {
     let Some(obs) = &observed.ses else {
         return Vec::new();
     };
@@ -145,7 +145,7 @@ pub fn pending(desired: &Desired, observed: &Observed) -> Vec<super::gateway::Re
                 .last_checked
                 .map(|t| format!("; SES last checked DNS {t} (seconds since the epoch)"))
                 .unwrap_or_default();
-            Some(super::gateway::Report {
+            Some(crate::kinds::gateway::diff::Report {
                 address: format!("{}.verification", identity_address(&id.domain)),
                 kind: "pending".into(),
                 title: format!(
@@ -503,4 +503,25 @@ fn unowned(
             ),
         },
     }
+}
+
+/// The Easy DKIM tokens SES already gave, except for the domains in `rekey`, whose DKIM apply
+/// sets anew.
+pub fn known_outputs(o: &ObservedSes, rekey: &BTreeSet<String>) -> Outputs {
+    let mut known = Outputs::default();
+    for (domain, id) in &o.identities {
+        if id.dkim_origin == "AWS_SES" && id.tokens.len() == 3 && !rekey.contains(domain) {
+            known.set(
+                OutputRef::ses_tokens(domain),
+                OutputValue::Tokens {
+                    tokens: id.tokens.clone(),
+                    signing_zone: id
+                        .signing_zone
+                        .clone()
+                        .unwrap_or_else(|| DEFAULT_SIGNING_ZONE.into()),
+                },
+            );
+        }
+    }
+    known
 }

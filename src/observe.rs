@@ -1,13 +1,11 @@
-//! AWS -> model: read-only observation. Every read that does not depend on another runs
-//! concurrently (Route 53 and SES side by side). SDK types stop here.
-
-pub mod gateway;
-pub mod route53;
-pub mod ses;
+//! AWS -> Observed: read-only observation. Every read that does not depend on another runs
+//! concurrently (Route 53, SES and the gateway side by side); the reads themselves are in
+//! `kinds::*::observe`.
 
 use crate::aws::{Aws, AwsError};
-use crate::model::desired::Desired;
-use crate::model::observed::Observed;
+use crate::kinds::{gateway, records, ses};
+use crate::plan::desired::Desired;
+use crate::plan::observed::Observed;
 
 /// Observes everything in the desired state's scope: its hosted zones and, when it names a
 /// region, SES there.
@@ -16,18 +14,21 @@ pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Observed, AwsError>
         desired.ses.account_suppression.is_some() || desired.ses.production_access.is_some();
     let ses = async {
         if desired.region.is_some() {
-            ses::observe(aws, with_account).await.map(Some)
+            ses::observe::observe(aws, with_account).await.map(Some)
         } else {
             Ok(None)
         }
     };
     let gateway = async {
         match &desired.gateway_scope {
-            Some(g) => gateway::observe(aws, &desired.blueprint, g).await.map(Some),
+            Some(g) => gateway::observe::observe(aws, &desired.blueprint, g)
+                .await
+                .map(Some),
             None => Ok(None),
         }
     };
-    let (zones, ses, gateway) = futures::try_join!(route53::observe(aws, desired), ses, gateway)?;
+    let (zones, ses, gateway) =
+        futures::try_join!(records::observe::observe(aws, desired), ses, gateway)?;
     Ok(Observed {
         zones,
         ses,

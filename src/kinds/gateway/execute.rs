@@ -21,14 +21,14 @@ use sha2::{Digest as _, Sha256};
 use tokio::time::Instant;
 
 use crate::aws::{Aws, AwsError, ops};
+use crate::kinds::gateway::diff::{GatewayChange, GatewayOp};
+use crate::kinds::gateway::observe::{CONFIG_TAG, ROLE_POLICY};
+use crate::kinds::gateway::{DesiredGateway, Ingress};
+use crate::kinds::ses::{ADDRESS_TAG, OWNER_TAG};
 use crate::mail::dkim;
 use crate::mail::gateway as render;
-use crate::model::desired::{OutputRef, OutputValue, Outputs};
-use crate::model::gateway::{DesiredGateway, Ingress};
-use crate::model::ses::{ADDRESS_TAG, OWNER_TAG};
-use crate::observe::gateway::{CONFIG_TAG, ROLE_POLICY};
 use crate::output::Output;
-use crate::plan::gateway::{GatewayChange, GatewayOp};
+use crate::plan::desired::{OutputRef, OutputValue, Outputs};
 
 /// What the gateway's steps learned that DNS and later steps need.
 #[derive(Debug, Default, Clone)]

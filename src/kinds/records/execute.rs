@@ -13,8 +13,8 @@ use futures::future::try_join_all;
 use tokio::time::Instant;
 
 use crate::aws::{Aws, AwsError, ops};
-use crate::model::RecordSet;
-use crate::model::ownership::{ZONE_TAG_VALUE, zone_tag_key};
+use crate::kinds::records::RecordSet;
+use crate::kinds::records::ownership::{ZONE_TAG_VALUE, zone_tag_key};
 use crate::output::Output;
 use crate::plan::{ChangeAction, Plan, TagChange, ZonePlan, batches};
 

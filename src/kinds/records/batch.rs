@@ -8,8 +8,8 @@
 
 use serde::Serialize;
 
-use super::ZonePlan;
-use crate::model::RecordSet;
+use super::RecordSet;
+use crate::plan::ZonePlan;
 
 /// Route 53's limit on `ResourceRecord` elements in one request.
 pub const MAX_RECORDS: usize = 1000;

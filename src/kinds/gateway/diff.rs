@@ -4,11 +4,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ses::FieldChange;
-use super::{Action, Conflict};
+use super::{DesiredGateway, Ingress, ObservedGateway};
+use crate::kinds::ses::diff::FieldChange;
 use crate::mail::gateway as render;
-use crate::model::desired::Desired;
-use crate::model::gateway::{DesiredGateway, Ingress, ObservedGateway};
+use crate::plan::desired::{Desired, OutputRef, OutputValue, Outputs};
+use crate::plan::{Action, Conflict};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
@@ -621,4 +621,23 @@ pub fn with_release(changes: &mut Vec<GatewayChange>, o: Option<&ObservedGateway
                 .collect(),
         ));
     }
+}
+
+/// The outputs AWS already holds: the Elastic IP, and the published key unless `changes`
+/// generate a new one.
+pub fn known_outputs(o: &ObservedGateway, changes: &[GatewayChange]) -> Outputs {
+    let mut known = Outputs::default();
+    if let Some(eip) = o.eip() {
+        known.set(
+            OutputRef::gateway_ip(),
+            OutputValue::Text(eip.public_ip.clone()),
+        );
+    }
+    let rekeyed = changes
+        .iter()
+        .any(|c| matches!(c.op, GatewayOp::CreateKey { .. }));
+    if let (Some(key), false) = (&o.public_key, rekeyed) {
+        known.set(OutputRef::gateway_key(), OutputValue::Text(key.clone()));
+    }
+    known
 }
