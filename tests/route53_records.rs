@@ -398,7 +398,7 @@ async fn apply_waits_for_insync_with_progress_and_a_bound() {
         "it waited for INSYNC"
     );
     assert!(
-        run.stderr.contains("waiting for 2 Route 53 change(s) to reach all name servers (INSYNC; usually under 60 s, at most 300 s)"),
+        run.stderr.contains("waiting for Route 53 changes to reach every name server (INSYNC), usually under 60 s (0 s of at most 300 s): 2 change(s) PENDING"),
         "{}",
         run.stderr
     );

@@ -3,6 +3,7 @@
 //! SDK types may appear here and in `observe`/`execute`, nowhere else.
 
 pub mod ops;
+pub mod poll;
 
 use std::time::Duration;
 

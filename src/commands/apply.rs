@@ -10,7 +10,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::{Failure, Outcome, Session, connect, settings, start};
-use crate::aws::Aws;
+use crate::aws::poll::{self, Look, Stopped, Wait};
+use crate::aws::{Aws, AwsError};
 use crate::cli::{ApplyArgs, Global};
 use crate::execute;
 use crate::kinds::ses::observe as ses;
@@ -138,7 +139,13 @@ async fn wait_verified(
     if ids.is_empty() {
         return Ok(());
     }
-    loop {
+    let wait = Wait {
+        what: "SES to verify",
+        every: Duration::from_secs(5),
+        limit,
+        out: Some(out),
+    };
+    let waited = poll::until(wait, || async {
         let mut pending = Vec::new();
         for id in ids {
             let o = ses::identity(aws, id.domain.clone()).await?;
@@ -159,27 +166,25 @@ async fn wait_verified(
                 pending.push(format!("{} ({})", id.domain, what.join(", ")));
             }
         }
-        if pending.is_empty() {
+        Ok::<_, AwsError>(if pending.is_empty() {
+            Look::Done(())
+        } else {
+            Look::NotYet(pending.join("; "))
+        })
+    })
+    .await;
+    match waited {
+        Ok(()) => {
             out.progress(&format!(
                 "SES verified every identity after {} s",
                 start.elapsed().as_secs()
             ));
-            return Ok(());
+            Ok(())
         }
-        let spent = start.elapsed();
-        if spent >= limit {
-            return Err(Failure::Refused(format!(
-                "still pending after {} s: {}\n  = hint: SES checks DNS on its own schedule (up to 72 hours); `mailinfra status` shows what each identity needs",
-                spent.as_secs(),
-                pending.join("; ")
-            )));
-        }
-        out.progress(&format!(
-            "waiting for SES ({} s of {} s): {}",
+        Err(Stopped::Failed(e)) => Err(e.into()),
+        Err(Stopped::TimedOut { pending, spent }) => Err(Failure::Refused(format!(
+            "still pending after {} s: {pending}\n  = hint: SES checks DNS on its own schedule (up to 72 hours); `mailinfra status` shows what each identity needs",
             spent.as_secs(),
-            limit.as_secs(),
-            pending.join("; ")
-        ));
-        tokio::time::sleep(Duration::from_secs(5).min(limit.saturating_sub(spent))).await;
+        ))),
     }
 }

@@ -12,6 +12,7 @@ use aws_sdk_route53::types::{
 use futures::future::try_join_all;
 use tokio::time::Instant;
 
+use crate::aws::poll::{self, Look, Stopped, Wait};
 use crate::aws::{Aws, AwsError, ops};
 use crate::kinds::records::RecordSet;
 use crate::kinds::records::ownership::{ZONE_TAG_VALUE, zone_tag_key};
@@ -178,53 +179,59 @@ async fn wait_insync(
     out: &Output,
 ) -> Result<(), AwsError> {
     let start = Instant::now();
-    let mut pending: Vec<(&str, &str)> = ids.to_vec();
-    pending.dedup_by(|a, b| a.1 == b.1);
-    let mut announced = false;
-    while !pending.is_empty() {
+    let mut ids: Vec<&str> = ids.iter().map(|(_, id)| *id).collect();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let pending = std::sync::Mutex::new(ids);
+    let wait = Wait {
+        what: "Route 53 changes to reach every name server (INSYNC), usually under 60 s",
+        every: POLL,
+        limit,
+        out: Some(out),
+    };
+    let waited = poll::until(wait, || async {
         let mut still = Vec::new();
-        for (zone, id) in &pending {
+        let ids = pending.lock().expect("not poisoned").clone();
+        for id in ids {
             aws.route53_pace.wait().await;
             let change = aws
                 .route53
                 .get_change()
-                .id(*id)
+                .id(id)
                 .send()
                 .await
                 .map_err(|e| AwsError::call(&ops::GET_CHANGE, e))?;
-            let status = change.change_info().map(|c| c.status().clone());
-            if status != Some(ChangeStatus::Insync) {
-                still.push((*zone, *id));
+            if change.change_info().map(|c| c.status()) != Some(&ChangeStatus::Insync) {
+                still.push(id);
             }
         }
-        pending = still;
-        if pending.is_empty() {
-            break;
-        }
-        let spent = start.elapsed();
-        if spent >= limit {
-            let ids: Vec<&str> = pending.iter().map(|p| p.1).collect();
-            return Err(AwsError::Other(format!(
-                "Route 53 changes {} were still PENDING after {}s; they were accepted and will complete\n  = hint: run `mailinfra plan` in a minute to confirm, or raise --timeout",
-                ids.join(", "),
-                spent.as_secs()
-            )));
-        }
-        if !announced {
+        let look = if still.is_empty() {
+            Look::Done(())
+        } else {
+            Look::NotYet(format!(
+                "{} change(s) PENDING: {}",
+                still.len(),
+                still.join(", ")
+            ))
+        };
+        *pending.lock().expect("not poisoned") = still;
+        Ok(look)
+    })
+    .await;
+    match waited {
+        Ok(()) => {
             out.progress(&format!(
-                "waiting for {} Route 53 change(s) to reach all name servers (INSYNC; usually under 60 s, at most {} s)",
-                pending.len(),
-                limit.as_secs()
+                "Route 53 changes INSYNC after {:.1} s",
+                start.elapsed().as_secs_f64()
             ));
-            announced = true;
+            Ok(())
         }
-        tokio::time::sleep(POLL).await;
+        Err(Stopped::Failed(e)) => Err(e),
+        Err(Stopped::TimedOut { pending, spent }) => Err(AwsError::Other(format!(
+            "Route 53 changes were still PENDING after {} s ({pending}); they were accepted and will complete\n  = hint: run `mailinfra plan` in a minute to confirm, or raise --timeout",
+            spent.as_secs()
+        ))),
     }
-    if !ids.is_empty() {
-        out.progress(&format!(
-            "Route 53 changes INSYNC after {:.1} s",
-            start.elapsed().as_secs_f64()
-        ));
-    }
-    Ok(())
 }
