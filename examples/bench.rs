@@ -6,6 +6,7 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::io::{BufRead as _, BufReader};
 use std::time::Instant;
 
 use common::Account;
@@ -179,4 +180,55 @@ async fn main() {
             (n + 2).saturating_sub(5)
         );
     }
+    first_apply_critical_path().await;
+}
+
+/// The first apply of a gateway and 10 SES domains with SES paced as on AWS (one request a
+/// second after a burst of 5): when each kind's first and last step showed, and the whole.
+/// SES and the gateway do not depend on each other, so the gateway's steps should start at
+/// once instead of after the SES writes.
+async fn first_apply_critical_path() {
+    let acct = Account::new();
+    acct.create_zone("example.com").await;
+    let mut bp = String::from(
+        "blueprint: bench\nregion: eu-west-1\ngateway: { hostname: mail.example.com, relay_from: [10.0.0.0/16] }\ndomains:\n  - domain: example.com\n    send_via: [gateway]\n    dmarc: { policy: none }\n",
+    );
+    for i in 0..10 {
+        bp.push_str(&format!(
+            "  - domain: s{i}.example.com\n    zone: example.com\n    send_via: [ses]\n    ses: {{ mail_from: bounce.s{i}.example.com }}\n"
+        ));
+    }
+    acct.write("b.yaml", &bp);
+    println!("\nfirst apply, gateway + 10 SES domains, SES paced at 1 request/s as on AWS:");
+    let start = Instant::now();
+    let mut child = acct.spawn_with(
+        &["apply", "b.yaml", "--yes"],
+        &[("MAILINFRA_SES_REQUESTS_PER_SECOND", "1")],
+    );
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen: BTreeMap<&str, (u128, u128)> = BTreeMap::new();
+    for line in stderr.lines().map_while(Result::ok) {
+        let at = start.elapsed().as_millis();
+        let kind = if line.starts_with("gateway:") {
+            "gateway steps"
+        } else if line.starts_with("SES:") {
+            "SES steps"
+        } else if line.contains("Route 53") {
+            "Route 53 batch and wait"
+        } else {
+            continue;
+        };
+        let e = seen.entry(kind).or_insert((at, at));
+        e.1 = at;
+    }
+    let status = child.wait().unwrap();
+    assert!(status.success(), "the apply failed");
+    for (kind, (first, last)) in &seen {
+        println!("  {kind:<24} first at {first:>6} ms, last at {last:>6} ms");
+    }
+    println!(
+        "  {:<24} {:>6} ms (critical path: the longer of SES and the gateway, then DNS)",
+        "whole apply",
+        start.elapsed().as_millis()
+    );
 }

@@ -301,7 +301,13 @@ impl Account {
 
     /// Starts `mailinfra ARGS` without waiting for it.
     pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.spawn_with(args, &[])
+    }
+
+    /// Starts `mailinfra ARGS` with extra environment variables, without waiting for it.
+    pub fn spawn_with(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Child {
         self.command(args)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
