@@ -71,65 +71,98 @@ fn is_delete(op: &Op) -> bool {
 }
 
 pub fn build(desired: &Desired, phase: Phase) -> Value {
-    let region = desired.region.as_deref().unwrap_or("*");
-    let identities: Vec<String> = desired
-        .ses
-        .identities
+    let scope = Scope::of(desired);
+    let mut statements: Vec<Statement> = Vec::new();
+    // Launching the gateway with its instance profile passes the role to EC2.
+    if operations(desired, phase)
         .iter()
-        .map(|i| format!("arn:aws:ses:{region}:*:identity/{}", i.domain))
-        .collect();
-    let sets: Vec<String> = desired
-        .ses
-        .config_sets
-        .iter()
-        .map(|s| format!("arn:aws:ses:{region}:*:configuration-set/{}", s.name))
-        .collect();
-    // Each outermost name the blueprint writes, and everything below it.
-    let mut candidates: Vec<&str> = desired
-        .domains
-        .iter()
-        .map(String::as_str)
-        .chain(
-            desired
-                .records
-                .iter()
-                .map(|r| r.name.trim_start_matches("*.")),
-        )
-        .collect();
-    candidates.sort_by_key(|n| n.matches('.').count());
-    let mut roots: Vec<&str> = Vec::new();
-    for n in candidates {
-        if !roots.iter().any(|r| names::is_within(n, r)) {
-            roots.push(n);
+        .any(|o| o.name == ops::RUN_INSTANCES.name)
+    {
+        statements.push(Statement {
+            sid: "PassGatewayRole",
+            resources: vec![format!("arn:aws:iam::*:role/{}", scope.role)],
+            condition: Some(
+                json!({ "StringEquals": { "iam:PassedToService": "ec2.amazonaws.com" } }),
+            ),
+            actions: vec!["iam:PassRole".into()],
+        });
+    }
+    for op in operations(desired, phase) {
+        let (sid, resources, condition) = scope.group(op);
+        match statements.iter_mut().find(|s| s.sid == sid) {
+            Some(s) => s.actions.push(op.action()),
+            None => statements.push(Statement {
+                sid,
+                resources,
+                condition,
+                actions: vec![op.action()],
+            }),
         }
     }
-    let names: BTreeSet<String> = roots
-        .iter()
-        .flat_map(|r| [r.to_string(), format!("*.{r}")])
-        .collect();
-    let role = desired
-        .gateway
-        .as_ref()
-        .map(|g| g.names.role.clone())
-        .unwrap_or_default();
-    let owned =
-        json!({ "StringEquals": { format!("aws:ResourceTag/{OWNER_TAG}"): desired.blueprint } });
+    let statements: Vec<Value> = statements.into_iter().map(Statement::into_json).collect();
+    json!({ "Version": "2012-10-17", "Statement": statements })
+}
 
-    // (sid, resources, condition) for each group of operations.
-    let group = |op: &Op| -> (&'static str, Vec<String>, Option<Value>) {
+impl Statement {
+    fn into_json(mut self) -> Value {
+        self.actions.sort();
+        let mut s = json!({ "Sid": self.sid, "Effect": "Allow", "Action": self.actions, "Resource": self.resources });
+        if let Some(c) = self.condition {
+            s["Condition"] = c;
+        }
+        s
+    }
+}
+
+/// What a blueprint's statements are limited to: its region, SES resources, record names,
+/// gateway role and owner tag.
+struct Scope<'a> {
+    blueprint: &'a str,
+    region: &'a str,
+    /// ARNs of the blueprint's SES identities and configuration sets.
+    ses: Vec<String>,
+    /// Each outermost name the blueprint writes, and everything below it.
+    names: BTreeSet<String>,
+    role: String,
+    owned: Value,
+}
+
+impl<'a> Scope<'a> {
+    fn of(desired: &'a Desired) -> Self {
+        let region = desired.region.as_deref().unwrap_or("*");
+        let identities = desired
+            .ses
+            .identities
+            .iter()
+            .map(|i| format!("arn:aws:ses:{region}:*:identity/{}", i.domain));
+        let sets = desired
+            .ses
+            .config_sets
+            .iter()
+            .map(|s| format!("arn:aws:ses:{region}:*:configuration-set/{}", s.name));
+        Scope {
+            blueprint: &desired.blueprint,
+            region,
+            ses: identities.chain(sets).collect(),
+            names: record_names(desired),
+            role: desired
+                .gateway
+                .as_ref()
+                .map(|g| g.names.role.clone())
+                .unwrap_or_default(),
+            owned: json!({ "StringEquals": { format!("aws:ResourceTag/{OWNER_TAG}"): desired.blueprint } }),
+        }
+    }
+
+    /// (sid, resources, condition) of the statement an operation belongs to.
+    fn group(&self, op: &Op) -> (&'static str, Vec<String>, Option<Value>) {
+        let region = self.region;
+        let zones = || vec!["arn:aws:route53:::hostedzone/*".to_owned()];
         match (op.target, op.access) {
             (Target::Account, Access::Read) => ("ReadAccountWide", vec!["*".into()], None),
             (Target::Account, Access::Write) => ("WriteAccountSettings", vec!["*".into()], None),
-            (Target::HostedZone, Access::Read) => (
-                "ReadHostedZones",
-                vec!["arn:aws:route53:::hostedzone/*".into()],
-                None,
-            ),
-            (Target::HostedZone, Access::Write) => (
-                "TagHostedZones",
-                vec!["arn:aws:route53:::hostedzone/*".into()],
-                None,
-            ),
+            (Target::HostedZone, Access::Read) => ("ReadHostedZones", zones(), None),
+            (Target::HostedZone, Access::Write) => ("TagHostedZones", zones(), None),
             (Target::Change, _) => (
                 "ReadChanges",
                 vec!["arn:aws:route53:::change/*".into()],
@@ -137,9 +170,9 @@ pub fn build(desired: &Desired, phase: Phase) -> Value {
             ),
             (Target::RecordSets, _) => (
                 "ChangeBlueprintRecords",
-                vec!["arn:aws:route53:::hostedzone/*".into()],
+                zones(),
                 Some(json!({ "ForAllValues:StringLike": {
-                    "route53:ChangeResourceRecordSetsNormalizedRecordNames": names.iter().collect::<Vec<_>>()
+                    "route53:ChangeResourceRecordSetsNormalizedRecordNames": self.names.iter().collect::<Vec<_>>()
                 } })),
             ),
             (Target::Identity, Access::Read) => (
@@ -158,10 +191,10 @@ pub fn build(desired: &Desired, phase: Phase) -> Value {
                     format!("arn:aws:ses:{region}:*:identity/*"),
                     format!("arn:aws:ses:{region}:*:configuration-set/*"),
                 ],
-                Some(owned.clone()),
+                Some(self.owned.clone()),
             ),
             (Target::Identity | Target::ConfigurationSet, Access::Write) => {
-                let mut r: Vec<String> = identities.iter().chain(&sets).cloned().collect();
+                let mut r = self.ses.clone();
                 if r.is_empty() {
                     r.push(format!("arn:aws:ses:{region}:*:identity/none"));
                 }
@@ -172,13 +205,13 @@ pub fn build(desired: &Desired, phase: Phase) -> Value {
             (Target::Ec2Tagged, _) => (
                 "ChangeOwnGatewayResources",
                 vec!["*".into()],
-                Some(owned.clone()),
+                Some(self.owned.clone()),
             ),
             (Target::GatewayRole, _) => (
                 "GatewayRole",
                 vec![
-                    format!("arn:aws:iam::*:role/{role}"),
-                    format!("arn:aws:iam::*:instance-profile/{role}"),
+                    format!("arn:aws:iam::*:role/{}", self.role),
+                    format!("arn:aws:iam::*:instance-profile/{}", self.role),
                 ],
                 None,
             ),
@@ -186,7 +219,7 @@ pub fn build(desired: &Desired, phase: Phase) -> Value {
                 "GatewayDkimKey",
                 vec![format!(
                     "arn:aws:ssm:{region}:*:parameter/mailinfra/{}/*",
-                    desired.blueprint
+                    self.blueprint
                 )],
                 None,
             ),
@@ -197,45 +230,32 @@ pub fn build(desired: &Desired, phase: Phase) -> Value {
             ),
             (Target::Free, _) => ("None", vec![], None),
         }
-    };
-
-    let mut statements: Vec<Statement> = Vec::new();
-    // Launching the gateway with its instance profile passes the role to EC2.
-    if operations(desired, phase)
-        .iter()
-        .any(|o| o.name == ops::RUN_INSTANCES.name)
-    {
-        statements.push(Statement {
-            sid: "PassGatewayRole",
-            resources: vec![format!("arn:aws:iam::*:role/{role}")],
-            condition: Some(
-                json!({ "StringEquals": { "iam:PassedToService": "ec2.amazonaws.com" } }),
-            ),
-            actions: vec!["iam:PassRole".into()],
-        });
     }
-    for op in operations(desired, phase) {
-        let (sid, resources, condition) = group(op);
-        match statements.iter_mut().find(|s| s.sid == sid) {
-            Some(s) => s.actions.push(op.action()),
-            None => statements.push(Statement {
-                sid,
-                resources,
-                condition,
-                actions: vec![op.action()],
-            }),
+}
+
+/// Each outermost name the blueprint writes, and everything below it (`example.com`,
+/// `*.example.com`).
+fn record_names(desired: &Desired) -> BTreeSet<String> {
+    let mut candidates: Vec<&str> = desired
+        .domains
+        .iter()
+        .map(String::as_str)
+        .chain(
+            desired
+                .records
+                .iter()
+                .map(|r| r.name.trim_start_matches("*.")),
+        )
+        .collect();
+    candidates.sort_by_key(|n| n.matches('.').count());
+    let mut roots: Vec<&str> = Vec::new();
+    for n in candidates {
+        if !roots.iter().any(|r| names::is_within(n, r)) {
+            roots.push(n);
         }
     }
-    let statements: Vec<Value> = statements
-        .into_iter()
-        .map(|mut st| {
-            st.actions.sort();
-            let mut s = json!({ "Sid": st.sid, "Effect": "Allow", "Action": st.actions, "Resource": st.resources });
-            if let Some(c) = st.condition {
-                s["Condition"] = c;
-            }
-            s
-        })
-        .collect();
-    json!({ "Version": "2012-10-17", "Statement": statements })
+    roots
+        .iter()
+        .flat_map(|r| [r.to_string(), format!("*.{r}")])
+        .collect()
 }
