@@ -317,6 +317,27 @@ async fn a_healthy_setup_passes_and_each_failure_has_its_row_and_fix() {
             "your own resolver",
         ),
         (
+            json!({"_dmarc.example.com|TXT": ["v=DMARC1; p=quarantine; foo=1; rua=mailto:reports@example.net"]}),
+            "dmarc example.com",
+            "warn",
+            "unknown tags foo",
+            "publish the blueprint's record",
+        ),
+        (
+            json!({"bounce.example.org|MX": ["10 mx.other.example"]}),
+            "mail-from bounce.example.org",
+            "fail",
+            "MX mx.other.example, SES expects feedback-smtp.eu-west-1.amazonses.com",
+            "mailinfra apply",
+        ),
+        (
+            json!({"bounce.example.org|MX": []}),
+            "mail-from bounce.example.org",
+            "fail",
+            "no MX",
+            "mailinfra apply",
+        ),
+        (
             json!({"example.com._report._dmarc.example.net|TXT": []}),
             "dmarc example.com",
             "warn",
@@ -370,7 +391,24 @@ async fn a_healthy_setup_passes_and_each_failure_has_its_row_and_fix() {
         "{r:#}"
     );
     assert_eq!(code, 0);
+    // Only an absent record can be on its way: one that is there but wrong fails, whatever
+    // the zone's own server holds.
+    let mut wrong = healthy.clone();
+    wrong["records"]["mta1._domainkey.example.com|TXT"] = json!(["v=DKIM1; k=rsa"]);
+    wrong["records"]["bounce.example.org|MX"] = json!(["10 mx.other.example"]);
+    server.set(&wrong);
+    let (code, rows) = check(&acct, server.port, &["--authoritative", &authoritative]);
+    for (name, found) in [
+        ("dkim mta1._domainkey.example.com", "no `p=` key"),
+        ("mail-from bounce.example.org", "SES expects"),
+    ] {
+        let r = find(&rows, name);
+        assert_eq!(r["status"], "fail", "{r:#}");
+        assert!(r["found"].as_str().unwrap().contains(found), "{r:#}");
+    }
+    assert_eq!(code, 1);
     // And when the authoritative server lacks it too, it is missing.
+    server.set(&stale);
     fresh.set(&stale);
     let (code, rows) = check(&acct, server.port, &["--authoritative", &authoritative]);
     assert_eq!(find(&rows, "dmarc example.com")["status"], "fail");

@@ -5,11 +5,23 @@
 pub mod ops;
 pub mod poll;
 
+use std::borrow::Cow;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, retry::RetryConfig};
 use aws_credential_types::provider::ProvideCredentials;
+use aws_sdk_route53::config::SharedAsyncSleep;
 use aws_sdk_route53::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_smithy_http_client::proxy::ProxyConfig;
+use aws_smithy_http_client::{Connector, ConnectorBuilder, tls};
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+    SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
@@ -114,6 +126,7 @@ pub async fn connect(settings: &AwsSettings) -> Result<Aws, AwsError> {
     if let Some(e) = &settings.endpoint_url {
         loader = loader.endpoint_url(e);
     }
+    loader = loader.http_client(SharedHttpClient::new(LazyHttpClient::default()));
     let mut config = loader.load().await;
     if config.region().is_none() {
         // Route 53 is global; a region is needed only to sign.
@@ -144,6 +157,95 @@ pub async fn connect(settings: &AwsSettings) -> Result<Aws, AwsError> {
         ssm: aws_sdk_ssm::Client::new(&config),
         region: config.region().map(|r| r.to_string()).unwrap_or_default(),
     })
+}
+
+/// The one HTTP client every AWS client and credential provider uses.
+///
+/// The SDK's default gives each client its own HTTP client, and each builds a TLS connector
+/// when the client is made (to validate it) and again for its first request: a plan built
+/// twelve, each parsing the system's root certificates into a trust store (the certificates
+/// themselves are read from disk once, in the SDK). Here the connectors are the SDK's own
+/// (`aws-smithy-http-client`, rustls with aws-lc, proxies from the environment as the SDK
+/// does), shared by every client, and built on the first request that needs them: a TLS one
+/// only for an `https` endpoint, so a command that sends nothing, or talks plain HTTP to a
+/// local emulator, never loads the certificate store.
+#[derive(Debug, Default)]
+struct LazyHttpClient {
+    /// One connector per distinct timeout setting (all clients share one today).
+    by_settings: std::sync::Mutex<Vec<(ConnectorKey, SharedHttpConnector)>>,
+}
+
+type ConnectorKey = (Option<Duration>, Option<Duration>);
+
+impl HttpClient for LazyHttpClient {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        let key = (settings.connect_timeout(), settings.read_timeout());
+        let mut cache = self
+            .by_settings
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, c)) = cache.iter().find(|(k, _)| *k == key) {
+            return c.clone();
+        }
+        let connector =
+            SharedHttpConnector::new(ByScheme::new(settings.clone(), components.sleep_impl()));
+        cache.push((key, connector.clone()));
+        connector
+    }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        // What the SDK's default client reports (it goes into the user agent).
+        Some(ConnectorMetadata::new("hyper", Some(Cow::Borrowed("1.x"))))
+    }
+}
+
+/// A connector that builds its plain and its TLS half the first time a request needs it.
+#[derive(Debug)]
+struct ByScheme {
+    settings: HttpConnectorSettings,
+    sleep: Option<SharedAsyncSleep>,
+    plain: OnceLock<Connector>,
+    tls: OnceLock<Connector>,
+}
+
+impl ByScheme {
+    fn new(settings: HttpConnectorSettings, sleep: Option<SharedAsyncSleep>) -> Self {
+        Self {
+            settings,
+            sleep,
+            plain: OnceLock::new(),
+            tls: OnceLock::new(),
+        }
+    }
+
+    fn builder(&self) -> ConnectorBuilder {
+        let mut builder = Connector::builder()
+            .connector_settings(self.settings.clone())
+            .proxy_config(ProxyConfig::from_env());
+        builder.set_sleep_impl(self.sleep.clone());
+        builder
+    }
+}
+
+impl HttpConnector for ByScheme {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let connector = if request.uri().starts_with("http://") {
+            self.plain.get_or_init(|| self.builder().build_http())
+        } else {
+            self.tls.get_or_init(|| {
+                self.builder()
+                    .tls_provider(tls::Provider::Rustls(
+                        tls::rustls_provider::CryptoMode::AwsLc,
+                    ))
+                    .build()
+            })
+        };
+        connector.call(request)
+    }
 }
 
 /// Error codes with which AWS refuses credentials that loaded but are no good.
@@ -251,5 +353,23 @@ mod tests {
         let spent = start.elapsed();
         assert!(spent >= Duration::from_millis(990), "{spent:?}");
         assert!(spent <= Duration::from_millis(1100), "{spent:?}");
+    }
+
+    #[tokio::test]
+    async fn the_tls_connector_is_built_for_the_first_https_request_and_kept() {
+        let connector = ByScheme::new(HttpConnectorSettings::default(), None);
+        let request = |uri: &str| HttpRequest::get(uri).unwrap();
+        // Plain HTTP (a local emulator) never builds TLS, so never loads the certificates.
+        drop(connector.call(request("http://127.0.0.1:9/")));
+        drop(connector.call(request("http://127.0.0.1:9/")));
+        assert!(connector.plain.get().is_some());
+        assert!(connector.tls.get().is_none());
+        drop(connector.call(request("https://127.0.0.1:9/")));
+        let built: *const Connector = connector.tls.get().expect("built for https");
+        drop(connector.call(request("https://127.0.0.1:9/")));
+        assert!(
+            std::ptr::eq(built, connector.tls.get().unwrap()),
+            "built once"
+        );
     }
 }

@@ -4,6 +4,7 @@
 //! DKIM tokens are the ones AWS holds); answers come from real DNS lookups.
 
 pub mod dns;
+pub mod finding;
 pub mod spf;
 
 use std::net::IpAddr;
@@ -14,6 +15,10 @@ use crate::mail::{dkim, txt};
 use crate::plan::desired::{Content, Desired, DesiredRecord};
 use crate::plan::observed::Observed;
 use dns::{Answer, Dns};
+use finding::{
+    Dkim, Dmarc, Dnsbl, Finding, Gateway, MailFromMx, MailFromSpf, Record, ReportTarget, Spf,
+    SpfProblem, Verdict,
+};
 
 pub const FORMAT: &str = "mailinfra-check";
 pub const VERSION: u32 = 1;
@@ -43,27 +48,26 @@ pub struct Row {
     pub fix: Option<String>,
 }
 
-fn row(
-    check: impl Into<String>,
-    status: Status,
-    found: impl Into<String>,
-    fix: Option<String>,
-) -> Row {
-    Row {
-        check: check.into(),
-        status,
-        found: found.into(),
-        fix,
+impl Row {
+    /// The row for what a check found: status, text and fix come from the finding.
+    fn new(check: String, finding: &Finding) -> Row {
+        let Verdict { status, found, fix } = finding.verdict();
+        Row {
+            check,
+            status,
+            found,
+            fix,
+        }
     }
 }
 
-fn failed(check: &str, why: &str) -> Row {
-    row(
-        check,
-        Status::CouldNotCheck,
-        why,
-        Some("check the resolver (--resolver) and try again".into()),
-    )
+/// A record type `check` asks the zone's own name servers for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    Txt,
+    A,
+    Cname,
+    Mx,
 }
 
 /// Where to ask a zone's own name servers, to tell a record that is still propagating
@@ -75,14 +79,14 @@ pub enum Authoritative {
     Server(std::net::SocketAddr),
 }
 
-/// Whether the zone's authoritative servers already hold a TXT/A/CNAME/MX that the resolver
-/// did not return: a change still propagating (resolvers cache for the record's TTL).
+/// Whether the zone's authoritative servers already hold a record that the resolver did not
+/// return: a change still propagating (resolvers cache for the record's TTL).
 async fn propagating(
     dns: &Dns,
     auth: &Authoritative,
     zone: &str,
     name: &str,
-    rtype: &str,
+    lookup: Lookup,
     timeout: std::time::Duration,
 ) -> bool {
     let servers: Vec<std::net::SocketAddr> = match auth {
@@ -107,12 +111,11 @@ async fn propagating(
         let Ok(direct) = Dns::new(Some(s), timeout) else {
             continue;
         };
-        let found = match rtype {
-            "TXT" => matches!(direct.txt(name).await, Answer::Found(_)),
-            "A" => matches!(direct.a(name).await, Answer::Found(_)),
-            "CNAME" => matches!(direct.cname(name).await, Answer::Found(_)),
-            "MX" => matches!(direct.mx(name).await, Answer::Found(_)),
-            _ => false,
+        let found = match lookup {
+            Lookup::Txt => matches!(direct.txt(name).await, Answer::Found(_)),
+            Lookup::A => matches!(direct.a(name).await, Answer::Found(_)),
+            Lookup::Cname => matches!(direct.cname(name).await, Answer::Found(_)),
+            Lookup::Mx => matches!(direct.mx(name).await, Answer::Found(_)),
         };
         if found {
             return true;
@@ -121,30 +124,23 @@ async fn propagating(
     false
 }
 
-/// Turns a "missing" failure into a warning when the zone's own servers already have it.
+/// Turns "the resolver has no such record" into "still propagating" when the zone's own
+/// servers already have it.
 async fn unless_propagating(
-    row: Row,
+    finding: Finding,
     ctx: &Context<'_>,
     zone: &str,
     name: &str,
-    rtype: &str,
-) -> Row {
-    let missing = row.status == Status::Fail
-        && (row.found.starts_with("no ") || row.found.contains("missing"));
-    if !missing || !propagating(ctx.dns, ctx.authoritative, zone, name, rtype, ctx.timeout).await {
-        return row;
+) -> Finding {
+    let Some(lookup) = finding.absent() else {
+        return finding;
+    };
+    if !propagating(ctx.dns, ctx.authoritative, zone, name, lookup, ctx.timeout).await {
+        return finding;
     }
-    Row {
-        status: Status::Warn,
-        found: format!(
-            "{} at {}, but the zone's own name servers already have it: still propagating",
-            row.found, ctx.dns.server
-        ),
-        fix: Some(
-            "nothing to change: resolvers pick it up once their cached answer expires (its TTL)"
-                .into(),
-        ),
-        ..row
+    Finding::Propagating {
+        finding: Box::new(finding),
+        resolver: ctx.dns.server.clone(),
     }
 }
 
@@ -153,6 +149,40 @@ pub struct Context<'a> {
     pub dns: &'a Dns,
     pub authoritative: &'a Authoritative,
     pub timeout: std::time::Duration,
+}
+
+/// Which check a desired record gets, if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Checked {
+    Spf,
+    /// SES Easy DKIM: a CNAME to SES's key.
+    DkimCname,
+    /// A published key: the gateway's, the blueprint's, or SES BYODKIM.
+    DkimTxt,
+    Dmarc,
+    /// The MAIL FROM subdomain's MX (its SPF is checked with it).
+    MailFrom,
+}
+
+/// The one place that reads a record's purpose and type, which `model` keeps as text
+/// (`"SPF"`, `"SES DKIM"`, `"gateway DKIM"`, `"MAIL FROM"`, ...).
+fn checked(domain: &str, r: &DesiredRecord) -> Option<Checked> {
+    let purpose = r.purpose.as_str();
+    if purpose == "SPF" && r.name == domain {
+        Some(Checked::Spf)
+    } else if purpose.contains("DKIM") {
+        Some(if r.rtype == "CNAME" {
+            Checked::DkimCname
+        } else {
+            Checked::DkimTxt
+        })
+    } else if purpose == "MAIL FROM" {
+        Some(Checked::MailFrom)
+    } else if r.name == format!("_dmarc.{domain}") {
+        Some(Checked::Dmarc)
+    } else {
+        None
+    }
 }
 
 /// Runs every check. `desired` is the plan's resolved desired state.
@@ -179,99 +209,92 @@ pub async fn run(
                 .max_by_key(|d| d.len())
                 .cloned()
         };
-        let mine: Vec<&DesiredRecord> = desired
+        let mine: Vec<(Checked, &DesiredRecord)> = desired
             .records
             .iter()
             .filter(|r| owner(&r.name).as_deref() == Some(domain.as_str()))
+            .filter_map(|r| checked(domain, r).map(|c| (c, r)))
             .collect();
-        if let Some(r) = mine
-            .iter()
-            .find(|r| r.name == *domain && r.purpose == "SPF")
-        {
-            let checked = spf_row(dns, r, eip).await;
-            rows.push(unless_propagating(checked, ctx, &r.zone, &r.name, "TXT").await);
+        let of = |kinds: &'static [Checked]| {
+            mine.iter()
+                .filter(move |(c, _)| kinds.contains(c))
+                .map(|(c, r)| (*c, *r))
+        };
+        if let Some((_, r)) = of(&[Checked::Spf]).next() {
+            let found = unless_propagating(spf_row(dns, r, eip).await, ctx, &r.zone, &r.name).await;
+            rows.push(Row::new(format!("spf {}", r.name), &found));
         }
-        for r in mine.iter().filter(|r| r.purpose.contains("DKIM")) {
-            let checked = dkim_row(dns, r).await;
-            rows.push(unless_propagating(checked, ctx, &r.zone, &r.name, &r.rtype).await);
+        for (kind, r) in of(&[Checked::DkimCname, Checked::DkimTxt]) {
+            let found = match kind {
+                Checked::DkimCname => dkim_cname_row(dns, r).await,
+                _ => dkim_txt_row(dns, r).await,
+            };
+            let found = unless_propagating(found, ctx, &r.zone, &r.name).await;
+            rows.push(Row::new(format!("dkim {}", r.name), &found));
         }
-        if let Some(r) = mine.iter().find(|r| r.name == format!("_dmarc.{domain}")) {
-            let checked = dmarc_row(dns, domain, r).await;
-            rows.push(unless_propagating(checked, ctx, &r.zone, &r.name, "TXT").await);
+        if let Some((_, r)) = of(&[Checked::Dmarc]).next() {
+            let found =
+                unless_propagating(dmarc_row(dns, domain, r).await, ctx, &r.zone, &r.name).await;
+            rows.push(Row::new(format!("dmarc {domain}"), &found));
         }
-        for r in mine.iter().filter(|r| r.purpose == "MAIL FROM") {
-            let checked = mail_from_row(dns, r).await;
-            rows.push(unless_propagating(checked, ctx, &r.zone, &r.name, "MX").await);
+        for (_, r) in of(&[Checked::MailFrom]) {
+            let found =
+                unless_propagating(mail_from_row(dns, r).await, ctx, &r.zone, &r.name).await;
+            rows.push(Row::new(format!("mail-from {}", r.name), &found));
         }
     }
     if let (Some(g), Some(ip)) = (&desired.gateway, eip) {
-        let [a, ptr] = gateway_rows(dns, &g.hostname, ip).await;
-        rows.push(unless_propagating(a, ctx, &g.zone, &g.hostname, "A").await);
-        rows.push(ptr);
+        let a = unless_propagating(
+            address_row(dns, &g.hostname, ip).await,
+            ctx,
+            &g.zone,
+            &g.hostname,
+        )
+        .await;
+        rows.push(Row::new(format!("a {}", g.hostname), &a));
+        let ptr = reverse_dns_row(dns, &g.hostname, ip).await;
+        rows.push(Row::new(format!("ptr {ip}"), &ptr));
         for zone in dnsbls {
-            rows.push(dnsbl_row(dns, zone, ip).await);
+            rows.push(Row::new(
+                format!("dnsbl {zone}"),
+                &dnsbl_row(dns, zone, ip).await,
+            ));
         }
     }
     rows
 }
 
-async fn spf_row(dns: &Dns, want: &DesiredRecord, eip: Option<IpAddr>) -> Row {
-    let check = format!("spf {}", want.name);
+async fn spf_row(dns: &Dns, want: &DesiredRecord, eip: Option<IpAddr>) -> Finding {
     // Before the gateway's address exists, its term reads "(known after apply: ...)".
     let expected = match &want.content {
         Content::Spf { text } => text.clone(),
         Content::SpfFrom { text } => text.to_string(),
-        _ => return row(check, Status::CouldNotCheck, "", None),
+        _ => return Finding::NotKnownYet("the SPF record is not known yet"),
     };
     let expected = expected.as_str();
     let txt = match dns.txt(&want.name).await {
         Answer::Found(t) => t,
         Answer::NoRecords => Vec::new(),
-        Answer::Failed(why) => return failed(&check, &why),
+        Answer::Failed(why) => return Finding::NoAnswer(why),
     };
-    let records = spf::records(&txt);
-    let record = match records.as_slice() {
-        [] => {
-            return row(
-                check,
-                Status::Fail,
-                "no SPF record",
-                Some("run `mailinfra apply`".into()),
-            );
-        }
+    let record = match spf::records(&txt).as_slice() {
+        [] => return Finding::Absent(Record::Spf),
         [one] => (*one).clone(),
-        many => {
-            return row(
-                check,
-                Status::Fail,
-                format!(
-                    "{} SPF records: receivers treat that as a permanent error",
-                    many.len()
-                ),
-                Some("delete all but one (RFC 7208 §4.5)".into()),
-            );
-        }
+        many => return Finding::Spf(Spf::Several(many.len())),
     };
     let e = spf::evaluate(dns, &record).await;
     let mut problems = Vec::new();
-    let mut fix = None;
     if e.lookups > crate::mail::spf::MAX_LOOKUPS {
-        problems.push(format!(
-            "{} DNS lookups counting includes (the limit is 10)",
-            e.lookups
-        ));
-        fix = Some("replace includes with ip4:/ip6: ranges or remove unused ones".to_owned());
+        problems.push(SpfProblem::TooManyLookups(e.lookups));
     }
-    if e.voids > 2 {
-        problems.push(format!("{} void lookups (the limit is 2)", e.voids));
-        fix.get_or_insert("remove includes of names that have no SPF record".into());
+    if e.voids > finding::MAX_VOID_LOOKUPS {
+        problems.push(SpfProblem::TooManyVoidLookups(e.voids));
     }
     if let Some(ip) = eip
         && expected.contains(&format!("ip4:{ip}"))
         && !e.authorizes(ip)
     {
-        problems.push(format!("the gateway's IP {ip} is not authorized"));
-        fix.get_or_insert("run `mailinfra apply` to put the gateway's ip4: back".into());
+        problems.push(SpfProblem::GatewayNotAuthorized(ip));
     }
     let want_all = spf::parse(expected).ok().and_then(|t| {
         t.iter().find_map(|t| match t {
@@ -281,30 +304,16 @@ async fn spf_row(dns: &Dns, want: &DesiredRecord, eip: Option<IpAddr>) -> Row {
             _ => None,
         })
     });
-    if want_all.is_some() && e.all != want_all {
-        problems.push(format!(
-            "ends with {:?}all, the blueprint says {:?}all",
-            e.all.unwrap_or(' '),
-            want_all.unwrap_or(' ')
-        ));
-        fix.get_or_insert("run `mailinfra apply`".into());
-    }
-    let status = if problems.is_empty() {
-        Status::Pass
-    } else if e.lookups > crate::mail::spf::MAX_LOOKUPS
-        || e.voids > 2
-        || problems.iter().any(|p| p.contains("not authorized"))
+    if let Some(want) = want_all
+        && e.all != Some(want)
     {
-        Status::Fail
-    } else {
-        Status::Warn
-    };
-    let found = if problems.is_empty() {
-        format!("{record} ({} lookups)", e.lookups)
-    } else {
-        format!("{record}: {}", problems.join("; "))
-    };
-    row(check, status, found, fix)
+        problems.push(SpfProblem::OtherAll { found: e.all, want });
+    }
+    Finding::Spf(Spf::One {
+        record,
+        lookups: e.lookups,
+        problems,
+    })
 }
 
 fn dkim_p(text: &str) -> Option<String> {
@@ -313,101 +322,53 @@ fn dkim_p(text: &str) -> Option<String> {
         .map(|p| p.split_whitespace().collect())
 }
 
-async fn dkim_row(dns: &Dns, want: &DesiredRecord) -> Row {
-    let check = format!("dkim {}", want.name);
-    if want.rtype == "CNAME" {
-        let Content::Whole { values } = &want.content else {
-            return row(
-                check,
-                Status::CouldNotCheck,
-                "the identity's tokens are not known yet",
-                Some("run `mailinfra apply`".into()),
-            );
-        };
-        let target = crate::mail::names::normalize(&values[0]);
-        return match dns.cname(&want.name).await {
-            Answer::Found(v) if v.contains(&target) => {
-                row(check, Status::Pass, format!("CNAME {target}"), None)
-            }
-            Answer::Found(v) => row(
-                check,
-                Status::Fail,
-                format!("CNAME {}, SES expects {target}", v.join(", ")),
-                Some("run `mailinfra apply`".into()),
-            ),
-            Answer::NoRecords => row(
-                check,
-                Status::Fail,
-                "no CNAME",
-                Some("run `mailinfra apply`".into()),
-            ),
-            Answer::Failed(why) => failed(&check, &why),
-        };
+/// SES Easy DKIM: the CNAME points at SES's key.
+async fn dkim_cname_row(dns: &Dns, want: &DesiredRecord) -> Finding {
+    let Content::Whole { values } = &want.content else {
+        return Finding::NotKnownYet("the identity's tokens are not known yet");
+    };
+    let target = crate::mail::names::normalize(&values[0]);
+    match dns.cname(&want.name).await {
+        Answer::Found(v) if v.contains(&target) => Finding::Dkim(Dkim::Cname(target)),
+        Answer::Found(found) => Finding::Dkim(Dkim::OtherCname {
+            found,
+            want: target,
+        }),
+        Answer::NoRecords => Finding::Absent(Record::DkimCname),
+        Answer::Failed(why) => Finding::NoAnswer(why),
     }
+}
+
+/// A published key: the signer's, at least 1024 bits.
+async fn dkim_txt_row(dns: &Dns, want: &DesiredRecord) -> Finding {
     let expected = match &want.content {
         Content::Whole { values } => dkim_p(&txt::text_of(&values[0])),
         _ => None,
     };
     let txt = match dns.txt(&want.name).await {
         Answer::Found(t) => t,
-        Answer::NoRecords => {
-            return row(
-                check,
-                Status::Fail,
-                "no DKIM record",
-                Some("run `mailinfra apply`".into()),
-            );
-        }
-        Answer::Failed(why) => return failed(&check, &why),
+        Answer::NoRecords => return Finding::Absent(Record::DkimTxt),
+        Answer::Failed(why) => return Finding::NoAnswer(why),
     };
     let Some(found) = txt
         .iter()
         .find(|t| t.contains("p="))
         .and_then(|t| dkim_p(t))
     else {
-        return row(
-            check,
-            Status::Fail,
-            "no `p=` key in the record",
-            Some("run `mailinfra apply`".into()),
-        );
+        return Finding::Dkim(Dkim::NoKey);
     };
     if let Some(want_key) = &expected
         && want_key.as_str() != found.as_str()
     {
-        return row(
-            check,
-            Status::Fail,
-            "the published key does not match the signing key",
-            Some("run `mailinfra apply` to publish the key the signer uses".into()),
-        );
+        return Finding::Dkim(Dkim::OtherKey);
     }
-    match dkim::rsa_key_bits(&found) {
-        Ok(bits) if bits < dkim::MIN_RSA_BITS => row(
-            check,
-            Status::Fail,
-            format!("RSA {bits} bits: receivers refuse it"),
-            Some("generate a 2048-bit key".into()),
-        ),
-        Ok(bits) if bits < 2048 => row(
-            check,
-            Status::Warn,
-            format!("RSA {bits} bits"),
-            Some("move to a 2048-bit key".into()),
-        ),
-        Ok(bits) => row(
-            check,
-            Status::Pass,
-            format!("RSA {bits} bits, matches the signing key"),
-            None,
-        ),
-        Err(why) => row(
-            check,
-            Status::Fail,
-            format!("the key {why}"),
-            Some("run `mailinfra apply`".into()),
-        ),
-    }
+    Finding::Dkim(match dkim::rsa_key_bits(&found) {
+        Ok(bits) => Dkim::Key {
+            bits,
+            compared: expected.is_some(),
+        },
+        Err(why) => Dkim::BadKey(why),
+    })
 }
 
 /// RFC 9989's tag set; `pct`, `rf` and `ri` are gone.
@@ -416,58 +377,40 @@ const DMARC_TAGS: &[&str] = &[
 ];
 const DMARC_REMOVED: &[&str] = &["pct", "rf", "ri"];
 
-async fn dmarc_row(dns: &Dns, domain: &str, want: &DesiredRecord) -> Row {
-    let check = format!("dmarc {domain}");
+async fn dmarc_row(dns: &Dns, domain: &str, want: &DesiredRecord) -> Finding {
     let txt = match dns.txt(&want.name).await {
         Answer::Found(t) => t,
         Answer::NoRecords => Vec::new(),
-        Answer::Failed(why) => return failed(&check, &why),
+        Answer::Failed(why) => return Finding::NoAnswer(why),
     };
     let records: Vec<&String> = txt
         .iter()
         .filter(|t| t.trim_start().starts_with("v=DMARC1"))
         .collect();
     let record = match records.as_slice() {
-        [] => {
-            return row(
-                check,
-                Status::Fail,
-                "no DMARC record",
-                Some("run `mailinfra apply` (at least p=none)".into()),
-            );
-        }
+        [] => return Finding::Absent(Record::Dmarc),
         [one] => (*one).clone(),
-        many => {
-            return row(
-                check,
-                Status::Fail,
-                format!("{} DMARC records", many.len()),
-                Some("keep exactly one".into()),
-            );
-        }
+        many => return Finding::Dmarc(Dmarc::Several(many.len())),
     };
     let tags: Vec<(String, String)> = record
         .split(';')
         .filter_map(|t| t.split_once('='))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
         .collect();
-    let removed: Vec<&str> = tags
-        .iter()
-        .map(|(k, _)| k.as_str())
+    let names = || tags.iter().map(|(k, _)| k.as_str());
+    let removed: Vec<String> = names()
         .filter(|k| DMARC_REMOVED.contains(k))
+        .map(str::to_owned)
         .collect();
     if !removed.is_empty() {
-        return row(
-            check,
-            Status::Fail,
-            format!("{record}: RFC 9989 removed {}", removed.join(", ")),
-            Some("run `mailinfra apply` to publish the blueprint's record".into()),
-        );
+        return Finding::Dmarc(Dmarc::RemovedTags {
+            record,
+            tags: removed,
+        });
     }
-    let unknown: Vec<&str> = tags
-        .iter()
-        .map(|(k, _)| k.as_str())
+    let unknown_tags: Vec<String> = names()
         .filter(|k| !DMARC_TAGS.contains(k))
+        .map(str::to_owned)
         .collect();
     let want_p = match &want.content {
         Content::Whole { values } => txt::text_of(&values[0])
@@ -476,20 +419,17 @@ async fn dmarc_row(dns: &Dns, domain: &str, want: &DesiredRecord) -> Row {
         _ => None,
     };
     let have_p = tags.iter().find(|(k, _)| k == "p").map(|(_, v)| v.clone());
-    if want_p.is_some() && have_p != want_p {
-        return row(
-            check,
-            Status::Fail,
-            format!(
-                "{record}: policy {}, the blueprint says {}",
-                have_p.unwrap_or_default(),
-                want_p.unwrap_or_default()
-            ),
-            Some("run `mailinfra apply`".into()),
-        );
+    if let Some(want) = want_p
+        && have_p.as_ref() != Some(&want)
+    {
+        return Finding::Dmarc(Dmarc::OtherPolicy {
+            record,
+            found: have_p,
+            want,
+        });
     }
     // Reports to another domain need its consent (RFC 7489 §7.1).
-    let mut warnings = Vec::new();
+    let mut unauthorized = Vec::new();
     for (_, v) in tags.iter().filter(|(k, _)| k == "rua" || k == "ruf") {
         for uri in v.split(',') {
             let Some(target) = uri
@@ -508,26 +448,24 @@ async fn dmarc_row(dns: &Dns, domain: &str, want: &DesiredRecord) -> Row {
             let auth = format!("{domain}._report._dmarc.{target}");
             match dns.txt(&auth).await {
                 Answer::Found(t) if t.iter().any(|x| x.starts_with("v=DMARC1")) => {}
-                _ => warnings.push(format!(
-                    "{target} has not authorized reports for {domain} ({auth})"
-                )),
+                _ => unauthorized.push(ReportTarget {
+                    target,
+                    domain: domain.to_owned(),
+                    record: auth,
+                }),
             }
         }
     }
-    if !unknown.is_empty() {
-        warnings.push(format!("unknown tags {}", unknown.join(", ")));
-    }
-    if warnings.is_empty() {
-        row(check, Status::Pass, record, None)
-    } else {
-        row(check, Status::Warn, format!("{record}: {}", warnings.join("; ")), Some("publish the authorization TXT `v=DMARC1` at the receiving domain, or report to your own domain".into()))
-    }
+    Finding::Dmarc(Dmarc::One {
+        record,
+        unauthorized,
+        unknown_tags,
+    })
 }
 
-async fn mail_from_row(dns: &Dns, want: &DesiredRecord) -> Row {
-    let check = format!("mail-from {}", want.name);
+async fn mail_from_row(dns: &Dns, want: &DesiredRecord) -> Finding {
     let Content::Whole { values } = &want.content else {
-        return row(check, Status::CouldNotCheck, "", None);
+        return Finding::NotKnownYet("the MAIL FROM MX is not known yet");
     };
     let host = values[0]
         .split_whitespace()
@@ -535,112 +473,77 @@ async fn mail_from_row(dns: &Dns, want: &DesiredRecord) -> Row {
         .unwrap_or_default()
         .trim_end_matches('.')
         .to_ascii_lowercase();
-    let mx_ok = match dns.mx(&want.name).await {
-        Answer::Found(v) => v.iter().any(|(_, h)| *h == host),
-        Answer::NoRecords => false,
-        Answer::Failed(why) => return failed(&check, &why),
+    let mx = match dns.mx(&want.name).await {
+        Answer::Found(v) if v.iter().any(|(_, h)| *h == host) => MailFromMx::Right,
+        Answer::Found(v) => MailFromMx::Other(v.into_iter().map(|(_, h)| h).collect()),
+        Answer::NoRecords => MailFromMx::Absent,
+        Answer::Failed(why) => return Finding::NoAnswer(why),
     };
-    let spf_ok = match dns.txt(&want.name).await {
-        Answer::Found(t) => spf::records(&t)
-            .iter()
-            .any(|r| r.contains("include:amazonses.com")),
-        _ => false,
+    let spf = match dns.txt(&want.name).await {
+        Answer::Found(t) => {
+            let records = spf::records(&t);
+            if records.iter().any(|r| r.contains("include:amazonses.com")) {
+                MailFromSpf::Right
+            } else if records.is_empty() {
+                MailFromSpf::Absent
+            } else {
+                MailFromSpf::WithoutAmazonSes
+            }
+        }
+        Answer::NoRecords => MailFromSpf::Absent,
+        Answer::Failed(why) => return Finding::NoAnswer(why),
     };
-    match (mx_ok, spf_ok) {
-        (true, true) => row(
-            check,
-            Status::Pass,
-            format!("MX {host}, SPF include:amazonses.com"),
-            None,
-        ),
-        _ => row(
-            check,
-            Status::Fail,
-            format!(
-                "{}{}",
-                if mx_ok { "" } else { "MX missing or wrong; " },
-                if spf_ok {
-                    ""
-                } else {
-                    "SPF without include:amazonses.com"
-                }
-            ),
-            Some("run `mailinfra apply`".into()),
-        ),
+    Finding::MailFrom { host, mx, spf }
+}
+
+/// The gateway hostname's A record holds the Elastic IP.
+async fn address_row(dns: &Dns, hostname: &str, ip: IpAddr) -> Finding {
+    match dns.a(hostname).await {
+        Answer::Found(v) if v.iter().any(|a| IpAddr::V4(*a) == ip) => {
+            Finding::Gateway(Gateway::Address(ip))
+        }
+        Answer::Found(found) => Finding::Gateway(Gateway::OtherAddress { found, eip: ip }),
+        Answer::NoRecords => Finding::Absent(Record::A),
+        Answer::Failed(why) => Finding::NoAnswer(why),
     }
 }
 
-async fn gateway_rows(dns: &Dns, hostname: &str, ip: IpAddr) -> [Row; 2] {
-    let a = match dns.a(hostname).await {
-        Answer::Found(v) if v.iter().any(|a| IpAddr::V4(*a) == ip) => {
-            row(format!("a {hostname}"), Status::Pass, ip.to_string(), None)
+/// The Elastic IP's reverse DNS names the gateway (forward-confirmed with the A record).
+async fn reverse_dns_row(dns: &Dns, hostname: &str, ip: IpAddr) -> Finding {
+    match dns.ptr(ip).await {
+        Answer::Found(v) if v.iter().any(|p| p == hostname) => {
+            Finding::Gateway(Gateway::ReverseName(hostname.to_owned()))
         }
-        Answer::Found(v) => row(
-            format!("a {hostname}"),
-            Status::Fail,
-            format!(
-                "{} (the gateway's Elastic IP is {ip})",
-                v.iter()
-                    .map(|a| a.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            Some("run `mailinfra apply` to point the A record at the Elastic IP".into()),
-        ),
-        Answer::NoRecords => row(
-            format!("a {hostname}"),
-            Status::Fail,
-            "no A record",
-            Some("run `mailinfra apply`".into()),
-        ),
-        Answer::Failed(why) => failed(&format!("a {hostname}"), &why),
-    };
-    let ptr = match dns.ptr(ip).await {
-        Answer::Found(v) if v.iter().any(|p| p == hostname) => row(format!("ptr {ip}"), Status::Pass, hostname, None),
-        Answer::Found(v) => row(
-            format!("ptr {ip}"),
-            Status::Fail,
-            format!("{} (should be {hostname}: receivers want forward-confirmed reverse DNS)", v.join(", ")),
-            Some("run `mailinfra apply` (it sets the Elastic IP's reverse DNS); `mailinfra status` shows a pending update".into()),
-        ),
-        Answer::NoRecords => row(format!("ptr {ip}"), Status::Fail, "no reverse DNS", Some("run `mailinfra apply`; `mailinfra status` shows a pending update".into())),
-        Answer::Failed(why) => failed(&format!("ptr {ip}"), &why),
-    };
-    [a, ptr]
+        Answer::Found(found) => Finding::Gateway(Gateway::OtherReverseName {
+            found,
+            hostname: hostname.to_owned(),
+        }),
+        Answer::NoRecords => Finding::Absent(Record::Ptr),
+        Answer::Failed(why) => Finding::NoAnswer(why),
+    }
 }
 
 /// A DNSBL answers 127.0.0.x for a listed address; Spamhaus answers 127.255.255.x when it
 /// refuses the query (public resolver, over the limit): that is "could not check", never
 /// "listed" or "clean".
-async fn dnsbl_row(dns: &Dns, zone: &str, ip: IpAddr) -> Row {
-    let check = format!("dnsbl {zone}");
+async fn dnsbl_row(dns: &Dns, zone: &str, ip: IpAddr) -> Finding {
     let IpAddr::V4(v4) = ip else {
-        return row(check, Status::CouldNotCheck, "IPv6", None);
+        return Finding::Dnsbl(Dnsbl::Ipv6 {
+            zone: zone.to_owned(),
+        });
     };
     let o = v4.octets();
     let name = format!("{}.{}.{}.{}.{zone}", o[3], o[2], o[1], o[0]);
-    match dns.a(&name).await {
-        Answer::NoRecords => row(check, Status::Pass, format!("{ip} is not listed"), None),
-        Answer::Found(codes) => {
-            let text: Vec<String> = codes.iter().map(|c| c.to_string()).collect();
-            if codes.iter().all(|c| c.octets()[..3] == [127, 255, 255]) {
-                row(
-                    check,
-                    Status::CouldNotCheck,
-                    format!("the list refused the query ({})", text.join(", ")),
-                    Some("query through your own resolver (--resolver), not a public one, or within the list's limits".into()),
-                )
-            } else {
-                row(
-                    check,
-                    Status::Fail,
-                    format!("{ip} is listed ({})", text.join(", ")),
-                    Some(format!(
-                        "request removal at the list's site ({zone}); AWS's Elastic IP removal form covers EC2 addresses"
-                    )),
-                )
-            }
+    Finding::Dnsbl(match dns.a(&name).await {
+        Answer::NoRecords => Dnsbl::NotListed(ip),
+        Answer::Found(codes) if codes.iter().all(|c| c.octets()[..3] == [127, 255, 255]) => {
+            Dnsbl::Refused(codes)
         }
-        Answer::Failed(why) => failed(&check, &why),
-    }
+        Answer::Found(codes) => Dnsbl::Listed {
+            ip,
+            codes,
+            zone: zone.to_owned(),
+        },
+        Answer::Failed(why) => return Finding::NoAnswer(why),
+    })
 }

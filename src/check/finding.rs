@@ -1,0 +1,776 @@
+//! What each check found, as data, and the one place that turns a finding into a row's
+//! status, its `found` text and its fix ([`Finding::verdict`]). The checks in `mod.rs` look
+//! records up and say what they found; no decision reads a message back.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use super::{Lookup, Status};
+use crate::mail::{dkim, spf};
+
+/// At most this many SPF terms may look up a name that does not exist (RFC 7208 §4.6.4).
+pub const MAX_VOID_LOOKUPS: usize = 2;
+
+/// The usual fix: publish what the blueprint wants.
+const APPLY: &str = "run `mailinfra apply`";
+
+/// What a check found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finding {
+    /// The lookup got no answer (timeout, SERVFAIL, REFUSED): never read as "absent".
+    NoAnswer(String),
+    /// What the blueprint wants here is known only once `apply` has run (the sentence says
+    /// what).
+    NotKnownYet(&'static str),
+    /// The resolver has no such record.
+    Absent(Record),
+    /// The resolver lacks a record that the zone's own name servers already hold: a change
+    /// still propagating. `finding` is what the resolver's answer alone gave.
+    Propagating {
+        finding: Box<Finding>,
+        resolver: String,
+    },
+    Spf(Spf),
+    Dkim(Dkim),
+    Dmarc(Dmarc),
+    MailFrom {
+        /// The MX host SES expects.
+        host: String,
+        mx: MailFromMx,
+        spf: MailFromSpf,
+    },
+    Gateway(Gateway),
+    Dnsbl(Dnsbl),
+}
+
+/// A record a check looks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Record {
+    Spf,
+    DkimCname,
+    DkimTxt,
+    Dmarc,
+    A,
+    /// The Elastic IP's reverse DNS, which lives in AWS's zone, not the blueprint's.
+    Ptr,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Spf {
+    /// Several `v=spf1` records: a permanent error for receivers (RFC 7208 §4.5).
+    Several(usize),
+    /// Exactly one, evaluated; it passes when nothing is wrong with it.
+    One {
+        record: String,
+        lookups: usize,
+        problems: Vec<SpfProblem>,
+    },
+}
+
+/// What is wrong with a domain's one SPF record, in the order they are reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SpfProblem {
+    TooManyLookups(usize),
+    TooManyVoidLookups(usize),
+    /// The gateway sends for the domain and its Elastic IP does not pass.
+    GatewayNotAuthorized(IpAddr),
+    /// Another `all` qualifier than the blueprint's.
+    OtherAll {
+        found: Option<char>,
+        want: char,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dkim {
+    /// The SES Easy DKIM CNAME points where SES expects.
+    Cname(String),
+    OtherCname {
+        found: Vec<String>,
+        want: String,
+    },
+    /// A TXT record without a `p=` key.
+    NoKey,
+    /// A key, but not the one the signer uses.
+    OtherKey,
+    /// An RSA key of `bits` bits; `compared` when the blueprint's key is known and matched it
+    /// (an SES key the blueprint does not hold cannot be compared).
+    Key {
+        bits: usize,
+        compared: bool,
+    },
+    /// A `p=` value that is no RSA public key.
+    BadKey(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dmarc {
+    Several(usize),
+    /// Tags RFC 9989 removed (`pct`, `rf`, `ri`).
+    RemovedTags {
+        record: String,
+        tags: Vec<String>,
+    },
+    /// Another policy than the blueprint's.
+    OtherPolicy {
+        record: String,
+        found: Option<String>,
+        want: String,
+    },
+    /// Exactly one record with the blueprint's policy; it passes when every report address
+    /// is authorized and every tag known.
+    One {
+        record: String,
+        unauthorized: Vec<ReportTarget>,
+        unknown_tags: Vec<String>,
+    },
+}
+
+/// A report address on another domain that has not published its consent (RFC 7489 §7.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportTarget {
+    /// The receiving domain.
+    pub target: String,
+    /// The domain whose reports it would receive.
+    pub domain: String,
+    /// The authorization record it lacks, `<domain>._report._dmarc.<target>`.
+    pub record: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailFromMx {
+    Right,
+    Absent,
+    Other(Vec<String>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailFromSpf {
+    Right,
+    Absent,
+    WithoutAmazonSes,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Gateway {
+    /// The hostname's A record holds the Elastic IP.
+    Address(IpAddr),
+    OtherAddress {
+        found: Vec<Ipv4Addr>,
+        eip: IpAddr,
+    },
+    /// The Elastic IP's reverse DNS names the hostname.
+    ReverseName(String),
+    OtherReverseName {
+        found: Vec<String>,
+        hostname: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dnsbl {
+    NotListed(IpAddr),
+    Listed {
+        ip: IpAddr,
+        codes: Vec<Ipv4Addr>,
+        zone: String,
+    },
+    /// The list answered with its own error codes (Spamhaus 127.255.255.x: a public
+    /// resolver, or over the limit): neither listed nor clean.
+    Refused(Vec<Ipv4Addr>),
+    /// Only IPv4 addresses are looked up.
+    Ipv6 {
+        zone: String,
+    },
+}
+
+/// A row's status, what it found and what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub status: Status,
+    pub found: String,
+    /// One line, for every verdict that does not pass.
+    pub fix: Option<String>,
+}
+
+fn verdict(status: Status, found: impl Into<String>, fix: Option<&str>) -> Verdict {
+    Verdict {
+        status,
+        found: found.into(),
+        fix: fix.map(str::to_owned),
+    }
+}
+
+fn pass(found: impl Into<String>) -> Verdict {
+    verdict(Status::Pass, found, None)
+}
+
+fn fail(found: impl Into<String>, fix: &str) -> Verdict {
+    verdict(Status::Fail, found, Some(fix))
+}
+
+fn joined<T: ToString>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(T::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Finding {
+    /// The record to ask the zone's own name servers for when the only thing wrong is that
+    /// the resolver lacks it (it may be still propagating). `None` for anything that is
+    /// there but wrong, and for reverse DNS, which is not in the blueprint's zones.
+    pub fn absent(&self) -> Option<Lookup> {
+        match self {
+            Finding::Absent(record) => match record {
+                Record::Spf | Record::DkimTxt | Record::Dmarc => Some(Lookup::Txt),
+                Record::DkimCname => Some(Lookup::Cname),
+                Record::A => Some(Lookup::A),
+                Record::Ptr => None,
+            },
+            Finding::MailFrom { mx, spf, .. } => match (mx, spf) {
+                (MailFromMx::Absent, MailFromSpf::Right | MailFromSpf::Absent) => Some(Lookup::Mx),
+                (MailFromMx::Right, MailFromSpf::Absent) => Some(Lookup::Txt),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// The row's status, what it found and its fix.
+    pub fn verdict(&self) -> Verdict {
+        match self {
+            Finding::NoAnswer(why) => verdict(
+                Status::CouldNotCheck,
+                why.as_str(),
+                Some("check the resolver (--resolver) and try again"),
+            ),
+            Finding::NotKnownYet(what) => verdict(Status::CouldNotCheck, *what, Some(APPLY)),
+            Finding::Absent(record) => absent(*record),
+            Finding::Propagating { finding, resolver } => verdict(
+                Status::Warn,
+                format!(
+                    "{} at {resolver}, but the zone's own name servers already have it: still propagating",
+                    finding.verdict().found
+                ),
+                Some(
+                    "nothing to change: resolvers pick it up once their cached answer expires (its TTL)",
+                ),
+            ),
+            Finding::Spf(f) => f.verdict(),
+            Finding::Dkim(f) => f.verdict(),
+            Finding::Dmarc(f) => f.verdict(),
+            Finding::MailFrom { host, mx, spf } => mail_from(host, mx, spf),
+            Finding::Gateway(f) => f.verdict(),
+            Finding::Dnsbl(f) => f.verdict(),
+        }
+    }
+}
+
+fn absent(record: Record) -> Verdict {
+    match record {
+        Record::Spf => fail("no SPF record", APPLY),
+        Record::DkimCname => fail("no CNAME", APPLY),
+        Record::DkimTxt => fail("no DKIM record", APPLY),
+        Record::Dmarc => fail("no DMARC record", "run `mailinfra apply` (at least p=none)"),
+        Record::A => fail("no A record", APPLY),
+        Record::Ptr => fail(
+            "no reverse DNS",
+            "run `mailinfra apply`; `mailinfra status` shows a pending update",
+        ),
+    }
+}
+
+impl Spf {
+    fn verdict(&self) -> Verdict {
+        let (record, lookups, problems) = match self {
+            Spf::Several(n) => {
+                return fail(
+                    format!("{n} SPF records: receivers treat that as a permanent error"),
+                    "delete all but one (RFC 7208 §4.5)",
+                );
+            }
+            Spf::One {
+                record,
+                lookups,
+                problems,
+            } => (record, lookups, problems),
+        };
+        let Some(first) = problems.first() else {
+            return pass(format!("{record} ({lookups} lookups)"));
+        };
+        let status = if problems.iter().any(SpfProblem::fails) {
+            Status::Fail
+        } else {
+            Status::Warn
+        };
+        let text: Vec<String> = problems.iter().map(SpfProblem::text).collect();
+        verdict(
+            status,
+            format!("{record}: {}", text.join("; ")),
+            Some(first.fix()),
+        )
+    }
+}
+
+impl SpfProblem {
+    /// Whether receivers reject for it (a permerror, or mail from the gateway failing SPF);
+    /// another `all` only warns.
+    fn fails(&self) -> bool {
+        !matches!(self, SpfProblem::OtherAll { .. })
+    }
+
+    fn text(&self) -> String {
+        match self {
+            SpfProblem::TooManyLookups(n) => format!(
+                "{n} DNS lookups counting includes (the limit is {})",
+                spf::MAX_LOOKUPS
+            ),
+            SpfProblem::TooManyVoidLookups(n) => {
+                format!("{n} void lookups (the limit is {MAX_VOID_LOOKUPS})")
+            }
+            SpfProblem::GatewayNotAuthorized(ip) => {
+                format!("the gateway's IP {ip} is not authorized")
+            }
+            SpfProblem::OtherAll { found, want } => format!(
+                "ends with {:?}all, the blueprint says {want:?}all",
+                found.unwrap_or(' ')
+            ),
+        }
+    }
+
+    fn fix(&self) -> &'static str {
+        match self {
+            SpfProblem::TooManyLookups(_) => {
+                "replace includes with ip4:/ip6: ranges or remove unused ones"
+            }
+            SpfProblem::TooManyVoidLookups(_) => "remove includes of names that have no SPF record",
+            SpfProblem::GatewayNotAuthorized(_) => {
+                "run `mailinfra apply` to put the gateway's ip4: back"
+            }
+            SpfProblem::OtherAll { .. } => APPLY,
+        }
+    }
+}
+
+impl Dkim {
+    fn verdict(&self) -> Verdict {
+        match self {
+            Dkim::Cname(target) => pass(format!("CNAME {target}")),
+            Dkim::OtherCname { found, want } => fail(
+                format!("CNAME {}, SES expects {want}", found.join(", ")),
+                APPLY,
+            ),
+            Dkim::NoKey => fail("no `p=` key in the record", APPLY),
+            Dkim::OtherKey => fail(
+                "the published key does not match the signing key",
+                "run `mailinfra apply` to publish the key the signer uses",
+            ),
+            Dkim::Key { bits, .. } if *bits < dkim::MIN_RSA_BITS => fail(
+                format!("RSA {bits} bits: receivers refuse it"),
+                "generate a 2048-bit key",
+            ),
+            Dkim::Key { bits, .. } if *bits < 2048 => verdict(
+                Status::Warn,
+                format!("RSA {bits} bits"),
+                Some("move to a 2048-bit key"),
+            ),
+            Dkim::Key {
+                bits,
+                compared: true,
+            } => pass(format!("RSA {bits} bits, matches the signing key")),
+            Dkim::Key {
+                bits,
+                compared: false,
+            } => pass(format!("RSA {bits} bits")),
+            Dkim::BadKey(why) => fail(format!("the key {why}"), APPLY),
+        }
+    }
+}
+
+impl Dmarc {
+    fn verdict(&self) -> Verdict {
+        match self {
+            Dmarc::Several(n) => fail(format!("{n} DMARC records"), "keep exactly one"),
+            Dmarc::RemovedTags { record, tags } => fail(
+                format!("{record}: RFC 9989 removed {}", tags.join(", ")),
+                "run `mailinfra apply` to publish the blueprint's record",
+            ),
+            Dmarc::OtherPolicy {
+                record,
+                found,
+                want,
+            } => fail(
+                format!(
+                    "{record}: policy {}, the blueprint says {want}",
+                    found.as_deref().unwrap_or_default()
+                ),
+                APPLY,
+            ),
+            Dmarc::One {
+                record,
+                unauthorized,
+                unknown_tags,
+            } => {
+                let mut warnings: Vec<String> = unauthorized
+                    .iter()
+                    .map(|t| {
+                        format!(
+                            "{} has not authorized reports for {} ({})",
+                            t.target, t.domain, t.record
+                        )
+                    })
+                    .collect();
+                if !unknown_tags.is_empty() {
+                    warnings.push(format!("unknown tags {}", unknown_tags.join(", ")));
+                }
+                let fix = if !unauthorized.is_empty() {
+                    "publish the authorization TXT `v=DMARC1` at the receiving domain, or report to your own domain"
+                } else {
+                    "run `mailinfra apply` to publish the blueprint's record"
+                };
+                if warnings.is_empty() {
+                    pass(record.as_str())
+                } else {
+                    verdict(
+                        Status::Warn,
+                        format!("{record}: {}", warnings.join("; ")),
+                        Some(fix),
+                    )
+                }
+            }
+        }
+    }
+}
+
+fn mail_from(host: &str, mx: &MailFromMx, spf: &MailFromSpf) -> Verdict {
+    if (mx, spf) == (&MailFromMx::Right, &MailFromSpf::Right) {
+        return pass(format!("MX {host}, SPF include:amazonses.com"));
+    }
+    let mut problems = Vec::new();
+    match mx {
+        MailFromMx::Right => {}
+        MailFromMx::Absent => problems.push("no MX".to_owned()),
+        MailFromMx::Other(found) => {
+            problems.push(format!("MX {}, SES expects {host}", found.join(", ")));
+        }
+    }
+    match spf {
+        MailFromSpf::Right => {}
+        MailFromSpf::Absent => problems.push("no SPF record".to_owned()),
+        MailFromSpf::WithoutAmazonSes => {
+            problems.push("SPF without include:amazonses.com".to_owned());
+        }
+    }
+    fail(problems.join("; "), APPLY)
+}
+
+impl Gateway {
+    fn verdict(&self) -> Verdict {
+        match self {
+            Gateway::Address(ip) => pass(ip.to_string()),
+            Gateway::OtherAddress { found, eip } => fail(
+                format!("{} (the gateway's Elastic IP is {eip})", joined(found)),
+                "run `mailinfra apply` to point the A record at the Elastic IP",
+            ),
+            Gateway::ReverseName(hostname) => pass(hostname.as_str()),
+            Gateway::OtherReverseName { found, hostname } => fail(
+                format!(
+                    "{} (should be {hostname}: receivers want forward-confirmed reverse DNS)",
+                    found.join(", ")
+                ),
+                "run `mailinfra apply` (it sets the Elastic IP's reverse DNS); `mailinfra status` shows a pending update",
+            ),
+        }
+    }
+}
+
+impl Dnsbl {
+    fn verdict(&self) -> Verdict {
+        match self {
+            Dnsbl::NotListed(ip) => pass(format!("{ip} is not listed")),
+            Dnsbl::Listed { ip, codes, zone } => Verdict {
+                status: Status::Fail,
+                found: format!("{ip} is listed ({})", joined(codes)),
+                fix: Some(format!(
+                    "request removal at the list's site ({zone}); AWS's Elastic IP removal form covers EC2 addresses"
+                )),
+            },
+            Dnsbl::Refused(codes) => verdict(
+                Status::CouldNotCheck,
+                format!("the list refused the query ({})", joined(codes)),
+                Some(
+                    "query through your own resolver (--resolver), not a public one, or within the list's limits",
+                ),
+            ),
+            Dnsbl::Ipv6 { zone } => Verdict {
+                status: Status::CouldNotCheck,
+                found: "IPv6 addresses are not looked up".into(),
+                fix: Some(format!("look the address up at the list's site ({zone})")),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip() -> IpAddr {
+        "192.0.2.7".parse().unwrap()
+    }
+
+    fn spf_with(problems: Vec<SpfProblem>) -> Finding {
+        Finding::Spf(Spf::One {
+            record: "v=spf1 ip4:192.0.2.7 -all".into(),
+            lookups: 0,
+            problems,
+        })
+    }
+
+    /// One finding of every kind.
+    fn every_kind() -> Vec<Finding> {
+        let mut all = vec![
+            Finding::NoAnswer("the resolver answered SERVFAIL".into()),
+            Finding::NotKnownYet("the identity's tokens are not known yet"),
+            Finding::Spf(Spf::Several(2)),
+            spf_with(vec![]),
+            spf_with(vec![SpfProblem::TooManyLookups(11)]),
+            spf_with(vec![SpfProblem::TooManyVoidLookups(3)]),
+            spf_with(vec![SpfProblem::GatewayNotAuthorized(ip())]),
+            spf_with(vec![SpfProblem::OtherAll {
+                found: Some('~'),
+                want: '-',
+            }]),
+            Finding::Dkim(Dkim::Cname("t.dkim.amazonses.com".into())),
+            Finding::Dkim(Dkim::OtherCname {
+                found: vec!["x.example".into()],
+                want: "t.dkim.amazonses.com".into(),
+            }),
+            Finding::Dkim(Dkim::NoKey),
+            Finding::Dkim(Dkim::OtherKey),
+            Finding::Dkim(Dkim::BadKey("is not base64".into())),
+            Finding::Dmarc(Dmarc::Several(2)),
+            Finding::Dmarc(Dmarc::RemovedTags {
+                record: "v=DMARC1; p=none; pct=5".into(),
+                tags: vec!["pct".into()],
+            }),
+            Finding::Dmarc(Dmarc::OtherPolicy {
+                record: "v=DMARC1; p=none".into(),
+                found: Some("none".into()),
+                want: "reject".into(),
+            }),
+            Finding::Dmarc(Dmarc::One {
+                record: "v=DMARC1; p=none; foo=1".into(),
+                unauthorized: vec![],
+                unknown_tags: vec!["foo".into()],
+            }),
+            Finding::Gateway(Gateway::Address(ip())),
+            Finding::Gateway(Gateway::OtherAddress {
+                found: vec!["192.0.2.99".parse().unwrap()],
+                eip: ip(),
+            }),
+            Finding::Gateway(Gateway::ReverseName("mail.example.com".into())),
+            Finding::Gateway(Gateway::OtherReverseName {
+                found: vec!["other.example.net".into()],
+                hostname: "mail.example.com".into(),
+            }),
+            Finding::Dnsbl(Dnsbl::NotListed(ip())),
+            Finding::Dnsbl(Dnsbl::Listed {
+                ip: ip(),
+                codes: vec!["127.0.0.2".parse().unwrap()],
+                zone: "dnsbl.test".into(),
+            }),
+            Finding::Dnsbl(Dnsbl::Refused(vec!["127.255.255.254".parse().unwrap()])),
+            Finding::Dnsbl(Dnsbl::Ipv6 {
+                zone: "dnsbl.test".into(),
+            }),
+        ];
+        for record in [
+            Record::Spf,
+            Record::DkimCname,
+            Record::DkimTxt,
+            Record::Dmarc,
+            Record::A,
+            Record::Ptr,
+        ] {
+            all.push(Finding::Absent(record));
+        }
+        for bits in [512, 1024, 2048] {
+            for compared in [true, false] {
+                all.push(Finding::Dkim(Dkim::Key { bits, compared }));
+            }
+        }
+        for mx in [
+            MailFromMx::Right,
+            MailFromMx::Absent,
+            MailFromMx::Other(vec!["mx.example".into()]),
+        ] {
+            for spf in [
+                MailFromSpf::Right,
+                MailFromSpf::Absent,
+                MailFromSpf::WithoutAmazonSes,
+            ] {
+                all.push(Finding::MailFrom {
+                    host: "feedback-smtp.eu-west-1.amazonses.com".into(),
+                    mx: mx.clone(),
+                    spf,
+                });
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn every_row_that_does_not_pass_says_what_it_found_and_what_to_do() {
+        for f in every_kind() {
+            let v = f.verdict();
+            assert!(!v.found.is_empty(), "{f:?}");
+            assert!(!v.found.ends_with("; "), "{f:?}: {}", v.found);
+            assert_eq!(v.fix.is_none(), v.status == Status::Pass, "{f:?}: {v:?}");
+        }
+    }
+
+    #[test]
+    fn spf_fails_on_limits_and_an_unauthorized_gateway_and_warns_on_another_all() {
+        let other_all = SpfProblem::OtherAll {
+            found: Some('~'),
+            want: '-',
+        };
+        let v = spf_with(vec![other_all.clone()]).verdict();
+        assert_eq!(v.status, Status::Warn);
+        assert!(
+            v.found
+                .ends_with("ends with '~'all, the blueprint says '-'all"),
+            "{v:?}"
+        );
+        for fails in [
+            SpfProblem::TooManyLookups(11),
+            SpfProblem::TooManyVoidLookups(3),
+            SpfProblem::GatewayNotAuthorized(ip()),
+        ] {
+            let v = spf_with(vec![fails.clone(), other_all.clone()]).verdict();
+            assert_eq!(v.status, Status::Fail, "{fails:?}");
+            // The fix is the first problem's.
+            assert_eq!(v.fix.as_deref(), Some(fails.fix()), "{fails:?}");
+            assert!(v.found.contains("; ends with"), "{v:?}");
+        }
+        assert_eq!(
+            spf_with(vec![]).verdict().found,
+            "v=spf1 ip4:192.0.2.7 -all (0 lookups)"
+        );
+    }
+
+    #[test]
+    fn only_an_absent_record_is_worth_asking_the_zones_servers_for() {
+        let absent: Vec<(Finding, Option<Lookup>)> = vec![
+            (Finding::Absent(Record::Spf), Some(Lookup::Txt)),
+            (Finding::Absent(Record::DkimCname), Some(Lookup::Cname)),
+            (Finding::Absent(Record::Dmarc), Some(Lookup::Txt)),
+            (Finding::Absent(Record::A), Some(Lookup::A)),
+            // AWS's reverse zone, not the blueprint's.
+            (Finding::Absent(Record::Ptr), None),
+            // There but wrong: nothing is on its way.
+            (Finding::Dkim(Dkim::NoKey), None),
+            (Finding::Dkim(Dkim::OtherKey), None),
+            (Finding::Dmarc(Dmarc::Several(2)), None),
+            (
+                Finding::MailFrom {
+                    host: "h".into(),
+                    mx: MailFromMx::Absent,
+                    spf: MailFromSpf::Right,
+                },
+                Some(Lookup::Mx),
+            ),
+            (
+                Finding::MailFrom {
+                    host: "h".into(),
+                    mx: MailFromMx::Right,
+                    spf: MailFromSpf::Absent,
+                },
+                Some(Lookup::Txt),
+            ),
+            (
+                Finding::MailFrom {
+                    host: "h".into(),
+                    mx: MailFromMx::Other(vec!["x".into()]),
+                    spf: MailFromSpf::Right,
+                },
+                None,
+            ),
+            (
+                Finding::MailFrom {
+                    host: "h".into(),
+                    mx: MailFromMx::Absent,
+                    spf: MailFromSpf::WithoutAmazonSes,
+                },
+                None,
+            ),
+            (Finding::NoAnswer("timed out".into()), None),
+        ];
+        for (f, want) in absent {
+            assert_eq!(f.absent(), want, "{f:?}");
+        }
+    }
+
+    #[test]
+    fn a_propagating_record_warns_with_what_the_resolver_said_and_nothing_to_change() {
+        let v = Finding::Propagating {
+            finding: Box::new(Finding::Absent(Record::Dmarc)),
+            resolver: "127.0.0.1:5353".into(),
+        }
+        .verdict();
+        assert_eq!(v.status, Status::Warn);
+        assert!(
+            v.found
+                .starts_with("no DMARC record at 127.0.0.1:5353, but"),
+            "{v:?}"
+        );
+        assert!(v.found.ends_with("still propagating"), "{v:?}");
+        assert!(v.fix.unwrap().starts_with("nothing to change"));
+    }
+
+    #[test]
+    fn a_dkim_key_is_said_to_match_only_when_it_was_compared() {
+        let compared = Finding::Dkim(Dkim::Key {
+            bits: 2048,
+            compared: true,
+        });
+        assert_eq!(
+            compared.verdict().found,
+            "RSA 2048 bits, matches the signing key"
+        );
+        let not = Finding::Dkim(Dkim::Key {
+            bits: 2048,
+            compared: false,
+        });
+        assert_eq!(not.verdict(), pass("RSA 2048 bits"));
+        let weak = Finding::Dkim(Dkim::Key {
+            bits: 1024,
+            compared: true,
+        });
+        assert_eq!(weak.verdict().status, Status::Warn);
+    }
+
+    #[test]
+    fn mail_from_names_each_problem_and_the_fix_for_unknown_dmarc_tags_is_apply() {
+        let v = Finding::MailFrom {
+            host: "feedback-smtp.eu-west-1.amazonses.com".into(),
+            mx: MailFromMx::Other(vec!["mx.example".into()]),
+            spf: MailFromSpf::Right,
+        }
+        .verdict();
+        assert_eq!(
+            v.found,
+            "MX mx.example, SES expects feedback-smtp.eu-west-1.amazonses.com"
+        );
+        let v = Finding::Dmarc(Dmarc::One {
+            record: "v=DMARC1; p=none; foo=1".into(),
+            unauthorized: vec![],
+            unknown_tags: vec!["foo".into()],
+        })
+        .verdict();
+        assert_eq!(v.status, Status::Warn);
+        assert!(v.fix.unwrap().contains("publish the blueprint's record"));
+    }
+}
