@@ -6,11 +6,24 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-/// A 1-based line and column in the blueprint file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+/// A 1-based line and column (in characters) in the blueprint file; `0:0` while unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize)]
 pub struct Pos {
     pub line: usize,
     pub col: usize,
+}
+
+impl Pos {
+    pub(crate) fn of(at: serde_saphyr::Location) -> Pos {
+        Pos {
+            line: usize::try_from(at.line()).unwrap_or(usize::MAX),
+            col: usize::try_from(at.column()).unwrap_or(usize::MAX),
+        }
+    }
+
+    pub(crate) fn is_known(self) -> bool {
+        self.line > 0
+    }
 }
 
 /// One problem in a blueprint.

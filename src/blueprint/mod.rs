@@ -1,68 +1,219 @@
 //! The blueprint: its types, loading from YAML with source positions, and validation.
 //!
-//! `load` turns a file's text into a [`Blueprint`] and reports every problem at once
-//! (structure and meaning alike) as a [`Report`]. Pure apart from reading DKIM key files the
-//! blueprint names: no AWS, no tokio. May import `mail` (the record builders it validates
-//! against); nothing from `model`, `plan` or the AWS edges.
+//! The types below are the one description of the document: serde reads them from YAML
+//! (serde-saphyr, with positions), schemars turns them into the JSON Schema that `mailinfra
+//! schema` prints, and their doc comments are that schema's descriptions. `load` reads a file's
+//! text into a [`Blueprint`]; a structural problem (a wrong type, an unknown or missing field)
+//! stops it with one [`Diagnostic`], as cargo does; checks of meaning then report every problem
+//! at once. Pure apart from reading DKIM key files the blueprint names: no AWS, no tokio. May
+//! import `mail` (the record builders it validates against); nothing from `model`, `plan` or
+//! the AWS edges.
 
 pub mod diagnostics;
-mod load;
+mod parse;
 pub mod schema;
 #[cfg(test)]
 mod tests;
 pub(crate) mod validate;
-pub mod yaml;
 
+use std::borrow::Cow;
 use std::path::Path;
 
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde::{Deserialize, Deserializer};
+
 pub use diagnostics::{Diagnostic, Pos, Report};
+pub use parse::LIMITS;
+
+use parse::{gateway_dkim, positioned_opt, positioned_vec, tags, tls, whole_opt};
 
 /// A value and where it was written.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Spanned<T> {
     pub value: T,
     pub pos: Pos,
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Spanned<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = serde_saphyr::Spanned::<T>::deserialize(d)?;
+        Ok(Spanned {
+            value: s.value,
+            pos: Pos::of(s.referenced),
+        })
+    }
+}
+
+/// In the schema a spanned value is the value itself.
+impl<T: JsonSchema> JsonSchema for Spanned<T> {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> Cow<'static, str> {
+        T::schema_name()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        generator.subschema_for::<T>()
+    }
+}
+
+impl<T> Spanned<T> {
+    fn new(value: T) -> Self {
+        Spanned {
+            value,
+            pos: Pos::default(),
+        }
+    }
 }
 
 /// The TTL given to records when neither the domain nor the blueprint sets one. Five minutes
 /// lets a fix reach resolvers quickly; mail records change rarely, so the query cost is small.
 pub const DEFAULT_TTL: u32 = 300;
 
-/// One blueprint file.
-#[derive(Debug, Clone, PartialEq)]
+/// Patterns the schema states and `validate` checks again with messages and hints.
+mod pattern {
+    pub const NAME: &str = r"^[a-z0-9][a-z0-9-]{0,62}$";
+    pub const REGION: &str = r"^[a-z]+(-[a-z]+)+-[0-9]{1,3}$";
+    /// A host name as written: upper case and a final dot are allowed (both are normalized).
+    pub const HOST: &str = r"^(?=.{1,254}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?$";
+    pub const LABEL: &str = r"^[A-Za-z0-9_-]{1,63}$";
+    pub const INCLUDE: &str = r"^([A-Za-z0-9_-]{1,63}\.)+[A-Za-z0-9_-]{1,63}$";
+    pub const IP4: &str = r"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(/(3[0-2]|[12]?[0-9]))?$";
+    /// The characters of an IPv6 address and a prefix of at most 128; the address itself is
+    /// checked by `validate`.
+    pub const IP6: &str = r"^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*(/(12[0-8]|1[01][0-9]|[1-9]?[0-9]))?$";
+    pub const MAILTO: &str = r"^mailto:[^@,; ]+@[^@,; ]+\.[^@,; ]+$";
+    pub const FO: &str = r"^[01ds](:[01ds])*$";
+    pub const ADOPT: &str = r"^(dns\..+\.[A-Z]+|ses\.identity\..+|ses\.configuration_set\..+)$";
+    pub const CONFIG_SET: &str = r"^[A-Za-z0-9_-]{1,64}$";
+    pub const URL: &str = r"^https?://";
+    pub const EMAIL: &str = r"@";
+    pub const INSTANCE_TYPE: &str = r"^[A-Za-z0-9-]+\.[A-Za-z0-9.-]+$";
+    pub const IMAGE: &str = r"^(debian-12|ami-[0-9A-Fa-f]{8,17})$";
+    pub const SUBNET: &str = r"^subnet-[0-9A-Fa-f]+$";
+    /// Private IPv4 space (RFC 1918, RFC 6598), each range with a prefix at least as long as
+    /// its own: the same rule as `validate::is_private_range`.
+    pub const PRIVATE_V4: &str = concat!(
+        r"^(",
+        r"10(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}(/([89]|[12][0-9]|3[0-2]))?",
+        r"|172\.(1[6-9]|2[0-9]|3[01])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){2}(/(1[2-9]|2[0-9]|3[0-2]))?",
+        r"|192\.168(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){2}(/(1[6-9]|2[0-9]|3[0-2]))?",
+        r"|100\.(6[4-9]|[7-9][0-9]|1[01][0-9]|12[0-7])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){2}(/(1[0-9]|2[0-9]|3[0-2]))?",
+        r")$"
+    );
+}
+
+/// The schema of a blueprint where some domain sends via `sender`.
+fn sends_via(sender: &str) -> serde_json::Value {
+    serde_json::json!({
+        "required": ["domains"],
+        "properties": {
+            "domains": {
+                "contains": {
+                    "required": ["send_via"],
+                    "properties": { "send_via": { "contains": { "const": sender } } }
+                }
+            }
+        }
+    })
+}
+
+/// A mailinfra blueprint: the mail records, Amazon SES setup and relay gateway of a set of
+/// domains.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "mailinfra blueprint")]
+#[schemars(extend("dependentRequired" = { "gateway": ["region"] }))]
+#[schemars(extend("allOf" = [
+    {
+        "if": sends_via("ses"),
+        "then": { "required": ["region"] }
+    },
+    {
+        "if": sends_via("gateway"),
+        "then": { "required": ["gateway"] }
+    }
+]))]
 pub struct Blueprint {
-    /// The owner name: ownership records and tags carry it.
+    /// The owner name: ownership records and tags carry it. 1-63 lower-case letters, digits,
+    /// hyphens.
+    #[serde(rename = "blueprint")]
+    #[schemars(regex(pattern = pattern::NAME))]
     pub name: Spanned<String>,
+    /// The AWS region for SES and the gateway (Route 53 is global), e.g. `eu-west-1`.
+    #[schemars(regex(pattern = pattern::REGION))]
     pub region: Option<Spanned<String>>,
+    /// Default TTL in seconds for every record (60 to 604800; default 300).
+    #[serde(default, deserialize_with = "whole_opt")]
+    #[schemars(with = "Option<u32>", range(min = 60, max = 604800))]
     pub ttl: Option<Spanned<u32>>,
+    /// The mail domains.
+    #[serde(default)]
     pub domains: Vec<DomainSpec>,
-    /// Record addresses (`dns.example.com.TXT`) that already exist without mailinfra's
-    /// ownership record and that the user wants mailinfra to take over.
+    /// Record addresses (`dns.example.com.TXT`) or SES resources (`ses.identity.example.com`)
+    /// that already exist without mailinfra's ownership mark and that mailinfra should take
+    /// over, as `plan` prints them.
+    #[serde(default)]
+    #[schemars(inner(regex(pattern = pattern::ADOPT)))]
     pub adopt: Vec<Spanned<String>>,
     /// Account-level Amazon SES settings.
+    #[serde(default, deserialize_with = "positioned_opt")]
     pub ses: Option<SesAccountSpec>,
-    /// The self-hosted relay gateway.
+    /// The self-hosted relay gateway (EC2, Elastic IP with reverse DNS, Postfix and OpenDKIM).
+    #[serde(default, deserialize_with = "positioned_opt")]
     pub gateway: Option<GatewaySpec>,
 }
 
 /// The relay gateway: one EC2 instance in the VPC that application instances hand mail to.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct GatewaySpec {
+    #[serde(skip)]
     pub pos: Pos,
-    /// The name in the A and PTR records and Postfix's `myhostname`.
+    /// The gateway's name in the A and PTR records and Postfix's `myhostname`, e.g.
+    /// `mail.example.com`.
+    #[schemars(regex(pattern = pattern::HOST))]
     pub hostname: Spanned<String>,
-    /// The hosted zone holding `hostname` (default: its parent domain).
+    /// The Route 53 hosted zone holding `hostname` (default: its parent domain).
+    #[schemars(regex(pattern = pattern::HOST))]
     pub zone: Option<Spanned<String>>,
+    /// The EC2 instance type (default `t3.micro`).
+    #[serde(default = "parse::default_instance_type")]
+    #[schemars(regex(pattern = pattern::INSTANCE_TYPE), extend("default" = "t3.micro"))]
     pub instance_type: Spanned<String>,
-    /// `debian-12` (resolved through Debian's public SSM parameter) or an `ami-` id.
+    /// `debian-12` (default; resolved through Debian's public SSM parameter) or an AMI id.
+    #[serde(default = "parse::default_image")]
+    #[schemars(regex(pattern = pattern::IMAGE), extend("default" = "debian-12"))]
     pub image: Spanned<String>,
-    /// Default: a default subnet of the default VPC.
+    /// A subnet id (default: a default subnet of the default VPC).
+    #[schemars(regex(pattern = pattern::SUBNET))]
     pub subnet: Option<Spanned<String>>,
-    /// The networks allowed to relay through the gateway (Postfix `mynetworks`, security group).
+    /// The networks allowed to relay through the gateway (Postfix `mynetworks`, the security
+    /// group): private IPv4 ranges only (RFC 1918, RFC 6598), or the gateway is an open relay.
+    #[schemars(length(min = 1), inner(regex(pattern = pattern::PRIVATE_V4)))]
     pub relay_from: Vec<Spanned<String>>,
     /// Also accept mail on the submission port 587.
+    #[serde(default)]
     pub submission: bool,
+    /// The gateway's DKIM key, generated by mailinfra and kept in SSM Parameter Store.
+    #[serde(
+        rename = "dkim",
+        default = "parse::default_selector",
+        deserialize_with = "gateway_dkim"
+    )]
+    #[schemars(with = "Option<GatewayDkim>")]
     pub dkim_selector: Spanned<String>,
+}
+
+/// The gateway's DKIM settings.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayDkim {
+    /// The selector (default `mailinfra`).
+    #[schemars(regex(pattern = pattern::LABEL))]
+    pub selector: Spanned<String>,
 }
 
 impl GatewaySpec {
@@ -85,20 +236,41 @@ impl Blueprint {
 }
 
 /// One mail domain.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(extend("dependentSchemas" = {
+    "ses": { "required": ["send_via"], "properties": { "send_via": { "contains": { "const": "ses" } } } }
+}))]
 pub struct DomainSpec {
     /// The document path, `domains[N]`, for diagnostics.
+    #[serde(skip)]
     pub path: String,
+    /// The mail domain, e.g. `example.com`.
+    #[schemars(regex(pattern = pattern::HOST))]
     pub domain: Spanned<String>,
-    /// The Route 53 hosted zone holding the domain's records; the domain itself by default.
+    /// The Route 53 hosted zone holding the domain's records (default: the domain itself).
+    #[schemars(regex(pattern = pattern::HOST))]
     pub zone: Option<Spanned<String>>,
+    /// TTL in seconds for this domain's records (60 to 604800).
+    #[serde(default, deserialize_with = "whole_opt")]
+    #[schemars(with = "Option<u32>", range(min = 60, max = 604800))]
     pub ttl: Option<Spanned<u32>>,
+    #[serde(default, deserialize_with = "positioned_opt")]
     pub spf: Option<SpfSpec>,
+    #[serde(default, deserialize_with = "positioned_opt")]
     pub dmarc: Option<DmarcSpec>,
+    /// DKIM public keys to publish at `<selector>._domainkey.<domain>`.
+    #[serde(default, deserialize_with = "positioned_vec")]
     pub dkim: Vec<DkimSpec>,
-    /// `send_via: [ses]`: the domain sends through Amazon SES, with these settings.
+    /// Who sends the domain's mail: `ses` (Amazon SES) and/or `gateway` (the relay gateway).
+    #[serde(default)]
+    pub send_via: Vec<Spanned<Sender>>,
+    /// Amazon SES settings for the domain (needs `send_via: [ses]`). After loading, set
+    /// whenever the domain sends via SES.
+    #[serde(default, deserialize_with = "positioned_opt")]
     pub ses: Option<SesDomainSpec>,
-    /// `send_via: [gateway]`: the gateway relays and signs this domain's mail.
+    /// Where `send_via` names the gateway, if it does.
+    #[serde(skip)]
     pub via_gateway: Option<Pos>,
 }
 
@@ -108,20 +280,49 @@ impl DomainSpec {
     }
 }
 
+/// A way a domain's mail leaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Sender {
+    /// Amazon SES.
+    Ses,
+    /// The blueprint's relay gateway.
+    Gateway,
+}
+
 /// SPF for one domain: the mechanisms the user lists; mailinfra adds its own senders.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SpfSpec {
+    #[serde(skip)]
     pub pos: Pos,
+    /// Other senders' SPF domains (each costs DNS lookups; at most 10 in all).
+    #[serde(default)]
+    #[schemars(inner(regex(pattern = pattern::INCLUDE)))]
     pub include: Vec<Spanned<String>>,
+    /// IPv4 addresses or CIDR ranges.
+    #[serde(default)]
+    #[schemars(inner(regex(pattern = pattern::IP4)))]
     pub ip4: Vec<Spanned<String>>,
+    /// IPv6 addresses or CIDR ranges.
+    #[serde(default)]
+    #[schemars(inner(regex(pattern = pattern::IP6)))]
     pub ip6: Vec<Spanned<String>>,
+    /// The `a` mechanism (costs a DNS lookup).
+    #[serde(default)]
     pub a: bool,
+    /// The `mx` mechanism (costs a DNS lookup).
+    #[serde(default)]
     pub mx: bool,
+    /// The closing qualifier (default `softfail`).
+    #[serde(default = "parse::default_all")]
+    #[schemars(extend("default" = "softfail"))]
     pub all: Spanned<SpfAll>,
 }
 
 /// The closing `all` mechanism's qualifier.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum SpfAll {
     /// `-all`: receivers should reject mail from unlisted senders.
     Fail,
@@ -131,59 +332,110 @@ pub enum SpfAll {
     Neutral,
 }
 
-/// DMARC policy for one domain, with the tags RFC 9989 keeps or adds.
-#[derive(Debug, Clone, PartialEq)]
+/// DMARC policy for one domain, with the tags RFC 9989 keeps or adds (`pct`, `rf` and `ri`
+/// are gone).
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DmarcSpec {
+    #[serde(skip)]
     pub pos: Pos,
+    /// `p=`: what receivers do with mail that fails DMARC.
     pub policy: DmarcPolicy,
+    /// `sp=`: the policy for subdomains.
     pub subdomain_policy: Option<DmarcPolicy>,
+    /// `np=`: the policy for non-existent subdomains.
     pub nonexistent_policy: Option<DmarcPolicy>,
+    /// Aggregate report addresses (`mailto:`).
+    #[serde(default)]
+    #[schemars(inner(regex(pattern = pattern::MAILTO)))]
     pub rua: Vec<Spanned<String>>,
+    /// Failure report addresses (`mailto:`).
+    #[serde(default)]
+    #[schemars(inner(regex(pattern = pattern::MAILTO)))]
     pub ruf: Vec<Spanned<String>>,
+    /// DKIM alignment.
     pub adkim: Option<Alignment>,
+    /// SPF alignment.
     pub aspf: Option<Alignment>,
+    /// Failure reporting options: `0`, `1`, `d`, `s` joined by `:`.
+    #[schemars(regex(pattern = pattern::FO))]
     pub fo: Option<Spanned<String>>,
     /// RFC 9989 `t=y`: the policy is being tested and receivers apply one step less.
+    #[serde(default)]
     pub testing: bool,
+    /// RFC 9989 `psd=`: whether this domain is a public suffix domain.
     pub psd: Option<Psd>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum DmarcPolicy {
     None,
     Quarantine,
     Reject,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum Alignment {
     Relaxed,
     Strict,
 }
 
 /// RFC 9989 `psd=`: whether this domain is a public suffix domain.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum Psd {
     Yes,
     No,
     Unknown,
 }
 
-/// A DKIM public key to publish at `<selector>._domainkey.<domain>`.
-#[derive(Debug, Clone, PartialEq)]
+/// A DKIM public key to publish at `<selector>._domainkey.<domain>`: inline or from a file
+/// (PEM or base64 SubjectPublicKeyInfo), one of the two.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(extend("oneOf" = [{ "required": ["public_key"] }, { "required": ["public_key_file"] }]))]
 pub struct DkimSpec {
+    #[serde(skip)]
     pub pos: Pos,
+    /// The selector: one DNS label, e.g. `mta1`.
+    #[schemars(regex(pattern = pattern::LABEL))]
     pub selector: Spanned<String>,
-    /// Base64 of the DER SubjectPublicKeyInfo, whitespace and PEM armour removed.
+    /// The key, base64 or PEM. After loading: base64 of the DER SubjectPublicKeyInfo,
+    /// whitespace and PEM armour removed, whichever way it was given.
+    #[serde(default)]
     pub public_key: Spanned<String>,
+    /// A file holding the key, relative to the blueprint file.
+    pub public_key_file: Option<Spanned<String>>,
 }
 
 /// How a domain sends through Amazon SES.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(extend("dependentRequired" = {
+    "mail_from_on_mx_failure": ["mail_from"],
+    "mail_from_spf": ["mail_from"]
+}))]
 pub struct SesDomainSpec {
+    #[serde(skip)]
     pub pos: Pos,
+    /// `easy` (default), `{ easy: { key_length: 1024 } }` or `{ byodkim: { selector: s1 } }`.
+    #[serde(default)]
     pub dkim: SesDkimSpec,
+    /// A custom MAIL FROM subdomain, e.g. `bounce.example.com`.
+    #[serde(rename = "mail_from")]
+    #[schemars(regex(pattern = pattern::HOST))]
+    pub mail_from_domain: Option<Spanned<String>>,
+    /// What SES does when the MAIL FROM domain's MX is missing (default `use_default`).
+    pub mail_from_on_mx_failure: Option<Spanned<MxFailure>>,
+    /// The MAIL FROM domain's SPF qualifier (default `fail`).
+    pub mail_from_spf: Option<Spanned<MailFromSpf>>,
+    /// The three `mail_from` fields together, once loaded.
+    #[serde(skip)]
     pub mail_from: Option<MailFromSpec>,
+    /// The identity's default configuration set.
+    #[schemars(regex(pattern = pattern::CONFIG_SET))]
     pub configuration_set: Option<Spanned<String>>,
 }
 
@@ -193,6 +445,14 @@ pub struct SesDomainSpec {
 pub enum SesDkimSpec {
     Easy { key_length: KeyLength },
     Byo { selector: Spanned<String> },
+}
+
+impl Default for SesDkimSpec {
+    fn default() -> Self {
+        SesDkimSpec::Easy {
+            key_length: KeyLength::Rsa2048,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -209,7 +469,8 @@ pub struct MailFromSpec {
     pub spf_all: SpfAll,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum MxFailure {
     /// Fall back to SES's own MAIL FROM domain.
     UseDefault,
@@ -217,49 +478,100 @@ pub enum MxFailure {
     Reject,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// The MAIL FROM domain's SPF qualifier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MailFromSpf {
+    /// `-all`
+    Fail,
+    /// `~all`
+    SoftFail,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum SuppressionReason {
     Bounce,
     Complaint,
 }
 
-/// Account-level SES settings.
-#[derive(Debug, Clone, PartialEq)]
+/// Account-level Amazon SES settings.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SesAccountSpec {
+    #[serde(skip)]
     pub pos: Pos,
-    /// `None`: the account's suppression list is not managed.
+    /// The account suppression list's reasons. `None`: the list is not managed.
     pub suppression: Option<Vec<SuppressionReason>>,
+    #[serde(default)]
     pub configuration_sets: Vec<ConfigSetSpec>,
+    /// Request production access (leave the sandbox) with these details.
+    #[serde(default, deserialize_with = "positioned_opt")]
     pub production_access: Option<ProductionAccessSpec>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// An SES configuration set the blueprint owns.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ConfigSetSpec {
+    /// 1 to 64 letters, digits, `-` and `_`.
+    #[schemars(regex(pattern = pattern::CONFIG_SET))]
     pub name: Spanned<String>,
+    /// Per-set suppression reasons (default: none).
+    #[serde(default)]
     pub suppression: Vec<SuppressionReason>,
+    /// `require` or `optional` (default).
+    #[serde(rename = "tls", default, deserialize_with = "tls")]
+    #[schemars(with = "Option<Tls>")]
     pub tls_required: bool,
+    /// Default `true`.
+    #[serde(default = "parse::yes")]
     pub sending_enabled: bool,
+    /// Tags on the configuration set (mailinfra adds its ownership tags).
+    #[serde(default, deserialize_with = "tags")]
+    #[schemars(with = "std::collections::BTreeMap<String, String>")]
     pub tags: Vec<(String, String)>,
 }
 
+/// Whether a configuration set requires TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Tls {
+    Require,
+    Optional,
+}
+
 /// The details of a request to leave the SES sandbox, which people at AWS decide.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ProductionAccessSpec {
+    #[serde(skip)]
     pub pos: Pos,
     pub mail_type: MailType,
+    /// The site that sends the mail: AWS reviews it.
+    #[schemars(regex(pattern = pattern::URL))]
     pub website_url: Spanned<String>,
+    /// Who receives the mail, how they opted in, how bounces and complaints are handled.
+    #[schemars(length(min = 20))]
     pub use_case: Spanned<String>,
+    /// Default `en`.
+    #[serde(default = "parse::english")]
     pub contact_language: ContactLanguage,
+    /// Addresses AWS may write to about the request.
+    #[serde(default)]
+    #[schemars(inner(regex(pattern = pattern::EMAIL)))]
     pub additional_contacts: Vec<Spanned<String>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum MailType {
     Transactional,
     Marketing,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum ContactLanguage {
     En,
     Ja,
@@ -273,28 +585,50 @@ pub fn load(file: &str, source: &str, base_dir: &Path) -> Result<Blueprint, Repo
         source: source.to_owned(),
         diagnostics,
     };
-    let root = yaml::parse(source).map_err(|d| report(vec![d]))?;
-    let (blueprint, mut diagnostics) = load::from_tree(&root, base_dir);
-    if let Some(bp) = &blueprint {
-        diagnostics.extend(validate::check(bp));
-    }
+    let mut bp = parse::from_str(source).map_err(|d| report(vec![d]))?;
+    let mut diagnostics = parse::complete(&mut bp, base_dir);
+    diagnostics.extend(validate::check(&bp));
     diagnostics.sort_by_key(|d| d.pos);
-    match blueprint {
-        Some(bp) if diagnostics.is_empty() => Ok(bp),
-        _ => Err(report(diagnostics)),
+    if diagnostics.is_empty() {
+        Ok(bp)
+    } else {
+        Err(report(diagnostics))
     }
 }
 
-/// Reads and loads a blueprint file.
+/// Reads and loads a blueprint file. A file over [`LIMITS`]' size is refused unread.
 pub fn load_file(path: &Path) -> Result<Blueprint, Report> {
     let file = path.display().to_string();
-    let source = std::fs::read_to_string(path).map_err(|e| Report {
+    let refuse = |message: String, hint: &str| Report {
         file: file.clone(),
         source: String::new(),
-        diagnostics: vec![
-            Diagnostic::new(None, "", format!("cannot read the blueprint: {e}"))
-                .hint("pass the blueprint's path, e.g. `mailinfra plan blueprints/example.yaml`"),
-        ],
+        diagnostics: vec![Diagnostic::new(None, "", message).hint(hint)],
+    };
+    let read = || -> std::io::Result<Vec<u8>> {
+        use std::io::Read as _;
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)?
+            .take(LIMITS.file_bytes as u64 + 1)
+            .read_to_end(&mut bytes)?;
+        Ok(bytes)
+    };
+    let bytes = read().map_err(|e| {
+        refuse(
+            format!("cannot read the blueprint: {e}"),
+            "pass the blueprint's path, e.g. `mailinfra plan blueprints/example.yaml`",
+        )
+    })?;
+    if bytes.len() > LIMITS.file_bytes {
+        // Only the limit and one byte were read; the file's own size is in its metadata.
+        let size = std::fs::metadata(path).map_or(bytes.len(), |m| m.len() as usize);
+        let d = parse::too_large(size);
+        return Err(refuse(d.message, d.hint.as_deref().unwrap_or_default()));
+    }
+    let source = String::from_utf8(bytes).map_err(|e| {
+        refuse(
+            format!("the blueprint is not UTF-8 text: {e}"),
+            "save the file as UTF-8",
+        )
     })?;
     let base = path.parent().unwrap_or(Path::new("."));
     load(&file, &source, base)

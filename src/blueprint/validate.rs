@@ -539,8 +539,37 @@ fn domain(c: &mut Checks, d: &DomainSpec) {
         c.txt(&dmarc::render(m), m.pos, &mp, "DMARC");
     }
 
+    if let Some(ses) = &d.ses
+        && !d.send_via.iter().any(|v| v.value == Sender::Ses)
+    {
+        c.err(
+            ses.pos,
+            &format!("{}.ses", d.path),
+            "`ses` settings are given but the domain does not send via SES",
+            "add `send_via: [ses]` to the domain",
+        );
+    }
     if let Some(ses) = &d.ses {
         let sp = format!("{}.ses", d.path);
+        if ses.mail_from_domain.is_none() {
+            let options = [
+                (
+                    "mail_from_on_mx_failure",
+                    ses.mail_from_on_mx_failure.as_ref().map(|s| s.pos),
+                ),
+                ("mail_from_spf", ses.mail_from_spf.as_ref().map(|s| s.pos)),
+            ];
+            for (key, pos) in options {
+                if let Some(pos) = pos {
+                    c.err(
+                        pos,
+                        &format!("{sp}.{key}"),
+                        format!("`{key}` is set but `mail_from` is not"),
+                        "add `mail_from: bounce.<domain>` or remove this field",
+                    );
+                }
+            }
+        }
         if let SesDkimSpec::Byo { selector } = &ses.dkim
             && let Err(why) = names::check_label(&selector.value)
         {
@@ -594,6 +623,19 @@ fn domain(c: &mut Checks, d: &DomainSpec) {
                 "a selector is one DNS label, e.g. `mta1` or `2026-11`",
             );
         }
+        let name = dkim::record_name(&k.selector.value, &d.domain.value);
+        if name.len() > names::MAX_NAME {
+            c.err(
+                k.selector.pos,
+                &format!("{kp}.selector"),
+                format!("`{name}` is longer than {} characters", names::MAX_NAME),
+                "use a shorter selector",
+            );
+        }
+        if !k.public_key.pos.is_known() {
+            // No key was given or its file could not be read: reported when it was read.
+            continue;
+        }
         match dkim::rsa_key_bits(&k.public_key.value) {
             Err(why) => c.err(
                 k.public_key.pos,
@@ -610,15 +652,6 @@ fn domain(c: &mut Checks, d: &DomainSpec) {
             Ok(_) => {}
         }
         c.txt(&dkim::record_text(&k.public_key.value), k.pos, &kp, "DKIM");
-        let name = dkim::record_name(&k.selector.value, &d.domain.value);
-        if name.len() > names::MAX_NAME {
-            c.err(
-                k.selector.pos,
-                &format!("{kp}.selector"),
-                format!("`{name}` is longer than {} characters", names::MAX_NAME),
-                "use a shorter selector",
-            );
-        }
     }
 }
 
