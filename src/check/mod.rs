@@ -11,6 +11,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
+use crate::mail::record::{Purpose, RType};
 use crate::mail::{dkim, txt};
 use crate::plan::desired::{Content, Desired, DesiredRecord};
 use crate::plan::observed::Observed;
@@ -164,24 +165,18 @@ enum Checked {
     MailFrom,
 }
 
-/// The one place that reads a record's purpose and type, which `model` keeps as text
-/// (`"SPF"`, `"SES DKIM"`, `"gateway DKIM"`, `"MAIL FROM"`, ...).
+/// Which row checks a record the blueprint publishes for `domain`.
 fn checked(domain: &str, r: &DesiredRecord) -> Option<Checked> {
-    let purpose = r.purpose.as_str();
-    if purpose == "SPF" && r.name == domain {
-        Some(Checked::Spf)
-    } else if purpose.contains("DKIM") {
-        Some(if r.rtype == "CNAME" {
+    match r.purpose {
+        Purpose::Spf if r.name == domain => Some(Checked::Spf),
+        p if p.is_dkim() => Some(if r.rtype == RType::Cname {
             Checked::DkimCname
         } else {
             Checked::DkimTxt
-        })
-    } else if purpose == "MAIL FROM" {
-        Some(Checked::MailFrom)
-    } else if r.name == format!("_dmarc.{domain}") {
-        Some(Checked::Dmarc)
-    } else {
-        None
+        }),
+        Purpose::MailFromMx => Some(Checked::MailFrom),
+        Purpose::Dmarc if r.name == format!("_dmarc.{domain}") => Some(Checked::Dmarc),
+        _ => None,
     }
 }
 

@@ -6,5 +6,6 @@ pub mod dkim;
 pub mod dmarc;
 pub mod gateway;
 pub mod names;
+pub mod record;
 pub mod spf;
 pub mod txt;

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::blueprint::{Blueprint, DEFAULT_TTL};
 use crate::kinds::gateway::{self, DesiredGateway};
 use crate::kinds::ses::{self, DesiredSes, DkimSetting, ObservedSes, mail_from_mx};
+use crate::mail::record::{Purpose, RType};
 use crate::mail::{dkim, dmarc, spf, txt};
 
 /// Which output of a resource a value needs.
@@ -201,11 +202,11 @@ pub struct DesiredRecord {
     pub zone: String,
     pub name: String,
     #[serde(rename = "type")]
-    pub rtype: String,
+    pub rtype: RType,
     pub ttl: u32,
     pub content: Content,
-    /// What the record is for, for people: `SPF`, `DMARC`, `DKIM`.
-    pub purpose: String,
+    /// What the record is for.
+    pub purpose: Purpose,
 }
 
 impl DesiredRecord {
@@ -220,7 +221,7 @@ impl DesiredRecord {
             Content::Whole { .. } | Content::Spf { .. } | Content::Keep => vec![self.clone()],
             Content::WholeFrom { value } => {
                 let text = value.render(outputs)?;
-                let value = if self.rtype == "TXT" {
+                let value = if self.rtype == RType::Txt {
                     txt::encode(&text)
                 } else {
                     text
@@ -292,21 +293,21 @@ impl Desired {
     pub fn add_ses_records(&mut self, observed: &ObservedSes, rekey: &BTreeSet<String>) {
         let region = self.region.clone().unwrap_or_default();
         for id in &self.ses.identities {
-            let mut push = |name: String, rtype: &str, purpose: &str, content: Content| {
+            let mut push = |name: String, rtype: RType, purpose: Purpose, content: Content| {
                 self.records.push(DesiredRecord {
                     zone: id.zone.clone(),
                     name,
-                    rtype: rtype.into(),
+                    rtype,
                     ttl: id.ttl,
                     content,
-                    purpose: purpose.into(),
+                    purpose,
                 })
             };
             match &id.dkim {
                 DkimSetting::Easy { .. } => push(
                     dkim::record_name("*", &id.domain),
-                    "CNAME",
-                    "SES DKIM",
+                    RType::Cname,
+                    Purpose::SesDkim,
                     Content::EasyDkim {
                         tokens: OutputRef::ses_tokens(&id.domain),
                     },
@@ -318,8 +319,8 @@ impl Desired {
                         });
                     push(
                         dkim::record_name(selector, &id.domain),
-                        "TXT",
-                        "SES DKIM",
+                        RType::Txt,
+                        Purpose::SesDkim,
                         if published {
                             Content::Keep
                         } else {
@@ -333,16 +334,16 @@ impl Desired {
             if let Some(mf) = &id.mail_from {
                 push(
                     mf.domain.clone(),
-                    "MX",
-                    "MAIL FROM",
+                    RType::Mx,
+                    Purpose::MailFromMx,
                     Content::Whole {
                         values: vec![mail_from_mx(&region)],
                     },
                 );
                 push(
                     mf.domain.clone(),
-                    "TXT",
-                    "MAIL FROM SPF",
+                    RType::Txt,
+                    Purpose::MailFromSpf,
                     Content::Spf {
                         text: mf.spf.clone(),
                     },
@@ -376,14 +377,14 @@ pub fn from_blueprint(bp: &Blueprint) -> Desired {
         let zone = d.zone_name().to_owned();
         let ttl = d.ttl.as_ref().map_or(default_ttl, |t| t.value);
         let domain = &d.domain.value;
-        let mut push = |name: String, purpose: &str, content: Content| {
+        let mut push = |name: String, purpose: Purpose, content: Content| {
             records.push(DesiredRecord {
                 zone: zone.clone(),
                 name,
-                rtype: "TXT".into(),
+                rtype: RType::Txt,
                 ttl,
                 content,
-                purpose: purpose.into(),
+                purpose,
             })
         };
         let spf = d.spf.as_ref().map(spf::compose);
@@ -394,7 +395,7 @@ pub fn from_blueprint(bp: &Blueprint) -> Desired {
             });
             push(
                 domain.clone(),
-                "SPF",
+                Purpose::Spf,
                 Content::SpfFrom {
                     text: Template(vec![
                         Piece::Text("v=spf1 ip4:".into()),
@@ -404,12 +405,12 @@ pub fn from_blueprint(bp: &Blueprint) -> Desired {
                 },
             );
         } else if let Some(text) = spf {
-            push(domain.clone(), "SPF", Content::Spf { text });
+            push(domain.clone(), Purpose::Spf, Content::Spf { text });
         }
         if let Some(m) = &d.dmarc {
             push(
                 format!("_dmarc.{domain}"),
-                "DMARC",
+                Purpose::Dmarc,
                 Content::Whole {
                     values: vec![txt::encode(&dmarc::render(m))],
                 },
@@ -418,7 +419,7 @@ pub fn from_blueprint(bp: &Blueprint) -> Desired {
         for k in &d.dkim {
             push(
                 dkim::record_name(&k.selector.value, domain),
-                "DKIM",
+                Purpose::Dkim,
                 Content::Whole {
                     values: vec![txt::encode(&dkim::record_text(&k.public_key.value))],
                 },
@@ -427,7 +428,7 @@ pub fn from_blueprint(bp: &Blueprint) -> Desired {
         if let (Some(g), Some(_)) = (&bp.gateway, d.via_gateway) {
             push(
                 dkim::record_name(&g.dkim_selector.value, domain),
-                "gateway DKIM",
+                Purpose::GatewayDkim,
                 Content::WholeFrom {
                     value: dkim_template(OutputRef::gateway_key()),
                 },
@@ -440,12 +441,12 @@ pub fn from_blueprint(bp: &Blueprint) -> Desired {
         records.push(DesiredRecord {
             zone: zone.clone(),
             name: g.hostname.value.clone(),
-            rtype: "A".into(),
+            rtype: RType::A,
             ttl: default_ttl,
             content: Content::WholeFrom {
                 value: Template(vec![gateway_ip()]),
             },
-            purpose: "gateway A".into(),
+            purpose: Purpose::GatewayA,
         });
         zones.insert(zone);
     }

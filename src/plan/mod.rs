@@ -19,7 +19,7 @@ pub use diff::{Conflict, diff};
 
 use crate::kinds::gateway::diff as gateway;
 pub use crate::kinds::records::batch::{Batch, Change, ChangeAction, batches};
-pub use crate::kinds::records::{Pending, RecordSet};
+pub use crate::kinds::records::{Pending, Purpose, RecordSet};
 pub use crate::kinds::ses::diff::{FieldChange, SesChange, SesOp};
 use desired::Desired;
 
@@ -107,7 +107,9 @@ pub enum Action {
 pub struct RecordChange {
     pub address: String,
     pub action: Action,
-    pub purpose: String,
+    /// What the record is for; none for the deletion of a whole set no longer wanted.
+    #[serde(with = "crate::mail::record::optional_label")]
+    pub purpose: Option<Purpose>,
     pub before: Option<RecordSet>,
     pub after: Option<RecordSet>,
     pub marker_before: Option<RecordSet>,

@@ -88,11 +88,7 @@ pub fn text(plan: &Plan, paint: Paint) -> String {
                 Action::Delete => paint.red(sign),
                 _ => paint.yellow(sign),
             };
-            let purpose = if c.purpose.is_empty() {
-                String::new()
-            } else {
-                format!("  ({})", c.purpose)
-            };
+            let purpose = c.purpose.map_or(String::new(), |p| format!("  ({p})"));
             let _ = writeln!(out, "  {colored} {word:<7} {}{purpose}", c.address);
             let before = c.before.as_ref();
             let after = c.after.as_ref();
@@ -358,7 +354,7 @@ pub fn markdown(plan: &Plan) -> String {
                 "| {} | `{}` | {} | {} | {} |",
                 verb(c.action).1,
                 cell(&c.address),
-                c.purpose,
+                c.purpose.map_or("", |p| p.label()),
                 values(&c.before),
                 after
             );

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use super::*;
 use crate::kinds::records::RecordSet;
 use crate::kinds::records::ownership::{self, Owner, Scope};
+use crate::mail::record::{Purpose, RType};
 use crate::mail::txt;
 use crate::plan::desired::{
     Content, Desired, DesiredRecord, OutputRef, OutputValue, Outputs, Piece, Template,
@@ -41,7 +42,7 @@ fn dmarc(text: &str) -> DesiredRecord {
         content: Content::Whole {
             values: vec![txt::encode(text)],
         },
-        purpose: "DMARC".into(),
+        purpose: Purpose::Dmarc,
     }
 }
 
@@ -49,7 +50,7 @@ fn spf(text: &str) -> DesiredRecord {
     DesiredRecord {
         name: "example.com".into(),
         content: Content::Spf { text: text.into() },
-        purpose: "SPF".into(),
+        purpose: Purpose::Spf,
         ..dmarc("")
     }
 }
@@ -710,7 +711,7 @@ mod ses_tests {
         let d = with_ses(vec![identity(easy(), true)]);
         let o = observed(vec![observed_identity(mine())], vec![]);
         let plan = diff(&d, &o).unwrap();
-        let got: Vec<(String, String, Content)> = plan
+        let got: Vec<(String, RType, Content)> = plan
             .desired
             .records
             .iter()

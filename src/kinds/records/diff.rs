@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::ownership::{self, Owner, Scope};
-use super::{RecordSet, address};
+use super::{Purpose, RType, RecordSet, address};
 use crate::mail::{spf, txt};
 use crate::plan::desired::{Content, Desired, DesiredRecord, OutputRef, Outputs};
 use crate::plan::observed::ObservedZone;
@@ -54,7 +54,7 @@ pub fn zone(
 pub struct Pending {
     pub name: String,
     #[serde(rename = "type")]
-    pub rtype: String,
+    pub rtype: RType,
     pub ttl: u32,
     pub content: Content,
 }
@@ -74,7 +74,7 @@ impl RecordChange {
             rtype: p.rtype.clone(),
             ttl: p.ttl,
             content: p.content.clone(),
-            purpose: self.purpose.clone(),
+            purpose: self.purpose.unwrap_or(Purpose::Spf),
         };
         let records = want.resolve(outputs)?;
         let owner = Owner {
@@ -134,11 +134,11 @@ fn spf_set(existing: Option<&RecordSet>, want: &DesiredRecord, text: &str) -> Re
 /// The working state of one zone's diff.
 struct ZoneDiff<'a> {
     desired: &'a Desired,
-    sets: HashMap<(&'a str, &'a str), &'a RecordSet>,
+    sets: HashMap<(&'a str, &'a RType), &'a RecordSet>,
     /// (name, type) -> (marker set, owner) for every mailinfra ownership record in the zone.
-    markers: HashMap<(String, String), (&'a RecordSet, Option<Owner>)>,
+    markers: HashMap<(String, RType), (&'a RecordSet, Option<Owner>)>,
     /// The subset owned by this blueprint.
-    owned: Vec<(String, String)>,
+    owned: Vec<(String, RType)>,
     changes: Vec<RecordChange>,
 }
 
@@ -148,8 +148,8 @@ impl<'a> ZoneDiff<'a> {
         let mut markers = HashMap::new();
         let mut owned = Vec::new();
         for r in &oz.records {
-            sets.insert((r.name.as_str(), r.rtype.as_str()), r);
-            if r.rtype == "TXT"
+            sets.insert((r.name.as_str(), &r.rtype), r);
+            if r.rtype == RType::Txt
                 && let Some(target) = ownership::marked_by(&r.name)
             {
                 let owner = ownership::parse(r);
@@ -181,10 +181,7 @@ impl<'a> ZoneDiff<'a> {
 
     fn desired_record(&mut self, want: &DesiredRecord, conflicts: &mut Vec<Conflict>) {
         let addr = address(&want.name, &want.rtype);
-        let existing = self
-            .sets
-            .get(&(want.name.as_str(), want.rtype.as_str()))
-            .copied();
+        let existing = self.sets.get(&(want.name.as_str(), &want.rtype)).copied();
         let (marker_before, owner) =
             match self.markers.get(&(want.name.clone(), want.rtype.clone())) {
                 Some((set, owner)) => (Some((*set).clone()), owner.clone()),
@@ -239,7 +236,7 @@ impl<'a> ZoneDiff<'a> {
         self.changes.push(RecordChange {
             address: addr,
             action: action(existing, ours, takes_over),
-            purpose: want.purpose.clone(),
+            purpose: Some(want.purpose),
             before: existing.filter(|_| !record_same).cloned(),
             after: (!record_same).then_some(after),
             marker_before: marker_before.filter(|_| !marker_same),
@@ -296,7 +293,7 @@ impl<'a> ZoneDiff<'a> {
             }
             return Ok(());
         }
-        if want.purpose == "MAIL FROM"
+        if want.purpose == Purpose::MailFromMx
             && let (Some(e), Content::Whole { values }) = (existing, &want.content)
             && !ours
             && !e.same_content(&RecordSet {
@@ -348,7 +345,7 @@ impl<'a> ZoneDiff<'a> {
         self.changes.push(RecordChange {
             address: address(&want.name, &want.rtype),
             action: action(existing, ours, takes_over),
-            purpose: want.purpose.clone(),
+            purpose: Some(want.purpose),
             before: existing.cloned(),
             after: None,
             marker_before: marker_before.filter(|_| !marker_same),
@@ -372,7 +369,7 @@ impl<'a> ZoneDiff<'a> {
             else {
                 continue;
             };
-            let existing = self.sets.get(&(name.as_str(), rtype.as_str())).copied();
+            let existing = self.sets.get(&(name.as_str(), &rtype)).copied();
             let remaining = match (owner.scope, existing) {
                 (Scope::Spf, Some(e)) => {
                     let others: Vec<String> = e
@@ -393,7 +390,7 @@ impl<'a> ZoneDiff<'a> {
                 (Some(e), Some(r)) if e.same_content(&r) => (None, None),
                 (e, r) => (e.cloned(), r),
             };
-            let purpose = if owner.scope == Scope::Spf { "SPF" } else { "" };
+            let purpose = (owner.scope == Scope::Spf).then_some(Purpose::Spf);
             self.changes.push(RecordChange {
                 address: address(&name, &rtype),
                 action: if remaining.is_some() {
@@ -401,7 +398,7 @@ impl<'a> ZoneDiff<'a> {
                 } else {
                     Action::Delete
                 },
-                purpose: purpose.into(),
+                purpose,
                 before,
                 after: remaining,
                 marker_before: Some((*marker).clone()),

@@ -15,6 +15,7 @@ pub use diff::Pending;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::mail::record::{Purpose, RType};
 use crate::mail::{names, txt};
 
 /// A Route 53 resource record set as mailinfra handles it: name lower-case without the
@@ -23,7 +24,7 @@ use crate::mail::{names, txt};
 pub struct RecordSet {
     pub name: String,
     #[serde(rename = "type")]
-    pub rtype: String,
+    pub rtype: RType,
     pub ttl: u32,
     pub values: Vec<String>,
 }
@@ -46,16 +47,16 @@ impl RecordSet {
 }
 
 /// The stable address of a record set: `dns.<name>.<TYPE>`.
-pub fn address(name: &str, rtype: &str) -> String {
+pub fn address(name: &str, rtype: impl std::fmt::Display) -> String {
     format!("dns.{name}.{rtype}")
 }
 
 /// One value as a resolver would compare it.
-pub fn normalized_value(rtype: &str, value: &str) -> String {
+pub fn normalized_value(rtype: &RType, value: &str) -> String {
     match rtype {
-        "TXT" | "SPF" => txt::text_of(value),
-        "CNAME" | "NS" | "PTR" => names::normalize(value),
-        "MX" => match value.split_once(' ') {
+        RType::Txt | RType::Spf => txt::text_of(value),
+        RType::Cname | RType::Ns | RType::Ptr => names::normalize(value),
+        RType::Mx => match value.split_once(' ') {
             Some((pref, host)) => format!("{pref} {}", names::normalize(host.trim())),
             None => value.to_owned(),
         },
@@ -63,7 +64,7 @@ pub fn normalized_value(rtype: &str, value: &str) -> String {
     }
 }
 
-fn normalized_values(rtype: &str, values: &[String]) -> Vec<String> {
+fn normalized_values(rtype: &RType, values: &[String]) -> Vec<String> {
     let mut v: Vec<String> = values.iter().map(|x| normalized_value(rtype, x)).collect();
     v.sort();
     v

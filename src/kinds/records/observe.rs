@@ -10,8 +10,8 @@ use aws_sdk_route53::types::TagResourceType;
 use futures::future::try_join_all;
 
 use crate::aws::{Aws, AwsError, ops};
-use crate::kinds::records::RecordSet;
 use crate::kinds::records::ownership;
+use crate::kinds::records::{RType, RecordSet};
 use crate::mail::names;
 use crate::plan::desired::Desired;
 use crate::plan::observed::{HostedZone, ObservedZone};
@@ -154,7 +154,7 @@ pub async fn list_records(aws: &Aws, zone_id: &str) -> Result<Vec<RecordSet>, Aw
             }
             records.push(RecordSet {
                 name: decode_name(set.name()),
-                rtype: set.r#type().as_str().to_owned(),
+                rtype: RType::from(set.r#type().as_str()),
                 ttl: set.ttl().unwrap_or(0).clamp(0, i64::from(u32::MAX)) as u32,
                 values: set
                     .resource_records()

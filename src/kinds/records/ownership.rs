@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::RecordSet;
+use super::{RType, RecordSet};
 use crate::mail::txt;
 
 /// The TTL of ownership records; nobody resolves them in the mail path.
@@ -42,26 +42,26 @@ pub fn zone_tag_key(blueprint: &str) -> String {
 pub const ZONE_TAG_VALUE: &str = "records";
 
 /// The name of the ownership record for a record set.
-pub fn marker_name(name: &str, rtype: &str) -> String {
-    format!("{PREFIX}{}.{name}", rtype.to_ascii_lowercase())
+pub fn marker_name(name: &str, rtype: impl AsRef<str>) -> String {
+    format!("{PREFIX}{}.{name}", rtype.as_ref().to_ascii_lowercase())
 }
 
 /// If `name` is an ownership record's name, the name and type of the record set it marks.
-pub fn marked_by(name: &str) -> Option<(String, String)> {
+pub fn marked_by(name: &str) -> Option<(String, RType)> {
     let rest = name.strip_prefix(PREFIX)?;
     let (rtype, target) = rest.split_once('.')?;
-    Some((target.to_owned(), rtype.to_ascii_uppercase()))
+    Some((target.to_owned(), RType::from(rtype.to_ascii_uppercase())))
 }
 
 /// The ownership record set for a record set owned by `owner`.
-pub fn marker(name: &str, rtype: &str, owner: &Owner) -> RecordSet {
+pub fn marker(name: &str, rtype: impl AsRef<str>, owner: &Owner) -> RecordSet {
     let scope = match owner.scope {
         Scope::All => "all",
         Scope::Spf => "spf",
     };
     RecordSet {
         name: marker_name(name, rtype),
-        rtype: "TXT".into(),
+        rtype: RType::Txt,
         ttl: MARKER_TTL,
         values: vec![txt::encode(&format!(
             "heritage=mailinfra,mailinfra/blueprint={},mailinfra/owns={scope}",
@@ -115,7 +115,7 @@ mod tests {
         assert_eq!(parse(&m), Some(owner));
         assert_eq!(
             marked_by(&m.name),
-            Some(("example.com".to_owned(), "TXT".to_owned()))
+            Some(("example.com".to_owned(), RType::Txt))
         );
     }
 
