@@ -22,9 +22,9 @@ use tokio::time::Instant;
 
 use crate::aws::{Aws, AwsError, ops};
 use crate::kinds::gateway::diff::{GatewayChange, GatewayOp};
-use crate::kinds::gateway::observe::{CONFIG_TAG, ROLE_POLICY};
+use crate::kinds::gateway::{CONFIG_TAG, ROLE_POLICY};
 use crate::kinds::gateway::{DesiredGateway, Ingress};
-use crate::kinds::ses::{ADDRESS_TAG, OWNER_TAG};
+use crate::kinds::{ADDRESS_TAG, OWNER_TAG};
 use crate::mail::dkim;
 use crate::mail::gateway as render;
 use crate::output::Output;
