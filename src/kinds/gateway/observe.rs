@@ -18,8 +18,8 @@ use super::{
 use crate::aws::{Aws, AwsError, ops};
 use crate::kinds::OWNER_TAG;
 
-/// The filter for what the blueprint owns: its tag. Observing and settling races use it.
-pub(super) fn owned(blueprint: &str) -> Filter {
+/// The filter for what the blueprint owns: its tag.
+fn owned(blueprint: &str) -> Filter {
     Filter::builder()
         .name(format!("tag:{OWNER_TAG}"))
         .values(blueprint)
@@ -121,7 +121,7 @@ async fn instances(aws: &Aws, blueprint: &str) -> Result<Vec<ObservedInstance>, 
         .collect())
 }
 
-async fn addresses(aws: &Aws, blueprint: &str) -> Result<Vec<ObservedEip>, AwsError> {
+pub(super) async fn addresses(aws: &Aws, blueprint: &str) -> Result<Vec<ObservedEip>, AwsError> {
     let out = aws
         .ec2
         .describe_addresses()
@@ -177,7 +177,7 @@ async fn ptr(aws: &Aws, eips: &mut [ObservedEip]) -> Result<(), AwsError> {
     Ok(())
 }
 
-async fn security_groups(
+pub(super) async fn security_groups(
     aws: &Aws,
     blueprint: &str,
 ) -> Result<Vec<ObservedSecurityGroup>, AwsError> {
