@@ -36,7 +36,7 @@ pub struct GatewayStatus {
     /// The reverse DNS in force, and a pending update's status.
     pub reverse_dns: Option<String>,
     pub reverse_dns_pending: Option<String>,
-    pub reports: Vec<crate::kinds::gateway::diff::Report>,
+    pub reports: Vec<crate::plan::Report>,
 }
 
 #[derive(Debug, Serialize)]
@@ -101,7 +101,9 @@ pub async fn run(args: &StatusArgs, global: &Global, out: &Output) -> Outcome {
             private_ip: instance.and_then(|i| i.private_ip.clone()),
             elastic_ip: eip.map(|e| e.public_ip.clone()),
             reverse_dns: eip.and_then(|e| e.ptr.clone()),
-            reverse_dns_pending: pending.as_ref().map(|p| format!("{} {}", p.0, p.1)),
+            reverse_dns_pending: pending
+                .as_ref()
+                .map(|p| format!("{} {}", p.value, p.status)),
             reports: crate::kinds::gateway::diff::reports(g, &o, pending),
         });
     }

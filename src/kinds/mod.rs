@@ -10,6 +10,12 @@
 //!
 //! Adding a kind: docs/architecture.md, "Adding a kind".
 
+/// The tag naming the blueprint that owns a resource (SES resources, the gateway's EC2 and IAM
+/// resources). Policy conditions and ownership checks key on it.
+pub const OWNER_TAG: &str = "mailinfra:blueprint";
+/// The tag naming a resource's address in the plan (`gateway.instance`).
+pub const ADDRESS_TAG: &str = "mailinfra:address";
+
 pub mod gateway;
 pub mod records;
 pub mod ses;

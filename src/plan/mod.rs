@@ -30,6 +30,27 @@ pub const FORMAT: &str = "mailinfra-plan";
 /// record and its content with references to other resources' outputs), not as a note.
 pub const VERSION: u32 = 3;
 
+/// Something that changes nothing: a step only a person can take, or something AWS is
+/// still doing (verification, reverse DNS) that a later plan or `status` picks up. Any kind
+/// makes them (SES verification, the gateway's port-25 release and reverse DNS).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    pub address: String,
+    pub kind: ReportKind,
+    pub title: String,
+    pub steps: Vec<String>,
+}
+
+/// Who acts next on a report; `todo` and `pending` in the JSON plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportKind {
+    /// A person's step, shown with changes and by `status`.
+    Todo,
+    /// AWS is still at it; shown by every plan, with or without changes.
+    Pending,
+}
+
 /// Everything one run would change.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
@@ -46,7 +67,7 @@ pub struct Plan {
     /// Relay gateway changes (EC2, IAM, SSM), in execution order.
     pub gateway: Vec<gateway::GatewayChange>,
     /// What only a person can do (the port-25 release, the relay line, a pending PTR).
-    pub reports: Vec<gateway::Report>,
+    pub reports: Vec<Report>,
     pub summary: Summary,
     /// Set when the plan changes or deletes much of what the blueprint owns; apply then
     /// needs `--force`.

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Action, Conflict, Plan, TagChange};
+use super::{Action, Conflict, Plan, Report, ReportKind, TagChange};
 use crate::kinds::records::ownership;
 
 /// ANSI colours, or none.
@@ -50,7 +50,7 @@ pub fn text(plan: &Plan, paint: Paint) -> String {
     let pending: Vec<_> = plan
         .reports
         .iter()
-        .filter(|r| r.kind == "pending")
+        .filter(|r| r.kind == ReportKind::Pending)
         .cloned()
         .collect();
     if plan.is_empty() {
@@ -147,7 +147,7 @@ pub fn text(plan: &Plan, paint: Paint) -> String {
     let todo: Vec<_> = plan
         .reports
         .iter()
-        .filter(|r| r.kind == "todo")
+        .filter(|r| r.kind == ReportKind::Todo)
         .cloned()
         .collect();
     if !todo.is_empty() {
@@ -243,7 +243,7 @@ fn section_markdown<'a>(out: &mut String, title: &str, rows: impl Iterator<Item 
 }
 
 /// Things only a person can do, with their steps.
-pub fn reports(heading: &str, list: &[super::gateway::Report]) -> String {
+pub fn reports(heading: &str, list: &[Report]) -> String {
     let mut out = format!("{heading}\n");
     for r in list {
         let _ = writeln!(out, "  * {}", r.title);
@@ -280,7 +280,7 @@ fn cell(s: &str) -> String {
 pub fn markdown(plan: &Plan) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "### mailinfra plan for `{}`\n", plan.blueprint);
-    let notes = |out: &mut String, kind: &str, heading: &str| {
+    let notes = |out: &mut String, kind: ReportKind, heading: &str| {
         let list: Vec<_> = plan.reports.iter().filter(|r| r.kind == kind).collect();
         if !list.is_empty() {
             let _ = writeln!(out, "\n**{heading}**\n");
@@ -296,7 +296,7 @@ pub fn markdown(plan: &Plan) -> String {
         let _ = writeln!(out, "**No changes.** AWS matches the blueprint.");
         notes(
             &mut out,
-            "pending",
+            ReportKind::Pending,
             "In progress at AWS (nothing to change)",
         );
         return out;
@@ -376,10 +376,14 @@ pub fn markdown(plan: &Plan) -> String {
             .map(|c| (c.address.as_str(), c.action, c.fields.as_slice()));
         section_markdown(&mut out, &format!("Amazon SES ({region})"), rows);
     }
-    notes(&mut out, "todo", "To do by a person (mailinfra cannot)");
     notes(
         &mut out,
-        "pending",
+        ReportKind::Todo,
+        "To do by a person (mailinfra cannot)",
+    );
+    notes(
+        &mut out,
+        ReportKind::Pending,
         "In progress at AWS (nothing to change)",
     );
     out

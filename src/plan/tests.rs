@@ -515,17 +515,22 @@ fn gateway_plan(
     running: &str,
     image: &str,
     resolved: &str,
-) -> (Vec<String>, Vec<gateway::Report>) {
-    use crate::kinds::gateway::{ObservedEip, ObservedGateway, ObservedInstance};
+) -> (Vec<String>, Vec<Report>) {
+    use crate::kinds::gateway::{
+        InstanceState, ObservedEip, ObservedGateway, ObservedInstance, Subnet,
+    };
     let launched = gateway_desired(applied);
     let launched = launched.gateway.as_ref().unwrap();
     let desired = gateway_desired(image);
     let observed = ObservedGateway {
         image_id: Some(resolved.into()),
-        subnet: Some(("subnet-1".into(), "vpc-1".into())),
+        subnet: Some(Subnet {
+            id: "subnet-1".into(),
+            vpc_id: "vpc-1".into(),
+        }),
         instances: vec![ObservedInstance {
             id: "i-1".into(),
-            state: "running".into(),
+            state: InstanceState::Running,
             instance_type: launched.instance_type.clone(),
             image_id: running.into(),
             subnet_id: "subnet-1".into(),

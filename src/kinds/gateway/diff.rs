@@ -4,11 +4,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{DesiredGateway, Ingress, ObservedGateway};
+use super::{
+    DesiredGateway, Ingress, ObservedEip, ObservedGateway, ObservedInstance, PtrUpdate, Subnet,
+};
 use crate::kinds::ses::diff::FieldChange;
 use crate::mail::gateway as render;
 use crate::plan::desired::{Desired, OutputRef, OutputValue, Outputs};
-use crate::plan::{Action, Conflict};
+use crate::plan::{Action, Conflict, Report, ReportKind};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
@@ -93,18 +95,6 @@ pub struct GatewayChange {
     pub fields: Vec<FieldChange>,
 }
 
-/// Something that changes nothing: a step only a person can take, or something AWS is
-/// still doing (verification, reverse DNS) that a later plan or `status` picks up.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Report {
-    pub address: String,
-    /// `todo` (a person's step, shown with changes and by `status`) or `pending` (AWS is
-    /// still at it; shown by every plan, with or without changes).
-    pub kind: String,
-    pub title: String,
-    pub steps: Vec<String>,
-}
-
 fn field(name: &str, before: Option<String>, after: Option<String>) -> FieldChange {
     FieldChange {
         field: name.into(),
@@ -148,55 +138,87 @@ pub fn diff(
     }
 }
 
+/// The changes that make AWS hold `g`, part by part in execution order, and the reports.
 fn wanted(
     desired: &Desired,
     g: &DesiredGateway,
     o: &ObservedGateway,
     conflicts: &mut Vec<Conflict>,
 ) -> (Vec<GatewayChange>, Vec<Report>) {
-    let mut changes = Vec::new();
-    let region = desired.region.clone().unwrap_or_default();
-    let policy = render::role_policy(&region, &g.names.key_private);
+    let region = desired.region.as_deref().unwrap_or_default();
+    let mut changes: Vec<GatewayChange> = role(g, o, region).into_iter().collect();
+    changes.extend(key(g, o));
+    let Some((subnet, image_id)) = launch_site(g, o, conflicts) else {
+        return (changes, Vec::new());
+    };
+    changes.extend(security_group(g, o, &subnet.vpc_id));
+    let instances = instance(g, o, &subnet.id, image_id);
+    let eip = o.eip();
+    changes.extend(instances.launch);
+    changes.extend(address(eip, instances.keep, instances.launching));
+    changes.extend(terminate(&instances.stale));
+    changes.extend(duplicates(o, eip));
+    let (ptr, ptr_pending) = reverse_dns(g, eip);
+    changes.extend(ptr);
+    (changes, reports(g, o, ptr_pending.cloned()))
+}
 
+/// The role, its one policy, and the instance profile.
+fn role(g: &DesiredGateway, o: &ObservedGateway, region: &str) -> Option<GatewayChange> {
+    let policy = render::role_policy(region, &g.names.key_private);
     let role_ok = o.profile_roles.as_deref() == Some(std::slice::from_ref(&g.names.role))
         && o.role_policy
             .as_deref()
             .is_some_and(|p| same_json(p, &policy));
-    if !role_ok {
-        changes.push(change(
-            "gateway.role",
-            if o.profile_roles.is_none() {
-                Action::Create
-            } else {
-                Action::Update
-            },
-            GatewayOp::EnsureRole {
-                role: g.names.role.clone(),
-                policy: policy.clone(),
-            },
-            vec![field("policy", o.role_policy.clone(), Some(policy))],
-        ));
+    if role_ok {
+        return None;
     }
-    if o.public_key.is_none() || !o.private_key_exists {
-        changes.push(change(
-            "gateway.dkim_key",
-            Action::Create,
-            GatewayOp::CreateKey {
-                private: g.names.key_private.clone(),
-                public: g.names.key_public.clone(),
-            },
-            vec![field(
-                "key",
-                None,
-                Some(format!(
-                    "RSA 2048, private half in SSM {} (SecureString)",
-                    g.names.key_private
-                )),
-            )],
-        ));
-    }
+    Some(change(
+        "gateway.role",
+        if o.profile_roles.is_none() {
+            Action::Create
+        } else {
+            Action::Update
+        },
+        GatewayOp::EnsureRole {
+            role: g.names.role.clone(),
+            policy: policy.clone(),
+        },
+        vec![field("policy", o.role_policy.clone(), Some(policy))],
+    ))
+}
 
-    let Some((subnet_id, vpc_id)) = o.subnet.clone() else {
+/// The DKIM key pair: made anew when either half is missing.
+fn key(g: &DesiredGateway, o: &ObservedGateway) -> Option<GatewayChange> {
+    if o.public_key.is_some() && o.private_key_exists {
+        return None;
+    }
+    Some(change(
+        "gateway.dkim_key",
+        Action::Create,
+        GatewayOp::CreateKey {
+            private: g.names.key_private.clone(),
+            public: g.names.key_public.clone(),
+        },
+        vec![field(
+            "key",
+            None,
+            Some(format!(
+                "RSA 2048, private half in SSM {} (SecureString)",
+                g.names.key_private
+            )),
+        )],
+    ))
+}
+
+/// Where the instance can go: the subnet and the resolved image, or a conflict saying which
+/// is missing (then nothing that needs them is planned).
+fn launch_site<'o>(
+    g: &DesiredGateway,
+    o: &'o ObservedGateway,
+    conflicts: &mut Vec<Conflict>,
+) -> Option<(&'o Subnet, &'o str)> {
+    let Some(subnet) = &o.subnet else {
         conflicts.push(Conflict {
             address: "gateway.instance".into(),
             message: match &g.subnet {
@@ -205,167 +227,191 @@ fn wanted(
             },
             hint: "set `gateway.subnet` to a public subnet of your VPC".into(),
         });
-        return (changes, Vec::new());
+        return None;
     };
-    let Some(image_id) = o.image_id.clone() else {
+    let Some(image_id) = &o.image_id else {
         conflicts.push(Conflict {
             address: "gateway.instance".into(),
             message: format!("the image `{}` could not be resolved", g.image),
             hint: "use `debian-12` or an AMI id that exists in this region".into(),
         });
-        return (changes, Vec::new());
+        return None;
     };
+    Some((subnet, image_id))
+}
 
-    match o.security_groups.first() {
-        None => {
-            changes.push(change(
+/// The security group and its inbound rules: created with every rule, or the rules that
+/// differ revoked and authorized.
+fn security_group(g: &DesiredGateway, o: &ObservedGateway, vpc_id: &str) -> Vec<GatewayChange> {
+    let Some(sg) = o.security_groups.first() else {
+        return vec![
+            change(
                 "gateway.security_group",
                 Action::Create,
                 GatewayOp::CreateSecurityGroup {
                     name: g.names.security_group.clone(),
-                    vpc_id,
+                    vpc_id: vpc_id.to_owned(),
                 },
                 vec![],
-            ));
-            changes.push(change(
-                "gateway.security_group.ingress",
-                Action::Create,
-                GatewayOp::Authorize {
-                    group: None,
-                    rules: g.ingress.clone(),
-                },
-                g.ingress
-                    .iter()
-                    .map(|r| field("ingress", None, Some(rule_text(r))))
-                    .collect(),
-            ));
-        }
-        Some(sg) => {
-            let missing: Vec<Ingress> = g
-                .ingress
+            ),
+            authorize(None, g.ingress.clone()),
+        ];
+    };
+    let (missing, extra) = (
+        only_in(&g.ingress, &sg.ingress),
+        only_in(&sg.ingress, &g.ingress),
+    );
+    let mut changes = Vec::new();
+    if !extra.is_empty() {
+        changes.push(change(
+            "gateway.security_group.ingress",
+            Action::Delete,
+            GatewayOp::Revoke {
+                group: sg.id.clone(),
+                rules: extra.clone(),
+            },
+            extra
                 .iter()
-                .filter(|r| !sg.ingress.contains(r))
-                .cloned()
-                .collect();
-            let extra: Vec<Ingress> = sg
-                .ingress
-                .iter()
-                .filter(|r| !g.ingress.contains(r))
-                .cloned()
-                .collect();
-            if !extra.is_empty() {
-                changes.push(change(
-                    "gateway.security_group.ingress",
-                    Action::Delete,
-                    GatewayOp::Revoke {
-                        group: sg.id.clone(),
-                        rules: extra.clone(),
-                    },
-                    extra
-                        .iter()
-                        .map(|r| field("ingress", Some(rule_text(r)), None))
-                        .collect(),
-                ));
-            }
-            if !missing.is_empty() {
-                changes.push(change(
-                    "gateway.security_group.ingress",
-                    Action::Create,
-                    GatewayOp::Authorize {
-                        group: Some(sg.id.clone()),
-                        rules: missing.clone(),
-                    },
-                    missing
-                        .iter()
-                        .map(|r| field("ingress", None, Some(rule_text(r))))
-                        .collect(),
-                ));
-            }
-        }
+                .map(|r| field("ingress", Some(rule_text(r)), None))
+                .collect(),
+        ));
     }
+    if !missing.is_empty() {
+        changes.push(authorize(Some(sg.id.clone()), missing));
+    }
+    changes
+}
 
-    let config = g.config_hash(&subnet_id);
-    let live: Vec<_> = o.live_instances().collect();
+/// The rules of `a` that `b` lacks.
+fn only_in(a: &[Ingress], b: &[Ingress]) -> Vec<Ingress> {
+    a.iter().filter(|r| !b.contains(r)).cloned().collect()
+}
+
+/// Opens `rules` on `group` (`None`: the group created in this run).
+fn authorize(group: Option<String>, rules: Vec<Ingress>) -> GatewayChange {
+    let fields = rules
+        .iter()
+        .map(|r| field("ingress", None, Some(rule_text(r))))
+        .collect();
+    change(
+        "gateway.security_group.ingress",
+        Action::Create,
+        GatewayOp::Authorize { group, rules },
+        fields,
+    )
+}
+
+/// What the instance part decided.
+struct Instances<'o> {
+    /// The live instance launched with this configuration (and image, when pinned), if any.
+    keep: Option<&'o ObservedInstance>,
+    /// Whether a new instance is launched (nothing to keep).
+    launching: bool,
+    /// The launch, first in the plan's instance steps.
+    launch: Option<GatewayChange>,
+    /// Every other live instance, terminated once the Elastic IP has moved.
+    stale: Vec<String>,
+}
+
+/// The instance: the newest live one with this configuration is kept; without one, a launch
+/// (a replacement when an instance serves now, saying why).
+fn instance<'o>(
+    g: &DesiredGateway,
+    o: &'o ObservedGateway,
+    subnet_id: &str,
+    image_id: &str,
+) -> Instances<'o> {
+    let config = g.config_hash(subnet_id);
+    let live: Vec<&ObservedInstance> = o.live_instances().collect();
     let keep = live
         .iter()
+        .copied()
         .filter(|i| i.config.as_deref() == Some(config.as_str()))
         .filter(|i| !g.pins_image() || i.image_id == image_id)
         .max_by_key(|i| i.launched);
-    let eip = o.eip();
     let mut stale: Vec<String> = live
         .iter()
         .filter(|i| Some(i.id.as_str()) != keep.map(|k| k.id.as_str()))
         .map(|i| i.id.clone())
         .collect();
     stale.sort();
-    let new_instance = keep.is_none();
-    if new_instance {
-        let current = eip
+    let launch = keep.is_none().then(|| {
+        // The instance serving now: the one with the Elastic IP, else any live one.
+        let current = o
+            .eip()
             .and_then(|e| e.instance_id.as_ref())
-            .and_then(|id| live.iter().find(|i| &i.id == id))
-            .or(live.first());
+            .and_then(|id| live.iter().copied().find(|i| &i.id == id))
+            .or(live.first().copied());
         let (action, fields) = match current {
             None => (
                 Action::Create,
                 vec![
                     field("instance_type", None, Some(g.instance_type.clone())),
                     field("image", None, Some(format!("{} ({image_id})", g.image))),
-                    field("subnet", None, Some(subnet_id.clone())),
+                    field("subnet", None, Some(subnet_id.to_owned())),
                 ],
             ),
-            Some(c) => {
-                let mut why = Vec::new();
-                if c.instance_type != g.instance_type {
-                    why.push(field(
-                        "instance_type",
-                        Some(c.instance_type.clone()),
-                        Some(g.instance_type.clone()),
-                    ));
-                }
-                if c.image_id != image_id {
-                    why.push(field(
-                        "image",
-                        Some(c.image_id.clone()),
-                        Some(image_id.clone()),
-                    ));
-                }
-                if c.subnet_id != subnet_id {
-                    why.push(field(
-                        "subnet",
-                        Some(c.subnet_id.clone()),
-                        Some(subnet_id.clone()),
-                    ));
-                }
-                if why.is_empty() {
-                    why.push(field(
-                        "boot script",
-                        Some("as launched".into()),
-                        Some("rendered anew (Postfix/OpenDKIM settings changed)".into()),
-                    ));
-                }
-                why.push(field(
-                    "replacement",
-                    Some(c.id.clone()),
-                    Some(
-                        "new instance; the Elastic IP moves to it, then the old one is terminated"
-                            .into(),
-                    ),
-                ));
-                (Action::Replace, why)
-            }
+            Some(c) => (Action::Replace, replacement(g, c, subnet_id, image_id)),
         };
-        changes.push(change(
+        change(
             "gateway.instance",
             action,
             GatewayOp::RunInstance {
                 config,
-                image_id: image_id.clone(),
-                subnet_id,
+                image_id: image_id.to_owned(),
+                subnet_id: subnet_id.to_owned(),
                 replaces: current.map(|c| c.id.clone()),
             },
             fields,
+        )
+    });
+    Instances {
+        keep,
+        launching: launch.is_some(),
+        launch,
+        stale,
+    }
+}
+
+/// Why `c` is replaced: what differs, or the boot script when nothing the plan can show does.
+fn replacement(
+    g: &DesiredGateway,
+    c: &ObservedInstance,
+    subnet_id: &str,
+    image_id: &str,
+) -> Vec<FieldChange> {
+    let mut why: Vec<FieldChange> = [
+        ("instance_type", &c.instance_type, g.instance_type.as_str()),
+        ("image", &c.image_id, image_id),
+        ("subnet", &c.subnet_id, subnet_id),
+    ]
+    .into_iter()
+    .filter(|(_, before, after)| before.as_str() != *after)
+    .map(|(name, before, after)| field(name, Some(before.clone()), Some(after.to_owned())))
+    .collect();
+    if why.is_empty() {
+        why.push(field(
+            "boot script",
+            Some("as launched".into()),
+            Some("rendered anew (Postfix/OpenDKIM settings changed)".into()),
         ));
     }
+    why.push(field(
+        "replacement",
+        Some(c.id.clone()),
+        Some("new instance; the Elastic IP moves to it, then the old one is terminated".into()),
+    ));
+    why
+}
+
+/// The Elastic IP, allocated when there is none, and associated with the instance kept (or
+/// the one launched in this run).
+fn address(
+    eip: Option<&ObservedEip>,
+    keep: Option<&ObservedInstance>,
+    launching: bool,
+) -> Vec<GatewayChange> {
+    let mut changes = Vec::new();
     if eip.is_none() {
         changes.push(change(
             "gateway.eip",
@@ -376,7 +422,7 @@ fn wanted(
     }
     let target = keep.map(|k| k.id.clone());
     let associated = eip.and_then(|e| e.instance_id.clone());
-    if eip.is_none() || new_instance || associated != target {
+    if eip.is_none() || launching || associated != target {
         changes.push(change(
             "gateway.eip.association",
             Action::Update,
@@ -391,20 +437,26 @@ fn wanted(
             )],
         ));
     }
-    if !stale.is_empty() {
-        changes.push(change(
+    changes
+}
+
+/// Terminates `ids` (stale instances, or every instance on destroy).
+fn terminate(ids: &[String]) -> Option<GatewayChange> {
+    (!ids.is_empty()).then(|| {
+        change(
             "gateway.instance",
             Action::Delete,
-            GatewayOp::TerminateInstances { ids: stale.clone() },
-            stale
-                .iter()
+            GatewayOp::TerminateInstances { ids: ids.to_vec() },
+            ids.iter()
                 .map(|id| field("terminate", Some(id.clone()), None))
                 .collect(),
-        ));
-    }
-    // Duplicates from a race: unassociated, tagged, not the one in use. One that got reverse
-    // DNS first has it reset, since AWS refuses to release it otherwise.
-    let extras: Vec<_> = o
+        )
+    })
+}
+
+/// Duplicate Elastic IPs from a race: unassociated, tagged, not the one in use. Released.
+fn duplicates(o: &ObservedGateway, eip: Option<&ObservedEip>) -> Vec<GatewayChange> {
+    let extras: Vec<&ObservedEip> = o
         .eips
         .iter()
         .filter(|e| {
@@ -412,53 +464,72 @@ fn wanted(
                 && e.instance_id.is_none()
         })
         .collect();
-    for e in extras
+    release(&extras, |e| {
+        field("duplicate", Some(e.allocation_id.clone()), None)
+    })
+}
+
+/// Releases `eips`, each shown in the plan as `shown` says. One that has reverse DNS (in force
+/// or pending) has it reset first, since AWS refuses to release it otherwise.
+fn release(
+    eips: &[&ObservedEip],
+    shown: impl Fn(&ObservedEip) -> FieldChange,
+) -> Vec<GatewayChange> {
+    if eips.is_empty() {
+        return Vec::new();
+    }
+    let mut changes: Vec<GatewayChange> = eips
         .iter()
-        .filter(|e| e.ptr.is_some() || e.ptr_update.is_some())
-    {
-        changes.push(change(
-            "gateway.eip.reverse_dns",
-            Action::Delete,
-            GatewayOp::ResetReverseDns {
-                allocation_id: e.allocation_id.clone(),
-            },
-            vec![field("ptr", e.ptr.clone(), None)],
-        ));
-    }
-    let extra_eips: Vec<String> = extras.iter().map(|e| e.allocation_id.clone()).collect();
-    if !extra_eips.is_empty() {
-        changes.push(change(
-            "gateway.eip",
-            Action::Delete,
-            GatewayOp::ReleaseAddresses {
-                allocation_ids: extra_eips.clone(),
-            },
-            extra_eips
-                .iter()
-                .map(|id| field("duplicate", Some(id.clone()), None))
-                .collect(),
-        ));
-    }
-    let ptr_pending = eip
+        .filter(|e| e.has_reverse_dns())
+        .map(|e| {
+            change(
+                "gateway.eip.reverse_dns",
+                Action::Delete,
+                GatewayOp::ResetReverseDns {
+                    allocation_id: e.allocation_id.clone(),
+                },
+                vec![field("ptr", e.ptr.clone(), None)],
+            )
+        })
+        .collect();
+    changes.push(change(
+        "gateway.eip",
+        Action::Delete,
+        GatewayOp::ReleaseAddresses {
+            allocation_ids: eips.iter().map(|e| e.allocation_id.clone()).collect(),
+        },
+        eips.iter().map(|e| shown(e)).collect(),
+    ));
+    changes
+}
+
+/// The Elastic IP's reverse DNS: set unless it is the hostname already or an update to it is
+/// pending at AWS (which the reports then show).
+fn reverse_dns<'o>(
+    g: &DesiredGateway,
+    eip: Option<&'o ObservedEip>,
+) -> (Option<GatewayChange>, Option<&'o PtrUpdate>) {
+    let pending = eip
         .and_then(|e| e.ptr_update.as_ref())
-        .filter(|u| u.0 == g.hostname);
-    let ptr_done = eip.and_then(|e| e.ptr.as_deref()) == Some(g.hostname.as_str());
-    if !ptr_done && ptr_pending.is_none() {
-        changes.push(change(
-            "gateway.eip.reverse_dns",
-            Action::Update,
-            GatewayOp::SetReverseDns {
-                allocation_id: eip.map(|e| e.allocation_id.clone()),
-                hostname: g.hostname.clone(),
-            },
-            vec![field(
-                "ptr",
-                eip.and_then(|e| e.ptr.clone()),
-                Some(g.hostname.clone()),
-            )],
-        ));
+        .filter(|u| u.value == g.hostname);
+    let done = eip.and_then(|e| e.ptr.as_deref()) == Some(g.hostname.as_str());
+    if done || pending.is_some() {
+        return (None, pending);
     }
-    (changes, reports(g, o, ptr_pending.cloned()))
+    let set = change(
+        "gateway.eip.reverse_dns",
+        Action::Update,
+        GatewayOp::SetReverseDns {
+            allocation_id: eip.map(|e| e.allocation_id.clone()),
+            hostname: g.hostname.clone(),
+        },
+        vec![field(
+            "ptr",
+            eip.and_then(|e| e.ptr.clone()),
+            Some(g.hostname.clone()),
+        )],
+    );
+    (Some(set), None)
 }
 
 fn rule_text(r: &Ingress) -> String {
@@ -469,7 +540,7 @@ fn rule_text(r: &Ingress) -> String {
 pub fn reports(
     g: &DesiredGateway,
     o: &ObservedGateway,
-    ptr_pending: Option<(String, String, Option<String>)>,
+    ptr_pending: Option<PtrUpdate>,
 ) -> Vec<Report> {
     let ip = o
         .eip()
@@ -487,7 +558,7 @@ pub fn reports(
     let mut out = vec![
         Report {
             address: "gateway.report.port25".into(),
-            kind: "todo".into(),
+            kind: ReportKind::Todo,
             title: "Ask AWS to lift the port-25 restriction and check the IP's reputation (no API exists)".into(),
             steps: vec![
                 format!("AWS console → Support → \"Request to remove email sending limitations\": give the Elastic IP {ip} and the reverse DNS name {}", g.hostname),
@@ -496,7 +567,7 @@ pub fn reports(
         },
         Report {
             address: "gateway.report.senders".into(),
-            kind: "todo".into(),
+            kind: ReportKind::Todo,
             title: "Point application instances at the gateway".into(),
             steps: vec![
                 format!("Postfix: relayhost = [{private}]"),
@@ -510,7 +581,7 @@ pub fn reports(
     {
         out.push(Report {
             address: "gateway.report.image".into(),
-            kind: "todo".into(),
+            kind: ReportKind::Todo,
             title: format!(
                 "A newer `{}` image is published: {latest} (the gateway runs {})",
                 g.image, running.image_id
@@ -521,10 +592,15 @@ pub fn reports(
             ],
         });
     }
-    if let Some((value, status, reason)) = ptr_pending {
+    if let Some(PtrUpdate {
+        value,
+        status,
+        reason,
+    }) = ptr_pending
+    {
         out.push(Report {
             address: "gateway.report.reverse_dns".into(),
-            kind: "pending".into(),
+            kind: ReportKind::Pending,
             title: format!("Reverse DNS of {ip} -> {value} is {status}"),
             steps: vec![reason.unwrap_or_else(|| {
                 "AWS completes it once the A record resolves; run `mailinfra plan` later".into()
@@ -538,18 +614,8 @@ pub fn reports(
 /// security group, role, key. The Elastic IP stays (its reputation is the point) unless
 /// `--release-ip` adds its release (see `with_release`).
 fn removal(o: &ObservedGateway, scope: Option<&DesiredGateway>) -> Vec<GatewayChange> {
-    let mut changes = Vec::new();
     let live: Vec<String> = o.live_instances().map(|i| i.id.clone()).collect();
-    if !live.is_empty() {
-        changes.push(change(
-            "gateway.instance",
-            Action::Delete,
-            GatewayOp::TerminateInstances { ids: live.clone() },
-            live.iter()
-                .map(|id| field("terminate", Some(id.clone()), None))
-                .collect(),
-        ));
-    }
+    let mut changes: Vec<GatewayChange> = terminate(&live).into_iter().collect();
     if !o.security_groups.is_empty() {
         changes.push(change(
             "gateway.security_group",
@@ -560,67 +626,41 @@ fn removal(o: &ObservedGateway, scope: Option<&DesiredGateway>) -> Vec<GatewayCh
             vec![],
         ));
     }
-    if let Some(g) = scope {
-        if o.profile_roles.is_some() || o.role_policy.is_some() {
-            changes.push(change(
-                "gateway.role",
-                Action::Delete,
-                GatewayOp::DeleteRole {
-                    role: g.names.role.clone(),
-                },
-                vec![],
-            ));
-        }
-        if o.public_key.is_some() || o.private_key_exists {
-            changes.push(change(
-                "gateway.dkim_key",
-                Action::Delete,
-                GatewayOp::DeleteKey {
-                    names: vec![g.names.key_private.clone(), g.names.key_public.clone()],
-                },
-                vec![],
-            ));
-        }
+    let Some(g) = scope else { return changes };
+    if o.profile_roles.is_some() || o.role_policy.is_some() {
+        changes.push(change(
+            "gateway.role",
+            Action::Delete,
+            GatewayOp::DeleteRole {
+                role: g.names.role.clone(),
+            },
+            vec![],
+        ));
+    }
+    if o.public_key.is_some() || o.private_key_exists {
+        changes.push(change(
+            "gateway.dkim_key",
+            Action::Delete,
+            GatewayOp::DeleteKey {
+                names: vec![g.names.key_private.clone(), g.names.key_public.clone()],
+            },
+            vec![],
+        ));
     }
     changes
 }
 
-/// Adds the release of the gateway's Elastic IPs to a destroy plan: reverse DNS reset first,
-/// since AWS refuses to release an address that has one.
+/// Adds the release of the gateway's Elastic IPs to a destroy plan.
 pub fn with_release(changes: &mut Vec<GatewayChange>, o: Option<&ObservedGateway>) {
     let Some(o) = o else { return };
-    for e in &o.eips {
-        if e.ptr.is_some() || e.ptr_update.is_some() {
-            changes.push(change(
-                "gateway.eip.reverse_dns",
-                Action::Delete,
-                GatewayOp::ResetReverseDns {
-                    allocation_id: e.allocation_id.clone(),
-                },
-                vec![field("ptr", e.ptr.clone(), None)],
-            ));
-        }
-    }
-    if !o.eips.is_empty() {
-        let ids: Vec<String> = o.eips.iter().map(|e| e.allocation_id.clone()).collect();
-        changes.push(change(
-            "gateway.eip",
-            Action::Delete,
-            GatewayOp::ReleaseAddresses {
-                allocation_ids: ids.clone(),
-            },
-            o.eips
-                .iter()
-                .map(|e| {
-                    field(
-                        "release",
-                        Some(format!("{} ({})", e.public_ip, e.allocation_id)),
-                        None,
-                    )
-                })
-                .collect(),
-        ));
-    }
+    let all: Vec<&ObservedEip> = o.eips.iter().collect();
+    changes.extend(release(&all, |e| {
+        field(
+            "release",
+            Some(format!("{} ({})", e.public_ip, e.allocation_id)),
+            None,
+        )
+    }));
 }
 
 /// The outputs AWS already holds: the Elastic IP, and the published key unless `changes`

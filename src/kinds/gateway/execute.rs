@@ -6,38 +6,57 @@
 //! token derived from the blueprint and the configuration, resources are tagged at creation,
 //! and "already exists" answers count as success. Two applies at once allocate at most one
 //! extra Elastic IP, which the loser releases.
+//!
+//! Every wait (an instance's state, a new instance profile reaching EC2, a security group
+//! still in use) goes through `aws::poll::until`, bounded by `--timeout`.
 
+use std::future::Future;
+use std::sync::Mutex;
 use std::time::Duration;
 
-use aws_sdk_ec2::error::ProvideErrorMetadata as _;
+use aws_sdk_ec2::operation::run_instances::RunInstancesOutput;
 use aws_sdk_ec2::types::{
-    AddressAttributeName, DomainType, Filter, HttpTokensState, IamInstanceProfileSpecification,
-    InstanceMetadataOptionsRequest, InstanceStateName, InstanceType, IpPermission, IpRange,
-    ResourceType, Tag, TagSpecification,
+    AddressAttributeName, DomainType, HttpTokensState, IamInstanceProfileSpecification,
+    InstanceMetadataOptionsRequest, InstanceType, IpPermission, IpRange, ResourceType, Tag,
+    TagSpecification,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest as _, Sha256};
 use tokio::time::Instant;
 
+use super::diff::{GatewayChange, GatewayOp};
+use super::observe::{self, state};
+use super::{CONFIG_TAG, DesiredGateway, Ingress, InstanceState, ROLE_POLICY};
+use crate::aws::poll::{self, Look, Stopped, Wait};
 use crate::aws::{Aws, AwsError, ops};
-use crate::kinds::gateway::diff::{GatewayChange, GatewayOp};
-use crate::kinds::gateway::observe::{CONFIG_TAG, ROLE_POLICY};
-use crate::kinds::gateway::{DesiredGateway, Ingress};
-use crate::kinds::ses::{ADDRESS_TAG, OWNER_TAG};
+use crate::kinds::{ADDRESS_TAG, OWNER_TAG};
 use crate::mail::dkim;
 use crate::mail::gateway as render;
 use crate::output::Output;
 use crate::plan::desired::{OutputRef, OutputValue, Outputs};
 
-/// What the gateway's steps learned that DNS and later steps need.
+/// An Elastic IP allocated in this run.
+#[derive(Debug, Clone)]
+struct Allocated {
+    allocation_id: String,
+    public_ip: String,
+}
+
+/// What the steps of this run made, for DNS and the later steps. A plan names a resource that
+/// does not exist yet as `None` ("the one created in this run"); each field here is that one,
+/// `None` until the step that makes it has run.
 #[derive(Debug, Default, Clone)]
 pub struct Learned {
-    pub ip: Option<String>,
-    pub allocation_id: Option<String>,
-    pub public_key: Option<String>,
-    pub instance_id: Option<String>,
-    pub security_group: Option<String>,
+    /// The Elastic IP allocated (and kept, once a race is settled).
+    address: Option<Allocated>,
+    /// The public half of the DKIM key generated.
+    public_key: Option<String>,
+    /// The instance launched (and running).
+    instance_id: Option<String>,
+    /// The security group created, or the one whose rules this run changed: the launch
+    /// uses it without looking it up.
+    security_group: Option<String>,
 }
 
 impl Learned {
@@ -45,8 +64,11 @@ impl Learned {
     /// generated key's public half.
     pub fn outputs(&self) -> Outputs {
         let mut outputs = Outputs::default();
-        if let Some(ip) = &self.ip {
-            outputs.set(OutputRef::gateway_ip(), OutputValue::Text(ip.clone()));
+        if let Some(a) = &self.address {
+            outputs.set(
+                OutputRef::gateway_ip(),
+                OutputValue::Text(a.public_ip.clone()),
+            );
         }
         if let Some(key) = &self.public_key {
             outputs.set(OutputRef::gateway_key(), OutputValue::Text(key.clone()));
@@ -55,19 +77,91 @@ impl Learned {
     }
 
     /// The address a step names: known at plan time, or allocated earlier in this apply.
-    fn allocation(&self, planned: &Option<String>) -> String {
-        planned
-            .clone()
-            .or(self.allocation_id.clone())
-            .unwrap_or_default()
+    fn allocation(&self, planned: &Option<String>) -> Result<String, AwsError> {
+        this_run(
+            planned,
+            self.address.as_ref().map(|a| a.allocation_id.as_str()),
+            "Elastic IP",
+        )
     }
 
     /// The instance a step names: known at plan time, or launched earlier in this apply.
-    fn instance(&self, planned: &Option<String>) -> String {
-        planned
-            .clone()
-            .or(self.instance_id.clone())
-            .unwrap_or_default()
+    fn instance(&self, planned: &Option<String>) -> Result<String, AwsError> {
+        this_run(planned, self.instance_id.as_deref(), "instance")
+    }
+
+    /// The security group a step names: known at plan time, or created earlier in this apply.
+    fn security_group(&self, planned: &Option<String>) -> Result<String, AwsError> {
+        this_run(planned, self.security_group.as_deref(), "security group")
+    }
+}
+
+/// The resource the plan names, else the one made earlier in this run. Neither is a plan
+/// whose steps are out of order: no request goes out with an empty id.
+fn this_run(planned: &Option<String>, made: Option<&str>, what: &str) -> Result<String, AwsError> {
+    planned
+        .as_deref()
+        .or(made)
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            AwsError::Other(format!(
+                "a gateway step names the {what} created in this run, and no earlier step created one\n  = hint: make the plan again with `mailinfra plan`"
+            ))
+        })
+}
+
+/// The refusal's code, for the refusals a step expects.
+fn code(e: &AwsError) -> Option<&str> {
+    match e {
+        AwsError::Call { code, .. } => code.as_deref(),
+        _ => None,
+    }
+}
+
+/// A call's outcome with the refusals that mean "already so" (`codes`) counted as success.
+fn already<T>(r: Result<T, AwsError>, codes: &[&str]) -> Result<Option<T>, AwsError> {
+    match r {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if code(&e).is_some_and(|c| codes.contains(&c)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Makes `call` again while AWS refuses it for a reason that passes with time (`passing`),
+/// as `wait` says; when the wait runs out, the last refusal is the error.
+async fn again_while<T, F, Fut>(
+    wait: Wait<'_>,
+    passing: impl Fn(&AwsError) -> bool,
+    mut call: F,
+) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, AwsError>>,
+{
+    let last = Mutex::new(None);
+    let waited = poll::until(wait, || {
+        let answer = call();
+        let (last, passing) = (&last, &passing);
+        async move {
+            match answer.await {
+                Err(e) if passing(&e) => {
+                    let pending = e.to_string();
+                    *last.lock().expect("not poisoned") = Some(e);
+                    Ok(Look::NotYet(pending))
+                }
+                other => other.map(Look::Done),
+            }
+        }
+    })
+    .await;
+    match waited {
+        Ok(t) => Ok(t),
+        Err(Stopped::Failed(e)) => Err(e),
+        Err(Stopped::TimedOut { pending, .. }) => Err(last
+            .into_inner()
+            .ok()
+            .flatten()
+            .unwrap_or(AwsError::Other(pending))),
     }
 }
 
@@ -110,6 +204,15 @@ fn permissions(rules: &[Ingress]) -> Vec<IpPermission> {
         .collect()
 }
 
+/// What every step of one apply shares.
+struct Steps<'a> {
+    aws: &'a Aws,
+    blueprint: &'a str,
+    /// Bounds every wait.
+    timeout: Duration,
+    out: &'a Output,
+}
+
 /// The steps that come before DNS.
 pub async fn before_dns(
     aws: &Aws,
@@ -119,114 +222,15 @@ pub async fn before_dns(
     timeout: Duration,
     out: &Output,
 ) -> Result<Learned, AwsError> {
+    let s = Steps {
+        aws,
+        blueprint,
+        timeout,
+        out,
+    };
     let mut l = Learned::default();
     for c in changes.iter().filter(|c| !c.op.after_dns()) {
-        match &c.op {
-            GatewayOp::EnsureRole { role, policy } => {
-                ensure_role(aws, blueprint, role, policy).await?
-            }
-            GatewayOp::CreateKey { private, public } => {
-                l.public_key = Some(create_key(aws, private, public).await?)
-            }
-            GatewayOp::CreateSecurityGroup { name, vpc_id } => {
-                l.security_group = Some(create_security_group(aws, blueprint, name, vpc_id).await?)
-            }
-            GatewayOp::Authorize { group, rules } => {
-                let group = group
-                    .clone()
-                    .or(l.security_group.clone())
-                    .unwrap_or_default();
-                let r = aws
-                    .ec2
-                    .authorize_security_group_ingress()
-                    .group_id(&group)
-                    .set_ip_permissions(Some(permissions(rules)))
-                    .send()
-                    .await;
-                match r {
-                    Ok(_) => {}
-                    Err(e) if e.code() == Some("InvalidPermission.Duplicate") => {}
-                    Err(e) => {
-                        return Err(AwsError::call(&ops::AUTHORIZE_SECURITY_GROUP_INGRESS, e));
-                    }
-                }
-                l.security_group = Some(group);
-            }
-            GatewayOp::Revoke { group, rules } => {
-                let r = aws
-                    .ec2
-                    .revoke_security_group_ingress()
-                    .group_id(group)
-                    .set_ip_permissions(Some(permissions(rules)))
-                    .send()
-                    .await;
-                match r {
-                    Ok(_) => {}
-                    Err(e) if e.code() == Some("InvalidPermission.NotFound") => {}
-                    Err(e) => return Err(AwsError::call(&ops::REVOKE_SECURITY_GROUP_INGRESS, e)),
-                }
-                l.security_group = Some(group.clone());
-            }
-            GatewayOp::RunInstance {
-                config,
-                image_id,
-                subnet_id,
-                ..
-            } => {
-                let g = g.ok_or_else(|| {
-                    AwsError::Other("a plan launches a gateway it does not describe".into())
-                })?;
-                let sg = match &l.security_group {
-                    Some(s) => s.clone(),
-                    None => security_group_id(aws, blueprint).await?,
-                };
-                let id = run_instance(
-                    aws, blueprint, g, config, image_id, subnet_id, &sg, timeout, out,
-                )
-                .await?;
-                l.instance_id = Some(id);
-            }
-            GatewayOp::AllocateAddress => {
-                let (allocation, ip) = allocate(aws, blueprint).await?;
-                l.allocation_id = Some(allocation);
-                l.ip = Some(ip);
-            }
-            GatewayOp::Associate {
-                allocation_id,
-                instance_id,
-            } => {
-                let allocation = l.allocation(allocation_id);
-                let instance = l.instance(instance_id);
-                aws.ec2
-                    .associate_address()
-                    .allocation_id(&allocation)
-                    .instance_id(&instance)
-                    .allow_reassociation(true)
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::call(&ops::ASSOCIATE_ADDRESS, e))?;
-                out.progress(&format!("gateway: Elastic IP {allocation} on {instance}"));
-                l.allocation_id = Some(allocation);
-            }
-            GatewayOp::TerminateInstances { ids } => terminate(aws, ids, timeout, out).await?,
-            GatewayOp::DeleteSecurityGroups { ids } => {
-                for id in ids {
-                    delete_security_group(aws, id, timeout).await?;
-                }
-            }
-            GatewayOp::DeleteRole { role } => delete_role(aws, role).await?,
-            GatewayOp::DeleteKey { names } => {
-                aws.ssm
-                    .delete_parameters()
-                    .set_names(Some(names.clone()))
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::call(&ops::DELETE_PARAMETERS, e))?;
-            }
-            GatewayOp::SetReverseDns { .. }
-            | GatewayOp::ResetReverseDns { .. }
-            | GatewayOp::ReleaseAddresses { .. } => {}
-        }
+        s.before_dns(&c.op, g, &mut l).await?;
     }
     Ok(l)
 }
@@ -243,30 +247,7 @@ pub async fn after_dns(
             GatewayOp::SetReverseDns {
                 allocation_id,
                 hostname,
-            } => {
-                let allocation = l.allocation(allocation_id);
-                let done = aws
-                    .ec2
-                    .modify_address_attribute()
-                    .allocation_id(&allocation)
-                    .domain_name(hostname)
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::call(&ops::MODIFY_ADDRESS_ATTRIBUTE, e))?;
-                let status = done
-                    .address()
-                    .and_then(|a| a.ptr_record_update())
-                    .and_then(|u| u.status())
-                    .map_or("done".to_owned(), str::to_owned);
-                out.progress(&format!(
-                    "gateway: reverse DNS -> {hostname}: {status}{}",
-                    if status == "PENDING" {
-                        " (AWS completes it on its own; `mailinfra status` shows it)"
-                    } else {
-                        ""
-                    }
-                ));
-            }
+            } => set_reverse_dns(aws, &l.allocation(allocation_id)?, hostname, out).await?,
             GatewayOp::ResetReverseDns { allocation_id } => {
                 aws.ec2
                     .reset_address_attribute()
@@ -278,10 +259,8 @@ pub async fn after_dns(
             }
             GatewayOp::ReleaseAddresses { allocation_ids } => {
                 for id in allocation_ids {
-                    match aws.ec2.release_address().allocation_id(id).send().await {
-                        Ok(_) => out.progress(&format!("gateway: released Elastic IP {id}")),
-                        Err(e) if e.code() == Some("InvalidAllocationID.NotFound") => {}
-                        Err(e) => return Err(AwsError::call(&ops::RELEASE_ADDRESS, e)),
+                    if release(aws, id).await? {
+                        out.progress(&format!("gateway: released Elastic IP {id}"));
                     }
                 }
             }
@@ -291,14 +270,96 @@ pub async fn after_dns(
     Ok(())
 }
 
+impl Steps<'_> {
+    /// One step before DNS; what it makes goes into `l`.
+    async fn before_dns(
+        &self,
+        op: &GatewayOp,
+        g: Option<&DesiredGateway>,
+        l: &mut Learned,
+    ) -> Result<(), AwsError> {
+        let (aws, blueprint) = (self.aws, self.blueprint);
+        match op {
+            GatewayOp::EnsureRole { role, policy } => {
+                ensure_role(aws, blueprint, role, policy).await
+            }
+            GatewayOp::CreateKey { private, public } => {
+                l.public_key = Some(create_key(aws, private, public).await?);
+                Ok(())
+            }
+            GatewayOp::CreateSecurityGroup { name, vpc_id } => {
+                l.security_group = Some(create_security_group(aws, blueprint, name, vpc_id).await?);
+                Ok(())
+            }
+            GatewayOp::Authorize { group, rules } => {
+                let group = l.security_group(group)?;
+                authorize(aws, &group, rules).await?;
+                l.security_group = Some(group);
+                Ok(())
+            }
+            GatewayOp::Revoke { group, rules } => {
+                revoke(aws, group, rules).await?;
+                l.security_group = Some(group.clone());
+                Ok(())
+            }
+            GatewayOp::RunInstance {
+                config,
+                image_id,
+                subnet_id,
+                ..
+            } => {
+                let g = g.ok_or_else(|| {
+                    AwsError::Other("a plan launches a gateway it does not describe".into())
+                })?;
+                let security_group = match &l.security_group {
+                    Some(s) => s.clone(),
+                    None => security_group_id(aws, blueprint).await?,
+                };
+                let launch = Launch {
+                    g,
+                    config,
+                    image_id,
+                    subnet_id,
+                    security_group: &security_group,
+                };
+                l.instance_id = Some(self.run_instance(&launch).await?);
+                Ok(())
+            }
+            GatewayOp::AllocateAddress => {
+                l.address = Some(allocate(aws, blueprint).await?);
+                Ok(())
+            }
+            GatewayOp::Associate {
+                allocation_id,
+                instance_id,
+            } => {
+                let (allocation, instance) =
+                    (l.allocation(allocation_id)?, l.instance(instance_id)?);
+                associate(aws, &allocation, &instance, self.out).await
+            }
+            GatewayOp::TerminateInstances { ids } => self.terminate(ids).await,
+            GatewayOp::DeleteSecurityGroups { ids } => {
+                for id in ids {
+                    self.delete_security_group(id).await?;
+                }
+                Ok(())
+            }
+            GatewayOp::DeleteRole { role } => delete_role(aws, role).await,
+            GatewayOp::DeleteKey { names } => delete_key(aws, names).await,
+            GatewayOp::SetReverseDns { .. }
+            | GatewayOp::ResetReverseDns { .. }
+            | GatewayOp::ReleaseAddresses { .. } => Ok(()),
+        }
+    }
+}
+
 async fn ensure_role(aws: &Aws, blueprint: &str, role: &str, policy: &str) -> Result<(), AwsError> {
-    use aws_sdk_iam::error::ProvideErrorMetadata as _;
     let tag = |k: &str, v: &str| aws_sdk_iam::types::Tag::builder().key(k).value(v).build();
     let tags: Vec<_> = [tag(OWNER_TAG, blueprint), tag(ADDRESS_TAG, "gateway.role")]
         .into_iter()
         .collect::<Result<_, _>>()
         .map_err(|e| AwsError::Other(format!("building a tag: {e}")))?;
-    match aws
+    let created = aws
         .iam
         .create_role()
         .role_name(role)
@@ -306,11 +367,8 @@ async fn ensure_role(aws: &Aws, blueprint: &str, role: &str, policy: &str) -> Re
         .set_tags(Some(tags))
         .send()
         .await
-    {
-        Ok(_) => {}
-        Err(e) if e.code() == Some("EntityAlreadyExists") => {}
-        Err(e) => return Err(AwsError::call(&ops::CREATE_ROLE, e)),
-    }
+        .map_err(|e| AwsError::call(&ops::CREATE_ROLE, e));
+    already(created, &["EntityAlreadyExists"])?;
     aws.iam
         .put_role_policy()
         .role_name(role)
@@ -319,37 +377,36 @@ async fn ensure_role(aws: &Aws, blueprint: &str, role: &str, policy: &str) -> Re
         .send()
         .await
         .map_err(|e| AwsError::call(&ops::PUT_ROLE_POLICY, e))?;
-    match aws
+    let profile = aws
         .iam
         .create_instance_profile()
         .instance_profile_name(role)
         .send()
         .await
-    {
-        Ok(_) => {}
-        Err(e) if e.code() == Some("EntityAlreadyExists") => {}
-        Err(e) => return Err(AwsError::call(&ops::CREATE_INSTANCE_PROFILE, e)),
-    }
-    match aws
+        .map_err(|e| AwsError::call(&ops::CREATE_INSTANCE_PROFILE, e));
+    already(profile, &["EntityAlreadyExists"])?;
+    // A profile holds one role: `LimitExceeded` means it holds it already.
+    let added = aws
         .iam
         .add_role_to_instance_profile()
         .instance_profile_name(role)
         .role_name(role)
         .send()
         .await
-    {
-        Ok(_) => {}
-        Err(e) if matches!(e.code(), Some("LimitExceeded" | "EntityAlreadyExists")) => {}
-        Err(e) => return Err(AwsError::call(&ops::ADD_ROLE_TO_INSTANCE_PROFILE, e)),
-    }
+        .map_err(|e| AwsError::call(&ops::ADD_ROLE_TO_INSTANCE_PROFILE, e));
+    already(added, &["LimitExceeded", "EntityAlreadyExists"])?;
     Ok(())
 }
 
-/// Generates the key. The public half is written first, without overwriting: it is the lock
-/// two concurrent applies race for. The winner writes the private half; the loser uses the
-/// winner's public half. Returns the public half in force.
+/// Generates a key pair and writes it: the public half first, created without overwriting
+/// (with its description), then the private half, then the public half again, overwriting.
+/// A public half that exists already does not stop this run: another run, or a crash that left
+/// the public half without the private one, put it there, and the plan asked for a key, so this
+/// run's pair replaces it as a whole. Returns this run's public half.
+///
+/// The first write is no lock: two applies that both plan a key each write their own pair,
+/// and the halves in force are whichever writes came last.
 async fn create_key(aws: &Aws, private: &str, public: &str) -> Result<String, AwsError> {
-    use aws_sdk_ssm::error::ProvideErrorMetadata as _;
     use aws_sdk_ssm::types::ParameterType;
     let (key, public_b64) = dkim::generate_key().map_err(AwsError::Other)?;
     let put_public = aws
@@ -361,15 +418,9 @@ async fn create_key(aws: &Aws, private: &str, public: &str) -> Result<String, Aw
         .description("mailinfra gateway DKIM public key (base64 SubjectPublicKeyInfo)")
         .overwrite(false)
         .send()
-        .await;
-    match put_public {
-        Ok(_) => {}
-        Err(e) if e.code() == Some("ParameterAlreadyExists") => {
-            // Another run won, or a crash left the public half without the private one: the
-            // plan asked for a key, so this run's pair replaces it as a whole.
-        }
-        Err(e) => return Err(AwsError::call(&ops::PUT_PARAMETER, e)),
-    }
+        .await
+        .map_err(|e| AwsError::call(&ops::PUT_PARAMETER, e));
+    already(put_public, &["ParameterAlreadyExists"])?;
     aws.ssm
         .put_parameter()
         .name(private)
@@ -394,13 +445,24 @@ async fn create_key(aws: &Aws, private: &str, public: &str) -> Result<String, Aw
     Ok(public_b64)
 }
 
+async fn delete_key(aws: &Aws, names: &[String]) -> Result<(), AwsError> {
+    aws.ssm
+        .delete_parameters()
+        .set_names(Some(names.to_vec()))
+        .send()
+        .await
+        .map_err(|e| AwsError::call(&ops::DELETE_PARAMETERS, e))?;
+    Ok(())
+}
+
+/// Creates the group; one that exists already (a run killed after creating it) is looked up.
 async fn create_security_group(
     aws: &Aws,
     blueprint: &str,
     name: &str,
     vpc_id: &str,
 ) -> Result<String, AwsError> {
-    match aws
+    let created = aws
         .ec2
         .create_security_group()
         .group_name(name)
@@ -412,39 +474,53 @@ async fn create_security_group(
         ))
         .send()
         .await
-    {
-        Ok(out) => Ok(out.group_id().unwrap_or_default().to_owned()),
-        Err(e) if e.code() == Some("InvalidGroup.Duplicate") => {
-            security_group_id(aws, blueprint).await
-        }
-        Err(e) => Err(AwsError::call(&ops::CREATE_SECURITY_GROUP, e)),
+        .map_err(|e| AwsError::call(&ops::CREATE_SECURITY_GROUP, e));
+    match already(created, &["InvalidGroup.Duplicate"])? {
+        Some(out) => Ok(out.group_id().unwrap_or_default().to_owned()),
+        None => security_group_id(aws, blueprint).await,
     }
 }
 
+/// The blueprint's security group, read as the observer reads it.
 async fn security_group_id(aws: &Aws, blueprint: &str) -> Result<String, AwsError> {
-    let out = aws
-        .ec2
-        .describe_security_groups()
-        .filters(
-            Filter::builder()
-                .name(format!("tag:{OWNER_TAG}"))
-                .values(blueprint)
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(|e| AwsError::call(&ops::DESCRIBE_SECURITY_GROUPS, e))?;
-    out.security_groups()
-        .first()
-        .and_then(|g| g.group_id())
-        .map(str::to_owned)
+    observe::security_groups(aws, blueprint)
+        .await?
+        .into_iter()
+        .next()
+        .map(|g| g.id)
         .ok_or_else(|| {
             AwsError::Other("the gateway's security group disappeared; run apply again".into())
         })
 }
 
+async fn authorize(aws: &Aws, group: &str, rules: &[Ingress]) -> Result<(), AwsError> {
+    let r = aws
+        .ec2
+        .authorize_security_group_ingress()
+        .group_id(group)
+        .set_ip_permissions(Some(permissions(rules)))
+        .send()
+        .await
+        .map_err(|e| AwsError::call(&ops::AUTHORIZE_SECURITY_GROUP_INGRESS, e));
+    already(r, &["InvalidPermission.Duplicate"]).map(drop)
+}
+
+async fn revoke(aws: &Aws, group: &str, rules: &[Ingress]) -> Result<(), AwsError> {
+    let r = aws
+        .ec2
+        .revoke_security_group_ingress()
+        .group_id(group)
+        .set_ip_permissions(Some(permissions(rules)))
+        .send()
+        .await
+        .map_err(|e| AwsError::call(&ops::REVOKE_SECURITY_GROUP_INGRESS, e));
+    already(r, &["InvalidPermission.NotFound"]).map(drop)
+}
+
 /// How many client tokens one launch steps through before giving up.
 const MAX_LAUNCH_GENERATIONS: u32 = 16;
+/// How long a new instance profile may take to reach EC2, from the first launch request.
+const PROFILE_PROPAGATION: Duration = Duration::from_secs(60);
 
 /// The client token of a launch: the same for every retry of one configuration and image, so
 /// an interrupted apply finds the instance it launched instead of making a second.
@@ -466,121 +542,21 @@ fn launch_token(blueprint: &str, config: &str, image_id: &str, generation: u32) 
     base.chars().take(keep).chain(suffix.chars()).collect()
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn run_instance(
-    aws: &Aws,
-    blueprint: &str,
-    g: &DesiredGateway,
-    config: &str,
-    image_id: &str,
-    subnet_id: &str,
-    sg: &str,
-    timeout: Duration,
-    out: &Output,
-) -> Result<String, AwsError> {
-    let start = Instant::now();
-    let mut generation = 1;
-    loop {
-        let token = launch_token(blueprint, config, image_id, generation);
-        let r = aws
-            .ec2
-            .run_instances()
-            .image_id(image_id)
-            .instance_type(InstanceType::from(g.instance_type.as_str()))
-            .min_count(1)
-            .max_count(1)
-            .subnet_id(subnet_id)
-            .security_group_ids(sg)
-            .iam_instance_profile(
-                IamInstanceProfileSpecification::builder()
-                    .name(&g.names.role)
-                    .build(),
-            )
-            .user_data(STANDARD.encode(g.render.boot_script()))
-            .metadata_options(
-                InstanceMetadataOptionsRequest::builder()
-                    .http_tokens(HttpTokensState::Required)
-                    .build(),
-            )
-            .tag_specifications(spec(
-                ResourceType::Instance,
-                tags(
-                    blueprint,
-                    "gateway.instance",
-                    &[(CONFIG_TAG, config), ("Name", &g.hostname)],
-                ),
-            ))
-            .tag_specifications(spec(
-                ResourceType::Volume,
-                tags(blueprint, "gateway.instance", &[]),
-            ))
-            .client_token(&token)
-            .send()
-            .await;
-        match r {
-            // The token launched an instance once already and it has since been terminated
-            // (destroy, or a replacement rolled back): EC2 answers with that instance for at
-            // least 24 hours. The next generation launches anew.
-            Ok(o)
-                if generation < MAX_LAUNCH_GENERATIONS
-                    && o.instances().iter().any(|i| {
-                        matches!(
-                            i.state().and_then(|s| s.name()),
-                            Some(InstanceStateName::Terminated | InstanceStateName::ShuttingDown)
-                        )
-                    }) =>
-            {
-                generation += 1;
-            }
-            Ok(o) => {
-                let id = o
-                    .instances()
-                    .first()
-                    .and_then(|i| i.instance_id())
-                    .unwrap_or_default()
-                    .to_owned();
-                out.progress(&format!(
-                    "gateway: launched {id}; waiting until it runs (usually 30-60 s, at most {} s)",
-                    timeout.as_secs()
-                ));
-                match wait_state(
-                    aws,
-                    std::slice::from_ref(&id),
-                    InstanceStateName::Running,
-                    timeout,
-                )
-                .await?
-                {
-                    Waited::Reached => return Ok(id),
-                    // Terminated while starting (or a response that did not say so yet).
-                    Waited::Gone if generation < MAX_LAUNCH_GENERATIONS => generation += 1,
-                    Waited::Gone => {
-                        return Err(AwsError::Other(format!(
-                            "instance {id} was terminated while launching\n  = hint: run `mailinfra apply` again"
-                        )));
-                    }
-                }
-            }
-            // The token was used with other parameters (a security group made anew).
-            Err(e)
-                if e.code() == Some("IdempotentParameterMismatch")
-                    && generation < MAX_LAUNCH_GENERATIONS =>
-            {
-                generation += 1;
-            }
-            // A new instance profile takes a few seconds to reach EC2 (IAM is eventually consistent).
-            Err(e)
-                if e.code() == Some("InvalidParameterValue")
-                    && e.message()
-                        .is_some_and(|m| m.to_ascii_lowercase().contains("profile"))
-                    && start.elapsed() < Duration::from_secs(60) =>
-            {
-                out.progress("gateway: waiting for the new instance profile to reach EC2...");
-                tokio::time::sleep(Duration::from_secs(5)).await;
-            }
-            Err(e) => return Err(AwsError::call(&ops::RUN_INSTANCES, e)),
-        }
-    }
+/// One launch: everything `RunInstances` is given but the client token.
+struct Launch<'a> {
+    g: &'a DesiredGateway,
+    /// The configuration fingerprint, tagged on the instance and the client token's base.
+    config: &'a str,
+    image_id: &'a str,
+    subnet_id: &'a str,
+    security_group: &'a str,
+}
+
+/// How the launch with one client token ended.
+enum Generation {
+    Running(String),
+    /// This token cannot launch anew; the next generation's can.
+    Spent,
 }
 
 /// How a wait for an instance state ended.
@@ -590,77 +566,239 @@ enum Waited {
     Gone,
 }
 
-async fn wait_state(
-    aws: &Aws,
-    ids: &[String],
-    want: InstanceStateName,
-    timeout: Duration,
-) -> Result<Waited, AwsError> {
-    let start = Instant::now();
-    loop {
-        let out = aws
+impl Steps<'_> {
+    /// Launches the instance and waits until it runs, stepping through client-token
+    /// generations while a token cannot launch anew.
+    async fn run_instance(&self, launch: &Launch<'_>) -> Result<String, AwsError> {
+        let started = Instant::now();
+        for generation in 1..=MAX_LAUNCH_GENERATIONS {
+            let last = generation == MAX_LAUNCH_GENERATIONS;
+            if let Generation::Running(id) = self.launch(launch, generation, last, started).await? {
+                return Ok(id);
+            }
+        }
+        // The last generation ends running or failed; this is not reached.
+        Err(AwsError::Other(format!(
+            "no launch ran in {MAX_LAUNCH_GENERATIONS} attempts\n  = hint: run `mailinfra apply` again"
+        )))
+    }
+
+    /// The launch with one generation's token; the `last` one fails where the others pass the
+    /// launch on to the next generation.
+    async fn launch(
+        &self,
+        launch: &Launch<'_>,
+        generation: u32,
+        last: bool,
+        started: Instant,
+    ) -> Result<Generation, AwsError> {
+        let token = launch_token(self.blueprint, launch.config, launch.image_id, generation);
+        let answer = match self.send_launch(launch, &token, started).await {
+            // The token was used with other parameters (a security group made anew).
+            Err(e) if !last && code(&e) == Some("IdempotentParameterMismatch") => {
+                return Ok(Generation::Spent);
+            }
+            answer => answer?,
+        };
+        // The token launched an instance once already and it has since been terminated
+        // (destroy, or a replacement rolled back): EC2 answers with that instance for at
+        // least 24 hours. The next generation launches anew.
+        if !last && answer.instances().iter().any(|i| state(i).is_gone()) {
+            return Ok(Generation::Spent);
+        }
+        let id = answer
+            .instances()
+            .first()
+            .and_then(|i| i.instance_id())
+            .ok_or_else(|| AwsError::Other("RunInstances answered without an instance".into()))?
+            .to_owned();
+        self.out.progress(&format!(
+            "gateway: launched {id}; waiting until it runs (usually 30-60 s, at most {} s)",
+            self.timeout.as_secs()
+        ));
+        match self
+            .wait_state(std::slice::from_ref(&id), InstanceState::Running)
+            .await?
+        {
+            Waited::Reached => Ok(Generation::Running(id)),
+            // Terminated while starting (or a response that did not say so yet).
+            Waited::Gone if !last => Ok(Generation::Spent),
+            Waited::Gone => Err(AwsError::Other(format!(
+                "instance {id} was terminated while launching\n  = hint: run `mailinfra apply` again"
+            ))),
+        }
+    }
+
+    /// `RunInstances` with `token`. A new instance profile takes a few seconds to reach EC2
+    /// (IAM is eventually consistent): until it has, EC2 refuses the profile, and the request
+    /// goes again every 5 s, up to `PROFILE_PROPAGATION` after the first launch request.
+    async fn send_launch(
+        &self,
+        launch: &Launch<'_>,
+        token: &str,
+        started: Instant,
+    ) -> Result<RunInstancesOutput, AwsError> {
+        let wait = Wait {
+            what: "the gateway's new instance profile to reach EC2",
+            every: Duration::from_secs(5),
+            limit: PROFILE_PROPAGATION.saturating_sub(started.elapsed()),
+            out: Some(self.out),
+        };
+        let unknown_profile = |e: &AwsError| {
+            code(e) == Some("InvalidParameterValue")
+                && e.to_string().to_ascii_lowercase().contains("profile")
+        };
+        again_while(wait, unknown_profile, || {
+            run_instances(self.aws, self.blueprint, launch, token)
+        })
+        .await
+    }
+
+    /// Waits until every one of `ids` is in state `want`, at most `--timeout`.
+    async fn wait_state(&self, ids: &[String], want: InstanceState) -> Result<Waited, AwsError> {
+        let what = format!("{} to be {want}", ids.join(", "));
+        let wait = Wait {
+            what: &what,
+            every: Duration::from_secs(3),
+            limit: self.timeout,
+            // The step announced the wait, with how long it usually takes.
+            out: None,
+        };
+        let waited = poll::until(wait, || async {
+            let states = instance_states(self.aws, ids).await?;
+            Ok(if states.iter().all(|s| *s == want) {
+                Look::Done(Waited::Reached)
+            } else if want == InstanceState::Running && states.iter().any(|s| s.is_gone()) {
+                Look::Done(Waited::Gone)
+            } else {
+                Look::NotYet(
+                    states
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                )
+            })
+        })
+        .await;
+        match waited {
+            Ok(w) => Ok(w),
+            Err(Stopped::Failed(e)) => Err(e),
+            Err(Stopped::TimedOut { .. }) => Err(AwsError::Other(format!(
+                "instances {} did not reach `{want}` within {} s\n  = hint: run `mailinfra apply` again; it continues where this run stopped",
+                ids.join(", "),
+                self.timeout.as_secs()
+            ))),
+        }
+    }
+
+    async fn terminate(&self, ids: &[String]) -> Result<(), AwsError> {
+        self.aws
             .ec2
-            .describe_instances()
+            .terminate_instances()
             .set_instance_ids(Some(ids.to_vec()))
             .send()
             .await
-            .map_err(|e| AwsError::call(&ops::DESCRIBE_INSTANCES, e))?;
-        let states: Vec<_> = out
-            .reservations()
-            .iter()
-            .flat_map(|r| r.instances())
-            .map(|i| i.state().and_then(|s| s.name()))
-            .collect();
-        if states.iter().all(|s| *s == Some(&want)) {
-            return Ok(Waited::Reached);
-        }
-        if want == InstanceStateName::Running
-            && states.iter().any(|s| {
-                matches!(
-                    s,
-                    Some(InstanceStateName::Terminated | InstanceStateName::ShuttingDown)
-                )
-            })
-        {
-            return Ok(Waited::Gone);
-        }
-        if start.elapsed() >= timeout {
-            return Err(AwsError::Other(format!(
-                "instances {} did not reach `{}` within {} s\n  = hint: run `mailinfra apply` again; it continues where this run stopped",
-                ids.join(", "),
-                want.as_str(),
-                timeout.as_secs()
-            )));
-        }
-        tokio::time::sleep(Duration::from_secs(3)).await;
+            .map_err(|e| AwsError::call(&ops::TERMINATE_INSTANCES, e))?;
+        self.out.progress(&format!(
+            "gateway: terminating {}; waiting until it is gone",
+            ids.join(", ")
+        ));
+        self.wait_state(ids, InstanceState::Terminated)
+            .await
+            .map(drop)
+    }
+
+    /// Deletes the group; while an instance that is shutting down still holds it, EC2 refuses
+    /// (`DependencyViolation`) and the delete goes again every 5 s, at most `--timeout`.
+    async fn delete_security_group(&self, id: &str) -> Result<(), AwsError> {
+        let what = format!("security group {id} to be free to delete");
+        let wait = Wait {
+            what: &what,
+            every: Duration::from_secs(5),
+            limit: self.timeout,
+            out: Some(self.out),
+        };
+        let aws = self.aws;
+        let in_use = |e: &AwsError| code(e) == Some("DependencyViolation");
+        again_while(wait, in_use, || async move {
+            let r = aws
+                .ec2
+                .delete_security_group()
+                .group_id(id)
+                .send()
+                .await
+                .map_err(|e| AwsError::call(&ops::DELETE_SECURITY_GROUP, e));
+            already(r, &["InvalidGroup.NotFound"]).map(drop)
+        })
+        .await
     }
 }
 
-async fn terminate(
+async fn run_instances(
     aws: &Aws,
-    ids: &[String],
-    timeout: Duration,
-    out: &Output,
-) -> Result<(), AwsError> {
+    blueprint: &str,
+    launch: &Launch<'_>,
+    token: &str,
+) -> Result<RunInstancesOutput, AwsError> {
+    let g = launch.g;
     aws.ec2
-        .terminate_instances()
+        .run_instances()
+        .image_id(launch.image_id)
+        .instance_type(InstanceType::from(g.instance_type.as_str()))
+        .min_count(1)
+        .max_count(1)
+        .subnet_id(launch.subnet_id)
+        .security_group_ids(launch.security_group)
+        .iam_instance_profile(
+            IamInstanceProfileSpecification::builder()
+                .name(&g.names.role)
+                .build(),
+        )
+        .user_data(STANDARD.encode(g.render.boot_script()))
+        .metadata_options(
+            InstanceMetadataOptionsRequest::builder()
+                .http_tokens(HttpTokensState::Required)
+                .build(),
+        )
+        .tag_specifications(spec(
+            ResourceType::Instance,
+            tags(
+                blueprint,
+                "gateway.instance",
+                &[(CONFIG_TAG, launch.config), ("Name", &g.hostname)],
+            ),
+        ))
+        .tag_specifications(spec(
+            ResourceType::Volume,
+            tags(blueprint, "gateway.instance", &[]),
+        ))
+        .client_token(token)
+        .send()
+        .await
+        .map_err(|e| AwsError::call(&ops::RUN_INSTANCES, e))
+}
+
+async fn instance_states(aws: &Aws, ids: &[String]) -> Result<Vec<InstanceState>, AwsError> {
+    let out = aws
+        .ec2
+        .describe_instances()
         .set_instance_ids(Some(ids.to_vec()))
         .send()
         .await
-        .map_err(|e| AwsError::call(&ops::TERMINATE_INSTANCES, e))?;
-    out.progress(&format!(
-        "gateway: terminating {}; waiting until it is gone",
-        ids.join(", ")
-    ));
-    wait_state(aws, ids, InstanceStateName::Terminated, timeout)
-        .await
-        .map(|_| ())
+        .map_err(|e| AwsError::call(&ops::DESCRIBE_INSTANCES, e))?;
+    Ok(out
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .map(state)
+        .collect())
 }
 
 /// Allocates the Elastic IP, then settles a race: with several tagged addresses, the one in
 /// use stays (else the lowest allocation id), and this run releases the other unassociated
 /// ones; the observer applies the same rule.
-async fn allocate(aws: &Aws, blueprint: &str) -> Result<(String, String), AwsError> {
+async fn allocate(aws: &Aws, blueprint: &str) -> Result<Allocated, AwsError> {
     aws.ec2
         .allocate_address()
         .domain(DomainType::Vpc)
@@ -671,111 +809,129 @@ async fn allocate(aws: &Aws, blueprint: &str) -> Result<(String, String), AwsErr
         .send()
         .await
         .map_err(|e| AwsError::call(&ops::ALLOCATE_ADDRESS, e))?;
-    let all = aws
+    let mut addresses = observe::addresses(aws, blueprint).await?;
+    addresses.sort_by(|a, b| {
+        (a.instance_id.is_none(), &a.allocation_id)
+            .cmp(&(b.instance_id.is_none(), &b.allocation_id))
+    });
+    let mut addresses = addresses.into_iter();
+    let keep = addresses
+        .next()
+        .ok_or_else(|| AwsError::Other("the allocated Elastic IP is not listed".into()))?;
+    for extra in addresses.filter(|a| a.instance_id.is_none()) {
+        release(aws, &extra.allocation_id).await?;
+    }
+    Ok(Allocated {
+        allocation_id: keep.allocation_id,
+        public_ip: keep.public_ip,
+    })
+}
+
+/// Releases an Elastic IP; `false` when it was gone already (the other run of a race
+/// released it).
+async fn release(aws: &Aws, allocation_id: &str) -> Result<bool, AwsError> {
+    let r = aws
         .ec2
-        .describe_addresses()
-        .filters(
-            Filter::builder()
-                .name(format!("tag:{OWNER_TAG}"))
-                .values(blueprint)
-                .build(),
-        )
+        .release_address()
+        .allocation_id(allocation_id)
         .send()
         .await
-        .map_err(|e| AwsError::call(&ops::DESCRIBE_ADDRESSES, e))?;
-    let mut addresses: Vec<_> = all.addresses().iter().collect();
-    addresses.sort_by_key(|a| {
-        (
-            a.instance_id().is_none_or(str::is_empty),
-            a.allocation_id().unwrap_or_default().to_owned(),
-        )
-    });
-    let keep = addresses
-        .first()
-        .ok_or_else(|| AwsError::Other("the allocated Elastic IP is not listed".into()))?;
-    for extra in &addresses[1..] {
-        if extra.instance_id().is_none_or(str::is_empty) {
-            match aws
-                .ec2
-                .release_address()
-                .set_allocation_id(extra.allocation_id().map(str::to_owned))
-                .send()
-                .await
-            {
-                Ok(_) => {}
-                Err(e) if e.code() == Some("InvalidAllocationID.NotFound") => {}
-                Err(e) => return Err(AwsError::call(&ops::RELEASE_ADDRESS, e)),
-            }
-        }
-    }
-    Ok((
-        keep.allocation_id().unwrap_or_default().to_owned(),
-        keep.public_ip().unwrap_or_default().to_owned(),
-    ))
+        .map_err(|e| AwsError::call(&ops::RELEASE_ADDRESS, e));
+    Ok(already(r, &["InvalidAllocationID.NotFound"])?.is_some())
 }
 
-async fn delete_security_group(aws: &Aws, id: &str, timeout: Duration) -> Result<(), AwsError> {
-    let start = Instant::now();
-    loop {
-        match aws.ec2.delete_security_group().group_id(id).send().await {
-            Ok(_) => return Ok(()),
-            Err(e) if e.code() == Some("InvalidGroup.NotFound") => return Ok(()),
-            // Still attached to an instance that is shutting down.
-            Err(e) if e.code() == Some("DependencyViolation") && start.elapsed() < timeout => {
-                tokio::time::sleep(Duration::from_secs(5)).await;
-            }
-            Err(e) => return Err(AwsError::call(&ops::DELETE_SECURITY_GROUP, e)),
-        }
-    }
+async fn associate(
+    aws: &Aws,
+    allocation: &str,
+    instance: &str,
+    out: &Output,
+) -> Result<(), AwsError> {
+    aws.ec2
+        .associate_address()
+        .allocation_id(allocation)
+        .instance_id(instance)
+        .allow_reassociation(true)
+        .send()
+        .await
+        .map_err(|e| AwsError::call(&ops::ASSOCIATE_ADDRESS, e))?;
+    out.progress(&format!("gateway: Elastic IP {allocation} on {instance}"));
+    Ok(())
 }
 
+async fn set_reverse_dns(
+    aws: &Aws,
+    allocation: &str,
+    hostname: &str,
+    out: &Output,
+) -> Result<(), AwsError> {
+    let done = aws
+        .ec2
+        .modify_address_attribute()
+        .allocation_id(allocation)
+        .domain_name(hostname)
+        .send()
+        .await
+        .map_err(|e| AwsError::call(&ops::MODIFY_ADDRESS_ATTRIBUTE, e))?;
+    let status = done
+        .address()
+        .and_then(|a| a.ptr_record_update())
+        .and_then(|u| u.status())
+        .map_or("done".to_owned(), str::to_owned);
+    out.progress(&format!(
+        "gateway: reverse DNS -> {hostname}: {status}{}",
+        if status == "PENDING" {
+            " (AWS completes it on its own; `mailinfra status` shows it)"
+        } else {
+            ""
+        }
+    ));
+    Ok(())
+}
+
+/// Removes the role from its profile, deletes the profile, the policy and the role; each one
+/// already gone counts as done.
 async fn delete_role(aws: &Aws, role: &str) -> Result<(), AwsError> {
-    use aws_sdk_iam::error::ProvideErrorMetadata as _;
-    let gone = |e: Option<&str>| e == Some("NoSuchEntity");
-    match aws
+    let gone = ["NoSuchEntity"];
+    let removed = aws
         .iam
         .remove_role_from_instance_profile()
         .instance_profile_name(role)
         .role_name(role)
         .send()
         .await
-    {
-        Err(e) if !gone(e.code()) => {
-            return Err(AwsError::call(&ops::REMOVE_ROLE_FROM_INSTANCE_PROFILE, e));
-        }
-        _ => {}
-    }
-    match aws
+        .map_err(|e| AwsError::call(&ops::REMOVE_ROLE_FROM_INSTANCE_PROFILE, e));
+    already(removed, &gone)?;
+    let profile = aws
         .iam
         .delete_instance_profile()
         .instance_profile_name(role)
         .send()
         .await
-    {
-        Err(e) if !gone(e.code()) => return Err(AwsError::call(&ops::DELETE_INSTANCE_PROFILE, e)),
-        _ => {}
-    }
-    match aws
+        .map_err(|e| AwsError::call(&ops::DELETE_INSTANCE_PROFILE, e));
+    already(profile, &gone)?;
+    let policy = aws
         .iam
         .delete_role_policy()
         .role_name(role)
         .policy_name(ROLE_POLICY)
         .send()
         .await
-    {
-        Err(e) if !gone(e.code()) => return Err(AwsError::call(&ops::DELETE_ROLE_POLICY, e)),
-        _ => {}
-    }
-    match aws.iam.delete_role().role_name(role).send().await {
-        Err(e) if !gone(e.code()) => return Err(AwsError::call(&ops::DELETE_ROLE, e)),
-        _ => {}
-    }
+        .map_err(|e| AwsError::call(&ops::DELETE_ROLE_POLICY, e));
+    already(policy, &gone)?;
+    let deleted = aws
+        .iam
+        .delete_role()
+        .role_name(role)
+        .send()
+        .await
+        .map_err(|e| AwsError::call(&ops::DELETE_ROLE, e));
+    already(deleted, &gone)?;
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::launch_token;
+    use super::*;
 
     #[test]
     fn launch_tokens_are_stable_distinct_per_launch_and_generation_and_fit_ec2() {
@@ -795,5 +951,72 @@ mod tests {
             assert_eq!(token(long, ami, generation).len(), 64);
         }
         assert!(token(long, ami, 16).ends_with("-16"));
+    }
+
+    fn refused(code: &str) -> AwsError {
+        AwsError::Call {
+            operation: "DeleteSecurityGroup",
+            code: Some(code.into()),
+            message: format!("{code}: refused"),
+            hint: None,
+        }
+    }
+
+    #[test]
+    fn only_the_named_refusals_count_as_already_so() {
+        assert!(matches!(already(Ok(1), &["A"]), Ok(Some(1))));
+        assert!(matches!(
+            already::<()>(Err(refused("A")), &["B", "A"]),
+            Ok(None)
+        ));
+        assert!(already::<()>(Err(refused("C")), &["A"]).is_err());
+        assert!(already::<()>(Err(AwsError::Other("A".into())), &["A"]).is_err());
+    }
+
+    #[test]
+    fn a_step_naming_what_this_run_made_gets_it_or_a_clear_error() {
+        let mut l = Learned::default();
+        assert_eq!(l.instance(&Some("i-1".into())).unwrap(), "i-1");
+        let e = l.instance(&None).unwrap_err().to_string();
+        assert!(e.contains("no earlier step created one"), "{e}");
+        l.instance_id = Some("i-2".into());
+        assert_eq!(l.instance(&None).unwrap(), "i-2");
+        assert_eq!(l.instance(&Some("i-1".into())).unwrap(), "i-1");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_passing_refusal_is_tried_again_and_the_last_one_ends_the_wait() {
+        let wait = |secs| Wait {
+            what: "a test",
+            every: Duration::from_secs(5),
+            limit: Duration::from_secs(secs),
+            out: None,
+        };
+        let calls = Mutex::new(0);
+        let passing = |e: &AwsError| code(e) == Some("DependencyViolation");
+        let got = again_while(wait(60), passing, || {
+            let n = {
+                let mut n = calls.lock().unwrap();
+                *n += 1;
+                *n
+            };
+            async move {
+                if n < 3 {
+                    Err(refused("DependencyViolation"))
+                } else {
+                    Ok(n)
+                }
+            }
+        })
+        .await;
+        assert_eq!(got.unwrap(), 3);
+        let got: Result<(), _> = again_while(wait(12), passing, || async {
+            Err(refused("DependencyViolation"))
+        })
+        .await;
+        assert_eq!(code(&got.unwrap_err()), Some("DependencyViolation"));
+        let got: Result<(), _> =
+            again_while(wait(60), passing, || async { Err(refused("Other")) }).await;
+        assert_eq!(code(&got.unwrap_err()), Some("Other"));
     }
 }

@@ -5,12 +5,21 @@
 pub mod diff;
 pub mod execute;
 pub mod observe;
+#[cfg(test)]
+mod tests;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::blueprint::Blueprint;
 use crate::mail::gateway::Gateway;
+
+/// The tag that records an instance's configuration fingerprint.
+pub const CONFIG_TAG: &str = "mailinfra:config";
+/// The name of the role's one inline policy.
+pub const ROLE_POLICY: &str = "read-own-dkim-key";
+/// Debian's public SSM parameter for the latest Debian 12 image.
+pub const DEBIAN_12_PARAMETER: &str = "/aws/service/debian/release/12/latest/amd64";
 
 /// The names mailinfra gives the gateway's resources.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -135,10 +144,64 @@ pub fn from_blueprint(bp: &Blueprint) -> Option<DesiredGateway> {
     })
 }
 
+/// An instance's state, spelled as EC2 spells it (`shutting-down`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InstanceState {
+    Pending,
+    Running,
+    ShuttingDown,
+    Terminated,
+    Stopping,
+    Stopped,
+    /// A state EC2 did not name, or one this tool does not know.
+    Unknown,
+}
+
+impl InstanceState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InstanceState::Pending => "pending",
+            InstanceState::Running => "running",
+            InstanceState::ShuttingDown => "shutting-down",
+            InstanceState::Terminated => "terminated",
+            InstanceState::Stopping => "stopping",
+            InstanceState::Stopped => "stopped",
+            InstanceState::Unknown => "unknown",
+        }
+    }
+
+    /// Still there: the gateway's instance, a stale one to terminate, or one that blocks
+    /// deleting the security group.
+    pub fn is_live(self) -> bool {
+        matches!(
+            self,
+            InstanceState::Pending
+                | InstanceState::Running
+                | InstanceState::Stopping
+                | InstanceState::Stopped
+        )
+    }
+
+    /// Terminated or on its way there: it will never run.
+    pub fn is_gone(self) -> bool {
+        matches!(
+            self,
+            InstanceState::ShuttingDown | InstanceState::Terminated
+        )
+    }
+}
+
+impl std::fmt::Display for InstanceState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObservedInstance {
     pub id: String,
-    pub state: String,
+    pub state: InstanceState,
     pub instance_type: String,
     pub image_id: String,
     pub subnet_id: String,
@@ -149,6 +212,17 @@ pub struct ObservedInstance {
     pub launched: i64,
 }
 
+/// A reverse DNS update AWS has not finished.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PtrUpdate {
+    /// The name asked for, without the trailing dot.
+    pub value: String,
+    /// AWS's word for it (`PENDING`).
+    pub status: String,
+    /// Why, when AWS says (a missing A record, for one).
+    pub reason: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObservedEip {
     pub allocation_id: String,
@@ -157,8 +231,38 @@ pub struct ObservedEip {
     pub association_id: Option<String>,
     /// The reverse DNS name in force.
     pub ptr: Option<String>,
-    /// A pending reverse DNS update: (value, status, reason).
-    pub ptr_update: Option<(String, String, Option<String>)>,
+    /// A pending reverse DNS update.
+    pub ptr_update: Option<PtrUpdate>,
+}
+
+impl ObservedEip {
+    /// AWS refuses to release an address with reverse DNS, in force or pending.
+    pub fn has_reverse_dns(&self) -> bool {
+        self.ptr.is_some() || self.ptr_update.is_some()
+    }
+}
+
+/// The subnet the instance goes into, and its VPC (where the security group goes).
+///
+/// Serialized as the pair `[id, vpc_id]` it was before it had names, so the checksum of what
+/// was observed, and with it every saved plan, stays as it was.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "(String, String)", into = "(String, String)")]
+pub struct Subnet {
+    pub id: String,
+    pub vpc_id: String,
+}
+
+impl From<(String, String)> for Subnet {
+    fn from((id, vpc_id): (String, String)) -> Subnet {
+        Subnet { id, vpc_id }
+    }
+}
+
+impl From<Subnet> for (String, String) {
+    fn from(s: Subnet) -> (String, String) {
+        (s.id, s.vpc_id)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -174,8 +278,8 @@ pub struct ObservedSecurityGroup {
 pub struct ObservedGateway {
     /// The resolved image id.
     pub image_id: Option<String>,
-    /// (subnet id, VPC id) the instance goes into.
-    pub subnet: Option<(String, String)>,
+    /// The subnet the instance goes into.
+    pub subnet: Option<Subnet>,
     /// Roles in the instance profile, when it exists.
     pub profile_roles: Option<Vec<String>>,
     pub role_policy: Option<String>,
@@ -201,11 +305,6 @@ impl ObservedGateway {
     }
 
     pub fn live_instances(&self) -> impl Iterator<Item = &ObservedInstance> {
-        self.instances.iter().filter(|i| {
-            matches!(
-                i.state.as_str(),
-                "pending" | "running" | "stopping" | "stopped"
-            )
-        })
+        self.instances.iter().filter(|i| i.state.is_live())
     }
 }

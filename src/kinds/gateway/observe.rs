@@ -7,21 +7,18 @@
 //! DescribeSubnets, GetInstanceProfile, GetRolePolicy, DescribeParameters, GetParameter (the
 //! public key), GetParameter (the image, for `debian-12`), DescribeAddressesAttribute.
 
-use aws_sdk_ec2::types::{AddressAttributeName, Filter};
+use aws_sdk_ec2::types::{AddressAttributeName, Filter, Instance, InstanceStateName};
 use aws_sdk_iam::error::ProvideErrorMetadata as _;
 use aws_sdk_ssm::types::ParameterStringFilter;
 
-use crate::aws::{Aws, AwsError, ops};
-use crate::kinds::gateway::{
-    DesiredGateway, Ingress, ObservedEip, ObservedGateway, ObservedInstance, ObservedSecurityGroup,
+use super::{
+    CONFIG_TAG, DEBIAN_12_PARAMETER, DesiredGateway, Ingress, InstanceState, ObservedEip,
+    ObservedGateway, ObservedInstance, ObservedSecurityGroup, PtrUpdate, ROLE_POLICY, Subnet,
 };
-use crate::kinds::ses::OWNER_TAG;
+use crate::aws::{Aws, AwsError, ops};
+use crate::kinds::OWNER_TAG;
 
-/// Debian's public SSM parameter for the latest Debian 12 image.
-pub const DEBIAN_12_PARAMETER: &str = "/aws/service/debian/release/12/latest/amd64";
-/// The tag that records an instance's configuration fingerprint.
-pub const CONFIG_TAG: &str = "mailinfra:config";
-
+/// The filter for what the blueprint owns: its tag.
 fn owned(blueprint: &str) -> Filter {
     Filter::builder()
         .name(format!("tag:{OWNER_TAG}"))
@@ -31,6 +28,19 @@ fn owned(blueprint: &str) -> Filter {
 
 fn some(s: Option<&str>) -> Option<String> {
     s.filter(|v| !v.is_empty()).map(str::to_owned)
+}
+
+/// An instance's state as EC2 reports it (in DescribeInstances and RunInstances answers).
+pub(super) fn state(i: &Instance) -> InstanceState {
+    match i.state().and_then(|s| s.name()) {
+        Some(InstanceStateName::Pending) => InstanceState::Pending,
+        Some(InstanceStateName::Running) => InstanceState::Running,
+        Some(InstanceStateName::ShuttingDown) => InstanceState::ShuttingDown,
+        Some(InstanceStateName::Terminated) => InstanceState::Terminated,
+        Some(InstanceStateName::Stopping) => InstanceState::Stopping,
+        Some(InstanceStateName::Stopped) => InstanceState::Stopped,
+        _ => InstanceState::Unknown,
+    }
 }
 
 pub async fn observe(
@@ -73,9 +83,14 @@ async fn instances(aws: &Aws, blueprint: &str) -> Result<Vec<ObservedInstance>, 
             Filter::builder()
                 .name("instance-state-name")
                 .set_values(Some(
-                    ["pending", "running", "stopping", "stopped"]
-                        .map(String::from)
-                        .to_vec(),
+                    [
+                        InstanceState::Pending,
+                        InstanceState::Running,
+                        InstanceState::Stopping,
+                        InstanceState::Stopped,
+                    ]
+                    .map(|s| s.as_str().to_owned())
+                    .to_vec(),
                 ))
                 .build(),
         )
@@ -88,10 +103,7 @@ async fn instances(aws: &Aws, blueprint: &str) -> Result<Vec<ObservedInstance>, 
         .flat_map(|r| r.instances())
         .map(|i| ObservedInstance {
             id: i.instance_id().unwrap_or_default().to_owned(),
-            state: i
-                .state()
-                .and_then(|s| s.name())
-                .map_or("unknown".into(), |n| n.as_str().to_owned()),
+            state: state(i),
             instance_type: i
                 .instance_type()
                 .map_or(String::new(), |t| t.as_str().to_owned()),
@@ -109,7 +121,7 @@ async fn instances(aws: &Aws, blueprint: &str) -> Result<Vec<ObservedInstance>, 
         .collect())
 }
 
-async fn addresses(aws: &Aws, blueprint: &str) -> Result<Vec<ObservedEip>, AwsError> {
+pub(super) async fn addresses(aws: &Aws, blueprint: &str) -> Result<Vec<ObservedEip>, AwsError> {
     let out = aws
         .ec2
         .describe_addresses()
@@ -151,22 +163,21 @@ async fn ptr(aws: &Aws, eips: &mut [ObservedEip]) -> Result<(), AwsError> {
             .find(|e| Some(e.allocation_id.as_str()) == a.allocation_id())
         {
             e.ptr = some(a.ptr_record()).map(|p| p.trim_end_matches('.').to_owned());
-            e.ptr_update = a.ptr_record_update().map(|u| {
-                (
-                    u.value()
-                        .unwrap_or_default()
-                        .trim_end_matches('.')
-                        .to_owned(),
-                    u.status().unwrap_or_default().to_owned(),
-                    u.reason().map(str::to_owned),
-                )
+            e.ptr_update = a.ptr_record_update().map(|u| PtrUpdate {
+                value: u
+                    .value()
+                    .unwrap_or_default()
+                    .trim_end_matches('.')
+                    .to_owned(),
+                status: u.status().unwrap_or_default().to_owned(),
+                reason: u.reason().map(str::to_owned),
             });
         }
     }
     Ok(())
 }
 
-async fn security_groups(
+pub(super) async fn security_groups(
     aws: &Aws,
     blueprint: &str,
 ) -> Result<Vec<ObservedSecurityGroup>, AwsError> {
@@ -205,7 +216,7 @@ async fn security_groups(
 }
 
 /// The subnet to launch in, and its VPC: the named one, or a default subnet (first by zone).
-async fn subnet(aws: &Aws, named: Option<&str>) -> Result<Option<(String, String)>, AwsError> {
+async fn subnet(aws: &Aws, named: Option<&str>) -> Result<Option<Subnet>, AwsError> {
     let req = aws.ec2.describe_subnets();
     let req = match named {
         Some(id) => req.subnet_ids(id),
@@ -222,11 +233,9 @@ async fn subnet(aws: &Aws, named: Option<&str>) -> Result<Option<(String, String
         .map_err(|e| AwsError::call(&ops::DESCRIBE_SUBNETS, e))?;
     let mut subnets: Vec<_> = out.subnets().iter().collect();
     subnets.sort_by_key(|s| s.availability_zone().unwrap_or_default().to_owned());
-    Ok(subnets.first().map(|s| {
-        (
-            s.subnet_id().unwrap_or_default().to_owned(),
-            s.vpc_id().unwrap_or_default().to_owned(),
-        )
+    Ok(subnets.first().map(|s| Subnet {
+        id: s.subnet_id().unwrap_or_default().to_owned(),
+        vpc_id: s.vpc_id().unwrap_or_default().to_owned(),
     }))
 }
 
@@ -247,9 +256,6 @@ async fn profile_roles(aws: &Aws, name: &str) -> Result<Option<Vec<String>>, Aws
         Err(e) => Err(AwsError::call(&ops::GET_INSTANCE_PROFILE, e)),
     }
 }
-
-/// The name of the role's one inline policy.
-pub const ROLE_POLICY: &str = "read-own-dkim-key";
 
 async fn role_policy(aws: &Aws, role: &str) -> Result<Option<String>, AwsError> {
     match aws

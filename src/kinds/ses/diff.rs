@@ -126,7 +126,7 @@ fn dkim_text(d: &DkimSetting) -> String {
 }
 
 /// Identities SES has not verified yet: reported, never a change and never a failure.
-pub fn pending(desired: &Desired, observed: &Observed) -> Vec<crate::kinds::gateway::diff::Report> {
+pub fn pending(desired: &Desired, observed: &Observed) -> Vec<crate::plan::Report> {
     let Some(obs) = &observed.ses else {
         return Vec::new();
     };
@@ -145,9 +145,9 @@ pub fn pending(desired: &Desired, observed: &Observed) -> Vec<crate::kinds::gate
                 .last_checked
                 .map(|t| format!("; SES last checked DNS {t} (seconds since the epoch)"))
                 .unwrap_or_default();
-            Some(crate::kinds::gateway::diff::Report {
+            Some(crate::plan::Report {
                 address: format!("{}.verification", identity_address(&id.domain)),
-                kind: "pending".into(),
+                kind: crate::plan::ReportKind::Pending,
                 title: format!(
                     "SES is still verifying {} (verification {}{}{checked})",
                     id.domain,

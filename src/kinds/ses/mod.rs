@@ -16,10 +16,7 @@ use crate::blueprint::{
     SuppressionReason,
 };
 
-/// The tag naming the blueprint that owns an SES resource.
-pub const OWNER_TAG: &str = "mailinfra:blueprint";
-/// The tag naming the resource's address.
-pub const ADDRESS_TAG: &str = "mailinfra:address";
+pub use super::{ADDRESS_TAG, OWNER_TAG};
 /// Where Easy DKIM CNAMEs point when SES does not say.
 pub const DEFAULT_SIGNING_ZONE: &str = "dkim.amazonses.com";
 

@@ -1,0 +1,277 @@
+//! The gateway's pure half: the parts of its diff, and what its observed values look like as
+//! data (the observed checksum and the JSON plan depend on it).
+
+use super::diff::{self, GatewayChange, GatewayOp};
+use super::*;
+use crate::plan::{Action, ReportKind};
+
+fn desired() -> crate::plan::desired::Desired {
+    let source = "blueprint: relay\nregion: eu-west-1\ngateway:\n  hostname: mail.example.com\n  relay_from: [10.0.0.0/16]\n  dkim: { selector: mta1 }\n";
+    let bp = crate::blueprint::load("b.yaml", source, std::path::Path::new(".")).unwrap();
+    crate::plan::desired::from_blueprint(&bp)
+}
+
+fn eip(id: &str, instance: Option<&str>, ptr: Option<&str>, pending: bool) -> ObservedEip {
+    ObservedEip {
+        allocation_id: id.into(),
+        public_ip: format!("198.51.100.{}", id.len()),
+        instance_id: instance.map(str::to_owned),
+        association_id: instance.map(|_| format!("assoc-{id}")),
+        ptr: ptr.map(str::to_owned),
+        ptr_update: pending.then(|| PtrUpdate {
+            value: "mail.example.com".into(),
+            status: "PENDING".into(),
+            reason: None,
+        }),
+    }
+}
+
+/// Everything of the gateway in place and serving from `i-1`, with `eips` as the addresses.
+fn built(eips: Vec<ObservedEip>) -> ObservedGateway {
+    let d = desired();
+    let g = d.gateway.as_ref().unwrap();
+    ObservedGateway {
+        image_id: Some("ami-1".into()),
+        subnet: Some(Subnet {
+            id: "subnet-1".into(),
+            vpc_id: "vpc-1".into(),
+        }),
+        profile_roles: Some(vec![g.names.role.clone()]),
+        role_policy: Some(crate::mail::gateway::role_policy(
+            "eu-west-1",
+            &g.names.key_private,
+        )),
+        public_key: Some("MIIB".into()),
+        private_key_exists: true,
+        security_groups: vec![ObservedSecurityGroup {
+            id: "sg-1".into(),
+            name: g.names.security_group.clone(),
+            vpc_id: "vpc-1".into(),
+            ingress: g.ingress.clone(),
+        }],
+        instances: vec![ObservedInstance {
+            id: "i-1".into(),
+            state: InstanceState::Running,
+            instance_type: g.instance_type.clone(),
+            image_id: "ami-1".into(),
+            subnet_id: "subnet-1".into(),
+            private_ip: Some("10.0.0.5".into()),
+            config: Some(g.config_hash("subnet-1")),
+            launched: 1,
+        }],
+        eips,
+    }
+}
+
+/// Each change as `address action op`, in plan order.
+fn steps(changes: &[GatewayChange]) -> Vec<String> {
+    changes
+        .iter()
+        .map(|c| {
+            let op = serde_json::to_value(&c.op).unwrap();
+            format!(
+                "{} {:?} {}",
+                c.address,
+                c.action,
+                op["op"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_built_gateway_plans_nothing_and_reports_only_the_persons_steps() {
+    let o = built(vec![eip(
+        "eipalloc-1",
+        Some("i-1"),
+        Some("mail.example.com"),
+        false,
+    )]);
+    let (changes, reports) = diff::diff(&desired(), Some(&o), &mut Vec::new());
+    assert_eq!(steps(&changes), Vec::<String>::new());
+    assert!(
+        reports.iter().all(|r| r.kind == ReportKind::Todo),
+        "{reports:?}"
+    );
+}
+
+#[test]
+fn a_duplicate_address_with_reverse_dns_is_reset_then_released() {
+    let o = built(vec![
+        eip("eipalloc-1", Some("i-1"), Some("mail.example.com"), false),
+        eip("eipalloc-2", None, None, true),
+        eip("eipalloc-3", None, None, false),
+    ]);
+    let (changes, _) = diff::diff(&desired(), Some(&o), &mut Vec::new());
+    assert_eq!(
+        steps(&changes),
+        [
+            "gateway.eip.reverse_dns Delete reset_reverse_dns",
+            "gateway.eip Delete release_addresses",
+        ]
+    );
+    assert_eq!(
+        changes[0].op,
+        GatewayOp::ResetReverseDns {
+            allocation_id: "eipalloc-2".into()
+        }
+    );
+    assert_eq!(
+        changes[1].op,
+        GatewayOp::ReleaseAddresses {
+            allocation_ids: vec!["eipalloc-2".into(), "eipalloc-3".into()]
+        }
+    );
+    assert_eq!(changes[1].fields[0].field, "duplicate");
+}
+
+#[test]
+fn release_on_destroy_resets_reverse_dns_first_and_names_each_address() {
+    let o = built(vec![
+        eip("eipalloc-1", Some("i-1"), Some("mail.example.com"), false),
+        eip("eipalloc-22", None, None, false),
+    ]);
+    let mut changes = Vec::new();
+    diff::with_release(&mut changes, Some(&o));
+    assert_eq!(
+        steps(&changes),
+        [
+            "gateway.eip.reverse_dns Delete reset_reverse_dns",
+            "gateway.eip Delete release_addresses",
+        ]
+    );
+    assert_eq!(
+        changes[1].fields[1].before.as_deref(),
+        Some("198.51.100.11 (eipalloc-22)")
+    );
+    let mut none = Vec::new();
+    diff::with_release(&mut none, Some(&built(Vec::new())));
+    assert!(none.is_empty(), "{none:?}");
+}
+
+#[test]
+fn a_new_instance_type_launches_moves_the_address_then_terminates_the_old_one() {
+    let mut o = built(vec![eip(
+        "eipalloc-1",
+        Some("i-1"),
+        Some("mail.example.com"),
+        false,
+    )]);
+    o.instances[0].config = Some("an older configuration".into());
+    o.instances[0].instance_type = "t3.nano".into();
+    let (changes, _) = diff::diff(&desired(), Some(&o), &mut Vec::new());
+    assert_eq!(
+        steps(&changes),
+        [
+            "gateway.instance Replace run_instance",
+            "gateway.eip.association Update associate",
+            "gateway.instance Delete terminate_instances",
+        ]
+    );
+    assert_eq!(changes[0].fields[0].field, "instance_type");
+    assert_eq!(changes[0].fields.last().unwrap().field, "replacement");
+    assert_eq!(
+        changes[1].op,
+        GatewayOp::Associate {
+            allocation_id: Some("eipalloc-1".into()),
+            instance_id: None,
+        }
+    );
+}
+
+#[test]
+fn a_kept_address_without_an_instance_goes_to_the_one_launched() {
+    let mut o = built(vec![eip(
+        "eipalloc-1",
+        None,
+        Some("mail.example.com"),
+        false,
+    )]);
+    o.instances.clear();
+    let (changes, _) = diff::diff(&desired(), Some(&o), &mut Vec::new());
+    assert_eq!(
+        steps(&changes),
+        [
+            "gateway.instance Create run_instance",
+            "gateway.eip.association Update associate",
+        ]
+    );
+}
+
+#[test]
+fn an_extra_rule_is_revoked_and_a_missing_one_authorized_on_the_group() {
+    let mut o = built(vec![eip(
+        "eipalloc-1",
+        Some("i-1"),
+        Some("mail.example.com"),
+        false,
+    )]);
+    let wanted = o.security_groups[0].ingress.clone();
+    o.security_groups[0].ingress = vec![Ingress {
+        cidr: "0.0.0.0/0".into(),
+        ..wanted[0].clone()
+    }];
+    let (changes, _) = diff::diff(&desired(), Some(&o), &mut Vec::new());
+    assert_eq!(
+        steps(&changes),
+        [
+            "gateway.security_group.ingress Delete revoke",
+            "gateway.security_group.ingress Create authorize",
+        ]
+    );
+    assert_eq!(
+        changes[1].op,
+        GatewayOp::Authorize {
+            group: Some("sg-1".into()),
+            rules: wanted,
+        }
+    );
+}
+
+#[test]
+fn a_pending_reverse_dns_is_reported_not_set_again() {
+    let o = built(vec![eip("eipalloc-1", Some("i-1"), None, true)]);
+    let (changes, reports) = diff::diff(&desired(), Some(&o), &mut Vec::new());
+    assert!(changes.is_empty(), "{changes:?}");
+    let pending: Vec<_> = reports
+        .iter()
+        .filter(|r| r.kind == ReportKind::Pending)
+        .collect();
+    assert_eq!(pending.len(), 1, "{reports:?}");
+    assert!(pending[0].title.ends_with("-> mail.example.com is PENDING"));
+
+    let mut elsewhere = o.clone();
+    elsewhere.eips[0].ptr_update.as_mut().unwrap().value = "old.example.com".into();
+    let (changes, _) = diff::diff(&desired(), Some(&elsewhere), &mut Vec::new());
+    assert_eq!(
+        steps(&changes),
+        ["gateway.eip.reverse_dns Update set_reverse_dns"]
+    );
+    assert_eq!(changes[0].action, Action::Update);
+}
+
+#[test]
+fn observed_values_serialize_as_they_did_before_they_had_types() {
+    let subnet = Subnet {
+        id: "subnet-1".into(),
+        vpc_id: "vpc-1".into(),
+    };
+    assert_eq!(
+        serde_json::to_string(&subnet).unwrap(),
+        r#"["subnet-1","vpc-1"]"#
+    );
+    let back: Subnet = serde_json::from_str(r#"["subnet-1","vpc-1"]"#).unwrap();
+    assert_eq!(back, subnet);
+    for (state, text) in [
+        (InstanceState::Running, "running"),
+        (InstanceState::ShuttingDown, "shutting-down"),
+        (InstanceState::Unknown, "unknown"),
+    ] {
+        assert_eq!(serde_json::to_value(state).unwrap(), text);
+        assert_eq!(state.to_string(), text);
+    }
+    assert!(InstanceState::Stopped.is_live() && !InstanceState::ShuttingDown.is_live());
+    assert!(InstanceState::ShuttingDown.is_gone() && !InstanceState::Pending.is_gone());
+    let kinds = serde_json::to_value([ReportKind::Todo, ReportKind::Pending]).unwrap();
+    assert_eq!(kinds, serde_json::json!(["todo", "pending"]));
+}
