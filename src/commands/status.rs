@@ -8,7 +8,9 @@ use serde::Serialize;
 
 use super::{Failure, Outcome, connect, desired, load, settings};
 use crate::cli::{Global, StatusArgs};
-use crate::kinds::ses::{DkimSetting, ObservedAccount};
+use crate::kinds::ses::{
+    DkimSetting, ObservedAccount, ReviewStatus, SuppressionReason, VerificationStatus,
+};
 use crate::output::Output;
 
 pub const FORMAT: &str = "mailinfra-status";
@@ -46,8 +48,8 @@ pub struct AccountStatus {
     pub max_24_hour_send: f64,
     pub max_send_rate: f64,
     pub sent_last_24_hours: f64,
-    pub suppression: Vec<String>,
-    pub review_status: Option<String>,
+    pub suppression: Vec<SuppressionReason>,
+    pub review_status: Option<ReviewStatus>,
     pub case_id: Option<String>,
     pub next_steps: Vec<String>,
 }
@@ -57,13 +59,13 @@ pub struct DomainStatus {
     pub domain: String,
     /// `verified`, `pending`, `failed`, or `missing` (no identity yet).
     pub state: String,
-    pub verification: Option<String>,
+    pub verification: Option<VerificationStatus>,
     pub dkim: Option<String>,
     pub dkim_signing_enabled: Option<bool>,
     pub mail_from: Option<String>,
-    pub mail_from_status: Option<String>,
+    pub mail_from_status: Option<VerificationStatus>,
     pub configuration_set: Option<String>,
-    pub suppression: Vec<String>,
+    pub suppression: Vec<SuppressionReason>,
     /// Seconds since the epoch of SES's last DNS check, where the API says.
     pub last_checked: Option<i64>,
     pub next_steps: Vec<String>,
@@ -151,9 +153,9 @@ pub async fn run(args: &StatusArgs, global: &Global, out: &Output) -> Outcome {
                     }
                 }
                 Some(o) => {
-                    let state = match o.verification.as_str() {
+                    let state = match o.verification {
                         _ if o.verified_for_sending => "verified",
-                        "FAILED" => "failed",
+                        VerificationStatus::Failed => "failed",
                         _ => "pending",
                     };
                     match state {
@@ -171,7 +173,7 @@ pub async fn run(args: &StatusArgs, global: &Global, out: &Output) -> Outcome {
                     }
                     let mf_status = o.mail_from.as_ref().map(|m| m.status.clone());
                     if let Some(m) = &id.mail_from
-                        && mf_status.as_deref() != Some("SUCCESS")
+                        && mf_status != Some(VerificationStatus::Success)
                     {
                         steps.push(format!(
                             "SES is checking the MAIL FROM MX at {} (it must point at feedback-smtp.{}.amazonses.com)",
@@ -213,8 +215,10 @@ pub async fn run(args: &StatusArgs, global: &Global, out: &Output) -> Outcome {
 fn account_status(a: &ObservedAccount, requested_in_blueprint: bool) -> AccountStatus {
     let mut steps = Vec::new();
     if !a.production_access {
-        match a.review_status.as_deref() {
-            Some(s @ ("PENDING" | "FAILED" | "DENIED")) => steps.push(format!(
+        match &a.review_status {
+            Some(
+                s @ (ReviewStatus::Pending | ReviewStatus::Failed | ReviewStatus::Denied),
+            ) => steps.push(format!(
                 "AWS's review of the production-access request is {s}{}; watch the support case",
                 a.case_id.as_ref().map(|c| format!(" (case {c})")).unwrap_or_default()
             )),
@@ -301,7 +305,7 @@ fn text(s: &Status) -> String {
         if a.suppression.is_empty() {
             "off".into()
         } else {
-            a.suppression.join(", ")
+            list(&a.suppression)
         }
     );
     for step in &a.next_steps {
@@ -319,14 +323,16 @@ fn text(s: &Status) -> String {
             let _ = writeln!(
                 out,
                 "  mail_from: {m} {}",
-                d.mail_from_status.as_deref().unwrap_or("")
+                d.mail_from_status
+                    .as_ref()
+                    .map_or("", VerificationStatus::as_str)
             );
         }
         if let Some(c) = &d.configuration_set {
             let sup = if d.suppression.is_empty() {
                 "no suppression".into()
             } else {
-                format!("suppresses {}", d.suppression.join(", "))
+                format!("suppresses {}", list(&d.suppression))
             };
             let _ = writeln!(out, "  configuration set: {c} ({sup})");
         }
@@ -335,4 +341,9 @@ fn text(s: &Status) -> String {
         }
     }
     out
+}
+
+fn list(reasons: &[SuppressionReason]) -> String {
+    let names: Vec<&str> = reasons.iter().map(SuppressionReason::as_str).collect();
+    names.join(", ")
 }

@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::kinds::records::ownership;
 use crate::kinds::ses::{
-    self, DEFAULT_SIGNING_ZONE, DesiredConfigSet, DesiredIdentity, DesiredSes, DkimSetting,
-    OWNER_TAG, ObservedAccount, ObservedIdentity, ObservedSes, ProductionAccess,
-    config_set_address, identity_address,
+    self, DEFAULT_SIGNING_ZONE, DesiredConfigSet, DesiredIdentity, DesiredSes, DkimOrigin,
+    DkimSetting, MxFailure, OWNER_TAG, ObservedAccount, ObservedIdentity, ObservedSes,
+    ProductionAccess, SuppressionReason, config_set_address, identity_address,
 };
 use crate::plan::desired::{Desired, OutputRef, OutputValue, Outputs};
 use crate::plan::observed::Observed;
@@ -52,7 +52,7 @@ pub enum SesOp {
     SetMailFrom {
         domain: String,
         mail_from: Option<String>,
-        behavior: String,
+        behavior: MxFailure,
     },
     SetIdentityConfigurationSet {
         domain: String,
@@ -62,7 +62,7 @@ pub enum SesOp {
         domain: String,
     },
     SetAccountSuppression {
-        reasons: Vec<String>,
+        reasons: Vec<SuppressionReason>,
     },
     RequestProductionAccess {
         request: ProductionAccess,
@@ -109,11 +109,11 @@ fn field(name: &str, before: Option<String>, after: Option<String>) -> FieldChan
     }
 }
 
-fn list(v: &[String]) -> String {
+fn list<T: std::fmt::Display>(v: &[T]) -> String {
     if v.is_empty() {
         "(none)".into()
     } else {
-        v.join(", ")
+        v.iter().map(T::to_string).collect::<Vec<_>>().join(", ")
     }
 }
 
@@ -242,7 +242,7 @@ fn config_set(
             action: Action::Create,
             fields: vec![
                 field("suppression", None, Some(list(&set.suppression))),
-                field("tls", None, Some(set.tls.clone())),
+                field("tls", None, Some(set.tls.to_string())),
                 field(
                     "sending_enabled",
                     None,
@@ -268,7 +268,11 @@ fn config_set(
     }
     let delivery = o.tls != set.tls;
     if delivery {
-        fields.push(field("tls", Some(o.tls.clone()), Some(set.tls.clone())));
+        fields.push(field(
+            "tls",
+            Some(o.tls.to_string()),
+            Some(set.tls.to_string()),
+        ));
     }
     let sending = o.sending_enabled != set.sending_enabled;
     if sending {
@@ -403,13 +407,9 @@ fn dkim_need(
 ) -> DkimNeed {
     match &id.dkim {
         DkimSetting::Easy { key_length } => {
-            if o.dkim_origin != "AWS_SES" {
+            if o.dkim_origin != DkimOrigin::AwsSes {
                 DkimNeed::NewKey
-            } else if o
-                .next_key_length
-                .as_deref()
-                .is_some_and(|k| k != key_length)
-            {
+            } else if o.next_key_length.as_ref().is_some_and(|k| k != key_length) {
                 DkimNeed::KeyLength
             } else {
                 DkimNeed::InPlace
@@ -424,8 +424,7 @@ fn dkim_need(
                             && ownership::parse(r).is_some_and(|ow| ow.blueprint == owner.me)
                     })
             });
-            let same = o.dkim_origin == "EXTERNAL" && o.tokens == [selector.clone()];
-            if same && published {
+            if o.signs_with_selector(selector) && published {
                 DkimNeed::InPlace
             } else {
                 DkimNeed::NewKey
@@ -442,11 +441,9 @@ fn dkim(
     address: &str,
 ) -> Option<SesChange> {
     if need != DkimNeed::InPlace {
-        let before = if o.dkim_origin == "AWS_SES" {
-            format!(
-                "Easy DKIM ({})",
-                o.next_key_length.clone().unwrap_or_default()
-            )
+        let before = if o.dkim_origin == DkimOrigin::AwsSes {
+            let length = o.next_key_length.as_ref().map(|k| k.as_str());
+            format!("Easy DKIM ({})", length.unwrap_or_default())
         } else {
             format!("BYODKIM, selector {}", o.tokens.join(","))
         };
@@ -486,7 +483,7 @@ fn mail_from(id: &DesiredIdentity, o: &ObservedIdentity, address: &str) -> Optio
     if want_mf == have_mf {
         return None;
     }
-    let show = |m: &Option<(String, String)>| m.as_ref().map(|(d, b)| format!("{d} ({b})"));
+    let show = |m: &Option<(String, MxFailure)>| m.as_ref().map(|(d, b)| format!("{d} ({b})"));
     Some(SesChange {
         address: format!("{address}.mail_from"),
         action: Action::Update,
@@ -494,7 +491,7 @@ fn mail_from(id: &DesiredIdentity, o: &ObservedIdentity, address: &str) -> Optio
         op: SesOp::SetMailFrom {
             domain: id.domain.clone(),
             mail_from: want_mf.as_ref().map(|m| m.0.clone()),
-            behavior: want_mf.map_or_else(|| "USE_DEFAULT_VALUE".into(), |m| m.1),
+            behavior: want_mf.map_or(MxFailure::UseDefaultValue, |m| m.1),
         },
     })
 }
@@ -573,7 +570,7 @@ fn production_access(ds: &DesiredSes, acct: &ObservedAccount) -> Option<SesChang
         address: "ses.account.production_access".into(),
         action: Action::Create,
         fields: vec![
-            field("mail_type", None, Some(request.mail_type.clone())),
+            field("mail_type", None, Some(request.mail_type.to_string())),
             field("website_url", None, Some(request.website_url.clone())),
         ],
         op: SesOp::RequestProductionAccess {
@@ -606,7 +603,7 @@ fn unowned(address: &str, what: &str, tags: &BTreeMap<String, String>) -> Confli
 pub fn known_outputs(o: &ObservedSes, rekey: &BTreeSet<String>) -> Outputs {
     let mut known = Outputs::default();
     for (domain, id) in &o.identities {
-        if id.dkim_origin == "AWS_SES" && id.tokens.len() == 3 && !rekey.contains(domain) {
+        if id.dkim_origin == DkimOrigin::AwsSes && id.tokens.len() == 3 && !rekey.contains(domain) {
             known.set(
                 OutputRef::ses_tokens(domain),
                 OutputValue::Tokens {

@@ -14,7 +14,8 @@ use aws_sdk_sesv2::types::{
 
 use crate::aws::{Aws, AwsError, ops};
 use crate::kinds::ses::{
-    DEFAULT_SIGNING_ZONE, DesiredConfigSet, DesiredIdentity, DkimSetting, ProductionAccess,
+    DEFAULT_SIGNING_ZONE, DesiredConfigSet, DesiredIdentity, DkimSetting, MxFailure,
+    ProductionAccess, SuppressionReason,
 };
 use crate::mail::dkim;
 use crate::output::Output;
@@ -33,7 +34,7 @@ fn tags(map: &BTreeMap<String, String>) -> Result<Vec<Tag>, AwsError> {
         .collect()
 }
 
-fn reasons(list: &[String]) -> Vec<SuppressionListReason> {
+fn reasons(list: &[SuppressionReason]) -> Vec<SuppressionListReason> {
     list.iter()
         .map(|r| SuppressionListReason::from(r.as_str()))
         .collect()
@@ -383,7 +384,7 @@ async fn delete_identity(aws: &Aws, domain: &str) -> Result<(), AwsError> {
     }
 }
 
-async fn set_account_suppression(aws: &Aws, list: &[String]) -> Result<(), AwsError> {
+async fn set_account_suppression(aws: &Aws, list: &[SuppressionReason]) -> Result<(), AwsError> {
     aws.ses
         .put_account_suppression_attributes()
         .set_suppressed_reasons(Some(reasons(list)))
@@ -414,13 +415,13 @@ async fn put_mail_from(
     aws: &Aws,
     domain: &str,
     mail_from: Option<&str>,
-    behavior: &str,
+    behavior: &MxFailure,
 ) -> Result<(), AwsError> {
     aws.ses
         .put_email_identity_mail_from_attributes()
         .email_identity(domain)
         .set_mail_from_domain(mail_from.map(str::to_owned))
-        .behavior_on_mx_failure(BehaviorOnMxFailure::from(behavior))
+        .behavior_on_mx_failure(BehaviorOnMxFailure::from(behavior.as_str()))
         .send()
         .await
         .map_err(|e| AwsError::call(&ops::PUT_EMAIL_IDENTITY_MAIL_FROM_ATTRIBUTES, e))?;

@@ -1,19 +1,23 @@
 //! Amazon SES v2 state: what a blueprint wants (identities, configuration sets, account
-//! settings) and what SES holds. Values use SES's own spellings (`RSA_2048_BIT`, `BOUNCE`,
-//! `REQUIRE`, `USE_DEFAULT_VALUE`) so that comparing them needs no translation.
+//! settings) and what SES holds. SES's enumerations are types (`values`) written in SES's own
+//! spellings (`RSA_2048_BIT`, `BOUNCE`, `REQUIRE`, `USE_DEFAULT_VALUE`), so desired and
+//! observed compare without translation and the plan reads as SES does.
 //! SES resources carry tags, so ownership is the tag `mailinfra:blueprint`.
 
 pub mod diff;
 pub mod execute;
 pub mod observe;
+pub mod values;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::blueprint::{
-    Blueprint, ContactLanguage, DEFAULT_TTL, KeyLength, MailType, MxFailure, SesDkimSpec, SpfAll,
-    SuppressionReason,
+use crate::blueprint::{self, Blueprint, DEFAULT_TTL, SesDkimSpec, SpfAll};
+use crate::mail::spf;
+pub use values::{
+    ContactLanguage, DkimOrigin, KeyLength, MailType, MxFailure, ReviewStatus, SuppressionReason,
+    TlsPolicy, VerificationStatus,
 };
 
 /// The tag naming the blueprint that owns an SES resource.
@@ -28,7 +32,7 @@ pub const DEFAULT_SIGNING_ZONE: &str = "dkim.amazonses.com";
 #[serde(tag = "origin", rename_all = "snake_case")]
 pub enum DkimSetting {
     /// SES holds the key; three CNAMEs publish it.
-    Easy { key_length: String },
+    Easy { key_length: KeyLength },
     /// mailinfra generates the key at apply time; the private half goes to SES only.
     External { selector: String },
 }
@@ -36,8 +40,7 @@ pub enum DkimSetting {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DesiredMailFrom {
     pub domain: String,
-    /// `USE_DEFAULT_VALUE` or `REJECT_MESSAGE`.
-    pub behavior: String,
+    pub behavior: MxFailure,
     /// The MAIL FROM domain's SPF text.
     pub spf: String,
 }
@@ -70,9 +73,8 @@ pub fn config_set_address(name: &str) -> String {
 pub struct DesiredConfigSet {
     pub name: String,
     /// Sorted `BOUNCE`/`COMPLAINT`.
-    pub suppression: Vec<String>,
-    /// `REQUIRE` or `OPTIONAL`.
-    pub tls: String,
+    pub suppression: Vec<SuppressionReason>,
+    pub tls: TlsPolicy,
     pub sending_enabled: bool,
     /// The user's tags plus mailinfra's ownership tags.
     pub tags: BTreeMap<String, String>,
@@ -80,12 +82,10 @@ pub struct DesiredConfigSet {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProductionAccess {
-    /// `TRANSACTIONAL` or `MARKETING`.
-    pub mail_type: String,
+    pub mail_type: MailType,
     pub website_url: String,
     pub use_case: String,
-    /// `EN` or `JA`.
-    pub contact_language: String,
+    pub contact_language: ContactLanguage,
     pub additional_contacts: Vec<String>,
 }
 
@@ -95,7 +95,7 @@ pub struct DesiredSes {
     pub identities: Vec<DesiredIdentity>,
     pub config_sets: Vec<DesiredConfigSet>,
     /// `None`: the account's suppression list is not managed.
-    pub account_suppression: Option<Vec<String>>,
+    pub account_suppression: Option<Vec<SuppressionReason>>,
     pub production_access: Option<ProductionAccess>,
 }
 
@@ -108,22 +108,16 @@ impl DesiredSes {
     }
 }
 
-pub fn reason_name(r: SuppressionReason) -> String {
+fn reason(r: blueprint::SuppressionReason) -> SuppressionReason {
     match r {
-        SuppressionReason::Bounce => "BOUNCE",
-        SuppressionReason::Complaint => "COMPLAINT",
+        blueprint::SuppressionReason::Bounce => SuppressionReason::Bounce,
+        blueprint::SuppressionReason::Complaint => SuppressionReason::Complaint,
     }
-    .into()
 }
 
 /// The MAIL FROM domain's SPF: SES's senders only.
 pub fn mail_from_spf(all: SpfAll) -> String {
-    let q = match all {
-        SpfAll::Fail => "-all",
-        SpfAll::SoftFail => "~all",
-        SpfAll::Neutral => "?all",
-    };
-    format!("v=spf1 include:amazonses.com {q}")
+    format!("v=spf1 include:amazonses.com {}", spf::all_term(all))
 }
 
 /// The MAIL FROM domain's MX: SES's feedback endpoint in the region.
@@ -157,10 +151,9 @@ pub fn from_blueprint(bp: &Blueprint) -> DesiredSes {
                 dkim: match &ses.dkim {
                     SesDkimSpec::Easy { key_length } => DkimSetting::Easy {
                         key_length: match key_length {
-                            KeyLength::Rsa1024 => "RSA_1024_BIT",
-                            KeyLength::Rsa2048 => "RSA_2048_BIT",
-                        }
-                        .into(),
+                            blueprint::KeyLength::Rsa1024 => KeyLength::Rsa1024,
+                            blueprint::KeyLength::Rsa2048 => KeyLength::Rsa2048,
+                        },
                     },
                     SesDkimSpec::Byo { selector } => DkimSetting::External {
                         selector: selector.value.clone(),
@@ -169,10 +162,9 @@ pub fn from_blueprint(bp: &Blueprint) -> DesiredSes {
                 mail_from: ses.mail_from.as_ref().map(|m| DesiredMailFrom {
                     domain: m.domain.value.clone(),
                     behavior: match m.on_mx_failure {
-                        MxFailure::UseDefault => "USE_DEFAULT_VALUE",
-                        MxFailure::Reject => "REJECT_MESSAGE",
-                    }
-                    .into(),
+                        blueprint::MxFailure::UseDefault => MxFailure::UseDefaultValue,
+                        blueprint::MxFailure::Reject => MxFailure::RejectMessage,
+                    },
                     spf: mail_from_spf(m.spf_all),
                 }),
                 configuration_set: ses.configuration_set.as_ref().map(|c| c.value.clone()),
@@ -189,13 +181,12 @@ pub fn from_blueprint(bp: &Blueprint) -> DesiredSes {
                     tags.extend(owner_tags(name, &config_set_address(&cs.name.value)));
                     DesiredConfigSet {
                         name: cs.name.value.clone(),
-                        suppression: cs.suppression.iter().map(|r| reason_name(*r)).collect(),
+                        suppression: cs.suppression.iter().map(|r| reason(*r)).collect(),
                         tls: if cs.tls_required {
-                            "REQUIRE"
+                            TlsPolicy::Require
                         } else {
-                            "OPTIONAL"
-                        }
-                        .into(),
+                            TlsPolicy::Optional
+                        },
                         sending_enabled: cs.sending_enabled,
                         tags,
                     }
@@ -208,21 +199,19 @@ pub fn from_blueprint(bp: &Blueprint) -> DesiredSes {
         config_sets,
         account_suppression: account
             .and_then(|a| a.suppression.as_ref())
-            .map(|rs| rs.iter().map(|r| reason_name(*r)).collect()),
+            .map(|rs| rs.iter().map(|r| reason(*r)).collect()),
         production_access: account.and_then(|a| a.production_access.as_ref()).map(|p| {
             ProductionAccess {
                 mail_type: match p.mail_type {
-                    MailType::Transactional => "TRANSACTIONAL",
-                    MailType::Marketing => "MARKETING",
-                }
-                .into(),
+                    blueprint::MailType::Transactional => MailType::Transactional,
+                    blueprint::MailType::Marketing => MailType::Marketing,
+                },
                 website_url: p.website_url.value.clone(),
                 use_case: p.use_case.value.clone(),
                 contact_language: match p.contact_language {
-                    ContactLanguage::En => "EN",
-                    ContactLanguage::Ja => "JA",
-                }
-                .into(),
+                    blueprint::ContactLanguage::En => ContactLanguage::En,
+                    blueprint::ContactLanguage::Ja => ContactLanguage::Ja,
+                },
                 additional_contacts: p
                     .additional_contacts
                     .iter()
@@ -238,15 +227,14 @@ pub fn from_blueprint(bp: &Blueprint) -> DesiredSes {
 pub struct ObservedIdentity {
     pub domain: String,
     pub tags: BTreeMap<String, String>,
-    /// `AWS_SES`, `EXTERNAL`, ...
-    pub dkim_origin: String,
+    pub dkim_origin: DkimOrigin,
     /// Easy DKIM: the three tokens; BYODKIM: the selector.
     pub tokens: Vec<String>,
     pub signing_zone: Option<String>,
-    pub next_key_length: Option<String>,
+    pub next_key_length: Option<KeyLength>,
     pub signing_enabled: bool,
-    pub dkim_status: String,
-    pub verification: String,
+    pub dkim_status: VerificationStatus,
+    pub verification: VerificationStatus,
     pub verified_for_sending: bool,
     pub mail_from: Option<ObservedMailFrom>,
     pub configuration_set: Option<String>,
@@ -254,19 +242,26 @@ pub struct ObservedIdentity {
     pub last_checked: Option<i64>,
 }
 
+impl ObservedIdentity {
+    /// Whether SES signs with the BYODKIM key of this selector.
+    pub fn signs_with_selector(&self, selector: &str) -> bool {
+        self.dkim_origin == DkimOrigin::External && self.tokens == [selector]
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObservedMailFrom {
     pub domain: String,
-    pub behavior: String,
-    pub status: String,
+    pub behavior: MxFailure,
+    pub status: VerificationStatus,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObservedConfigSet {
     pub name: String,
     pub tags: BTreeMap<String, String>,
-    pub suppression: Vec<String>,
-    pub tls: String,
+    pub suppression: Vec<SuppressionReason>,
+    pub tls: TlsPolicy,
     pub sending_enabled: bool,
 }
 
@@ -277,9 +272,9 @@ pub struct ObservedAccount {
     pub max_24_hour_send: f64,
     pub max_send_rate: f64,
     pub sent_last_24_hours: f64,
-    pub suppression: Vec<String>,
-    /// The review of a production-access request: `PENDING`, `GRANTED`, `DENIED`, ...
-    pub review_status: Option<String>,
+    pub suppression: Vec<SuppressionReason>,
+    /// The review of a production-access request, once one was made.
+    pub review_status: Option<ReviewStatus>,
     pub case_id: Option<String>,
 }
 
@@ -296,14 +291,16 @@ impl ObservedSes {
     /// The state without what changes by itself (verification statuses, timestamps, send
     /// counts), for the saved-plan checksum: SES verifying a domain does not make a plan stale.
     pub fn stable(&self) -> ObservedSes {
+        // Blank statuses are written as "", as they always were: the checksum stays the same.
+        let blank = || VerificationStatus::Other(String::new());
         let mut s = self.clone();
         for i in s.identities.values_mut() {
-            i.dkim_status.clear();
-            i.verification.clear();
+            i.dkim_status = blank();
+            i.verification = blank();
             i.verified_for_sending = false;
             i.last_checked = None;
             if let Some(m) = &mut i.mail_from {
-                m.status.clear();
+                m.status = blank();
             }
         }
         if let Some(a) = &mut s.account {

@@ -8,12 +8,13 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_sesv2::types::IdentityType;
+use aws_sdk_sesv2::types::{IdentityType, SuppressionListReason};
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 use crate::aws::{Aws, AwsError, ops};
 use crate::kinds::ses::{
-    ObservedAccount, ObservedConfigSet, ObservedIdentity, ObservedMailFrom, ObservedSes,
+    DkimOrigin, KeyLength, MxFailure, ObservedAccount, ObservedConfigSet, ObservedIdentity,
+    ObservedMailFrom, ObservedSes, ReviewStatus, SuppressionReason, TlsPolicy, VerificationStatus,
 };
 
 /// Reads in flight at once; the pace, not this, sets the rate.
@@ -69,25 +70,25 @@ pub async fn account(aws: &Aws) -> Result<ObservedAccount, AwsError> {
         max_24_hour_send: quota.map_or(0.0, |q| q.max24_hour_send()),
         max_send_rate: quota.map_or(0.0, |q| q.max_send_rate()),
         sent_last_24_hours: quota.map_or(0.0, |q| q.sent_last24_hours()),
-        suppression: sorted(
+        suppression: reasons(
             a.suppression_attributes()
-                .map(|s| {
-                    s.suppressed_reasons()
-                        .iter()
-                        .map(|r| r.as_str().to_owned())
-                        .collect()
-                })
+                .map(|s| s.suppressed_reasons())
                 .unwrap_or_default(),
         ),
         review_status: review
             .and_then(|r| r.status())
-            .map(|s| s.as_str().to_owned()),
+            .map(|s| ReviewStatus::from(s.as_str())),
         case_id: review.and_then(|r| r.case_id()).map(str::to_owned),
     })
 }
 
-fn sorted(mut v: Vec<String>) -> Vec<String> {
-    v.sort();
+/// Suppression reasons in SES's spelling, sorted as the blueprint's are.
+fn reasons(list: &[SuppressionListReason]) -> Vec<SuppressionReason> {
+    let mut v: Vec<SuppressionReason> = list
+        .iter()
+        .map(|r| SuppressionReason::from(r.as_str()))
+        .collect();
+    v.sort_by(|a, b| a.as_str().cmp(b.as_str()));
     v
 }
 
@@ -136,28 +137,24 @@ pub async fn identity(aws: &Aws, domain: String) -> Result<ObservedIdentity, Aws
             .collect::<BTreeMap<_, _>>(),
         dkim_origin: dkim
             .and_then(|d| d.signing_attributes_origin())
-            .map_or("AWS_SES".into(), |o| o.as_str().to_owned()),
+            .map_or(DkimOrigin::AwsSes, |o| DkimOrigin::from(o.as_str())),
         tokens: dkim.map(|d| d.tokens().to_vec()).unwrap_or_default(),
         signing_zone: dkim
             .and_then(|d| d.signing_hosted_zone())
             .map(str::to_owned),
         next_key_length: dkim
             .and_then(|d| d.next_signing_key_length())
-            .map(|k| k.as_str().to_owned()),
+            .map(|k| KeyLength::from(k.as_str())),
         signing_enabled: dkim.is_some_and(|d| d.signing_enabled()),
-        dkim_status: dkim
-            .and_then(|d| d.status())
-            .map_or("NOT_STARTED".into(), |s| s.as_str().to_owned()),
-        verification: o
-            .verification_status()
-            .map_or("NOT_STARTED".into(), |s| s.as_str().to_owned()),
+        dkim_status: status(dkim.and_then(|d| d.status()).map(|s| s.as_str())),
+        verification: status(o.verification_status().map(|s| s.as_str())),
         verified_for_sending: o.verified_for_sending_status(),
         mail_from: o.mail_from_attributes().and_then(|m| {
             let d = m.mail_from_domain();
             (!d.is_empty()).then(|| ObservedMailFrom {
                 domain: d.to_ascii_lowercase(),
-                behavior: m.behavior_on_mx_failure().as_str().to_owned(),
-                status: m.mail_from_domain_status().as_str().to_owned(),
+                behavior: MxFailure::from(m.behavior_on_mx_failure().as_str()),
+                status: VerificationStatus::from(m.mail_from_domain_status().as_str()),
             })
         }),
         configuration_set: o.configuration_set_name().map(str::to_owned),
@@ -167,6 +164,11 @@ pub async fn identity(aws: &Aws, domain: String) -> Result<ObservedIdentity, Aws
             .map(|t| t.secs()),
         domain,
     })
+}
+
+/// A verification status; SES leaves it out before it starts.
+fn status(s: Option<&str>) -> VerificationStatus {
+    s.map_or(VerificationStatus::NotStarted, VerificationStatus::from)
 }
 
 async fn list_config_sets(aws: &Aws) -> Result<Vec<String>, AwsError> {
@@ -199,20 +201,15 @@ async fn config_set(aws: &Aws, name: String) -> Result<ObservedConfigSet, AwsErr
             .iter()
             .map(|t| (t.key().to_owned(), t.value().to_owned()))
             .collect(),
-        suppression: sorted(
+        suppression: reasons(
             o.suppression_options()
-                .map(|s| {
-                    s.suppressed_reasons()
-                        .iter()
-                        .map(|r| r.as_str().to_owned())
-                        .collect()
-                })
+                .map(|s| s.suppressed_reasons())
                 .unwrap_or_default(),
         ),
         tls: o
             .delivery_options()
             .and_then(|d| d.tls_policy())
-            .map_or("OPTIONAL".into(), |t| t.as_str().to_owned()),
+            .map_or(TlsPolicy::Optional, |t| TlsPolicy::from(t.as_str())),
         sending_enabled: o.sending_options().is_none_or(|s| s.sending_enabled()),
         name,
     })
