@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::kinds::gateway::diff::Report;
 use crate::kinds::records::ownership;
+use crate::kinds::ses::verification;
 use crate::kinds::ses::{
     self, DEFAULT_SIGNING_ZONE, DesiredConfigSet, DesiredIdentity, DesiredSes, DkimOrigin,
     DkimSetting, MxFailure, OWNER_TAG, ObservedAccount, ObservedIdentity, ObservedSes,
@@ -127,7 +129,7 @@ fn dkim_text(d: &DkimSetting) -> String {
 }
 
 /// Identities SES has not verified yet: reported, never a change and never a failure.
-pub fn pending(desired: &Desired, observed: &Observed) -> Vec<crate::kinds::gateway::diff::Report> {
+pub fn pending(desired: &Desired, observed: &Observed) -> Vec<Report> {
     let Some(obs) = &observed.ses else {
         return Vec::new();
     };
@@ -137,23 +139,25 @@ pub fn pending(desired: &Desired, observed: &Observed) -> Vec<crate::kinds::gate
         .iter()
         .filter_map(|id| {
             let o = obs.identities.get(&id.domain)?;
-            let mf = o.mail_from.as_ref().map(|m| m.status.as_str());
-            let mail_from_pending = id.mail_from.is_some() && mf != Some("SUCCESS");
-            if o.verified_for_sending && !mail_from_pending {
+            let progress = verification::progress(id, Some(o));
+            if progress.is_done() {
                 return None;
             }
+            let mail_from = progress
+                .mail_from_text()
+                .map(|t| format!(", {t}"))
+                .unwrap_or_default();
             let checked = o
                 .last_checked
                 .map(|t| format!("; SES last checked DNS {t} (seconds since the epoch)"))
                 .unwrap_or_default();
-            Some(crate::kinds::gateway::diff::Report {
+            Some(Report {
                 address: format!("{}.verification", identity_address(&id.domain)),
                 kind: "pending".into(),
                 title: format!(
-                    "SES is still verifying {} (verification {}{}{checked})",
+                    "SES is still verifying {} ({}{mail_from}{checked})",
                     id.domain,
-                    o.verification,
-                    if mail_from_pending { format!(", MAIL FROM {}", mf.unwrap_or("NOT SET")) } else { String::new() }
+                    progress.verification_text(),
                 ),
                 steps: vec![
                     "pending is not failed: SES checks DNS on its own schedule, up to 72 hours; `mailinfra status` shows the details, `apply --wait` waits".into(),
@@ -548,12 +552,12 @@ fn deletions(owner: &Owner, ds: &DesiredSes, obs: &ObservedSes) -> Vec<SesChange
 
 fn account_suppression(ds: &DesiredSes, acct: &ObservedAccount) -> Option<SesChange> {
     let want = ds.account_suppression.as_ref()?;
-    (&acct.suppression != want).then(|| SesChange {
+    (&acct.details.suppression != want).then(|| SesChange {
         address: "ses.account.suppression".into(),
         action: Action::Update,
         fields: vec![field(
             "suppressed_reasons",
-            Some(list(&acct.suppression)),
+            Some(list(&acct.details.suppression)),
             Some(list(want)),
         )],
         op: SesOp::SetAccountSuppression {
@@ -566,7 +570,7 @@ fn account_suppression(ds: &DesiredSes, acct: &ObservedAccount) -> Option<SesCha
 /// answered.
 fn production_access(ds: &DesiredSes, acct: &ObservedAccount) -> Option<SesChange> {
     let request = ds.production_access.as_ref()?;
-    (!acct.production_access && acct.review_status.is_none()).then(|| SesChange {
+    (!acct.production_access && acct.details.review_status.is_none()).then(|| SesChange {
         address: "ses.account.production_access".into(),
         action: Action::Create,
         fields: vec![

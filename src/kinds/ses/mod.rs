@@ -8,6 +8,7 @@ pub mod diff;
 pub mod execute;
 pub mod observe;
 pub mod values;
+pub mod verification;
 
 use std::collections::BTreeMap;
 
@@ -268,6 +269,14 @@ pub struct ObservedConfigSet {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ObservedAccount {
     pub production_access: bool,
+    /// The rest, as `status` shows it too.
+    #[serde(flatten)]
+    pub details: AccountDetails,
+}
+
+/// What GetAccount says of an account besides production access.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccountDetails {
     pub sending_enabled: bool,
     pub max_24_hour_send: f64,
     pub max_send_rate: f64,
@@ -304,7 +313,7 @@ impl ObservedSes {
             }
         }
         if let Some(a) = &mut s.account {
-            a.sent_last_24_hours = 0.0;
+            a.details.sent_last_24_hours = 0.0;
         }
         s
     }

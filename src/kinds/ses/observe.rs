@@ -13,8 +13,9 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 
 use crate::aws::{Aws, AwsError, ops};
 use crate::kinds::ses::{
-    DkimOrigin, KeyLength, MxFailure, ObservedAccount, ObservedConfigSet, ObservedIdentity,
-    ObservedMailFrom, ObservedSes, ReviewStatus, SuppressionReason, TlsPolicy, VerificationStatus,
+    AccountDetails, DkimOrigin, KeyLength, MxFailure, ObservedAccount, ObservedConfigSet,
+    ObservedIdentity, ObservedMailFrom, ObservedSes, ReviewStatus, SuppressionReason, TlsPolicy,
+    VerificationStatus,
 };
 
 /// Reads in flight at once; the pace, not this, sets the rate.
@@ -64,8 +65,7 @@ pub async fn account(aws: &Aws) -> Result<ObservedAccount, AwsError> {
         .map_err(|e| AwsError::call(&ops::GET_ACCOUNT, e))?;
     let quota = a.send_quota();
     let review = a.details().and_then(|d| d.review_details());
-    Ok(ObservedAccount {
-        production_access: a.production_access_enabled(),
+    let details = AccountDetails {
         sending_enabled: a.sending_enabled(),
         max_24_hour_send: quota.map_or(0.0, |q| q.max24_hour_send()),
         max_send_rate: quota.map_or(0.0, |q| q.max_send_rate()),
@@ -79,6 +79,10 @@ pub async fn account(aws: &Aws) -> Result<ObservedAccount, AwsError> {
             .and_then(|r| r.status())
             .map(|s| ReviewStatus::from(s.as_str())),
         case_id: review.and_then(|r| r.case_id()).map(str::to_owned),
+    };
+    Ok(ObservedAccount {
+        production_access: a.production_access_enabled(),
+        details,
     })
 }
 
