@@ -247,7 +247,6 @@ async fn update_config_set(
     Ok(())
 }
 
-/// Deletes a set; one already gone is deleted.
 async fn delete_config_set(aws: &Aws, name: &str) -> Result<(), AwsError> {
     let r = aws
         .ses
@@ -255,10 +254,17 @@ async fn delete_config_set(aws: &Aws, name: &str) -> Result<(), AwsError> {
         .configuration_set_name(name)
         .send()
         .await;
+    gone_is_deleted(r, |e| AwsError::call(&ops::DELETE_CONFIGURATION_SET, e))
+}
+
+/// A deletion's outcome: what is already gone counts as deleted, so a deletion can be
+/// retried after an apply that stopped half-way.
+fn gone_is_deleted<T, E: ProvideErrorMetadata>(
+    r: Result<T, E>,
+    fail: impl FnOnce(E) -> AwsError,
+) -> Result<(), AwsError> {
     match r {
-        Err(e) if e.code() != Some("NotFoundException") => {
-            Err(AwsError::call(&ops::DELETE_CONFIGURATION_SET, e))
-        }
+        Err(e) if e.code() != Some("NotFoundException") => Err(fail(e)),
         _ => Ok(()),
     }
 }
@@ -368,7 +374,6 @@ async fn set_identity_config_set(
     Ok(())
 }
 
-/// Deletes an identity; one already gone is deleted.
 async fn delete_identity(aws: &Aws, domain: &str) -> Result<(), AwsError> {
     let r = aws
         .ses
@@ -376,12 +381,7 @@ async fn delete_identity(aws: &Aws, domain: &str) -> Result<(), AwsError> {
         .email_identity(domain)
         .send()
         .await;
-    match r {
-        Err(e) if e.code() != Some("NotFoundException") => {
-            Err(AwsError::call(&ops::DELETE_EMAIL_IDENTITY, e))
-        }
-        _ => Ok(()),
-    }
+    gone_is_deleted(r, |e| AwsError::call(&ops::DELETE_EMAIL_IDENTITY, e))
 }
 
 async fn set_account_suppression(aws: &Aws, list: &[SuppressionReason]) -> Result<(), AwsError> {

@@ -8,7 +8,9 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_sesv2::types::{IdentityType, SuppressionListReason};
+use std::future::Future;
+
+use aws_sdk_sesv2::types::{IdentityType, SuppressionListReason, Tag};
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 use crate::aws::{Aws, AwsError, ops};
@@ -97,29 +99,70 @@ fn reasons(list: &[SuppressionListReason]) -> Vec<SuppressionReason> {
 }
 
 async fn list_identities(aws: &Aws) -> Result<Vec<String>, AwsError> {
-    let mut names = Vec::new();
-    let mut pages = aws
-        .ses
-        .list_email_identities()
-        .page_size(1000)
-        .into_paginator()
-        .send();
-    while let Some(page) = paced(aws, pages.next()).await {
-        let page = page.map_err(|e| AwsError::call(&ops::LIST_EMAIL_IDENTITIES, e))?;
-        names.extend(
-            page.email_identities()
-                .iter()
-                .filter(|i| i.identity_type() == Some(&IdentityType::Domain))
-                .filter_map(|i| i.identity_name().map(str::to_ascii_lowercase)),
-        );
-    }
-    Ok(names)
+    list_all(aws, |token| async move {
+        let page = aws
+            .ses
+            .list_email_identities()
+            .page_size(PAGE_SIZE)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| AwsError::call(&ops::LIST_EMAIL_IDENTITIES, e))?;
+        let names = page
+            .email_identities()
+            .iter()
+            .filter(|i| i.identity_type() == Some(&IdentityType::Domain))
+            .filter_map(|i| i.identity_name().map(str::to_ascii_lowercase))
+            .collect();
+        Ok((names, page.next_token().map(str::to_owned)))
+    })
+    .await
 }
 
-/// Waits for SES's pace, then for the next page: every page is a request.
-async fn paced<T>(aws: &Aws, next: impl std::future::Future<Output = T>) -> T {
-    aws.ses_pace.wait().await;
-    next.await
+async fn list_config_sets(aws: &Aws) -> Result<Vec<String>, AwsError> {
+    list_all(aws, |token| async move {
+        let page = aws
+            .ses
+            .list_configuration_sets()
+            .page_size(PAGE_SIZE)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| AwsError::call(&ops::LIST_CONFIGURATION_SETS, e))?;
+        let names = page.configuration_sets().to_vec();
+        Ok((names, page.next_token().map(str::to_owned)))
+    })
+    .await
+}
+
+/// The largest page SES's list operations give.
+const PAGE_SIZE: i32 = 1000;
+
+/// Every name a listing holds: `page` requests the page after a token and says its names
+/// and the next token. Each page waits for SES's pace: every page is a request.
+async fn list_all<F, Fut>(aws: &Aws, mut page: F) -> Result<Vec<String>, AwsError>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: Future<Output = Result<(Vec<String>, Option<String>), AwsError>>,
+{
+    let mut names = Vec::new();
+    let mut token = None;
+    loop {
+        aws.ses_pace.wait().await;
+        let (more, next) = page(token).await?;
+        names.extend(more);
+        match next.filter(|t| !t.is_empty()) {
+            Some(t) => token = Some(t),
+            None => return Ok(names),
+        }
+    }
+}
+
+/// Tags as a map.
+fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
+    tags.iter()
+        .map(|t| (t.key().to_owned(), t.value().to_owned()))
+        .collect()
 }
 
 /// One identity as GetEmailIdentity describes it.
@@ -134,11 +177,7 @@ pub async fn identity(aws: &Aws, domain: String) -> Result<ObservedIdentity, Aws
         .map_err(|e| AwsError::call(&ops::GET_EMAIL_IDENTITY, e))?;
     let dkim = o.dkim_attributes();
     Ok(ObservedIdentity {
-        tags: o
-            .tags()
-            .iter()
-            .map(|t| (t.key().to_owned(), t.value().to_owned()))
-            .collect::<BTreeMap<_, _>>(),
+        tags: tag_map(o.tags()),
         dkim_origin: dkim
             .and_then(|d| d.signing_attributes_origin())
             .map_or(DkimOrigin::AwsSes, |o| DkimOrigin::from(o.as_str())),
@@ -175,21 +214,6 @@ fn status(s: Option<&str>) -> VerificationStatus {
     s.map_or(VerificationStatus::NotStarted, VerificationStatus::from)
 }
 
-async fn list_config_sets(aws: &Aws) -> Result<Vec<String>, AwsError> {
-    let mut names = Vec::new();
-    let mut pages = aws
-        .ses
-        .list_configuration_sets()
-        .page_size(1000)
-        .into_paginator()
-        .send();
-    while let Some(page) = paced(aws, pages.next()).await {
-        let page = page.map_err(|e| AwsError::call(&ops::LIST_CONFIGURATION_SETS, e))?;
-        names.extend(page.configuration_sets().iter().cloned());
-    }
-    Ok(names)
-}
-
 async fn config_set(aws: &Aws, name: String) -> Result<ObservedConfigSet, AwsError> {
     aws.ses_pace.wait().await;
     let o = aws
@@ -200,11 +224,7 @@ async fn config_set(aws: &Aws, name: String) -> Result<ObservedConfigSet, AwsErr
         .await
         .map_err(|e| AwsError::call(&ops::GET_CONFIGURATION_SET, e))?;
     Ok(ObservedConfigSet {
-        tags: o
-            .tags()
-            .iter()
-            .map(|t| (t.key().to_owned(), t.value().to_owned()))
-            .collect(),
+        tags: tag_map(o.tags()),
         suppression: reasons(
             o.suppression_options()
                 .map(|s| s.suppressed_reasons())
