@@ -14,7 +14,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::blueprint::{self, Blueprint, DEFAULT_TTL, SesDkimSpec, SpfAll};
+use crate::blueprint::{
+    self, Blueprint, ConfigSetSpec, DEFAULT_TTL, DomainSpec, ProductionAccessSpec, SesDkimSpec,
+    SesDomainSpec, SpfAll,
+};
 use crate::mail::spf;
 pub use values::{
     ContactLanguage, DkimOrigin, KeyLength, MailType, MxFailure, ReviewStatus, SuppressionReason,
@@ -135,63 +138,17 @@ pub fn owner_tags(blueprint: &str, address: &str) -> BTreeMap<String, String> {
 }
 
 pub fn from_blueprint(bp: &Blueprint) -> DesiredSes {
-    let name = &bp.name.value;
     let identities = bp
         .domains
         .iter()
-        .filter_map(|d| {
-            let ses = d.ses.as_ref()?;
-            Some(DesiredIdentity {
-                domain: d.domain.value.clone(),
-                zone: d.zone_name().to_owned(),
-                ttl: d
-                    .ttl
-                    .as_ref()
-                    .or(bp.ttl.as_ref())
-                    .map_or(DEFAULT_TTL, |t| t.value),
-                dkim: match &ses.dkim {
-                    SesDkimSpec::Easy { key_length } => DkimSetting::Easy {
-                        key_length: match key_length {
-                            blueprint::KeyLength::Rsa1024 => KeyLength::Rsa1024,
-                            blueprint::KeyLength::Rsa2048 => KeyLength::Rsa2048,
-                        },
-                    },
-                    SesDkimSpec::Byo { selector } => DkimSetting::External {
-                        selector: selector.value.clone(),
-                    },
-                },
-                mail_from: ses.mail_from.as_ref().map(|m| DesiredMailFrom {
-                    domain: m.domain.value.clone(),
-                    behavior: match m.on_mx_failure {
-                        blueprint::MxFailure::UseDefault => MxFailure::UseDefaultValue,
-                        blueprint::MxFailure::Reject => MxFailure::RejectMessage,
-                    },
-                    spf: mail_from_spf(m.spf_all),
-                }),
-                configuration_set: ses.configuration_set.as_ref().map(|c| c.value.clone()),
-            })
-        })
+        .filter_map(|d| Some(identity(bp, d, d.ses.as_ref()?)))
         .collect();
     let account = bp.ses.as_ref();
     let config_sets = account
         .map(|a| {
             a.configuration_sets
                 .iter()
-                .map(|cs| {
-                    let mut tags: BTreeMap<String, String> = cs.tags.iter().cloned().collect();
-                    tags.extend(owner_tags(name, &config_set_address(&cs.name.value)));
-                    DesiredConfigSet {
-                        name: cs.name.value.clone(),
-                        suppression: cs.suppression.iter().map(|r| reason(*r)).collect(),
-                        tls: if cs.tls_required {
-                            TlsPolicy::Require
-                        } else {
-                            TlsPolicy::Optional
-                        },
-                        sending_enabled: cs.sending_enabled,
-                        tags,
-                    }
-                })
+                .map(|cs| config_set(&bp.name.value, cs))
                 .collect()
         })
         .unwrap_or_default();
@@ -201,25 +158,78 @@ pub fn from_blueprint(bp: &Blueprint) -> DesiredSes {
         account_suppression: account
             .and_then(|a| a.suppression.as_ref())
             .map(|rs| rs.iter().map(|r| reason(*r)).collect()),
-        production_access: account.and_then(|a| a.production_access.as_ref()).map(|p| {
-            ProductionAccess {
-                mail_type: match p.mail_type {
-                    blueprint::MailType::Transactional => MailType::Transactional,
-                    blueprint::MailType::Marketing => MailType::Marketing,
+        production_access: account
+            .and_then(|a| a.production_access.as_ref())
+            .map(production_access),
+    }
+}
+
+fn identity(bp: &Blueprint, d: &DomainSpec, ses: &SesDomainSpec) -> DesiredIdentity {
+    DesiredIdentity {
+        domain: d.domain.value.clone(),
+        zone: d.zone_name().to_owned(),
+        ttl: d
+            .ttl
+            .as_ref()
+            .or(bp.ttl.as_ref())
+            .map_or(DEFAULT_TTL, |t| t.value),
+        dkim: match &ses.dkim {
+            SesDkimSpec::Easy { key_length } => DkimSetting::Easy {
+                key_length: match key_length {
+                    blueprint::KeyLength::Rsa1024 => KeyLength::Rsa1024,
+                    blueprint::KeyLength::Rsa2048 => KeyLength::Rsa2048,
                 },
-                website_url: p.website_url.value.clone(),
-                use_case: p.use_case.value.clone(),
-                contact_language: match p.contact_language {
-                    blueprint::ContactLanguage::En => ContactLanguage::En,
-                    blueprint::ContactLanguage::Ja => ContactLanguage::Ja,
-                },
-                additional_contacts: p
-                    .additional_contacts
-                    .iter()
-                    .map(|c| c.value.clone())
-                    .collect(),
-            }
+            },
+            SesDkimSpec::Byo { selector } => DkimSetting::External {
+                selector: selector.value.clone(),
+            },
+        },
+        mail_from: ses.mail_from.as_ref().map(|m| DesiredMailFrom {
+            domain: m.domain.value.clone(),
+            behavior: match m.on_mx_failure {
+                blueprint::MxFailure::UseDefault => MxFailure::UseDefaultValue,
+                blueprint::MxFailure::Reject => MxFailure::RejectMessage,
+            },
+            spf: mail_from_spf(m.spf_all),
         }),
+        configuration_set: ses.configuration_set.as_ref().map(|c| c.value.clone()),
+    }
+}
+
+/// A configuration set with the user's tags and the blueprint's ownership tags.
+fn config_set(blueprint: &str, cs: &ConfigSetSpec) -> DesiredConfigSet {
+    let mut tags: BTreeMap<String, String> = cs.tags.iter().cloned().collect();
+    tags.extend(owner_tags(blueprint, &config_set_address(&cs.name.value)));
+    DesiredConfigSet {
+        name: cs.name.value.clone(),
+        suppression: cs.suppression.iter().map(|r| reason(*r)).collect(),
+        tls: if cs.tls_required {
+            TlsPolicy::Require
+        } else {
+            TlsPolicy::Optional
+        },
+        sending_enabled: cs.sending_enabled,
+        tags,
+    }
+}
+
+fn production_access(p: &ProductionAccessSpec) -> ProductionAccess {
+    ProductionAccess {
+        mail_type: match p.mail_type {
+            blueprint::MailType::Transactional => MailType::Transactional,
+            blueprint::MailType::Marketing => MailType::Marketing,
+        },
+        website_url: p.website_url.value.clone(),
+        use_case: p.use_case.value.clone(),
+        contact_language: match p.contact_language {
+            blueprint::ContactLanguage::En => ContactLanguage::En,
+            blueprint::ContactLanguage::Ja => ContactLanguage::Ja,
+        },
+        additional_contacts: p
+            .additional_contacts
+            .iter()
+            .map(|c| c.value.clone())
+            .collect(),
     }
 }
 
