@@ -14,7 +14,7 @@ use crate::aws::poll::{self, Look, Stopped, Wait};
 use crate::aws::{Aws, AwsError};
 use crate::cli::{ApplyArgs, Global};
 use crate::execute;
-use crate::kinds::ses::observe as ses;
+use crate::kinds::ses::{observe as ses, verification};
 use crate::output::Output;
 use crate::plan::{self, Plan, render};
 
@@ -149,21 +149,9 @@ async fn wait_verified(
         let mut pending = Vec::new();
         for id in ids {
             let o = ses::identity(aws, id.domain.clone()).await?;
-            let mut what = Vec::new();
-            if !o.verified_for_sending {
-                what.push(format!("verification {}", o.verification));
-            }
-            if id.mail_from.is_some() {
-                let status = o
-                    .mail_from
-                    .as_ref()
-                    .map_or("NOT SET", |m| m.status.as_str());
-                if status != "SUCCESS" {
-                    what.push(format!("MAIL FROM {status}"));
-                }
-            }
-            if !what.is_empty() {
-                pending.push(format!("{} ({})", id.domain, what.join(", ")));
+            let progress = verification::progress(id, Some(&o));
+            if !progress.is_done() {
+                pending.push(format!("{} ({})", id.domain, progress.waiting_for()));
             }
         }
         Ok::<_, AwsError>(if pending.is_empty() {

@@ -8,7 +8,11 @@ use serde::Serialize;
 
 use super::{Failure, Outcome, connect, desired, load, settings};
 use crate::cli::{Global, StatusArgs};
-use crate::kinds::ses::{DkimSetting, ObservedAccount};
+use crate::kinds::ses::verification::{self, State};
+use crate::kinds::ses::{
+    AccountDetails, DesiredIdentity, DkimSetting, ObservedAccount, ObservedIdentity, ReviewStatus,
+    SuppressionReason, VerificationStatus,
+};
 use crate::output::Output;
 
 pub const FORMAT: &str = "mailinfra-status";
@@ -42,13 +46,9 @@ pub struct GatewayStatus {
 #[derive(Debug, Serialize)]
 pub struct AccountStatus {
     pub sandbox: bool,
-    pub sending_enabled: bool,
-    pub max_24_hour_send: f64,
-    pub max_send_rate: f64,
-    pub sent_last_24_hours: f64,
-    pub suppression: Vec<String>,
-    pub review_status: Option<String>,
-    pub case_id: Option<String>,
+    /// As SES reports it.
+    #[serde(flatten)]
+    pub account: AccountDetails,
     pub next_steps: Vec<String>,
 }
 
@@ -56,14 +56,14 @@ pub struct AccountStatus {
 pub struct DomainStatus {
     pub domain: String,
     /// `verified`, `pending`, `failed`, or `missing` (no identity yet).
-    pub state: String,
-    pub verification: Option<String>,
+    pub state: State,
+    pub verification: Option<VerificationStatus>,
     pub dkim: Option<String>,
     pub dkim_signing_enabled: Option<bool>,
     pub mail_from: Option<String>,
-    pub mail_from_status: Option<String>,
+    pub mail_from_status: Option<VerificationStatus>,
     pub configuration_set: Option<String>,
-    pub suppression: Vec<String>,
+    pub suppression: Vec<SuppressionReason>,
     /// Seconds since the epoch of SES's last DNS check, where the API says.
     pub last_checked: Option<i64>,
     pub next_steps: Vec<String>,
@@ -132,74 +132,12 @@ pub async fn run(args: &StatusArgs, global: &Global, out: &Output) -> Outcome {
                 .and_then(|c| sets.get(c))
                 .map(|s| s.suppression.clone())
                 .unwrap_or_default();
-            let mut steps = Vec::new();
-            let d = match found {
-                None => {
-                    steps.push(
-                        "run `mailinfra apply` to create the identity and its DNS records".into(),
-                    );
-                    DomainStatus {
-                        domain: id.domain.clone(),
-                        state: "missing".into(),
-                        verification: None,
-                        dkim: None,
-                        dkim_signing_enabled: None,
-                        mail_from: id.mail_from.as_ref().map(|m| m.domain.clone()),
-                        mail_from_status: None,
-                        configuration_set: id.configuration_set.clone(),
-                        suppression,
-                        last_checked: None,
-                        next_steps: steps,
-                    }
-                }
-                Some(o) => {
-                    let state = match o.verification.as_str() {
-                        _ if o.verified_for_sending => "verified",
-                        "FAILED" => "failed",
-                        _ => "pending",
-                    };
-                    match state {
-                        "pending" => steps.push(match &id.dkim {
-                            DkimSetting::Easy { .. } => "SES is checking for the 3 DKIM CNAMEs (up to 72 hours after they are published); `mailinfra plan` shows whether any is missing".into(),
-                            DkimSetting::External { selector } => format!("SES is checking for the DKIM TXT at {selector}._domainkey.{} (up to 72 hours)", id.domain),
-                        }),
-                        "failed" => steps.push("SES stopped checking; make sure `mailinfra plan` shows no DNS changes, then set DKIM again (change `ses.dkim` and apply) to restart verification".into()),
-                        _ => {}
-                    }
-                    if !o.signing_enabled {
-                        steps.push(
-                            "DKIM signing is disabled; `mailinfra apply` turns it back on".into(),
-                        );
-                    }
-                    let mf_status = o.mail_from.as_ref().map(|m| m.status.clone());
-                    if let Some(m) = &id.mail_from
-                        && mf_status.as_deref() != Some("SUCCESS")
-                    {
-                        steps.push(format!(
-                            "SES is checking the MAIL FROM MX at {} (it must point at feedback-smtp.{}.amazonses.com)",
-                            m.domain,
-                            desired.region.as_deref().unwrap_or("<region>")
-                        ));
-                    }
-                    if id.configuration_set.is_some() && suppression.is_empty() {
-                        steps.push("the configuration set suppresses nothing: bounced and complaining addresses will be mailed again".into());
-                    }
-                    DomainStatus {
-                        domain: id.domain.clone(),
-                        state: state.into(),
-                        verification: Some(o.verification.clone()),
-                        dkim: Some(format!("{} {}", o.dkim_origin, o.dkim_status)),
-                        dkim_signing_enabled: Some(o.signing_enabled),
-                        mail_from: o.mail_from.as_ref().map(|m| m.domain.clone()),
-                        mail_from_status: mf_status,
-                        configuration_set: o.configuration_set.clone(),
-                        suppression,
-                        last_checked: o.last_checked,
-                        next_steps: steps,
-                    }
-                }
-            };
-            status.domains.push(d);
+            status.domains.push(domain_status(
+                id,
+                found.as_ref(),
+                suppression,
+                desired.region.as_deref(),
+            ));
         }
     }
     if args.json {
@@ -212,13 +150,79 @@ pub async fn run(args: &StatusArgs, global: &Global, out: &Output) -> Outcome {
     Ok(0)
 }
 
+/// One domain: where SES stands with it (the SES kind's one rule, `verification::progress`)
+/// and what a person can do about it.
+fn domain_status(
+    id: &DesiredIdentity,
+    found: Option<&ObservedIdentity>,
+    suppression: Vec<SuppressionReason>,
+    region: Option<&str>,
+) -> DomainStatus {
+    let progress = verification::progress(id, found);
+    let mut steps = Vec::new();
+    match progress.state {
+        State::Missing => steps.push("run `mailinfra apply` to create the identity and its DNS records".into()),
+        State::Pending => steps.push(match &id.dkim {
+            DkimSetting::Easy { .. } => "SES is checking for the 3 DKIM CNAMEs (up to 72 hours after they are published); `mailinfra plan` shows whether any is missing".into(),
+            DkimSetting::External { selector } => format!("SES is checking for the DKIM TXT at {selector}._domainkey.{} (up to 72 hours)", id.domain),
+        }),
+        State::Failed => steps.push("SES stopped checking; make sure `mailinfra plan` shows no DNS changes, then set DKIM again (change `ses.dkim` and apply) to restart verification".into()),
+        State::Verified => {}
+    }
+    let Some(o) = found else {
+        return DomainStatus {
+            domain: id.domain.clone(),
+            state: progress.state,
+            verification: None,
+            dkim: None,
+            dkim_signing_enabled: None,
+            mail_from: id.mail_from.as_ref().map(|m| m.domain.clone()),
+            mail_from_status: None,
+            configuration_set: id.configuration_set.clone(),
+            suppression,
+            last_checked: None,
+            next_steps: steps,
+        };
+    };
+    if !o.signing_enabled {
+        steps.push("DKIM signing is disabled; `mailinfra apply` turns it back on".into());
+    }
+    if let Some(m) = &id.mail_from
+        && progress.mail_from_waiting()
+    {
+        steps.push(format!(
+            "SES is checking the MAIL FROM MX at {} (it must point at feedback-smtp.{}.amazonses.com)",
+            m.domain,
+            region.unwrap_or("<region>")
+        ));
+    }
+    if id.configuration_set.is_some() && suppression.is_empty() {
+        steps.push("the configuration set suppresses nothing: bounced and complaining addresses will be mailed again".into());
+    }
+    DomainStatus {
+        domain: id.domain.clone(),
+        state: progress.state,
+        verification: Some(o.verification.clone()),
+        dkim: Some(format!("{} {}", o.dkim_origin, o.dkim_status)),
+        dkim_signing_enabled: Some(o.signing_enabled),
+        mail_from: o.mail_from.as_ref().map(|m| m.domain.clone()),
+        mail_from_status: o.mail_from.as_ref().map(|m| m.status.clone()),
+        configuration_set: o.configuration_set.clone(),
+        suppression,
+        last_checked: o.last_checked,
+        next_steps: steps,
+    }
+}
+
 fn account_status(a: &ObservedAccount, requested_in_blueprint: bool) -> AccountStatus {
     let mut steps = Vec::new();
     if !a.production_access {
-        match a.review_status.as_deref() {
-            Some(s @ ("PENDING" | "FAILED" | "DENIED")) => steps.push(format!(
+        match &a.details.review_status {
+            Some(
+                s @ (ReviewStatus::Pending | ReviewStatus::Failed | ReviewStatus::Denied),
+            ) => steps.push(format!(
                 "AWS's review of the production-access request is {s}{}; watch the support case",
-                a.case_id.as_ref().map(|c| format!(" (case {c})")).unwrap_or_default()
+                a.details.case_id.as_ref().map(|c| format!(" (case {c})")).unwrap_or_default()
             )),
             _ if requested_in_blueprint => steps.push("`mailinfra apply` will request production access with the blueprint's details".into()),
             _ => steps.push(
@@ -226,18 +230,12 @@ fn account_status(a: &ObservedAccount, requested_in_blueprint: bool) -> AccountS
             ),
         }
     }
-    if a.suppression.is_empty() {
+    if a.details.suppression.is_empty() {
         steps.push("the account suppression list is off: set `ses: suppression: [bounce, complaint]` so addresses that bounce or complain stop being mailed".into());
     }
     AccountStatus {
         sandbox: !a.production_access,
-        sending_enabled: a.sending_enabled,
-        max_24_hour_send: a.max_24_hour_send,
-        max_send_rate: a.max_send_rate,
-        sent_last_24_hours: a.sent_last_24_hours,
-        suppression: a.suppression.clone(),
-        review_status: a.review_status.clone(),
-        case_id: a.case_id.clone(),
+        account: a.details.clone(),
         next_steps: steps,
     }
 }
@@ -293,24 +291,24 @@ fn text(s: &Status) -> String {
         } else {
             "production access"
         },
-        a.max_24_hour_send,
-        a.max_send_rate,
-        a.sent_last_24_hours
+        a.account.max_24_hour_send,
+        a.account.max_send_rate,
+        a.account.sent_last_24_hours
     );
     let _ = writeln!(
         out,
         "  suppression list: {}",
-        if a.suppression.is_empty() {
+        if a.account.suppression.is_empty() {
             "off".into()
         } else {
-            a.suppression.join(", ")
+            list(&a.account.suppression)
         }
     );
     for step in &a.next_steps {
         let _ = writeln!(out, "  -> {step}");
     }
     for d in &s.domains {
-        let _ = writeln!(out, "\n{}: {}", d.domain, d.state);
+        let _ = writeln!(out, "\n{}: {}", d.domain, d.state.as_str());
         if let Some(v) = &d.verification {
             let _ = writeln!(out, "  verification: {v}");
         }
@@ -321,14 +319,16 @@ fn text(s: &Status) -> String {
             let _ = writeln!(
                 out,
                 "  mail_from: {m} {}",
-                d.mail_from_status.as_deref().unwrap_or("")
+                d.mail_from_status
+                    .as_ref()
+                    .map_or("", VerificationStatus::as_str)
             );
         }
         if let Some(c) = &d.configuration_set {
             let sup = if d.suppression.is_empty() {
                 "no suppression".into()
             } else {
-                format!("suppresses {}", d.suppression.join(", "))
+                format!("suppresses {}", list(&d.suppression))
             };
             let _ = writeln!(out, "  configuration set: {c} ({sup})");
         }
@@ -337,4 +337,9 @@ fn text(s: &Status) -> String {
         }
     }
     out
+}
+
+fn list(reasons: &[SuppressionReason]) -> String {
+    let names: Vec<&str> = reasons.iter().map(SuppressionReason::as_str).collect();
+    names.join(", ")
 }

@@ -19,15 +19,17 @@ pub fn compose(spec: &SpfSpec) -> String {
     terms.extend(spec.ip4.iter().map(|r| format!("ip4:{}", r.value)));
     terms.extend(spec.ip6.iter().map(|r| format!("ip6:{}", r.value)));
     terms.extend(spec.include.iter().map(|d| format!("include:{}", d.value)));
-    terms.push(
-        match spec.all.value {
-            SpfAll::Fail => "-all",
-            SpfAll::SoftFail => "~all",
-            SpfAll::Neutral => "?all",
-        }
-        .into(),
-    );
+    terms.push(all_term(spec.all.value).into());
     terms.join(" ")
+}
+
+/// The closing `all` term for a qualifier: `-all`, `~all` or `?all`.
+pub fn all_term(all: SpfAll) -> &'static str {
+    match all {
+        SpfAll::Fail => "-all",
+        SpfAll::SoftFail => "~all",
+        SpfAll::Neutral => "?all",
+    }
 }
 
 /// The DNS lookups the blueprint's own terms cost (`a`, `mx`, each `include`). Includes cost

@@ -314,9 +314,10 @@ impl Desired {
                 ),
                 DkimSetting::External { selector } => {
                     let published = !rekey.contains(&id.domain)
-                        && observed.identities.get(&id.domain).is_some_and(|o| {
-                            o.dkim_origin == "EXTERNAL" && o.tokens == [selector.clone()]
-                        });
+                        && observed
+                            .identities
+                            .get(&id.domain)
+                            .is_some_and(|o| o.signs_with_selector(selector));
                     push(
                         dkim::record_name(selector, &id.domain),
                         RType::Txt,

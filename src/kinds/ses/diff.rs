@@ -1,18 +1,20 @@
 //! The SES half of the diff: identities, configuration sets and account settings, compared
 //! with what SES holds, owned through the `mailinfra:blueprint` tag. Pure.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
 use crate::kinds::records::ownership;
+use crate::kinds::ses::verification;
 use crate::kinds::ses::{
-    self, DEFAULT_SIGNING_ZONE, DesiredConfigSet, DesiredIdentity, DkimSetting, OWNER_TAG,
-    ObservedSes, ProductionAccess, config_set_address, identity_address,
+    self, DEFAULT_SIGNING_ZONE, DesiredConfigSet, DesiredIdentity, DesiredSes, DkimOrigin,
+    DkimSetting, MxFailure, OWNER_TAG, ObservedAccount, ObservedIdentity, ObservedSes,
+    ProductionAccess, SuppressionReason, config_set_address, identity_address,
 };
 use crate::plan::desired::{Desired, OutputRef, OutputValue, Outputs};
 use crate::plan::observed::Observed;
-use crate::plan::{Action, Conflict};
+use crate::plan::{Action, Conflict, Report};
 
 /// One SES API change.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,11 +36,11 @@ pub enum SesOp {
     },
     CreateIdentity {
         identity: DesiredIdentity,
-        tags: std::collections::BTreeMap<String, String>,
+        tags: BTreeMap<String, String>,
     },
     TagIdentity {
         domain: String,
-        tags: std::collections::BTreeMap<String, String>,
+        tags: BTreeMap<String, String>,
     },
     /// Set how SES signs; for `External`, apply generates a new key.
     SetDkim {
@@ -51,7 +53,7 @@ pub enum SesOp {
     SetMailFrom {
         domain: String,
         mail_from: Option<String>,
-        behavior: String,
+        behavior: MxFailure,
     },
     SetIdentityConfigurationSet {
         domain: String,
@@ -61,7 +63,7 @@ pub enum SesOp {
         domain: String,
     },
     SetAccountSuppression {
-        reasons: Vec<String>,
+        reasons: Vec<SuppressionReason>,
     },
     RequestProductionAccess {
         request: ProductionAccess,
@@ -108,11 +110,11 @@ fn field(name: &str, before: Option<String>, after: Option<String>) -> FieldChan
     }
 }
 
-fn list(v: &[String]) -> String {
+fn list<T: std::fmt::Display>(v: &[T]) -> String {
     if v.is_empty() {
         "(none)".into()
     } else {
-        v.join(", ")
+        v.iter().map(T::to_string).collect::<Vec<_>>().join(", ")
     }
 }
 
@@ -126,7 +128,7 @@ fn dkim_text(d: &DkimSetting) -> String {
 }
 
 /// Identities SES has not verified yet: reported, never a change and never a failure.
-pub fn pending(desired: &Desired, observed: &Observed) -> Vec<crate::plan::Report> {
+pub fn pending(desired: &Desired, observed: &Observed) -> Vec<Report> {
     let Some(obs) = &observed.ses else {
         return Vec::new();
     };
@@ -136,23 +138,25 @@ pub fn pending(desired: &Desired, observed: &Observed) -> Vec<crate::plan::Repor
         .iter()
         .filter_map(|id| {
             let o = obs.identities.get(&id.domain)?;
-            let mf = o.mail_from.as_ref().map(|m| m.status.as_str());
-            let mail_from_pending = id.mail_from.is_some() && mf != Some("SUCCESS");
-            if o.verified_for_sending && !mail_from_pending {
+            let progress = verification::progress(id, Some(o));
+            if progress.is_done() {
                 return None;
             }
+            let mail_from = progress
+                .mail_from_text()
+                .map(|t| format!(", {t}"))
+                .unwrap_or_default();
             let checked = o
                 .last_checked
                 .map(|t| format!("; SES last checked DNS {t} (seconds since the epoch)"))
                 .unwrap_or_default();
-            Some(crate::plan::Report {
+            Some(Report {
                 address: format!("{}.verification", identity_address(&id.domain)),
                 kind: crate::plan::ReportKind::Pending,
                 title: format!(
-                    "SES is still verifying {} (verification {}{}{checked})",
+                    "SES is still verifying {} ({}{mail_from}{checked})",
                     id.domain,
-                    o.verification,
-                    if mail_from_pending { format!(", MAIL FROM {}", mf.unwrap_or("NOT SET")) } else { String::new() }
+                    progress.verification_text(),
                 ),
                 steps: vec![
                     "pending is not failed: SES checks DNS on its own schedule, up to 72 hours; `mailinfra status` shows the details, `apply --wait` waits".into(),
@@ -174,319 +178,411 @@ pub fn diff(
     let Some(obs) = &observed.ses else {
         return (changes, rekey);
     };
-    let me = desired.blueprint.as_str();
+    let owner = Owner {
+        me: desired.blueprint.as_str(),
+        adopt: &desired.adopt,
+    };
     let ds = &desired.ses;
-    let owned = |tags: &std::collections::BTreeMap<String, String>| {
-        tags.get(OWNER_TAG).map(String::as_str) == Some(me)
-    };
-    let foreign = |tags: &std::collections::BTreeMap<String, String>| {
-        tags.get(OWNER_TAG).is_some_and(|o| o != me)
-    };
-
     for set in &ds.config_sets {
-        let address = config_set_address(&set.name);
-        match obs.config_sets.get(&set.name) {
-            None => changes.push(SesChange {
-                address,
-                action: Action::Create,
-                fields: vec![
-                    field("suppression", None, Some(list(&set.suppression))),
-                    field("tls", None, Some(set.tls.clone())),
-                    field(
-                        "sending_enabled",
-                        None,
-                        Some(set.sending_enabled.to_string()),
-                    ),
-                ],
-                op: SesOp::CreateConfigurationSet { set: set.clone() },
-            }),
-            Some(o) => {
-                let adopting = desired.adopt.contains(&address);
-                if foreign(&o.tags) || (!owned(&o.tags) && !adopting) {
-                    conflicts.push(unowned(
-                        &address,
-                        &format!("configuration set `{}`", set.name),
-                        &o.tags,
-                    ));
-                    continue;
-                }
-                let mut fields = Vec::new();
-                let suppression = o.suppression != set.suppression;
-                if suppression {
-                    fields.push(field(
-                        "suppression",
-                        Some(list(&o.suppression)),
-                        Some(list(&set.suppression)),
-                    ));
-                }
-                let delivery = o.tls != set.tls;
-                if delivery {
-                    fields.push(field("tls", Some(o.tls.clone()), Some(set.tls.clone())));
-                }
-                let sending = o.sending_enabled != set.sending_enabled;
-                if sending {
-                    fields.push(field(
-                        "sending_enabled",
-                        Some(o.sending_enabled.to_string()),
-                        Some(set.sending_enabled.to_string()),
-                    ));
-                }
-                let tags = set.tags.iter().any(|(k, v)| o.tags.get(k) != Some(v));
-                if tags {
-                    fields.push(field(
-                        "tags",
-                        Some(format!("{:?}", o.tags)),
-                        Some(format!("{:?}", set.tags)),
-                    ));
-                }
-                if !fields.is_empty() {
-                    changes.push(SesChange {
-                        address,
-                        action: if owned(&o.tags) {
-                            Action::Update
-                        } else {
-                            Action::Adopt
-                        },
-                        fields,
-                        op: SesOp::UpdateConfigurationSet {
-                            set: set.clone(),
-                            suppression,
-                            delivery,
-                            sending,
-                            tags,
-                        },
-                    });
-                }
-            }
+        match config_set(&owner, set, obs) {
+            Ok(change) => changes.extend(change),
+            Err(c) => conflicts.push(c),
         }
     }
-
     for id in &ds.identities {
-        let address = identity_address(&id.domain);
-        if let Some(cs) = &id.configuration_set
-            && !obs.config_sets.contains_key(cs)
-            && !ds.config_sets.iter().any(|s| &s.name == cs)
-        {
-            conflicts.push(Conflict {
-                address: address.clone(),
-                message: format!("configuration set `{cs}` does not exist in SES and the blueprint does not define it"),
-                hint: format!("add it under `ses: configuration_sets:` (`- name: {cs}`), or fix the name"),
-            });
-            continue;
-        }
-        let tags = ses::owner_tags(me, &address);
-        let Some(o) = obs.identities.get(&id.domain) else {
-            let mut fields = vec![field("dkim", None, Some(dkim_text(&id.dkim)))];
-            if let Some(mf) = &id.mail_from {
-                fields.push(field(
-                    "mail_from",
-                    None,
-                    Some(format!("{} ({})", mf.domain, mf.behavior)),
-                ));
-            }
-            if let Some(cs) = &id.configuration_set {
-                fields.push(field("configuration_set", None, Some(cs.clone())));
-            }
-            changes.push(SesChange {
-                address,
-                action: Action::Create,
-                fields,
-                op: SesOp::CreateIdentity {
-                    identity: id.clone(),
-                    tags,
-                },
-            });
-            rekey.insert(id.domain.clone());
-            continue;
-        };
-        let adopting = desired.adopt.contains(&address);
-        if foreign(&o.tags) || (!owned(&o.tags) && !adopting) {
-            conflicts.push(unowned(
-                &address,
-                &format!("SES identity `{}`", id.domain),
-                &o.tags,
-            ));
-            continue;
-        }
-        if !owned(&o.tags) {
-            changes.push(SesChange {
-                address: address.clone(),
-                action: Action::Adopt,
-                fields: vec![field("tags", None, Some(format!("{OWNER_TAG}={me}")))],
-                op: SesOp::TagIdentity {
-                    domain: id.domain.clone(),
-                    tags,
-                },
-            });
-        }
-        let dkim_change = match &id.dkim {
-            DkimSetting::Easy { key_length } => {
-                if o.dkim_origin != "AWS_SES" {
-                    rekey.insert(id.domain.clone());
-                    true
-                } else {
-                    o.next_key_length
-                        .as_deref()
-                        .is_some_and(|k| k != key_length)
-                }
-            }
-            DkimSetting::External { selector } => {
-                let name = crate::mail::dkim::record_name(selector, &id.domain);
-                let published = observed.zones.iter().any(|z| {
-                    z.records.iter().any(|r| r.name == name && r.rtype == "TXT")
-                        && z.records.iter().any(|r| {
-                            r.name == ownership::marker_name(&name, "TXT")
-                                && ownership::parse(r).is_some_and(|ow| ow.blueprint == me)
-                        })
-                });
-                let same = o.dkim_origin == "EXTERNAL" && o.tokens == [selector.clone()];
-                if !same || !published {
-                    rekey.insert(id.domain.clone());
-                    true
-                } else {
-                    false
-                }
-            }
-        };
-        if dkim_change {
-            let before = if o.dkim_origin == "AWS_SES" {
-                format!(
-                    "Easy DKIM ({})",
-                    o.next_key_length.clone().unwrap_or_default()
-                )
-            } else {
-                format!("BYODKIM, selector {}", o.tokens.join(","))
-            };
-            changes.push(SesChange {
-                address: format!("{address}.dkim"),
-                action: Action::Update,
-                fields: vec![field("dkim", Some(before), Some(dkim_text(&id.dkim)))],
-                op: SesOp::SetDkim {
-                    domain: id.domain.clone(),
-                    dkim: id.dkim.clone(),
-                },
-            });
-        } else if !o.signing_enabled {
-            changes.push(SesChange {
-                address: format!("{address}.dkim"),
-                action: Action::Update,
-                fields: vec![field(
-                    "signing_enabled",
-                    Some("false".into()),
-                    Some("true".into()),
-                )],
-                op: SesOp::EnableDkimSigning {
-                    domain: id.domain.clone(),
-                },
-            });
-        }
-        let want_mf = id
-            .mail_from
-            .as_ref()
-            .map(|m| (m.domain.clone(), m.behavior.clone()));
-        let have_mf = o
-            .mail_from
-            .as_ref()
-            .map(|m| (m.domain.clone(), m.behavior.clone()));
-        if want_mf != have_mf {
-            let show = |m: &Option<(String, String)>| m.as_ref().map(|(d, b)| format!("{d} ({b})"));
-            changes.push(SesChange {
-                address: format!("{address}.mail_from"),
-                action: Action::Update,
-                fields: vec![field("mail_from", show(&have_mf), show(&want_mf))],
-                op: SesOp::SetMailFrom {
-                    domain: id.domain.clone(),
-                    mail_from: want_mf.as_ref().map(|m| m.0.clone()),
-                    behavior: want_mf.map_or_else(|| "USE_DEFAULT_VALUE".into(), |m| m.1),
-                },
-            });
-        }
-        if o.configuration_set != id.configuration_set {
-            changes.push(SesChange {
-                address: format!("{address}.configuration_set"),
-                action: Action::Update,
-                fields: vec![field(
-                    "configuration_set",
-                    o.configuration_set.clone(),
-                    id.configuration_set.clone(),
-                )],
-                op: SesOp::SetIdentityConfigurationSet {
-                    domain: id.domain.clone(),
-                    name: id.configuration_set.clone(),
-                },
-            });
+        match identity(&owner, id, ds, observed, obs, &mut rekey) {
+            Ok(more) => changes.extend(more),
+            Err(c) => conflicts.push(c),
         }
     }
-
-    for (domain, o) in &obs.identities {
-        if owned(&o.tags) && !ds.identities.iter().any(|i| &i.domain == domain) {
-            changes.push(SesChange {
-                address: identity_address(domain),
-                action: Action::Delete,
-                fields: vec![],
-                op: SesOp::DeleteIdentity {
-                    domain: domain.clone(),
-                },
-            });
-        }
+    changes.extend(deletions(&owner, ds, obs));
+    if let Some(acct) = &obs.account {
+        changes.extend(account_suppression(ds, acct));
+        changes.extend(production_access(ds, acct));
     }
-    for (name, o) in &obs.config_sets {
-        if owned(&o.tags) && !ds.config_sets.iter().any(|s| &s.name == name) {
-            changes.push(SesChange {
-                address: config_set_address(name),
-                action: Action::Delete,
-                fields: vec![],
-                op: SesOp::DeleteConfigurationSet { name: name.clone() },
-            });
-        }
-    }
-
-    account(ds, obs, &mut changes);
     changes.sort_by(|a, b| (a.op.phase(), &a.address).cmp(&(b.op.phase(), &b.address)));
     (changes, rekey)
 }
 
-fn account(ds: &ses::DesiredSes, obs: &ObservedSes, changes: &mut Vec<SesChange>) {
-    let Some(acct) = &obs.account else { return };
-    if let Some(want) = &ds.account_suppression
-        && &acct.suppression != want
-    {
-        changes.push(SesChange {
-            address: "ses.account.suppression".into(),
-            action: Action::Update,
-            fields: vec![field(
-                "suppressed_reasons",
-                Some(list(&acct.suppression)),
-                Some(list(want)),
-            )],
-            op: SesOp::SetAccountSuppression {
-                reasons: want.clone(),
-            },
-        });
+/// Who owns what: this blueprint, through the owner tag, and what it adopts.
+struct Owner<'a> {
+    me: &'a str,
+    adopt: &'a BTreeSet<String>,
+}
+
+impl Owner<'_> {
+    fn owns(&self, tags: &BTreeMap<String, String>) -> bool {
+        tags.get(OWNER_TAG).map(String::as_str) == Some(self.me)
     }
-    if let Some(request) = &ds.production_access
-        && !acct.production_access
-        && acct.review_status.is_none()
-    {
-        changes.push(SesChange {
-            address: "ses.account.production_access".into(),
-            action: Action::Create,
-            fields: vec![
-                field("mail_type", None, Some(request.mail_type.clone())),
-                field("website_url", None, Some(request.website_url.clone())),
-            ],
-            op: SesOp::RequestProductionAccess {
-                request: request.clone(),
-            },
-        });
+
+    /// Whether the blueprint may manage an existing resource: `Ok(true)` it owns it,
+    /// `Ok(false)` it adopts it now; a conflict when another blueprint owns it, or nobody
+    /// does and the blueprint does not adopt it.
+    fn claim(
+        &self,
+        address: &str,
+        what: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<bool, Conflict> {
+        let foreign = tags.get(OWNER_TAG).is_some_and(|o| o != self.me);
+        if foreign || (!self.owns(tags) && !self.adopt.contains(address)) {
+            return Err(unowned(address, what, tags));
+        }
+        Ok(self.owns(tags))
     }
 }
 
-fn unowned(
+/// A configuration set: created when missing, its drifted parts written when owned or adopted.
+fn config_set(
+    owner: &Owner,
+    set: &DesiredConfigSet,
+    obs: &ObservedSes,
+) -> Result<Option<SesChange>, Conflict> {
+    let address = config_set_address(&set.name);
+    let Some(o) = obs.config_sets.get(&set.name) else {
+        return Ok(Some(SesChange {
+            address,
+            action: Action::Create,
+            fields: vec![
+                field("suppression", None, Some(list(&set.suppression))),
+                field("tls", None, Some(set.tls.to_string())),
+                field(
+                    "sending_enabled",
+                    None,
+                    Some(set.sending_enabled.to_string()),
+                ),
+            ],
+            op: SesOp::CreateConfigurationSet { set: set.clone() },
+        }));
+    };
+    let owned = owner.claim(
+        &address,
+        &format!("configuration set `{}`", set.name),
+        &o.tags,
+    )?;
+    let mut fields = Vec::new();
+    let suppression = o.suppression != set.suppression;
+    if suppression {
+        fields.push(field(
+            "suppression",
+            Some(list(&o.suppression)),
+            Some(list(&set.suppression)),
+        ));
+    }
+    let delivery = o.tls != set.tls;
+    if delivery {
+        fields.push(field(
+            "tls",
+            Some(o.tls.to_string()),
+            Some(set.tls.to_string()),
+        ));
+    }
+    let sending = o.sending_enabled != set.sending_enabled;
+    if sending {
+        fields.push(field(
+            "sending_enabled",
+            Some(o.sending_enabled.to_string()),
+            Some(set.sending_enabled.to_string()),
+        ));
+    }
+    let tags = set.tags.iter().any(|(k, v)| o.tags.get(k) != Some(v));
+    if tags {
+        fields.push(field(
+            "tags",
+            Some(format!("{:?}", o.tags)),
+            Some(format!("{:?}", set.tags)),
+        ));
+    }
+    Ok((!fields.is_empty()).then(|| SesChange {
+        address,
+        action: if owned { Action::Update } else { Action::Adopt },
+        fields,
+        op: SesOp::UpdateConfigurationSet {
+            set: set.clone(),
+            suppression,
+            delivery,
+            sending,
+            tags,
+        },
+    }))
+}
+
+/// A domain identity and its settings: created when missing; otherwise claimed (tagged when
+/// adopted), then its DKIM, MAIL FROM and configuration set compared part by part.
+fn identity(
+    owner: &Owner,
+    id: &DesiredIdentity,
+    ds: &DesiredSes,
+    observed: &Observed,
+    obs: &ObservedSes,
+    rekey: &mut BTreeSet<String>,
+) -> Result<Vec<SesChange>, Conflict> {
+    let address = identity_address(&id.domain);
+    if let Some(cs) = &id.configuration_set
+        && !obs.config_sets.contains_key(cs)
+        && !ds.config_sets.iter().any(|s| &s.name == cs)
+    {
+        return Err(Conflict {
+            address,
+            message: format!(
+                "configuration set `{cs}` does not exist in SES and the blueprint does not define it"
+            ),
+            hint: format!(
+                "add it under `ses: configuration_sets:` (`- name: {cs}`), or fix the name"
+            ),
+        });
+    }
+    let tags = ses::owner_tags(owner.me, &address);
+    let Some(o) = obs.identities.get(&id.domain) else {
+        rekey.insert(id.domain.clone());
+        return Ok(vec![create_identity(id, address, tags)]);
+    };
+    let mut changes = Vec::new();
+    if !owner.claim(&address, &format!("SES identity `{}`", id.domain), &o.tags)? {
+        changes.push(SesChange {
+            address: address.clone(),
+            action: Action::Adopt,
+            fields: vec![field(
+                "tags",
+                None,
+                Some(format!("{OWNER_TAG}={}", owner.me)),
+            )],
+            op: SesOp::TagIdentity {
+                domain: id.domain.clone(),
+                tags,
+            },
+        });
+    }
+    let need = dkim_need(owner, id, o, observed);
+    if need == DkimNeed::NewKey {
+        rekey.insert(id.domain.clone());
+    }
+    changes.extend(dkim(id, o, need, &address));
+    changes.extend(mail_from(id, o, &address));
+    changes.extend(identity_config_set(id, o, &address));
+    Ok(changes)
+}
+
+fn create_identity(
+    id: &DesiredIdentity,
+    address: String,
+    tags: BTreeMap<String, String>,
+) -> SesChange {
+    let mut fields = vec![field("dkim", None, Some(dkim_text(&id.dkim)))];
+    if let Some(mf) = &id.mail_from {
+        fields.push(field(
+            "mail_from",
+            None,
+            Some(format!("{} ({})", mf.domain, mf.behavior)),
+        ));
+    }
+    if let Some(cs) = &id.configuration_set {
+        fields.push(field("configuration_set", None, Some(cs.clone())));
+    }
+    SesChange {
+        address,
+        action: Action::Create,
+        fields,
+        op: SesOp::CreateIdentity {
+            identity: id.clone(),
+            tags,
+        },
+    }
+}
+
+/// What an existing identity's DKIM needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DkimNeed {
+    /// As desired.
+    InPlace,
+    /// Easy DKIM with another next key length: set anew, the tokens stay.
+    KeyLength,
+    /// Another origin or selector, or a BYODKIM key whose TXT this blueprint has not
+    /// published: set anew, and DNS takes the new values.
+    NewKey,
+}
+
+fn dkim_need(
+    owner: &Owner,
+    id: &DesiredIdentity,
+    o: &ObservedIdentity,
+    observed: &Observed,
+) -> DkimNeed {
+    match &id.dkim {
+        DkimSetting::Easy { key_length } => {
+            if o.dkim_origin != DkimOrigin::AwsSes {
+                DkimNeed::NewKey
+            } else if o.next_key_length.as_ref().is_some_and(|k| k != key_length) {
+                DkimNeed::KeyLength
+            } else {
+                DkimNeed::InPlace
+            }
+        }
+        DkimSetting::External { selector } => {
+            let name = crate::mail::dkim::record_name(selector, &id.domain);
+            let published = observed.zones.iter().any(|z| {
+                z.records.iter().any(|r| r.name == name && r.rtype == "TXT")
+                    && z.records.iter().any(|r| {
+                        r.name == ownership::marker_name(&name, "TXT")
+                            && ownership::parse(r).is_some_and(|ow| ow.blueprint == owner.me)
+                    })
+            });
+            if o.signs_with_selector(selector) && published {
+                DkimNeed::InPlace
+            } else {
+                DkimNeed::NewKey
+            }
+        }
+    }
+}
+
+/// DKIM set anew when it needs it; otherwise signing turned back on when it is off.
+fn dkim(
+    id: &DesiredIdentity,
+    o: &ObservedIdentity,
+    need: DkimNeed,
     address: &str,
-    what: &str,
-    tags: &std::collections::BTreeMap<String, String>,
-) -> Conflict {
+) -> Option<SesChange> {
+    if need != DkimNeed::InPlace {
+        let before = if o.dkim_origin == DkimOrigin::AwsSes {
+            let length = o.next_key_length.as_ref().map(|k| k.as_str());
+            format!("Easy DKIM ({})", length.unwrap_or_default())
+        } else {
+            format!("BYODKIM, selector {}", o.tokens.join(","))
+        };
+        return Some(SesChange {
+            address: format!("{address}.dkim"),
+            action: Action::Update,
+            fields: vec![field("dkim", Some(before), Some(dkim_text(&id.dkim)))],
+            op: SesOp::SetDkim {
+                domain: id.domain.clone(),
+                dkim: id.dkim.clone(),
+            },
+        });
+    }
+    (!o.signing_enabled).then(|| SesChange {
+        address: format!("{address}.dkim"),
+        action: Action::Update,
+        fields: vec![field(
+            "signing_enabled",
+            Some("false".into()),
+            Some("true".into()),
+        )],
+        op: SesOp::EnableDkimSigning {
+            domain: id.domain.clone(),
+        },
+    })
+}
+
+fn mail_from(id: &DesiredIdentity, o: &ObservedIdentity, address: &str) -> Option<SesChange> {
+    let want_mf = id
+        .mail_from
+        .as_ref()
+        .map(|m| (m.domain.clone(), m.behavior.clone()));
+    let have_mf = o
+        .mail_from
+        .as_ref()
+        .map(|m| (m.domain.clone(), m.behavior.clone()));
+    if want_mf == have_mf {
+        return None;
+    }
+    let show = |m: &Option<(String, MxFailure)>| m.as_ref().map(|(d, b)| format!("{d} ({b})"));
+    Some(SesChange {
+        address: format!("{address}.mail_from"),
+        action: Action::Update,
+        fields: vec![field("mail_from", show(&have_mf), show(&want_mf))],
+        op: SesOp::SetMailFrom {
+            domain: id.domain.clone(),
+            mail_from: want_mf.as_ref().map(|m| m.0.clone()),
+            behavior: want_mf.map_or(MxFailure::UseDefaultValue, |m| m.1),
+        },
+    })
+}
+
+/// The configuration set an identity sends through by default.
+fn identity_config_set(
+    id: &DesiredIdentity,
+    o: &ObservedIdentity,
+    address: &str,
+) -> Option<SesChange> {
+    (o.configuration_set != id.configuration_set).then(|| SesChange {
+        address: format!("{address}.configuration_set"),
+        action: Action::Update,
+        fields: vec![field(
+            "configuration_set",
+            o.configuration_set.clone(),
+            id.configuration_set.clone(),
+        )],
+        op: SesOp::SetIdentityConfigurationSet {
+            domain: id.domain.clone(),
+            name: id.configuration_set.clone(),
+        },
+    })
+}
+
+/// The identities and sets this blueprint owns and no longer wants.
+fn deletions(owner: &Owner, ds: &DesiredSes, obs: &ObservedSes) -> Vec<SesChange> {
+    let identities = obs
+        .identities
+        .iter()
+        .filter(|(domain, o)| {
+            owner.owns(&o.tags) && !ds.identities.iter().any(|i| &i.domain == *domain)
+        })
+        .map(|(domain, _)| SesChange {
+            address: identity_address(domain),
+            action: Action::Delete,
+            fields: vec![],
+            op: SesOp::DeleteIdentity {
+                domain: domain.clone(),
+            },
+        });
+    let sets = obs
+        .config_sets
+        .iter()
+        .filter(|(name, o)| owner.owns(&o.tags) && !ds.config_sets.iter().any(|s| &s.name == *name))
+        .map(|(name, _)| SesChange {
+            address: config_set_address(name),
+            action: Action::Delete,
+            fields: vec![],
+            op: SesOp::DeleteConfigurationSet { name: name.clone() },
+        });
+    identities.chain(sets).collect()
+}
+
+fn account_suppression(ds: &DesiredSes, acct: &ObservedAccount) -> Option<SesChange> {
+    let want = ds.account_suppression.as_ref()?;
+    (&acct.details.suppression != want).then(|| SesChange {
+        address: "ses.account.suppression".into(),
+        action: Action::Update,
+        fields: vec![field(
+            "suppressed_reasons",
+            Some(list(&acct.details.suppression)),
+            Some(list(want)),
+        )],
+        op: SesOp::SetAccountSuppression {
+            reasons: want.clone(),
+        },
+    })
+}
+
+/// Production access is requested once: not while AWS reviews a request, nor after it
+/// answered.
+fn production_access(ds: &DesiredSes, acct: &ObservedAccount) -> Option<SesChange> {
+    let request = ds.production_access.as_ref()?;
+    (!acct.production_access && acct.details.review_status.is_none()).then(|| SesChange {
+        address: "ses.account.production_access".into(),
+        action: Action::Create,
+        fields: vec![
+            field("mail_type", None, Some(request.mail_type.to_string())),
+            field("website_url", None, Some(request.website_url.clone())),
+        ],
+        op: SesOp::RequestProductionAccess {
+            request: request.clone(),
+        },
+    })
+}
+
+fn unowned(address: &str, what: &str, tags: &BTreeMap<String, String>) -> Conflict {
     match tags.get(OWNER_TAG) {
         Some(other) => Conflict {
             address: address.into(),
@@ -510,7 +606,7 @@ fn unowned(
 pub fn known_outputs(o: &ObservedSes, rekey: &BTreeSet<String>) -> Outputs {
     let mut known = Outputs::default();
     for (domain, id) in &o.identities {
-        if id.dkim_origin == "AWS_SES" && id.tokens.len() == 3 && !rekey.contains(domain) {
+        if id.dkim_origin == DkimOrigin::AwsSes && id.tokens.len() == 3 && !rekey.contains(domain) {
             known.set(
                 OutputRef::ses_tokens(domain),
                 OutputValue::Tokens {

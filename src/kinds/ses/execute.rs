@@ -13,7 +13,10 @@ use aws_sdk_sesv2::types::{
 };
 
 use crate::aws::{Aws, AwsError, ops};
-use crate::kinds::ses::{DEFAULT_SIGNING_ZONE, DesiredConfigSet, DkimSetting};
+use crate::kinds::ses::{
+    DEFAULT_SIGNING_ZONE, DesiredConfigSet, DesiredIdentity, DkimSetting, MxFailure,
+    ProductionAccess, SuppressionReason,
+};
 use crate::mail::dkim;
 use crate::output::Output;
 use crate::plan::desired::{OutputRef, OutputValue, Outputs};
@@ -31,7 +34,7 @@ fn tags(map: &BTreeMap<String, String>) -> Result<Vec<Tag>, AwsError> {
         .collect()
 }
 
-fn reasons(list: &[String]) -> Vec<SuppressionListReason> {
+fn reasons(list: &[SuppressionReason]) -> Vec<SuppressionListReason> {
     list.iter()
         .map(|r| SuppressionListReason::from(r.as_str()))
         .collect()
@@ -111,221 +114,53 @@ async fn tag(aws: &Aws, arn: String, map: &BTreeMap<String, String>) -> Result<(
 
 pub async fn apply(aws: &Aws, changes: &[SesChange], out: &Output) -> Result<Outputs, AwsError> {
     let mut learned = Outputs::default();
-    let region = &aws.region;
     for change in changes {
         aws.ses_pace.wait().await;
         match &change.op {
-            SesOp::CreateConfigurationSet { set } => {
-                aws.ses
-                    .create_configuration_set()
-                    .configuration_set_name(&set.name)
-                    .delivery_options(delivery(set))
-                    .sending_options(
-                        SendingOptions::builder()
-                            .sending_enabled(set.sending_enabled)
-                            .build(),
-                    )
-                    .suppression_options(
-                        SuppressionOptions::builder()
-                            .set_suppressed_reasons(Some(reasons(&set.suppression)))
-                            .build(),
-                    )
-                    .set_tags(Some(tags(&set.tags)?))
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::call(&ops::CREATE_CONFIGURATION_SET, e))?;
-            }
+            SesOp::CreateConfigurationSet { set } => create_config_set(aws, set).await?,
             SesOp::UpdateConfigurationSet {
                 set,
                 suppression,
-                delivery: d,
+                delivery,
                 sending,
-                tags: t,
+                tags,
             } => {
-                if *suppression {
-                    aws.ses
-                        .put_configuration_set_suppression_options()
-                        .configuration_set_name(&set.name)
-                        .set_suppressed_reasons(Some(reasons(&set.suppression)))
-                        .send()
-                        .await
-                        .map_err(|e| {
-                            AwsError::call(&ops::PUT_CONFIGURATION_SET_SUPPRESSION_OPTIONS, e)
-                        })?;
-                }
-                if *d {
-                    aws.ses_pace.wait().await;
-                    aws.ses
-                        .put_configuration_set_delivery_options()
-                        .configuration_set_name(&set.name)
-                        .tls_policy(TlsPolicy::from(set.tls.as_str()))
-                        .send()
-                        .await
-                        .map_err(|e| {
-                            AwsError::call(&ops::PUT_CONFIGURATION_SET_DELIVERY_OPTIONS, e)
-                        })?;
-                }
-                if *sending {
-                    aws.ses_pace.wait().await;
-                    aws.ses
-                        .put_configuration_set_sending_options()
-                        .configuration_set_name(&set.name)
-                        .sending_enabled(set.sending_enabled)
-                        .send()
-                        .await
-                        .map_err(|e| {
-                            AwsError::call(&ops::PUT_CONFIGURATION_SET_SENDING_OPTIONS, e)
-                        })?;
-                }
-                if *t {
-                    let arn = format!(
-                        "arn:aws:ses:{region}:{}:configuration-set/{}",
-                        account_id(aws).await?,
-                        set.name
-                    );
-                    tag(aws, arn, &set.tags).await?;
-                }
+                let parts = SetParts {
+                    suppression: *suppression,
+                    delivery: *delivery,
+                    sending: *sending,
+                    tags: *tags,
+                };
+                update_config_set(aws, set, parts).await?;
             }
-            SesOp::DeleteConfigurationSet { name } => {
-                let r = aws
-                    .ses
-                    .delete_configuration_set()
-                    .configuration_set_name(name)
-                    .send()
-                    .await;
-                if let Err(e) = r
-                    && e.code() != Some("NotFoundException")
-                {
-                    return Err(AwsError::call(&ops::DELETE_CONFIGURATION_SET, e));
-                }
-            }
-            SesOp::CreateIdentity { identity, tags: t } => {
-                let (attrs, public) = signing(&identity.dkim)?;
-                let created = aws
-                    .ses
-                    .create_email_identity()
-                    .email_identity(&identity.domain)
-                    .dkim_signing_attributes(attrs)
-                    .set_configuration_set_name(identity.configuration_set.clone())
-                    .set_tags(Some(tags(t)?))
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::call(&ops::CREATE_EMAIL_IDENTITY, e))?;
-                let dk = created.dkim_attributes();
-                let tokens = dk.map(|d| d.tokens().to_vec()).unwrap_or_default();
-                learn(
-                    &mut learned,
-                    &identity.domain,
-                    &tokens,
-                    dk.and_then(|d| d.signing_hosted_zone()),
-                    public,
-                );
-                if let Some(mf) = &identity.mail_from {
-                    aws.ses_pace.wait().await;
-                    put_mail_from(aws, &identity.domain, Some(&mf.domain), &mf.behavior).await?;
-                }
+            SesOp::DeleteConfigurationSet { name } => delete_config_set(aws, name).await?,
+            SesOp::CreateIdentity { identity, tags } => {
+                create_identity(aws, identity, tags, &mut learned).await?;
                 out.progress(&format!("SES: created identity {}", identity.domain));
             }
-            SesOp::TagIdentity { domain, tags: t } => {
-                let arn = format!(
-                    "arn:aws:ses:{region}:{}:identity/{domain}",
-                    account_id(aws).await?
-                );
-                tag(aws, arn, t).await?;
-            }
-            SesOp::SetDkim {
-                domain,
-                dkim: setting,
-            } => {
-                let (attrs, public) = signing(setting)?;
-                let origin = match setting {
-                    DkimSetting::Easy { .. } => DkimSigningAttributesOrigin::AwsSes,
-                    DkimSetting::External { .. } => DkimSigningAttributesOrigin::External,
-                };
-                let set = aws
-                    .ses
-                    .put_email_identity_dkim_signing_attributes()
-                    .email_identity(domain)
-                    .signing_attributes_origin(origin)
-                    .signing_attributes(attrs)
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        AwsError::call(&ops::PUT_EMAIL_IDENTITY_DKIM_SIGNING_ATTRIBUTES, e)
-                    })?;
-                learn(
-                    &mut learned,
-                    domain,
-                    set.dkim_tokens(),
-                    set.signing_hosted_zone(),
-                    public,
-                );
+            SesOp::TagIdentity { domain, tags } => tag_identity(aws, domain, tags).await?,
+            SesOp::SetDkim { domain, dkim } => {
+                set_dkim(aws, domain, dkim, &mut learned).await?;
                 out.progress(&format!("SES: set DKIM signing for {domain}"));
             }
-            SesOp::EnableDkimSigning { domain } => {
-                aws.ses
-                    .put_email_identity_dkim_attributes()
-                    .email_identity(domain)
-                    .signing_enabled(true)
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::call(&ops::PUT_EMAIL_IDENTITY_DKIM_ATTRIBUTES, e))?;
-            }
+            SesOp::EnableDkimSigning { domain } => enable_dkim_signing(aws, domain).await?,
             SesOp::SetMailFrom {
                 domain,
                 mail_from,
                 behavior,
-            } => {
-                put_mail_from(aws, domain, mail_from.as_deref(), behavior).await?;
-            }
+            } => put_mail_from(aws, domain, mail_from.as_deref(), behavior).await?,
             SesOp::SetIdentityConfigurationSet { domain, name } => {
-                aws.ses
-                    .put_email_identity_configuration_set_attributes()
-                    .email_identity(domain)
-                    .set_configuration_set_name(name.clone())
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        AwsError::call(&ops::PUT_EMAIL_IDENTITY_CONFIGURATION_SET_ATTRIBUTES, e)
-                    })?;
+                set_identity_config_set(aws, domain, name.as_deref()).await?;
             }
             SesOp::DeleteIdentity { domain } => {
-                let r = aws
-                    .ses
-                    .delete_email_identity()
-                    .email_identity(domain)
-                    .send()
-                    .await;
-                if let Err(e) = r
-                    && e.code() != Some("NotFoundException")
-                {
-                    return Err(AwsError::call(&ops::DELETE_EMAIL_IDENTITY, e));
-                }
+                delete_identity(aws, domain).await?;
                 out.progress(&format!("SES: deleted identity {domain}"));
             }
-            SesOp::SetAccountSuppression { reasons: r } => {
-                aws.ses
-                    .put_account_suppression_attributes()
-                    .set_suppressed_reasons(Some(reasons(r)))
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::call(&ops::PUT_ACCOUNT_SUPPRESSION_ATTRIBUTES, e))?;
+            SesOp::SetAccountSuppression { reasons } => {
+                set_account_suppression(aws, reasons).await?;
             }
             SesOp::RequestProductionAccess { request } => {
-                aws.ses
-                    .put_account_details()
-                    .mail_type(MailType::from(request.mail_type.as_str()))
-                    .website_url(&request.website_url)
-                    .use_case_description(&request.use_case)
-                    .contact_language(ContactLanguage::from(request.contact_language.as_str()))
-                    .set_additional_contact_email_addresses(
-                        (!request.additional_contacts.is_empty())
-                            .then(|| request.additional_contacts.clone()),
-                    )
-                    .production_access_enabled(true)
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::call(&ops::PUT_ACCOUNT_DETAILS, e))?;
+                request_production_access(aws, request).await?;
                 out.progress(
                     "SES: requested production access; AWS reviews it (usually within a day)",
                 );
@@ -335,17 +170,258 @@ pub async fn apply(aws: &Aws, changes: &[SesChange], out: &Output) -> Result<Out
     Ok(learned)
 }
 
+async fn create_config_set(aws: &Aws, set: &DesiredConfigSet) -> Result<(), AwsError> {
+    aws.ses
+        .create_configuration_set()
+        .configuration_set_name(&set.name)
+        .delivery_options(delivery(set))
+        .sending_options(
+            SendingOptions::builder()
+                .sending_enabled(set.sending_enabled)
+                .build(),
+        )
+        .suppression_options(
+            SuppressionOptions::builder()
+                .set_suppressed_reasons(Some(reasons(&set.suppression)))
+                .build(),
+        )
+        .set_tags(Some(tags(&set.tags)?))
+        .send()
+        .await
+        .map_err(|e| AwsError::call(&ops::CREATE_CONFIGURATION_SET, e))?;
+    Ok(())
+}
+
+/// Which parts of an existing configuration set to write.
+struct SetParts {
+    suppression: bool,
+    delivery: bool,
+    sending: bool,
+    tags: bool,
+}
+
+/// Writes the drifted parts of a set, one request each (the first is already paced).
+async fn update_config_set(
+    aws: &Aws,
+    set: &DesiredConfigSet,
+    parts: SetParts,
+) -> Result<(), AwsError> {
+    if parts.suppression {
+        aws.ses
+            .put_configuration_set_suppression_options()
+            .configuration_set_name(&set.name)
+            .set_suppressed_reasons(Some(reasons(&set.suppression)))
+            .send()
+            .await
+            .map_err(|e| AwsError::call(&ops::PUT_CONFIGURATION_SET_SUPPRESSION_OPTIONS, e))?;
+    }
+    if parts.delivery {
+        aws.ses_pace.wait().await;
+        aws.ses
+            .put_configuration_set_delivery_options()
+            .configuration_set_name(&set.name)
+            .tls_policy(TlsPolicy::from(set.tls.as_str()))
+            .send()
+            .await
+            .map_err(|e| AwsError::call(&ops::PUT_CONFIGURATION_SET_DELIVERY_OPTIONS, e))?;
+    }
+    if parts.sending {
+        aws.ses_pace.wait().await;
+        aws.ses
+            .put_configuration_set_sending_options()
+            .configuration_set_name(&set.name)
+            .sending_enabled(set.sending_enabled)
+            .send()
+            .await
+            .map_err(|e| AwsError::call(&ops::PUT_CONFIGURATION_SET_SENDING_OPTIONS, e))?;
+    }
+    if parts.tags {
+        let arn = format!(
+            "arn:aws:ses:{}:{}:configuration-set/{}",
+            aws.region,
+            account_id(aws).await?,
+            set.name
+        );
+        tag(aws, arn, &set.tags).await?;
+    }
+    Ok(())
+}
+
+async fn delete_config_set(aws: &Aws, name: &str) -> Result<(), AwsError> {
+    let r = aws
+        .ses
+        .delete_configuration_set()
+        .configuration_set_name(name)
+        .send()
+        .await;
+    gone_is_deleted(r, |e| AwsError::call(&ops::DELETE_CONFIGURATION_SET, e))
+}
+
+/// A deletion's outcome: what is already gone counts as deleted, so a deletion can be
+/// retried after an apply that stopped half-way.
+fn gone_is_deleted<T, E: ProvideErrorMetadata>(
+    r: Result<T, E>,
+    fail: impl FnOnce(E) -> AwsError,
+) -> Result<(), AwsError> {
+    match r {
+        Err(e) if e.code() != Some("NotFoundException") => Err(fail(e)),
+        _ => Ok(()),
+    }
+}
+
+/// Creates an identity with its DKIM setting, configuration set and tags, learns its DKIM
+/// outputs, then sets its MAIL FROM domain (CreateEmailIdentity does not take one).
+async fn create_identity(
+    aws: &Aws,
+    identity: &DesiredIdentity,
+    tag_map: &BTreeMap<String, String>,
+    learned: &mut Outputs,
+) -> Result<(), AwsError> {
+    let (attrs, public) = signing(&identity.dkim)?;
+    let created = aws
+        .ses
+        .create_email_identity()
+        .email_identity(&identity.domain)
+        .dkim_signing_attributes(attrs)
+        .set_configuration_set_name(identity.configuration_set.clone())
+        .set_tags(Some(tags(tag_map)?))
+        .send()
+        .await
+        .map_err(|e| AwsError::call(&ops::CREATE_EMAIL_IDENTITY, e))?;
+    let dk = created.dkim_attributes();
+    let tokens = dk.map(|d| d.tokens().to_vec()).unwrap_or_default();
+    learn(
+        learned,
+        &identity.domain,
+        &tokens,
+        dk.and_then(|d| d.signing_hosted_zone()),
+        public,
+    );
+    if let Some(mf) = &identity.mail_from {
+        aws.ses_pace.wait().await;
+        put_mail_from(aws, &identity.domain, Some(&mf.domain), &mf.behavior).await?;
+    }
+    Ok(())
+}
+
+async fn tag_identity(
+    aws: &Aws,
+    domain: &str,
+    tag_map: &BTreeMap<String, String>,
+) -> Result<(), AwsError> {
+    let arn = format!(
+        "arn:aws:ses:{}:{}:identity/{domain}",
+        aws.region,
+        account_id(aws).await?
+    );
+    tag(aws, arn, tag_map).await
+}
+
+/// Sets how SES signs for a domain and learns the DKIM outputs that gives.
+async fn set_dkim(
+    aws: &Aws,
+    domain: &str,
+    setting: &DkimSetting,
+    learned: &mut Outputs,
+) -> Result<(), AwsError> {
+    let (attrs, public) = signing(setting)?;
+    let origin = match setting {
+        DkimSetting::Easy { .. } => DkimSigningAttributesOrigin::AwsSes,
+        DkimSetting::External { .. } => DkimSigningAttributesOrigin::External,
+    };
+    let set = aws
+        .ses
+        .put_email_identity_dkim_signing_attributes()
+        .email_identity(domain)
+        .signing_attributes_origin(origin)
+        .signing_attributes(attrs)
+        .send()
+        .await
+        .map_err(|e| AwsError::call(&ops::PUT_EMAIL_IDENTITY_DKIM_SIGNING_ATTRIBUTES, e))?;
+    learn(
+        learned,
+        domain,
+        set.dkim_tokens(),
+        set.signing_hosted_zone(),
+        public,
+    );
+    Ok(())
+}
+
+async fn enable_dkim_signing(aws: &Aws, domain: &str) -> Result<(), AwsError> {
+    aws.ses
+        .put_email_identity_dkim_attributes()
+        .email_identity(domain)
+        .signing_enabled(true)
+        .send()
+        .await
+        .map_err(|e| AwsError::call(&ops::PUT_EMAIL_IDENTITY_DKIM_ATTRIBUTES, e))?;
+    Ok(())
+}
+
+async fn set_identity_config_set(
+    aws: &Aws,
+    domain: &str,
+    name: Option<&str>,
+) -> Result<(), AwsError> {
+    aws.ses
+        .put_email_identity_configuration_set_attributes()
+        .email_identity(domain)
+        .set_configuration_set_name(name.map(str::to_owned))
+        .send()
+        .await
+        .map_err(|e| AwsError::call(&ops::PUT_EMAIL_IDENTITY_CONFIGURATION_SET_ATTRIBUTES, e))?;
+    Ok(())
+}
+
+async fn delete_identity(aws: &Aws, domain: &str) -> Result<(), AwsError> {
+    let r = aws
+        .ses
+        .delete_email_identity()
+        .email_identity(domain)
+        .send()
+        .await;
+    gone_is_deleted(r, |e| AwsError::call(&ops::DELETE_EMAIL_IDENTITY, e))
+}
+
+async fn set_account_suppression(aws: &Aws, list: &[SuppressionReason]) -> Result<(), AwsError> {
+    aws.ses
+        .put_account_suppression_attributes()
+        .set_suppressed_reasons(Some(reasons(list)))
+        .send()
+        .await
+        .map_err(|e| AwsError::call(&ops::PUT_ACCOUNT_SUPPRESSION_ATTRIBUTES, e))?;
+    Ok(())
+}
+
+async fn request_production_access(aws: &Aws, request: &ProductionAccess) -> Result<(), AwsError> {
+    aws.ses
+        .put_account_details()
+        .mail_type(MailType::from(request.mail_type.as_str()))
+        .website_url(&request.website_url)
+        .use_case_description(&request.use_case)
+        .contact_language(ContactLanguage::from(request.contact_language.as_str()))
+        .set_additional_contact_email_addresses(
+            (!request.additional_contacts.is_empty()).then(|| request.additional_contacts.clone()),
+        )
+        .production_access_enabled(true)
+        .send()
+        .await
+        .map_err(|e| AwsError::call(&ops::PUT_ACCOUNT_DETAILS, e))?;
+    Ok(())
+}
+
 async fn put_mail_from(
     aws: &Aws,
     domain: &str,
     mail_from: Option<&str>,
-    behavior: &str,
+    behavior: &MxFailure,
 ) -> Result<(), AwsError> {
     aws.ses
         .put_email_identity_mail_from_attributes()
         .email_identity(domain)
         .set_mail_from_domain(mail_from.map(str::to_owned))
-        .behavior_on_mx_failure(BehaviorOnMxFailure::from(behavior))
+        .behavior_on_mx_failure(BehaviorOnMxFailure::from(behavior.as_str()))
         .send()
         .await
         .map_err(|e| AwsError::call(&ops::PUT_EMAIL_IDENTITY_MAIL_FROM_ATTRIBUTES, e))?;

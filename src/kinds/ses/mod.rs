@@ -1,19 +1,27 @@
 //! Amazon SES v2 state: what a blueprint wants (identities, configuration sets, account
-//! settings) and what SES holds. Values use SES's own spellings (`RSA_2048_BIT`, `BOUNCE`,
-//! `REQUIRE`, `USE_DEFAULT_VALUE`) so that comparing them needs no translation.
+//! settings) and what SES holds. SES's enumerations are types (`values`) written in SES's own
+//! spellings (`RSA_2048_BIT`, `BOUNCE`, `REQUIRE`, `USE_DEFAULT_VALUE`), so desired and
+//! observed compare without translation and the plan reads as SES does.
 //! SES resources carry tags, so ownership is the tag `mailinfra:blueprint`.
 
 pub mod diff;
 pub mod execute;
 pub mod observe;
+pub mod values;
+pub mod verification;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::blueprint::{
-    Blueprint, ContactLanguage, DEFAULT_TTL, KeyLength, MailType, MxFailure, SesDkimSpec, SpfAll,
-    SuppressionReason,
+    self, Blueprint, ConfigSetSpec, DEFAULT_TTL, DomainSpec, ProductionAccessSpec, SesDkimSpec,
+    SesDomainSpec, SpfAll,
+};
+use crate::mail::spf;
+pub use values::{
+    ContactLanguage, DkimOrigin, KeyLength, MailType, MxFailure, ReviewStatus, SuppressionReason,
+    TlsPolicy, VerificationStatus,
 };
 
 pub use super::{ADDRESS_TAG, OWNER_TAG};
@@ -25,7 +33,7 @@ pub const DEFAULT_SIGNING_ZONE: &str = "dkim.amazonses.com";
 #[serde(tag = "origin", rename_all = "snake_case")]
 pub enum DkimSetting {
     /// SES holds the key; three CNAMEs publish it.
-    Easy { key_length: String },
+    Easy { key_length: KeyLength },
     /// mailinfra generates the key at apply time; the private half goes to SES only.
     External { selector: String },
 }
@@ -33,8 +41,7 @@ pub enum DkimSetting {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DesiredMailFrom {
     pub domain: String,
-    /// `USE_DEFAULT_VALUE` or `REJECT_MESSAGE`.
-    pub behavior: String,
+    pub behavior: MxFailure,
     /// The MAIL FROM domain's SPF text.
     pub spf: String,
 }
@@ -67,9 +74,8 @@ pub fn config_set_address(name: &str) -> String {
 pub struct DesiredConfigSet {
     pub name: String,
     /// Sorted `BOUNCE`/`COMPLAINT`.
-    pub suppression: Vec<String>,
-    /// `REQUIRE` or `OPTIONAL`.
-    pub tls: String,
+    pub suppression: Vec<SuppressionReason>,
+    pub tls: TlsPolicy,
     pub sending_enabled: bool,
     /// The user's tags plus mailinfra's ownership tags.
     pub tags: BTreeMap<String, String>,
@@ -77,12 +83,10 @@ pub struct DesiredConfigSet {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProductionAccess {
-    /// `TRANSACTIONAL` or `MARKETING`.
-    pub mail_type: String,
+    pub mail_type: MailType,
     pub website_url: String,
     pub use_case: String,
-    /// `EN` or `JA`.
-    pub contact_language: String,
+    pub contact_language: ContactLanguage,
     pub additional_contacts: Vec<String>,
 }
 
@@ -92,7 +96,7 @@ pub struct DesiredSes {
     pub identities: Vec<DesiredIdentity>,
     pub config_sets: Vec<DesiredConfigSet>,
     /// `None`: the account's suppression list is not managed.
-    pub account_suppression: Option<Vec<String>>,
+    pub account_suppression: Option<Vec<SuppressionReason>>,
     pub production_access: Option<ProductionAccess>,
 }
 
@@ -105,22 +109,16 @@ impl DesiredSes {
     }
 }
 
-pub fn reason_name(r: SuppressionReason) -> String {
+fn reason(r: blueprint::SuppressionReason) -> SuppressionReason {
     match r {
-        SuppressionReason::Bounce => "BOUNCE",
-        SuppressionReason::Complaint => "COMPLAINT",
+        blueprint::SuppressionReason::Bounce => SuppressionReason::Bounce,
+        blueprint::SuppressionReason::Complaint => SuppressionReason::Complaint,
     }
-    .into()
 }
 
 /// The MAIL FROM domain's SPF: SES's senders only.
 pub fn mail_from_spf(all: SpfAll) -> String {
-    let q = match all {
-        SpfAll::Fail => "-all",
-        SpfAll::SoftFail => "~all",
-        SpfAll::Neutral => "?all",
-    };
-    format!("v=spf1 include:amazonses.com {q}")
+    format!("v=spf1 include:amazonses.com {}", spf::all_term(all))
 }
 
 /// The MAIL FROM domain's MX: SES's feedback endpoint in the region.
@@ -137,66 +135,17 @@ pub fn owner_tags(blueprint: &str, address: &str) -> BTreeMap<String, String> {
 }
 
 pub fn from_blueprint(bp: &Blueprint) -> DesiredSes {
-    let name = &bp.name.value;
     let identities = bp
         .domains
         .iter()
-        .filter_map(|d| {
-            let ses = d.ses.as_ref()?;
-            Some(DesiredIdentity {
-                domain: d.domain.value.clone(),
-                zone: d.zone_name().to_owned(),
-                ttl: d
-                    .ttl
-                    .as_ref()
-                    .or(bp.ttl.as_ref())
-                    .map_or(DEFAULT_TTL, |t| t.value),
-                dkim: match &ses.dkim {
-                    SesDkimSpec::Easy { key_length } => DkimSetting::Easy {
-                        key_length: match key_length {
-                            KeyLength::Rsa1024 => "RSA_1024_BIT",
-                            KeyLength::Rsa2048 => "RSA_2048_BIT",
-                        }
-                        .into(),
-                    },
-                    SesDkimSpec::Byo { selector } => DkimSetting::External {
-                        selector: selector.value.clone(),
-                    },
-                },
-                mail_from: ses.mail_from.as_ref().map(|m| DesiredMailFrom {
-                    domain: m.domain.value.clone(),
-                    behavior: match m.on_mx_failure {
-                        MxFailure::UseDefault => "USE_DEFAULT_VALUE",
-                        MxFailure::Reject => "REJECT_MESSAGE",
-                    }
-                    .into(),
-                    spf: mail_from_spf(m.spf_all),
-                }),
-                configuration_set: ses.configuration_set.as_ref().map(|c| c.value.clone()),
-            })
-        })
+        .filter_map(|d| Some(identity(bp, d, d.ses.as_ref()?)))
         .collect();
     let account = bp.ses.as_ref();
     let config_sets = account
         .map(|a| {
             a.configuration_sets
                 .iter()
-                .map(|cs| {
-                    let mut tags: BTreeMap<String, String> = cs.tags.iter().cloned().collect();
-                    tags.extend(owner_tags(name, &config_set_address(&cs.name.value)));
-                    DesiredConfigSet {
-                        name: cs.name.value.clone(),
-                        suppression: cs.suppression.iter().map(|r| reason_name(*r)).collect(),
-                        tls: if cs.tls_required {
-                            "REQUIRE"
-                        } else {
-                            "OPTIONAL"
-                        }
-                        .into(),
-                        sending_enabled: cs.sending_enabled,
-                        tags,
-                    }
-                })
+                .map(|cs| config_set(&bp.name.value, cs))
                 .collect()
         })
         .unwrap_or_default();
@@ -205,28 +154,79 @@ pub fn from_blueprint(bp: &Blueprint) -> DesiredSes {
         config_sets,
         account_suppression: account
             .and_then(|a| a.suppression.as_ref())
-            .map(|rs| rs.iter().map(|r| reason_name(*r)).collect()),
-        production_access: account.and_then(|a| a.production_access.as_ref()).map(|p| {
-            ProductionAccess {
-                mail_type: match p.mail_type {
-                    MailType::Transactional => "TRANSACTIONAL",
-                    MailType::Marketing => "MARKETING",
-                }
-                .into(),
-                website_url: p.website_url.value.clone(),
-                use_case: p.use_case.value.clone(),
-                contact_language: match p.contact_language {
-                    ContactLanguage::En => "EN",
-                    ContactLanguage::Ja => "JA",
-                }
-                .into(),
-                additional_contacts: p
-                    .additional_contacts
-                    .iter()
-                    .map(|c| c.value.clone())
-                    .collect(),
-            }
+            .map(|rs| rs.iter().map(|r| reason(*r)).collect()),
+        production_access: account
+            .and_then(|a| a.production_access.as_ref())
+            .map(production_access),
+    }
+}
+
+fn identity(bp: &Blueprint, d: &DomainSpec, ses: &SesDomainSpec) -> DesiredIdentity {
+    DesiredIdentity {
+        domain: d.domain.value.clone(),
+        zone: d.zone_name().to_owned(),
+        ttl: d
+            .ttl
+            .as_ref()
+            .or(bp.ttl.as_ref())
+            .map_or(DEFAULT_TTL, |t| t.value),
+        dkim: match &ses.dkim {
+            SesDkimSpec::Easy { key_length } => DkimSetting::Easy {
+                key_length: match key_length {
+                    blueprint::KeyLength::Rsa1024 => KeyLength::Rsa1024,
+                    blueprint::KeyLength::Rsa2048 => KeyLength::Rsa2048,
+                },
+            },
+            SesDkimSpec::Byo { selector } => DkimSetting::External {
+                selector: selector.value.clone(),
+            },
+        },
+        mail_from: ses.mail_from.as_ref().map(|m| DesiredMailFrom {
+            domain: m.domain.value.clone(),
+            behavior: match m.on_mx_failure {
+                blueprint::MxFailure::UseDefault => MxFailure::UseDefaultValue,
+                blueprint::MxFailure::Reject => MxFailure::RejectMessage,
+            },
+            spf: mail_from_spf(m.spf_all),
         }),
+        configuration_set: ses.configuration_set.as_ref().map(|c| c.value.clone()),
+    }
+}
+
+/// A configuration set with the user's tags and the blueprint's ownership tags.
+fn config_set(blueprint: &str, cs: &ConfigSetSpec) -> DesiredConfigSet {
+    let mut tags: BTreeMap<String, String> = cs.tags.iter().cloned().collect();
+    tags.extend(owner_tags(blueprint, &config_set_address(&cs.name.value)));
+    DesiredConfigSet {
+        name: cs.name.value.clone(),
+        suppression: cs.suppression.iter().map(|r| reason(*r)).collect(),
+        tls: if cs.tls_required {
+            TlsPolicy::Require
+        } else {
+            TlsPolicy::Optional
+        },
+        sending_enabled: cs.sending_enabled,
+        tags,
+    }
+}
+
+fn production_access(p: &ProductionAccessSpec) -> ProductionAccess {
+    ProductionAccess {
+        mail_type: match p.mail_type {
+            blueprint::MailType::Transactional => MailType::Transactional,
+            blueprint::MailType::Marketing => MailType::Marketing,
+        },
+        website_url: p.website_url.value.clone(),
+        use_case: p.use_case.value.clone(),
+        contact_language: match p.contact_language {
+            blueprint::ContactLanguage::En => ContactLanguage::En,
+            blueprint::ContactLanguage::Ja => ContactLanguage::Ja,
+        },
+        additional_contacts: p
+            .additional_contacts
+            .iter()
+            .map(|c| c.value.clone())
+            .collect(),
     }
 }
 
@@ -235,15 +235,14 @@ pub fn from_blueprint(bp: &Blueprint) -> DesiredSes {
 pub struct ObservedIdentity {
     pub domain: String,
     pub tags: BTreeMap<String, String>,
-    /// `AWS_SES`, `EXTERNAL`, ...
-    pub dkim_origin: String,
+    pub dkim_origin: DkimOrigin,
     /// Easy DKIM: the three tokens; BYODKIM: the selector.
     pub tokens: Vec<String>,
     pub signing_zone: Option<String>,
-    pub next_key_length: Option<String>,
+    pub next_key_length: Option<KeyLength>,
     pub signing_enabled: bool,
-    pub dkim_status: String,
-    pub verification: String,
+    pub dkim_status: VerificationStatus,
+    pub verification: VerificationStatus,
     pub verified_for_sending: bool,
     pub mail_from: Option<ObservedMailFrom>,
     pub configuration_set: Option<String>,
@@ -251,32 +250,47 @@ pub struct ObservedIdentity {
     pub last_checked: Option<i64>,
 }
 
+impl ObservedIdentity {
+    /// Whether SES signs with the BYODKIM key of this selector.
+    pub fn signs_with_selector(&self, selector: &str) -> bool {
+        self.dkim_origin == DkimOrigin::External && self.tokens == [selector]
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObservedMailFrom {
     pub domain: String,
-    pub behavior: String,
-    pub status: String,
+    pub behavior: MxFailure,
+    pub status: VerificationStatus,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObservedConfigSet {
     pub name: String,
     pub tags: BTreeMap<String, String>,
-    pub suppression: Vec<String>,
-    pub tls: String,
+    pub suppression: Vec<SuppressionReason>,
+    pub tls: TlsPolicy,
     pub sending_enabled: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ObservedAccount {
     pub production_access: bool,
+    /// The rest, as `status` shows it too.
+    #[serde(flatten)]
+    pub details: AccountDetails,
+}
+
+/// What GetAccount says of an account besides production access.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccountDetails {
     pub sending_enabled: bool,
     pub max_24_hour_send: f64,
     pub max_send_rate: f64,
     pub sent_last_24_hours: f64,
-    pub suppression: Vec<String>,
-    /// The review of a production-access request: `PENDING`, `GRANTED`, `DENIED`, ...
-    pub review_status: Option<String>,
+    pub suppression: Vec<SuppressionReason>,
+    /// The review of a production-access request, once one was made.
+    pub review_status: Option<ReviewStatus>,
     pub case_id: Option<String>,
 }
 
@@ -293,18 +307,20 @@ impl ObservedSes {
     /// The state without what changes by itself (verification statuses, timestamps, send
     /// counts), for the saved-plan checksum: SES verifying a domain does not make a plan stale.
     pub fn stable(&self) -> ObservedSes {
+        // Blank statuses are written as "", as they always were: the checksum stays the same.
+        let blank = || VerificationStatus::Other(String::new());
         let mut s = self.clone();
         for i in s.identities.values_mut() {
-            i.dkim_status.clear();
-            i.verification.clear();
+            i.dkim_status = blank();
+            i.verification = blank();
             i.verified_for_sending = false;
             i.last_checked = None;
             if let Some(m) = &mut i.mail_from {
-                m.status.clear();
+                m.status = blank();
             }
         }
         if let Some(a) = &mut s.account {
-            a.sent_last_24_hours = 0.0;
+            a.details.sent_last_24_hours = 0.0;
         }
         s
     }

@@ -8,12 +8,16 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_sesv2::types::IdentityType;
+use std::future::Future;
+
+use aws_sdk_sesv2::types::{IdentityType, SuppressionListReason, Tag};
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 use crate::aws::{Aws, AwsError, ops};
 use crate::kinds::ses::{
-    ObservedAccount, ObservedConfigSet, ObservedIdentity, ObservedMailFrom, ObservedSes,
+    AccountDetails, DkimOrigin, KeyLength, MxFailure, ObservedAccount, ObservedConfigSet,
+    ObservedIdentity, ObservedMailFrom, ObservedSes, ReviewStatus, SuppressionReason, TlsPolicy,
+    VerificationStatus,
 };
 
 /// Reads in flight at once; the pace, not this, sets the rate.
@@ -63,58 +67,102 @@ pub async fn account(aws: &Aws) -> Result<ObservedAccount, AwsError> {
         .map_err(|e| AwsError::call(&ops::GET_ACCOUNT, e))?;
     let quota = a.send_quota();
     let review = a.details().and_then(|d| d.review_details());
-    Ok(ObservedAccount {
-        production_access: a.production_access_enabled(),
+    let details = AccountDetails {
         sending_enabled: a.sending_enabled(),
         max_24_hour_send: quota.map_or(0.0, |q| q.max24_hour_send()),
         max_send_rate: quota.map_or(0.0, |q| q.max_send_rate()),
         sent_last_24_hours: quota.map_or(0.0, |q| q.sent_last24_hours()),
-        suppression: sorted(
+        suppression: reasons(
             a.suppression_attributes()
-                .map(|s| {
-                    s.suppressed_reasons()
-                        .iter()
-                        .map(|r| r.as_str().to_owned())
-                        .collect()
-                })
+                .map(|s| s.suppressed_reasons())
                 .unwrap_or_default(),
         ),
         review_status: review
             .and_then(|r| r.status())
-            .map(|s| s.as_str().to_owned()),
+            .map(|s| ReviewStatus::from(s.as_str())),
         case_id: review.and_then(|r| r.case_id()).map(str::to_owned),
+    };
+    Ok(ObservedAccount {
+        production_access: a.production_access_enabled(),
+        details,
     })
 }
 
-fn sorted(mut v: Vec<String>) -> Vec<String> {
-    v.sort();
+/// Suppression reasons in SES's spelling, sorted as the blueprint's are.
+fn reasons(list: &[SuppressionListReason]) -> Vec<SuppressionReason> {
+    let mut v: Vec<SuppressionReason> = list
+        .iter()
+        .map(|r| SuppressionReason::from(r.as_str()))
+        .collect();
+    v.sort_by(|a, b| a.as_str().cmp(b.as_str()));
     v
 }
 
 async fn list_identities(aws: &Aws) -> Result<Vec<String>, AwsError> {
-    let mut names = Vec::new();
-    let mut pages = aws
-        .ses
-        .list_email_identities()
-        .page_size(1000)
-        .into_paginator()
-        .send();
-    while let Some(page) = paced(aws, pages.next()).await {
-        let page = page.map_err(|e| AwsError::call(&ops::LIST_EMAIL_IDENTITIES, e))?;
-        names.extend(
-            page.email_identities()
-                .iter()
-                .filter(|i| i.identity_type() == Some(&IdentityType::Domain))
-                .filter_map(|i| i.identity_name().map(str::to_ascii_lowercase)),
-        );
-    }
-    Ok(names)
+    list_all(aws, |token| async move {
+        let page = aws
+            .ses
+            .list_email_identities()
+            .page_size(PAGE_SIZE)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| AwsError::call(&ops::LIST_EMAIL_IDENTITIES, e))?;
+        let names = page
+            .email_identities()
+            .iter()
+            .filter(|i| i.identity_type() == Some(&IdentityType::Domain))
+            .filter_map(|i| i.identity_name().map(str::to_ascii_lowercase))
+            .collect();
+        Ok((names, page.next_token().map(str::to_owned)))
+    })
+    .await
 }
 
-/// Waits for SES's pace, then for the next page: every page is a request.
-async fn paced<T>(aws: &Aws, next: impl std::future::Future<Output = T>) -> T {
-    aws.ses_pace.wait().await;
-    next.await
+async fn list_config_sets(aws: &Aws) -> Result<Vec<String>, AwsError> {
+    list_all(aws, |token| async move {
+        let page = aws
+            .ses
+            .list_configuration_sets()
+            .page_size(PAGE_SIZE)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| AwsError::call(&ops::LIST_CONFIGURATION_SETS, e))?;
+        let names = page.configuration_sets().to_vec();
+        Ok((names, page.next_token().map(str::to_owned)))
+    })
+    .await
+}
+
+/// The largest page SES's list operations give.
+const PAGE_SIZE: i32 = 1000;
+
+/// Every name a listing holds: `page` requests the page after a token and says its names
+/// and the next token. Each page waits for SES's pace: every page is a request.
+async fn list_all<F, Fut>(aws: &Aws, mut page: F) -> Result<Vec<String>, AwsError>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: Future<Output = Result<(Vec<String>, Option<String>), AwsError>>,
+{
+    let mut names = Vec::new();
+    let mut token = None;
+    loop {
+        aws.ses_pace.wait().await;
+        let (more, next) = page(token).await?;
+        names.extend(more);
+        match next.filter(|t| !t.is_empty()) {
+            Some(t) => token = Some(t),
+            None => return Ok(names),
+        }
+    }
+}
+
+/// Tags as a map.
+fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
+    tags.iter()
+        .map(|t| (t.key().to_owned(), t.value().to_owned()))
+        .collect()
 }
 
 /// One identity as GetEmailIdentity describes it.
@@ -129,35 +177,27 @@ pub async fn identity(aws: &Aws, domain: String) -> Result<ObservedIdentity, Aws
         .map_err(|e| AwsError::call(&ops::GET_EMAIL_IDENTITY, e))?;
     let dkim = o.dkim_attributes();
     Ok(ObservedIdentity {
-        tags: o
-            .tags()
-            .iter()
-            .map(|t| (t.key().to_owned(), t.value().to_owned()))
-            .collect::<BTreeMap<_, _>>(),
+        tags: tag_map(o.tags()),
         dkim_origin: dkim
             .and_then(|d| d.signing_attributes_origin())
-            .map_or("AWS_SES".into(), |o| o.as_str().to_owned()),
+            .map_or(DkimOrigin::AwsSes, |o| DkimOrigin::from(o.as_str())),
         tokens: dkim.map(|d| d.tokens().to_vec()).unwrap_or_default(),
         signing_zone: dkim
             .and_then(|d| d.signing_hosted_zone())
             .map(str::to_owned),
         next_key_length: dkim
             .and_then(|d| d.next_signing_key_length())
-            .map(|k| k.as_str().to_owned()),
+            .map(|k| KeyLength::from(k.as_str())),
         signing_enabled: dkim.is_some_and(|d| d.signing_enabled()),
-        dkim_status: dkim
-            .and_then(|d| d.status())
-            .map_or("NOT_STARTED".into(), |s| s.as_str().to_owned()),
-        verification: o
-            .verification_status()
-            .map_or("NOT_STARTED".into(), |s| s.as_str().to_owned()),
+        dkim_status: status(dkim.and_then(|d| d.status()).map(|s| s.as_str())),
+        verification: status(o.verification_status().map(|s| s.as_str())),
         verified_for_sending: o.verified_for_sending_status(),
         mail_from: o.mail_from_attributes().and_then(|m| {
             let d = m.mail_from_domain();
             (!d.is_empty()).then(|| ObservedMailFrom {
                 domain: d.to_ascii_lowercase(),
-                behavior: m.behavior_on_mx_failure().as_str().to_owned(),
-                status: m.mail_from_domain_status().as_str().to_owned(),
+                behavior: MxFailure::from(m.behavior_on_mx_failure().as_str()),
+                status: VerificationStatus::from(m.mail_from_domain_status().as_str()),
             })
         }),
         configuration_set: o.configuration_set_name().map(str::to_owned),
@@ -169,19 +209,9 @@ pub async fn identity(aws: &Aws, domain: String) -> Result<ObservedIdentity, Aws
     })
 }
 
-async fn list_config_sets(aws: &Aws) -> Result<Vec<String>, AwsError> {
-    let mut names = Vec::new();
-    let mut pages = aws
-        .ses
-        .list_configuration_sets()
-        .page_size(1000)
-        .into_paginator()
-        .send();
-    while let Some(page) = paced(aws, pages.next()).await {
-        let page = page.map_err(|e| AwsError::call(&ops::LIST_CONFIGURATION_SETS, e))?;
-        names.extend(page.configuration_sets().iter().cloned());
-    }
-    Ok(names)
+/// A verification status; SES leaves it out before it starts.
+fn status(s: Option<&str>) -> VerificationStatus {
+    s.map_or(VerificationStatus::NotStarted, VerificationStatus::from)
 }
 
 async fn config_set(aws: &Aws, name: String) -> Result<ObservedConfigSet, AwsError> {
@@ -194,25 +224,16 @@ async fn config_set(aws: &Aws, name: String) -> Result<ObservedConfigSet, AwsErr
         .await
         .map_err(|e| AwsError::call(&ops::GET_CONFIGURATION_SET, e))?;
     Ok(ObservedConfigSet {
-        tags: o
-            .tags()
-            .iter()
-            .map(|t| (t.key().to_owned(), t.value().to_owned()))
-            .collect(),
-        suppression: sorted(
+        tags: tag_map(o.tags()),
+        suppression: reasons(
             o.suppression_options()
-                .map(|s| {
-                    s.suppressed_reasons()
-                        .iter()
-                        .map(|r| r.as_str().to_owned())
-                        .collect()
-                })
+                .map(|s| s.suppressed_reasons())
                 .unwrap_or_default(),
         ),
         tls: o
             .delivery_options()
             .and_then(|d| d.tls_policy())
-            .map_or("OPTIONAL".into(), |t| t.as_str().to_owned()),
+            .map_or(TlsPolicy::Optional, |t| TlsPolicy::from(t.as_str())),
         sending_enabled: o.sending_options().is_none_or(|s| s.sending_enabled()),
         name,
     })
