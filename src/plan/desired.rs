@@ -12,7 +12,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::blueprint::{Blueprint, DEFAULT_TTL};
+use crate::blueprint::{Blueprint, DEFAULT_TTL, DomainSpec};
 use crate::kinds::gateway::{self, DesiredGateway};
 use crate::kinds::ses::{self, DesiredSes, DkimSetting, ObservedSes, mail_from_mx};
 use crate::mail::record::{Purpose, RType};
@@ -373,69 +373,9 @@ pub fn from_blueprint(bp: &Blueprint) -> Desired {
     let default_ttl = bp.ttl.as_ref().map_or(DEFAULT_TTL, |t| t.value);
     let mut records = Vec::new();
     let mut zones = BTreeSet::new();
-    let gateway_ip = || Piece::Output(OutputRef::gateway_ip());
     for d in &bp.domains {
-        let zone = d.zone_name().to_owned();
-        let ttl = d.ttl.as_ref().map_or(default_ttl, |t| t.value);
-        let domain = &d.domain.value;
-        let mut push = |name: String, purpose: Purpose, content: Content| {
-            records.push(DesiredRecord {
-                zone: zone.clone(),
-                name,
-                rtype: RType::Txt,
-                ttl,
-                content,
-                purpose,
-            })
-        };
-        let spf = d.spf.as_ref().map(spf::compose);
-        if bp.gateway.is_some() && d.via_gateway.is_some() {
-            // The gateway's IP joins the domain's own SPF, or makes one.
-            let rest = spf.as_deref().map_or(" ~all".to_owned(), |s| {
-                s.strip_prefix("v=spf1").unwrap_or(s).to_owned()
-            });
-            push(
-                domain.clone(),
-                Purpose::Spf,
-                Content::SpfFrom {
-                    text: Template(vec![
-                        Piece::Text("v=spf1 ip4:".into()),
-                        gateway_ip(),
-                        Piece::Text(rest),
-                    ]),
-                },
-            );
-        } else if let Some(text) = spf {
-            push(domain.clone(), Purpose::Spf, Content::Spf { text });
-        }
-        if let Some(m) = &d.dmarc {
-            push(
-                format!("_dmarc.{domain}"),
-                Purpose::Dmarc,
-                Content::Whole {
-                    values: vec![txt::encode(&dmarc::render(m))],
-                },
-            );
-        }
-        for k in &d.dkim {
-            push(
-                dkim::record_name(&k.selector.value, domain),
-                Purpose::Dkim,
-                Content::Whole {
-                    values: vec![txt::encode(&dkim::record_text(&k.public_key.value))],
-                },
-            );
-        }
-        if let (Some(g), Some(_)) = (&bp.gateway, d.via_gateway) {
-            push(
-                dkim::record_name(&g.dkim_selector.value, domain),
-                Purpose::GatewayDkim,
-                Content::WholeFrom {
-                    value: dkim_template(OutputRef::gateway_key()),
-                },
-            );
-        }
-        zones.insert(zone);
+        records.extend(domain_records(bp, d, default_ttl));
+        zones.insert(d.zone_name().to_owned());
     }
     if let Some(g) = &bp.gateway {
         let zone = g.zone_name();
@@ -445,7 +385,7 @@ pub fn from_blueprint(bp: &Blueprint) -> Desired {
             rtype: RType::A,
             ttl: default_ttl,
             content: Content::WholeFrom {
-                value: Template(vec![gateway_ip()]),
+                value: Template(vec![Piece::Output(OutputRef::gateway_ip())]),
             },
             purpose: Purpose::GatewayA,
         });
@@ -462,4 +402,66 @@ pub fn from_blueprint(bp: &Blueprint) -> Desired {
         gateway: gateway::from_blueprint(bp),
         gateway_scope: gateway::from_blueprint(bp),
     }
+}
+
+/// The TXT records one domain publishes itself: SPF, DMARC, DKIM keys, and the gateway's
+/// key and address when the domain sends through it. (SES's records come with the plan,
+/// `Desired::add_ses_records`.)
+fn domain_records(bp: &Blueprint, d: &DomainSpec, default_ttl: u32) -> Vec<DesiredRecord> {
+    let domain = &d.domain.value;
+    let txt = |name: String, purpose: Purpose, content: Content| DesiredRecord {
+        zone: d.zone_name().to_owned(),
+        name,
+        rtype: RType::Txt,
+        ttl: d.ttl.as_ref().map_or(default_ttl, |t| t.value),
+        content,
+        purpose,
+    };
+    let gateway = bp.gateway.as_ref().filter(|_| d.via_gateway.is_some());
+    let mut records = Vec::new();
+    let spf = d.spf.as_ref().map(spf::compose);
+    match (gateway, spf) {
+        // The gateway's IP joins the domain's own SPF, or makes one.
+        (Some(_), spf) => {
+            let rest = spf.as_deref().map_or(" ~all".to_owned(), |s| {
+                s.strip_prefix("v=spf1").unwrap_or(s).to_owned()
+            });
+            let text = Template(vec![
+                Piece::Text("v=spf1 ip4:".into()),
+                Piece::Output(OutputRef::gateway_ip()),
+                Piece::Text(rest),
+            ]);
+            records.push(txt(domain.clone(), Purpose::Spf, Content::SpfFrom { text }));
+        }
+        (None, Some(text)) => {
+            records.push(txt(domain.clone(), Purpose::Spf, Content::Spf { text }))
+        }
+        (None, None) => {}
+    }
+    if let Some(m) = &d.dmarc {
+        let values = vec![txt::encode(&dmarc::render(m))];
+        records.push(txt(
+            format!("_dmarc.{domain}"),
+            Purpose::Dmarc,
+            Content::Whole { values },
+        ));
+    }
+    for k in &d.dkim {
+        let values = vec![txt::encode(&dkim::record_text(&k.public_key.value))];
+        records.push(txt(
+            dkim::record_name(&k.selector.value, domain),
+            Purpose::Dkim,
+            Content::Whole { values },
+        ));
+    }
+    if let Some(g) = gateway {
+        records.push(txt(
+            dkim::record_name(&g.dkim_selector.value, domain),
+            Purpose::GatewayDkim,
+            Content::WholeFrom {
+                value: dkim_template(OutputRef::gateway_key()),
+            },
+        ));
+    }
+    records
 }

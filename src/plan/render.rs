@@ -3,7 +3,9 @@
 
 use std::fmt::Write as _;
 
-use super::{Action, Conflict, Plan, Report, ReportKind, TagChange};
+use super::{
+    Action, Conflict, Plan, RecordChange, RecordSet, Report, ReportKind, TagChange, ZonePlan,
+};
 use crate::kinds::records::ownership;
 
 /// ANSI colours, or none.
@@ -47,12 +49,15 @@ fn verb(action: Action) -> (&'static str, &'static str) {
 /// Renders the plan. An empty plan is one line: `No changes. …`.
 pub fn text(plan: &Plan, paint: Paint) -> String {
     let mut out = String::new();
-    let pending: Vec<_> = plan
-        .reports
-        .iter()
-        .filter(|r| r.kind == ReportKind::Pending)
-        .cloned()
-        .collect();
+    let of_kind = |kind: ReportKind| -> Vec<Report> {
+        plan.reports
+            .iter()
+            .filter(|r| r.kind == kind)
+            .cloned()
+            .collect()
+    };
+    let pending = of_kind(ReportKind::Pending);
+    let in_progress = "In progress at AWS (nothing to change):";
     if plan.is_empty() {
         let _ = writeln!(
             out,
@@ -60,74 +65,12 @@ pub fn text(plan: &Plan, paint: Paint) -> String {
             plan.blueprint
         );
         if !pending.is_empty() {
-            out.push_str(&reports(
-                "In progress at AWS (nothing to change):",
-                &pending,
-            ));
+            out.push_str(&reports(in_progress, &pending));
         }
         return out;
     }
     for zone in &plan.zones {
-        let _ = writeln!(
-            out,
-            "{}",
-            paint.bold(&format!("zone {} ({})", zone.zone, zone.zone_id))
-        );
-        if zone.tag == Some(TagChange::Add) {
-            let _ = writeln!(
-                out,
-                "  {} tag zone with {}",
-                paint.green("+"),
-                ownership::zone_tag_key(&plan.blueprint)
-            );
-        }
-        for c in &zone.changes {
-            let (sign, word) = verb(c.action);
-            let colored = match c.action {
-                Action::Create => paint.green(sign),
-                Action::Delete => paint.red(sign),
-                _ => paint.yellow(sign),
-            };
-            let purpose = c.purpose.map_or(String::new(), |p| format!("  ({p})"));
-            let _ = writeln!(out, "  {colored} {word:<7} {}{purpose}", c.address);
-            let before = c.before.as_ref();
-            let after = c.after.as_ref();
-            if let (Some(b), Some(a)) = (before, after)
-                && b.ttl != a.ttl
-            {
-                let _ = writeln!(out, "      ttl {} -> {}", b.ttl, a.ttl);
-            }
-            let old: Vec<&String> = before
-                .map(|b| b.values.iter().collect())
-                .unwrap_or_default();
-            let new: Vec<&String> = after.map(|a| a.values.iter().collect()).unwrap_or_default();
-            for v in &old {
-                if c.pending.is_some() {
-                    // The new value is not known yet: show what is there now, not a removal.
-                    let _ = writeln!(out, "      = {v}  (now)");
-                } else if new.contains(v) {
-                    let _ = writeln!(out, "      = {v}  (kept)");
-                } else {
-                    let _ = writeln!(out, "      {} {v}", paint.red("-"));
-                }
-            }
-            for v in new.iter().filter(|v| !old.contains(v)) {
-                let _ = writeln!(out, "      {} {v}", paint.green("+"));
-            }
-            if let Some(p) = &c.pending {
-                let _ = writeln!(out, "      {} {}", paint.green("+"), p.content.describe());
-            } else if before.is_none() && after.is_none() {
-                let _ = writeln!(out, "      (ownership record only)");
-            }
-        }
-        if zone.tag == Some(TagChange::Remove) {
-            let _ = writeln!(
-                out,
-                "  {} untag zone: the blueprint no longer writes here",
-                paint.red("-")
-            );
-        }
-        out.push('\n');
+        zone_text(&mut out, paint, &plan.blueprint, zone);
     }
     if !plan.ses.is_empty() {
         let region = plan.desired.region.as_deref().unwrap_or("?");
@@ -144,23 +87,93 @@ pub fn text(plan: &Plan, paint: Paint) -> String {
             .map(|c| (c.address.as_str(), c.action, c.fields.as_slice()));
         section_text(&mut out, paint, "Relay gateway", rows);
     }
-    let todo: Vec<_> = plan
-        .reports
-        .iter()
-        .filter(|r| r.kind == ReportKind::Todo)
-        .cloned()
-        .collect();
-    if !todo.is_empty() {
-        out.push_str(&reports("To do by a person (mailinfra cannot):", &todo));
-        out.push('\n');
+    for (title, list) in [
+        (
+            "To do by a person (mailinfra cannot):",
+            of_kind(ReportKind::Todo),
+        ),
+        (in_progress, pending),
+    ] {
+        if !list.is_empty() {
+            out.push_str(&reports(title, &list));
+            out.push('\n');
+        }
     }
-    if !pending.is_empty() {
-        out.push_str(&reports(
-            "In progress at AWS (nothing to change):",
-            &pending,
-        ));
-        out.push('\n');
+    summary_text(&mut out, paint, plan);
+    out
+}
+
+/// One zone's changes, between its tag and untag lines.
+fn zone_text(out: &mut String, paint: Paint, blueprint: &str, zone: &ZonePlan) {
+    let _ = writeln!(
+        out,
+        "{}",
+        paint.bold(&format!("zone {} ({})", zone.zone, zone.zone_id))
+    );
+    if zone.tag == Some(TagChange::Add) {
+        let _ = writeln!(
+            out,
+            "  {} tag zone with {}",
+            paint.green("+"),
+            ownership::zone_tag_key(blueprint)
+        );
     }
+    for c in &zone.changes {
+        record_change_text(out, paint, c);
+    }
+    if zone.tag == Some(TagChange::Remove) {
+        let _ = writeln!(
+            out,
+            "  {} untag zone: the blueprint no longer writes here",
+            paint.red("-")
+        );
+    }
+    out.push('\n');
+}
+
+/// One record set's change: its verb and address, then each value kept, removed or added.
+fn record_change_text(out: &mut String, paint: Paint, c: &RecordChange) {
+    let (sign, word) = verb(c.action);
+    let colored = match c.action {
+        Action::Create => paint.green(sign),
+        Action::Delete => paint.red(sign),
+        _ => paint.yellow(sign),
+    };
+    let purpose = c.purpose.map_or(String::new(), |p| format!("  ({p})"));
+    let _ = writeln!(out, "  {colored} {word:<7} {}{purpose}", c.address);
+    let before = c.before.as_ref();
+    let after = c.after.as_ref();
+    if let (Some(b), Some(a)) = (before, after)
+        && b.ttl != a.ttl
+    {
+        let _ = writeln!(out, "      ttl {} -> {}", b.ttl, a.ttl);
+    }
+    let old: Vec<&String> = before
+        .map(|b| b.values.iter().collect())
+        .unwrap_or_default();
+    let new: Vec<&String> = after.map(|a| a.values.iter().collect()).unwrap_or_default();
+    for v in &old {
+        if c.pending.is_some() {
+            // The new value is not known yet: show what is there now, not a removal.
+            let _ = writeln!(out, "      = {v}  (now)");
+        } else if new.contains(v) {
+            let _ = writeln!(out, "      = {v}  (kept)");
+        } else {
+            let _ = writeln!(out, "      {} {v}", paint.red("-"));
+        }
+    }
+    for v in new.iter().filter(|v| !old.contains(v)) {
+        let _ = writeln!(out, "      {} {v}", paint.green("+"));
+    }
+    if let Some(p) = &c.pending {
+        let _ = writeln!(out, "      {} {}", paint.green("+"), p.content.describe());
+    } else if before.is_none() && after.is_none() {
+        let _ = writeln!(out, "      (ownership record only)");
+    }
+}
+
+/// `Plan: N to create, …` and the safety warning.
+fn summary_text(out: &mut String, paint: Paint, plan: &Plan) {
     let s = plan.summary;
     let _ = writeln!(
         out,
@@ -182,7 +195,6 @@ pub fn text(plan: &Plan, paint: Paint) -> String {
             paint.yellow("warning:")
         );
     }
-    out
 }
 
 /// One change of a non-DNS section (SES, gateway): its address, action and what changes.
@@ -311,55 +323,7 @@ pub fn markdown(plan: &Plan) -> String {
         let _ = writeln!(out, "> **Warning:** {why}; apply needs `--force`.\n");
     }
     for zone in &plan.zones {
-        let _ = writeln!(out, "#### Zone `{}` ({})\n", zone.zone, zone.zone_id);
-        match zone.tag {
-            Some(TagChange::Add) => {
-                let _ = writeln!(
-                    out,
-                    "Tags the zone `{}`.\n",
-                    ownership::zone_tag_key(&plan.blueprint)
-                );
-            }
-            Some(TagChange::Remove) => {
-                let _ = writeln!(
-                    out,
-                    "Removes the zone's tag: the blueprint no longer writes here.\n"
-                );
-            }
-            None => {}
-        }
-        if zone.changes.is_empty() {
-            continue;
-        }
-        let _ = writeln!(out, "| action | record | purpose | before | after |");
-        let _ = writeln!(out, "|---|---|---|---|---|");
-        for c in &zone.changes {
-            let values = |set: &Option<crate::kinds::records::RecordSet>| {
-                set.as_ref()
-                    .map(|r| {
-                        r.values
-                            .iter()
-                            .map(|v| format!("`{}`", cell(v)))
-                            .collect::<Vec<_>>()
-                            .join("<br>")
-                    })
-                    .unwrap_or_default()
-            };
-            let after = match &c.pending {
-                Some(p) => cell(&p.content.describe()),
-                None => values(&c.after),
-            };
-            let _ = writeln!(
-                out,
-                "| {} | `{}` | {} | {} | {} |",
-                verb(c.action).1,
-                cell(&c.address),
-                c.purpose.map_or("", |p| p.label()),
-                values(&c.before),
-                after
-            );
-        }
-        out.push('\n');
+        zone_markdown(&mut out, &plan.blueprint, zone);
     }
     if !plan.gateway.is_empty() {
         let rows = plan
@@ -387,4 +351,57 @@ pub fn markdown(plan: &Plan) -> String {
         "In progress at AWS (nothing to change)",
     );
     out
+}
+
+/// One zone's section: its tag change and a table of its record changes.
+fn zone_markdown(out: &mut String, blueprint: &str, zone: &ZonePlan) {
+    let _ = writeln!(out, "#### Zone `{}` ({})\n", zone.zone, zone.zone_id);
+    match zone.tag {
+        Some(TagChange::Add) => {
+            let _ = writeln!(
+                out,
+                "Tags the zone `{}`.\n",
+                ownership::zone_tag_key(blueprint)
+            );
+        }
+        Some(TagChange::Remove) => {
+            let _ = writeln!(
+                out,
+                "Removes the zone's tag: the blueprint no longer writes here.\n"
+            );
+        }
+        None => {}
+    }
+    if zone.changes.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "| action | record | purpose | before | after |");
+    let _ = writeln!(out, "|---|---|---|---|---|");
+    let values = |set: &Option<RecordSet>| {
+        set.as_ref()
+            .map(|r| {
+                r.values
+                    .iter()
+                    .map(|v| format!("`{}`", cell(v)))
+                    .collect::<Vec<_>>()
+                    .join("<br>")
+            })
+            .unwrap_or_default()
+    };
+    for c in &zone.changes {
+        let after = match &c.pending {
+            Some(p) => cell(&p.content.describe()),
+            None => values(&c.after),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | `{}` | {} | {} | {} |",
+            verb(c.action).1,
+            cell(&c.address),
+            c.purpose.map_or("", |p| p.label()),
+            values(&c.before),
+            after
+        );
+    }
+    out.push('\n');
 }
