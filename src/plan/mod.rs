@@ -20,7 +20,7 @@ pub use diff::{Conflict, diff};
 use crate::kinds::gateway::diff as gateway;
 pub use crate::kinds::records::batch::{Batch, Change, ChangeAction, batches};
 pub use crate::kinds::records::{Pending, Purpose, RecordSet};
-pub use crate::kinds::ses::diff::{FieldChange, SesChange, SesOp};
+pub use crate::kinds::ses::diff::{SesChange, SesOp};
 use desired::Desired;
 
 /// Names the JSON document as a mailinfra plan.
@@ -140,4 +140,31 @@ pub struct RecordChange {
     /// (`RecordChange::fill`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<Pending>,
+}
+
+/// One line of what changes, for people: `field: before -> after`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldChange {
+    pub field: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+pub fn field(name: &str, before: Option<String>, after: Option<String>) -> FieldChange {
+    FieldChange {
+        field: name.into(),
+        before,
+        after,
+    }
+}
+
+/// A change to one resource of a kind other than DNS records (SES, the gateway): its
+/// address, its action, the call to make (`op`, the kind's own enum) and what changes, for
+/// people.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceChange<Op> {
+    pub address: String,
+    pub action: Action,
+    pub op: Op,
+    pub fields: Vec<FieldChange>,
 }

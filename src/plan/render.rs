@@ -4,7 +4,8 @@
 use std::fmt::Write as _;
 
 use super::{
-    Action, Conflict, Plan, RecordChange, RecordSet, Report, ReportKind, TagChange, ZonePlan,
+    Action, Conflict, Plan, RecordChange, RecordSet, Report, ReportKind, ResourceChange, TagChange,
+    ZonePlan,
 };
 use crate::kinds::records::ownership;
 
@@ -74,17 +75,11 @@ pub fn text(plan: &Plan, paint: Paint) -> String {
     }
     if !plan.ses.is_empty() {
         let region = plan.desired.region.as_deref().unwrap_or("?");
-        let rows = plan
-            .ses
-            .iter()
-            .map(|c| (c.address.as_str(), c.action, c.fields.as_slice()));
+        let rows = rows(&plan.ses);
         section_text(&mut out, paint, &format!("Amazon SES ({region})"), rows);
     }
     if !plan.gateway.is_empty() {
-        let rows = plan
-            .gateway
-            .iter()
-            .map(|c| (c.address.as_str(), c.action, c.fields.as_slice()));
+        let rows = rows(&plan.gateway);
         section_text(&mut out, paint, "Relay gateway", rows);
     }
     for (title, list) in [
@@ -199,6 +194,12 @@ fn summary_text(out: &mut String, paint: Paint, plan: &Plan) {
 
 /// One change of a non-DNS section (SES, gateway): its address, action and what changes.
 type Row<'a> = (&'a str, Action, &'a [super::FieldChange]);
+
+fn rows<Op>(changes: &[ResourceChange<Op>]) -> impl Iterator<Item = Row<'_>> {
+    changes
+        .iter()
+        .map(|c| (c.address.as_str(), c.action, c.fields.as_slice()))
+}
 
 fn section_text<'a>(
     out: &mut String,
@@ -326,18 +327,12 @@ pub fn markdown(plan: &Plan) -> String {
         zone_markdown(&mut out, &plan.blueprint, zone);
     }
     if !plan.gateway.is_empty() {
-        let rows = plan
-            .gateway
-            .iter()
-            .map(|c| (c.address.as_str(), c.action, c.fields.as_slice()));
+        let rows = rows(&plan.gateway);
         section_markdown(&mut out, "Relay gateway", rows);
     }
     if !plan.ses.is_empty() {
         let region = plan.desired.region.as_deref().unwrap_or("?");
-        let rows = plan
-            .ses
-            .iter()
-            .map(|c| (c.address.as_str(), c.action, c.fields.as_slice()));
+        let rows = rows(&plan.ses);
         section_markdown(&mut out, &format!("Amazon SES ({region})"), rows);
     }
     notes(

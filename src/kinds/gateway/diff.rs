@@ -7,10 +7,9 @@ use serde::{Deserialize, Serialize};
 use super::{
     DesiredGateway, Ingress, ObservedEip, ObservedGateway, ObservedInstance, PtrUpdate, Subnet,
 };
-use crate::kinds::ses::diff::FieldChange;
 use crate::mail::gateway as render;
 use crate::plan::desired::{Desired, OutputRef, OutputValue, Outputs};
-use crate::plan::{Action, Conflict, Report, ReportKind};
+use crate::plan::{Action, Conflict, FieldChange, Report, ReportKind, ResourceChange, field};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
@@ -87,21 +86,8 @@ impl GatewayOp {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GatewayChange {
-    pub address: String,
-    pub action: Action,
-    pub op: GatewayOp,
-    pub fields: Vec<FieldChange>,
-}
-
-fn field(name: &str, before: Option<String>, after: Option<String>) -> FieldChange {
-    FieldChange {
-        field: name.into(),
-        before,
-        after,
-    }
-}
+/// One change to the gateway (EC2, IAM, SSM).
+pub type GatewayChange = ResourceChange<GatewayOp>;
 
 fn change(address: &str, action: Action, op: GatewayOp, fields: Vec<FieldChange>) -> GatewayChange {
     GatewayChange {

@@ -14,7 +14,7 @@ use crate::kinds::ses::{
 };
 use crate::plan::desired::{Desired, OutputRef, OutputValue, Outputs};
 use crate::plan::observed::Observed;
-use crate::plan::{Action, Conflict, Report};
+use crate::plan::{Action, Conflict, Report, ResourceChange, field};
 
 /// One SES API change.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -86,29 +86,8 @@ impl SesOp {
     }
 }
 
-/// One line of what changes, for people: `field: before -> after`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FieldChange {
-    pub field: String,
-    pub before: Option<String>,
-    pub after: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SesChange {
-    pub address: String,
-    pub action: Action,
-    pub op: SesOp,
-    pub fields: Vec<FieldChange>,
-}
-
-fn field(name: &str, before: Option<String>, after: Option<String>) -> FieldChange {
-    FieldChange {
-        field: name.into(),
-        before,
-        after,
-    }
-}
+/// One SES API change.
+pub type SesChange = ResourceChange<SesOp>;
 
 fn list<T: std::fmt::Display>(v: &[T]) -> String {
     if v.is_empty() {
