@@ -201,142 +201,203 @@ fn limit_breached(e: &serde_saphyr::Error) -> Option<(&'static str, usize)> {
 fn diagnostic(e: &serde_saphyr::Error, path: &str, source: &str) -> Diagnostic {
     let e = e.without_snippet();
     let location = e.location().filter(|l| l.line() > 0);
-    let pos = location.map(Pos::of);
     let text = e.to_string();
     let msg = match text.rfind(" at line ") {
         Some(i) => &text[..i],
         None => text.as_str(),
     };
-    let at = |path: &str, msg: String, hint: String| Diagnostic::new(pos, path, msg).hint(hint);
-    if let Some((limit, value)) = limit_breached(e) {
-        let (what, hint) = match limit {
-            "document count" => (
-                "found a second YAML document",
-                "a blueprint file holds one document; remove the `---` line and what follows",
-            ),
-            "nesting depth" => (
-                "the blueprint is nested too deeply",
-                "a blueprint needs only a few levels of lists and mappings",
-            ),
-            "alias expansion" => (
-                "the blueprint's aliases expand to too much",
-                "use fewer aliases (`*name`), or write the values out",
-            ),
-            _ => (
-                "the blueprint has too many values",
-                "split it into several blueprints",
-            ),
-        };
-        return at(
-            if limit == "document count" { "" } else { path },
-            format!("{what}: the {limit} limit is {value}"),
-            hint.into(),
-        );
-    }
-    if let serde_saphyr::Error::InvalidBooleanStrict { .. } = e {
-        let written = location
-            .and_then(|l| {
-                let span = l.span();
-                let start = usize::try_from(span.byte_offset()?).ok()?;
-                let len = usize::try_from(span.byte_len()?).ok()?;
-                source.get(start..start + len)
-            })
-            .unwrap_or("this value");
-        return at(
-            path,
-            format!("`{written}` is not a boolean"),
-            "write `true` or `false` (YAML 1.1 spellings like yes/no/on/off mean text in YAML 1.2)"
-                .into(),
-        );
-    }
-    if msg.starts_with("unknown field `") {
-        let typed = quoted(msg);
-        let (parent, _) = split_path(path);
-        if parent.ends_with("dmarc")
-            && let Some((tag, hint)) = REMOVED_DMARC_TAGS.iter().find(|(k, _)| *k == typed)
-        {
-            return at(
-                parent,
-                format!("DMARC tag `{tag}` was removed by RFC 9989"),
-                (*hint).into(),
-            );
-        }
-        let known = names_after(msg, "expected ");
-        return at(
-            parent,
-            format!("unknown field `{typed}`"),
-            did_you_mean(typed, &known),
-        );
-    }
-    if msg.starts_with("unknown variant `") {
-        let names = names_after(msg, "expected ").join(", ");
-        return at(
-            path,
-            format!("`{}` is not one of {names}", quoted(msg)),
-            format!("use one of: {names}"),
-        );
-    }
-    if msg.starts_with("missing field `") {
-        let field = quoted(msg);
-        let whole = if path.is_empty() {
-            "the blueprint".to_owned()
-        } else {
-            format!("`{path}`")
-        };
-        return at(
-            path,
-            format!("missing field `{field}`"),
-            format!("{whole} needs `{field}:`"),
-        );
-    }
-    if let Some(rest) = msg.strip_prefix("duplicate mapping key: ") {
-        let key = rest
-            .split(", set DuplicateKeyPolicy")
-            .next()
-            .unwrap_or(rest);
-        let (parent, _) = split_path(path);
-        return at(
-            parent,
-            format!("duplicate key `{key}`"),
-            "a key may appear once in a mapping; remove one of them".into(),
-        );
-    }
-    if let Some(rest) = msg.strip_prefix("invalid type: ") {
-        let (found, expected) = rest
-            .split_once(", expected ")
-            .unwrap_or((rest, "another value"));
-        return at(
-            path,
-            format!("expected {expected}, found {}", kind(found)),
-            format!("write {expected} here"),
-        );
-    }
-    let expected = match msg {
-        "expected mapping start" => Some("a mapping (`key: value` lines)"),
-        "expected sequence start" => Some("a list (`- item` lines or `[a, b]`)"),
-        "expected string scalar" => Some("a text value"),
-        _ => None,
-    };
-    if let Some(what) = expected {
-        return at(
-            path,
-            format!("expected {what}"),
-            format!("write {what} here"),
-        );
-    }
-    if let serde_saphyr::Error::Eof { .. } = e
+    let said = if let Some((limit, value)) = limit_breached(e) {
+        over_limit(limit, value, path)
+    } else if let serde_saphyr::Error::InvalidBooleanStrict { .. } = e {
+        not_a_boolean(location, source, path)
+    } else if let Some(said) = serde_message(msg, path) {
+        said
+    } else if let serde_saphyr::Error::Eof { .. } = e
         && source.trim_start_matches('\u{feff}').trim().is_empty()
     {
-        return at(
+        Said::new(
             "",
             "the blueprint is empty".into(),
-            "start with `blueprint: <name>`, e.g. `blueprint: acme-mail`".into(),
+            "start with `blueprint: <name>`, e.g. `blueprint: acme-mail`",
+        )
+    } else {
+        Said::new(
+            path,
+            format!("YAML error: {msg}"),
+            "check the indentation and quoting around this position",
+        )
+    };
+    Diagnostic::new(location.map(Pos::of), said.path, said.message).hint(said.hint)
+}
+
+/// A structural problem in the blueprint's words: where, what, and what to do.
+struct Said {
+    path: String,
+    message: String,
+    hint: String,
+}
+
+impl Said {
+    fn new(path: &str, message: String, hint: impl Into<String>) -> Said {
+        Said {
+            path: path.to_owned(),
+            message,
+            hint: hint.into(),
+        }
+    }
+}
+
+/// What each input limit's breach says, and what to do: (limit, what, hint).
+const OVER_LIMIT: &[(&str, &str, &str)] = &[
+    (
+        "document count",
+        "found a second YAML document",
+        "a blueprint file holds one document; remove the `---` line and what follows",
+    ),
+    (
+        "nesting depth",
+        "the blueprint is nested too deeply",
+        "a blueprint needs only a few levels of lists and mappings",
+    ),
+    (
+        "alias expansion",
+        "the blueprint's aliases expand to too much",
+        "use fewer aliases (`*name`), or write the values out",
+    ),
+];
+
+fn over_limit(limit: &str, value: usize, path: &str) -> Said {
+    let (what, hint) = OVER_LIMIT.iter().find(|(l, _, _)| *l == limit).map_or(
+        (
+            "the blueprint has too many values",
+            "split it into several blueprints",
+        ),
+        |(_, what, hint)| (*what, *hint),
+    );
+    // A second document is a problem of the file, not of a place in the first.
+    let path = if limit == "document count" { "" } else { path };
+    Said::new(path, format!("{what}: the {limit} limit is {value}"), hint)
+}
+
+/// A YAML 1.1 boolean (`yes`, `on`, ...) where a boolean goes, quoted as it was written.
+fn not_a_boolean(location: Option<serde_saphyr::Location>, source: &str, path: &str) -> Said {
+    let written = location
+        .and_then(|l| {
+            let span = l.span();
+            let start = usize::try_from(span.byte_offset()?).ok()?;
+            let len = usize::try_from(span.byte_len()?).ok()?;
+            source.get(start..start + len)
+        })
+        .unwrap_or("this value");
+    Said::new(
+        path,
+        format!("`{written}` is not a boolean"),
+        "write `true` or `false` (YAML 1.1 spellings like yes/no/on/off mean text in YAML 1.2)",
+    )
+}
+
+/// Words a message: (the whole message, what follows its start, the path).
+type Wording = fn(&str, &str, &str) -> Said;
+
+/// serde's messages by how they start, each with what the blueprint says for it: the
+/// function gets the whole message, what follows the start, and the path.
+const SERDE_MESSAGES: &[(&str, Wording)] = &[
+    ("unknown field `", unknown_field),
+    ("unknown variant `", unknown_variant),
+    ("missing field `", missing_field),
+    ("duplicate mapping key: ", duplicate_key),
+    ("invalid type: ", invalid_type),
+];
+
+/// The parser's messages that name what it expected, in the blueprint's words.
+const EXPECTED: &[(&str, &str)] = &[
+    ("expected mapping start", "a mapping (`key: value` lines)"),
+    (
+        "expected sequence start",
+        "a list (`- item` lines or `[a, b]`)",
+    ),
+    ("expected string scalar", "a text value"),
+];
+
+/// What the blueprint says for one of serde's or the parser's messages, if it knows it.
+fn serde_message(msg: &str, path: &str) -> Option<Said> {
+    SERDE_MESSAGES
+        .iter()
+        .find_map(|(start, said)| Some(said(msg, msg.strip_prefix(start)?, path)))
+        .or_else(|| {
+            let (_, what) = EXPECTED.iter().find(|(m, _)| *m == msg)?;
+            Some(Said::new(
+                path,
+                format!("expected {what}"),
+                format!("write {what} here"),
+            ))
+        })
+}
+
+fn unknown_field(msg: &str, _: &str, path: &str) -> Said {
+    let typed = quoted(msg);
+    let (parent, _) = split_path(path);
+    if parent.ends_with("dmarc")
+        && let Some((tag, hint)) = REMOVED_DMARC_TAGS.iter().find(|(k, _)| *k == typed)
+    {
+        return Said::new(
+            parent,
+            format!("DMARC tag `{tag}` was removed by RFC 9989"),
+            *hint,
         );
     }
-    at(
+    let known = names_after(msg, "expected ");
+    Said::new(
+        parent,
+        format!("unknown field `{typed}`"),
+        did_you_mean(typed, &known),
+    )
+}
+
+fn unknown_variant(msg: &str, _: &str, path: &str) -> Said {
+    let names = names_after(msg, "expected ").join(", ");
+    Said::new(
         path,
-        format!("YAML error: {msg}"),
-        "check the indentation and quoting around this position".into(),
+        format!("`{}` is not one of {names}", quoted(msg)),
+        format!("use one of: {names}"),
+    )
+}
+
+fn missing_field(msg: &str, _: &str, path: &str) -> Said {
+    let field = quoted(msg);
+    let whole = if path.is_empty() {
+        "the blueprint".to_owned()
+    } else {
+        format!("`{path}`")
+    };
+    Said::new(
+        path,
+        format!("missing field `{field}`"),
+        format!("{whole} needs `{field}:`"),
+    )
+}
+
+fn duplicate_key(_: &str, rest: &str, path: &str) -> Said {
+    let key = rest
+        .split(", set DuplicateKeyPolicy")
+        .next()
+        .unwrap_or(rest);
+    let (parent, _) = split_path(path);
+    Said::new(
+        parent,
+        format!("duplicate key `{key}`"),
+        "a key may appear once in a mapping; remove one of them",
+    )
+}
+
+fn invalid_type(_: &str, rest: &str, path: &str) -> Said {
+    let (found, expected) = rest
+        .split_once(", expected ")
+        .unwrap_or((rest, "another value"));
+    Said::new(
+        path,
+        format!("expected {expected}, found {}", kind(found)),
+        format!("write {expected} here"),
     )
 }
 
@@ -596,7 +657,6 @@ fn lower(name: &mut Spanned<String>) {
 /// Fills what is derived once the types are read; problems found here (an unreadable key
 /// file) are reported with the checks of meaning, all at once.
 pub(super) fn complete(bp: &mut Blueprint, base_dir: &Path) -> Vec<Diagnostic> {
-    let mut diags = Vec::new();
     if let Some(g) = &mut bp.gateway {
         lower(&mut g.hostname);
         if let Some(z) = &mut g.zone {
@@ -613,80 +673,99 @@ pub(super) fn complete(bp: &mut Blueprint, base_dir: &Path) -> Vec<Diagnostic> {
             cs.suppression.dedup();
         }
     }
+    let mut diags = Vec::new();
     for (i, d) in bp.domains.iter_mut().enumerate() {
         d.path = format!("domains[{i}]");
-        lower(&mut d.domain);
-        if let Some(z) = &mut d.zone {
-            lower(z);
-        }
-        d.via_gateway = d
-            .send_via
-            .iter()
-            .find(|v| v.value == Sender::Gateway)
-            .map(|v| v.pos);
-        if let Some(v) = d.send_via.iter().find(|v| v.value == Sender::Ses)
-            && d.ses.is_none()
-        {
-            d.ses = Some(SesDomainSpec {
-                pos: v.pos,
-                ..SesDomainSpec::default()
-            });
-        }
-        if let Some(ses) = &mut d.ses
-            && let Some(m) = &mut ses.mail_from_domain
-        {
-            lower(m);
-            ses.mail_from = Some(MailFromSpec {
-                domain: m.clone(),
-                on_mx_failure: ses
-                    .mail_from_on_mx_failure
-                    .as_ref()
-                    .map_or(MxFailure::UseDefault, |s| s.value),
-                spf_all: match ses.mail_from_spf.as_ref().map(|s| s.value) {
-                    Some(MailFromSpf::SoftFail) => SpfAll::SoftFail,
-                    _ => SpfAll::Fail,
-                },
-            });
-        }
+        complete_domain(d);
         for (j, k) in d.dkim.iter_mut().enumerate() {
-            let path = format!("{}.dkim[{j}]", d.path);
-            match (k.public_key.pos.is_known(), &k.public_key_file) {
-                (true, None) => {}
-                (false, Some(file)) => match std::fs::read_to_string(base_dir.join(&file.value)) {
-                    Ok(text) => {
-                        k.public_key = Spanned {
-                            value: text,
-                            pos: file.pos,
-                        }
-                    }
-                    Err(e) => diags.push(
-                        Diagnostic::new(
-                            Some(file.pos),
-                            format!("{path}.public_key_file"),
-                            format!("cannot read `{}`: {e}", file.value),
-                        )
-                        .hint("the path is relative to the blueprint file's folder"),
-                    ),
-                },
-                (true, Some(_)) => diags.push(
-                    Diagnostic::new(
-                        Some(k.public_key.pos),
-                        path,
-                        "both `public_key` and `public_key_file` are set",
-                    )
-                    .hint("keep one of them"),
-                ),
-                (false, None) => diags.push(
-                    Diagnostic::new(
-                        Some(k.pos),
-                        path,
-                        "missing field `public_key` or `public_key_file`",
-                    )
-                    .hint("give the public key (base64 or PEM) or a file holding it"),
-                ),
-            }
-            k.public_key.value = crate::mail::dkim::strip_pem(&k.public_key.value);
+            diags.extend(dkim_key(k, format!("{}.dkim[{j}]", d.path), base_dir));
         }
     }
     diags
+}
+
+/// A domain's names in lower case, where it sends via the gateway, and its SES settings
+/// (defaults when it sends via SES without an `ses:` mapping).
+fn complete_domain(d: &mut DomainSpec) {
+    lower(&mut d.domain);
+    if let Some(z) = &mut d.zone {
+        lower(z);
+    }
+    d.via_gateway = d
+        .send_via
+        .iter()
+        .find(|v| v.value == Sender::Gateway)
+        .map(|v| v.pos);
+    if let Some(v) = d.send_via.iter().find(|v| v.value == Sender::Ses)
+        && d.ses.is_none()
+    {
+        d.ses = Some(SesDomainSpec {
+            pos: v.pos,
+            ..SesDomainSpec::default()
+        });
+    }
+    if let Some(ses) = &mut d.ses {
+        mail_from(ses);
+    }
+}
+
+/// The three `mail_from` fields as one value, with their defaults.
+fn mail_from(ses: &mut SesDomainSpec) {
+    let Some(m) = &mut ses.mail_from_domain else {
+        return;
+    };
+    lower(m);
+    ses.mail_from = Some(MailFromSpec {
+        domain: m.clone(),
+        on_mx_failure: ses
+            .mail_from_on_mx_failure
+            .as_ref()
+            .map_or(MxFailure::UseDefault, |s| s.value),
+        spf_all: match ses.mail_from_spf.as_ref().map(|s| s.value) {
+            Some(MailFromSpf::SoftFail) => SpfAll::SoftFail,
+            _ => SpfAll::Fail,
+        },
+    });
+}
+
+/// A DKIM key given inline or by file: reads the file, and leaves the key as bare base64.
+fn dkim_key(k: &mut DkimSpec, path: String, base_dir: &Path) -> Option<Diagnostic> {
+    let problem = match (k.public_key.pos.is_known(), &k.public_key_file) {
+        (true, None) => None,
+        (false, Some(file)) => match std::fs::read_to_string(base_dir.join(&file.value)) {
+            Ok(text) => {
+                k.public_key = Spanned {
+                    value: text,
+                    pos: file.pos,
+                };
+                None
+            }
+            Err(e) => Some(
+                Diagnostic::new(
+                    Some(file.pos),
+                    format!("{path}.public_key_file"),
+                    format!("cannot read `{}`: {e}", file.value),
+                )
+                .hint("the path is relative to the blueprint file's folder"),
+            ),
+        },
+        (true, Some(_)) => Some(
+            Diagnostic::new(
+                Some(k.public_key.pos),
+                path,
+                "both `public_key` and `public_key_file` are set",
+            )
+            .hint("keep one of them"),
+        ),
+        (false, None) => Some(
+            Diagnostic::new(
+                Some(k.pos),
+                path,
+                "missing field `public_key` or `public_key_file`",
+            )
+            .hint("give the public key (base64 or PEM) or a file holding it"),
+        ),
+    };
+    k.public_key.value = crate::mail::dkim::strip_pem(&k.public_key.value);
+    problem
 }

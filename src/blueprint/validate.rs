@@ -48,6 +48,32 @@ impl Checks {
             );
         }
     }
+
+    /// A host name at `path`: false, with a diagnostic, when it is not one.
+    fn host(&mut self, name: &Spanned<String>, path: &str, what: &str, hint: &str) -> bool {
+        let checked = names::check_hostname(&name.value);
+        if let Err(why) = &checked {
+            self.err(
+                name.pos,
+                path,
+                format!("`{}` is not a valid {what}: it {why}", name.value),
+                hint,
+            );
+        }
+        checked.is_ok()
+    }
+
+    /// A DKIM selector: one DNS label; `example` is shown in the hint.
+    fn selector(&mut self, selector: &Spanned<String>, path: &str, example: &str) {
+        if let Err(why) = names::check_label(&selector.value) {
+            self.err(
+                selector.pos,
+                path,
+                format!("selector `{}` {why}", selector.value),
+                format!("a selector is one DNS label, e.g. {example}"),
+            );
+        }
+    }
 }
 
 /// A record the blueprint will write, for the collision and adoption checks.
@@ -113,53 +139,85 @@ pub fn parse_address(address: &str) -> Option<(String, String)> {
 
 pub(super) fn check(bp: &Blueprint) -> Vec<Diagnostic> {
     let mut c = Checks { diags: Vec::new() };
-    let name = &bp.name;
-    let valid_name = !name.value.is_empty()
-        && name.value.len() <= 63
-        && name
-            .value
-            .starts_with(|ch: char| ch.is_ascii_lowercase() || ch.is_ascii_digit())
-        && name
-            .value
-            .chars()
-            .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-');
-    if !valid_name {
-        c.err(
-            name.pos,
-            "blueprint",
-            format!("`{}` is not a valid blueprint name", name.value),
-            "use 1 to 63 lower-case letters, digits and hyphens, starting with a letter or digit",
-        );
-    }
+    blueprint_name(&mut c, &bp.name);
     if let Some(r) = &bp.region {
-        let parts: Vec<&str> = r.value.split('-').collect();
-        let ok = parts.len() >= 3
-            && parts[..parts.len() - 1]
-                .iter()
-                .all(|p| !p.is_empty() && p.chars().all(|ch| ch.is_ascii_lowercase()))
-            && parts[parts.len() - 1].parse::<u8>().is_ok();
-        if !ok {
+        region(&mut c, r);
+    }
+    c.ttl(&bp.ttl, "ttl");
+    let owners = gateway_and_domains(&mut c, bp);
+    if let Some(ses) = &bp.ses {
+        ses_account(&mut c, ses);
+    }
+    for d in &bp.domains {
+        if let Some(ses) = &d.ses
+            && bp.region.is_none()
+        {
             c.err(
-                r.pos,
-                "region",
-                format!("`{}` is not an AWS region name", r.value),
-                "use a region code such as `eu-west-1` or `ap-northeast-1`",
+                ses.pos,
+                &format!("{}.send_via", d.path),
+                "Amazon SES is regional, and the blueprint names no region",
+                ADD_REGION,
             );
         }
     }
-    c.ttl(&bp.ttl, "ttl");
+    adopt(&mut c, bp, &owners);
+    c.diags
+}
 
-    let mut seen: HashMap<(String, &str), (String, &str)> = HashMap::new();
+/// The hint for a regional service in a blueprint without `region:`.
+const ADD_REGION: &str = "add `region: <aws region>` at the top, e.g. `region: eu-west-1`";
+
+fn blueprint_name(c: &mut Checks, name: &Spanned<String>) {
+    let n = &name.value;
+    let valid = !n.is_empty()
+        && n.len() <= 63
+        && n.starts_with(|ch: char| ch.is_ascii_lowercase() || ch.is_ascii_digit())
+        && n.chars()
+            .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-');
+    if !valid {
+        c.err(
+            name.pos,
+            "blueprint",
+            format!("`{n}` is not a valid blueprint name"),
+            "use 1 to 63 lower-case letters, digits and hyphens, starting with a letter or digit",
+        );
+    }
+}
+
+fn region(c: &mut Checks, r: &Spanned<String>) {
+    let parts: Vec<&str> = r.value.split('-').collect();
+    let ok = parts.len() >= 3
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|ch| ch.is_ascii_lowercase()))
+        && parts[parts.len() - 1].parse::<u8>().is_ok();
+    if !ok {
+        c.err(
+            r.pos,
+            "region",
+            format!("`{}` is not an AWS region name", r.value),
+            "use a region code such as `eu-west-1` or `ap-northeast-1`",
+        );
+    }
+}
+
+/// Who writes each record: (name, type) -> (the entry's path, the record's purpose).
+type Owners = HashMap<(String, &'static str), (String, &'static str)>;
+
+/// Checks the gateway and every domain, and the records two entries would both write;
+/// returns who writes each record, for the `adopt:` check.
+fn gateway_and_domains(c: &mut Checks, bp: &Blueprint) -> Owners {
+    let mut owners = Owners::new();
     let selector = bp.gateway.as_ref().map(|g| g.dkim_selector.value.as_str());
     if let Some(g) = &bp.gateway {
-        gateway(&mut c, g, bp.region.is_some());
-        seen.insert(
+        gateway(c, g, bp.region.is_some());
+        owners.insert(
             (g.hostname.value.clone(), "A"),
             ("gateway".into(), "gateway A"),
         );
     }
     for d in &bp.domains {
-        domain(&mut c, d);
+        domain(c, d);
         if let Some(pos) = d.via_gateway
             && bp.gateway.is_none()
         {
@@ -172,7 +230,7 @@ pub(super) fn check(bp: &Blueprint) -> Vec<Diagnostic> {
         }
         for (rname, rtype, pos, what) in record_keys(d, selector) {
             let key = (rname.clone(), rtype);
-            if let Some((other, other_what)) = seen.get(&key) {
+            if let Some((other, other_what)) = owners.get(&key) {
                 c.err(
                     pos,
                     &d.path,
@@ -182,27 +240,14 @@ pub(super) fn check(bp: &Blueprint) -> Vec<Diagnostic> {
                     "two entries cannot own one record; merge them into one domain entry",
                 );
             } else {
-                seen.insert(key, (d.path.clone(), what));
+                owners.insert(key, (d.path.clone(), what));
             }
         }
     }
+    owners
+}
 
-    if let Some(ses) = &bp.ses {
-        ses_account(&mut c, ses);
-    }
-    for d in &bp.domains {
-        if let Some(ses) = &d.ses
-            && bp.region.is_none()
-        {
-            c.err(
-                ses.pos,
-                &format!("{}.send_via", d.path),
-                "Amazon SES is regional, and the blueprint names no region",
-                "add `region: <aws region>` at the top, e.g. `region: eu-west-1`",
-            );
-        }
-    }
-
+fn adopt(c: &mut Checks, bp: &Blueprint, owners: &Owners) {
     for (i, a) in bp.adopt.iter().enumerate() {
         let path = format!("adopt[{i}]");
         if ses_address(bp, &a.value) {
@@ -216,7 +261,7 @@ pub(super) fn check(bp: &Blueprint) -> Vec<Diagnostic> {
                 "write the address the plan printed, like `dns.example.com.TXT` or `ses.identity.example.com`",
             ),
             Some((rname, rtype)) => {
-                if !seen.keys().any(|(n, t)| *n == rname && *t == rtype) {
+                if !owners.keys().any(|(n, t)| *n == rname && *t == rtype) {
                     c.err(
                         a.pos,
                         &path,
@@ -227,7 +272,6 @@ pub(super) fn check(bp: &Blueprint) -> Vec<Diagnostic> {
             }
         }
     }
-    c.diags
 }
 
 /// Private IPv4 space: RFC 1918 and RFC 6598 (shared address space). A relay range outside
@@ -259,18 +303,14 @@ fn gateway(c: &mut Checks, g: &GatewaySpec, has_region: bool) {
             g.pos,
             "gateway",
             "the gateway runs in EC2, which is regional, and the blueprint names no region",
-            "add `region: <aws region>` at the top, e.g. `region: eu-west-1`",
+            ADD_REGION,
         );
     }
     let h = &g.hostname;
-    if let Err(why) = names::check_hostname(&h.value) {
-        c.err(
-            h.pos,
-            "gateway.hostname",
-            format!("`{}` is not a valid host name: it {why}", h.value),
-            "write the gateway's name, e.g. `mail.example.com`",
-        );
-    } else if !names::is_within(&h.value, &g.zone_name()) {
+    let hint = "write the gateway's name, e.g. `mail.example.com`";
+    if c.host(h, "gateway.hostname", "host name", hint)
+        && !names::is_within(&h.value, &g.zone_name())
+    {
         c.err(
             h.pos,
             "gateway.hostname",
@@ -278,6 +318,13 @@ fn gateway(c: &mut Checks, g: &GatewaySpec, has_region: bool) {
             "set `zone:` to the hosted zone that holds the hostname",
         );
     }
+    relay_ranges(c, g);
+    instance(c, g);
+    c.selector(&g.dkim_selector, "gateway.dkim.selector", "`mta1`");
+}
+
+/// `relay_from`: at least one range, each private (or the gateway is an open relay).
+fn relay_ranges(c: &mut Checks, g: &GatewaySpec) {
     if g.relay_from.is_empty() {
         c.err(
             g.pos,
@@ -288,24 +335,26 @@ fn gateway(c: &mut Checks, g: &GatewaySpec, has_region: bool) {
     }
     for (i, r) in g.relay_from.iter().enumerate() {
         let path = format!("gateway.relay_from[{i}]");
-        let (addr, prefix) = match r.value.split_once('/') {
-            Some((a, p)) => (
-                a.parse::<Ipv4Addr>().ok(),
-                p.parse::<u8>().ok().filter(|p| *p <= 32),
-            ),
-            None => (r.value.parse::<Ipv4Addr>().ok(), Some(32)),
-        };
-        match (addr, prefix) {
-            (Some(a), Some(p)) if !is_private_range(a, p) => c.err(
+        match cidr::<Ipv4Addr>(&r.value, 32) {
+            Some((a, p)) if !is_private_range(a, p) => c.err(
                 r.pos,
                 &path,
                 format!("`{}` is not private address space: relaying for it makes the gateway an open relay", r.value),
                 "allow only your VPC's private ranges (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10)",
             ),
-            (Some(_), Some(_)) => {}
-            _ => c.err(r.pos, &path, format!("`{}` is not an IPv4 address or CIDR range", r.value), "write a range such as `10.0.0.0/16`"),
+            Some(_) => {}
+            None => c.err(
+                r.pos,
+                &path,
+                format!("`{}` is not an IPv4 address or CIDR range", r.value),
+                "write a range such as `10.0.0.0/16`",
+            ),
         }
     }
+}
+
+/// The gateway instance's type, image and subnet.
+fn instance(c: &mut Checks, g: &GatewaySpec) {
     let t = &g.instance_type;
     if !t.value.split_once('.').is_some_and(|(a, b)| {
         !a.is_empty()
@@ -345,14 +394,6 @@ fn gateway(c: &mut Checks, g: &GatewaySpec, has_region: bool) {
             "gateway.subnet",
             format!("`{}` is not a subnet id", s.value),
             "write an id such as `subnet-0abc1234`, or leave it out for a default subnet",
-        );
-    }
-    if let Err(why) = names::check_label(&g.dkim_selector.value) {
-        c.err(
-            g.dkim_selector.pos,
-            "gateway.dkim.selector",
-            format!("selector `{}` {why}", g.dkim_selector.value),
-            "a selector is one DNS label, e.g. `mta1`",
         );
     }
 }
@@ -433,23 +474,17 @@ fn ses_account(c: &mut Checks, ses: &SesAccountSpec) {
 fn domain(c: &mut Checks, d: &DomainSpec) {
     let dom = &d.domain;
     let path = format!("{}.domain", d.path);
-    if let Err(why) = names::check_hostname(&dom.value) {
-        c.err(
-            dom.pos,
-            &path,
-            format!("`{}` is not a valid domain name: it {why}", dom.value),
-            "write the mail domain, e.g. `example.com`",
-        );
-    }
+    c.host(
+        dom,
+        &path,
+        "domain name",
+        "write the mail domain, e.g. `example.com`",
+    );
     if let Some(z) = &d.zone {
-        if let Err(why) = names::check_hostname(&z.value) {
-            c.err(
-                z.pos,
-                &format!("{}.zone", d.path),
-                format!("`{}` is not a valid zone name: it {why}", z.value),
-                "write the hosted zone's name, e.g. `example.com`",
-            );
-        } else if !names::is_within(&dom.value, &z.value) {
+        let hint = "write the hosted zone's name, e.g. `example.com`";
+        if c.host(z, &format!("{}.zone", d.path), "zone name", hint)
+            && !names::is_within(&dom.value, &z.value)
+        {
             c.err(
                 dom.pos,
                 &path,
@@ -462,204 +497,215 @@ fn domain(c: &mut Checks, d: &DomainSpec) {
         }
     }
     c.ttl(&d.ttl, &format!("{}.ttl", d.path));
-
     if let Some(s) = &d.spf {
-        let sp = format!("{}.spf", d.path);
-        for r in &s.ip4 {
-            if !is_cidr::<Ipv4Addr>(&r.value, 32) {
-                c.err(
-                    r.pos,
-                    &format!("{sp}.ip4"),
-                    format!("`{}` is not an IPv4 address or range", r.value),
-                    "write an address or CIDR range, e.g. `192.0.2.10` or `192.0.2.0/24`",
-                );
-            }
-        }
-        for r in &s.ip6 {
-            if !is_cidr::<Ipv6Addr>(&r.value, 128) {
-                c.err(
-                    r.pos,
-                    &format!("{sp}.ip6"),
-                    format!("`{}` is not an IPv6 address or range", r.value),
-                    "write an address or CIDR range, e.g. `2001:db8::/32`",
-                );
-            }
-        }
-        for r in &s.include {
-            let ok = r.value.split('.').count() >= 2
-                && r.value.split('.').all(|l| names::check_label(l).is_ok());
-            if !ok {
-                c.err(
-                    r.pos,
-                    &format!("{sp}.include"),
-                    format!("`{}` is not a domain name to include", r.value),
-                    "write the sender's SPF domain, e.g. `_spf.google.com`",
-                );
-            }
-        }
-        let n = spf::lookups(s);
-        if n > spf::MAX_LOOKUPS {
-            c.err(
-                s.pos,
-                &sp,
-                format!(
-                    "SPF needs {n} DNS lookups; receivers allow {} (RFC 7208 §4.6.4)",
-                    spf::MAX_LOOKUPS
-                ),
-                "list senders by `ip4:`/`ip6:` range instead of `include:`, or drop unused includes",
-            );
-        }
-        c.txt(&spf::compose(s), s.pos, &sp, "SPF");
+        spf(c, s, &format!("{}.spf", d.path));
     }
-
     if let Some(m) = &d.dmarc {
-        let mp = format!("{}.dmarc", d.path);
-        for (key, list) in [("rua", &m.rua), ("ruf", &m.ruf)] {
-            for u in list {
-                if let Err(why) = dmarc::check_report_uri(&u.value) {
-                    c.err(
-                        u.pos,
-                        &format!("{mp}.{key}"),
-                        format!("`{}` {why}", u.value),
-                        "reports go to `mailto:` addresses, e.g. `mailto:dmarc@example.com`",
-                    );
-                }
-            }
-        }
-        if let Some(fo) = &m.fo
-            && let Err(why) = dmarc::check_failure_options(&fo.value)
-        {
+        dmarc(c, m, &format!("{}.dmarc", d.path));
+    }
+    if let Some(ses) = &d.ses {
+        ses_domain(c, d, ses);
+    }
+    for (i, k) in d.dkim.iter().enumerate() {
+        dkim_key(c, k, &d.domain.value, &format!("{}.dkim[{i}]", d.path));
+    }
+}
+
+fn spf(c: &mut Checks, s: &SpfSpec, sp: &str) {
+    let v4 = |t: &str| cidr::<Ipv4Addr>(t, 32).is_some();
+    let v6 = |t: &str| cidr::<Ipv6Addr>(t, 128).is_some();
+    let (ip4, ip6) = (format!("{sp}.ip4"), format!("{sp}.ip6"));
+    spf_ranges(
+        c,
+        &s.ip4,
+        &ip4,
+        "IPv4",
+        v4,
+        "`192.0.2.10` or `192.0.2.0/24`",
+    );
+    spf_ranges(c, &s.ip6, &ip6, "IPv6", v6, "`2001:db8::/32`");
+    for r in &s.include {
+        let ok = r.value.split('.').count() >= 2
+            && r.value.split('.').all(|l| names::check_label(l).is_ok());
+        if !ok {
             c.err(
-                fo.pos,
-                &format!("{mp}.fo"),
-                format!("`{}` {why}", fo.value),
-                "`1` asks for a report on any failure",
+                r.pos,
+                &format!("{sp}.include"),
+                format!("`{}` is not a domain name to include", r.value),
+                "write the sender's SPF domain, e.g. `_spf.google.com`",
             );
         }
-        c.txt(&dmarc::render(m), m.pos, &mp, "DMARC");
     }
+    let n = spf::lookups(s);
+    if n > spf::MAX_LOOKUPS {
+        c.err(
+            s.pos,
+            sp,
+            format!(
+                "SPF needs {n} DNS lookups; receivers allow {} (RFC 7208 §4.6.4)",
+                spf::MAX_LOOKUPS
+            ),
+            "list senders by `ip4:`/`ip6:` range instead of `include:`, or drop unused includes",
+        );
+    }
+    c.txt(&spf::compose(s), s.pos, sp, "SPF");
+}
 
-    if let Some(ses) = &d.ses
-        && !d.send_via.iter().any(|v| v.value == Sender::Ses)
+/// `ip4:` or `ip6:` ranges: each an address of the `family`, with an optional prefix.
+fn spf_ranges(
+    c: &mut Checks,
+    ranges: &[Spanned<String>],
+    path: &str,
+    family: &str,
+    parses: impl Fn(&str) -> bool,
+    example: &str,
+) {
+    for r in ranges.iter().filter(|r| !parses(&r.value)) {
+        c.err(
+            r.pos,
+            path,
+            format!("`{}` is not an {family} address or range", r.value),
+            format!("write an address or CIDR range, e.g. {example}"),
+        );
+    }
+}
+
+fn dmarc(c: &mut Checks, m: &DmarcSpec, mp: &str) {
+    for (key, list) in [("rua", &m.rua), ("ruf", &m.ruf)] {
+        for u in list {
+            if let Err(why) = dmarc::check_report_uri(&u.value) {
+                c.err(
+                    u.pos,
+                    &format!("{mp}.{key}"),
+                    format!("`{}` {why}", u.value),
+                    "reports go to `mailto:` addresses, e.g. `mailto:dmarc@example.com`",
+                );
+            }
+        }
+    }
+    if let Some(fo) = &m.fo
+        && let Err(why) = dmarc::check_failure_options(&fo.value)
     {
         c.err(
+            fo.pos,
+            &format!("{mp}.fo"),
+            format!("`{}` {why}", fo.value),
+            "`1` asks for a report on any failure",
+        );
+    }
+    c.txt(&dmarc::render(m), m.pos, mp, "DMARC");
+}
+
+/// A domain's `ses:` settings.
+fn ses_domain(c: &mut Checks, d: &DomainSpec, ses: &SesDomainSpec) {
+    let sp = format!("{}.ses", d.path);
+    if !d.send_via.iter().any(|v| v.value == Sender::Ses) {
+        c.err(
             ses.pos,
-            &format!("{}.ses", d.path),
+            &sp,
             "`ses` settings are given but the domain does not send via SES",
             "add `send_via: [ses]` to the domain",
         );
     }
-    if let Some(ses) = &d.ses {
-        let sp = format!("{}.ses", d.path);
-        if ses.mail_from_domain.is_none() {
-            let options = [
-                (
-                    "mail_from_on_mx_failure",
-                    ses.mail_from_on_mx_failure.as_ref().map(|s| s.pos),
-                ),
-                ("mail_from_spf", ses.mail_from_spf.as_ref().map(|s| s.pos)),
-            ];
-            for (key, pos) in options {
-                if let Some(pos) = pos {
-                    c.err(
-                        pos,
-                        &format!("{sp}.{key}"),
-                        format!("`{key}` is set but `mail_from` is not"),
-                        "add `mail_from: bounce.<domain>` or remove this field",
-                    );
-                }
-            }
-        }
-        if let SesDkimSpec::Byo { selector } = &ses.dkim
-            && let Err(why) = names::check_label(&selector.value)
-        {
-            c.err(
-                selector.pos,
-                &format!("{sp}.dkim.byodkim.selector"),
-                format!("selector `{}` {why}", selector.value),
-                "a selector is one DNS label, e.g. `mailinfra1`",
-            );
-        }
-        if let Some(mf) = &ses.mail_from {
-            let m = &mf.domain;
-            if let Err(why) = names::check_hostname(&m.value) {
+    if ses.mail_from_domain.is_none() {
+        let options = [
+            (
+                "mail_from_on_mx_failure",
+                ses.mail_from_on_mx_failure.as_ref().map(|s| s.pos),
+            ),
+            ("mail_from_spf", ses.mail_from_spf.as_ref().map(|s| s.pos)),
+        ];
+        for (key, pos) in options {
+            if let Some(pos) = pos {
                 c.err(
-                    m.pos,
-                    &format!("{sp}.mail_from"),
-                    format!("`{}` is not a valid domain name: it {why}", m.value),
-                    "write a subdomain such as `bounce.example.com`",
-                );
-            } else if m.value == dom.value || !names::is_within(&m.value, &dom.value) {
-                c.err(
-                    m.pos,
-                    &format!("{sp}.mail_from"),
-                    format!(
-                        "the MAIL FROM domain `{}` must be a subdomain of `{}`",
-                        m.value, dom.value
-                    ),
-                    format!("use e.g. `bounce.{}`", dom.value),
+                    pos,
+                    &format!("{sp}.{key}"),
+                    format!("`{key}` is set but `mail_from` is not"),
+                    "add `mail_from: bounce.<domain>` or remove this field",
                 );
             }
-        }
-        if let Some(cs) = &ses.configuration_set
-            && cs.value.is_empty()
-        {
-            c.err(
-                cs.pos,
-                &format!("{sp}.configuration_set"),
-                "the configuration set name is empty",
-                "name a configuration set",
-            );
         }
     }
-
-    for (i, k) in d.dkim.iter().enumerate() {
-        let kp = format!("{}.dkim[{i}]", d.path);
-        if let Err(why) = names::check_label(&k.selector.value) {
-            c.err(
-                k.selector.pos,
-                &format!("{kp}.selector"),
-                format!("selector `{}` {why}", k.selector.value),
-                "a selector is one DNS label, e.g. `mta1` or `2026-11`",
-            );
-        }
-        let name = dkim::record_name(&k.selector.value, &d.domain.value);
-        if name.len() > names::MAX_NAME {
-            c.err(
-                k.selector.pos,
-                &format!("{kp}.selector"),
-                format!("`{name}` is longer than {} characters", names::MAX_NAME),
-                "use a shorter selector",
-            );
-        }
-        if !k.public_key.pos.is_known() {
-            // No key was given or its file could not be read: reported when it was read.
-            continue;
-        }
-        match dkim::rsa_key_bits(&k.public_key.value) {
-            Err(why) => c.err(
-                k.public_key.pos,
-                &kp,
-                format!("the public key {why}"),
-                "give the base64 (or PEM) SubjectPublicKeyInfo, as `openssl rsa -pubout` prints it",
-            ),
-            Ok(bits) if bits < dkim::MIN_RSA_BITS => c.err(
-                k.public_key.pos,
-                &kp,
-                format!("the DKIM key is {bits} bits; receivers refuse RSA keys under 1024 bits"),
-                "generate a 2048-bit key: `openssl genrsa 2048`",
-            ),
-            Ok(_) => {}
-        }
-        c.txt(&dkim::record_text(&k.public_key.value), k.pos, &kp, "DKIM");
+    if let SesDkimSpec::Byo { selector } = &ses.dkim {
+        c.selector(
+            selector,
+            &format!("{sp}.dkim.byodkim.selector"),
+            "`mailinfra1`",
+        );
+    }
+    if let Some(mf) = &ses.mail_from {
+        mail_from(c, &mf.domain, &d.domain.value, &format!("{sp}.mail_from"));
+    }
+    if let Some(cs) = &ses.configuration_set
+        && cs.value.is_empty()
+    {
+        c.err(
+            cs.pos,
+            &format!("{sp}.configuration_set"),
+            "the configuration set name is empty",
+            "name a configuration set",
+        );
     }
 }
 
-fn is_cidr<A: std::str::FromStr>(text: &str, max_prefix: u8) -> bool {
+/// The MAIL FROM domain: a subdomain of the mail domain `dom`.
+fn mail_from(c: &mut Checks, m: &Spanned<String>, dom: &str, path: &str) {
+    let hint = "write a subdomain such as `bounce.example.com`";
+    if c.host(m, path, "domain name", hint) && (m.value == dom || !names::is_within(&m.value, dom))
+    {
+        c.err(
+            m.pos,
+            path,
+            format!(
+                "the MAIL FROM domain `{}` must be a subdomain of `{dom}`",
+                m.value
+            ),
+            format!("use e.g. `bounce.{dom}`"),
+        );
+    }
+}
+
+/// One of a domain's `dkim:` keys: its selector, the record name's length, and the key.
+fn dkim_key(c: &mut Checks, k: &DkimSpec, domain: &str, kp: &str) {
+    let selector_path = format!("{kp}.selector");
+    c.selector(&k.selector, &selector_path, "`mta1` or `2026-11`");
+    let name = dkim::record_name(&k.selector.value, domain);
+    if name.len() > names::MAX_NAME {
+        c.err(
+            k.selector.pos,
+            &selector_path,
+            format!("`{name}` is longer than {} characters", names::MAX_NAME),
+            "use a shorter selector",
+        );
+    }
+    if !k.public_key.pos.is_known() {
+        // No key was given or its file could not be read: reported when it was read.
+        return;
+    }
+    match dkim::rsa_key_bits(&k.public_key.value) {
+        Err(why) => c.err(
+            k.public_key.pos,
+            kp,
+            format!("the public key {why}"),
+            "give the base64 (or PEM) SubjectPublicKeyInfo, as `openssl rsa -pubout` prints it",
+        ),
+        Ok(bits) if bits < dkim::MIN_RSA_BITS => c.err(
+            k.public_key.pos,
+            kp,
+            format!("the DKIM key is {bits} bits; receivers refuse RSA keys under 1024 bits"),
+            "generate a 2048-bit key: `openssl genrsa 2048`",
+        ),
+        Ok(_) => {}
+    }
+    c.txt(&dkim::record_text(&k.public_key.value), k.pos, kp, "DKIM");
+}
+
+/// An address with an optional `/prefix` of at most `max_prefix` bits; without one, the
+/// prefix is `max_prefix` (a single address).
+fn cidr<A: std::str::FromStr>(text: &str, max_prefix: u8) -> Option<(A, u8)> {
     let (addr, prefix) = match text.split_once('/') {
-        Some((a, p)) => (a, Some(p)),
-        None => (text, None),
+        Some((a, p)) => (a, p.parse::<u8>().ok().filter(|p| *p <= max_prefix)?),
+        None => (text, max_prefix),
     };
-    addr.parse::<A>().is_ok()
-        && prefix.is_none_or(|p| p.parse::<u8>().is_ok_and(|p| p <= max_prefix))
+    Some((addr.parse::<A>().ok()?, prefix))
 }
