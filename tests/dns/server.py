@@ -70,9 +70,22 @@ class TCP(socketserver.BaseRequestHandler):
 
 
 socketserver.ThreadingUDPServer.allow_reuse_address = True
-udp = socketserver.ThreadingUDPServer(("127.0.0.1", 0), UDP)
-port = udp.server_address[1]
-tcp = socketserver.ThreadingTCPServer(("127.0.0.1", port), TCP)
+
+
+def bind_both():
+    """A UDP and a TCP server on one port. The kernel picks a free UDP port, but the same
+    TCP port may be taken by another process: then try another port (bounded)."""
+    for _ in range(50):
+        udp = socketserver.ThreadingUDPServer(("127.0.0.1", 0), UDP)
+        port = udp.server_address[1]
+        try:
+            return udp, socketserver.ThreadingTCPServer(("127.0.0.1", port), TCP), port
+        except OSError:
+            udp.server_close()
+    raise SystemExit("no port free for both UDP and TCP after 50 tries")
+
+
+udp, tcp, port = bind_both()
 threading.Thread(target=tcp.serve_forever, daemon=True).start()
 print(port, flush=True)
 udp.serve_forever()
