@@ -25,6 +25,9 @@ use serde::{Deserialize, Deserializer};
 pub use diagnostics::{Diagnostic, Pos, Report};
 pub use parse::LIMITS;
 
+use crate::mail::dkim;
+use crate::mail::record::{Purpose, RType};
+
 use parse::{gateway_dkim, positioned_opt, positioned_vec, tags, tls, whole_opt};
 
 /// A value and where it was written.
@@ -278,6 +281,65 @@ impl DomainSpec {
     pub fn zone_name(&self) -> &str {
         self.zone.as_ref().unwrap_or(&self.domain).value.as_str()
     }
+
+    /// Every record this domain's entry writes, with where the blueprint asks for it: the
+    /// one derivation `validate` (collisions, `adopt:`) and the desired state (content) both
+    /// use. In the order plans list them. SES's Easy DKIM CNAMEs are not here: their names
+    /// are SES's tokens, known once SES has the identity.
+    pub fn records(&self, gateway_selector: Option<&str>) -> Vec<RecordKey> {
+        let d = &self.domain.value;
+        let key = |name: String, rtype: RType, purpose: Purpose, pos: Pos| RecordKey {
+            name,
+            rtype,
+            purpose,
+            pos,
+        };
+        let mut keys = Vec::new();
+        let via_gateway = self.via_gateway.filter(|_| gateway_selector.is_some());
+        match (&self.spf, via_gateway) {
+            (Some(s), _) => keys.push(key(d.clone(), RType::Txt, Purpose::Spf, s.pos)),
+            // The gateway's address makes an SPF record of its own.
+            (None, Some(pos)) => keys.push(key(d.clone(), RType::Txt, Purpose::Spf, pos)),
+            (None, None) => {}
+        }
+        if let Some(m) = &self.dmarc {
+            keys.push(key(
+                format!("_dmarc.{d}"),
+                RType::Txt,
+                Purpose::Dmarc,
+                m.pos,
+            ));
+        }
+        for k in &self.dkim {
+            let name = dkim::record_name(&k.selector.value, d);
+            keys.push(key(name, RType::Txt, Purpose::Dkim, k.pos));
+        }
+        if let (Some(pos), Some(selector)) = (via_gateway, gateway_selector) {
+            let name = dkim::record_name(selector, d);
+            keys.push(key(name, RType::Txt, Purpose::GatewayDkim, pos));
+        }
+        if let Some(ses) = &self.ses {
+            if let SesDkimSpec::Byo { selector } = &ses.dkim {
+                let name = dkim::record_name(&selector.value, d);
+                keys.push(key(name, RType::Txt, Purpose::SesDkim, selector.pos));
+            }
+            if let Some(mf) = &ses.mail_from {
+                let (name, pos) = (&mf.domain.value, mf.domain.pos);
+                keys.push(key(name.clone(), RType::Mx, Purpose::MailFromMx, pos));
+                keys.push(key(name.clone(), RType::Txt, Purpose::MailFromSpf, pos));
+            }
+        }
+        keys
+    }
+}
+
+/// A record a domain's entry writes: name, type, what for, and where the blueprint asks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordKey {
+    pub name: String,
+    pub rtype: RType,
+    pub purpose: Purpose,
+    pub pos: Pos,
 }
 
 /// A way a domain's mail leaves.

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::*;
+use crate::mail::record::{Purpose, RType};
 use crate::mail::{dkim, dmarc, names, spf, txt};
 
 /// TTL bounds: under a minute many resolvers clamp anyway; over a week hides a fix for days.
@@ -74,57 +75,6 @@ impl Checks {
             );
         }
     }
-}
-
-/// A record the blueprint will write, for the collision and adoption checks.
-pub(crate) fn record_keys(
-    domain: &DomainSpec,
-    gateway_selector: Option<&str>,
-) -> Vec<(String, &'static str, Pos, &'static str)> {
-    let d = &domain.domain.value;
-    let mut keys = Vec::new();
-    if let Some(s) = &domain.spf {
-        keys.push((d.clone(), "TXT", s.pos, "SPF"));
-    }
-    if let Some(m) = &domain.dmarc {
-        keys.push((format!("_dmarc.{d}"), "TXT", m.pos, "DMARC"));
-    }
-    for k in &domain.dkim {
-        keys.push((
-            dkim::record_name(&k.selector.value, d),
-            "TXT",
-            k.pos,
-            "DKIM",
-        ));
-    }
-    if let Some(pos) = domain.via_gateway {
-        if domain.spf.is_none() {
-            keys.push((d.clone(), "TXT", pos, "SPF"));
-        }
-        if let Some(selector) = gateway_selector {
-            keys.push((dkim::record_name(selector, d), "TXT", pos, "gateway DKIM"));
-        }
-    }
-    if let Some(ses) = &domain.ses {
-        if let SesDkimSpec::Byo { selector } = &ses.dkim {
-            keys.push((
-                dkim::record_name(&selector.value, d),
-                "TXT",
-                selector.pos,
-                "SES DKIM",
-            ));
-        }
-        if let Some(mf) = &ses.mail_from {
-            keys.push((mf.domain.value.clone(), "MX", mf.domain.pos, "MAIL FROM MX"));
-            keys.push((
-                mf.domain.value.clone(),
-                "TXT",
-                mf.domain.pos,
-                "MAIL FROM SPF",
-            ));
-        }
-    }
-    keys
 }
 
 /// Parses a record address `dns.<name>.<TYPE>` into its name and type.
@@ -202,7 +152,7 @@ fn region(c: &mut Checks, r: &Spanned<String>) {
 }
 
 /// Who writes each record: (name, type) -> (the entry's path, the record's purpose).
-type Owners = HashMap<(String, &'static str), (String, &'static str)>;
+type Owners = HashMap<(String, RType), (String, &'static str)>;
 
 /// Checks the gateway and every domain, and the records two entries would both write;
 /// returns who writes each record, for the `adopt:` check.
@@ -212,8 +162,8 @@ fn gateway_and_domains(c: &mut Checks, bp: &Blueprint) -> Owners {
     if let Some(g) = &bp.gateway {
         gateway(c, g, bp.region.is_some());
         owners.insert(
-            (g.hostname.value.clone(), "A"),
-            ("gateway".into(), "gateway A"),
+            (g.hostname.value.clone(), RType::A),
+            ("gateway".into(), Purpose::GatewayA.label()),
         );
     }
     for d in &bp.domains {
@@ -228,8 +178,15 @@ fn gateway_and_domains(c: &mut Checks, bp: &Blueprint) -> Owners {
                 "add a `gateway:` section (hostname, relay_from), or send via `ses`",
             );
         }
-        for (rname, rtype, pos, what) in record_keys(d, selector) {
-            let key = (rname.clone(), rtype);
+        for RecordKey {
+            name: rname,
+            rtype,
+            purpose,
+            pos,
+        } in d.records(selector)
+        {
+            let what = purpose.label();
+            let key = (rname.clone(), rtype.clone());
             if let Some((other, other_what)) = owners.get(&key) {
                 c.err(
                     pos,
@@ -261,7 +218,7 @@ fn adopt(c: &mut Checks, bp: &Blueprint, owners: &Owners) {
                 "write the address the plan printed, like `dns.example.com.TXT` or `ses.identity.example.com`",
             ),
             Some((rname, rtype)) => {
-                if !owners.keys().any(|(n, t)| *n == rname && *t == rtype) {
+                if !owners.keys().any(|(n, t)| *n == rname && t.as_str() == rtype) {
                     c.err(
                         a.pos,
                         &path,

@@ -12,7 +12,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::blueprint::{Blueprint, DEFAULT_TTL, DomainSpec};
+use crate::blueprint::{Blueprint, DEFAULT_TTL, DkimSpec, DomainSpec};
 use crate::kinds::gateway::{self, DesiredGateway};
 use crate::kinds::ses::{self, DesiredSes, DkimSetting, ObservedSes, mail_from_mx};
 use crate::mail::record::{Purpose, RType};
@@ -404,64 +404,65 @@ pub fn from_blueprint(bp: &Blueprint) -> Desired {
     }
 }
 
-/// The TXT records one domain publishes itself: SPF, DMARC, DKIM keys, and the gateway's
-/// key and address when the domain sends through it. (SES's records come with the plan,
-/// `Desired::add_ses_records`.)
+/// The records one domain publishes itself: SPF, DMARC, DKIM keys, and the gateway's key
+/// and address when the domain sends through it, named by `DomainSpec::records` (the same
+/// derivation validation checks). SES's records come with the plan
+/// (`Desired::add_ses_records`), from what SES holds.
 fn domain_records(bp: &Blueprint, d: &DomainSpec, default_ttl: u32) -> Vec<DesiredRecord> {
-    let domain = &d.domain.value;
-    let txt = |name: String, purpose: Purpose, content: Content| DesiredRecord {
-        zone: d.zone_name().to_owned(),
-        name,
-        rtype: RType::Txt,
-        ttl: d.ttl.as_ref().map_or(default_ttl, |t| t.value),
-        content,
-        purpose,
-    };
     let gateway = bp.gateway.as_ref().filter(|_| d.via_gateway.is_some());
-    let mut records = Vec::new();
+    let selector = bp.gateway.as_ref().map(|g| g.dkim_selector.value.as_str());
+    d.records(selector)
+        .into_iter()
+        .filter_map(|key| {
+            let content = match key.purpose {
+                Purpose::Spf => spf_content(d, gateway.is_some()),
+                Purpose::Dmarc => Content::Whole {
+                    values: vec![txt::encode(&dmarc::render(d.dmarc.as_ref()?))],
+                },
+                Purpose::Dkim => {
+                    let name =
+                        |k: &&DkimSpec| dkim::record_name(&k.selector.value, &d.domain.value);
+                    let k = d.dkim.iter().find(|k| name(k) == key.name)?;
+                    Content::Whole {
+                        values: vec![txt::encode(&dkim::record_text(&k.public_key.value))],
+                    }
+                }
+                Purpose::GatewayDkim => Content::WholeFrom {
+                    value: dkim_template(OutputRef::gateway_key()),
+                },
+                // From what SES holds: `add_ses_records`.
+                Purpose::SesDkim | Purpose::MailFromMx | Purpose::MailFromSpf => return None,
+                Purpose::GatewayA => return None,
+            };
+            Some(DesiredRecord {
+                zone: d.zone_name().to_owned(),
+                name: key.name,
+                rtype: key.rtype,
+                ttl: d.ttl.as_ref().map_or(default_ttl, |t| t.value),
+                content,
+                purpose: key.purpose,
+            })
+        })
+        .collect()
+}
+
+/// The domain's SPF: as the blueprint composes it, with the gateway's address first when
+/// the domain sends through the gateway (which makes one if the blueprint has none).
+fn spf_content(d: &DomainSpec, via_gateway: bool) -> Content {
     let spf = d.spf.as_ref().map(spf::compose);
-    match (gateway, spf) {
-        // The gateway's IP joins the domain's own SPF, or makes one.
-        (Some(_), spf) => {
-            let rest = spf.as_deref().map_or(" ~all".to_owned(), |s| {
-                s.strip_prefix("v=spf1").unwrap_or(s).to_owned()
-            });
-            let text = Template(vec![
-                Piece::Text("v=spf1 ip4:".into()),
-                Piece::Output(OutputRef::gateway_ip()),
-                Piece::Text(rest),
-            ]);
-            records.push(txt(domain.clone(), Purpose::Spf, Content::SpfFrom { text }));
-        }
-        (None, Some(text)) => {
-            records.push(txt(domain.clone(), Purpose::Spf, Content::Spf { text }))
-        }
-        (None, None) => {}
+    if !via_gateway {
+        return Content::Spf {
+            text: spf.unwrap_or_default(),
+        };
     }
-    if let Some(m) = &d.dmarc {
-        let values = vec![txt::encode(&dmarc::render(m))];
-        records.push(txt(
-            format!("_dmarc.{domain}"),
-            Purpose::Dmarc,
-            Content::Whole { values },
-        ));
+    let rest = spf.as_deref().map_or(" ~all".to_owned(), |s| {
+        s.strip_prefix("v=spf1").unwrap_or(s).to_owned()
+    });
+    Content::SpfFrom {
+        text: Template(vec![
+            Piece::Text("v=spf1 ip4:".into()),
+            Piece::Output(OutputRef::gateway_ip()),
+            Piece::Text(rest),
+        ]),
     }
-    for k in &d.dkim {
-        let values = vec![txt::encode(&dkim::record_text(&k.public_key.value))];
-        records.push(txt(
-            dkim::record_name(&k.selector.value, domain),
-            Purpose::Dkim,
-            Content::Whole { values },
-        ));
-    }
-    if let Some(g) = gateway {
-        records.push(txt(
-            dkim::record_name(&g.dkim_selector.value, domain),
-            Purpose::GatewayDkim,
-            Content::WholeFrom {
-                value: dkim_template(OutputRef::gateway_key()),
-            },
-        ));
-    }
-    records
 }
