@@ -187,7 +187,6 @@ pub async fn run(
     observed: &Observed,
     dnsbls: &[String],
 ) -> Vec<Row> {
-    let dns = ctx.dns;
     let mut rows = Vec::new();
     let eip: Option<IpAddr> = observed
         .gateway
@@ -195,68 +194,118 @@ pub async fn run(
         .and_then(|g| g.eip())
         .and_then(|e| e.public_ip.parse().ok());
     for domain in &desired.domains {
-        // A record belongs to the longest blueprint domain that contains it.
-        let owner = |name: &str| {
-            desired
-                .domains
-                .iter()
-                .filter(|d| crate::mail::names::is_within(name, d))
-                .max_by_key(|d| d.len())
-                .cloned()
-        };
-        let mine: Vec<(Checked, &DesiredRecord)> = desired
-            .records
-            .iter()
-            .filter(|r| owner(&r.name).as_deref() == Some(domain.as_str()))
-            .filter_map(|r| checked(domain, r).map(|c| (c, r)))
-            .collect();
-        let of = |kinds: &'static [Checked]| {
-            mine.iter()
-                .filter(move |(c, _)| kinds.contains(c))
-                .map(|(c, r)| (*c, *r))
-        };
-        if let Some((_, r)) = of(&[Checked::Spf]).next() {
-            let found = unless_propagating(spf_row(dns, r, eip).await, ctx, &r.zone, &r.name).await;
-            rows.push(Row::new(format!("spf {}", r.name), &found));
-        }
-        for (kind, r) in of(&[Checked::DkimCname, Checked::DkimTxt]) {
-            let found = match kind {
-                Checked::DkimCname => dkim_cname_row(dns, r).await,
-                _ => dkim_txt_row(dns, r).await,
-            };
-            let found = unless_propagating(found, ctx, &r.zone, &r.name).await;
-            rows.push(Row::new(format!("dkim {}", r.name), &found));
-        }
-        if let Some((_, r)) = of(&[Checked::Dmarc]).next() {
-            let found =
-                unless_propagating(dmarc_row(dns, domain, r).await, ctx, &r.zone, &r.name).await;
-            rows.push(Row::new(format!("dmarc {domain}"), &found));
-        }
-        for (_, r) in of(&[Checked::MailFrom]) {
-            let found =
-                unless_propagating(mail_from_row(dns, r).await, ctx, &r.zone, &r.name).await;
-            rows.push(Row::new(format!("mail-from {}", r.name), &found));
-        }
+        rows.extend(domain_rows(ctx, desired, domain, eip).await);
     }
     if let (Some(g), Some(ip)) = (&desired.gateway, eip) {
-        let a = unless_propagating(
-            address_row(dns, &g.hostname, ip).await,
-            ctx,
-            &g.zone,
-            &g.hostname,
-        )
-        .await;
-        rows.push(Row::new(format!("a {}", g.hostname), &a));
-        let ptr = reverse_dns_row(dns, &g.hostname, ip).await;
-        rows.push(Row::new(format!("ptr {ip}"), &ptr));
-        for zone in dnsbls {
-            rows.push(Row::new(
-                format!("dnsbl {zone}"),
-                &dnsbl_row(dns, zone, ip).await,
-            ));
-        }
+        rows.extend(gateway_rows(ctx, g, ip, dnsbls).await);
     }
     rows
+}
+
+/// The records the blueprint publishes for `domain` that a row checks. A record belongs to
+/// the longest blueprint domain that contains it.
+fn checked_records<'d>(desired: &'d Desired, domain: &str) -> Vec<(Checked, &'d DesiredRecord)> {
+    let owner = |name: &str| {
+        desired
+            .domains
+            .iter()
+            .filter(|d| crate::mail::names::is_within(name, d))
+            .max_by_key(|d| d.len())
+    };
+    desired
+        .records
+        .iter()
+        .filter(|r| owner(&r.name).map(String::as_str) == Some(domain))
+        .filter_map(|r| checked(domain, r).map(|c| (c, r)))
+        .collect()
+}
+
+/// One domain's rows: SPF, each DKIM key, DMARC, each MAIL FROM subdomain, in that order.
+async fn domain_rows(
+    ctx: &Context<'_>,
+    desired: &Desired,
+    domain: &str,
+    eip: Option<IpAddr>,
+) -> Vec<Row> {
+    let dns = ctx.dns;
+    let mine = checked_records(desired, domain);
+    let of = |kinds: &'static [Checked]| {
+        mine.iter()
+            .filter(move |(c, _)| kinds.contains(c))
+            .map(|(c, r)| (*c, *r))
+    };
+    let mut rows = Vec::new();
+    if let Some((_, r)) = of(&[Checked::Spf]).next() {
+        let found = unless_propagating(spf_row(dns, r, eip).await, ctx, &r.zone, &r.name).await;
+        rows.push(Row::new(format!("spf {}", r.name), &found));
+    }
+    for (kind, r) in of(&[Checked::DkimCname, Checked::DkimTxt]) {
+        let found = match kind {
+            Checked::DkimCname => dkim_cname_row(dns, r).await,
+            _ => dkim_txt_row(dns, r).await,
+        };
+        let found = unless_propagating(found, ctx, &r.zone, &r.name).await;
+        rows.push(Row::new(format!("dkim {}", r.name), &found));
+    }
+    if let Some((_, r)) = of(&[Checked::Dmarc]).next() {
+        let found =
+            unless_propagating(dmarc_row(dns, domain, r).await, ctx, &r.zone, &r.name).await;
+        rows.push(Row::new(format!("dmarc {domain}"), &found));
+    }
+    for (_, r) in of(&[Checked::MailFrom]) {
+        let found = unless_propagating(mail_from_row(dns, r).await, ctx, &r.zone, &r.name).await;
+        rows.push(Row::new(format!("mail-from {}", r.name), &found));
+    }
+    rows
+}
+
+/// The gateway's rows: its A record, its reverse DNS, and each blocklist.
+async fn gateway_rows(
+    ctx: &Context<'_>,
+    g: &crate::kinds::gateway::DesiredGateway,
+    ip: IpAddr,
+    dnsbls: &[String],
+) -> Vec<Row> {
+    let dns = ctx.dns;
+    let a = unless_propagating(
+        address_row(dns, &g.hostname, ip).await,
+        ctx,
+        &g.zone,
+        &g.hostname,
+    )
+    .await;
+    let mut rows = vec![Row::new(format!("a {}", g.hostname), &a)];
+    let ptr = reverse_dns_row(dns, &g.hostname, ip).await;
+    rows.push(Row::new(format!("ptr {ip}"), &ptr));
+    for zone in dnsbls {
+        rows.push(Row::new(
+            format!("dnsbl {zone}"),
+            &dnsbl_row(dns, zone, ip).await,
+        ));
+    }
+    rows
+}
+
+/// The one TXT record at `name` that `is_kind` picks, or the finding: no answer, `absent`,
+/// or `several` with their count.
+async fn one_record(
+    dns: &Dns,
+    name: &str,
+    is_kind: impl Fn(&str) -> bool,
+    absent: Record,
+    several: fn(usize) -> Finding,
+) -> Result<String, Finding> {
+    let txt = match dns.txt(name).await {
+        Answer::Found(t) => t,
+        Answer::NoRecords => Vec::new(),
+        Answer::Failed(why) => return Err(Finding::NoAnswer(why)),
+    };
+    let mut records: Vec<String> = txt.into_iter().filter(|t| is_kind(t)).collect();
+    match records.len() {
+        0 => Err(Finding::Absent(absent)),
+        1 => Ok(records.remove(0)),
+        n => Err(several(n)),
+    }
 }
 
 async fn spf_row(dns: &Dns, want: &DesiredRecord, eip: Option<IpAddr>) -> Finding {
@@ -267,15 +316,11 @@ async fn spf_row(dns: &Dns, want: &DesiredRecord, eip: Option<IpAddr>) -> Findin
         _ => return Finding::NotKnownYet("the SPF record is not known yet"),
     };
     let expected = expected.as_str();
-    let txt = match dns.txt(&want.name).await {
-        Answer::Found(t) => t,
-        Answer::NoRecords => Vec::new(),
-        Answer::Failed(why) => return Finding::NoAnswer(why),
-    };
-    let record = match spf::records(&txt).as_slice() {
-        [] => return Finding::Absent(Record::Spf),
-        [one] => (*one).clone(),
-        many => return Finding::Spf(Spf::Several(many.len())),
+    let is_spf = crate::mail::spf::is_spf;
+    let several = |n| Finding::Spf(Spf::Several(n));
+    let record = match one_record(dns, &want.name, is_spf, Record::Spf, several).await {
+        Ok(r) => r,
+        Err(finding) => return finding,
     };
     let e = spf::evaluate(dns, &record).await;
     let mut problems = Vec::new();
@@ -373,25 +418,13 @@ const DMARC_TAGS: &[&str] = &[
 const DMARC_REMOVED: &[&str] = &["pct", "rf", "ri"];
 
 async fn dmarc_row(dns: &Dns, domain: &str, want: &DesiredRecord) -> Finding {
-    let txt = match dns.txt(&want.name).await {
-        Answer::Found(t) => t,
-        Answer::NoRecords => Vec::new(),
-        Answer::Failed(why) => return Finding::NoAnswer(why),
+    let is_dmarc = |t: &str| t.trim_start().starts_with("v=DMARC1");
+    let several = |n| Finding::Dmarc(Dmarc::Several(n));
+    let record = match one_record(dns, &want.name, is_dmarc, Record::Dmarc, several).await {
+        Ok(r) => r,
+        Err(finding) => return finding,
     };
-    let records: Vec<&String> = txt
-        .iter()
-        .filter(|t| t.trim_start().starts_with("v=DMARC1"))
-        .collect();
-    let record = match records.as_slice() {
-        [] => return Finding::Absent(Record::Dmarc),
-        [one] => (*one).clone(),
-        many => return Finding::Dmarc(Dmarc::Several(many.len())),
-    };
-    let tags: Vec<(String, String)> = record
-        .split(';')
-        .filter_map(|t| t.split_once('='))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
+    let tags = dmarc_tags(&record);
     let names = || tags.iter().map(|(k, _)| k.as_str());
     let removed: Vec<String> = names()
         .filter(|k| DMARC_REMOVED.contains(k))
@@ -407,23 +440,52 @@ async fn dmarc_row(dns: &Dns, domain: &str, want: &DesiredRecord) -> Finding {
         .filter(|k| !DMARC_TAGS.contains(k))
         .map(str::to_owned)
         .collect();
+    if let Some((found, want)) = other_policy(want, &tags) {
+        return Finding::Dmarc(Dmarc::OtherPolicy {
+            record,
+            found,
+            want,
+        });
+    }
+    let unauthorized = unauthorized_reports(dns, domain, &tags).await;
+    Finding::Dmarc(Dmarc::One {
+        record,
+        unauthorized,
+        unknown_tags,
+    })
+}
+
+/// A DMARC record's tags, names lower-cased, values trimmed.
+fn dmarc_tags(record: &str) -> Vec<(String, String)> {
+    record
+        .split(';')
+        .filter_map(|t| t.split_once('='))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect()
+}
+
+/// The published `p=` and the blueprint's, when they differ.
+fn other_policy(
+    want: &DesiredRecord,
+    tags: &[(String, String)],
+) -> Option<(Option<String>, String)> {
     let want_p = match &want.content {
         Content::Whole { values } => txt::text_of(&values[0])
             .split(';')
             .find_map(|t| t.trim().strip_prefix("p=").map(str::to_owned)),
         _ => None,
-    };
+    }?;
     let have_p = tags.iter().find(|(k, _)| k == "p").map(|(_, v)| v.clone());
-    if let Some(want) = want_p
-        && have_p.as_ref() != Some(&want)
-    {
-        return Finding::Dmarc(Dmarc::OtherPolicy {
-            record,
-            found: have_p,
-            want,
-        });
-    }
-    // Reports to another domain need its consent (RFC 7489 §7.1).
+    (have_p.as_ref() != Some(&want_p)).then_some((have_p, want_p))
+}
+
+/// The `rua`/`ruf` targets outside `domain` that have not published their consent to receive
+/// its reports (RFC 7489 §7.1).
+async fn unauthorized_reports(
+    dns: &Dns,
+    domain: &str,
+    tags: &[(String, String)],
+) -> Vec<ReportTarget> {
     let mut unauthorized = Vec::new();
     for (_, v) in tags.iter().filter(|(k, _)| k == "rua" || k == "ruf") {
         for uri in v.split(',') {
@@ -451,11 +513,7 @@ async fn dmarc_row(dns: &Dns, domain: &str, want: &DesiredRecord) -> Finding {
             }
         }
     }
-    Finding::Dmarc(Dmarc::One {
-        record,
-        unauthorized,
-        unknown_tags,
-    })
+    unauthorized
 }
 
 async fn mail_from_row(dns: &Dns, want: &DesiredRecord) -> Finding {

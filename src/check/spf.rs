@@ -3,6 +3,7 @@
 //! the void lookups (at most 2), and to collect the addresses it authorizes.
 
 use std::net::IpAddr;
+use std::ops::ControlFlow;
 
 use super::dns::{Answer, Dns};
 
@@ -143,35 +144,8 @@ fn walk<'a>(
             .iter()
             .any(|t| matches!(t, Term::Mechanism { name, .. } if name == "all"));
         for t in &terms {
-            let (name, target) = match t {
-                Term::Mechanism {
-                    qualifier,
-                    name,
-                    arg,
-                } => {
-                    if name == "all" && top {
-                        e.all = Some(*qualifier);
-                    }
-                    if name == "ip4" || name == "ip6" {
-                        if let Some(a) = arg {
-                            let (addr, prefix) = a
-                                .split_once('/')
-                                .unwrap_or((a, if name == "ip4" { "32" } else { "128" }));
-                            match (addr.parse::<IpAddr>(), prefix.parse::<u8>()) {
-                                (Ok(ip), Ok(p)) => e.ranges.push((ip, p)),
-                                _ => e
-                                    .errors
-                                    .push(format!("`{name}:{a}` is not an address or range")),
-                            }
-                        }
-                        continue;
-                    }
-                    (name.as_str(), arg.clone())
-                }
-                Term::Modifier { name, value } if name == "redirect" && !has_all => {
-                    ("redirect", Some(value.clone()))
-                }
-                Term::Modifier { .. } => continue,
+            let Some((name, target)) = note(t, top, has_all, e) else {
+                continue;
             };
             if !LOOKUP_TERMS.contains(&name) {
                 continue;
@@ -180,51 +154,119 @@ fn walk<'a>(
             if e.lookups > crate::mail::spf::MAX_LOOKUPS {
                 return;
             }
-            match name {
-                "include" | "redirect" => {
-                    let Some(target) = target else { continue };
-                    if depth > 10 {
-                        e.errors.push("includes nest too deep (a loop?)".into());
-                        return;
-                    }
-                    match dns.txt(&target).await {
-                        Answer::Found(txt) => match records(&txt).as_slice() {
-                            [one] => {
-                                let one = (*one).clone();
-                                walk(dns, &one, depth + 1, false, e).await;
-                            }
-                            [] => {
-                                e.voids += 1;
-                                e.errors
-                                    .push(format!("`{target}` (from {name}) has no SPF record"));
-                            }
-                            _ => e
-                                .errors
-                                .push(format!("`{target}` (from {name}) has several SPF records")),
-                        },
-                        Answer::NoRecords => {
-                            e.voids += 1;
-                            e.errors
-                                .push(format!("`{target}` (from {name}) does not exist"));
-                        }
-                        Answer::Failed(why) => e.errors.push(format!("`{target}`: {why}")),
-                    }
-                }
+            let followed = match name {
+                "include" | "redirect" => follow(dns, name, target, depth, e).await,
                 "a" => {
-                    if let Some(host) = target.filter(|t| !t.starts_with('/')) {
-                        match dns.a(&host).await {
-                            Answer::Found(ips) => e
-                                .ranges
-                                .extend(ips.into_iter().map(|ip| (IpAddr::V4(ip), 32))),
-                            Answer::NoRecords => e.voids += 1,
-                            Answer::Failed(_) => {}
-                        }
-                    }
+                    add_a(dns, target, e).await;
+                    ControlFlow::Continue(())
                 }
-                _ => {}
+                _ => ControlFlow::Continue(()),
+            };
+            if followed.is_break() {
+                return;
             }
         }
     })
+}
+
+/// Notes what a term says without a lookup (the top record's `all`, `ip4`/`ip6` ranges) and
+/// returns the lookup it may cost: its name and target. `redirect` counts only in a record
+/// without `all` (RFC 7208 §6.1).
+fn note<'t>(
+    t: &'t Term,
+    top: bool,
+    has_all: bool,
+    e: &mut Evaluation,
+) -> Option<(&'t str, Option<String>)> {
+    match t {
+        Term::Mechanism {
+            qualifier,
+            name,
+            arg,
+        } => {
+            if name == "all" && top {
+                e.all = Some(*qualifier);
+            }
+            if name == "ip4" || name == "ip6" {
+                if let Some(a) = arg {
+                    add_range(name, a, e);
+                }
+                return None;
+            }
+            Some((name.as_str(), arg.clone()))
+        }
+        Term::Modifier { name, value } if name == "redirect" && !has_all => {
+            Some(("redirect", Some(value.clone())))
+        }
+        Term::Modifier { .. } => None,
+    }
+}
+
+/// An `ip4`/`ip6` argument: an address with an optional prefix length.
+fn add_range(name: &str, a: &str, e: &mut Evaluation) {
+    let (addr, prefix) = a
+        .split_once('/')
+        .unwrap_or((a, if name == "ip4" { "32" } else { "128" }));
+    match (addr.parse::<IpAddr>(), prefix.parse::<u8>()) {
+        (Ok(ip), Ok(p)) => e.ranges.push((ip, p)),
+        _ => e
+            .errors
+            .push(format!("`{name}:{a}` is not an address or range")),
+    }
+}
+
+/// `include` or `redirect`: walks the target's one SPF record. Breaks when the includes nest
+/// too deep, which ends the walk of the record that named it.
+async fn follow(
+    dns: &Dns,
+    name: &str,
+    target: Option<String>,
+    depth: usize,
+    e: &mut Evaluation,
+) -> ControlFlow<()> {
+    let Some(target) = target else {
+        return ControlFlow::Continue(());
+    };
+    if depth > 10 {
+        e.errors.push("includes nest too deep (a loop?)".into());
+        return ControlFlow::Break(());
+    }
+    match dns.txt(&target).await {
+        Answer::Found(txt) => match records(&txt).as_slice() {
+            [one] => {
+                let one = (*one).clone();
+                walk(dns, &one, depth + 1, false, e).await;
+            }
+            [] => {
+                e.voids += 1;
+                e.errors
+                    .push(format!("`{target}` (from {name}) has no SPF record"));
+            }
+            _ => e
+                .errors
+                .push(format!("`{target}` (from {name}) has several SPF records")),
+        },
+        Answer::NoRecords => {
+            e.voids += 1;
+            e.errors
+                .push(format!("`{target}` (from {name}) does not exist"));
+        }
+        Answer::Failed(why) => e.errors.push(format!("`{target}`: {why}")),
+    }
+    ControlFlow::Continue(())
+}
+
+/// `a:host`: the host's addresses are authorized. A bare `a` (or `a/24`) is not expanded.
+async fn add_a(dns: &Dns, target: Option<String>, e: &mut Evaluation) {
+    if let Some(host) = target.filter(|t| !t.starts_with('/')) {
+        match dns.a(&host).await {
+            Answer::Found(ips) => e
+                .ranges
+                .extend(ips.into_iter().map(|ip| (IpAddr::V4(ip), 32))),
+            Answer::NoRecords => e.voids += 1,
+            Answer::Failed(_) => {}
+        }
+    }
 }
 
 #[cfg(test)]

@@ -7,13 +7,16 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::{Failure, Outcome, connect, desired, load, settings};
+use crate::aws::Aws;
 use crate::cli::{Global, StatusArgs};
+use crate::kinds::gateway::DesiredGateway;
 use crate::kinds::ses::verification::{self, State};
 use crate::kinds::ses::{
     AccountDetails, DesiredIdentity, DkimSetting, ObservedAccount, ObservedIdentity, ReviewStatus,
     SuppressionReason, VerificationStatus,
 };
 use crate::output::Output;
+use crate::plan::desired::Desired;
 
 pub const FORMAT: &str = "mailinfra-status";
 pub const VERSION: u32 = 2;
@@ -89,56 +92,16 @@ pub async fn run(args: &StatusArgs, global: &Global, out: &Output) -> Outcome {
         None
     };
     if let (Some(g), Some(aws)) = (&desired.gateway, &aws) {
-        let o = crate::kinds::gateway::observe::observe(aws, &desired.blueprint, g).await?;
-        let eip = o.eip();
-        let instance = o
-            .live_instances()
-            .find(|i| eip.and_then(|e| e.instance_id.as_ref()) == Some(&i.id));
-        let pending = eip.and_then(|e| e.ptr_update.clone());
-        status.gateway = Some(GatewayStatus {
-            hostname: g.hostname.clone(),
-            instance: instance.map(|i| format!("{} ({})", i.id, i.state)),
-            private_ip: instance.and_then(|i| i.private_ip.clone()),
-            elastic_ip: eip.map(|e| e.public_ip.clone()),
-            reverse_dns: eip.and_then(|e| e.ptr.clone()),
-            reverse_dns_pending: pending
-                .as_ref()
-                .map(|p| format!("{} {}", p.value, p.status)),
-            reports: crate::kinds::gateway::diff::reports(g, &o, pending),
-        });
+        status.gateway = Some(gateway_status(aws, &desired.blueprint, g).await?);
     }
     if let (true, Some(aws)) = (reads_ses, &aws) {
         out.progress(&format!(
             "reading SES for blueprint `{}`...",
             desired.blueprint
         ));
-        let acct = crate::kinds::ses::observe::account(aws).await?;
-        let sets = crate::kinds::ses::observe::observe(aws, false)
-            .await?
-            .config_sets;
-        status.account = Some(account_status(
-            &acct,
-            desired.ses.production_access.is_some(),
-        ));
-        for id in &desired.ses.identities {
-            let found = match crate::kinds::ses::observe::identity(aws, id.domain.clone()).await {
-                Ok(o) => Some(o),
-                Err(e) if e.code() == Some("NotFoundException") => None,
-                Err(e) => return Err(Failure::Aws(e)),
-            };
-            let suppression = id
-                .configuration_set
-                .as_ref()
-                .and_then(|c| sets.get(c))
-                .map(|s| s.suppression.clone())
-                .unwrap_or_default();
-            status.domains.push(domain_status(
-                id,
-                found.as_ref(),
-                suppression,
-                desired.region.as_deref(),
-            ));
-        }
+        let (account, domains) = ses_status(aws, &desired).await?;
+        status.account = Some(account);
+        status.domains = domains;
     }
     if args.json {
         let json =
@@ -148,6 +111,65 @@ pub async fn run(args: &StatusArgs, global: &Global, out: &Output) -> Outcome {
         out.data(&text(&status));
     }
     Ok(0)
+}
+
+/// The gateway as AWS holds it: the instance behind the Elastic IP, reverse DNS, and the
+/// gateway kind's reports of what is to do or in progress.
+async fn gateway_status(
+    aws: &Aws,
+    blueprint: &str,
+    g: &DesiredGateway,
+) -> Result<GatewayStatus, Failure> {
+    let o = crate::kinds::gateway::observe::observe(aws, blueprint, g).await?;
+    let eip = o.eip();
+    let instance = o
+        .live_instances()
+        .find(|i| eip.and_then(|e| e.instance_id.as_ref()) == Some(&i.id));
+    let pending = eip.and_then(|e| e.ptr_update.clone());
+    Ok(GatewayStatus {
+        hostname: g.hostname.clone(),
+        instance: instance.map(|i| format!("{} ({})", i.id, i.state)),
+        private_ip: instance.and_then(|i| i.private_ip.clone()),
+        elastic_ip: eip.map(|e| e.public_ip.clone()),
+        reverse_dns: eip.and_then(|e| e.ptr.clone()),
+        reverse_dns_pending: pending
+            .as_ref()
+            .map(|p| format!("{} {}", p.value, p.status)),
+        reports: crate::kinds::gateway::diff::reports(g, &o, pending),
+    })
+}
+
+/// The SES account and each blueprint domain's identity, as SES holds them.
+async fn ses_status(
+    aws: &Aws,
+    desired: &Desired,
+) -> Result<(AccountStatus, Vec<DomainStatus>), Failure> {
+    let acct = crate::kinds::ses::observe::account(aws).await?;
+    let sets = crate::kinds::ses::observe::observe(aws, false)
+        .await?
+        .config_sets;
+    let account = account_status(&acct, desired.ses.production_access.is_some());
+    let mut domains = Vec::new();
+    for id in &desired.ses.identities {
+        let found = match crate::kinds::ses::observe::identity(aws, id.domain.clone()).await {
+            Ok(o) => Some(o),
+            Err(e) if e.code() == Some("NotFoundException") => None,
+            Err(e) => return Err(Failure::Aws(e)),
+        };
+        let suppression = id
+            .configuration_set
+            .as_ref()
+            .and_then(|c| sets.get(c))
+            .map(|s| s.suppression.clone())
+            .unwrap_or_default();
+        domains.push(domain_status(
+            id,
+            found.as_ref(),
+            suppression,
+            desired.region.as_deref(),
+        ));
+    }
+    Ok((account, domains))
 }
 
 /// One domain: where SES stands with it (the SES kind's one rule, `verification::progress`)
@@ -243,33 +265,7 @@ fn account_status(a: &ObservedAccount, requested_in_blueprint: bool) -> AccountS
 fn text(s: &Status) -> String {
     let mut out = String::new();
     if let Some(g) = &s.gateway {
-        let _ = writeln!(out, "Relay gateway {}", g.hostname);
-        let _ = writeln!(
-            out,
-            "  instance: {}",
-            g.instance
-                .as_deref()
-                .unwrap_or("none (run `mailinfra apply`)")
-        );
-        let _ = writeln!(
-            out,
-            "  elastic ip: {}",
-            g.elastic_ip.as_deref().unwrap_or("none")
-        );
-        let _ = writeln!(
-            out,
-            "  reverse dns: {}{}",
-            g.reverse_dns.as_deref().unwrap_or("not set"),
-            g.reverse_dns_pending
-                .as_ref()
-                .map(|p| format!(" (update {p})"))
-                .unwrap_or_default()
-        );
-        out.push_str(&crate::plan::render::reports(
-            "To do and in progress:",
-            &g.reports,
-        ));
-        out.push('\n');
+        gateway_text(&mut out, g);
     }
     let Some(a) = &s.account else {
         if s.gateway.is_none() {
@@ -281,7 +277,44 @@ fn text(s: &Status) -> String {
         }
         return out;
     };
-    let region = s.region.as_deref().unwrap_or("?");
+    account_text(&mut out, s.region.as_deref().unwrap_or("?"), a);
+    for d in &s.domains {
+        domain_text(&mut out, d);
+    }
+    out
+}
+
+fn gateway_text(out: &mut String, g: &GatewayStatus) {
+    let _ = writeln!(out, "Relay gateway {}", g.hostname);
+    let _ = writeln!(
+        out,
+        "  instance: {}",
+        g.instance
+            .as_deref()
+            .unwrap_or("none (run `mailinfra apply`)")
+    );
+    let _ = writeln!(
+        out,
+        "  elastic ip: {}",
+        g.elastic_ip.as_deref().unwrap_or("none")
+    );
+    let _ = writeln!(
+        out,
+        "  reverse dns: {}{}",
+        g.reverse_dns.as_deref().unwrap_or("not set"),
+        g.reverse_dns_pending
+            .as_ref()
+            .map(|p| format!(" (update {p})"))
+            .unwrap_or_default()
+    );
+    out.push_str(&crate::plan::render::reports(
+        "To do and in progress:",
+        &g.reports,
+    ));
+    out.push('\n');
+}
+
+fn account_text(out: &mut String, region: &str, a: &AccountStatus) {
     let _ = writeln!(out, "Amazon SES account ({region})");
     let _ = writeln!(
         out,
@@ -304,39 +337,41 @@ fn text(s: &Status) -> String {
             list(&a.account.suppression)
         }
     );
-    for step in &a.next_steps {
+    steps_text(out, &a.next_steps);
+}
+
+fn domain_text(out: &mut String, d: &DomainStatus) {
+    let _ = writeln!(out, "\n{}: {}", d.domain, d.state.as_str());
+    if let Some(v) = &d.verification {
+        let _ = writeln!(out, "  verification: {v}");
+    }
+    if let Some(k) = &d.dkim {
+        let _ = writeln!(out, "  dkim: {k}");
+    }
+    if let Some(m) = &d.mail_from {
+        let _ = writeln!(
+            out,
+            "  mail_from: {m} {}",
+            d.mail_from_status
+                .as_ref()
+                .map_or("", VerificationStatus::as_str)
+        );
+    }
+    if let Some(c) = &d.configuration_set {
+        let sup = if d.suppression.is_empty() {
+            "no suppression".into()
+        } else {
+            format!("suppresses {}", list(&d.suppression))
+        };
+        let _ = writeln!(out, "  configuration set: {c} ({sup})");
+    }
+    steps_text(out, &d.next_steps);
+}
+
+fn steps_text(out: &mut String, steps: &[String]) {
+    for step in steps {
         let _ = writeln!(out, "  -> {step}");
     }
-    for d in &s.domains {
-        let _ = writeln!(out, "\n{}: {}", d.domain, d.state.as_str());
-        if let Some(v) = &d.verification {
-            let _ = writeln!(out, "  verification: {v}");
-        }
-        if let Some(k) = &d.dkim {
-            let _ = writeln!(out, "  dkim: {k}");
-        }
-        if let Some(m) = &d.mail_from {
-            let _ = writeln!(
-                out,
-                "  mail_from: {m} {}",
-                d.mail_from_status
-                    .as_ref()
-                    .map_or("", VerificationStatus::as_str)
-            );
-        }
-        if let Some(c) = &d.configuration_set {
-            let sup = if d.suppression.is_empty() {
-                "no suppression".into()
-            } else {
-                format!("suppresses {}", list(&d.suppression))
-            };
-            let _ = writeln!(out, "  configuration set: {c} ({sup})");
-        }
-        for step in &d.next_steps {
-            let _ = writeln!(out, "  -> {step}");
-        }
-    }
-    out
 }
 
 fn list(reasons: &[SuppressionReason]) -> String {

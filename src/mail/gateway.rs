@@ -117,98 +117,68 @@ impl Gateway {
 
     /// The instance's user data: installs and configures Postfix and OpenDKIM. Idempotent:
     /// every step sets a state rather than appending to one, so running it twice is safe.
+    /// The script is `boot_script.sh`; this fills in its `{{name}}`s.
     pub fn boot_script(&self) -> String {
-        let mut s = String::new();
-        let _ = writeln!(s, "#!/bin/bash");
-        let _ = writeln!(
-            s,
-            "# mailinfra relay gateway for blueprint {}: Postfix relays for the",
-            self.blueprint
-        );
-        let _ = writeln!(
-            s,
-            "# allowed networks, OpenDKIM signs. Rendered by mailinfra; safe to run twice."
-        );
-        let _ = writeln!(s, "set -euo pipefail");
-        let _ = writeln!(s, "export DEBIAN_FRONTEND=noninteractive");
-        let _ = writeln!(s, "GATEWAY_HOSTNAME='{}'", self.hostname);
-        let _ = writeln!(s, "REGION='{}'", self.region);
-        let _ = writeln!(s, "KEY_PARAMETER='{}'", self.key_parameter);
-        let _ = writeln!(s);
-        let _ = writeln!(
-            s,
-            "hostnamectl set-hostname \"$GATEWAY_HOSTNAME\" 2>/dev/null || hostname \"$GATEWAY_HOSTNAME\""
-        );
-        let _ = writeln!(s, "echo \"$GATEWAY_HOSTNAME\" > /etc/mailname");
-        let _ = writeln!(
-            s,
-            "echo \"postfix postfix/main_mailer_type select Internet Site\" | debconf-set-selections"
-        );
-        let _ = writeln!(
-            s,
-            "echo \"postfix postfix/mailname string $GATEWAY_HOSTNAME\" | debconf-set-selections"
-        );
-        let _ = writeln!(s, "apt-get update -q");
-        let _ = writeln!(s, "apt-get install -y -q postfix opendkim awscli");
-        let _ = writeln!(s);
-        let _ = writeln!(
-            s,
-            "# Postfix: relay for mynetworks only, sign through OpenDKIM, TLS when offered."
-        );
+        let mut postconf = String::new();
         for (k, v) in self.main_cf() {
-            let _ = writeln!(s, "postconf -e '{k} = {v}'");
+            let _ = writeln!(postconf, "postconf -e '{k} = {v}'");
         }
         if self.submission {
-            let _ = writeln!(
-                s,
-                "postconf -M 'submission/inet=submission inet n - y - - smtpd'"
-            );
-            let _ = writeln!(
-                s,
-                "postconf -P 'submission/inet/syslog_name=postfix/submission'"
-            );
+            postconf.push_str(concat!(
+                "postconf -M 'submission/inet=submission inet n - y - - smtpd'\n",
+                "postconf -P 'submission/inet/syslog_name=postfix/submission'\n",
+            ));
         }
-        let _ = writeln!(s);
-        let _ = writeln!(
-            s,
-            "# OpenDKIM: signing mode, one key table entry per signing domain."
-        );
-        let _ = writeln!(
-            s,
-            "install -d -m 0750 -o opendkim -g opendkim /etc/opendkim {KEY_DIR}"
-        );
+        let mut opendkim_files = String::new();
         for (path, body) in [
             ("/etc/opendkim.conf", self.opendkim_conf()),
             ("/etc/opendkim/KeyTable", self.key_table()),
             ("/etc/opendkim/SigningTable", self.signing_table()),
             ("/etc/opendkim/TrustedHosts", self.trusted_hosts()),
         ] {
-            let _ = writeln!(s, "cat > {path} <<'MAILINFRA_EOF'");
-            s.push_str(&body);
-            let _ = writeln!(s, "MAILINFRA_EOF");
+            let _ = write!(
+                opendkim_files,
+                "cat > {path} <<'MAILINFRA_EOF'\n{body}MAILINFRA_EOF\n"
+            );
         }
-        let _ = writeln!(s);
-        let _ = writeln!(
-            s,
-            "# The private key, from SSM with the instance's own role; readable by opendkim alone."
-        );
-        let _ = writeln!(s, "umask 077");
-        let _ = writeln!(s, "TMP_KEY=$(mktemp)");
-        let _ = writeln!(
-            s,
-            "aws ssm get-parameter --region \"$REGION\" --name \"$KEY_PARAMETER\" --with-decryption --query Parameter.Value --output text > \"$TMP_KEY\""
-        );
-        let _ = writeln!(
-            s,
-            "install -m 0600 -o opendkim -g opendkim \"$TMP_KEY\" {}",
-            self.key_path()
-        );
-        let _ = writeln!(s, "rm -f \"$TMP_KEY\"");
-        let _ = writeln!(s);
-        let _ = writeln!(s, "systemctl enable opendkim postfix");
-        let _ = writeln!(s, "systemctl restart opendkim postfix");
-        s
+        fill(
+            include_str!("boot_script.sh"),
+            &[
+                ("blueprint", &self.blueprint),
+                ("hostname", &self.hostname),
+                ("region", &self.region),
+                ("key_parameter", &self.key_parameter),
+                ("postconf", &postconf),
+                ("key_dir", KEY_DIR),
+                ("opendkim_files", &opendkim_files),
+                ("key_path", &self.key_path()),
+            ],
+        )
     }
+}
+
+/// `template` with each `{{name}}` replaced by its value, in one pass: a value is never read
+/// as a template. Every name the template uses must be given.
+fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len() * 2);
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        let end = rest[start..]
+            .find("}}")
+            .map(|e| start + e)
+            .expect("a `{{` in the template is closed");
+        let name = &rest[start + 2..end];
+        let value = values
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| *v)
+            .unwrap_or_else(|| panic!("the template's `{{{{{name}}}}}` has a value"));
+        out.push_str(&rest[..start]);
+        out.push_str(value);
+        rest = &rest[end + 2..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The trust policy that lets EC2 instances assume the gateway's role.
@@ -253,6 +223,14 @@ mod tests {
         insta::assert_snapshot!("key_table", g.key_table());
         insta::assert_snapshot!("signing_table", g.signing_table());
         insta::assert_snapshot!("boot_script", g.boot_script());
+    }
+
+    #[test]
+    fn a_filled_value_is_not_read_as_a_template() {
+        assert_eq!(
+            fill("a {{x}} b {{y}}\n", &[("x", "{{y}}"), ("y", "2")]),
+            "a {{y}} b 2\n"
+        );
     }
 
     #[test]
