@@ -75,13 +75,14 @@ async fn run_instances_with_a_client_token_is_idempotent() {
         2
     );
 
-    // After termination the token still answers, with the instance as it is now.
+    // After termination EC2 remembers the token (at least 24 h) and refuses it: it launches
+    // nothing anew and does not answer with the terminated instance.
     ec2.terminate_instances()
         .instance_ids(&ids[0])
         .send()
         .await
         .unwrap();
-    let again = ec2
+    let err = ec2
         .run_instances()
         .image_id(&ami)
         .min_count(1)
@@ -89,12 +90,15 @@ async fn run_instances_with_a_client_token_is_idempotent() {
         .client_token("same")
         .send()
         .await
-        .unwrap();
-    let instance = &again.instances()[0];
-    assert_eq!(instance.instance_id(), Some(ids[0].as_str()));
+        .unwrap_err();
+    assert_eq!(err.code(), Some("IdempotentInstanceTerminated"));
+    let all = ec2.describe_instances().send().await.unwrap();
     assert_eq!(
-        instance.state().and_then(|s| s.name()).map(|n| n.as_str()),
-        Some("terminated")
+        all.reservations()
+            .iter()
+            .map(|r| r.instances().len())
+            .sum::<usize>(),
+        2
     );
     // The same token with other parameters is refused.
     let err = ec2
@@ -234,4 +238,117 @@ async fn the_delay_hook_holds_one_operation_of_one_account() {
         .await
         .unwrap();
     assert!(start.elapsed() < std::time::Duration::from_secs(1));
+}
+
+#[tokio::test]
+async fn the_launch_failure_hook_terminates_the_next_launch_with_its_state_reason() {
+    let acct = Account::new();
+    let ami = debian(&acct).await;
+    let ec2 = acct.ec2(R);
+    acct.fail_next_launch(
+        "Client.InternalError",
+        "Client.InternalError: Client error on launch",
+    );
+    let launch = |token: &'static str| {
+        ec2.run_instances()
+            .image_id(&ami)
+            .min_count(1)
+            .max_count(1)
+            .client_token(token)
+            .send()
+    };
+    let out = launch("doomed").await.unwrap();
+    let instance = &out.instances()[0];
+    // RunInstances answers `pending`; the instance is gone when next looked at.
+    assert_eq!(
+        instance.state().and_then(|s| s.name()).map(|n| n.as_str()),
+        Some("pending")
+    );
+    let id = instance.instance_id().unwrap().to_owned();
+    let seen = ec2
+        .describe_instances()
+        .instance_ids(&id)
+        .send()
+        .await
+        .unwrap();
+    let seen = &seen.reservations()[0].instances()[0];
+    assert_eq!(
+        seen.state().and_then(|s| s.name()).map(|n| n.as_str()),
+        Some("terminated")
+    );
+    let reason = seen.state_reason().unwrap();
+    assert_eq!(reason.code(), Some("Client.InternalError"));
+    assert_eq!(
+        reason.message(),
+        Some("Client.InternalError: Client error on launch")
+    );
+    // Its token is spent; the hook was for one launch only.
+    let err = launch("doomed").await.unwrap_err();
+    assert_eq!(err.code(), Some("IdempotentInstanceTerminated"));
+    let fine = launch("fine").await.unwrap();
+    let fine = fine.instances()[0].instance_id().unwrap().to_owned();
+    let seen = ec2
+        .describe_instances()
+        .instance_ids(&fine)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        seen.reservations()[0].instances()[0]
+            .state()
+            .and_then(|s| s.name())
+            .map(|n| n.as_str()),
+        Some("running")
+    );
+}
+
+#[tokio::test]
+async fn the_reverse_dns_failure_hook_ends_the_next_update_failed_with_its_reason() {
+    let acct = Account::new();
+    let ec2 = acct.ec2(R);
+    let eip = ec2
+        .allocate_address()
+        .domain(DomainType::Vpc)
+        .send()
+        .await
+        .unwrap();
+    let (allocation, ip) = (
+        eip.allocation_id().unwrap().to_owned(),
+        eip.public_ip().unwrap().to_owned(),
+    );
+    let zone = acct.create_zone("example.com").await;
+    acct.change(&zone, &[(Create, "mail.example.com", "A", 300, &[&ip])])
+        .await
+        .unwrap();
+    acct.fail_next_reverse_dns("The forward DNS record does not resolve to the address");
+    let set = || {
+        ec2.modify_address_attribute()
+            .allocation_id(&allocation)
+            .domain_name("mail.example.com")
+            .send()
+    };
+    let attr = || {
+        ec2.describe_addresses_attribute()
+            .allocation_ids(&allocation)
+            .attribute(AddressAttributeName::DomainName)
+            .send()
+    };
+    let modified = set().await.unwrap();
+    let update = modified.address().unwrap().ptr_record_update().unwrap();
+    assert_eq!(update.status(), Some("PENDING"));
+    let seen = attr().await.unwrap();
+    let address = &seen.addresses()[0];
+    assert_eq!(address.ptr_record(), None);
+    let update = address.ptr_record_update().unwrap();
+    assert_eq!(update.value(), Some("mail.example.com"));
+    assert_eq!(update.status(), Some("FAILED"));
+    assert_eq!(
+        update.reason(),
+        Some("The forward DNS record does not resolve to the address")
+    );
+    // A new update (the hook was for one) completes.
+    set().await.unwrap();
+    let seen = attr().await.unwrap();
+    assert_eq!(seen.addresses()[0].ptr_record(), Some("mail.example.com."));
+    assert!(seen.addresses()[0].ptr_record_update().is_none());
 }

@@ -380,7 +380,7 @@ async fn a_new_instance_type_replaces_the_instance_and_keeps_the_address() {
     );
 
     // Rolled back: the first configuration again. EC2 still remembers its launch's client
-    // token and would answer with the terminated instance; apply launches a fresh one.
+    // token and refuses it (`IdempotentInstanceTerminated`); apply launches a fresh one.
     acct.write("b.yaml", GATEWAY);
     let run = apply(&acct, "b.yaml");
     assert!(
@@ -511,6 +511,74 @@ async fn destroy_keeps_the_address_unless_asked() {
         run.stdout
     );
     assert!(eips(&acct).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_launch_that_terminates_says_why_and_stops() {
+    let acct = Account::new();
+    acct.create_zone("example.com").await;
+    acct.write("b.yaml", GATEWAY);
+    // As when the account's default EBS encryption uses a KMS key the caller may not use.
+    acct.fail_next_launch(
+        "Client.InternalError",
+        "Client.InternalError: Client error on launch",
+    );
+    let run = acct.mailinfra(&["apply", "b.yaml", "--yes"]);
+    assert_ne!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("was terminated while launching")
+            && run
+                .stderr
+                .contains("Client.InternalError: Client error on launch"),
+        "the StateReason is shown: {}",
+        run.stderr
+    );
+    assert_eq!(
+        acct.requests().get("ec2.RunInstances"),
+        Some(&1),
+        "one launch, not one per client token: {}",
+        run.stderr
+    );
+    assert!(running(&instances(&acct).await).is_empty());
+
+    // Once the cause is fixed, the next apply launches past the spent token.
+    apply(&acct, "b.yaml");
+    assert_eq!(running(&instances(&acct).await).len(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_reverse_dns_is_reported_with_its_reason_and_set_again() {
+    let acct = Account::new();
+    acct.create_zone("example.com").await;
+    acct.write("b.yaml", GATEWAY);
+    let reason = "The forward DNS record does not resolve to the address";
+    acct.fail_next_reverse_dns(reason);
+    let run = acct.mailinfra(&["apply", "b.yaml", "--yes"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+
+    let plan = acct.mailinfra(&["plan", "b.yaml", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 2, "{}\n{}", plan.stdout, plan.stderr);
+    assert!(
+        plan.stdout.contains("gateway.eip.reverse_dns") && plan.stdout.contains(reason),
+        "set again, saying why it failed: {}",
+        plan.stdout
+    );
+    assert!(plan.stdout.contains("FAILED"), "{}", plan.stdout);
+    let status = acct.mailinfra(&["status", "b.yaml"]);
+    assert!(
+        status.stdout.contains("FAILED") && status.stdout.contains(reason),
+        "{}\n{}",
+        status.stdout,
+        status.stderr
+    );
+
+    apply(&acct, "b.yaml");
+    let status = acct.mailinfra(&["status", "b.yaml"]);
+    assert!(
+        status.stdout.contains("reverse dns: mail.example.com") && !status.stdout.contains(reason),
+        "{}",
+        status.stdout
+    );
 }
 
 #[tokio::test]

@@ -1,10 +1,18 @@
 """EC2 and SSM behaviours the relay gateway relies on, as the EC2 API reference describes them.
 
 - RunInstances with a ClientToken is idempotent: the same token returns the instances the
-  first request launched, never a second set (moto launched new ones every time), in
-  whatever state they are now (a terminated instance stays terminated); the same token with
-  other parameters is refused with IdempotentParameterMismatch.
-  https://docs.aws.amazon.com/AWSEC2/latest/APIReference/Run_Instance_Idempotency.html
+  first request launched, never a second set (moto launched new ones every time), in their
+  current state; the same token with other parameters is refused with
+  IdempotentParameterMismatch, and a token whose instance has since been terminated with
+  IdempotentInstanceTerminated (EC2 keeps tokens at least 24 h after termination).
+  https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html
+  https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html
+- An instance can terminate during launch (an EBS KMS key the caller may not use, volume
+  limits, capacity): RunInstances answers `pending`, DescribeInstances then shows it
+  terminated with its StateReason. The fail-next-launch test hook (front.py) does that.
+  https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_StateReason.html
+- A reverse DNS update can fail: PtrRecordUpdate Status FAILED with a Reason (the
+  fail-next-ptr test hook). https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_PtrUpdateStatus.html
 - ModifyAddressAttribute (DomainName) sets an Elastic IP's reverse DNS: the update is PENDING
   until the account's Route 53 holds an A record of that name pointing at the address, then
   done (PtrRecord set). DescribeAddressesAttribute (Attribute=domain-name) reports PtrRecord
@@ -57,6 +65,11 @@ def _refresh_ptr(account, eip):
         eip.ptr_record = None
         eip.ptr_record_update = None
         return
+    failed = getattr(eip, "mailinfra_ptr_failed", None)
+    if failed:
+        eip.ptr_record = getattr(eip, "mailinfra_ptr_done", None)
+        eip.ptr_record_update = {"Value": value, "Status": "FAILED", "Reason": failed}
+        return
     if _ptr_done(account, eip):
         eip.ptr_record = value.rstrip(".") + "."
         eip.ptr_record_update = None
@@ -67,6 +80,40 @@ def _refresh_ptr(account, eip):
             "Status": "PENDING",
             "Reason": f"waiting for the forward A record {value} -> {eip.public_ip}",
         }
+
+
+# Test hook state: account -> (code, message) for the account's next RunInstances, whose
+# instance then terminates during launch with that StateReason (front.py serves the hook).
+FAIL_NEXT_LAUNCH = {}
+# Test hook state: account -> reason for the account's next ModifyAddressAttribute, whose
+# PtrRecordUpdate then ends FAILED with that reason.
+FAIL_NEXT_PTR = {}
+
+
+def _arm_launch_failure(account, reservation):
+    """Marks the instances just launched to terminate at launch, when the hook asks for it."""
+    failure = FAIL_NEXT_LAUNCH.pop(account, None)
+    if failure is None or reservation is None:
+        return
+    for instance in getattr(reservation, "instances", None) or []:
+        instance.mailinfra_fail_at_launch = failure
+
+
+def _fail_pending_launches(backend):
+    """Instances marked to fail at launch go from pending to terminated, with their reason: the
+    RunInstances answer said `pending`, the next look sees them gone, as on EC2."""
+    from moto.ec2.models.instances import StateReason
+
+    for reservation in list(backend.reservations.values()):
+        for instance in reservation.instances:
+            failure = getattr(instance, "mailinfra_fail_at_launch", None)
+            if failure is None:
+                continue
+            instance.mailinfra_fail_at_launch = None
+            instance.terminate()
+            code, message = failure
+            instance.state_reason = StateReason(message, code)
+            instance._reason = message
 
 
 def install() -> None:
@@ -95,6 +142,13 @@ def install() -> None:
                         "IdempotentParameterMismatch",
                         "Arguments on this idempotent request are inconsistent with arguments used in previous request(s).",
                     )
+                _fail_pending_launches(self.ec2_backend)
+                instances = list(getattr(seen[token][1], "instances", None) or [])
+                if instances and all(getattr(i._state, "name", "") == "terminated" for i in instances):
+                    self.ec2_backend.raise_error(
+                        "IdempotentInstanceTerminated",
+                        "The client token has already been used for a request that launched an instance which has since been terminated.",
+                    )
                 return ActionResult(seen[token][1])
             result = original_run(self)
             # The reservation is what the response serializes.
@@ -103,8 +157,12 @@ def install() -> None:
                 reservation = getattr(result, "_result", None)
             if reservation is not None:
                 seen[token] = (asked, reservation)
+            _arm_launch_failure(self.current_account, reservation)
             return result
-        return original_run(self)
+        result = original_run(self)
+        reservation = result.result if hasattr(result, "result") else getattr(result, "_result", None)
+        _arm_launch_failure(self.current_account, reservation)
+        return result
 
     InstanceResponse.run_instances = run_instances
 
@@ -120,6 +178,14 @@ def install() -> None:
         return {"Code": 0, "Name": "pending"}
 
     EC2BaseResponse.RESPONSE_KEY_PATH_TO_TRANSFORMER["RunInstances.Reservation.Instances.Instance.State"] = launch_state
+
+    original_describe = InstanceResponse.describe_instances
+
+    def describe_instances(self):
+        _fail_pending_launches(self.ec2_backend)
+        return original_describe(self)
+
+    InstanceResponse.describe_instances = describe_instances
 
     original_terminate = InstanceResponse.terminate_instances
 
@@ -144,7 +210,11 @@ def install() -> None:
         if not name:
             self.ec2_backend.raise_error("MissingParameter", "The request must contain the parameter DomainName")
         eip.mailinfra_ptr_value = name.lower().rstrip(".")
+        eip.mailinfra_ptr_failed = FAIL_NEXT_PTR.pop(self.current_account, None)
         _refresh_ptr(self.current_account, eip)
+        if eip.mailinfra_ptr_failed:
+            # AWS answers the request itself as accepted; the check fails later.
+            eip.ptr_record_update = {"Value": eip.mailinfra_ptr_value, "Status": "PENDING"}
         return ActionResult({"Address": eip})
 
     def describe_addresses_attribute(self):
@@ -161,6 +231,7 @@ def install() -> None:
         eip = _eip(self, self._get_param("AllocationId"))
         eip.mailinfra_ptr_value = None
         eip.mailinfra_ptr_done = None
+        eip.mailinfra_ptr_failed = None
         _refresh_ptr(self.current_account, eip)
         return ActionResult({"Address": eip})
 

@@ -5,6 +5,10 @@ passes everything else to moto.
 GET    /_mailinfra/requests?account=ID  -> {"route53.ListHostedZones": 1, ...}
 DELETE /_mailinfra/requests             -> clears every count
 POST   /_mailinfra/ses/account?account=ID&region=R  -> sets SES sandbox state (sesv2.py)
+POST   /_mailinfra/ec2/fail-next-launch?account=ID&code=C&message=M -> the account's next
+       RunInstances launches an instance that terminates during launch with StateReason C/M
+POST   /_mailinfra/ec2/fail-next-ptr?account=ID&reason=R -> the account's next
+       ModifyAddressAttribute ends with PtrRecordUpdate Status FAILED, Reason R
 POST   /_mailinfra/delay?account=ID&op=ec2.AllocateAddress&seconds=N -> holds that operation
        for N seconds before serving it (0 clears), so a test can kill a client mid-apply
 """
@@ -62,6 +66,18 @@ class Front:
             from . import route53
 
             route53.INSYNC_AFTER[query["account"][0]] = float(query["seconds"][0])
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "2")])
+            return [b"{}"]
+        if path == "/_mailinfra/ec2/fail-next-launch":
+            from . import ec2
+
+            ec2.FAIL_NEXT_LAUNCH[query["account"][0]] = (query["code"][0], query["message"][0])
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "2")])
+            return [b"{}"]
+        if path == "/_mailinfra/ec2/fail-next-ptr":
+            from . import ec2
+
+            ec2.FAIL_NEXT_PTR[query["account"][0]] = query["reason"][0]
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "2")])
             return [b"{}"]
         if path == "/_mailinfra/delay":

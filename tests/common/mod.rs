@@ -326,6 +326,35 @@ impl Account {
         );
     }
 
+    /// Makes this account's next `RunInstances` launch an instance that terminates during
+    /// launch with the StateReason `code`/`message` (emulator test hook).
+    pub fn fail_next_launch(&self, code: &str, message: &str) {
+        self.emulator(
+            "POST",
+            &format!(
+                "/_mailinfra/ec2/fail-next-launch?account={}&code={}&message={}",
+                self.id,
+                query_escape(code),
+                query_escape(message)
+            ),
+            "",
+        );
+    }
+
+    /// Makes this account's next reverse DNS update (`ModifyAddressAttribute`) end `FAILED`
+    /// with `reason` (emulator test hook).
+    pub fn fail_next_reverse_dns(&self, reason: &str) {
+        self.emulator(
+            "POST",
+            &format!(
+                "/_mailinfra/ec2/fail-next-ptr?account={}&reason={}",
+                self.id,
+                query_escape(reason)
+            ),
+            "",
+        );
+    }
+
     fn sdk_config(&self, region: &str) -> aws_config::SdkConfig {
         let creds = Credentials::new(self.access_key(), "test-secret", None, None, "test");
         aws_config::SdkConfig::builder()
@@ -369,4 +398,16 @@ impl Account {
 /// The TXT value Route 53 stores for a short text.
 pub fn q(text: &str) -> String {
     format!("\"{text}\"")
+}
+
+/// `text` percent-encoded for a URL query value.
+pub fn query_escape(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

@@ -144,9 +144,9 @@ fn wanted(
     changes.extend(address(eip, instances.keep, instances.launching));
     changes.extend(terminate(&instances.stale));
     changes.extend(duplicates(o, eip));
-    let (ptr, ptr_pending) = reverse_dns(g, eip);
+    let (ptr, ptr_update) = reverse_dns(g, eip);
     changes.extend(ptr);
-    (changes, reports(g, o, ptr_pending.cloned()))
+    (changes, reports(g, o, ptr_update.cloned()))
 }
 
 /// The role, its one policy, and the instance profile.
@@ -490,14 +490,16 @@ fn release(
 }
 
 /// The Elastic IP's reverse DNS: set unless it is the hostname already or an update to it is
-/// pending at AWS (which the reports then show).
+/// pending at AWS (which the reports then show). An update to it that AWS ended otherwise
+/// (`FAILED`) is set again, and reported with AWS's reason.
 fn reverse_dns<'o>(
     g: &DesiredGateway,
     eip: Option<&'o ObservedEip>,
 ) -> (Option<GatewayChange>, Option<&'o PtrUpdate>) {
-    let pending = eip
+    let update = eip
         .and_then(|e| e.ptr_update.as_ref())
         .filter(|u| u.value == g.hostname);
+    let pending = update.filter(|u| u.is_pending());
     let done = eip.and_then(|e| e.ptr.as_deref()) == Some(g.hostname.as_str());
     if done || pending.is_some() {
         return (None, pending);
@@ -515,7 +517,7 @@ fn reverse_dns<'o>(
             Some(g.hostname.clone()),
         )],
     );
-    (Some(set), None)
+    (Some(set), update)
 }
 
 fn rule_text(r: &Ingress) -> String {
@@ -526,7 +528,7 @@ fn rule_text(r: &Ingress) -> String {
 pub fn reports(
     g: &DesiredGateway,
     o: &ObservedGateway,
-    ptr_pending: Option<PtrUpdate>,
+    ptr_update: Option<PtrUpdate>,
 ) -> Vec<Report> {
     let ip = o
         .eip()
@@ -578,20 +580,30 @@ pub fn reports(
             ],
         });
     }
-    if let Some(PtrUpdate {
-        value,
-        status,
-        reason,
-    }) = ptr_pending
-    {
-        out.push(Report {
+    match ptr_update {
+        Some(u) if u.is_pending() => out.push(Report {
             address: "gateway.report.reverse_dns".into(),
             kind: ReportKind::Pending,
-            title: format!("Reverse DNS of {ip} -> {value} is {status}"),
-            steps: vec![reason.unwrap_or_else(|| {
+            title: format!("Reverse DNS of {ip} -> {} is {}", u.value, u.status),
+            steps: vec![u.reason.unwrap_or_else(|| {
                 "AWS completes it once the A record resolves; run `mailinfra plan` later".into()
             })],
-        });
+        }),
+        Some(u) => out.push(Report {
+            address: "gateway.report.reverse_dns".into(),
+            kind: ReportKind::Todo,
+            title: format!(
+                "Reverse DNS of {ip} -> {} {}: {}",
+                u.value,
+                u.status,
+                u.reason.as_deref().unwrap_or("AWS gave no reason")
+            ),
+            steps: vec![
+                format!("AWS sets it only once the A record {} -> {ip} resolves in public DNS (the zone delegated at its registrar)", u.value),
+                "`mailinfra apply` asks for it again".into(),
+            ],
+        }),
+        None => {}
     }
     out
 }

@@ -525,7 +525,8 @@ const PROFILE_PROPAGATION: Duration = Duration::from_secs(60);
 /// The client token of a launch: the same for every retry of one configuration and image, so
 /// an interrupted apply finds the instance it launched instead of making a second.
 /// `generation` moves past tokens EC2 still remembers for instances since terminated (EC2 keeps
-/// a token for at least 24 hours after termination and answers with the terminated instance).
+/// a token for at least 24 hours after termination and refuses it with
+/// `IdempotentInstanceTerminated`).
 fn launch_token(blueprint: &str, config: &str, image_id: &str, generation: u32) -> String {
     let launch: String = Sha256::digest(format!("{config}\0{image_id}"))
         .iter()
@@ -594,15 +595,16 @@ impl Steps<'_> {
     ) -> Result<Generation, AwsError> {
         let token = launch_token(self.blueprint, launch.config, launch.image_id, generation);
         let answer = match self.send_launch(launch, &token, started).await {
-            // The token was used with other parameters (a security group made anew).
-            Err(e) if !last && code(&e) == Some("IdempotentParameterMismatch") => {
-                return Ok(Generation::Spent);
-            }
+            // EC2 remembers the token and will not launch with it again: its instance has
+            // since been terminated (`IdempotentInstanceTerminated`: destroy, a replacement
+            // rolled back, a launch that failed; EC2 keeps tokens at least 24 hours), or it
+            // was used with other parameters (`IdempotentParameterMismatch`: a security group
+            // made anew). The next generation launches anew.
+            Err(e) if !last && spent_token(&e) => return Ok(Generation::Spent),
             answer => answer?,
         };
-        // The token launched an instance once already and it has since been terminated
-        // (destroy, or a replacement rolled back): EC2 answers with that instance for at
-        // least 24 hours. The next generation launches anew.
+        // An answer carrying an instance already on its way out (terminated by an earlier
+        // run) cannot run either.
         if !last && answer.instances().iter().any(|i| state(i).is_gone()) {
             return Ok(Generation::Spent);
         }
@@ -621,11 +623,12 @@ impl Steps<'_> {
             .await?
         {
             Waited::Reached => Ok(Generation::Running(id)),
-            // Terminated while starting (or a response that did not say so yet).
-            Waited::Gone if !last => Ok(Generation::Spent),
-            Waited::Gone => Err(AwsError::Other(format!(
-                "instance {id} was terminated while launching\n  = hint: run `mailinfra apply` again"
-            ))),
+            // Terminated while starting: EC2 says why (an EBS key the caller may not use,
+            // volume limits, capacity), and the next token would only fail the same way.
+            Waited::Gone => {
+                let reason = state_reason(self.aws, &id).await?;
+                Err(AwsError::Other(launch_failed(&id, reason.as_ref())))
+            }
         }
     }
 
@@ -777,6 +780,51 @@ async fn run_instances(
         .send()
         .await
         .map_err(|e| AwsError::call(&ops::RUN_INSTANCES, e))
+}
+
+/// Whether EC2 refused a launch's client token because it remembers it (`Idempotent…`: its
+/// instance was terminated, or it came with other parameters): the next token launches.
+fn spent_token(e: &AwsError) -> bool {
+    code(e).is_some_and(|c| c.starts_with("Idempotent"))
+}
+
+/// Why an instance is in its state, as EC2 says it (`StateReason`): (code, message).
+async fn state_reason(aws: &Aws, id: &str) -> Result<Option<(String, String)>, AwsError> {
+    let out = aws
+        .ec2
+        .describe_instances()
+        .instance_ids(id)
+        .send()
+        .await
+        .map_err(|e| AwsError::call(&ops::DESCRIBE_INSTANCES, e))?;
+    Ok(out
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .find_map(|i| i.state_reason())
+        .map(|r| {
+            (
+                r.code().unwrap_or_default().to_owned(),
+                r.message().unwrap_or_default().to_owned(),
+            )
+        }))
+}
+
+/// The error of a launch whose instance terminated while starting, with EC2's reason.
+fn launch_failed(id: &str, reason: Option<&(String, String)>) -> String {
+    let (code, message) = reason.map_or(("", ""), |(c, m)| (c.as_str(), m.as_str()));
+    let why = match (code, message) {
+        ("", "") => "EC2 gave no reason".to_owned(),
+        (c, "") => c.to_owned(),
+        (c, m) if c.is_empty() || m.starts_with(c) => m.to_owned(),
+        (c, m) => format!("{c}: {m}"),
+    };
+    let hint = if code.starts_with("Server.") {
+        "AWS's side (capacity, an internal error): run `mailinfra apply` again later, or choose another `instance_type` or `subnet`"
+    } else {
+        "common causes: the account's default EBS encryption uses a KMS key this role may not use, or the EBS volume limit is reached; fix the cause, then run `mailinfra apply` again (it launches anew)"
+    };
+    format!("instance {id} was terminated while launching: {why}\n  = hint: {hint}")
 }
 
 async fn instance_states(aws: &Aws, ids: &[String]) -> Result<Vec<InstanceState>, AwsError> {
@@ -960,6 +1008,48 @@ mod tests {
             message: format!("{code}: refused"),
             hint: None,
         }
+    }
+
+    #[test]
+    fn every_idempotency_refusal_spends_the_token_and_nothing_else_does() {
+        assert!(spent_token(&refused("IdempotentInstanceTerminated")));
+        assert!(spent_token(&refused("IdempotentParameterMismatch")));
+        assert!(!spent_token(&refused("InvalidParameterValue")));
+        assert!(!spent_token(&AwsError::Other("Idempotent".into())));
+    }
+
+    #[test]
+    fn a_launch_that_terminated_names_ec2s_reason_and_whose_side_it_is() {
+        let reason = |c: &str, m: &str| Some((c.to_owned(), m.to_owned()));
+        let e = launch_failed(
+            "i-1",
+            reason(
+                "Client.InternalError",
+                "Client.InternalError: Client error on launch",
+            )
+            .as_ref(),
+        );
+        assert!(
+            e.starts_with(
+                "instance i-1 was terminated while launching: Client.InternalError: Client error on launch\n"
+            ),
+            "{e}"
+        );
+        assert!(e.contains("KMS key"), "{e}");
+        let e = launch_failed(
+            "i-1",
+            reason(
+                "Server.InsufficientInstanceCapacity",
+                "Insufficient capacity.",
+            )
+            .as_ref(),
+        );
+        assert!(
+            e.contains("Server.InsufficientInstanceCapacity: Insufficient capacity."),
+            "{e}"
+        );
+        assert!(e.contains("another `instance_type`"), "{e}");
+        assert!(launch_failed("i-1", None).contains("EC2 gave no reason"));
     }
 
     #[test]

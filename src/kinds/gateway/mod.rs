@@ -212,15 +212,22 @@ pub struct ObservedInstance {
     pub launched: i64,
 }
 
-/// A reverse DNS update AWS has not finished.
+/// A reverse DNS update AWS has not finished, or could not (`PtrUpdateStatus`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PtrUpdate {
     /// The name asked for, without the trailing dot.
     pub value: String,
-    /// AWS's word for it (`PENDING`).
+    /// AWS's word for it: `PENDING` while at work, `FAILED` when it gave up.
     pub status: String,
     /// Why, when AWS says (a missing A record, for one).
     pub reason: Option<String>,
+}
+
+impl PtrUpdate {
+    /// AWS is still at it; any other status is an update that ended without taking effect.
+    pub fn is_pending(&self) -> bool {
+        self.status.eq_ignore_ascii_case("PENDING")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -231,7 +238,7 @@ pub struct ObservedEip {
     pub association_id: Option<String>,
     /// The reverse DNS name in force.
     pub ptr: Option<String>,
-    /// A pending reverse DNS update.
+    /// A reverse DNS update not in force: pending, or failed.
     pub ptr_update: Option<PtrUpdate>,
 }
 

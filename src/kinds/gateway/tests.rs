@@ -251,6 +251,32 @@ fn a_pending_reverse_dns_is_reported_not_set_again() {
 }
 
 #[test]
+fn a_failed_reverse_dns_is_set_again_and_reported_with_its_reason() {
+    let mut o = built(vec![eip("eipalloc-1", Some("i-1"), None, true)]);
+    let update = o.eips[0].ptr_update.as_mut().unwrap();
+    update.status = "FAILED".into();
+    update.reason = Some("the A record does not resolve".into());
+    let (changes, reports) = diff::diff(&desired(), Some(&o), &mut Vec::new());
+    assert_eq!(
+        steps(&changes),
+        ["gateway.eip.reverse_dns Update set_reverse_dns"]
+    );
+    let failed: Vec<_> = reports
+        .iter()
+        .filter(|r| r.address == "gateway.report.reverse_dns")
+        .collect();
+    assert_eq!(failed.len(), 1, "{reports:?}");
+    assert_eq!(failed[0].kind, ReportKind::Todo);
+    assert!(
+        failed[0]
+            .title
+            .ends_with("-> mail.example.com FAILED: the A record does not resolve"),
+        "{}",
+        failed[0].title
+    );
+}
+
+#[test]
 fn observed_values_serialize_as_they_did_before_they_had_types() {
     let subnet = Subnet {
         id: "subnet-1".into(),
