@@ -564,48 +564,65 @@ pub fn reports(
             ],
         },
     ];
-    if let (Some(running), Some(latest), false) = (serving, &o.image_id, g.pins_image())
-        && running.image_id != *latest
-    {
-        out.push(Report {
-            address: "gateway.report.image".into(),
-            kind: ReportKind::Todo,
-            title: format!(
-                "A newer `{}` image is published: {latest} (the gateway runs {})",
-                g.image, running.image_id
-            ),
-            steps: vec![
-                "nothing changes by itself: the running instance keeps its image, the next replacement uses the new one".into(),
-                format!("to move now, set `image: {latest}` in the blueprint: apply replaces the instance and keeps the Elastic IP"),
-            ],
-        });
+    out.extend(image_report(g, o, serving));
+    out.extend(ptr_update.map(|u| reverse_dns_report(&ip, u)));
+    out
+}
+
+/// A newer Debian image than the one the gateway runs (never for a pinned AMI).
+fn image_report(
+    g: &DesiredGateway,
+    o: &ObservedGateway,
+    serving: Option<&ObservedInstance>,
+) -> Option<Report> {
+    let (running, latest) = (serving?, o.image_id.as_ref()?);
+    if g.pins_image() || running.image_id == *latest {
+        return None;
     }
-    match ptr_update {
-        Some(u) if u.is_pending() => out.push(Report {
+    Some(Report {
+        address: "gateway.report.image".into(),
+        kind: ReportKind::Todo,
+        title: format!(
+            "A newer `{}` image is published: {latest} (the gateway runs {})",
+            g.image, running.image_id
+        ),
+        steps: vec![
+            "nothing changes by itself: the running instance keeps its image, the next replacement uses the new one".into(),
+            format!("to move now, set `image: {latest}` in the blueprint: apply replaces the instance and keeps the Elastic IP"),
+        ],
+    })
+}
+
+/// A reverse DNS update AWS is still at (pending), or one that failed (a person's to-do,
+/// with AWS's reason).
+fn reverse_dns_report(ip: &str, u: PtrUpdate) -> Report {
+    if u.is_pending() {
+        return Report {
             address: "gateway.report.reverse_dns".into(),
             kind: ReportKind::Pending,
             title: format!("Reverse DNS of {ip} -> {} is {}", u.value, u.status),
             steps: vec![u.reason.unwrap_or_else(|| {
                 "AWS completes it once the A record resolves; run `mailinfra plan` later".into()
             })],
-        }),
-        Some(u) => out.push(Report {
-            address: "gateway.report.reverse_dns".into(),
-            kind: ReportKind::Todo,
-            title: format!(
-                "Reverse DNS of {ip} -> {} {}: {}",
-                u.value,
-                u.status,
-                u.reason.as_deref().unwrap_or("AWS gave no reason")
-            ),
-            steps: vec![
-                format!("AWS sets it only once the A record {} -> {ip} resolves in public DNS (the zone delegated at its registrar)", u.value),
-                "`mailinfra apply` asks for it again".into(),
-            ],
-        }),
-        None => {}
+        };
     }
-    out
+    Report {
+        address: "gateway.report.reverse_dns".into(),
+        kind: ReportKind::Todo,
+        title: format!(
+            "Reverse DNS of {ip} -> {} {}: {}",
+            u.value,
+            u.status,
+            u.reason.as_deref().unwrap_or("AWS gave no reason")
+        ),
+        steps: vec![
+            format!(
+                "AWS sets it only once the A record {} -> {ip} resolves in public DNS (the zone delegated at its registrar)",
+                u.value
+            ),
+            "`mailinfra apply` asks for it again".into(),
+        ],
+    }
 }
 
 /// Everything to remove when the blueprint no longer has a gateway (destroy): instances,
