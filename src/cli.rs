@@ -54,7 +54,7 @@ pub struct Global {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Check a blueprint offline: every problem at once, with file, line, column and a hint
+    /// Check a blueprint offline: each problem with file, line, column and a hint
     #[command(
         after_help = "Example:\n  mailinfra validate blueprints/example.yaml\n\nNo credentials are needed and nothing is sent to AWS."
     )]

@@ -9,8 +9,10 @@ POST   /_mailinfra/ec2/fail-next-launch?account=ID&code=C&message=M -> the accou
        RunInstances launches an instance that terminates during launch with StateReason C/M
 POST   /_mailinfra/ec2/fail-next-ptr?account=ID&reason=R -> the account's next
        ModifyAddressAttribute ends with PtrRecordUpdate Status FAILED, Reason R
-POST   /_mailinfra/delay?account=ID&op=ec2.AllocateAddress&seconds=N -> holds that operation
-       for N seconds before serving it (0 clears), so a test can kill a client mid-apply
+POST   /_mailinfra/delay?account=ID&op=ec2.AllocateAddress&seconds=N[&times=K] -> holds that
+       operation for N seconds before serving it (0 clears), so a test can kill a client
+       mid-apply; with `times`, only the next K requests are held (a stall the client's
+       retry gets past)
 """
 
 import time
@@ -82,7 +84,9 @@ class Front:
             return [b"{}"]
         if path == "/_mailinfra/delay":
             key = (query["account"][0], query["op"][0])
-            self.delays[key] = float(query["seconds"][0])
+            times = int(query["times"][0]) if "times" in query else None
+            with self.lock:
+                self.delays[key] = [float(query["seconds"][0]), times]
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "2")])
             return [b"{}"]
         if path == "/_mailinfra/ses/identity":
@@ -98,7 +102,13 @@ class Front:
         op = self.operation(environ, service, path, body)
         with self.lock:
             self.counts[account][f"{service}.{op}"] += 1
-        delay = self.delays.get((account, f"{service}.{op}"), 0)
+        delay = 0
+        with self.lock:
+            held = self.delays.get((account, f"{service}.{op}"))
+            if held and held[0] and held[1] != 0:
+                delay = held[0]
+                if held[1] is not None:
+                    held[1] -= 1
         if delay:
             time.sleep(delay)
         if path.startswith("/v2/email/"):

@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use aws_config::{BehaviorVersion, Region, retry::RetryConfig};
+use aws_config::{BehaviorVersion, Region, retry::RetryConfig, timeout::TimeoutConfig};
 use aws_credential_types::provider::ProvideCredentials;
 use aws_sdk_route53::config::SharedAsyncSleep;
 use aws_sdk_route53::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -70,6 +70,16 @@ pub enum AwsError {
         message: String,
         hint: Option<String>,
     },
+    /// The profile signs in through IAM Identity Center (or `aws login`) and no valid login
+    /// is cached: the one thing to do is the login command.
+    #[error(
+        "profile `{profile}` signs in through {through} and has no valid cached login: run `{command} --profile {profile}`"
+    )]
+    Login {
+        profile: String,
+        through: &'static str,
+        command: &'static str,
+    },
     #[error("{0}")]
     Other(String),
 }
@@ -90,6 +100,12 @@ impl AwsError {
             ),
             (Some(code), Some(msg)) => (format!("{code}: {msg}"), None),
             (Some(code), None) => (code.clone(), None),
+            _ if matches!(err, SdkError::TimeoutError(_)) => (
+                timeouts().describe(&DisplayErrorContext(&err).to_string()),
+                Some(format!(
+                    "AWS or the network is not answering; try again later, or check the endpoint (--endpoint-url / AWS_ENDPOINT_URL); {ATTEMPT_TIMEOUT_VAR} and {OPERATION_TIMEOUT_VAR} set the bounds"
+                )),
+            ),
             _ => (
                 DisplayErrorContext(&err).to_string(),
                 Some(
@@ -113,10 +129,82 @@ impl AwsError {
     }
 }
 
+/// Attempts per request (the SDK's standard retry: throttling, 5xx, timeouts).
+const MAX_ATTEMPTS: u32 = 5;
+
+/// How long one attempt may wait for its response before the SDK abandons it and retries.
+/// The SDK sets no such bound by default (only a 3.1 s connect timeout), so a response that
+/// never comes would hang a run as long as it stalls; AWS recommends bounding both the
+/// attempt and the whole call
+/// (<https://docs.aws.amazon.com/sdk-for-rust/latest/dg/timeouts.html>). AWS API calls answer
+/// in well under a second; 30 s leaves room for a slow network.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The bound on one call, every attempt and the backoff between them included.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(180);
+/// Environment variables that change the bounds (seconds, fractions allowed), for tests
+/// against a stalling emulator or a very slow network.
+pub const ATTEMPT_TIMEOUT_VAR: &str = "MAILINFRA_AWS_ATTEMPT_TIMEOUT";
+pub const OPERATION_TIMEOUT_VAR: &str = "MAILINFRA_AWS_OPERATION_TIMEOUT";
+
+/// The request bounds in force, for the error that reports one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Timeouts {
+    attempt: Duration,
+    operation: Duration,
+}
+
+static TIMEOUTS: OnceLock<Timeouts> = OnceLock::new();
+
+fn timeouts() -> Timeouts {
+    *TIMEOUTS.get_or_init(|| Timeouts::from_env(|k| std::env::var(k).ok()))
+}
+
+impl Timeouts {
+    fn from_env(var: impl Fn(&str) -> Option<String>) -> Self {
+        let seconds = |name: &str, default: Duration| {
+            var(name)
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .filter(|s| s.is_finite() && *s > 0.0)
+                .map_or(default, Duration::from_secs_f64)
+        };
+        Self {
+            attempt: seconds(ATTEMPT_TIMEOUT_VAR, ATTEMPT_TIMEOUT),
+            operation: seconds(OPERATION_TIMEOUT_VAR, OPERATION_TIMEOUT),
+        }
+    }
+
+    /// What a timeout error means, from the SDK's text of which bound fired.
+    fn describe(&self, sdk_text: &str) -> String {
+        if sdk_text.contains("all attempts") {
+            format!(
+                "no response from AWS within {} (the bound on one call, retries included)",
+                secs(self.operation)
+            )
+        } else {
+            format!(
+                "no response from AWS within {} in any of {MAX_ATTEMPTS} attempts",
+                secs(self.attempt)
+            )
+        }
+    }
+}
+
+/// A duration as a person writes it: "30 s", "1.5 s".
+fn secs(d: Duration) -> String {
+    format!("{} s", (d.as_secs_f64() * 1000.0).round() / 1000.0)
+}
+
 /// Loads the shared configuration and checks that credentials resolve, before any request.
 pub async fn connect(settings: &AwsSettings) -> Result<Aws, AwsError> {
+    let bounds = timeouts();
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(RetryConfig::standard().with_max_attempts(5));
+        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .operation_attempt_timeout(bounds.attempt)
+                .operation_timeout(bounds.operation)
+                .build(),
+        );
     if let Some(p) = &settings.profile {
         loader = loader.profile_name(p);
     }
@@ -139,6 +227,9 @@ pub async fn connect(settings: &AwsSettings) -> Result<Aws, AwsError> {
         .credentials_provider()
         .ok_or_else(|| AwsError::Credentials("no credential provider is configured".into()))?;
     if let Err(e) = provider.provide_credentials().await {
+        if let Some(login) = login_profile(settings).await {
+            return Err(login);
+        }
         return Err(AwsError::Credentials(credentials_problem(&e, settings)));
     }
     let ses_rate = std::env::var("MAILINFRA_SES_REQUESTS_PER_SECOND")
@@ -259,6 +350,36 @@ const REFUSED_CREDENTIALS: &[&str] = &[
     "SignatureDoesNotMatch",
 ];
 
+/// When the selected profile signs in through IAM Identity Center (`sso_session` or
+/// `sso_start_url`) or `aws login` (`login_session`), the error that names its login
+/// command: a missing or expired cached login is the usual reason such a profile fails.
+async fn login_profile(settings: &AwsSettings) -> Option<AwsError> {
+    use aws_types::os_shim_internal::{Env, Fs};
+    let profiles = aws_config::profile::load(
+        &Fs::real(),
+        &Env::real(),
+        &Default::default(),
+        settings.profile.clone().map(Cow::Owned),
+    )
+    .await
+    .ok()?;
+    let name = profiles.selected_profile();
+    let profile = profiles.get_profile(name)?;
+    let (through, command) =
+        if profile.get("sso_session").is_some() || profile.get("sso_start_url").is_some() {
+            ("IAM Identity Center (SSO)", "aws sso login")
+        } else if profile.get("login_session").is_some() {
+            ("`aws login`", "aws login")
+        } else {
+            return None;
+        };
+    Some(AwsError::Login {
+        profile: name.to_owned(),
+        through,
+        command,
+    })
+}
+
 /// One sentence on why no credentials could be had, naming where the chain looked.
 fn credentials_problem(
     e: &aws_credential_types::provider::error::CredentialsError,
@@ -353,6 +474,34 @@ mod tests {
         let spent = start.elapsed();
         assert!(spent >= Duration::from_millis(990), "{spent:?}");
         assert!(spent <= Duration::from_millis(1100), "{spent:?}");
+    }
+
+    #[test]
+    fn timeouts_default_to_30_s_per_attempt_and_3_min_per_call_and_read_the_environment() {
+        let none = Timeouts::from_env(|_| None);
+        assert_eq!(none.attempt, Duration::from_secs(30));
+        assert_eq!(none.operation, Duration::from_secs(180));
+        let set = Timeouts::from_env(|k| {
+            Some(match k {
+                ATTEMPT_TIMEOUT_VAR => "0.5".into(),
+                _ => "7".into(),
+            })
+        });
+        assert_eq!(set.attempt, Duration::from_millis(500));
+        assert_eq!(set.operation, Duration::from_secs(7));
+        // Nonsense keeps the default rather than disabling the bound.
+        for bad in ["0", "-1", "NaN", "inf", "soon"] {
+            let t = Timeouts::from_env(|_| Some(bad.into()));
+            assert_eq!(t, none, "{bad}");
+        }
+        assert_eq!(
+            set.describe("operation attempt timeout (single attempt) occurred after 500ms"),
+            "no response from AWS within 0.5 s in any of 5 attempts"
+        );
+        assert_eq!(
+            set.describe("operation timeout (all attempts including retries) occurred after 7s"),
+            "no response from AWS within 7 s (the bound on one call, retries included)"
+        );
     }
 
     #[tokio::test]

@@ -1,4 +1,5 @@
-//! `mailinfra validate`: offline checks, every problem at once. No credentials, no AWS.
+//! `mailinfra validate`: offline checks, every problem of meaning at once (a malformed
+//! document stops at its first problem). No credentials, no AWS.
 
 use super::{Outcome, load};
 use crate::cli::FileArg;

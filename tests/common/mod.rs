@@ -314,6 +314,35 @@ impl Account {
             .unwrap()
     }
 
+    /// Holds the next `times` requests of one operation (`service.Operation`) of this account
+    /// in the emulator; later ones are served at once.
+    pub fn delay_times(&self, op: &str, seconds: f64, times: u32) {
+        self.emulator(
+            "POST",
+            &format!(
+                "/_mailinfra/delay?account={}&op={op}&seconds={seconds}&times={times}",
+                self.id
+            ),
+            "",
+        );
+    }
+
+    /// Runs `mailinfra ARGS` with extra environment variables set and some of the usual ones
+    /// removed (for example the access keys, to use a profile instead).
+    pub fn mailinfra_env(&self, args: &[&str], set: &[(&str, &str)], remove: &[&str]) -> Run {
+        let mut cmd = self.command(args);
+        cmd.envs(set.iter().copied());
+        for name in remove {
+            cmd.env_remove(name);
+        }
+        let out = cmd.output().unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
     /// Holds one operation (`service.Operation`) of this account in the emulator.
     pub fn delay(&self, op: &str, seconds: f64) {
         self.emulator(
