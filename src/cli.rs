@@ -35,7 +35,8 @@ pub struct Global {
     /// AWS profile from the shared config files (default: AWS_PROFILE, then `default`)
     #[arg(long, global = true, value_name = "NAME")]
     pub profile: Option<String>,
-    /// AWS region, overriding the blueprint's `region:`
+    /// AWS region of a blueprint without `region:` (one that differs from the blueprint's is
+    /// refused)
     #[arg(long, global = true, value_name = "REGION")]
     pub region: Option<String>,
     /// Send every AWS request to this URL, e.g. a local emulator (default: AWS_ENDPOINT_URL)

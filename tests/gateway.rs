@@ -630,3 +630,25 @@ async fn a_foreign_spf_stops_the_plan_before_anything_is_created() {
     // The test's own two writes: the hosted zone and the foreign SPF record.
     assert_eq!(writes, 2, "{:?}", acct.requests());
 }
+
+#[tokio::test]
+async fn a_region_flag_that_differs_from_the_blueprint_is_refused_before_any_request() {
+    // The key would be written in one region and the boot script read it from the other;
+    // what exists in the blueprint's region would be left behind.
+    let acct = Account::new();
+    acct.create_zone("example.com").await;
+    acct.write("b.yaml", GATEWAY);
+    let before = acct.request_total();
+    let run = acct.mailinfra(&["plan", "b.yaml", "--region", "eu-central-1"]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr
+            .contains("`--region eu-central-1` differs from the blueprint's `region: eu-west-1`"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(acct.request_total(), before, "{:?}", acct.requests());
+    // The same region is no mismatch.
+    let same = acct.mailinfra(&["plan", "b.yaml", "--region", "eu-west-1"]);
+    assert_eq!(same.code, 0, "{}", same.stderr);
+}

@@ -234,6 +234,16 @@ fn document_level_rules() {
             "open relay",
         ),
         (
+            "blueprint: acme\nregion: eu-west-1\ngateway: { hostname: mail.example.com, relay_from: [10.0.1.5/16] }\n",
+            (3, 53),
+            "`10.0.1.5/16` has host bits set: the range it means is `10.0.0.0/16`",
+        ),
+        (
+            "blueprint: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\nregion: eu-west-1\ngateway: { hostname: mail.example.com, relay_from: [10.0.0.0/16] }\n",
+            (1, 12),
+            "the blueprint name makes the IAM role `mailinfra-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-gateway`, 65 characters; IAM allows 64",
+        ),
+        (
             "blueprint: acme\nregion: eu-west-1\ngateway: { hostname: mail.example.com, zone: example.org, relay_from: [10.0.0.0/16] }\n",
             (3, 22),
             "`mail.example.com` is outside its zone `example.org`",
@@ -501,5 +511,18 @@ fn deep_nesting_meets_the_nesting_limit() {
             Some(Pos { line: 2, col: 40 }),
             "the blueprint is nested too deeply: the nesting depth limit is 32"
         )]
+    );
+}
+
+#[test]
+fn a_46_character_name_fits_iam_with_a_gateway() {
+    let name = "a".repeat(46);
+    let source = format!(
+        "blueprint: {name}\nregion: eu-west-1\ngateway: {{ hostname: mail.example.com, relay_from: [10.0.0.0/16] }}\n"
+    );
+    let bp = super::load("b.yaml", &source, std::path::Path::new(".")).unwrap();
+    assert_eq!(
+        crate::mail::gateway::role_name(&bp.name.value).len(),
+        crate::mail::gateway::IAM_NAME_MAX
     );
 }

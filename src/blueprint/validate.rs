@@ -161,6 +161,7 @@ fn gateway_and_domains(c: &mut Checks, bp: &Blueprint) -> Owners {
     let selector = bp.gateway.as_ref().map(|g| g.dkim_selector.value.as_str());
     if let Some(g) = &bp.gateway {
         gateway(c, g, bp.region.is_some());
+        iam_names(c, &bp.name);
         owners.insert(
             (g.hostname.value.clone(), RType::A),
             ("gateway".into(), Purpose::GatewayA.label()),
@@ -299,6 +300,14 @@ fn relay_ranges(c: &mut Checks, g: &GatewaySpec) {
                 format!("`{}` is not private address space: relaying for it makes the gateway an open relay", r.value),
                 "allow only your VPC's private ranges (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10)",
             ),
+            // EC2 stores the network address: with host bits set, every plan would show the
+            // rule as missing and the stored one as extra.
+            Some((a, p)) if network(a, p) != a => c.err(
+                r.pos,
+                &path,
+                format!("`{}` has host bits set: the range it means is `{}/{p}`", r.value, network(a, p)),
+                format!("write `{}/{p}`", network(a, p)),
+            ),
             Some(_) => {}
             None => c.err(
                 r.pos,
@@ -307,6 +316,27 @@ fn relay_ranges(c: &mut Checks, g: &GatewaySpec) {
                 "write a range such as `10.0.0.0/16`",
             ),
         }
+    }
+}
+
+/// The gateway's role and instance profile are named after the blueprint; IAM refuses names
+/// over 64 characters, which would fail apply halfway.
+fn iam_names(c: &mut Checks, name: &Spanned<String>) {
+    let role = crate::mail::gateway::role_name(&name.value);
+    let max = crate::mail::gateway::IAM_NAME_MAX;
+    if role.len() > max {
+        c.err(
+            name.pos,
+            "blueprint",
+            format!(
+                "with a gateway, the blueprint name makes the IAM role `{role}`, {} characters; IAM allows {max}",
+                role.len()
+            ),
+            format!(
+                "shorten the blueprint name to {} characters or fewer",
+                max - (role.len() - name.value.len())
+            ),
+        );
     }
 }
 
@@ -659,6 +689,12 @@ fn dkim_key(c: &mut Checks, k: &DkimSpec, domain: &str, kp: &str) {
 
 /// An address with an optional `/prefix` of at most `max_prefix` bits; without one, the
 /// prefix is `max_prefix` (a single address).
+/// The network address of `a/prefix`.
+fn network(a: Ipv4Addr, prefix: u8) -> Ipv4Addr {
+    let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+    Ipv4Addr::from(u32::from(a) & mask)
+}
+
 fn cidr<A: std::str::FromStr>(text: &str, max_prefix: u8) -> Option<(A, u8)> {
     let (addr, prefix) = match text.split_once('/') {
         Some((a, p)) => (a, p.parse::<u8>().ok().filter(|p| *p <= max_prefix)?),

@@ -61,13 +61,22 @@ pub async fn connect(settings: &AwsSettings) -> Result<Aws, Failure> {
     Ok(aws::connect(settings).await?)
 }
 
-/// The desired state of a blueprint; `--region` overrides the blueprint's region.
-pub fn desired(bp: &Blueprint, global: &crate::cli::Global) -> Desired {
+/// The desired state of a blueprint. `--region` names the region of a blueprint without
+/// `region:`; one that differs from the blueprint's is refused before any request: the SES
+/// setup, the gateway's key and its boot script would otherwise be split between two regions,
+/// and what exists in the blueprint's region would be left behind.
+pub fn desired(bp: &Blueprint, global: &crate::cli::Global) -> Result<Desired, Failure> {
     let mut d = desired::from_blueprint(bp);
-    if let Some(r) = &global.region {
-        d.region = Some(r.clone());
+    match (&global.region, bp.region()) {
+        (Some(flag), Some(own)) if flag != own => {
+            return Err(Failure::Refused(format!(
+                "`--region {flag}` differs from the blueprint's `region: {own}`; nothing was sent to AWS\n  = hint: drop `--region` (the blueprint's region is used), or change `region:` in the blueprint"
+            )));
+        }
+        (Some(flag), None) => d.region = Some(flag.clone()),
+        _ => {}
     }
-    d
+    Ok(d)
 }
 
 /// What plan, apply, destroy and check start from.
@@ -86,7 +95,7 @@ pub async fn start(
     shape: impl FnOnce(Desired) -> Desired,
 ) -> Result<Session, Failure> {
     let bp = load(file)?;
-    let desired = shape(desired(&bp, global));
+    let desired = shape(desired(&bp, global)?);
     let aws = connect(&settings(global, bp.region())).await?;
     out.progress(&format!(
         "reading AWS for blueprint `{}`...",

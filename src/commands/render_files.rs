@@ -10,7 +10,7 @@ use crate::output::Output;
 
 pub fn run(args: &RenderArgs, global: &Global, out: &Output) -> Outcome {
     let bp = load(&args.file)?;
-    let d = desired(&bp, global);
+    let d = desired(&bp, global)?;
     let Some(g) = &d.gateway else {
         return Err(Failure::Refused(format!(
             "{} has no `gateway:` to render\n  = hint: add a gateway section (hostname, relay_from)",

@@ -74,7 +74,7 @@ pub struct DomainStatus {
 
 pub async fn run(args: &StatusArgs, global: &Global, out: &Output) -> Outcome {
     let bp = load(&args.file.file)?;
-    let desired = desired(&bp, global);
+    let desired = desired(&bp, global)?;
     let mut status = Status {
         format: FORMAT.into(),
         version: VERSION,

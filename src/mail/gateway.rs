@@ -182,6 +182,15 @@ fn fill(template: &str, values: &[(&str, &str)]) -> String {
 }
 
 /// The trust policy that lets EC2 instances assume the gateway's role.
+/// The name of the gateway's IAM role, instance profile and security group.
+pub fn role_name(blueprint: &str) -> String {
+    format!("mailinfra-{blueprint}-gateway")
+}
+
+/// IAM's limit on role and instance profile names (IAM User Guide, "IAM and AWS STS quotas":
+/// role name 64 characters; terraform-provider-aws validates `name` of aws_iam_role the same).
+pub const IAM_NAME_MAX: usize = 64;
+
 pub fn trust_policy() -> String {
     r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#.to_owned()
 }

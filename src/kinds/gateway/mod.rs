@@ -32,7 +32,7 @@ pub struct Names {
 
 impl Names {
     pub fn of(blueprint: &str, selector: &str) -> Names {
-        let base = format!("mailinfra-{blueprint}-gateway");
+        let base = crate::mail::gateway::role_name(blueprint);
         Names {
             role: base.clone(),
             security_group: base,
