@@ -454,6 +454,8 @@ async fn destroy_keeps_the_address_unless_asked() {
     let run = acct.mailinfra(&["destroy", "b.yaml", "--yes"]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert!(run.stderr.contains("Elastic IP is kept"), "{}", run.stderr);
+    assert!(run.stderr.contains("Destroy complete: "), "{}", run.stderr);
+    assert!(!run.stderr.contains("Apply complete"), "{}", run.stderr);
     assert!(running(&instances(&acct).await).is_empty());
     assert!(
         acct.ec2(R)

@@ -24,6 +24,7 @@ pub async fn run(args: &ApplyArgs, global: &Global, out: &Output) -> Outcome {
         force: args.force,
         timeout: args.timeout,
         wait: args.wait,
+        verb: "Apply",
     };
     if let Some(saved) = read_saved_plan(&args.file)? {
         let aws = connect(&settings(global, saved.desired.region.as_deref())).await?;
@@ -80,6 +81,8 @@ pub struct Execution {
     pub timeout: Duration,
     /// Wait this long for SES identities to verify.
     pub wait: Option<Duration>,
+    /// What the run is called when it reports: `Apply` or `Destroy`.
+    pub verb: &'static str,
 }
 
 /// Confirms and carries out a plan. Shared by apply and destroy.
@@ -108,7 +111,8 @@ pub async fn execute(aws: &Aws, plan: &Plan, how: &Execution, out: &Output) -> O
         let batches: usize = results.iter().map(|r| r.batches).sum();
         let s = plan.summary;
         out.progress(&format!(
-            "Apply complete: {} created, {} updated, {} replaced, {} adopted, {} deleted; {} SES change(s), {} gateway change(s), {} Route 53 change batch(es) in {} zone(s).",
+            "{} complete: {} created, {} updated, {} replaced, {} adopted, {} deleted; {} SES change(s), {} gateway change(s), {} Route 53 change batch(es) in {} zone(s).",
+            how.verb,
             s.create,
             s.update,
             s.replace,

@@ -33,6 +33,7 @@ pub async fn run(args: &DestroyArgs, global: &Global, out: &Output) -> Outcome {
         force: true,
         timeout: args.timeout,
         wait: None,
+        verb: "Destroy",
     };
     execute(&aws, &plan, &how, out).await
 }
