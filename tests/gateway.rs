@@ -651,6 +651,16 @@ async fn a_region_flag_that_differs_from_the_blueprint_is_refused_before_any_req
     );
     assert_eq!(acct.request_total(), before, "{:?}", acct.requests());
     // The same region is no mismatch.
-    let same = acct.mailinfra(&["plan", "b.yaml", "--region", "eu-west-1"]);
+    let same = acct.mailinfra(&["plan", "b.yaml", "--region", "eu-west-1", "--out", "p.json"]);
     assert_eq!(same.code, 0, "{}", same.stderr);
+    // A saved plan keeps its region too.
+    let before = acct.request_total();
+    let saved = acct.mailinfra(&["apply", "p.json", "--yes", "--region", "eu-central-1"]);
+    assert_eq!(saved.code, 1, "{}\n{}", saved.stdout, saved.stderr);
+    assert!(
+        saved.stderr.contains("differs from the blueprint's"),
+        "{}",
+        saved.stderr
+    );
+    assert_eq!(acct.request_total(), before, "{:?}", acct.requests());
 }

@@ -6,7 +6,7 @@
 //! text into a [`Blueprint`]; a structural problem (a wrong type, an unknown or missing field)
 //! stops it with one [`Diagnostic`], as cargo does; checks of meaning then report every problem
 //! at once. Pure apart from reading DKIM key files the blueprint names: no AWS, no tokio. May
-//! import `mail` (the record builders it validates against); nothing from `model`, `plan` or
+//! import `mail` (the record builders it validates against); nothing from `kinds`, `plan` or
 //! the AWS edges.
 
 pub mod diagnostics;

@@ -27,7 +27,7 @@ pub async fn run(args: &ApplyArgs, global: &Global, out: &Output) -> Outcome {
         verb: "Apply",
     };
     if let Some(saved) = read_saved_plan(&args.file)? {
-        let aws = connect(&settings(global, saved.desired.region.as_deref())).await?;
+        let aws = connect(&settings(global, saved.desired.region.as_deref())?).await?;
         out.progress(&format!(
             "checking that AWS still matches the saved plan {}...",
             args.file.display()

@@ -45,15 +45,28 @@ pub fn load(path: &Path) -> Result<Blueprint, Failure> {
     blueprint::load_file(path).map_err(Failure::Blueprint)
 }
 
-/// Flags win over the blueprint; the blueprint's region is used when no flag names one.
-pub fn settings(global: &crate::cli::Global, blueprint_region: Option<&str>) -> AwsSettings {
-    AwsSettings {
+/// How to connect: `--profile`, `--endpoint-url`, and the region (`region`).
+pub fn settings(
+    global: &crate::cli::Global,
+    blueprint_region: Option<&str>,
+) -> Result<AwsSettings, Failure> {
+    Ok(AwsSettings {
         profile: global.profile.clone(),
-        region: global
-            .region
-            .clone()
-            .or_else(|| blueprint_region.map(str::to_owned)),
+        region: region(global, blueprint_region)?,
         endpoint_url: global.endpoint_url.clone(),
+    })
+}
+
+/// The region: the blueprint's (or a saved plan's) `region:`; `--region` names the region
+/// of one without it. A `--region` that differs is refused before any request: the SES
+/// setup, the gateway's key and its boot script would otherwise be split between two
+/// regions, and what exists in the blueprint's region would be left behind.
+fn region(global: &crate::cli::Global, own: Option<&str>) -> Result<Option<String>, Failure> {
+    match (&global.region, own) {
+        (Some(flag), Some(own)) if flag != own => Err(Failure::Refused(format!(
+            "`--region {flag}` differs from the blueprint's `region: {own}`; nothing was sent to AWS\n  = hint: drop `--region` (the blueprint's region is used), or change `region:` in the blueprint"
+        ))),
+        (flag, own) => Ok(flag.clone().or_else(|| own.map(str::to_owned))),
     }
 }
 
@@ -61,21 +74,10 @@ pub async fn connect(settings: &AwsSettings) -> Result<Aws, Failure> {
     Ok(aws::connect(settings).await?)
 }
 
-/// The desired state of a blueprint. `--region` names the region of a blueprint without
-/// `region:`; one that differs from the blueprint's is refused before any request: the SES
-/// setup, the gateway's key and its boot script would otherwise be split between two regions,
-/// and what exists in the blueprint's region would be left behind.
+/// The desired state of a blueprint, in the region `region` settles.
 pub fn desired(bp: &Blueprint, global: &crate::cli::Global) -> Result<Desired, Failure> {
     let mut d = desired::from_blueprint(bp);
-    match (&global.region, bp.region()) {
-        (Some(flag), Some(own)) if flag != own => {
-            return Err(Failure::Refused(format!(
-                "`--region {flag}` differs from the blueprint's `region: {own}`; nothing was sent to AWS\n  = hint: drop `--region` (the blueprint's region is used), or change `region:` in the blueprint"
-            )));
-        }
-        (Some(flag), None) => d.region = Some(flag.clone()),
-        _ => {}
-    }
+    d.region = region(global, bp.region())?;
     Ok(d)
 }
 
@@ -96,7 +98,7 @@ pub async fn start(
 ) -> Result<Session, Failure> {
     let bp = load(file)?;
     let desired = shape(desired(&bp, global)?);
-    let aws = connect(&settings(global, bp.region())).await?;
+    let aws = connect(&settings(global, bp.region())?).await?;
     out.progress(&format!(
         "reading AWS for blueprint `{}`...",
         desired.blueprint

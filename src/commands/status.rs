@@ -87,7 +87,7 @@ pub async fn run(args: &StatusArgs, global: &Global, out: &Output) -> Outcome {
     let reads_ses = desired.region.is_some() && !desired.ses.identities.is_empty()
         || desired.ses.production_access.is_some();
     let aws = if desired.gateway.is_some() || reads_ses {
-        Some(connect(&settings(global, bp.region())).await?)
+        Some(connect(&settings(global, bp.region())?).await?)
     } else {
         None
     };

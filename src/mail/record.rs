@@ -81,12 +81,6 @@ impl AsRef<str> for RType {
     }
 }
 
-impl PartialEq<&str> for RType {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}
-
 /// What mailinfra publishes a record for. Serialized as the label plans show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Purpose {

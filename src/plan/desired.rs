@@ -174,14 +174,6 @@ pub enum Content {
 }
 
 impl Content {
-    /// Whether the value is known now, without any output.
-    pub fn is_known(&self) -> bool {
-        matches!(
-            self,
-            Content::Whole { .. } | Content::Spf { .. } | Content::Keep
-        )
-    }
-
     /// What the value will be, for people: the template with its outputs named.
     pub fn describe(&self) -> String {
         match self {

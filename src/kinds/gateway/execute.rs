@@ -564,7 +564,8 @@ enum Generation {
 enum Waited {
     Reached,
     /// Waiting for `running`, an instance is terminated or shutting down: it never will be.
-    Gone,
+    /// With EC2's reason for it (`StateReason`: code, message), read in the same request.
+    Gone(Option<(String, String)>),
 }
 
 impl Steps<'_> {
@@ -625,10 +626,7 @@ impl Steps<'_> {
             Waited::Reached => Ok(Generation::Running(id)),
             // Terminated while starting: EC2 says why (an EBS key the caller may not use,
             // volume limits, capacity), and the next token would only fail the same way.
-            Waited::Gone => {
-                let reason = state_reason(self.aws, &id).await?;
-                Err(AwsError::Other(launch_failed(&id, reason.as_ref())))
-            }
+            Waited::Gone(reason) => Err(AwsError::Other(launch_failed(&id, reason.as_ref()))),
         }
     }
 
@@ -669,15 +667,16 @@ impl Steps<'_> {
         };
         let waited = poll::until(wait, || async {
             let states = instance_states(self.aws, ids).await?;
-            Ok(if states.iter().all(|s| *s == want) {
+            let gone = states.iter().find(|(s, _)| s.is_gone());
+            Ok(if states.iter().all(|(s, _)| *s == want) {
                 Look::Done(Waited::Reached)
-            } else if want == InstanceState::Running && states.iter().any(|s| s.is_gone()) {
-                Look::Done(Waited::Gone)
+            } else if let (InstanceState::Running, Some((_, reason))) = (want, gone) {
+                Look::Done(Waited::Gone(reason.clone()))
             } else {
                 Look::NotYet(
                     states
                         .iter()
-                        .map(|s| s.as_str())
+                        .map(|(s, _)| s.as_str())
                         .collect::<Vec<_>>()
                         .join(", "),
                 )
@@ -788,28 +787,6 @@ fn spent_token(e: &AwsError) -> bool {
     code(e).is_some_and(|c| c.starts_with("Idempotent"))
 }
 
-/// Why an instance is in its state, as EC2 says it (`StateReason`): (code, message).
-async fn state_reason(aws: &Aws, id: &str) -> Result<Option<(String, String)>, AwsError> {
-    let out = aws
-        .ec2
-        .describe_instances()
-        .instance_ids(id)
-        .send()
-        .await
-        .map_err(|e| AwsError::call(&ops::DESCRIBE_INSTANCES, e))?;
-    Ok(out
-        .reservations()
-        .iter()
-        .flat_map(|r| r.instances())
-        .find_map(|i| i.state_reason())
-        .map(|r| {
-            (
-                r.code().unwrap_or_default().to_owned(),
-                r.message().unwrap_or_default().to_owned(),
-            )
-        }))
-}
-
 /// The error of a launch whose instance terminated while starting, with EC2's reason.
 fn launch_failed(id: &str, reason: Option<&(String, String)>) -> String {
     let (code, message) = reason.map_or(("", ""), |(c, m)| (c.as_str(), m.as_str()));
@@ -827,7 +804,11 @@ fn launch_failed(id: &str, reason: Option<&(String, String)>) -> String {
     format!("instance {id} was terminated while launching: {why}\n  = hint: {hint}")
 }
 
-async fn instance_states(aws: &Aws, ids: &[String]) -> Result<Vec<InstanceState>, AwsError> {
+/// Each instance's state, and why it is in it as EC2 says (`StateReason`: code, message).
+async fn instance_states(
+    aws: &Aws,
+    ids: &[String],
+) -> Result<Vec<(InstanceState, Option<(String, String)>)>, AwsError> {
     let out = aws
         .ec2
         .describe_instances()
@@ -839,7 +820,15 @@ async fn instance_states(aws: &Aws, ids: &[String]) -> Result<Vec<InstanceState>
         .reservations()
         .iter()
         .flat_map(|r| r.instances())
-        .map(state)
+        .map(|i| {
+            let reason = i.state_reason().map(|r| {
+                (
+                    r.code().unwrap_or_default().to_owned(),
+                    r.message().unwrap_or_default().to_owned(),
+                )
+            });
+            (state(i), reason)
+        })
         .collect())
 }
 

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::kinds::records::ownership;
+use crate::kinds::records::{RType, ownership};
 use crate::kinds::ses::verification;
 use crate::kinds::ses::{
     self, DEFAULT_SIGNING_ZONE, DesiredConfigSet, DesiredIdentity, DesiredSes, DkimOrigin,
@@ -400,7 +400,9 @@ fn dkim_need(
         DkimSetting::External { selector } => {
             let name = crate::mail::dkim::record_name(selector, &id.domain);
             let published = observed.zones.iter().any(|z| {
-                z.records.iter().any(|r| r.name == name && r.rtype == "TXT")
+                z.records
+                    .iter()
+                    .any(|r| r.name == name && r.rtype == RType::Txt)
                     && z.records.iter().any(|r| {
                         r.name == ownership::marker_name(&name, "TXT")
                             && ownership::parse(r).is_some_and(|ow| ow.blueprint == owner.me)
