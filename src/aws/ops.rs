@@ -138,6 +138,7 @@ ops! {
     DESCRIBE_ADDRESSES_ATTRIBUTE = Ec2 "DescribeAddressesAttribute" Read Ec2Read Gateway;
     DESCRIBE_SECURITY_GROUPS = Ec2 "DescribeSecurityGroups" Read Ec2Read Gateway;
     DESCRIBE_SUBNETS = Ec2 "DescribeSubnets" Read Ec2Read Gateway;
+    GET_ROLE = Iam "GetRole" Read GatewayRole Gateway;
     GET_INSTANCE_PROFILE = Iam "GetInstanceProfile" Read GatewayRole Gateway;
     GET_ROLE_POLICY = Iam "GetRolePolicy" Read GatewayRole Gateway;
     DESCRIBE_PARAMETERS = Ssm "DescribeParameters" Read Account Gateway;

@@ -65,8 +65,10 @@ pub enum GatewayOp {
     DeleteSecurityGroups {
         ids: Vec<String>,
     },
+    /// Removes the parts of the role that exist, in this order.
     DeleteRole {
         role: String,
+        parts: Vec<RolePart>,
     },
     DeleteKey {
         names: Vec<String>,
@@ -74,6 +76,37 @@ pub enum GatewayOp {
     ResetReverseDns {
         allocation_id: String,
     },
+}
+
+/// A piece of the gateway's IAM role, in the order destroy removes them (IAM refuses to
+/// delete a profile that holds a role, or a role that has a policy or sits in a profile).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RolePart {
+    /// The role's membership in the instance profile.
+    Membership,
+    Profile,
+    Policy,
+    Role,
+}
+
+impl RolePart {
+    /// The parts `o` holds, in deletion order.
+    fn present(o: &ObservedGateway, role: &str) -> Vec<RolePart> {
+        let in_profile = o
+            .profile_roles
+            .as_ref()
+            .is_some_and(|roles| roles.iter().any(|r| r == role));
+        [
+            (RolePart::Membership, in_profile),
+            (RolePart::Profile, o.profile_roles.is_some()),
+            (RolePart::Policy, o.role_policy.is_some()),
+            (RolePart::Role, o.role_exists),
+        ]
+        .into_iter()
+        .filter_map(|(part, there)| there.then_some(part))
+        .collect()
+    }
 }
 
 impl GatewayOp {
@@ -161,7 +194,7 @@ fn role(g: &DesiredGateway, o: &ObservedGateway, region: &str) -> Option<Gateway
     }
     Some(change(
         "gateway.role",
-        if o.profile_roles.is_none() {
+        if !o.role_exists {
             Action::Create
         } else {
             Action::Update
@@ -642,12 +675,14 @@ fn removal(o: &ObservedGateway, scope: Option<&DesiredGateway>) -> Vec<GatewayCh
         ));
     }
     let Some(g) = scope else { return changes };
-    if o.profile_roles.is_some() || o.role_policy.is_some() {
+    let parts = RolePart::present(o, &g.names.role);
+    if !parts.is_empty() {
         changes.push(change(
             "gateway.role",
             Action::Delete,
             GatewayOp::DeleteRole {
                 role: g.names.role.clone(),
+                parts,
             },
             vec![],
         ));

@@ -25,7 +25,7 @@ use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest as _, Sha256};
 use tokio::time::Instant;
 
-use super::diff::{GatewayChange, GatewayOp};
+use super::diff::{GatewayChange, GatewayOp, RolePart};
 use super::observe::{self, state};
 use super::{CONFIG_TAG, DesiredGateway, Ingress, InstanceState, ROLE_POLICY};
 use crate::aws::poll::{self, Look, Stopped, Wait};
@@ -344,7 +344,7 @@ impl Steps<'_> {
                 }
                 Ok(())
             }
-            GatewayOp::DeleteRole { role } => delete_role(aws, role).await,
+            GatewayOp::DeleteRole { role, parts } => delete_role(aws, role, parts).await,
             GatewayOp::DeleteKey { names } => delete_key(aws, names).await,
             GatewayOp::SetReverseDns { .. }
             | GatewayOp::ResetReverseDns { .. }
@@ -925,44 +925,49 @@ async fn set_reverse_dns(
     Ok(())
 }
 
-/// Removes the role from its profile, deletes the profile, the policy and the role; each one
-/// already gone counts as done.
-async fn delete_role(aws: &Aws, role: &str) -> Result<(), AwsError> {
-    let gone = ["NoSuchEntity"];
-    let removed = aws
-        .iam
-        .remove_role_from_instance_profile()
-        .instance_profile_name(role)
-        .role_name(role)
-        .send()
-        .await
-        .map_err(|e| AwsError::call(&ops::REMOVE_ROLE_FROM_INSTANCE_PROFILE, e));
-    already(removed, &gone)?;
-    let profile = aws
-        .iam
-        .delete_instance_profile()
-        .instance_profile_name(role)
-        .send()
-        .await
-        .map_err(|e| AwsError::call(&ops::DELETE_INSTANCE_PROFILE, e));
-    already(profile, &gone)?;
-    let policy = aws
-        .iam
-        .delete_role_policy()
-        .role_name(role)
-        .policy_name(ROLE_POLICY)
-        .send()
-        .await
-        .map_err(|e| AwsError::call(&ops::DELETE_ROLE_POLICY, e));
-    already(policy, &gone)?;
-    let deleted = aws
-        .iam
-        .delete_role()
-        .role_name(role)
-        .send()
-        .await
-        .map_err(|e| AwsError::call(&ops::DELETE_ROLE, e));
-    already(deleted, &gone)?;
+/// Removes the parts of the role that were observed, in order: its membership in the profile,
+/// the profile, the policy, the role. A part already gone (`NoSuchEntity`) counts as done, so a
+/// destroy cut short between any two of them is finished by the next.
+async fn delete_role(aws: &Aws, role: &str, parts: &[RolePart]) -> Result<(), AwsError> {
+    for part in parts {
+        let done = match part {
+            RolePart::Membership => aws
+                .iam
+                .remove_role_from_instance_profile()
+                .instance_profile_name(role)
+                .role_name(role)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| AwsError::call(&ops::REMOVE_ROLE_FROM_INSTANCE_PROFILE, e)),
+            RolePart::Profile => aws
+                .iam
+                .delete_instance_profile()
+                .instance_profile_name(role)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| AwsError::call(&ops::DELETE_INSTANCE_PROFILE, e)),
+            RolePart::Policy => aws
+                .iam
+                .delete_role_policy()
+                .role_name(role)
+                .policy_name(ROLE_POLICY)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| AwsError::call(&ops::DELETE_ROLE_POLICY, e)),
+            RolePart::Role => aws
+                .iam
+                .delete_role()
+                .role_name(role)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| AwsError::call(&ops::DELETE_ROLE, e)),
+        };
+        already(done, &["NoSuchEntity"])?;
+    }
     Ok(())
 }
 

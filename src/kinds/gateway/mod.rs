@@ -287,6 +287,9 @@ pub struct ObservedGateway {
     pub image_id: Option<String>,
     /// The subnet the instance goes into.
     pub subnet: Option<Subnet>,
+    /// Whether the role itself exists (a destroy cut short can leave it alone, without its
+    /// profile and policy).
+    pub role_exists: bool,
     /// Roles in the instance profile, when it exists.
     pub profile_roles: Option<Vec<String>>,
     pub role_policy: Option<String>,

@@ -48,11 +48,12 @@ pub async fn observe(
     blueprint: &str,
     g: &DesiredGateway,
 ) -> Result<ObservedGateway, AwsError> {
-    let (instances, eips, groups, subnet, profile, policy, params, public_key, image_id) = futures::try_join!(
+    let (instances, eips, groups, subnet, role, profile, policy, params, public_key, image_id) = futures::try_join!(
         instances(aws, blueprint),
         addresses(aws, blueprint),
         security_groups(aws, blueprint),
         subnet(aws, g.subnet.as_deref()),
+        role_exists(aws, &g.names.role),
         profile_roles(aws, &g.names.role),
         role_policy(aws, &g.names.role),
         key_parameters(aws, g),
@@ -64,6 +65,7 @@ pub async fn observe(
     Ok(ObservedGateway {
         image_id,
         subnet,
+        role_exists: role,
         profile_roles: profile,
         role_policy: policy,
         private_key_exists: params.contains(&g.names.key_private),
@@ -237,6 +239,14 @@ async fn subnet(aws: &Aws, named: Option<&str>) -> Result<Option<Subnet>, AwsErr
         id: s.subnet_id().unwrap_or_default().to_owned(),
         vpc_id: s.vpc_id().unwrap_or_default().to_owned(),
     }))
+}
+
+async fn role_exists(aws: &Aws, name: &str) -> Result<bool, AwsError> {
+    match aws.iam.get_role().role_name(name).send().await {
+        Ok(_) => Ok(true),
+        Err(e) if e.code() == Some("NoSuchEntity") => Ok(false),
+        Err(e) => Err(AwsError::call(&ops::GET_ROLE, e)),
+    }
 }
 
 async fn profile_roles(aws: &Aws, name: &str) -> Result<Option<Vec<String>>, AwsError> {

@@ -36,6 +36,7 @@ fn built(eips: Vec<ObservedEip>) -> ObservedGateway {
             id: "subnet-1".into(),
             vpc_id: "vpc-1".into(),
         }),
+        role_exists: true,
         profile_roles: Some(vec![g.names.role.clone()]),
         role_policy: Some(crate::mail::gateway::role_policy(
             "eu-west-1",
