@@ -162,6 +162,10 @@ pub struct ApplyArgs {
     /// what is still pending when the time runs out
     #[arg(long, value_name = "DURATION", num_args = 0..=1, default_missing_value = "10m", require_equals = true, value_parser = parse_duration)]
     pub wait: Option<Duration>,
+    /// Wait this long for another apply or destroy of the blueprint to finish (its run lock);
+    /// by default fail at once, naming who holds it
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
+    pub lock_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -244,6 +248,10 @@ pub struct DestroyArgs {
     /// Longest wait for Route 53 changes to reach all name servers
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     pub timeout: Duration,
+    /// Wait this long for another apply or destroy of the blueprint to finish (its run lock);
+    /// by default fail at once, naming who holds it
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
+    pub lock_timeout: Duration,
 }
 
 /// `90`, `90s`, `5m`, `1h`.

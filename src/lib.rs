@@ -13,7 +13,9 @@ pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod execute;
+pub mod interrupt;
 pub mod kinds;
+pub mod lock;
 pub mod mail;
 pub mod observe;
 pub mod output;
@@ -87,7 +89,7 @@ where
         }
         Err(e) => {
             out.error(&e.to_string());
-            1
+            if e.interrupted() { 130 } else { 1 }
         }
     }
 }

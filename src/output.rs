@@ -17,6 +17,7 @@ pub enum ColorChoice {
     Never,
 }
 
+#[derive(Clone)]
 pub struct Output {
     color_out: bool,
     color_err: bool,

@@ -35,6 +35,7 @@ fn needed(op: &Op, desired: &Desired, phase: Phase) -> bool {
     match op.need {
         Need::Always => true,
         Need::Gateway => desired.gateway.is_some(),
+        Need::Lock => phase == Phase::Apply && desired.region.is_some(),
         Need::Ses => desired.region.is_some(),
         Need::SesAccount => {
             desired.region.is_some()
@@ -226,6 +227,20 @@ impl<'a> Scope<'a> {
             (Target::PublicParameter, _) => (
                 "ReadImageParameter",
                 vec![format!("arn:aws:ssm:{region}::parameter/aws/service/*")],
+                None,
+            ),
+            (Target::Lock, _) => (
+                "RunLock",
+                vec![
+                    format!(
+                        "arn:aws:ssm:{region}:*:parameter{}",
+                        crate::kinds::lock_path(self.blueprint)
+                    ),
+                    format!(
+                        "arn:aws:ssm:{region}:*:parameter{}/*",
+                        crate::kinds::lock_path(self.blueprint)
+                    ),
+                ],
                 None,
             ),
             (Target::Free, _) => ("None", vec![], None),

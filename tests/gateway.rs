@@ -629,8 +629,16 @@ async fn a_foreign_spf_stops_the_plan_before_anything_is_created() {
         })
         .map(|(_, n)| n)
         .sum();
-    // The test's own two writes: the hosted zone and the foreign SPF record.
-    assert_eq!(writes, 2, "{:?}", acct.requests());
+    // The test's own two writes: the hosted zone and the foreign SPF record; and the run
+    // lock, taken before reading and given back (tests/run_lock.rs).
+    let requests = acct.requests();
+    assert_eq!(writes, 3, "{requests:?}");
+    assert_eq!(requests.get("ssm.PutParameter"), Some(&1), "{requests:?}");
+    assert_eq!(
+        requests.get("ssm.DeleteParameter"),
+        Some(&1),
+        "{requests:?}"
+    );
 }
 
 #[tokio::test]

@@ -80,6 +80,21 @@ pub enum AwsError {
         through: &'static str,
         command: &'static str,
     },
+    /// Another run holds the blueprint's lock (`crate::lock`).
+    #[error(
+        "cannot take the lock: {why} (waited {} s)\n  = hint: wait for that run, or pass --lock-timeout 10m to wait for it; if it is gone (killed), its lock expires at the time above and is taken over then, or delete the parameter under {path}",
+        waited.as_secs()
+    )]
+    Locked {
+        why: String,
+        waited: std::time::Duration,
+        path: String,
+    },
+    /// Ctrl-C: the run stopped before `next`, after the step in flight.
+    #[error(
+        "interrupted: stopped before {next}; every change before it was made\n  = hint: run the same command again to finish"
+    )]
+    Interrupted { next: String },
     #[error("{0}")]
     Other(String),
 }

@@ -48,6 +48,8 @@ pub enum Target {
     GatewayKey,
     /// Public SSM parameters (the image id).
     PublicParameter,
+    /// The blueprint's run lock parameters (`crate::lock`).
+    Lock,
     /// No permission is needed.
     Free,
 }
@@ -63,6 +65,8 @@ pub enum Need {
     SesAccount,
     /// When the blueprint has a gateway.
     Gateway,
+    /// When apply or destroy takes the run lock: the blueprint names a region.
+    Lock,
 }
 
 #[derive(Debug)]
@@ -130,6 +134,10 @@ ops! {
     PUT_CONFIGURATION_SET_SENDING_OPTIONS = Ses "PutConfigurationSetSendingOptions" Write ConfigurationSet Ses;
     PUT_ACCOUNT_SUPPRESSION_ATTRIBUTES = Ses "PutAccountSuppressionAttributes" Write Account SesAccount;
     PUT_ACCOUNT_DETAILS = Ses "PutAccountDetails" Write Account SesAccount;
+
+    GET_PARAMETERS_BY_PATH = Ssm "GetParametersByPath" Read Lock Lock;
+    LOCK_PUT_PARAMETER = Ssm "PutParameter" Write Lock Lock;
+    DELETE_PARAMETER = Ssm "DeleteParameter" Write Lock Lock;
 
     GET_CALLER_IDENTITY = Sts "GetCallerIdentity" Read Free Ses;
 

@@ -4,18 +4,21 @@
 //! values they produce (DKIM tokens, a generated key's public half, the Elastic IP) fill the
 //! plan's pending record changes; then Route 53, then the steps that wait for DNS.
 
+use std::future::Future;
 use std::path::Path;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{Failure, Outcome, Session, connect, settings, start};
+use super::{Failure, Outcome, connect, make_plan, prepare, settings};
 use crate::aws::poll::{self, Look, Stopped, Wait};
 use crate::aws::{Aws, AwsError};
 use crate::cli::{ApplyArgs, Global};
 use crate::execute;
 use crate::kinds::ses::{observe as ses, verification};
+use crate::lock;
 use crate::output::Output;
+use crate::plan::desired::Desired;
 use crate::plan::{self, Plan, render};
 
 pub async fn run(args: &ApplyArgs, global: &Global, out: &Output) -> Outcome {
@@ -24,28 +27,72 @@ pub async fn run(args: &ApplyArgs, global: &Global, out: &Output) -> Outcome {
         force: args.force,
         timeout: args.timeout,
         wait: args.wait,
+        lock_timeout: args.lock_timeout,
         verb: "Apply",
     };
     if let Some(saved) = read_saved_plan(&args.file)? {
         let aws = connect(&settings(global, saved.desired.region.as_deref())?).await?;
-        out.progress(&format!(
-            "checking that AWS still matches the saved plan {}...",
-            args.file.display()
-        ));
-        let observed = crate::observe::observe(&aws, &saved.desired).await?;
-        if observed.checksum() != saved.observed_checksum {
-            return Err(Failure::Refused(format!(
-                "the saved plan {} is stale: what it observed in AWS has changed since it was made; nothing was applied\n  = hint: run `mailinfra plan --out {}` again and review the new plan",
-                args.file.display(),
+        return locked(&aws, &saved.desired, &how, out, || async {
+            out.progress(&format!(
+                "checking that AWS still matches the saved plan {}...",
                 args.file.display()
-            )));
-        }
-        out.data(&render::text(&saved, out.paint_out()));
-        return execute(&aws, &saved, &how, out).await;
+            ));
+            let observed = crate::observe::observe(&aws, &saved.desired).await?;
+            if observed.checksum() != saved.observed_checksum {
+                return Err(Failure::Refused(format!(
+                    "the saved plan {} is stale: what it observed in AWS has changed since it was made; nothing was applied\n  = hint: run `mailinfra plan --out {}` again and review the new plan",
+                    args.file.display(),
+                    args.file.display()
+                )));
+            }
+            out.data(&render::text(&saved, out.paint_out()));
+            execute(&aws, &saved, &how, out).await
+        })
+        .await;
     }
-    let Session { aws, plan, .. } = start(&args.file, global, out, |d| d).await?;
-    out.data(&render::text(&plan, out.paint_out()));
-    execute(&aws, &plan, &how, out).await
+    let (aws, desired) = prepare(&args.file, global, |d| d).await?;
+    locked(&aws, &desired, &how, out, || async {
+        let (plan, _) = make_plan(&aws, &desired, out).await?;
+        out.data(&render::text(&plan, out.paint_out()));
+        execute(&aws, &plan, &how, out).await
+    })
+    .await
+}
+
+/// Runs `body` holding the blueprint's run lock (`crate::lock`), taken before AWS is read so
+/// that the plan is made from what no other run is changing, and given back whatever
+/// `body` returns. A blueprint without a region takes none (see `crate::lock`).
+pub async fn locked<F, Fut>(
+    aws: &Aws,
+    desired: &Desired,
+    how: &Execution,
+    out: &Output,
+    body: F,
+) -> Outcome
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Outcome>,
+{
+    if desired.region.is_none() {
+        return body().await;
+    }
+    let command = how.verb.to_lowercase();
+    let lock = lock::acquire(
+        aws,
+        &desired.blueprint,
+        &command,
+        how.longest(),
+        how.lock_timeout,
+        out,
+    )
+    .await?;
+    let result = body().await;
+    if let Err(e) = lock.release(aws).await {
+        out.warn(&format!(
+            "the run lock was not given back ({e}); it expires on its own"
+        ));
+    }
+    result
 }
 
 /// A JSON document naming itself `mailinfra-plan` is a saved plan; anything else is taken
@@ -81,8 +128,17 @@ pub struct Execution {
     pub timeout: Duration,
     /// Wait this long for SES identities to verify.
     pub wait: Option<Duration>,
+    /// Wait this long for another run's lock.
+    pub lock_timeout: Duration,
     /// What the run is called when it reports: `Apply` or `Destroy`.
     pub verb: &'static str,
+}
+
+impl Execution {
+    /// The longest this run can wait on AWS: DNS, the gateway's instance, SES verification.
+    fn longest(&self) -> Duration {
+        self.timeout * 2 + self.wait.unwrap_or_default()
+    }
 }
 
 /// Confirms and carries out a plan. Shared by apply and destroy.
@@ -107,6 +163,7 @@ pub async fn execute(aws: &Aws, plan: &Plan, how: &Execution, out: &Output) -> O
                 ));
             }
         }
+        crate::interrupt::listen(out);
         let results = execute::run(aws, plan, how.timeout, out).await?;
         let batches: usize = results.iter().map(|r| r.batches).sum();
         let s = plan.summary;

@@ -23,7 +23,7 @@ use crate::plan::desired::{self, Desired};
 use crate::plan::observed::Observed;
 use crate::plan::{Conflict, Plan, diff, render};
 
-/// Why a command failed, each kind printed its own way; all exit 1.
+/// Why a command failed, each kind printed its own way; all exit 1 but Ctrl-C (130).
 #[derive(Debug, thiserror::Error)]
 pub enum Failure {
     #[error("{}", .0.render())]
@@ -36,6 +36,19 @@ pub enum Failure {
     Execute(#[from] crate::execute::ExecuteError),
     #[error("{0}")]
     Refused(String),
+}
+
+impl Failure {
+    /// Whether Ctrl-C stopped the run (exit 130, as shells report SIGINT).
+    pub fn interrupted(&self) -> bool {
+        matches!(
+            self,
+            Failure::Aws(AwsError::Interrupted { .. })
+                | Failure::Execute(crate::execute::ExecuteError::Aws(
+                    AwsError::Interrupted { .. }
+                ))
+        )
+    }
 }
 
 /// What a command returns when it did not fail: the process exit code.
@@ -96,13 +109,7 @@ pub async fn start(
     out: &Output,
     shape: impl FnOnce(Desired) -> Desired,
 ) -> Result<Session, Failure> {
-    let bp = load(file)?;
-    let desired = shape(desired(&bp, global)?);
-    let aws = connect(&settings(global, bp.region())?).await?;
-    out.progress(&format!(
-        "reading AWS for blueprint `{}`...",
-        desired.blueprint
-    ));
+    let (aws, desired) = prepare(file, global, shape).await?;
     let (plan, observed) = make_plan(&aws, &desired, out).await?;
     Ok(Session {
         aws,
@@ -111,12 +118,28 @@ pub async fn start(
     })
 }
 
+/// Loads the blueprint, shapes its desired state and connects; nothing is read yet.
+pub async fn prepare(
+    file: &Path,
+    global: &crate::cli::Global,
+    shape: impl FnOnce(Desired) -> Desired,
+) -> Result<(Aws, Desired), Failure> {
+    let bp = load(file)?;
+    let desired = shape(desired(&bp, global)?);
+    let aws = connect(&settings(global, bp.region())?).await?;
+    Ok((aws, desired))
+}
+
 /// Observes AWS for the desired state's scope and diffs.
 pub async fn make_plan(
     aws: &Aws,
     desired: &Desired,
     out: &Output,
 ) -> Result<(Plan, Observed), Failure> {
+    out.progress(&format!(
+        "reading AWS for blueprint `{}`...",
+        desired.blueprint
+    ));
     let observed = observe::observe(aws, desired).await?;
     describe(&observed, out);
     let plan = diff(desired, &observed).map_err(Failure::Conflicts)?;

@@ -16,6 +16,11 @@ pub const OWNER_TAG: &str = "mailinfra:blueprint";
 /// The tag naming a resource's address in the plan (`gateway.instance`).
 pub const ADDRESS_TAG: &str = "mailinfra:address";
 
+/// The SSM folder of a blueprint's run lock parameters (`crate::lock`).
+pub fn lock_path(blueprint: &str) -> String {
+    format!("/mailinfra/{blueprint}/lock")
+}
+
 pub mod gateway;
 pub mod records;
 pub mod ses;

@@ -230,6 +230,7 @@ pub async fn before_dns(
     };
     let mut l = Learned::default();
     for c in changes.iter().filter(|c| !c.op.after_dns()) {
+        crate::interrupt::check(&c.address)?;
         s.before_dns(&c.op, g, &mut l).await?;
     }
     Ok(l)
@@ -243,6 +244,7 @@ pub async fn after_dns(
     out: &Output,
 ) -> Result<(), AwsError> {
     for c in changes.iter().filter(|c| c.op.after_dns()) {
+        crate::interrupt::check(&c.address)?;
         match &c.op {
             GatewayOp::SetReverseDns {
                 allocation_id,

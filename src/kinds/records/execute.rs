@@ -76,6 +76,12 @@ async fn apply_zone(
     let planned = batches(zone);
     let mut change_ids = Vec::new();
     for (i, batch) in planned.iter().enumerate() {
+        crate::interrupt::check(&format!(
+            "DNS batch {} of {} in zone {}",
+            i + 1,
+            planned.len(),
+            zone.zone
+        ))?;
         let changes = batch
             .changes
             .iter()

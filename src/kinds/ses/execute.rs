@@ -115,6 +115,7 @@ async fn tag(aws: &Aws, arn: String, map: &BTreeMap<String, String>) -> Result<(
 pub async fn apply(aws: &Aws, changes: &[SesChange], out: &Output) -> Result<Outputs, AwsError> {
     let mut learned = Outputs::default();
     for change in changes {
+        crate::interrupt::check(&change.address)?;
         aws.ses_pace.wait().await;
         match &change.op {
             SesOp::CreateConfigurationSet { set } => create_config_set(aws, set).await?,
