@@ -352,3 +352,173 @@ async fn the_reverse_dns_failure_hook_ends_the_next_update_failed_with_its_reaso
     assert_eq!(seen.addresses()[0].ptr_record(), Some("mail.example.com."));
     assert!(seen.addresses()[0].ptr_record_update().is_none());
 }
+
+/// Sets one of the emulator's EC2 test hooks (`/_mailinfra/ec2/<name>`) for this account.
+fn ec2_hook(acct: &Account, name: &str, query: &str) {
+    acct.emulator(
+        "POST",
+        &format!("/_mailinfra/ec2/{name}?account={}&{query}", acct.id),
+        "",
+    );
+}
+
+#[tokio::test]
+async fn the_hide_new_hook_makes_new_resources_unknown_for_a_while() {
+    let acct = Account::new();
+    let ec2 = acct.ec2(R);
+    let ami = debian(&acct).await;
+    ec2_hook(&acct, "hide-new", "seconds=2");
+    let started = std::time::Instant::now();
+    let eip = ec2
+        .allocate_address()
+        .domain(DomainType::Vpc)
+        .send()
+        .await
+        .unwrap();
+    let allocation = eip.allocation_id().unwrap().to_owned();
+    let err = ec2
+        .describe_addresses()
+        .allocation_ids(&allocation)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidAllocationID.NotFound"));
+    let listed = ec2.describe_addresses().send().await.unwrap();
+    assert!(listed.addresses().is_empty(), "{listed:?}");
+
+    let vpc = ec2.describe_vpcs().send().await.unwrap().vpcs()[0]
+        .vpc_id()
+        .unwrap()
+        .to_owned();
+    let group = ec2
+        .create_security_group()
+        .group_name("g")
+        .description("g")
+        .vpc_id(&vpc)
+        .send()
+        .await
+        .unwrap();
+    let group = group.group_id().unwrap().to_owned();
+    let err = ec2
+        .authorize_security_group_ingress()
+        .group_id(&group)
+        .ip_permissions(
+            aws_sdk_ec2::types::IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(25)
+                .to_port(25)
+                .ip_ranges(
+                    aws_sdk_ec2::types::IpRange::builder()
+                        .cidr_ip("10.0.0.0/16")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidGroup.NotFound"));
+
+    let run = ec2
+        .run_instances()
+        .image_id(&ami)
+        .min_count(1)
+        .max_count(1)
+        .send()
+        .await
+        .unwrap();
+    let instance = run.instances()[0].instance_id().unwrap().to_owned();
+    let err = ec2
+        .describe_instances()
+        .instance_ids(&instance)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidInstanceID.NotFound"));
+
+    tokio::time::sleep(std::time::Duration::from_secs(2).saturating_sub(started.elapsed())).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    ec2.describe_addresses()
+        .allocation_ids(&allocation)
+        .send()
+        .await
+        .unwrap();
+    ec2.describe_instances()
+        .instance_ids(&instance)
+        .send()
+        .await
+        .unwrap();
+    ec2.describe_security_groups()
+        .group_ids(&group)
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_reverse_dns_removal_stays_pending_and_locks_the_address_with_the_ptr_delay_hook() {
+    let acct = Account::new();
+    let ec2 = acct.ec2(R);
+    let eip = ec2
+        .allocate_address()
+        .domain(DomainType::Vpc)
+        .send()
+        .await
+        .unwrap();
+    let (allocation, ip) = (
+        eip.allocation_id().unwrap().to_owned(),
+        eip.public_ip().unwrap().to_owned(),
+    );
+    let zone = acct.create_zone("example.com").await;
+    acct.change(&zone, &[(Create, "mail.example.com", "A", 300, &[&ip])])
+        .await
+        .unwrap();
+    ec2.modify_address_attribute()
+        .allocation_id(&allocation)
+        .domain_name("mail.example.com")
+        .send()
+        .await
+        .unwrap();
+    let attr = || {
+        ec2.describe_addresses_attribute()
+            .allocation_ids(&allocation)
+            .attribute(AddressAttributeName::DomainName)
+            .send()
+    };
+    assert_eq!(
+        attr().await.unwrap().addresses()[0].ptr_record(),
+        Some("mail.example.com.")
+    );
+    ec2_hook(&acct, "ptr-delay", "seconds=2");
+    let reset = ec2
+        .reset_address_attribute()
+        .allocation_id(&allocation)
+        .attribute(AddressAttributeName::DomainName)
+        .send()
+        .await
+        .unwrap();
+    let update = reset.address().unwrap().ptr_record_update().unwrap();
+    assert_eq!(update.status(), Some("PENDING"));
+    let seen = attr().await.unwrap();
+    assert_eq!(seen.addresses()[0].ptr_record(), Some("mail.example.com."));
+    assert_eq!(
+        seen.addresses()[0].ptr_record_update().unwrap().status(),
+        Some("PENDING")
+    );
+    let err = ec2
+        .release_address()
+        .allocation_id(&allocation)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidAddress.Locked"));
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let seen = attr().await.unwrap();
+    assert_eq!(seen.addresses()[0].ptr_record(), None);
+    assert!(seen.addresses()[0].ptr_record_update().is_none());
+    ec2.release_address()
+        .allocation_id(&allocation)
+        .send()
+        .await
+        .unwrap();
+}

@@ -5,7 +5,8 @@
 mod common;
 
 use aws_sdk_ec2::types::{
-    AddressAttributeName, Filter, InstanceAttributeName, IpPermission, IpRange,
+    AddressAttributeName, Filter, InstanceAttributeName, IpPermission, IpRange, Ipv6Range,
+    PrefixListId, UserIdGroupPair,
 };
 use base64::Engine as _;
 use common::{Account, Run, q};
@@ -663,4 +664,192 @@ async fn a_region_flag_that_differs_from_the_blueprint_is_refused_before_any_req
         saved.stderr
     );
     assert_eq!(acct.request_total(), before, "{:?}", acct.requests());
+}
+
+/// Sets one of the emulator's EC2 test hooks (`/_mailinfra/ec2/<name>`) for this account.
+fn ec2_hook(acct: &Account, name: &str, query: &str) {
+    acct.emulator(
+        "POST",
+        &format!("/_mailinfra/ec2/{name}?account={}&{query}", acct.id),
+        "",
+    );
+}
+
+#[tokio::test]
+async fn new_resources_ec2_does_not_know_yet_are_waited_for() {
+    // EC2 is eventually consistent: an id that RunInstances, CreateSecurityGroup or
+    // AllocateAddress just returned may be unknown to the next request for a while.
+    let acct = Account::new();
+    acct.create_zone("example.com").await;
+    acct.write("b.yaml", GATEWAY);
+    ec2_hook(&acct, "hide-new", "seconds=3");
+    let run = acct.mailinfra(&["apply", "b.yaml", "--yes"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    ec2_hook(&acct, "hide-new", "seconds=0");
+    clean(&acct, "b.yaml");
+    assert_eq!(running(&instances(&acct).await).len(), 1);
+    let addresses = eips(&acct).await;
+    assert_eq!(addresses.len(), 1, "{addresses:?}");
+    assert!(addresses[0].2.is_some(), "{addresses:?}");
+}
+
+#[tokio::test]
+async fn a_release_waits_while_the_reverse_dns_removal_is_pending() {
+    // AWS removes reverse DNS in the background (PENDING for minutes) and refuses to release
+    // the address meanwhile (`InvalidAddress.Locked`).
+    let acct = Account::new();
+    acct.create_zone("example.com").await;
+    acct.write("b.yaml", GATEWAY);
+    apply(&acct, "b.yaml");
+    ec2_hook(&acct, "ptr-delay", "seconds=3");
+    let run = acct.mailinfra(&["destroy", "b.yaml", "--yes", "--release-ip"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr
+            .contains("locked until AWS has removed its reverse DNS"),
+        "{}",
+        run.stderr
+    );
+    assert!(eips(&acct).await.is_empty(), "released once unlocked");
+}
+
+#[tokio::test]
+async fn a_release_still_locked_at_the_timeout_is_finished_by_the_next_run() {
+    let acct = Account::new();
+    acct.create_zone("example.com").await;
+    acct.write("b.yaml", GATEWAY);
+    apply(&acct, "b.yaml");
+    ec2_hook(&acct, "ptr-delay", "seconds=600");
+    let run = acct.mailinfra(&[
+        "destroy",
+        "b.yaml",
+        "--yes",
+        "--release-ip",
+        "--timeout",
+        "2s",
+    ]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("is not released yet")
+            && run.stderr.contains("the next run releases it"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(eips(&acct).await.len(), 1, "still allocated");
+
+    // The next destroy's plan shows the release (the removal is not asked for twice).
+    let plan = acct.mailinfra(&["destroy", "b.yaml", "--release-ip"]);
+    assert!(
+        plan.stdout.contains("- delete  gateway.eip")
+            && plan.stdout.contains("being removed by AWS (PENDING)")
+            && !plan.stdout.contains("gateway.eip.reverse_dns"),
+        "{}\n{}",
+        plan.stdout,
+        plan.stderr
+    );
+    ec2_hook(&acct, "ptr-delay", "seconds=0");
+    let run = acct.mailinfra(&["destroy", "b.yaml", "--yes", "--release-ip"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(eips(&acct).await.is_empty());
+}
+
+#[tokio::test]
+async fn inbound_rules_of_every_kind_are_seen_and_revoked() {
+    // IPv6 ranges, prefix lists and other security groups are rules too: a `::/0` on port 25
+    // opens the relay to the whole IPv6 internet.
+    let acct = Account::new();
+    acct.create_zone("example.com").await;
+    acct.write("b.yaml", GATEWAY);
+    apply(&acct, "b.yaml");
+    let ec2 = acct.ec2(R);
+    let sgs = ec2
+        .describe_security_groups()
+        .filters(owned())
+        .send()
+        .await
+        .unwrap();
+    let sg = &sgs.security_groups()[0];
+    let (sg, vpc) = (
+        sg.group_id().unwrap().to_owned(),
+        sg.vpc_id().unwrap().to_owned(),
+    );
+    let default = ec2
+        .describe_security_groups()
+        .filters(
+            Filter::builder()
+                .name("group-name")
+                .values("default")
+                .build(),
+        )
+        .filters(Filter::builder().name("vpc-id").values(&vpc).build())
+        .send()
+        .await
+        .unwrap();
+    let default = default.security_groups()[0].group_id().unwrap().to_owned();
+    let list = ec2
+        .create_managed_prefix_list()
+        .prefix_list_name("offices")
+        .max_entries(5)
+        .address_family("IPv4")
+        .send()
+        .await
+        .unwrap();
+    let list = list
+        .prefix_list()
+        .unwrap()
+        .prefix_list_id()
+        .unwrap()
+        .to_owned();
+    let tcp25 = || {
+        IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(25)
+            .to_port(25)
+    };
+    ec2.authorize_security_group_ingress()
+        .group_id(&sg)
+        .ip_permissions(
+            tcp25()
+                .ipv6_ranges(Ipv6Range::builder().cidr_ipv6("::/0").build())
+                .build(),
+        )
+        .ip_permissions(
+            tcp25()
+                .prefix_list_ids(PrefixListId::builder().prefix_list_id(&list).build())
+                .build(),
+        )
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("-1")
+                .user_id_group_pairs(UserIdGroupPair::builder().group_id(&default).build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let plan = acct.mailinfra(&["plan", "b.yaml", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 2, "{}\n{}", plan.stdout, plan.stderr);
+    for shown in [
+        "ingress: tcp/25 from ::/0 -> (none)".to_owned(),
+        format!("ingress: tcp/25 from prefix list {list} -> (none)"),
+        format!("ingress: all traffic from security group {default} -> (none)"),
+    ] {
+        assert!(plan.stdout.contains(&shown), "{shown}:\n{}", plan.stdout);
+    }
+    apply(&acct, "b.yaml");
+    let after = ec2
+        .describe_security_groups()
+        .group_ids(&sg)
+        .send()
+        .await
+        .unwrap();
+    let rules = after.security_groups()[0].ip_permissions();
+    assert_eq!(rules.len(), 1, "{rules:?}");
+    assert_eq!(rules[0].ip_ranges().len(), 1, "{rules:?}");
+    assert!(
+        rules[0].ipv6_ranges().is_empty()
+            && rules[0].prefix_list_ids().is_empty()
+            && rules[0].user_id_group_pairs().is_empty(),
+        "{rules:?}"
+    );
 }

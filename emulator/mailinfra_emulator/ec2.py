@@ -20,7 +20,14 @@
   500 for Modify and Reset and never reported a PTR.
 - ReleaseAddress is refused while the address is associated (InvalidIPAddress.InUse, as in a
   non-default VPC) and while it has reverse DNS (InvalidAddress.Locked: "locked to your
-  account" until the PTR is reset). moto released it silently.
+  account" until the PTR is removed). moto released it silently.
+- ResetAddressAttribute removes the PTR in the background: with the ptr-delay hook the removal
+  stays PENDING (the old PtrRecord in force, PtrRecordUpdate Status PENDING) for the hook's
+  seconds, and the address stays locked meanwhile.
+  https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/elastic-ip-addresses-eip.html#Using_Elastic_Addressing_Reverse_DNS
+- Eventual consistency: with the hide-new hook, a new instance, security group or Elastic IP
+  is unknown to other requests for a while (NotFound codes).
+  https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html
 - AllocateAddress gives a public address (from the documentation ranges 198.51.100.0/24 and
   203.0.113.0/24, which route nowhere), as EC2 allocates public IPv4 addresses; moto drew
   them from 127.0.0.0/8, where resolvers answer reverse lookups with `localhost` (RFC 6761).
@@ -32,6 +39,8 @@
 """
 
 import datetime
+import functools
+import time
 from collections import defaultdict
 
 DEBIAN_OWNER = "136693071363"
@@ -59,8 +68,24 @@ def _ptr_done(account, eip):
     return False
 
 
+def _removing_ptr(account, eip):
+    """Whether a ResetAddressAttribute of the address is still PENDING (the ptr-delay hook)."""
+    resets = PTR_RESETS.get(account, {})
+    until = resets.get(eip.allocation_id)
+    if until is not None and until <= time.monotonic():
+        del resets[eip.allocation_id]
+        eip.mailinfra_ptr_done = None
+        until = None
+    return until is not None
+
+
 def _refresh_ptr(account, eip):
     value = getattr(eip, "mailinfra_ptr_value", None)
+    if not value and _removing_ptr(account, eip):
+        # The record stays in force while AWS removes it.
+        eip.ptr_record = getattr(eip, "mailinfra_ptr_done", None)
+        eip.ptr_record_update = {"Status": "PENDING", "Reason": "removing the reverse DNS record"}
+        return
     if not value:
         eip.ptr_record = None
         eip.ptr_record_update = None
@@ -88,6 +113,136 @@ FAIL_NEXT_LAUNCH = {}
 # Test hook state: account -> reason for the account's next ModifyAddressAttribute, whose
 # PtrRecordUpdate then ends FAILED with that reason.
 FAIL_NEXT_PTR = {}
+# Test hook state: account -> seconds a ResetAddressAttribute stays PENDING (default 0: done at
+# once); account -> {allocation id: monotonic time its removal is done}.
+PTR_DELAY = {}
+PTR_RESETS = {}
+
+
+# Test hook state (eventual consistency): account -> seconds a resource it creates stays
+# invisible; account -> {id: monotonic time it becomes visible}.
+HIDE_NEW = {}
+HIDDEN = {}
+# The code EC2 answers for an id it does not know (yet), by the id's prefix.
+NOT_FOUND = {
+    "i-": ("InvalidInstanceID.NotFound", "The instance ID '{}' does not exist"),
+    "sg-": ("InvalidGroup.NotFound", "The security group '{}' does not exist"),
+    "eipalloc-": ("InvalidAllocationID.NotFound", "The allocation ID '{}' does not exist"),
+}
+# Operations that name an existing resource by id: a hidden id in any parameter is not found.
+NAMING_OPERATIONS = (
+    "describe_instances",
+    "describe_instance_attribute",
+    "terminate_instances",
+    "run_instances",
+    "describe_addresses",
+    "describe_addresses_attribute",
+    "associate_address",
+    "modify_address_attribute",
+    "reset_address_attribute",
+    "release_address",
+    "describe_security_groups",
+    "authorize_security_group_ingress",
+    "revoke_security_group_ingress",
+    "delete_security_group",
+    "create_tags",
+)
+
+
+def hidden(account):
+    """The ids an account created that are not visible yet."""
+    now = time.monotonic()
+    ids = HIDDEN.get(account, {})
+    for gone in [i for i, until in ids.items() if until <= now]:
+        del ids[gone]
+    return ids
+
+
+def _hide(account, ids):
+    seconds = HIDE_NEW.get(account)
+    if seconds:
+        until = time.monotonic() + seconds
+        HIDDEN.setdefault(account, {}).update({i: until for i in ids if i})
+
+
+def _payload(result):
+    """What an ActionResult carries (moto names the attribute differently across versions)."""
+    return result.result if hasattr(result, "result") else getattr(result, "_result", None)
+
+
+def _created_ids(name, result):
+    payload = _payload(result)
+    if name == "run_instances":
+        return [i.id for i in getattr(payload, "instances", None) or []]
+    if isinstance(payload, dict):
+        return [payload.get("GroupId"), payload.get("AllocationId")]
+    return []
+
+
+def _install_hide_new():
+    """Eventual consistency (https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html):
+    with the hide-new hook, an id RunInstances, CreateSecurityGroup or AllocateAddress just
+    returned is unknown to every other request for the hook's seconds: naming it answers the
+    NotFound code, listings leave it out."""
+    from moto.ec2.models import EC2Backend
+    from moto.ec2.responses import EC2Response
+
+    def creating(name):
+        original = getattr(EC2Response, name)
+
+        @functools.wraps(original)
+        def create(self):
+            result = original(self)
+            _hide(self.current_account, _created_ids(name, result))
+            return result
+
+        setattr(EC2Response, name, create)
+
+    def naming(name):
+        original = getattr(EC2Response, name)
+
+        @functools.wraps(original)
+        def named(self):
+            ids = hidden(self.current_account)
+            if ids:
+                for values in self.querystring.values():
+                    for value in values:
+                        if value in ids:
+                            prefix = next(p for p in NOT_FOUND if value.startswith(p))
+                            code, message = NOT_FOUND[prefix]
+                            self.ec2_backend.raise_error(code, message.format(value))
+            return original(self)
+
+        setattr(EC2Response, name, named)
+
+    for name in NAMING_OPERATIONS:
+        naming(name)
+    for name in ("run_instances", "create_security_group", "allocate_address"):
+        creating(name)
+
+    def listing(name, visible):
+        original = getattr(EC2Backend, name)
+
+        @functools.wraps(original)
+        def listed(self, *args, **kwargs):
+            found = original(self, *args, **kwargs)
+            ids = hidden(self.account_id)
+            if not ids:
+                return found
+            return [x for x in (visible(x, ids) for x in found) if x is not None]
+
+        setattr(EC2Backend, name, listed)
+
+    def reservation(r, ids):
+        kept = [i for i in r.instances if i.id not in ids]
+        if not kept:
+            return None
+        r.instances = kept  # moto hands out copies of its reservations
+        return r
+
+    listing("describe_addresses", lambda a, ids: None if a.allocation_id in ids else a)
+    listing("describe_security_groups", lambda g, ids: None if g.id in ids else g)
+    listing("describe_instances", reservation)
 
 
 def _arm_launch_failure(account, reservation):
@@ -229,9 +384,15 @@ def install() -> None:
 
     def reset_address_attribute(self):
         eip = _eip(self, self._get_param("AllocationId"))
+        had = getattr(eip, "mailinfra_ptr_value", None) or getattr(eip, "mailinfra_ptr_done", None)
         eip.mailinfra_ptr_value = None
-        eip.mailinfra_ptr_done = None
         eip.mailinfra_ptr_failed = None
+        delay = PTR_DELAY.get(self.current_account, 0)
+        if had and delay:
+            # AWS removes the record in the background: PENDING, the address locked meanwhile.
+            PTR_RESETS.setdefault(self.current_account, {})[eip.allocation_id] = time.monotonic() + delay
+        else:
+            eip.mailinfra_ptr_done = None
         _refresh_ptr(self.current_account, eip)
         return ActionResult({"Address": eip})
 
@@ -246,7 +407,7 @@ def install() -> None:
                 self.ec2_backend.raise_error(
                     "InvalidIPAddress.InUse", f"Address {eip.public_ip} is in use: disassociate it first"
                 )
-            if getattr(eip, "mailinfra_ptr_value", None):
+            if getattr(eip, "mailinfra_ptr_value", None) or _removing_ptr(self.current_account, eip):
                 self.ec2_backend.raise_error(
                     "InvalidAddress.Locked",
                     f"The address {eip.public_ip} has a reverse DNS record and is locked to your account: reset it with ResetAddressAttribute first",
@@ -313,3 +474,30 @@ def install() -> None:
                 )
 
     ssm_models.ParameterDict._check_loading_status = _check_loading_status
+
+    # Installed last: it wraps the handlers patched above.
+    _install_hide_new()
+
+
+def _seconds(query):
+    return float(query["seconds"][0])
+
+
+def _hook_hide_new(query):
+    HIDE_NEW[query["account"][0]] = _seconds(query)
+
+
+def _hook_ptr_delay(query):
+    """How long the account's next reverse DNS removals stay PENDING; 0 also ends those pending."""
+    account = query["account"][0]
+    PTR_DELAY[account] = _seconds(query)
+    if not PTR_DELAY[account]:
+        for allocation in PTR_RESETS.get(account, {}):
+            PTR_RESETS[account][allocation] = 0
+
+
+# Test hooks front.py serves at /_mailinfra/ec2/<name>, each given the query.
+HOOKS = {
+    "hide-new": _hook_hide_new,
+    "ptr-delay": _hook_ptr_delay,
+}

@@ -456,7 +456,8 @@ fn duplicates(o: &ObservedGateway, eip: Option<&ObservedEip>) -> Vec<GatewayChan
 }
 
 /// Releases `eips`, each shown in the plan as `shown` says. One that has reverse DNS (in force
-/// or pending) has it reset first, since AWS refuses to release it otherwise.
+/// or pending) has it reset first, since AWS refuses to release it otherwise; one whose reset
+/// AWS is still at (it takes minutes) is released once that is done (apply waits for it).
 fn release(
     eips: &[&ObservedEip],
     shown: impl Fn(&ObservedEip) -> FieldChange,
@@ -466,7 +467,7 @@ fn release(
     }
     let mut changes: Vec<GatewayChange> = eips
         .iter()
-        .filter(|e| e.has_reverse_dns())
+        .filter(|e| e.has_reverse_dns() && !e.removing_reverse_dns())
         .map(|e| {
             change(
                 "gateway.eip.reverse_dns",
@@ -484,7 +485,19 @@ fn release(
         GatewayOp::ReleaseAddresses {
             allocation_ids: eips.iter().map(|e| e.allocation_id.clone()).collect(),
         },
-        eips.iter().map(|e| shown(e)).collect(),
+        eips.iter()
+            .map(|e| shown(e))
+            .chain(eips.iter().filter(|e| e.removing_reverse_dns()).map(|e| {
+                field(
+                    "reverse_dns",
+                    Some(format!(
+                        "{} being removed by AWS (PENDING)",
+                        e.ptr.as_deref().unwrap_or(&e.public_ip)
+                    )),
+                    None,
+                )
+            }))
+            .collect(),
     ));
     changes
 }
@@ -521,7 +534,12 @@ fn reverse_dns<'o>(
 }
 
 fn rule_text(r: &Ingress) -> String {
-    format!("{}/{} from {}", r.protocol, r.from_port, r.cidr)
+    let ports = match (r.protocol.as_str(), r.from_port, r.to_port) {
+        ("-1", ..) => "all traffic".to_owned(),
+        (p, from, to) if from == to => format!("{p}/{from}"),
+        (p, from, to) => format!("{p}/{from}-{to}"),
+    };
+    format!("{ports} from {}", r.source)
 }
 
 /// What only a person can do about the gateway.

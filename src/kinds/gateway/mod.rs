@@ -42,13 +42,39 @@ impl Names {
     }
 }
 
-/// One inbound rule: TCP `port` from `cidr`.
+/// One inbound rule: `protocol` ports `from_port`-`to_port` from `source`. The blueprint's
+/// rules are TCP from IPv4 ranges; what is observed can be any kind EC2 has.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Ingress {
+    /// `tcp`, `udp`, `icmp`, ... or `-1` (all traffic, every port).
     pub protocol: String,
     pub from_port: i32,
     pub to_port: i32,
-    pub cidr: String,
+    pub source: Source,
+}
+
+/// Where a security group rule lets traffic in from: each kind EC2 has (`IpPermission`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// An IPv4 range (`IpRanges`).
+    Ipv4(String),
+    /// An IPv6 range (`Ipv6Ranges`).
+    Ipv6(String),
+    /// A managed prefix list (`PrefixListIds`), `pl-…`.
+    PrefixList(String),
+    /// Another security group (`UserIdGroupPairs`), `sg-…`.
+    Group(String),
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Ipv4(s) | Source::Ipv6(s) => f.write_str(s),
+            Source::PrefixList(s) => write!(f, "prefix list {s}"),
+            Source::Group(s) => write!(f, "security group {s}"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,11 +135,11 @@ pub fn from_blueprint(bp: &Blueprint) -> Option<DesiredGateway> {
                 protocol: "tcp".into(),
                 from_port: *p,
                 to_port: *p,
-                cidr: if r.value.contains('/') {
+                source: Source::Ipv4(if r.value.contains('/') {
                     r.value.clone()
                 } else {
                     format!("{}/32", r.value)
-                },
+                }),
             })
         })
         .collect();
@@ -228,6 +254,11 @@ impl PtrUpdate {
     pub fn is_pending(&self) -> bool {
         self.status.eq_ignore_ascii_case("PENDING")
     }
+
+    /// A removal (ResetAddressAttribute) AWS is still at: an update to no name.
+    pub fn is_removal(&self) -> bool {
+        self.value.is_empty() && self.is_pending()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -246,6 +277,11 @@ impl ObservedEip {
     /// AWS refuses to release an address with reverse DNS, in force or pending.
     pub fn has_reverse_dns(&self) -> bool {
         self.ptr.is_some() || self.ptr_update.is_some()
+    }
+
+    /// Its reverse DNS is being removed already: nothing to reset, only to wait for.
+    pub fn removing_reverse_dns(&self) -> bool {
+        self.ptr_update.as_ref().is_some_and(PtrUpdate::is_removal)
     }
 }
 

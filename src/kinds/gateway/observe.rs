@@ -7,13 +7,14 @@
 //! DescribeSubnets, GetInstanceProfile, GetRolePolicy, DescribeParameters, GetParameter (the
 //! public key), GetParameter (the image, for `debian-12`), DescribeAddressesAttribute.
 
-use aws_sdk_ec2::types::{AddressAttributeName, Filter, Instance, InstanceStateName};
+use aws_sdk_ec2::types::{AddressAttributeName, Filter, Instance, InstanceStateName, IpPermission};
 use aws_sdk_iam::error::ProvideErrorMetadata as _;
 use aws_sdk_ssm::types::ParameterStringFilter;
 
 use super::{
     CONFIG_TAG, DEBIAN_12_PARAMETER, DesiredGateway, Ingress, InstanceState, ObservedEip,
-    ObservedGateway, ObservedInstance, ObservedSecurityGroup, PtrUpdate, ROLE_POLICY, Subnet,
+    ObservedGateway, ObservedInstance, ObservedSecurityGroup, PtrUpdate, ROLE_POLICY, Source,
+    Subnet,
 };
 use crate::aws::{Aws, AwsError, ops};
 use crate::kinds::OWNER_TAG;
@@ -192,18 +193,7 @@ pub(super) async fn security_groups(
         .security_groups()
         .iter()
         .map(|g| {
-            let mut ingress: Vec<Ingress> = g
-                .ip_permissions()
-                .iter()
-                .flat_map(|p| {
-                    p.ip_ranges().iter().map(move |r| Ingress {
-                        protocol: p.ip_protocol().unwrap_or_default().to_owned(),
-                        from_port: p.from_port().unwrap_or(0),
-                        to_port: p.to_port().unwrap_or(0),
-                        cidr: r.cidr_ip().unwrap_or_default().to_owned(),
-                    })
-                })
-                .collect();
+            let mut ingress: Vec<Ingress> = g.ip_permissions().iter().flat_map(rules).collect();
             ingress.sort();
             ObservedSecurityGroup {
                 id: g.group_id().unwrap_or_default().to_owned(),
@@ -213,6 +203,40 @@ pub(super) async fn security_groups(
             }
         })
         .collect())
+}
+
+/// Every inbound rule of one permission, one per source of each kind EC2 has: IPv4 and IPv6
+/// ranges, prefix lists and security groups (egress is not read: see docs/gateway.md).
+fn rules(p: &IpPermission) -> Vec<Ingress> {
+    let text = |s: Option<&str>| s.unwrap_or_default().to_owned();
+    let sources = p
+        .ip_ranges()
+        .iter()
+        .map(|r| Source::Ipv4(text(r.cidr_ip())))
+        .chain(
+            p.ipv6_ranges()
+                .iter()
+                .map(|r| Source::Ipv6(text(r.cidr_ipv6()))),
+        )
+        .chain(
+            p.prefix_list_ids()
+                .iter()
+                .map(|l| Source::PrefixList(text(l.prefix_list_id()))),
+        )
+        .chain(
+            p.user_id_group_pairs()
+                .iter()
+                .map(|g| Source::Group(text(g.group_id()))),
+        );
+    sources
+        .map(|source| Ingress {
+            protocol: text(p.ip_protocol()),
+            // `-1` (all traffic) has no ports.
+            from_port: p.from_port().unwrap_or(0),
+            to_port: p.to_port().unwrap_or(0),
+            source,
+        })
+        .collect()
 }
 
 /// The subnet to launch in, and its VPC: the named one, or a default subnet (first by zone).

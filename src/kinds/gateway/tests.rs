@@ -208,7 +208,7 @@ fn an_extra_rule_is_revoked_and_a_missing_one_authorized_on_the_group() {
     )]);
     let wanted = o.security_groups[0].ingress.clone();
     o.security_groups[0].ingress = vec![Ingress {
-        cidr: "0.0.0.0/0".into(),
+        source: Source::Ipv4("0.0.0.0/0".into()),
         ..wanted[0].clone()
     }];
     let (changes, _) = diff::diff(&desired(), Some(&o), &mut Vec::new());
