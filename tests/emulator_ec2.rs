@@ -522,3 +522,48 @@ async fn a_reverse_dns_removal_stays_pending_and_locks_the_address_with_the_ptr_
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn debian_publishes_an_arm64_image_and_run_instances_refuses_a_mismatched_architecture() {
+    let acct = Account::new();
+    let ssm = acct.ssm(R);
+    let ec2 = acct.ec2(R);
+    let p = ssm
+        .get_parameter()
+        .name("/aws/service/debian/release/12/latest/arm64")
+        .send()
+        .await
+        .unwrap();
+    let arm64 = p.parameter().unwrap().value().unwrap().to_owned();
+    let images = ec2
+        .describe_images()
+        .image_ids(&arm64)
+        .send()
+        .await
+        .unwrap();
+    let image = &images.images()[0];
+    assert!(image.name().unwrap().starts_with("debian-12-arm64-"));
+    assert_eq!(image.architecture().map(|a| a.as_str()), Some("arm64"));
+    let amd64 = debian(&acct).await;
+    let launch = |image: &str, t: aws_sdk_ec2::types::InstanceType| {
+        ec2.run_instances()
+            .image_id(image)
+            .instance_type(t)
+            .min_count(1)
+            .max_count(1)
+            .send()
+    };
+    let err = launch(&amd64, aws_sdk_ec2::types::InstanceType::T4gMicro)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidParameterValue"));
+    assert!(
+        err.message().unwrap().starts_with(
+            "The architecture 'arm64' of the specified instance type does not match the architecture 'x86_64' of the specified AMI."
+        ),
+        "{err:?}"
+    );
+    launch(&arm64, aws_sdk_ec2::types::InstanceType::T4gMicro)
+        .await
+        .unwrap();
+}

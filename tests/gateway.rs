@@ -853,3 +853,83 @@ async fn inbound_rules_of_every_kind_are_seen_and_revoked() {
         "{rules:?}"
     );
 }
+
+async fn public_parameter(acct: &Account, name: &str) -> String {
+    let p = acct.ssm(R).get_parameter().name(name).send().await.unwrap();
+    p.parameter().unwrap().value().unwrap().to_owned()
+}
+
+/// Writes of any kind the account has sent, by the emulator's count.
+fn writes(acct: &Account) -> u64 {
+    acct.requests()
+        .iter()
+        .filter(|(op, _)| {
+            [
+                "Create",
+                "Run",
+                "Allocate",
+                "Put",
+                "Change",
+                "Authorize",
+                "Associate",
+            ]
+            .iter()
+            .any(|w| op.contains(w))
+        })
+        .map(|(_, n)| n)
+        .sum()
+}
+
+#[tokio::test]
+async fn a_graviton_type_runs_debians_arm64_image() {
+    let acct = Account::new();
+    acct.create_zone("example.com").await;
+    acct.write(
+        "b.yaml",
+        &GATEWAY.replace("  relay_from:", "  instance_type: t4g.micro\n  relay_from:"),
+    );
+    let plan = acct.mailinfra(&["plan", "b.yaml"]);
+    let arm64 = public_parameter(&acct, "/aws/service/debian/release/12/latest/arm64").await;
+    assert!(
+        plan.stdout.contains(&format!("debian-12 ({arm64})")),
+        "{}\n{}",
+        plan.stdout,
+        plan.stderr
+    );
+    apply(&acct, "b.yaml");
+    let out = acct
+        .ec2(R)
+        .describe_instances()
+        .filters(owned())
+        .send()
+        .await
+        .unwrap();
+    let instance = &out.reservations()[0].instances()[0];
+    assert_eq!(instance.image_id(), Some(arm64.as_str()));
+    assert_eq!(instance.instance_type().unwrap().as_str(), "t4g.micro");
+}
+
+#[tokio::test]
+async fn a_pinned_image_of_another_architecture_stops_the_plan_before_any_write() {
+    let acct = Account::new();
+    acct.create_zone("example.com").await;
+    let amd64 = public_parameter(&acct, "/aws/service/debian/release/12/latest/amd64").await;
+    acct.write(
+        "b.yaml",
+        &GATEWAY.replace(
+            "  relay_from:",
+            &format!("  instance_type: t4g.micro\n  image: {amd64}\n  relay_from:"),
+        ),
+    );
+    let before = writes(&acct);
+    let run = acct.mailinfra(&["apply", "b.yaml", "--yes"]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "the image `{amd64}` is built for x86_64, and the instance type `t4g.micro` runs arm64"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(writes(&acct), before, "{:?}", acct.requests());
+}

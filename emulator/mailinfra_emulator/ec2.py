@@ -33,9 +33,18 @@
   them from 127.0.0.0/8, where resolvers answer reverse lookups with `localhost` (RFC 6761).
 - TerminateInstances disassociates the instances' Elastic IPs, as EC2 does when an instance
   is terminated (moto left the address associated with the terminated instance).
-- Debian 12's public SSM parameters (/aws/service/debian/release/12/latest/amd64 and
-  .../bookworm/latest/amd64) resolve to a Debian 12 image that DescribeImages knows, owned by
-  Debian's account 136693071363, as Debian publishes them.
+- Debian 12's public SSM parameters (/aws/service/debian/release/12/latest/amd64 and arm64,
+  and .../bookworm/...) resolve to a Debian 12 image of that architecture that DescribeImages
+  knows, owned by Debian's account 136693071363, as Debian publishes them
+  (https://wiki.debian.org/Cloud/AmazonEC2Image).
+- RunInstances refuses, before launching: an instance type whose architecture the image does
+  not have (InvalidParameterValue "The architecture 'arm64' of the specified instance type does
+  not match the architecture 'x86_64' of the specified AMI..."), a security group of another
+  VPC than the subnet (InvalidParameter "Security group sg-… and subnet subnet-… belong to
+  different networks."), and a type the subnet's zone does not offer (Unsupported "Your
+  requested instance type (…) is not supported in your requested Availability Zone (…)"; the
+  withhold-type hook decides which, and DescribeInstanceTypeOfferings agrees).
+- The default VPC has an internet gateway, and its main route table sends 0.0.0.0/0 to it.
 """
 
 import datetime
@@ -45,7 +54,14 @@ from collections import defaultdict
 
 DEBIAN_OWNER = "136693071363"
 DEBIAN_AMI = "ami-0d3b1a2c4e5f60712"
-DEBIAN_PARAMS = ("/aws/service/debian/release/12/latest/amd64", "/aws/service/debian/release/bookworm/latest/amd64")
+DEBIAN_AMI_ARM64 = "ami-0e4c2b3d5f6a70823"
+# Debian's public parameters, per architecture: parameter -> image.
+DEBIAN_PARAMS = {
+    "/aws/service/debian/release/12/latest/amd64": DEBIAN_AMI,
+    "/aws/service/debian/release/bookworm/latest/amd64": DEBIAN_AMI,
+    "/aws/service/debian/release/12/latest/arm64": DEBIAN_AMI_ARM64,
+    "/aws/service/debian/release/bookworm/latest/arm64": DEBIAN_AMI_ARM64,
+}
 
 
 class Error(Exception):
@@ -271,6 +287,86 @@ def _fail_pending_launches(backend):
             instance._reason = message
 
 
+# Test hook state: account -> {(instance type, zone)} the account's offerings leave out.
+WITHHELD = {}
+
+
+def _check_launch(response):
+    """What EC2 refuses in a RunInstances before launching (moto checked none of it)."""
+    from moto.ec2.models.instance_types import INSTANCE_TYPES
+
+    backend = response.ec2_backend
+    instance_type = response._get_param("InstanceType") or "m1.small"
+    image = backend.amis.get(response._get_param("ImageId") or "")
+    archs = (INSTANCE_TYPES.get(instance_type) or {}).get("ProcessorInfo", {}).get("SupportedArchitectures", [])
+    if image is not None and archs and image.architecture not in archs:
+        backend.raise_error(
+            "InvalidParameterValue",
+            f"The architecture '{archs[0]}' of the specified instance type does not match the architecture "
+            f"'{image.architecture}' of the specified AMI. Specify an instance type and an AMI that have matching "
+            "architectures, and try again. You can use 'describe-instance-types' or 'describe-images' to discover "
+            "the architecture of the instance type or AMI.",
+        )
+    subnet_id = response._get_param("SubnetId")
+    if not subnet_id:
+        return
+    subnet = backend.get_subnet(subnet_id)
+    for group_id in response._get_param("SecurityGroupIds", []) or []:
+        group = backend.get_security_group_from_id(group_id)
+        if group is not None and group.vpc_id != subnet.vpc_id:
+            backend.raise_error(
+                "InvalidParameter", f"Security group {group_id} and subnet {subnet_id} belong to different networks."
+            )
+    withheld = WITHHELD.get(response.current_account, set())
+    if (instance_type, subnet.availability_zone) in withheld:
+        others = sorted(
+            z.name
+            for z in backend.describe_availability_zones()
+            if (instance_type, z.name) not in withheld and z.name != subnet.availability_zone
+        )
+        backend.raise_error(
+            "Unsupported",
+            f"Your requested instance type ({instance_type}) is not supported in your requested Availability Zone "
+            f"({subnet.availability_zone}). Please retry your request by not specifying an Availability Zone or "
+            f"choosing {', '.join(others)}.",
+        )
+
+
+def _install_offerings():
+    """DescribeInstanceTypeOfferings leaves out what the withhold-type hook withholds."""
+    from moto.ec2.models import EC2Backend
+
+    original = EC2Backend.describe_instance_type_offerings
+
+    def describe_instance_type_offerings(self, location_type=None, filters=None):
+        found = original(self, location_type=location_type, filters=filters)
+        withheld = WITHHELD.get(self.account_id)
+        if not withheld or (location_type or "region") != "availability-zone":
+            return found
+        return [o for o in found if (o.get("InstanceType"), o.get("Location")) not in withheld]
+
+    EC2Backend.describe_instance_type_offerings = describe_instance_type_offerings
+
+
+def _install_default_vpc_gateway():
+    """A default VPC has an internet gateway and a main route table sending 0.0.0.0/0 to it
+    (https://docs.aws.amazon.com/vpc/latest/userguide/default-vpc.html); moto made neither."""
+    from moto.ec2.models import EC2Backend
+
+    original = EC2Backend.create_default_vpc
+
+    def create_default_vpc(self):
+        vpc = original(self)
+        igw = self.create_internet_gateway()
+        self.attach_internet_gateway(igw.id, vpc.id)
+        main = [t for t in self.route_tables.values() if t.vpc_id == vpc.id and t.main_association_id]
+        for table in main:
+            self.create_route(table.id, "0.0.0.0/0", gateway_id=igw.id)
+        return vpc
+
+    EC2Backend.create_default_vpc = create_default_vpc
+
+
 def install() -> None:
     from moto.core.responses import ActionResult
     from moto.ec2.models import amis as ami_models
@@ -305,6 +401,7 @@ def install() -> None:
                         "The client token has already been used for a request that launched an instance which has since been terminated.",
                     )
                 return ActionResult(seen[token][1])
+            _check_launch(self)
             result = original_run(self)
             # The reservation is what the response serializes.
             reservation = result.result if hasattr(result, "result") else None
@@ -314,6 +411,7 @@ def install() -> None:
                 seen[token] = (asked, reservation)
             _arm_launch_failure(self.current_account, reservation)
             return result
+        _check_launch(self)
         result = original_run(self)
         reservation = result.result if hasattr(result, "result") else getattr(result, "_result", None)
         _arm_launch_failure(self.current_account, reservation)
@@ -434,19 +532,23 @@ def install() -> None:
 
     def _load_amis(self):
         original_load(self)
-        self.amis[DEBIAN_AMI] = ami_models.Ami(
-            self,
-            ami_id=DEBIAN_AMI,
-            name="debian-12-amd64-20261101-2345",
-            description="Debian 12 (20261101-2345)",
-            owner_id=DEBIAN_OWNER,
-            public=True,
-            virtualization_type="hvm",
-            architecture="x86_64",
-            root_device_type="ebs",
-            root_device_name="/dev/xvda",
-            creation_date=datetime.datetime(2026, 11, 1, 23, 45, tzinfo=datetime.timezone.utc),
-        )
+        for ami_id, arch, name in (
+            (DEBIAN_AMI, "x86_64", "amd64"),
+            (DEBIAN_AMI_ARM64, "arm64", "arm64"),
+        ):
+            self.amis[ami_id] = ami_models.Ami(
+                self,
+                ami_id=ami_id,
+                name=f"debian-12-{name}-20261101-2345",
+                description="Debian 12 (20261101-2345)",
+                owner_id=DEBIAN_OWNER,
+                public=True,
+                virtualization_type="hvm",
+                architecture=arch,
+                root_device_type="ebs",
+                root_device_name="/dev/xvda",
+                creation_date=datetime.datetime(2026, 11, 1, 23, 45, tzinfo=datetime.timezone.utc),
+            )
 
     ami_models.AmiBackend._load_amis = _load_amis
 
@@ -457,12 +559,12 @@ def install() -> None:
         key = str(key or "")
         if key.startswith("/aws/service/debian") and not getattr(self, "mailinfra_debian", False):
             self.mailinfra_debian = True
-            for name in DEBIAN_PARAMS:
+            for name, image in DEBIAN_PARAMS.items():
                 defaultdict.__getitem__(self, name).append(
                     ssm_models.Parameter(
                         account_id=self.account_id,
                         name=name,
-                        value=DEBIAN_AMI,
+                        value=image,
                         parameter_type="String",
                         description=None,
                         allowed_pattern=None,
@@ -475,6 +577,8 @@ def install() -> None:
 
     ssm_models.ParameterDict._check_loading_status = _check_loading_status
 
+    _install_offerings()
+    _install_default_vpc_gateway()
     # Installed last: it wraps the handlers patched above.
     _install_hide_new()
 
@@ -496,8 +600,15 @@ def _hook_ptr_delay(query):
             PTR_RESETS[account][allocation] = 0
 
 
+def _hook_withhold_type(query):
+    """The account's offerings leave out instance type `type` in zone `zone`, and launches of it
+    there are refused (as in an AZ that does not offer the type)."""
+    WITHHELD.setdefault(query["account"][0], set()).add((query["type"][0], query["zone"][0]))
+
+
 # Test hooks front.py serves at /_mailinfra/ec2/<name>, each given the query.
 HOOKS = {
     "hide-new": _hook_hide_new,
     "ptr-delay": _hook_ptr_delay,
+    "withhold-type": _hook_withhold_type,
 }

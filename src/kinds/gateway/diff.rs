@@ -215,6 +215,18 @@ fn launch_site<'o>(
         });
         return None;
     };
+    if o.architectures.is_empty() {
+        conflicts.push(Conflict {
+            address: "gateway.instance".into(),
+            message: format!(
+                "EC2 does not know the instance type `{}` in this region",
+                g.instance_type
+            ),
+            hint: "choose an `instance_type` EC2 offers here (`aws ec2 describe-instance-type-offerings`)"
+                .into(),
+        });
+        return None;
+    }
     let Some(image_id) = &o.image_id else {
         conflicts.push(Conflict {
             address: "gateway.instance".into(),
@@ -223,6 +235,26 @@ fn launch_site<'o>(
         });
         return None;
     };
+    if let Some(arch) = o
+        .image_architecture
+        .as_ref()
+        .filter(|a| !o.architectures.contains(a))
+    {
+        conflicts.push(Conflict {
+            address: "gateway.instance".into(),
+            message: format!(
+                "the image `{}` is built for {arch}, and the instance type `{}` runs {}",
+                g.image,
+                g.instance_type,
+                o.architectures.join(", ")
+            ),
+            hint: format!(
+                "use an {} image, another `instance_type`, or `image: debian-12` (which follows the instance type's architecture)",
+                o.architectures.join(" or ")
+            ),
+        });
+        return None;
+    }
     Some((subnet, image_id))
 }
 

@@ -18,8 +18,17 @@ use crate::mail::gateway::Gateway;
 pub const CONFIG_TAG: &str = "mailinfra:config";
 /// The name of the role's one inline policy.
 pub const ROLE_POLICY: &str = "read-own-dkim-key";
-/// Debian's public SSM parameter for the latest Debian 12 image.
-pub const DEBIAN_12_PARAMETER: &str = "/aws/service/debian/release/12/latest/amd64";
+/// Debian's public SSM parameter for the latest Debian 12 image of an architecture as EC2
+/// names it (`x86_64`, `arm64`), or `None` for one Debian does not publish. Debian names
+/// x86_64 `amd64` (https://wiki.debian.org/Cloud/AmazonEC2Image).
+pub fn debian_12_parameter(architecture: &str) -> Option<String> {
+    let debian = match architecture {
+        "x86_64" => "amd64",
+        "arm64" => "arm64",
+        _ => return None,
+    };
+    Some(format!("/aws/service/debian/release/12/latest/{debian}"))
+}
 
 /// The names mailinfra gives the gateway's resources.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -319,8 +328,15 @@ pub struct ObservedSecurityGroup {
 /// Everything observed of the gateway.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObservedGateway {
+    /// The architectures the instance type runs (`ProcessorInfo.SupportedArchitectures`);
+    /// empty when EC2 does not know the type.
+    #[serde(default)]
+    pub architectures: Vec<String>,
     /// The resolved image id.
     pub image_id: Option<String>,
+    /// The image's architecture (`x86_64`, `arm64`).
+    #[serde(default)]
+    pub image_architecture: Option<String>,
     /// The subnet the instance goes into.
     pub subnet: Option<Subnet>,
     /// Roles in the instance profile, when it exists.

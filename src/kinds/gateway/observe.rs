@@ -5,16 +5,19 @@
 //!
 //! Requests for a no-op plan: DescribeInstances, DescribeAddresses, DescribeSecurityGroups,
 //! DescribeSubnets, GetInstanceProfile, GetRolePolicy, DescribeParameters, GetParameter (the
-//! public key), GetParameter (the image, for `debian-12`), DescribeAddressesAttribute.
+//! public key), DescribeInstanceTypes (the type's architecture), then GetParameter (the image,
+//! for `debian-12`) or DescribeImages (a pinned image's architecture),
+//! DescribeAddressesAttribute.
 
-use aws_sdk_ec2::types::{AddressAttributeName, Filter, Instance, InstanceStateName, IpPermission};
+use aws_sdk_ec2::types::{
+    AddressAttributeName, Filter, Instance, InstanceStateName, InstanceType, IpPermission,
+};
 use aws_sdk_iam::error::ProvideErrorMetadata as _;
 use aws_sdk_ssm::types::ParameterStringFilter;
 
 use super::{
-    CONFIG_TAG, DEBIAN_12_PARAMETER, DesiredGateway, Ingress, InstanceState, ObservedEip,
-    ObservedGateway, ObservedInstance, ObservedSecurityGroup, PtrUpdate, ROLE_POLICY, Source,
-    Subnet,
+    CONFIG_TAG, DesiredGateway, Ingress, InstanceState, ObservedEip, ObservedGateway,
+    ObservedInstance, ObservedSecurityGroup, PtrUpdate, ROLE_POLICY, Source, Subnet,
 };
 use crate::aws::{Aws, AwsError, ops};
 use crate::kinds::OWNER_TAG;
@@ -49,7 +52,7 @@ pub async fn observe(
     blueprint: &str,
     g: &DesiredGateway,
 ) -> Result<ObservedGateway, AwsError> {
-    let (instances, eips, groups, subnet, profile, policy, params, public_key, image_id) = futures::try_join!(
+    let (instances, eips, groups, subnet, profile, policy, params, public_key, image) = futures::try_join!(
         instances(aws, blueprint),
         addresses(aws, blueprint),
         security_groups(aws, blueprint),
@@ -58,12 +61,14 @@ pub async fn observe(
         role_policy(aws, &g.names.role),
         key_parameters(aws, g),
         parameter(aws, &g.names.key_public),
-        image(aws, &g.image),
+        image(aws, g),
     )?;
     let mut eips = eips;
     ptr(aws, &mut eips).await?;
     Ok(ObservedGateway {
-        image_id,
+        architectures: image.architectures,
+        image_id: image.id,
+        image_architecture: image.architecture,
         subnet,
         profile_roles: profile,
         role_policy: policy,
@@ -329,19 +334,85 @@ async fn parameter(aws: &Aws, name: &str) -> Result<Option<String>, AwsError> {
     }
 }
 
-/// `debian-12` through Debian's public parameter; an AMI id as it is.
-async fn image(aws: &Aws, image: &str) -> Result<Option<String>, AwsError> {
-    if image != "debian-12" {
-        return Ok(Some(image.to_owned()));
+/// The image to launch, and what the instance type can run.
+struct LaunchImage {
+    architectures: Vec<String>,
+    id: Option<String>,
+    architecture: Option<String>,
+}
+
+/// `debian-12` through Debian's public parameter for the instance type's architecture (x86_64
+/// first, for a type that runs both); an AMI id with its architecture from DescribeImages.
+async fn image(aws: &Aws, g: &DesiredGateway) -> Result<LaunchImage, AwsError> {
+    let architectures = architectures(aws, &g.instance_type).await?;
+    if g.pins_image() {
+        let architecture = ami_architecture(aws, &g.image).await?;
+        return Ok(LaunchImage {
+            architectures,
+            id: architecture.is_some().then(|| g.image.clone()),
+            architecture,
+        });
     }
+    let debian = ["x86_64", "arm64"]
+        .into_iter()
+        .find(|a| architectures.iter().any(|t| t == a));
+    let Some(name) = debian.and_then(super::debian_12_parameter) else {
+        return Ok(LaunchImage {
+            architectures,
+            id: None,
+            architecture: None,
+        });
+    };
     let out = aws
         .ssm
         .get_parameter()
-        .name(DEBIAN_12_PARAMETER)
+        .name(name)
         .send()
         .await
         .map_err(|e| AwsError::call(&ops::GET_PUBLIC_PARAMETER, e))?;
-    Ok(out.parameter().and_then(|p| p.value()).map(str::to_owned))
+    Ok(LaunchImage {
+        architectures,
+        id: out.parameter().and_then(|p| p.value()).map(str::to_owned),
+        architecture: debian.map(str::to_owned),
+    })
+}
+
+/// The architectures an instance type runs; none for a type EC2 does not know.
+async fn architectures(aws: &Aws, instance_type: &str) -> Result<Vec<String>, AwsError> {
+    use aws_sdk_ec2::error::ProvideErrorMetadata as _;
+    let answer = aws
+        .ec2
+        .describe_instance_types()
+        .instance_types(InstanceType::from(instance_type))
+        .send()
+        .await;
+    let out = match answer {
+        Ok(out) => out,
+        Err(e) if e.code() == Some("InvalidInstanceType") => return Ok(Vec::new()),
+        Err(e) => return Err(AwsError::call(&ops::DESCRIBE_INSTANCE_TYPES, e)),
+    };
+    Ok(out
+        .instance_types()
+        .iter()
+        .filter_map(|t| t.processor_info())
+        .flat_map(|p| p.supported_architectures())
+        .map(|a| a.as_str().to_owned())
+        .collect())
+}
+
+/// A pinned image's architecture; `None` when EC2 does not know the image here.
+async fn ami_architecture(aws: &Aws, image: &str) -> Result<Option<String>, AwsError> {
+    use aws_sdk_ec2::error::ProvideErrorMetadata as _;
+    let answer = aws.ec2.describe_images().image_ids(image).send().await;
+    match answer {
+        Ok(out) => Ok(out
+            .images()
+            .first()
+            .and_then(|i| i.architecture())
+            .map(|a| a.as_str().to_owned())),
+        Err(e) if e.code().is_some_and(|c| c.starts_with("InvalidAMIID.")) => Ok(None),
+        Err(e) => Err(AwsError::call(&ops::DESCRIBE_IMAGES, e)),
+    }
 }
 
 /// IAM returns policy documents URL-encoded (RFC 3986).

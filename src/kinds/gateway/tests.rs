@@ -31,7 +31,9 @@ fn built(eips: Vec<ObservedEip>) -> ObservedGateway {
     let d = desired();
     let g = d.gateway.as_ref().unwrap();
     ObservedGateway {
+        architectures: vec!["x86_64".into()],
         image_id: Some("ami-1".into()),
+        image_architecture: Some("x86_64".into()),
         subnet: Some(Subnet {
             id: "subnet-1".into(),
             vpc_id: "vpc-1".into(),
@@ -300,4 +302,45 @@ fn observed_values_serialize_as_they_did_before_they_had_types() {
     assert!(InstanceState::ShuttingDown.is_gone() && !InstanceState::Pending.is_gone());
     let kinds = serde_json::to_value([ReportKind::Todo, ReportKind::Pending]).unwrap();
     assert_eq!(kinds, serde_json::json!(["todo", "pending"]));
+}
+
+#[test]
+fn an_image_of_another_architecture_than_the_type_stops_the_plan() {
+    let mut o = built(Vec::new());
+    o.architectures = vec!["arm64".into()];
+    let mut conflicts = Vec::new();
+    let (changes, _) = diff::diff(&desired(), Some(&o), &mut conflicts);
+    assert!(
+        !changes
+            .iter()
+            .any(|c| c.address.starts_with("gateway.instance")),
+        "{changes:?}"
+    );
+    assert_eq!(conflicts.len(), 1, "{conflicts:?}");
+    assert!(
+        conflicts[0].message.contains("is built for x86_64")
+            && conflicts[0].message.contains("runs arm64"),
+        "{conflicts:?}"
+    );
+    o.architectures = Vec::new();
+    let mut conflicts = Vec::new();
+    diff::diff(&desired(), Some(&o), &mut conflicts);
+    assert!(
+        conflicts[0]
+            .message
+            .contains("does not know the instance type")
+    );
+}
+
+#[test]
+fn debian_publishes_amd64_and_arm64() {
+    assert_eq!(
+        debian_12_parameter("x86_64").as_deref(),
+        Some("/aws/service/debian/release/12/latest/amd64")
+    );
+    assert_eq!(
+        debian_12_parameter("arm64").as_deref(),
+        Some("/aws/service/debian/release/12/latest/arm64")
+    );
+    assert_eq!(debian_12_parameter("i386"), None);
 }
