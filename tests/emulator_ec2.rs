@@ -567,3 +567,53 @@ async fn debian_publishes_an_arm64_image_and_run_instances_refuses_a_mismatched_
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn run_instances_refuses_a_security_group_of_another_vpc_than_the_subnet() {
+    let acct = Account::new();
+    let ec2 = acct.ec2(R);
+    let ami = debian(&acct).await;
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.1.0.0/16")
+        .send()
+        .await
+        .unwrap();
+    let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_owned();
+    let group = ec2
+        .create_security_group()
+        .group_name("elsewhere")
+        .description("elsewhere")
+        .vpc_id(&vpc)
+        .send()
+        .await
+        .unwrap();
+    let group = group.group_id().unwrap().to_owned();
+    let subnets = ec2.describe_subnets().send().await.unwrap();
+    let subnet = subnets
+        .subnets()
+        .iter()
+        .find(|s| s.vpc_id() != Some(vpc.as_str()))
+        .unwrap()
+        .subnet_id()
+        .unwrap()
+        .to_owned();
+    let err = ec2
+        .run_instances()
+        .image_id(&ami)
+        .min_count(1)
+        .max_count(1)
+        .subnet_id(&subnet)
+        .security_group_ids(&group)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidParameter"));
+    assert_eq!(
+        err.message(),
+        Some(
+            format!("Security group {group} and subnet {subnet} belong to different networks.")
+                .as_str()
+        )
+    );
+}

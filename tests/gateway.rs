@@ -933,3 +933,133 @@ async fn a_pinned_image_of_another_architecture_stops_the_plan_before_any_write(
     );
     assert_eq!(writes(&acct), before, "{:?}", acct.requests());
 }
+
+/// A VPC with one subnet in `zone` whose main route table sends 0.0.0.0/0 to `target`: an
+/// internet gateway (`igw`) or a NAT gateway (`nat`). Returns (vpc id, subnet id).
+async fn vpc_with_subnet(acct: &Account, cidr: &str, zone: &str, target: &str) -> (String, String) {
+    let ec2 = acct.ec2(R);
+    let vpc = ec2.create_vpc().cidr_block(cidr).send().await.unwrap();
+    let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_owned();
+    let subnet = ec2
+        .create_subnet()
+        .vpc_id(&vpc)
+        .cidr_block(cidr.replace(".0.0/16", ".1.0/24"))
+        .availability_zone(zone)
+        .send()
+        .await
+        .unwrap();
+    let subnet = subnet.subnet().unwrap().subnet_id().unwrap().to_owned();
+    let igw = ec2.create_internet_gateway().send().await.unwrap();
+    let igw = igw
+        .internet_gateway()
+        .unwrap()
+        .internet_gateway_id()
+        .unwrap()
+        .to_owned();
+    ec2.attach_internet_gateway()
+        .internet_gateway_id(&igw)
+        .vpc_id(&vpc)
+        .send()
+        .await
+        .unwrap();
+    let tables = ec2
+        .describe_route_tables()
+        .filters(Filter::builder().name("vpc-id").values(&vpc).build())
+        .send()
+        .await
+        .unwrap();
+    let main = tables.route_tables()[0]
+        .route_table_id()
+        .unwrap()
+        .to_owned();
+    let route = ec2
+        .create_route()
+        .route_table_id(&main)
+        .destination_cidr_block("0.0.0.0/0");
+    let route = if target == "nat" {
+        let nat = ec2
+            .create_nat_gateway()
+            .subnet_id(&subnet)
+            .send()
+            .await
+            .unwrap();
+        route.nat_gateway_id(nat.nat_gateway().unwrap().nat_gateway_id().unwrap())
+    } else {
+        route.gateway_id(&igw)
+    };
+    route.send().await.unwrap();
+    (vpc, subnet)
+}
+
+#[tokio::test]
+async fn a_subnet_in_another_vpc_gets_a_security_group_there() {
+    let acct = Account::new();
+    acct.create_zone("example.com").await;
+    acct.write("b.yaml", GATEWAY);
+    apply(&acct, "b.yaml");
+    let groups = || async {
+        let out = acct
+            .ec2(R)
+            .describe_security_groups()
+            .filters(owned())
+            .send()
+            .await
+            .unwrap();
+        out.security_groups()
+            .iter()
+            .map(|g| {
+                (
+                    g.group_id().unwrap().to_owned(),
+                    g.vpc_id().unwrap().to_owned(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let old = groups().await;
+    let (vpc, subnet) = vpc_with_subnet(&acct, "10.1.0.0/16", "eu-west-1b", "igw").await;
+    acct.write(
+        "b.yaml",
+        &GATEWAY.replace(
+            "  relay_from:",
+            &format!("  subnet: {subnet}\n  relay_from:"),
+        ),
+    );
+    let plan = acct.mailinfra(&["plan", "b.yaml"]);
+    assert!(
+        plan.stdout.contains(&format!(
+            "{} in {} (the subnet is in {vpc})",
+            old[0].0, old[0].1
+        )),
+        "{}\n{}",
+        plan.stdout,
+        plan.stderr
+    );
+    apply(&acct, "b.yaml");
+    let now = groups().await;
+    assert_eq!(now.len(), 1, "the old group is deleted: {now:?}");
+    assert_eq!(now[0].1, vpc);
+    let out = acct
+        .ec2(R)
+        .describe_instances()
+        .filters(owned())
+        .filters(
+            Filter::builder()
+                .name("instance-state-name")
+                .values("running")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let running: Vec<_> = out
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .collect();
+    assert_eq!(running.len(), 1);
+    assert_eq!(running[0].subnet_id(), Some(subnet.as_str()));
+    assert_eq!(
+        running[0].security_groups()[0].group_id(),
+        Some(now[0].0.as_str())
+    );
+}

@@ -5,7 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    DesiredGateway, Ingress, ObservedEip, ObservedGateway, ObservedInstance, PtrUpdate, Subnet,
+    DesiredGateway, Ingress, ObservedEip, ObservedGateway, ObservedInstance, ObservedSecurityGroup,
+    PtrUpdate, Subnet,
 };
 use crate::mail::gateway as render;
 use crate::plan::desired::{Desired, OutputRef, OutputValue, Outputs};
@@ -42,6 +43,9 @@ pub enum GatewayOp {
         config: String,
         image_id: String,
         subnet_id: String,
+        /// The security group in the subnet's VPC; `None` is the one created in this run.
+        #[serde(default)]
+        security_group: Option<String>,
         replaces: Option<String>,
     },
     AllocateAddress,
@@ -137,12 +141,20 @@ fn wanted(
     let Some((subnet, image_id)) = launch_site(g, o, conflicts) else {
         return (changes, Vec::new());
     };
-    changes.extend(security_group(g, o, &subnet.vpc_id));
-    let instances = instance(g, o, &subnet.id, image_id);
+    // Security groups belong to one VPC: the one in the subnet's VPC is the gateway's.
+    let group = o.security_groups.iter().find(|s| s.vpc_id == subnet.vpc_id);
+    changes.extend(security_group(g, group, &subnet.vpc_id));
+    let site = Site {
+        subnet_id: &subnet.id,
+        image_id,
+        security_group: group.map(|s| s.id.as_str()),
+    };
+    let instances = instance(g, o, &site);
     let eip = o.eip();
     changes.extend(instances.launch);
     changes.extend(address(eip, instances.keep, instances.launching));
     changes.extend(terminate(&instances.stale));
+    changes.extend(other_networks(o, &subnet.vpc_id));
     changes.extend(duplicates(o, eip));
     let (ptr, ptr_update) = reverse_dns(g, eip);
     changes.extend(ptr);
@@ -259,9 +271,13 @@ fn launch_site<'o>(
 }
 
 /// The security group and its inbound rules: created with every rule, or the rules that
-/// differ revoked and authorized.
-fn security_group(g: &DesiredGateway, o: &ObservedGateway, vpc_id: &str) -> Vec<GatewayChange> {
-    let Some(sg) = o.security_groups.first() else {
+/// differ revoked and authorized. `group` is the one in the subnet's VPC.
+fn security_group(
+    g: &DesiredGateway,
+    group: Option<&ObservedSecurityGroup>,
+    vpc_id: &str,
+) -> Vec<GatewayChange> {
+    let Some(sg) = group else {
         return vec![
             change(
                 "gateway.security_group",
@@ -300,6 +316,38 @@ fn security_group(g: &DesiredGateway, o: &ObservedGateway, vpc_id: &str) -> Vec<
     changes
 }
 
+/// The gateway's security groups in another VPC than the subnet's (`subnet:` moved): EC2
+/// refuses to launch with them, so the group is made anew in the subnet's VPC, and these are
+/// deleted once the instance that used them is terminated.
+fn other_networks(o: &ObservedGateway, vpc_id: &str) -> Option<GatewayChange> {
+    let old: Vec<&ObservedSecurityGroup> = o
+        .security_groups
+        .iter()
+        .filter(|s| s.vpc_id != vpc_id)
+        .collect();
+    (!old.is_empty()).then(|| {
+        change(
+            "gateway.security_group",
+            Action::Delete,
+            GatewayOp::DeleteSecurityGroups {
+                ids: old.iter().map(|s| s.id.clone()).collect(),
+            },
+            old.iter()
+                .map(|s| {
+                    field(
+                        "security_group",
+                        Some(format!(
+                            "{} in {} (the subnet is in {vpc_id})",
+                            s.id, s.vpc_id
+                        )),
+                        None,
+                    )
+                })
+                .collect(),
+        )
+    })
+}
+
 /// The rules of `a` that `b` lacks.
 fn only_in(a: &[Ingress], b: &[Ingress]) -> Vec<Ingress> {
     a.iter().filter(|r| !b.contains(r)).cloned().collect()
@@ -331,14 +379,18 @@ struct Instances<'o> {
     stale: Vec<String>,
 }
 
+/// Where the instance goes and what it is launched with.
+struct Site<'o> {
+    subnet_id: &'o str,
+    image_id: &'o str,
+    /// The security group in the subnet's VPC; `None` when this run creates it.
+    security_group: Option<&'o str>,
+}
+
 /// The instance: the newest live one with this configuration is kept; without one, a launch
 /// (a replacement when an instance serves now, saying why).
-fn instance<'o>(
-    g: &DesiredGateway,
-    o: &'o ObservedGateway,
-    subnet_id: &str,
-    image_id: &str,
-) -> Instances<'o> {
+fn instance<'o>(g: &DesiredGateway, o: &'o ObservedGateway, site: &Site<'_>) -> Instances<'o> {
+    let (subnet_id, image_id) = (site.subnet_id, site.image_id);
     let config = g.config_hash(subnet_id);
     let live: Vec<&ObservedInstance> = o.live_instances().collect();
     let keep = live
@@ -378,6 +430,7 @@ fn instance<'o>(
                 config,
                 image_id: image_id.to_owned(),
                 subnet_id: subnet_id.to_owned(),
+                security_group: site.security_group.map(str::to_owned),
                 replaces: current.map(|c| c.id.clone()),
             },
             fields,

@@ -477,15 +477,13 @@ impl Steps<'_> {
                 config,
                 image_id,
                 subnet_id,
+                security_group,
                 ..
             } => {
                 let g = g.ok_or_else(|| {
                     AwsError::Other("a plan launches a gateway it does not describe".into())
                 })?;
-                let security_group = match &l.security_group {
-                    Some(s) => s.clone(),
-                    None => security_group_id(aws, blueprint).await?,
-                };
+                let security_group = l.security_group(security_group)?;
                 let launch = Launch {
                     g,
                     config,
@@ -654,16 +652,16 @@ async fn create_security_group(
         .map_err(|e| AwsError::call(&ops::CREATE_SECURITY_GROUP, e));
     match already(created, &["InvalidGroup.Duplicate"])? {
         Some(out) => Ok(out.group_id().unwrap_or_default().to_owned()),
-        None => security_group_id(aws, blueprint).await,
+        None => security_group_id(aws, blueprint, vpc_id).await,
     }
 }
 
-/// The blueprint's security group, read as the observer reads it.
-async fn security_group_id(aws: &Aws, blueprint: &str) -> Result<String, AwsError> {
+/// The blueprint's security group in `vpc_id`, read as the observer reads it.
+async fn security_group_id(aws: &Aws, blueprint: &str, vpc_id: &str) -> Result<String, AwsError> {
     observe::security_groups(aws, blueprint)
         .await?
         .into_iter()
-        .next()
+        .find(|g| g.vpc_id == vpc_id)
         .map(|g| g.id)
         .ok_or_else(|| {
             AwsError::Other("the gateway's security group disappeared; run apply again".into())

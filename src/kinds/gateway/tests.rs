@@ -344,3 +344,53 @@ fn debian_publishes_amd64_and_arm64() {
     );
     assert_eq!(debian_12_parameter("i386"), None);
 }
+
+#[test]
+fn a_subnet_in_another_vpc_gets_a_new_group_and_the_old_one_goes_after_the_instance() {
+    let mut o = built(vec![eip(
+        "eipalloc-1",
+        Some("i-1"),
+        Some("mail.example.com"),
+        false,
+    )]);
+    o.subnet = Some(Subnet {
+        id: "subnet-2".into(),
+        vpc_id: "vpc-2".into(),
+    });
+    let (changes, _) = diff::diff(&desired(), Some(&o), &mut Vec::new());
+    assert_eq!(
+        steps(&changes),
+        [
+            "gateway.security_group Create create_security_group",
+            "gateway.security_group.ingress Create authorize",
+            "gateway.instance Replace run_instance",
+            "gateway.eip.association Update associate",
+            "gateway.instance Delete terminate_instances",
+            "gateway.security_group Delete delete_security_groups",
+        ]
+    );
+    assert!(matches!(
+        &changes[0].op,
+        GatewayOp::CreateSecurityGroup { vpc_id, .. } if vpc_id == "vpc-2"
+    ));
+    assert!(matches!(
+        &changes[2].op,
+        GatewayOp::RunInstance { security_group: None, subnet_id, .. } if subnet_id == "subnet-2"
+    ));
+    assert_eq!(
+        changes[5].op,
+        GatewayOp::DeleteSecurityGroups {
+            ids: vec!["sg-1".into()]
+        }
+    );
+    // In the same VPC the group is the one the launch uses.
+    o.subnet = Some(Subnet {
+        id: "subnet-3".into(),
+        vpc_id: "vpc-1".into(),
+    });
+    let (changes, _) = diff::diff(&desired(), Some(&o), &mut Vec::new());
+    assert!(matches!(
+        &changes[0].op,
+        GatewayOp::RunInstance { security_group: Some(g), .. } if g == "sg-1"
+    ));
+}
