@@ -617,3 +617,59 @@ async fn run_instances_refuses_a_security_group_of_another_vpc_than_the_subnet()
         )
     );
 }
+
+#[tokio::test]
+async fn the_withhold_type_hook_takes_a_type_out_of_one_zone() {
+    let acct = Account::new();
+    let ec2 = acct.ec2(R);
+    let ami = debian(&acct).await;
+    ec2_hook(&acct, "withhold-type", "type=t3.micro&zone=eu-west-1a");
+    let offered = ec2
+        .describe_instance_type_offerings()
+        .location_type(aws_sdk_ec2::types::LocationType::AvailabilityZone)
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("instance-type")
+                .values("t3.micro")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut zones: Vec<_> = offered
+        .instance_type_offerings()
+        .iter()
+        .map(|o| o.location().unwrap().to_owned())
+        .collect();
+    zones.sort();
+    assert_eq!(zones, ["eu-west-1b", "eu-west-1c"]);
+    let subnets = ec2.describe_subnets().send().await.unwrap();
+    let in_zone = |zone: &str| {
+        subnets
+            .subnets()
+            .iter()
+            .find(|s| s.availability_zone() == Some(zone))
+            .unwrap()
+            .subnet_id()
+            .unwrap()
+            .to_owned()
+    };
+    let launch = |subnet: String| {
+        ec2.run_instances()
+            .image_id(&ami)
+            .instance_type(aws_sdk_ec2::types::InstanceType::T3Micro)
+            .subnet_id(subnet)
+            .min_count(1)
+            .max_count(1)
+            .send()
+    };
+    let err = launch(in_zone("eu-west-1a")).await.unwrap_err();
+    assert_eq!(err.code(), Some("Unsupported"));
+    assert!(
+        err.message().unwrap().starts_with(
+            "Your requested instance type (t3.micro) is not supported in your requested Availability Zone (eu-west-1a)."
+        ),
+        "{err:?}"
+    );
+    launch(in_zone("eu-west-1b")).await.unwrap();
+}

@@ -1063,3 +1063,65 @@ async fn a_subnet_in_another_vpc_gets_a_security_group_there() {
         Some(now[0].0.as_str())
     );
 }
+
+#[tokio::test]
+async fn the_default_subnet_is_one_whose_zone_offers_the_type() {
+    // Not every zone offers every instance type; EC2 refuses a launch in one that does not.
+    let acct = Account::new();
+    acct.create_zone("example.com").await;
+    acct.write("b.yaml", GATEWAY);
+    ec2_hook(&acct, "withhold-type", "type=t3.micro&zone=eu-west-1a");
+    apply(&acct, "b.yaml");
+    let ec2 = acct.ec2(R);
+    let out = ec2
+        .describe_instances()
+        .filters(owned())
+        .send()
+        .await
+        .unwrap();
+    let subnet = out.reservations()[0].instances()[0]
+        .subnet_id()
+        .unwrap()
+        .to_owned();
+    let subnets = ec2
+        .describe_subnets()
+        .subnet_ids(&subnet)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        subnets.subnets()[0].availability_zone(),
+        Some("eu-west-1b"),
+        "the first zone by name that offers t3.micro"
+    );
+
+    // A named subnet in a zone that does not offer the type stops the plan.
+    let subnets = ec2
+        .describe_subnets()
+        .filters(
+            Filter::builder()
+                .name("availability-zone")
+                .values("eu-west-1a")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let named = subnets.subnets()[0].subnet_id().unwrap().to_owned();
+    acct.write(
+        "c.yaml",
+        &GATEWAY.replace(
+            "  relay_from:",
+            &format!("  subnet: {named}\n  relay_from:"),
+        ),
+    );
+    let plan = acct.mailinfra(&["plan", "c.yaml"]);
+    assert_eq!(plan.code, 1, "{}\n{}", plan.stdout, plan.stderr);
+    assert!(
+        plan.stderr.contains(&format!(
+            "the instance type `t3.micro` is not offered in eu-west-1a, the zone of subnet `{named}`"
+        )),
+        "{}",
+        plan.stderr
+    );
+}

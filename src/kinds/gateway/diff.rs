@@ -239,6 +239,32 @@ fn launch_site<'o>(
         });
         return None;
     }
+    if let Some(zone) = o
+        .subnet_zone
+        .as_ref()
+        .filter(|z| !o.offered_zones.contains(z))
+    {
+        let offered = if o.offered_zones.is_empty() {
+            "none of this region's zones".to_owned()
+        } else {
+            o.offered_zones.join(", ")
+        };
+        conflicts.push(Conflict {
+            address: "gateway.instance".into(),
+            message: match &g.subnet {
+                Some(s) => format!(
+                    "the instance type `{}` is not offered in {zone}, the zone of subnet `{s}`; it is offered in {offered}",
+                    g.instance_type
+                ),
+                None => format!(
+                    "the instance type `{}` is not offered in the zone of any default subnet; it is offered in {offered}",
+                    g.instance_type
+                ),
+            },
+            hint: "set `gateway.subnet` to a public subnet in a zone that offers the type, or choose another `instance_type`".into(),
+        });
+        return None;
+    }
     let Some(image_id) = &o.image_id else {
         conflicts.push(Conflict {
             address: "gateway.instance".into(),

@@ -339,6 +339,12 @@ pub struct ObservedGateway {
     pub image_architecture: Option<String>,
     /// The subnet the instance goes into.
     pub subnet: Option<Subnet>,
+    /// The subnet's availability zone.
+    #[serde(default)]
+    pub subnet_zone: Option<String>,
+    /// The availability zones that offer the instance type (DescribeInstanceTypeOfferings).
+    #[serde(default)]
+    pub offered_zones: Vec<String>,
     /// Roles in the instance profile, when it exists.
     pub profile_roles: Option<Vec<String>>,
     pub role_policy: Option<String>,

@@ -4,13 +4,14 @@
 //! concurrently; only the PTR read waits for the addresses.
 //!
 //! Requests for a no-op plan: DescribeInstances, DescribeAddresses, DescribeSecurityGroups,
-//! DescribeSubnets, GetInstanceProfile, GetRolePolicy, DescribeParameters, GetParameter (the
+//! DescribeSubnets, DescribeInstanceTypeOfferings, GetInstanceProfile, GetRolePolicy, DescribeParameters, GetParameter (the
 //! public key), DescribeInstanceTypes (the type's architecture), then GetParameter (the image,
 //! for `debian-12`) or DescribeImages (a pinned image's architecture),
 //! DescribeAddressesAttribute.
 
 use aws_sdk_ec2::types::{
     AddressAttributeName, Filter, Instance, InstanceStateName, InstanceType, IpPermission,
+    LocationType,
 };
 use aws_sdk_iam::error::ProvideErrorMetadata as _;
 use aws_sdk_ssm::types::ParameterStringFilter;
@@ -56,7 +57,7 @@ pub async fn observe(
         instances(aws, blueprint),
         addresses(aws, blueprint),
         security_groups(aws, blueprint),
-        subnet(aws, g.subnet.as_deref()),
+        subnet(aws, g),
         profile_roles(aws, &g.names.role),
         role_policy(aws, &g.names.role),
         key_parameters(aws, g),
@@ -65,7 +66,10 @@ pub async fn observe(
     )?;
     let mut eips = eips;
     ptr(aws, &mut eips).await?;
+    let (subnet, subnet_zone, offered_zones) = subnet;
     Ok(ObservedGateway {
+        subnet_zone,
+        offered_zones,
         architectures: image.architectures,
         image_id: image.id,
         image_architecture: image.architecture,
@@ -244,8 +248,56 @@ fn rules(p: &IpPermission) -> Vec<Ingress> {
         .collect()
 }
 
-/// The subnet to launch in, and its VPC: the named one, or a default subnet (first by zone).
-async fn subnet(aws: &Aws, named: Option<&str>) -> Result<Option<Subnet>, AwsError> {
+/// The subnet to launch in, its zone, and the zones that offer the instance type: the named
+/// subnet, or the first default subnet (by zone name) whose zone offers the type (the first
+/// of all when none does, which the plan then refuses).
+async fn subnet(
+    aws: &Aws,
+    g: &DesiredGateway,
+) -> Result<(Option<Subnet>, Option<String>, Vec<String>), AwsError> {
+    let (subnets, offered) = futures::try_join!(
+        subnets(aws, g.subnet.as_deref()),
+        offered_zones(aws, &g.instance_type)
+    )?;
+    let chosen = subnets
+        .iter()
+        .find(|(_, zone)| offered.contains(zone))
+        .or(subnets.first());
+    Ok((
+        chosen.map(|(s, _)| s.clone()),
+        chosen.map(|(_, zone)| zone.clone()),
+        offered,
+    ))
+}
+
+/// The availability zones of the region that offer `instance_type`.
+async fn offered_zones(aws: &Aws, instance_type: &str) -> Result<Vec<String>, AwsError> {
+    let offerings: Vec<_> = aws
+        .ec2
+        .describe_instance_type_offerings()
+        .location_type(LocationType::AvailabilityZone)
+        .filters(
+            Filter::builder()
+                .name("instance-type")
+                .values(instance_type)
+                .build(),
+        )
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| AwsError::call(&ops::DESCRIBE_INSTANCE_TYPE_OFFERINGS, e))?;
+    let mut zones: Vec<String> = offerings
+        .iter()
+        .filter_map(|o| o.location().map(str::to_owned))
+        .collect();
+    zones.sort();
+    Ok(zones)
+}
+
+/// The named subnet, or the default subnets, each with its zone, sorted by zone name.
+async fn subnets(aws: &Aws, named: Option<&str>) -> Result<Vec<(Subnet, String)>, AwsError> {
     let req = aws.ec2.describe_subnets();
     let req = match named {
         Some(id) => req.subnet_ids(id),
@@ -260,12 +312,19 @@ async fn subnet(aws: &Aws, named: Option<&str>) -> Result<Option<Subnet>, AwsErr
         .send()
         .await
         .map_err(|e| AwsError::call(&ops::DESCRIBE_SUBNETS, e))?;
-    let mut subnets: Vec<_> = out.subnets().iter().collect();
-    subnets.sort_by_key(|s| s.availability_zone().unwrap_or_default().to_owned());
-    Ok(subnets.first().map(|s| Subnet {
-        id: s.subnet_id().unwrap_or_default().to_owned(),
-        vpc_id: s.vpc_id().unwrap_or_default().to_owned(),
-    }))
+    let mut subnets: Vec<(Subnet, String)> = out
+        .subnets()
+        .iter()
+        .map(|s| {
+            let subnet = Subnet {
+                id: s.subnet_id().unwrap_or_default().to_owned(),
+                vpc_id: s.vpc_id().unwrap_or_default().to_owned(),
+            };
+            (subnet, s.availability_zone().unwrap_or_default().to_owned())
+        })
+        .collect();
+    subnets.sort_by(|a, b| a.1.cmp(&b.1));
+    Ok(subnets)
 }
 
 async fn profile_roles(aws: &Aws, name: &str) -> Result<Option<Vec<String>>, AwsError> {

@@ -32,6 +32,8 @@ fn built(eips: Vec<ObservedEip>) -> ObservedGateway {
     let g = d.gateway.as_ref().unwrap();
     ObservedGateway {
         architectures: vec!["x86_64".into()],
+        subnet_zone: Some("eu-west-1a".into()),
+        offered_zones: vec!["eu-west-1a".into(), "eu-west-1b".into()],
         image_id: Some("ami-1".into()),
         image_architecture: Some("x86_64".into()),
         subnet: Some(Subnet {
@@ -393,4 +395,24 @@ fn a_subnet_in_another_vpc_gets_a_new_group_and_the_old_one_goes_after_the_insta
         &changes[0].op,
         GatewayOp::RunInstance { security_group: Some(g), .. } if g == "sg-1"
     ));
+}
+
+#[test]
+fn a_subnet_whose_zone_does_not_offer_the_type_stops_the_plan() {
+    let mut o = built(Vec::new());
+    o.offered_zones = vec!["eu-west-1b".into()];
+    let mut conflicts = Vec::new();
+    let (changes, _) = diff::diff(&desired(), Some(&o), &mut conflicts);
+    assert!(
+        !changes
+            .iter()
+            .any(|c| c.address.starts_with("gateway.instance")),
+        "{changes:?}"
+    );
+    assert!(
+        conflicts[0].message.contains(
+            "is not offered in the zone of any default subnet; it is offered in eu-west-1b"
+        ),
+        "{conflicts:?}"
+    );
 }
