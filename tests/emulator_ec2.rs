@@ -673,3 +673,54 @@ async fn the_withhold_type_hook_takes_a_type_out_of_one_zone() {
     );
     launch(in_zone("eu-west-1b")).await.unwrap();
 }
+
+#[tokio::test]
+async fn the_default_vpc_routes_to_an_internet_gateway() {
+    let acct = Account::new();
+    let ec2 = acct.ec2(R);
+    let vpcs = ec2
+        .describe_vpcs()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("is-default")
+                .values("true")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let vpc = vpcs.vpcs()[0].vpc_id().unwrap().to_owned();
+    let tables = ec2
+        .describe_route_tables()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("vpc-id")
+                .values(&vpc)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let main = tables
+        .route_tables()
+        .iter()
+        .find(|t| t.associations().iter().any(|a| a.main() == Some(true)))
+        .unwrap();
+    let igw = main
+        .routes()
+        .iter()
+        .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
+        .and_then(|r| r.gateway_id())
+        .unwrap();
+    assert!(igw.starts_with("igw-"), "{igw}");
+    let gateways = ec2
+        .describe_internet_gateways()
+        .internet_gateway_ids(igw)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        gateways.internet_gateways()[0].attachments()[0].vpc_id(),
+        Some(vpc.as_str())
+    );
+}

@@ -1125,3 +1125,31 @@ async fn the_default_subnet_is_one_whose_zone_offers_the_type() {
         plan.stderr
     );
 }
+
+#[tokio::test]
+async fn a_subnet_that_reaches_the_internet_through_a_nat_stops_the_plan() {
+    // Mail would leave from the NAT's address: SPF (ip4:<Elastic IP>) and reverse DNS would
+    // silently not match the sender.
+    let acct = Account::new();
+    acct.create_zone("example.com").await;
+    let (_, subnet) = vpc_with_subnet(&acct, "10.2.0.0/16", "eu-west-1a", "nat").await;
+    acct.write(
+        "b.yaml",
+        &GATEWAY.replace(
+            "  relay_from:",
+            &format!("  subnet: {subnet}\n  relay_from:"),
+        ),
+    );
+    let before = writes(&acct);
+    let run = acct.mailinfra(&["apply", "b.yaml", "--yes"]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "subnet `{subnet}` sends internet traffic through nat-"
+        )) && run.stderr.contains("not an internet gateway")
+            && run.stderr.contains("SPF and reverse DNS would not match"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(writes(&acct), before, "{:?}", acct.requests());
+}

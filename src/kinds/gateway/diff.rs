@@ -5,8 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    DesiredGateway, Ingress, ObservedEip, ObservedGateway, ObservedInstance, ObservedSecurityGroup,
-    PtrUpdate, Subnet,
+    DefaultRoute, DesiredGateway, Ingress, ObservedEip, ObservedGateway, ObservedInstance,
+    ObservedSecurityGroup, PtrUpdate, Subnet,
 };
 use crate::mail::gateway as render;
 use crate::plan::desired::{Desired, OutputRef, OutputValue, Outputs};
@@ -227,6 +227,14 @@ fn launch_site<'o>(
         });
         return None;
     };
+    if let Some(reason) = not_public(g, subnet, o.subnet_route.as_ref()) {
+        conflicts.push(Conflict {
+            address: "gateway.instance".into(),
+            message: reason,
+            hint: "set `gateway.subnet` to a public subnet: one whose route table sends 0.0.0.0/0 to an internet gateway (igw-…)".into(),
+        });
+        return None;
+    }
     if o.architectures.is_empty() {
         conflicts.push(Conflict {
             address: "gateway.instance".into(),
@@ -294,6 +302,25 @@ fn launch_site<'o>(
         return None;
     }
     Some((subnet, image_id))
+}
+
+/// Why mail from `subnet` would not leave from the Elastic IP, if it would not: only an
+/// internet gateway route makes the instance's Elastic IP its address on the internet; through
+/// a NAT, mail leaves from the NAT's address, which SPF and reverse DNS do not name.
+fn not_public(g: &DesiredGateway, subnet: &Subnet, route: Option<&DefaultRoute>) -> Option<String> {
+    let which = match &g.subnet {
+        Some(_) => format!("subnet `{}`", subnet.id),
+        None => format!("the default subnet `{}`", subnet.id),
+    };
+    match route? {
+        DefaultRoute::InternetGateway(_) => None,
+        DefaultRoute::Through(target) => Some(format!(
+            "{which} sends internet traffic through {target}, not an internet gateway: mail would leave from {target}'s address, not the Elastic IP, so SPF and reverse DNS would not match the sender"
+        )),
+        DefaultRoute::None => Some(format!(
+            "{which} has no route to the internet (no 0.0.0.0/0 in its route table): the gateway could not deliver mail"
+        )),
+    }
 }
 
 /// The security group and its inbound rules: created with every rule, or the rules that

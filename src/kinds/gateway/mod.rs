@@ -317,6 +317,20 @@ impl From<Subnet> for (String, String) {
     }
 }
 
+/// Where a subnet's route table sends 0.0.0.0/0 (its explicitly associated table, else its
+/// VPC's main table).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DefaultRoute {
+    /// An internet gateway (`igw-…`): the instance's Elastic IP is its address on the internet.
+    InternetGateway(String),
+    /// Anything else (a NAT gateway `nat-…`, a NAT instance, a transit gateway): traffic
+    /// leaves from that hop's address.
+    Through(String),
+    /// No 0.0.0.0/0 route (or a blackhole): no way out.
+    None,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObservedSecurityGroup {
     pub id: String,
@@ -342,6 +356,9 @@ pub struct ObservedGateway {
     /// The subnet's availability zone.
     #[serde(default)]
     pub subnet_zone: Option<String>,
+    /// Where the subnet's route table sends internet traffic (0.0.0.0/0).
+    #[serde(default)]
+    pub subnet_route: Option<DefaultRoute>,
     /// The availability zones that offer the instance type (DescribeInstanceTypeOfferings).
     #[serde(default)]
     pub offered_zones: Vec<String>,

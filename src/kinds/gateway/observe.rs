@@ -4,20 +4,20 @@
 //! concurrently; only the PTR read waits for the addresses.
 //!
 //! Requests for a no-op plan: DescribeInstances, DescribeAddresses, DescribeSecurityGroups,
-//! DescribeSubnets, DescribeInstanceTypeOfferings, GetInstanceProfile, GetRolePolicy, DescribeParameters, GetParameter (the
+//! DescribeSubnets, DescribeInstanceTypeOfferings, then DescribeRouteTables, GetInstanceProfile, GetRolePolicy, DescribeParameters, GetParameter (the
 //! public key), DescribeInstanceTypes (the type's architecture), then GetParameter (the image,
 //! for `debian-12`) or DescribeImages (a pinned image's architecture),
 //! DescribeAddressesAttribute.
 
 use aws_sdk_ec2::types::{
     AddressAttributeName, Filter, Instance, InstanceStateName, InstanceType, IpPermission,
-    LocationType,
+    LocationType, RouteState,
 };
 use aws_sdk_iam::error::ProvideErrorMetadata as _;
 use aws_sdk_ssm::types::ParameterStringFilter;
 
 use super::{
-    CONFIG_TAG, DesiredGateway, Ingress, InstanceState, ObservedEip, ObservedGateway,
+    CONFIG_TAG, DefaultRoute, DesiredGateway, Ingress, InstanceState, ObservedEip, ObservedGateway,
     ObservedInstance, ObservedSecurityGroup, PtrUpdate, ROLE_POLICY, Source, Subnet,
 };
 use crate::aws::{Aws, AwsError, ops};
@@ -67,8 +67,13 @@ pub async fn observe(
     let mut eips = eips;
     ptr(aws, &mut eips).await?;
     let (subnet, subnet_zone, offered_zones) = subnet;
+    let subnet_route = match &subnet {
+        Some(s) => Some(default_route(aws, s).await?),
+        None => None,
+    };
     Ok(ObservedGateway {
         subnet_zone,
+        subnet_route,
         offered_zones,
         architectures: image.architectures,
         image_id: image.id,
@@ -268,6 +273,61 @@ async fn subnet(
         chosen.map(|(_, zone)| zone.clone()),
         offered,
     ))
+}
+
+/// Where the subnet's route table (its explicit association, else the VPC's main table) sends
+/// 0.0.0.0/0: one request for the VPC's tables.
+async fn default_route(aws: &Aws, subnet: &Subnet) -> Result<DefaultRoute, AwsError> {
+    let out = aws
+        .ec2
+        .describe_route_tables()
+        .filters(
+            Filter::builder()
+                .name("vpc-id")
+                .values(&subnet.vpc_id)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| AwsError::call(&ops::DESCRIBE_ROUTE_TABLES, e))?;
+    let tables = out.route_tables();
+    let explicit = tables.iter().find(|t| {
+        t.associations()
+            .iter()
+            .any(|a| a.subnet_id() == Some(subnet.id.as_str()))
+    });
+    let main = || {
+        tables
+            .iter()
+            .find(|t| t.associations().iter().any(|a| a.main() == Some(true)))
+    };
+    let table = explicit.or_else(main);
+    let route = table.and_then(|t| {
+        t.routes().iter().find(|r| {
+            r.destination_cidr_block() == Some("0.0.0.0/0")
+                && r.state() != Some(&RouteState::Blackhole)
+        })
+    });
+    let Some(route) = route else {
+        return Ok(DefaultRoute::None);
+    };
+    let target = [
+        route.gateway_id(),
+        route.nat_gateway_id(),
+        route.instance_id(),
+        route.transit_gateway_id(),
+        route.network_interface_id(),
+        route.vpc_peering_connection_id(),
+    ]
+    .into_iter()
+    .flatten()
+    .find(|t| !t.is_empty())
+    .unwrap_or("an unnamed target");
+    Ok(if target.starts_with("igw-") {
+        DefaultRoute::InternetGateway(target.to_owned())
+    } else {
+        DefaultRoute::Through(target.to_owned())
+    })
 }
 
 /// The availability zones of the region that offer `instance_type`.

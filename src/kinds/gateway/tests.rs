@@ -33,6 +33,7 @@ fn built(eips: Vec<ObservedEip>) -> ObservedGateway {
     ObservedGateway {
         architectures: vec!["x86_64".into()],
         subnet_zone: Some("eu-west-1a".into()),
+        subnet_route: Some(DefaultRoute::InternetGateway("igw-1".into())),
         offered_zones: vec!["eu-west-1a".into(), "eu-west-1b".into()],
         image_id: Some("ami-1".into()),
         image_architecture: Some("x86_64".into()),
@@ -415,4 +416,30 @@ fn a_subnet_whose_zone_does_not_offer_the_type_stops_the_plan() {
         ),
         "{conflicts:?}"
     );
+}
+
+#[test]
+fn a_subnet_without_an_internet_gateway_route_stops_the_plan() {
+    for (route, says) in [
+        (
+            DefaultRoute::Through("nat-1".into()),
+            "the default subnet `subnet-1` sends internet traffic through nat-1, not an internet gateway",
+        ),
+        (
+            DefaultRoute::None,
+            "the default subnet `subnet-1` has no route to the internet",
+        ),
+    ] {
+        let mut o = built(Vec::new());
+        o.subnet_route = Some(route);
+        let mut conflicts = Vec::new();
+        let (changes, _) = diff::diff(&desired(), Some(&o), &mut conflicts);
+        assert!(
+            !changes
+                .iter()
+                .any(|c| c.address.starts_with("gateway.instance")),
+            "{changes:?}"
+        );
+        assert!(conflicts[0].message.starts_with(says), "{conflicts:?}");
+    }
 }
