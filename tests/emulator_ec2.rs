@@ -353,21 +353,12 @@ async fn the_reverse_dns_failure_hook_ends_the_next_update_failed_with_its_reaso
     assert!(seen.addresses()[0].ptr_record_update().is_none());
 }
 
-/// Sets one of the emulator's EC2 test hooks (`/_mailinfra/ec2/<name>`) for this account.
-fn ec2_hook(acct: &Account, name: &str, query: &str) {
-    acct.emulator(
-        "POST",
-        &format!("/_mailinfra/ec2/{name}?account={}&{query}", acct.id),
-        "",
-    );
-}
-
 #[tokio::test]
 async fn the_hide_new_hook_makes_new_resources_unknown_for_a_while() {
     let acct = Account::new();
     let ec2 = acct.ec2(R);
     let ami = debian(&acct).await;
-    ec2_hook(&acct, "hide-new", "seconds=2");
+    acct.ec2_hook("hide-new", "seconds=2");
     let started = std::time::Instant::now();
     let eip = ec2
         .allocate_address()
@@ -436,8 +427,9 @@ async fn the_hide_new_hook_makes_new_resources_unknown_for_a_while() {
         .unwrap_err();
     assert_eq!(err.code(), Some("InvalidInstanceID.NotFound"));
 
-    tokio::time::sleep(std::time::Duration::from_secs(2).saturating_sub(started.elapsed())).await;
-    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    // Two seconds after they were made, every one is known.
+    tokio::time::sleep(std::time::Duration::from_millis(2500).saturating_sub(started.elapsed()))
+        .await;
     ec2.describe_addresses()
         .allocation_ids(&allocation)
         .send()
@@ -489,7 +481,7 @@ async fn a_reverse_dns_removal_stays_pending_and_locks_the_address_with_the_ptr_
         attr().await.unwrap().addresses()[0].ptr_record(),
         Some("mail.example.com.")
     );
-    ec2_hook(&acct, "ptr-delay", "seconds=2");
+    acct.ec2_hook("ptr-delay", "seconds=2");
     let reset = ec2
         .reset_address_attribute()
         .allocation_id(&allocation)
@@ -623,7 +615,7 @@ async fn the_withhold_type_hook_takes_a_type_out_of_one_zone() {
     let acct = Account::new();
     let ec2 = acct.ec2(R);
     let ami = debian(&acct).await;
-    ec2_hook(&acct, "withhold-type", "type=t3.micro&zone=eu-west-1a");
+    acct.ec2_hook("withhold-type", "type=t3.micro&zone=eu-west-1a");
     let offered = ec2
         .describe_instance_type_offerings()
         .location_type(aws_sdk_ec2::types::LocationType::AvailabilityZone)

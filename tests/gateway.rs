@@ -1,6 +1,9 @@
 //! The relay gateway end to end against the emulator: everything built and re-planned clean,
 //! two applies at once, an apply killed halfway, replacement keeping the Elastic IP, drift in
-//! the security group, destroy with and without the IP, and the private key in no output.
+//! the security group (every rule kind), destroy with and without the IP (and a release locked
+//! by a reverse DNS removal), the private key in no output; and what real EC2 does that a
+//! naive client trips on: new ids unknown for a while, Graviton types, a subnet in another
+//! VPC, a zone that does not offer the type, a subnet behind a NAT.
 
 mod common;
 
@@ -666,15 +669,6 @@ async fn a_region_flag_that_differs_from_the_blueprint_is_refused_before_any_req
     assert_eq!(acct.request_total(), before, "{:?}", acct.requests());
 }
 
-/// Sets one of the emulator's EC2 test hooks (`/_mailinfra/ec2/<name>`) for this account.
-fn ec2_hook(acct: &Account, name: &str, query: &str) {
-    acct.emulator(
-        "POST",
-        &format!("/_mailinfra/ec2/{name}?account={}&{query}", acct.id),
-        "",
-    );
-}
-
 #[tokio::test]
 async fn new_resources_ec2_does_not_know_yet_are_waited_for() {
     // EC2 is eventually consistent: an id that RunInstances, CreateSecurityGroup or
@@ -682,10 +676,10 @@ async fn new_resources_ec2_does_not_know_yet_are_waited_for() {
     let acct = Account::new();
     acct.create_zone("example.com").await;
     acct.write("b.yaml", GATEWAY);
-    ec2_hook(&acct, "hide-new", "seconds=3");
+    acct.ec2_hook("hide-new", "seconds=3");
     let run = acct.mailinfra(&["apply", "b.yaml", "--yes"]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
-    ec2_hook(&acct, "hide-new", "seconds=0");
+    acct.ec2_hook("hide-new", "seconds=0");
     clean(&acct, "b.yaml");
     assert_eq!(running(&instances(&acct).await).len(), 1);
     let addresses = eips(&acct).await;
@@ -701,7 +695,7 @@ async fn a_release_waits_while_the_reverse_dns_removal_is_pending() {
     acct.create_zone("example.com").await;
     acct.write("b.yaml", GATEWAY);
     apply(&acct, "b.yaml");
-    ec2_hook(&acct, "ptr-delay", "seconds=3");
+    acct.ec2_hook("ptr-delay", "seconds=3");
     let run = acct.mailinfra(&["destroy", "b.yaml", "--yes", "--release-ip"]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert!(
@@ -719,7 +713,7 @@ async fn a_release_still_locked_at_the_timeout_is_finished_by_the_next_run() {
     acct.create_zone("example.com").await;
     acct.write("b.yaml", GATEWAY);
     apply(&acct, "b.yaml");
-    ec2_hook(&acct, "ptr-delay", "seconds=600");
+    acct.ec2_hook("ptr-delay", "seconds=600");
     let run = acct.mailinfra(&[
         "destroy",
         "b.yaml",
@@ -747,7 +741,7 @@ async fn a_release_still_locked_at_the_timeout_is_finished_by_the_next_run() {
         plan.stdout,
         plan.stderr
     );
-    ec2_hook(&acct, "ptr-delay", "seconds=0");
+    acct.ec2_hook("ptr-delay", "seconds=0");
     let run = acct.mailinfra(&["destroy", "b.yaml", "--yes", "--release-ip"]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert!(eips(&acct).await.is_empty());
@@ -1070,7 +1064,7 @@ async fn the_default_subnet_is_one_whose_zone_offers_the_type() {
     let acct = Account::new();
     acct.create_zone("example.com").await;
     acct.write("b.yaml", GATEWAY);
-    ec2_hook(&acct, "withhold-type", "type=t3.micro&zone=eu-west-1a");
+    acct.ec2_hook("withhold-type", "type=t3.micro&zone=eu-west-1a");
     apply(&acct, "b.yaml");
     let ec2 = acct.ec2(R);
     let out = ec2

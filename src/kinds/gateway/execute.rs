@@ -7,8 +7,9 @@
 //! and "already exists" answers count as success. Two applies at once allocate at most one
 //! extra Elastic IP, which the loser releases.
 //!
-//! Every wait (an instance's state, a new instance profile reaching EC2, a security group
-//! still in use) goes through `aws::poll::until`, bounded by `--timeout`.
+//! Every wait (an instance's state, a new instance profile reaching EC2, a new id EC2 does not
+//! know yet, a security group still in use, an address locked until its reverse DNS is
+//! removed) goes through `aws::poll`, bounded by `--timeout`.
 
 use std::future::Future;
 use std::sync::Mutex;
@@ -288,6 +289,7 @@ pub async fn after_dns(
     timeout: Duration,
     out: &Output,
 ) -> Result<(), AwsError> {
+    // No step after DNS names the blueprint.
     let s = Steps {
         aws,
         blueprint: "",
@@ -343,7 +345,7 @@ impl Steps<'_> {
     async fn release_when_unlocked(&self, id: &str) -> Result<(), AwsError> {
         match release(self.aws, id).await {
             Ok(released) => {
-                self.released(id, released);
+                self.say_released(id, released);
                 return Ok(());
             }
             Err(e) if locked(&e) => {}
@@ -354,14 +356,8 @@ impl Steps<'_> {
             self.timeout.as_secs()
         ));
         let what = format!("the reverse DNS of {id} to be removed");
-        let wait = Wait {
-            what: &what,
-            every: Duration::from_secs(5),
-            limit: self.timeout,
-            out: Some(self.out),
-        };
         let aws = self.aws;
-        let waited = poll::until(wait, || async move {
+        let waited = poll::until(self.every_5s(&what), || async move {
             Ok::<_, AwsError>(match reverse_dns_of(aws, id).await? {
                 None => Look::Done(()),
                 Some(pending) => Look::NotYet(pending),
@@ -371,7 +367,7 @@ impl Steps<'_> {
         match waited {
             Ok(()) => {
                 let released = release(self.aws, id).await?;
-                self.released(id, released);
+                self.say_released(id, released);
                 Ok(())
             }
             Err(Stopped::Failed(e)) => Err(e),
@@ -384,7 +380,7 @@ impl Steps<'_> {
         }
     }
 
-    fn released(&self, id: &str, released: bool) {
+    fn say_released(&self, id: &str, released: bool) {
         if released {
             self.out
                 .progress(&format!("gateway: released Elastic IP {id}"));
@@ -422,6 +418,16 @@ async fn reverse_dns_of(aws: &Aws, id: &str) -> Result<Option<String>, AwsError>
 }
 
 impl Steps<'_> {
+    /// A wait for `what` that looks every 5 s, at most `--timeout`, with progress.
+    fn every_5s<'w>(&'w self, what: &'w str) -> Wait<'w> {
+        Wait {
+            what,
+            every: Duration::from_secs(5),
+            limit: self.timeout,
+            out: Some(self.out),
+        }
+    }
+
     /// `call`, made again with backoff while EC2 does not know yet an id it just handed out
     /// (about 2 minutes at most, bounded by `--timeout`).
     async fn once_visible<T, F, Fut>(&self, what: &str, call: F) -> Result<T, AwsError>
@@ -899,15 +905,9 @@ impl Steps<'_> {
     /// (`DependencyViolation`) and the delete goes again every 5 s, at most `--timeout`.
     async fn delete_security_group(&self, id: &str) -> Result<(), AwsError> {
         let what = format!("security group {id} to be free to delete");
-        let wait = Wait {
-            what: &what,
-            every: Duration::from_secs(5),
-            limit: self.timeout,
-            out: Some(self.out),
-        };
         let aws = self.aws;
         let in_use = |e: &AwsError| code(e) == Some("DependencyViolation");
-        again_while(wait, in_use, || async move {
+        again_while(self.every_5s(&what), in_use, || async move {
             let r = aws
                 .ec2
                 .delete_security_group()
