@@ -126,7 +126,7 @@ async fn main() {
             &acct,
             "plan (create)",
             &["plan", "b.yaml"],
-            "10 gateway reads (9 before any address exists) + 3 Route 53 + 2 SES lists",
+            "12 gateway reads (no address yet) + 3 Route 53 + 2 SES lists",
         );
         step(
             &acct,
@@ -138,7 +138,7 @@ async fn main() {
             &acct,
             "plan (no-op)",
             &["plan", "b.yaml"],
-            "DescribeInstances, DescribeAddresses, DescribeAddressesAttribute, DescribeSecurityGroups, DescribeSubnets, GetInstanceProfile, GetRolePolicy, DescribeParameters, GetParameter x2 + 3 Route 53 + 2 SES lists = 15",
+            "DescribeInstances, DescribeAddresses, DescribeAddressesAttribute, DescribeSecurityGroups, DescribeSubnets, DescribeInstanceTypeOfferings, DescribeRouteTables, DescribeInstanceTypes, GetInstanceProfile, GetRolePolicy, DescribeParameters, GetParameter x2 + 3 Route 53 + 2 SES lists = 18",
         );
     }
     // SES: one identity costs a GetEmailIdentity on every plan; the requests are paced at

@@ -51,7 +51,7 @@ pub async fn run(
     outputs.extend(gateway.outputs());
     let dns = fill(plan, &outputs)?;
     let results = records::execute::apply(aws, &dns, timeout, out).await?;
-    gateway::execute::after_dns(aws, &plan.gateway, &gateway, out).await?;
+    gateway::execute::after_dns(aws, &plan.gateway, &gateway, timeout, out).await?;
     Ok(results)
 }
 

@@ -352,3 +352,367 @@ async fn the_reverse_dns_failure_hook_ends_the_next_update_failed_with_its_reaso
     assert_eq!(seen.addresses()[0].ptr_record(), Some("mail.example.com."));
     assert!(seen.addresses()[0].ptr_record_update().is_none());
 }
+
+#[tokio::test]
+async fn the_hide_new_hook_makes_new_resources_unknown_for_a_while() {
+    let acct = Account::new();
+    let ec2 = acct.ec2(R);
+    let ami = debian(&acct).await;
+    acct.ec2_hook("hide-new", "seconds=2");
+    let started = std::time::Instant::now();
+    let eip = ec2
+        .allocate_address()
+        .domain(DomainType::Vpc)
+        .send()
+        .await
+        .unwrap();
+    let allocation = eip.allocation_id().unwrap().to_owned();
+    let err = ec2
+        .describe_addresses()
+        .allocation_ids(&allocation)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidAllocationID.NotFound"));
+    let listed = ec2.describe_addresses().send().await.unwrap();
+    assert!(listed.addresses().is_empty(), "{listed:?}");
+
+    let vpc = ec2.describe_vpcs().send().await.unwrap().vpcs()[0]
+        .vpc_id()
+        .unwrap()
+        .to_owned();
+    let group = ec2
+        .create_security_group()
+        .group_name("g")
+        .description("g")
+        .vpc_id(&vpc)
+        .send()
+        .await
+        .unwrap();
+    let group = group.group_id().unwrap().to_owned();
+    let err = ec2
+        .authorize_security_group_ingress()
+        .group_id(&group)
+        .ip_permissions(
+            aws_sdk_ec2::types::IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(25)
+                .to_port(25)
+                .ip_ranges(
+                    aws_sdk_ec2::types::IpRange::builder()
+                        .cidr_ip("10.0.0.0/16")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidGroup.NotFound"));
+
+    let run = ec2
+        .run_instances()
+        .image_id(&ami)
+        .min_count(1)
+        .max_count(1)
+        .send()
+        .await
+        .unwrap();
+    let instance = run.instances()[0].instance_id().unwrap().to_owned();
+    let err = ec2
+        .describe_instances()
+        .instance_ids(&instance)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidInstanceID.NotFound"));
+
+    // Two seconds after they were made, every one is known.
+    tokio::time::sleep(std::time::Duration::from_millis(2500).saturating_sub(started.elapsed()))
+        .await;
+    ec2.describe_addresses()
+        .allocation_ids(&allocation)
+        .send()
+        .await
+        .unwrap();
+    ec2.describe_instances()
+        .instance_ids(&instance)
+        .send()
+        .await
+        .unwrap();
+    ec2.describe_security_groups()
+        .group_ids(&group)
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_reverse_dns_removal_stays_pending_and_locks_the_address_with_the_ptr_delay_hook() {
+    let acct = Account::new();
+    let ec2 = acct.ec2(R);
+    let eip = ec2
+        .allocate_address()
+        .domain(DomainType::Vpc)
+        .send()
+        .await
+        .unwrap();
+    let (allocation, ip) = (
+        eip.allocation_id().unwrap().to_owned(),
+        eip.public_ip().unwrap().to_owned(),
+    );
+    let zone = acct.create_zone("example.com").await;
+    acct.change(&zone, &[(Create, "mail.example.com", "A", 300, &[&ip])])
+        .await
+        .unwrap();
+    ec2.modify_address_attribute()
+        .allocation_id(&allocation)
+        .domain_name("mail.example.com")
+        .send()
+        .await
+        .unwrap();
+    let attr = || {
+        ec2.describe_addresses_attribute()
+            .allocation_ids(&allocation)
+            .attribute(AddressAttributeName::DomainName)
+            .send()
+    };
+    assert_eq!(
+        attr().await.unwrap().addresses()[0].ptr_record(),
+        Some("mail.example.com.")
+    );
+    acct.ec2_hook("ptr-delay", "seconds=2");
+    let reset = ec2
+        .reset_address_attribute()
+        .allocation_id(&allocation)
+        .attribute(AddressAttributeName::DomainName)
+        .send()
+        .await
+        .unwrap();
+    let update = reset.address().unwrap().ptr_record_update().unwrap();
+    assert_eq!(update.status(), Some("PENDING"));
+    let seen = attr().await.unwrap();
+    assert_eq!(seen.addresses()[0].ptr_record(), Some("mail.example.com."));
+    assert_eq!(
+        seen.addresses()[0].ptr_record_update().unwrap().status(),
+        Some("PENDING")
+    );
+    let err = ec2
+        .release_address()
+        .allocation_id(&allocation)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidAddress.Locked"));
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let seen = attr().await.unwrap();
+    assert_eq!(seen.addresses()[0].ptr_record(), None);
+    assert!(seen.addresses()[0].ptr_record_update().is_none());
+    ec2.release_address()
+        .allocation_id(&allocation)
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn debian_publishes_an_arm64_image_and_run_instances_refuses_a_mismatched_architecture() {
+    let acct = Account::new();
+    let ssm = acct.ssm(R);
+    let ec2 = acct.ec2(R);
+    let p = ssm
+        .get_parameter()
+        .name("/aws/service/debian/release/12/latest/arm64")
+        .send()
+        .await
+        .unwrap();
+    let arm64 = p.parameter().unwrap().value().unwrap().to_owned();
+    let images = ec2
+        .describe_images()
+        .image_ids(&arm64)
+        .send()
+        .await
+        .unwrap();
+    let image = &images.images()[0];
+    assert!(image.name().unwrap().starts_with("debian-12-arm64-"));
+    assert_eq!(image.architecture().map(|a| a.as_str()), Some("arm64"));
+    let amd64 = debian(&acct).await;
+    let launch = |image: &str, t: aws_sdk_ec2::types::InstanceType| {
+        ec2.run_instances()
+            .image_id(image)
+            .instance_type(t)
+            .min_count(1)
+            .max_count(1)
+            .send()
+    };
+    let err = launch(&amd64, aws_sdk_ec2::types::InstanceType::T4gMicro)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidParameterValue"));
+    assert!(
+        err.message().unwrap().starts_with(
+            "The architecture 'arm64' of the specified instance type does not match the architecture 'x86_64' of the specified AMI."
+        ),
+        "{err:?}"
+    );
+    launch(&arm64, aws_sdk_ec2::types::InstanceType::T4gMicro)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn run_instances_refuses_a_security_group_of_another_vpc_than_the_subnet() {
+    let acct = Account::new();
+    let ec2 = acct.ec2(R);
+    let ami = debian(&acct).await;
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.1.0.0/16")
+        .send()
+        .await
+        .unwrap();
+    let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_owned();
+    let group = ec2
+        .create_security_group()
+        .group_name("elsewhere")
+        .description("elsewhere")
+        .vpc_id(&vpc)
+        .send()
+        .await
+        .unwrap();
+    let group = group.group_id().unwrap().to_owned();
+    let subnets = ec2.describe_subnets().send().await.unwrap();
+    let subnet = subnets
+        .subnets()
+        .iter()
+        .find(|s| s.vpc_id() != Some(vpc.as_str()))
+        .unwrap()
+        .subnet_id()
+        .unwrap()
+        .to_owned();
+    let err = ec2
+        .run_instances()
+        .image_id(&ami)
+        .min_count(1)
+        .max_count(1)
+        .subnet_id(&subnet)
+        .security_group_ids(&group)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidParameter"));
+    assert_eq!(
+        err.message(),
+        Some(
+            format!("Security group {group} and subnet {subnet} belong to different networks.")
+                .as_str()
+        )
+    );
+}
+
+#[tokio::test]
+async fn the_withhold_type_hook_takes_a_type_out_of_one_zone() {
+    let acct = Account::new();
+    let ec2 = acct.ec2(R);
+    let ami = debian(&acct).await;
+    acct.ec2_hook("withhold-type", "type=t3.micro&zone=eu-west-1a");
+    let offered = ec2
+        .describe_instance_type_offerings()
+        .location_type(aws_sdk_ec2::types::LocationType::AvailabilityZone)
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("instance-type")
+                .values("t3.micro")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut zones: Vec<_> = offered
+        .instance_type_offerings()
+        .iter()
+        .map(|o| o.location().unwrap().to_owned())
+        .collect();
+    zones.sort();
+    assert_eq!(zones, ["eu-west-1b", "eu-west-1c"]);
+    let subnets = ec2.describe_subnets().send().await.unwrap();
+    let in_zone = |zone: &str| {
+        subnets
+            .subnets()
+            .iter()
+            .find(|s| s.availability_zone() == Some(zone))
+            .unwrap()
+            .subnet_id()
+            .unwrap()
+            .to_owned()
+    };
+    let launch = |subnet: String| {
+        ec2.run_instances()
+            .image_id(&ami)
+            .instance_type(aws_sdk_ec2::types::InstanceType::T3Micro)
+            .subnet_id(subnet)
+            .min_count(1)
+            .max_count(1)
+            .send()
+    };
+    let err = launch(in_zone("eu-west-1a")).await.unwrap_err();
+    assert_eq!(err.code(), Some("Unsupported"));
+    assert!(
+        err.message().unwrap().starts_with(
+            "Your requested instance type (t3.micro) is not supported in your requested Availability Zone (eu-west-1a)."
+        ),
+        "{err:?}"
+    );
+    launch(in_zone("eu-west-1b")).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_default_vpc_routes_to_an_internet_gateway() {
+    let acct = Account::new();
+    let ec2 = acct.ec2(R);
+    let vpcs = ec2
+        .describe_vpcs()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("is-default")
+                .values("true")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let vpc = vpcs.vpcs()[0].vpc_id().unwrap().to_owned();
+    let tables = ec2
+        .describe_route_tables()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("vpc-id")
+                .values(&vpc)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let main = tables
+        .route_tables()
+        .iter()
+        .find(|t| t.associations().iter().any(|a| a.main() == Some(true)))
+        .unwrap();
+    let igw = main
+        .routes()
+        .iter()
+        .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
+        .and_then(|r| r.gateway_id())
+        .unwrap();
+    assert!(igw.starts_with("igw-"), "{igw}");
+    let gateways = ec2
+        .describe_internet_gateways()
+        .internet_gateway_ids(igw)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        gateways.internet_gateways()[0].attachments()[0].vpc_id(),
+        Some(vpc.as_str())
+    );
+}

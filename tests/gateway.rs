@@ -1,11 +1,15 @@
 //! The relay gateway end to end against the emulator: everything built and re-planned clean,
 //! two applies at once, an apply killed halfway, replacement keeping the Elastic IP, drift in
-//! the security group, destroy with and without the IP, and the private key in no output.
+//! the security group (every rule kind), destroy with and without the IP (and a release locked
+//! by a reverse DNS removal), the private key in no output; and what real EC2 does that a
+//! naive client trips on: new ids unknown for a while, Graviton types, a subnet in another
+//! VPC, a zone that does not offer the type, a subnet behind a NAT.
 
 mod common;
 
 use aws_sdk_ec2::types::{
-    AddressAttributeName, Filter, InstanceAttributeName, IpPermission, IpRange,
+    AddressAttributeName, Filter, InstanceAttributeName, IpPermission, IpRange, Ipv6Range,
+    PrefixListId, UserIdGroupPair,
 };
 use base64::Engine as _;
 use common::{Account, Run, q};
@@ -671,4 +675,489 @@ async fn a_region_flag_that_differs_from_the_blueprint_is_refused_before_any_req
         saved.stderr
     );
     assert_eq!(acct.request_total(), before, "{:?}", acct.requests());
+}
+
+#[tokio::test]
+async fn new_resources_ec2_does_not_know_yet_are_waited_for() {
+    // EC2 is eventually consistent: an id that RunInstances, CreateSecurityGroup or
+    // AllocateAddress just returned may be unknown to the next request for a while.
+    let acct = Account::new();
+    acct.create_zone("example.com").await;
+    acct.write("b.yaml", GATEWAY);
+    acct.ec2_hook("hide-new", "seconds=3");
+    let run = acct.mailinfra(&["apply", "b.yaml", "--yes"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    acct.ec2_hook("hide-new", "seconds=0");
+    clean(&acct, "b.yaml");
+    assert_eq!(running(&instances(&acct).await).len(), 1);
+    let addresses = eips(&acct).await;
+    assert_eq!(addresses.len(), 1, "{addresses:?}");
+    assert!(addresses[0].2.is_some(), "{addresses:?}");
+}
+
+#[tokio::test]
+async fn a_release_waits_while_the_reverse_dns_removal_is_pending() {
+    // AWS removes reverse DNS in the background (PENDING for minutes) and refuses to release
+    // the address meanwhile (`InvalidAddress.Locked`).
+    let acct = Account::new();
+    acct.create_zone("example.com").await;
+    acct.write("b.yaml", GATEWAY);
+    apply(&acct, "b.yaml");
+    acct.ec2_hook("ptr-delay", "seconds=3");
+    let run = acct.mailinfra(&["destroy", "b.yaml", "--yes", "--release-ip"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr
+            .contains("locked until AWS has removed its reverse DNS"),
+        "{}",
+        run.stderr
+    );
+    assert!(eips(&acct).await.is_empty(), "released once unlocked");
+}
+
+#[tokio::test]
+async fn a_release_still_locked_at_the_timeout_is_finished_by_the_next_run() {
+    let acct = Account::new();
+    acct.create_zone("example.com").await;
+    acct.write("b.yaml", GATEWAY);
+    apply(&acct, "b.yaml");
+    acct.ec2_hook("ptr-delay", "seconds=600");
+    let run = acct.mailinfra(&[
+        "destroy",
+        "b.yaml",
+        "--yes",
+        "--release-ip",
+        "--timeout",
+        "2s",
+    ]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("is not released yet")
+            && run.stderr.contains("the next run releases it"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(eips(&acct).await.len(), 1, "still allocated");
+
+    // The next destroy's plan shows the release (the removal is not asked for twice).
+    let plan = acct.mailinfra(&["destroy", "b.yaml", "--release-ip"]);
+    assert!(
+        plan.stdout.contains("- delete  gateway.eip")
+            && plan.stdout.contains("being removed by AWS (PENDING)")
+            && !plan.stdout.contains("gateway.eip.reverse_dns"),
+        "{}\n{}",
+        plan.stdout,
+        plan.stderr
+    );
+    acct.ec2_hook("ptr-delay", "seconds=0");
+    let run = acct.mailinfra(&["destroy", "b.yaml", "--yes", "--release-ip"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(eips(&acct).await.is_empty());
+}
+
+#[tokio::test]
+async fn inbound_rules_of_every_kind_are_seen_and_revoked() {
+    // IPv6 ranges, prefix lists and other security groups are rules too: a `::/0` on port 25
+    // opens the relay to the whole IPv6 internet.
+    let acct = Account::new();
+    acct.create_zone("example.com").await;
+    acct.write("b.yaml", GATEWAY);
+    apply(&acct, "b.yaml");
+    let ec2 = acct.ec2(R);
+    let sgs = ec2
+        .describe_security_groups()
+        .filters(owned())
+        .send()
+        .await
+        .unwrap();
+    let sg = &sgs.security_groups()[0];
+    let (sg, vpc) = (
+        sg.group_id().unwrap().to_owned(),
+        sg.vpc_id().unwrap().to_owned(),
+    );
+    let default = ec2
+        .describe_security_groups()
+        .filters(
+            Filter::builder()
+                .name("group-name")
+                .values("default")
+                .build(),
+        )
+        .filters(Filter::builder().name("vpc-id").values(&vpc).build())
+        .send()
+        .await
+        .unwrap();
+    let default = default.security_groups()[0].group_id().unwrap().to_owned();
+    let list = ec2
+        .create_managed_prefix_list()
+        .prefix_list_name("offices")
+        .max_entries(5)
+        .address_family("IPv4")
+        .send()
+        .await
+        .unwrap();
+    let list = list
+        .prefix_list()
+        .unwrap()
+        .prefix_list_id()
+        .unwrap()
+        .to_owned();
+    let tcp25 = || {
+        IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(25)
+            .to_port(25)
+    };
+    ec2.authorize_security_group_ingress()
+        .group_id(&sg)
+        .ip_permissions(
+            tcp25()
+                .ipv6_ranges(Ipv6Range::builder().cidr_ipv6("::/0").build())
+                .build(),
+        )
+        .ip_permissions(
+            tcp25()
+                .prefix_list_ids(PrefixListId::builder().prefix_list_id(&list).build())
+                .build(),
+        )
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("-1")
+                .user_id_group_pairs(UserIdGroupPair::builder().group_id(&default).build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let plan = acct.mailinfra(&["plan", "b.yaml", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 2, "{}\n{}", plan.stdout, plan.stderr);
+    for shown in [
+        "ingress: tcp/25 from ::/0 -> (none)".to_owned(),
+        format!("ingress: tcp/25 from prefix list {list} -> (none)"),
+        format!("ingress: all traffic from security group {default} -> (none)"),
+    ] {
+        assert!(plan.stdout.contains(&shown), "{shown}:\n{}", plan.stdout);
+    }
+    apply(&acct, "b.yaml");
+    let after = ec2
+        .describe_security_groups()
+        .group_ids(&sg)
+        .send()
+        .await
+        .unwrap();
+    let rules = after.security_groups()[0].ip_permissions();
+    assert_eq!(rules.len(), 1, "{rules:?}");
+    assert_eq!(rules[0].ip_ranges().len(), 1, "{rules:?}");
+    assert!(
+        rules[0].ipv6_ranges().is_empty()
+            && rules[0].prefix_list_ids().is_empty()
+            && rules[0].user_id_group_pairs().is_empty(),
+        "{rules:?}"
+    );
+}
+
+async fn public_parameter(acct: &Account, name: &str) -> String {
+    let p = acct.ssm(R).get_parameter().name(name).send().await.unwrap();
+    p.parameter().unwrap().value().unwrap().to_owned()
+}
+
+/// Writes of any kind the account has sent, by the emulator's count.
+/// Requests that change the account, but for the run lock: each apply puts an SSM parameter
+/// and deletes it again (tests/run_lock.rs), so one PutParameter per DeleteParameter is the
+/// lock's, not a resource of the blueprint.
+fn writes(acct: &Account) -> u64 {
+    let requests = acct.requests();
+    let locks = requests.get("ssm.DeleteParameter").copied().unwrap_or(0);
+    let all: u64 = requests
+        .iter()
+        .filter(|(op, _)| {
+            [
+                "Create",
+                "Run",
+                "Allocate",
+                "Put",
+                "Change",
+                "Authorize",
+                "Associate",
+            ]
+            .iter()
+            .any(|w| op.contains(w))
+        })
+        .map(|(_, n)| n)
+        .sum();
+    all - locks
+}
+
+#[tokio::test]
+async fn a_graviton_type_runs_debians_arm64_image() {
+    let acct = Account::new();
+    acct.create_zone("example.com").await;
+    acct.write(
+        "b.yaml",
+        &GATEWAY.replace("  relay_from:", "  instance_type: t4g.micro\n  relay_from:"),
+    );
+    let plan = acct.mailinfra(&["plan", "b.yaml"]);
+    let arm64 = public_parameter(&acct, "/aws/service/debian/release/12/latest/arm64").await;
+    assert!(
+        plan.stdout.contains(&format!("debian-12 ({arm64})")),
+        "{}\n{}",
+        plan.stdout,
+        plan.stderr
+    );
+    apply(&acct, "b.yaml");
+    let out = acct
+        .ec2(R)
+        .describe_instances()
+        .filters(owned())
+        .send()
+        .await
+        .unwrap();
+    let instance = &out.reservations()[0].instances()[0];
+    assert_eq!(instance.image_id(), Some(arm64.as_str()));
+    assert_eq!(instance.instance_type().unwrap().as_str(), "t4g.micro");
+}
+
+#[tokio::test]
+async fn a_pinned_image_of_another_architecture_stops_the_plan_before_any_write() {
+    let acct = Account::new();
+    acct.create_zone("example.com").await;
+    let amd64 = public_parameter(&acct, "/aws/service/debian/release/12/latest/amd64").await;
+    acct.write(
+        "b.yaml",
+        &GATEWAY.replace(
+            "  relay_from:",
+            &format!("  instance_type: t4g.micro\n  image: {amd64}\n  relay_from:"),
+        ),
+    );
+    let before = writes(&acct);
+    let run = acct.mailinfra(&["apply", "b.yaml", "--yes"]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "the image `{amd64}` is built for x86_64, and the instance type `t4g.micro` runs arm64"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(writes(&acct), before, "{:?}", acct.requests());
+}
+
+/// A VPC with one subnet in `zone` whose main route table sends 0.0.0.0/0 to `target`: an
+/// internet gateway (`igw`) or a NAT gateway (`nat`). Returns (vpc id, subnet id).
+async fn vpc_with_subnet(acct: &Account, cidr: &str, zone: &str, target: &str) -> (String, String) {
+    let ec2 = acct.ec2(R);
+    let vpc = ec2.create_vpc().cidr_block(cidr).send().await.unwrap();
+    let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_owned();
+    let subnet = ec2
+        .create_subnet()
+        .vpc_id(&vpc)
+        .cidr_block(cidr.replace(".0.0/16", ".1.0/24"))
+        .availability_zone(zone)
+        .send()
+        .await
+        .unwrap();
+    let subnet = subnet.subnet().unwrap().subnet_id().unwrap().to_owned();
+    let igw = ec2.create_internet_gateway().send().await.unwrap();
+    let igw = igw
+        .internet_gateway()
+        .unwrap()
+        .internet_gateway_id()
+        .unwrap()
+        .to_owned();
+    ec2.attach_internet_gateway()
+        .internet_gateway_id(&igw)
+        .vpc_id(&vpc)
+        .send()
+        .await
+        .unwrap();
+    let tables = ec2
+        .describe_route_tables()
+        .filters(Filter::builder().name("vpc-id").values(&vpc).build())
+        .send()
+        .await
+        .unwrap();
+    let main = tables.route_tables()[0]
+        .route_table_id()
+        .unwrap()
+        .to_owned();
+    let route = ec2
+        .create_route()
+        .route_table_id(&main)
+        .destination_cidr_block("0.0.0.0/0");
+    let route = if target == "nat" {
+        let nat = ec2
+            .create_nat_gateway()
+            .subnet_id(&subnet)
+            .send()
+            .await
+            .unwrap();
+        route.nat_gateway_id(nat.nat_gateway().unwrap().nat_gateway_id().unwrap())
+    } else {
+        route.gateway_id(&igw)
+    };
+    route.send().await.unwrap();
+    (vpc, subnet)
+}
+
+#[tokio::test]
+async fn a_subnet_in_another_vpc_gets_a_security_group_there() {
+    let acct = Account::new();
+    acct.create_zone("example.com").await;
+    acct.write("b.yaml", GATEWAY);
+    apply(&acct, "b.yaml");
+    let groups = || async {
+        let out = acct
+            .ec2(R)
+            .describe_security_groups()
+            .filters(owned())
+            .send()
+            .await
+            .unwrap();
+        out.security_groups()
+            .iter()
+            .map(|g| {
+                (
+                    g.group_id().unwrap().to_owned(),
+                    g.vpc_id().unwrap().to_owned(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let old = groups().await;
+    let (vpc, subnet) = vpc_with_subnet(&acct, "10.1.0.0/16", "eu-west-1b", "igw").await;
+    acct.write(
+        "b.yaml",
+        &GATEWAY.replace(
+            "  relay_from:",
+            &format!("  subnet: {subnet}\n  relay_from:"),
+        ),
+    );
+    let plan = acct.mailinfra(&["plan", "b.yaml"]);
+    assert!(
+        plan.stdout.contains(&format!(
+            "{} in {} (the subnet is in {vpc})",
+            old[0].0, old[0].1
+        )),
+        "{}\n{}",
+        plan.stdout,
+        plan.stderr
+    );
+    apply(&acct, "b.yaml");
+    let now = groups().await;
+    assert_eq!(now.len(), 1, "the old group is deleted: {now:?}");
+    assert_eq!(now[0].1, vpc);
+    let out = acct
+        .ec2(R)
+        .describe_instances()
+        .filters(owned())
+        .filters(
+            Filter::builder()
+                .name("instance-state-name")
+                .values("running")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let running: Vec<_> = out
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .collect();
+    assert_eq!(running.len(), 1);
+    assert_eq!(running[0].subnet_id(), Some(subnet.as_str()));
+    assert_eq!(
+        running[0].security_groups()[0].group_id(),
+        Some(now[0].0.as_str())
+    );
+}
+
+#[tokio::test]
+async fn the_default_subnet_is_one_whose_zone_offers_the_type() {
+    // Not every zone offers every instance type; EC2 refuses a launch in one that does not.
+    let acct = Account::new();
+    acct.create_zone("example.com").await;
+    acct.write("b.yaml", GATEWAY);
+    acct.ec2_hook("withhold-type", "type=t3.micro&zone=eu-west-1a");
+    apply(&acct, "b.yaml");
+    let ec2 = acct.ec2(R);
+    let out = ec2
+        .describe_instances()
+        .filters(owned())
+        .send()
+        .await
+        .unwrap();
+    let subnet = out.reservations()[0].instances()[0]
+        .subnet_id()
+        .unwrap()
+        .to_owned();
+    let subnets = ec2
+        .describe_subnets()
+        .subnet_ids(&subnet)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        subnets.subnets()[0].availability_zone(),
+        Some("eu-west-1b"),
+        "the first zone by name that offers t3.micro"
+    );
+
+    // A named subnet in a zone that does not offer the type stops the plan.
+    let subnets = ec2
+        .describe_subnets()
+        .filters(
+            Filter::builder()
+                .name("availability-zone")
+                .values("eu-west-1a")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let named = subnets.subnets()[0].subnet_id().unwrap().to_owned();
+    acct.write(
+        "c.yaml",
+        &GATEWAY.replace(
+            "  relay_from:",
+            &format!("  subnet: {named}\n  relay_from:"),
+        ),
+    );
+    let plan = acct.mailinfra(&["plan", "c.yaml"]);
+    assert_eq!(plan.code, 1, "{}\n{}", plan.stdout, plan.stderr);
+    assert!(
+        plan.stderr.contains(&format!(
+            "the instance type `t3.micro` is not offered in eu-west-1a, the zone of subnet `{named}`"
+        )),
+        "{}",
+        plan.stderr
+    );
+}
+
+#[tokio::test]
+async fn a_subnet_that_reaches_the_internet_through_a_nat_stops_the_plan() {
+    // Mail would leave from the NAT's address: SPF (ip4:<Elastic IP>) and reverse DNS would
+    // silently not match the sender.
+    let acct = Account::new();
+    acct.create_zone("example.com").await;
+    let (_, subnet) = vpc_with_subnet(&acct, "10.2.0.0/16", "eu-west-1a", "nat").await;
+    acct.write(
+        "b.yaml",
+        &GATEWAY.replace(
+            "  relay_from:",
+            &format!("  subnet: {subnet}\n  relay_from:"),
+        ),
+    );
+    let before = writes(&acct);
+    let run = acct.mailinfra(&["apply", "b.yaml", "--yes"]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "subnet `{subnet}` sends internet traffic through nat-"
+        )) && run.stderr.contains("not an internet gateway")
+            && run.stderr.contains("SPF and reverse DNS would not match"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(writes(&acct), before, "{:?}", acct.requests());
 }

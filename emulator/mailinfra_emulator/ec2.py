@@ -20,23 +20,48 @@
   500 for Modify and Reset and never reported a PTR.
 - ReleaseAddress is refused while the address is associated (InvalidIPAddress.InUse, as in a
   non-default VPC) and while it has reverse DNS (InvalidAddress.Locked: "locked to your
-  account" until the PTR is reset). moto released it silently.
+  account" until the PTR is removed). moto released it silently.
+- ResetAddressAttribute removes the PTR in the background: with the ptr-delay hook the removal
+  stays PENDING (the old PtrRecord in force, PtrRecordUpdate Status PENDING) for the hook's
+  seconds, and the address stays locked meanwhile.
+  https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/elastic-ip-addresses-eip.html#Using_Elastic_Addressing_Reverse_DNS
+- Eventual consistency: with the hide-new hook, a new instance, security group or Elastic IP
+  is unknown to other requests for a while (NotFound codes).
+  https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html
 - AllocateAddress gives a public address (from the documentation ranges 198.51.100.0/24 and
   203.0.113.0/24, which route nowhere), as EC2 allocates public IPv4 addresses; moto drew
   them from 127.0.0.0/8, where resolvers answer reverse lookups with `localhost` (RFC 6761).
 - TerminateInstances disassociates the instances' Elastic IPs, as EC2 does when an instance
   is terminated (moto left the address associated with the terminated instance).
-- Debian 12's public SSM parameters (/aws/service/debian/release/12/latest/amd64 and
-  .../bookworm/latest/amd64) resolve to a Debian 12 image that DescribeImages knows, owned by
-  Debian's account 136693071363, as Debian publishes them.
+- Debian 12's public SSM parameters (/aws/service/debian/release/12/latest/amd64 and arm64,
+  and .../bookworm/...) resolve to a Debian 12 image of that architecture that DescribeImages
+  knows, owned by Debian's account 136693071363, as Debian publishes them
+  (https://wiki.debian.org/Cloud/AmazonEC2Image).
+- RunInstances refuses, before launching: an instance type whose architecture the image does
+  not have (InvalidParameterValue "The architecture 'arm64' of the specified instance type does
+  not match the architecture 'x86_64' of the specified AMI..."), a security group of another
+  VPC than the subnet (InvalidParameter "Security group sg-… and subnet subnet-… belong to
+  different networks."), and a type the subnet's zone does not offer (Unsupported "Your
+  requested instance type (…) is not supported in your requested Availability Zone (…)"; the
+  withhold-type hook decides which, and DescribeInstanceTypeOfferings agrees).
+- The default VPC has an internet gateway, and its main route table sends 0.0.0.0/0 to it.
 """
 
 import datetime
+import functools
+import time
 from collections import defaultdict
 
 DEBIAN_OWNER = "136693071363"
 DEBIAN_AMI = "ami-0d3b1a2c4e5f60712"
-DEBIAN_PARAMS = ("/aws/service/debian/release/12/latest/amd64", "/aws/service/debian/release/bookworm/latest/amd64")
+DEBIAN_AMI_ARM64 = "ami-0e4c2b3d5f6a70823"
+# Debian's public parameters, per architecture: parameter -> image.
+DEBIAN_PARAMS = {
+    "/aws/service/debian/release/12/latest/amd64": DEBIAN_AMI,
+    "/aws/service/debian/release/bookworm/latest/amd64": DEBIAN_AMI,
+    "/aws/service/debian/release/12/latest/arm64": DEBIAN_AMI_ARM64,
+    "/aws/service/debian/release/bookworm/latest/arm64": DEBIAN_AMI_ARM64,
+}
 
 
 class Error(Exception):
@@ -59,8 +84,24 @@ def _ptr_done(account, eip):
     return False
 
 
+def _removing_ptr(account, eip):
+    """Whether a ResetAddressAttribute of the address is still PENDING (the ptr-delay hook)."""
+    resets = PTR_RESETS.get(account, {})
+    until = resets.get(eip.allocation_id)
+    if until is not None and until <= time.monotonic():
+        del resets[eip.allocation_id]
+        eip.mailinfra_ptr_done = None
+        until = None
+    return until is not None
+
+
 def _refresh_ptr(account, eip):
     value = getattr(eip, "mailinfra_ptr_value", None)
+    if not value and _removing_ptr(account, eip):
+        # The record stays in force while AWS removes it.
+        eip.ptr_record = getattr(eip, "mailinfra_ptr_done", None)
+        eip.ptr_record_update = {"Status": "PENDING", "Reason": "removing the reverse DNS record"}
+        return
     if not value:
         eip.ptr_record = None
         eip.ptr_record_update = None
@@ -88,6 +129,136 @@ FAIL_NEXT_LAUNCH = {}
 # Test hook state: account -> reason for the account's next ModifyAddressAttribute, whose
 # PtrRecordUpdate then ends FAILED with that reason.
 FAIL_NEXT_PTR = {}
+# Test hook state: account -> seconds a ResetAddressAttribute stays PENDING (default 0: done at
+# once); account -> {allocation id: monotonic time its removal is done}.
+PTR_DELAY = {}
+PTR_RESETS = {}
+
+
+# Test hook state (eventual consistency): account -> seconds a resource it creates stays
+# invisible; account -> {id: monotonic time it becomes visible}.
+HIDE_NEW = {}
+HIDDEN = {}
+# The code EC2 answers for an id it does not know (yet), by the id's prefix.
+NOT_FOUND = {
+    "i-": ("InvalidInstanceID.NotFound", "The instance ID '{}' does not exist"),
+    "sg-": ("InvalidGroup.NotFound", "The security group '{}' does not exist"),
+    "eipalloc-": ("InvalidAllocationID.NotFound", "The allocation ID '{}' does not exist"),
+}
+# Operations that name an existing resource by id: a hidden id in any parameter is not found.
+NAMING_OPERATIONS = (
+    "describe_instances",
+    "describe_instance_attribute",
+    "terminate_instances",
+    "run_instances",
+    "describe_addresses",
+    "describe_addresses_attribute",
+    "associate_address",
+    "modify_address_attribute",
+    "reset_address_attribute",
+    "release_address",
+    "describe_security_groups",
+    "authorize_security_group_ingress",
+    "revoke_security_group_ingress",
+    "delete_security_group",
+    "create_tags",
+)
+
+
+def hidden(account):
+    """The ids an account created that are not visible yet."""
+    now = time.monotonic()
+    ids = HIDDEN.get(account, {})
+    for gone in [i for i, until in ids.items() if until <= now]:
+        del ids[gone]
+    return ids
+
+
+def _hide(account, ids):
+    seconds = HIDE_NEW.get(account)
+    if seconds:
+        until = time.monotonic() + seconds
+        HIDDEN.setdefault(account, {}).update({i: until for i in ids if i})
+
+
+def _payload(result):
+    """What an ActionResult carries (moto names the attribute differently across versions)."""
+    return result.result if hasattr(result, "result") else getattr(result, "_result", None)
+
+
+def _created_ids(name, result):
+    payload = _payload(result)
+    if name == "run_instances":
+        return [i.id for i in getattr(payload, "instances", None) or []]
+    if isinstance(payload, dict):
+        return [payload.get("GroupId"), payload.get("AllocationId")]
+    return []
+
+
+def _install_hide_new():
+    """Eventual consistency (https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html):
+    with the hide-new hook, an id RunInstances, CreateSecurityGroup or AllocateAddress just
+    returned is unknown to every other request for the hook's seconds: naming it answers the
+    NotFound code, listings leave it out."""
+    from moto.ec2.models import EC2Backend
+    from moto.ec2.responses import EC2Response
+
+    def creating(name):
+        original = getattr(EC2Response, name)
+
+        @functools.wraps(original)
+        def create(self):
+            result = original(self)
+            _hide(self.current_account, _created_ids(name, result))
+            return result
+
+        setattr(EC2Response, name, create)
+
+    def naming(name):
+        original = getattr(EC2Response, name)
+
+        @functools.wraps(original)
+        def named(self):
+            ids = hidden(self.current_account)
+            if ids:
+                for values in self.querystring.values():
+                    for value in values:
+                        if value in ids:
+                            prefix = next(p for p in NOT_FOUND if value.startswith(p))
+                            code, message = NOT_FOUND[prefix]
+                            self.ec2_backend.raise_error(code, message.format(value))
+            return original(self)
+
+        setattr(EC2Response, name, named)
+
+    for name in NAMING_OPERATIONS:
+        naming(name)
+    for name in ("run_instances", "create_security_group", "allocate_address"):
+        creating(name)
+
+    def listing(name, visible):
+        original = getattr(EC2Backend, name)
+
+        @functools.wraps(original)
+        def listed(self, *args, **kwargs):
+            found = original(self, *args, **kwargs)
+            ids = hidden(self.account_id)
+            if not ids:
+                return found
+            return [x for x in (visible(x, ids) for x in found) if x is not None]
+
+        setattr(EC2Backend, name, listed)
+
+    def reservation(r, ids):
+        kept = [i for i in r.instances if i.id not in ids]
+        if not kept:
+            return None
+        r.instances = kept  # moto hands out copies of its reservations
+        return r
+
+    listing("describe_addresses", lambda a, ids: None if a.allocation_id in ids else a)
+    listing("describe_security_groups", lambda g, ids: None if g.id in ids else g)
+    listing("describe_instances", reservation)
 
 
 def _arm_launch_failure(account, reservation):
@@ -114,6 +285,86 @@ def _fail_pending_launches(backend):
             code, message = failure
             instance.state_reason = StateReason(message, code)
             instance._reason = message
+
+
+# Test hook state: account -> {(instance type, zone)} the account's offerings leave out.
+WITHHELD = {}
+
+
+def _check_launch(response):
+    """What EC2 refuses in a RunInstances before launching (moto checked none of it)."""
+    from moto.ec2.models.instance_types import INSTANCE_TYPES
+
+    backend = response.ec2_backend
+    instance_type = response._get_param("InstanceType") or "m1.small"
+    image = backend.amis.get(response._get_param("ImageId") or "")
+    archs = (INSTANCE_TYPES.get(instance_type) or {}).get("ProcessorInfo", {}).get("SupportedArchitectures", [])
+    if image is not None and archs and image.architecture not in archs:
+        backend.raise_error(
+            "InvalidParameterValue",
+            f"The architecture '{archs[0]}' of the specified instance type does not match the architecture "
+            f"'{image.architecture}' of the specified AMI. Specify an instance type and an AMI that have matching "
+            "architectures, and try again. You can use 'describe-instance-types' or 'describe-images' to discover "
+            "the architecture of the instance type or AMI.",
+        )
+    subnet_id = response._get_param("SubnetId")
+    if not subnet_id:
+        return
+    subnet = backend.get_subnet(subnet_id)
+    for group_id in response._get_param("SecurityGroupIds", []) or []:
+        group = backend.get_security_group_from_id(group_id)
+        if group is not None and group.vpc_id != subnet.vpc_id:
+            backend.raise_error(
+                "InvalidParameter", f"Security group {group_id} and subnet {subnet_id} belong to different networks."
+            )
+    withheld = WITHHELD.get(response.current_account, set())
+    if (instance_type, subnet.availability_zone) in withheld:
+        others = sorted(
+            z.name
+            for z in backend.describe_availability_zones()
+            if (instance_type, z.name) not in withheld and z.name != subnet.availability_zone
+        )
+        backend.raise_error(
+            "Unsupported",
+            f"Your requested instance type ({instance_type}) is not supported in your requested Availability Zone "
+            f"({subnet.availability_zone}). Please retry your request by not specifying an Availability Zone or "
+            f"choosing {', '.join(others)}.",
+        )
+
+
+def _install_offerings():
+    """DescribeInstanceTypeOfferings leaves out what the withhold-type hook withholds."""
+    from moto.ec2.models import EC2Backend
+
+    original = EC2Backend.describe_instance_type_offerings
+
+    def describe_instance_type_offerings(self, location_type=None, filters=None):
+        found = original(self, location_type=location_type, filters=filters)
+        withheld = WITHHELD.get(self.account_id)
+        if not withheld or (location_type or "region") != "availability-zone":
+            return found
+        return [o for o in found if (o.get("InstanceType"), o.get("Location")) not in withheld]
+
+    EC2Backend.describe_instance_type_offerings = describe_instance_type_offerings
+
+
+def _install_default_vpc_gateway():
+    """A default VPC has an internet gateway and a main route table sending 0.0.0.0/0 to it
+    (https://docs.aws.amazon.com/vpc/latest/userguide/default-vpc.html); moto made neither."""
+    from moto.ec2.models import EC2Backend
+
+    original = EC2Backend.create_default_vpc
+
+    def create_default_vpc(self):
+        vpc = original(self)
+        igw = self.create_internet_gateway()
+        self.attach_internet_gateway(igw.id, vpc.id)
+        main = [t for t in self.route_tables.values() if t.vpc_id == vpc.id and t.main_association_id]
+        for table in main:
+            self.create_route(table.id, "0.0.0.0/0", gateway_id=igw.id)
+        return vpc
+
+    EC2Backend.create_default_vpc = create_default_vpc
 
 
 def install() -> None:
@@ -150,6 +401,7 @@ def install() -> None:
                         "The client token has already been used for a request that launched an instance which has since been terminated.",
                     )
                 return ActionResult(seen[token][1])
+            _check_launch(self)
             result = original_run(self)
             # The reservation is what the response serializes.
             reservation = result.result if hasattr(result, "result") else None
@@ -159,6 +411,7 @@ def install() -> None:
                 seen[token] = (asked, reservation)
             _arm_launch_failure(self.current_account, reservation)
             return result
+        _check_launch(self)
         result = original_run(self)
         reservation = result.result if hasattr(result, "result") else getattr(result, "_result", None)
         _arm_launch_failure(self.current_account, reservation)
@@ -229,9 +482,15 @@ def install() -> None:
 
     def reset_address_attribute(self):
         eip = _eip(self, self._get_param("AllocationId"))
+        had = getattr(eip, "mailinfra_ptr_value", None) or getattr(eip, "mailinfra_ptr_done", None)
         eip.mailinfra_ptr_value = None
-        eip.mailinfra_ptr_done = None
         eip.mailinfra_ptr_failed = None
+        delay = PTR_DELAY.get(self.current_account, 0)
+        if had and delay:
+            # AWS removes the record in the background: PENDING, the address locked meanwhile.
+            PTR_RESETS.setdefault(self.current_account, {})[eip.allocation_id] = time.monotonic() + delay
+        else:
+            eip.mailinfra_ptr_done = None
         _refresh_ptr(self.current_account, eip)
         return ActionResult({"Address": eip})
 
@@ -246,7 +505,7 @@ def install() -> None:
                 self.ec2_backend.raise_error(
                     "InvalidIPAddress.InUse", f"Address {eip.public_ip} is in use: disassociate it first"
                 )
-            if getattr(eip, "mailinfra_ptr_value", None):
+            if getattr(eip, "mailinfra_ptr_value", None) or _removing_ptr(self.current_account, eip):
                 self.ec2_backend.raise_error(
                     "InvalidAddress.Locked",
                     f"The address {eip.public_ip} has a reverse DNS record and is locked to your account: reset it with ResetAddressAttribute first",
@@ -273,19 +532,23 @@ def install() -> None:
 
     def _load_amis(self):
         original_load(self)
-        self.amis[DEBIAN_AMI] = ami_models.Ami(
-            self,
-            ami_id=DEBIAN_AMI,
-            name="debian-12-amd64-20261101-2345",
-            description="Debian 12 (20261101-2345)",
-            owner_id=DEBIAN_OWNER,
-            public=True,
-            virtualization_type="hvm",
-            architecture="x86_64",
-            root_device_type="ebs",
-            root_device_name="/dev/xvda",
-            creation_date=datetime.datetime(2026, 11, 1, 23, 45, tzinfo=datetime.timezone.utc),
-        )
+        for ami_id, arch, name in (
+            (DEBIAN_AMI, "x86_64", "amd64"),
+            (DEBIAN_AMI_ARM64, "arm64", "arm64"),
+        ):
+            self.amis[ami_id] = ami_models.Ami(
+                self,
+                ami_id=ami_id,
+                name=f"debian-12-{name}-20261101-2345",
+                description="Debian 12 (20261101-2345)",
+                owner_id=DEBIAN_OWNER,
+                public=True,
+                virtualization_type="hvm",
+                architecture=arch,
+                root_device_type="ebs",
+                root_device_name="/dev/xvda",
+                creation_date=datetime.datetime(2026, 11, 1, 23, 45, tzinfo=datetime.timezone.utc),
+            )
 
     ami_models.AmiBackend._load_amis = _load_amis
 
@@ -296,12 +559,12 @@ def install() -> None:
         key = str(key or "")
         if key.startswith("/aws/service/debian") and not getattr(self, "mailinfra_debian", False):
             self.mailinfra_debian = True
-            for name in DEBIAN_PARAMS:
+            for name, image in DEBIAN_PARAMS.items():
                 defaultdict.__getitem__(self, name).append(
                     ssm_models.Parameter(
                         account_id=self.account_id,
                         name=name,
-                        value=DEBIAN_AMI,
+                        value=image,
                         parameter_type="String",
                         description=None,
                         allowed_pattern=None,
@@ -313,3 +576,39 @@ def install() -> None:
                 )
 
     ssm_models.ParameterDict._check_loading_status = _check_loading_status
+
+    _install_offerings()
+    _install_default_vpc_gateway()
+    # Installed last: it wraps the handlers patched above.
+    _install_hide_new()
+
+
+def _seconds(query):
+    return float(query["seconds"][0])
+
+
+def _hook_hide_new(query):
+    HIDE_NEW[query["account"][0]] = _seconds(query)
+
+
+def _hook_ptr_delay(query):
+    """How long the account's next reverse DNS removals stay PENDING; 0 also ends those pending."""
+    account = query["account"][0]
+    PTR_DELAY[account] = _seconds(query)
+    if not PTR_DELAY[account]:
+        for allocation in PTR_RESETS.get(account, {}):
+            PTR_RESETS[account][allocation] = 0
+
+
+def _hook_withhold_type(query):
+    """The account's offerings leave out instance type `type` in zone `zone`, and launches of it
+    there are refused (as in an AZ that does not offer the type)."""
+    WITHHELD.setdefault(query["account"][0], set()).add((query["type"][0], query["zone"][0]))
+
+
+# Test hooks front.py serves at /_mailinfra/ec2/<name>, each given the query.
+HOOKS = {
+    "hide-new": _hook_hide_new,
+    "ptr-delay": _hook_ptr_delay,
+    "withhold-type": _hook_withhold_type,
+}

@@ -9,6 +9,8 @@ POST   /_mailinfra/ec2/fail-next-launch?account=ID&code=C&message=M -> the accou
        RunInstances launches an instance that terminates during launch with StateReason C/M
 POST   /_mailinfra/ec2/fail-next-ptr?account=ID&reason=R -> the account's next
        ModifyAddressAttribute ends with PtrRecordUpdate Status FAILED, Reason R
+POST   /_mailinfra/ec2/<hook>?account=ID&... -> the EC2 test hooks of ec2.HOOKS (hide-new,
+       ptr-delay, ...; emulator/README.md)
 POST   /_mailinfra/delay?account=ID&op=ec2.AllocateAddress&seconds=N[&times=K] -> holds that
        operation for N seconds before serving it (0 clears), so a test can kill a client
        mid-apply; with `times`, only the next K requests are held (a stall the client's
@@ -82,6 +84,14 @@ class Front:
             ec2.FAIL_NEXT_PTR[query["account"][0]] = query["reason"][0]
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "2")])
             return [b"{}"]
+        if path.startswith("/_mailinfra/ec2/"):
+            from . import ec2
+
+            hook = ec2.HOOKS.get(path.rsplit("/", 1)[1])
+            if hook is not None:
+                hook(query)
+                start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "2")])
+                return [b"{}"]
         if path == "/_mailinfra/delay":
             key = (query["account"][0], query["op"][0])
             times = int(query["times"][0]) if "times" in query else None

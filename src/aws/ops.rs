@@ -147,6 +147,10 @@ ops! {
     DESCRIBE_SECURITY_GROUPS = Ec2 "DescribeSecurityGroups" Read Ec2Read Gateway;
     DESCRIBE_SUBNETS = Ec2 "DescribeSubnets" Read Ec2Read Gateway;
     GET_ROLE = Iam "GetRole" Read GatewayRole Gateway;
+    DESCRIBE_INSTANCE_TYPES = Ec2 "DescribeInstanceTypes" Read Ec2Read Gateway;
+    DESCRIBE_IMAGES = Ec2 "DescribeImages" Read Ec2Read Gateway;
+    DESCRIBE_INSTANCE_TYPE_OFFERINGS = Ec2 "DescribeInstanceTypeOfferings" Read Ec2Read Gateway;
+    DESCRIBE_ROUTE_TABLES = Ec2 "DescribeRouteTables" Read Ec2Read Gateway;
     GET_INSTANCE_PROFILE = Iam "GetInstanceProfile" Read GatewayRole Gateway;
     GET_ROLE_POLICY = Iam "GetRolePolicy" Read GatewayRole Gateway;
     DESCRIBE_PARAMETERS = Ssm "DescribeParameters" Read Account Gateway;

@@ -42,13 +42,29 @@ pub struct Wait<'a> {
 
 /// Looks until done, at most `limit` (the first look always happens, even with a limit of
 /// zero).
-pub async fn until<T, E, F, Fut>(wait: Wait<'_>, mut look: F) -> Result<T, Stopped<E>>
+pub async fn until<T, E, F, Fut>(wait: Wait<'_>, look: F) -> Result<T, Stopped<E>>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Look<T>, E>>,
+{
+    let every = wait.every;
+    until_backoff(wait, every, look).await
+}
+
+/// Like `until`, but the pause doubles after each look, from `wait.every` up to `max_every`
+/// (the exponential backoff AWS advises while a new resource is not visible yet).
+pub async fn until_backoff<T, E, F, Fut>(
+    wait: Wait<'_>,
+    max_every: Duration,
+    mut look: F,
+) -> Result<T, Stopped<E>>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Look<T>, E>>,
 {
     let start = Instant::now();
     let mut last = String::new();
+    let mut every = wait.every;
     loop {
         let pending = match look().await? {
             Look::Done(t) => return Ok(t),
@@ -69,7 +85,8 @@ where
             ));
         }
         last = pending;
-        tokio::time::sleep(wait.every.min(wait.limit.saturating_sub(spent))).await;
+        tokio::time::sleep(every.min(wait.limit.saturating_sub(spent))).await;
+        every = (every * 2).min(max_every.max(wait.every));
     }
 }
 
@@ -115,6 +132,19 @@ mod tests {
             }
             _ => panic!("expected a timeout"),
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn backoff_doubles_the_pause_up_to_its_maximum() {
+        let start = Instant::now();
+        let mut at = Vec::new();
+        let got: Result<(), Stopped<()>> = until_backoff(wait(100), Duration::from_secs(4), || {
+            at.push(start.elapsed().as_secs());
+            async { Ok(Look::NotYet("still".into())) }
+        })
+        .await;
+        assert!(got.is_err());
+        assert_eq!(&at[..6], [0, 1, 3, 7, 11, 15]);
     }
 
     #[tokio::test(start_paused = true)]

@@ -523,6 +523,7 @@ fn gateway_plan(
     let launched = launched.gateway.as_ref().unwrap();
     let desired = gateway_desired(image);
     let observed = ObservedGateway {
+        architectures: vec!["x86_64".into()],
         image_id: Some(resolved.into()),
         subnet: Some(Subnet {
             id: "subnet-1".into(),

@@ -384,6 +384,16 @@ impl Account {
         );
     }
 
+    /// Sets one of the emulator's EC2 test hooks (`/_mailinfra/ec2/<name>?account=ID&<query>`,
+    /// emulator/README.md): `hide-new`, `ptr-delay`, `withhold-type`.
+    pub fn ec2_hook(&self, name: &str, query: &str) {
+        self.emulator(
+            "POST",
+            &format!("/_mailinfra/ec2/{name}?account={}&{query}", self.id),
+            "",
+        );
+    }
+
     fn sdk_config(&self, region: &str) -> aws_config::SdkConfig {
         let creds = Credentials::new(self.access_key(), "test-secret", None, None, "test");
         aws_config::SdkConfig::builder()

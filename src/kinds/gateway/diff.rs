@@ -5,7 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    DesiredGateway, Ingress, ObservedEip, ObservedGateway, ObservedInstance, PtrUpdate, Subnet,
+    DefaultRoute, DesiredGateway, Ingress, ObservedEip, ObservedGateway, ObservedInstance,
+    ObservedSecurityGroup, PtrUpdate, Subnet,
 };
 use crate::mail::gateway as render;
 use crate::plan::desired::{Desired, OutputRef, OutputValue, Outputs};
@@ -42,6 +43,9 @@ pub enum GatewayOp {
         config: String,
         image_id: String,
         subnet_id: String,
+        /// The security group in the subnet's VPC; `None` is the one created in this run.
+        #[serde(default)]
+        security_group: Option<String>,
         replaces: Option<String>,
     },
     AllocateAddress,
@@ -170,12 +174,20 @@ fn wanted(
     let Some((subnet, image_id)) = launch_site(g, o, conflicts) else {
         return (changes, Vec::new());
     };
-    changes.extend(security_group(g, o, &subnet.vpc_id));
-    let instances = instance(g, o, &subnet.id, image_id);
+    // Security groups belong to one VPC: the one in the subnet's VPC is the gateway's.
+    let group = o.security_groups.iter().find(|s| s.vpc_id == subnet.vpc_id);
+    changes.extend(security_group(g, group, &subnet.vpc_id));
+    let site = Site {
+        subnet_id: &subnet.id,
+        image_id,
+        security_group: group.map(|s| s.id.as_str()),
+    };
+    let instances = instance(g, o, &site);
     let eip = o.eip();
     changes.extend(instances.launch);
     changes.extend(address(eip, instances.keep, instances.launching));
     changes.extend(terminate(&instances.stale));
+    changes.extend(other_networks(o, &subnet.vpc_id));
     changes.extend(duplicates(o, eip));
     let (ptr, ptr_update) = reverse_dns(g, eip);
     changes.extend(ptr);
@@ -248,6 +260,52 @@ fn launch_site<'o>(
         });
         return None;
     };
+    if let Some(reason) = not_public(g, subnet, o.subnet_route.as_ref()) {
+        conflicts.push(Conflict {
+            address: "gateway.instance".into(),
+            message: reason,
+            hint: "set `gateway.subnet` to a public subnet: one whose route table sends 0.0.0.0/0 to an internet gateway (igw-…)".into(),
+        });
+        return None;
+    }
+    if o.architectures.is_empty() {
+        conflicts.push(Conflict {
+            address: "gateway.instance".into(),
+            message: format!(
+                "EC2 does not know the instance type `{}` in this region",
+                g.instance_type
+            ),
+            hint: "choose an `instance_type` EC2 offers here (`aws ec2 describe-instance-type-offerings`)"
+                .into(),
+        });
+        return None;
+    }
+    if let Some(zone) = o
+        .subnet_zone
+        .as_ref()
+        .filter(|z| !o.offered_zones.contains(z))
+    {
+        let offered = if o.offered_zones.is_empty() {
+            "none of this region's zones".to_owned()
+        } else {
+            o.offered_zones.join(", ")
+        };
+        conflicts.push(Conflict {
+            address: "gateway.instance".into(),
+            message: match &g.subnet {
+                Some(s) => format!(
+                    "the instance type `{}` is not offered in {zone}, the zone of subnet `{s}`; it is offered in {offered}",
+                    g.instance_type
+                ),
+                None => format!(
+                    "the instance type `{}` is not offered in the zone of any default subnet; it is offered in {offered}",
+                    g.instance_type
+                ),
+            },
+            hint: "set `gateway.subnet` to a public subnet in a zone that offers the type, or choose another `instance_type`".into(),
+        });
+        return None;
+    }
     let Some(image_id) = &o.image_id else {
         conflicts.push(Conflict {
             address: "gateway.instance".into(),
@@ -256,13 +314,56 @@ fn launch_site<'o>(
         });
         return None;
     };
+    if let Some(arch) = o
+        .image_architecture
+        .as_ref()
+        .filter(|a| !o.architectures.contains(a))
+    {
+        conflicts.push(Conflict {
+            address: "gateway.instance".into(),
+            message: format!(
+                "the image `{}` is built for {arch}, and the instance type `{}` runs {}",
+                g.image,
+                g.instance_type,
+                o.architectures.join(", ")
+            ),
+            hint: format!(
+                "use an {} image, another `instance_type`, or `image: debian-12` (which follows the instance type's architecture)",
+                o.architectures.join(" or ")
+            ),
+        });
+        return None;
+    }
     Some((subnet, image_id))
 }
 
+/// Why mail from `subnet` would not leave from the Elastic IP, if it would not: only an
+/// internet gateway route makes the instance's Elastic IP its address on the internet; through
+/// a NAT, mail leaves from the NAT's address, which SPF and reverse DNS do not name.
+fn not_public(g: &DesiredGateway, subnet: &Subnet, route: Option<&DefaultRoute>) -> Option<String> {
+    let which = match &g.subnet {
+        Some(_) => format!("subnet `{}`", subnet.id),
+        None => format!("the default subnet `{}`", subnet.id),
+    };
+    match route? {
+        DefaultRoute::InternetGateway(_) => None,
+        DefaultRoute::Through(target) => Some(format!(
+            "{which} sends internet traffic through {target}, not an internet gateway: mail would leave from {target}'s address, not the Elastic IP, so SPF and reverse DNS would not match the sender"
+        )),
+        DefaultRoute::None => Some(format!(
+            "{which} has no route to the internet (no 0.0.0.0/0 in its route table): the gateway could not deliver mail"
+        )),
+    }
+}
+
 /// The security group and its inbound rules: created with every rule, or the rules that
-/// differ revoked and authorized.
-fn security_group(g: &DesiredGateway, o: &ObservedGateway, vpc_id: &str) -> Vec<GatewayChange> {
-    let Some(sg) = o.security_groups.first() else {
+/// differ revoked and authorized. `group` is the one in the subnet's VPC.
+fn security_group(
+    g: &DesiredGateway,
+    group: Option<&ObservedSecurityGroup>,
+    vpc_id: &str,
+) -> Vec<GatewayChange> {
+    let Some(sg) = group else {
         return vec![
             change(
                 "gateway.security_group",
@@ -301,6 +402,38 @@ fn security_group(g: &DesiredGateway, o: &ObservedGateway, vpc_id: &str) -> Vec<
     changes
 }
 
+/// The gateway's security groups in another VPC than the subnet's (`subnet:` moved): EC2
+/// refuses to launch with them, so the group is made anew in the subnet's VPC, and these are
+/// deleted once the instance that used them is terminated.
+fn other_networks(o: &ObservedGateway, vpc_id: &str) -> Option<GatewayChange> {
+    let old: Vec<&ObservedSecurityGroup> = o
+        .security_groups
+        .iter()
+        .filter(|s| s.vpc_id != vpc_id)
+        .collect();
+    (!old.is_empty()).then(|| {
+        change(
+            "gateway.security_group",
+            Action::Delete,
+            GatewayOp::DeleteSecurityGroups {
+                ids: old.iter().map(|s| s.id.clone()).collect(),
+            },
+            old.iter()
+                .map(|s| {
+                    field(
+                        "security_group",
+                        Some(format!(
+                            "{} in {} (the subnet is in {vpc_id})",
+                            s.id, s.vpc_id
+                        )),
+                        None,
+                    )
+                })
+                .collect(),
+        )
+    })
+}
+
 /// The rules of `a` that `b` lacks.
 fn only_in(a: &[Ingress], b: &[Ingress]) -> Vec<Ingress> {
     a.iter().filter(|r| !b.contains(r)).cloned().collect()
@@ -332,14 +465,18 @@ struct Instances<'o> {
     stale: Vec<String>,
 }
 
+/// Where the instance goes and what it is launched with.
+struct Site<'o> {
+    subnet_id: &'o str,
+    image_id: &'o str,
+    /// The security group in the subnet's VPC; `None` when this run creates it.
+    security_group: Option<&'o str>,
+}
+
 /// The instance: the newest live one with this configuration is kept; without one, a launch
 /// (a replacement when an instance serves now, saying why).
-fn instance<'o>(
-    g: &DesiredGateway,
-    o: &'o ObservedGateway,
-    subnet_id: &str,
-    image_id: &str,
-) -> Instances<'o> {
+fn instance<'o>(g: &DesiredGateway, o: &'o ObservedGateway, site: &Site<'_>) -> Instances<'o> {
+    let (subnet_id, image_id) = (site.subnet_id, site.image_id);
     let config = g.config_hash(subnet_id);
     let live: Vec<&ObservedInstance> = o.live_instances().collect();
     let keep = live
@@ -379,6 +516,7 @@ fn instance<'o>(
                 config,
                 image_id: image_id.to_owned(),
                 subnet_id: subnet_id.to_owned(),
+                security_group: site.security_group.map(str::to_owned),
                 replaces: current.map(|c| c.id.clone()),
             },
             fields,
@@ -489,7 +627,8 @@ fn duplicates(o: &ObservedGateway, eip: Option<&ObservedEip>) -> Vec<GatewayChan
 }
 
 /// Releases `eips`, each shown in the plan as `shown` says. One that has reverse DNS (in force
-/// or pending) has it reset first, since AWS refuses to release it otherwise.
+/// or pending) has it reset first, since AWS refuses to release it otherwise; one whose reset
+/// AWS is still at (it takes minutes) is released once that is done (apply waits for it).
 fn release(
     eips: &[&ObservedEip],
     shown: impl Fn(&ObservedEip) -> FieldChange,
@@ -499,7 +638,7 @@ fn release(
     }
     let mut changes: Vec<GatewayChange> = eips
         .iter()
-        .filter(|e| e.has_reverse_dns())
+        .filter(|e| e.has_reverse_dns() && !e.removing_reverse_dns())
         .map(|e| {
             change(
                 "gateway.eip.reverse_dns",
@@ -517,7 +656,19 @@ fn release(
         GatewayOp::ReleaseAddresses {
             allocation_ids: eips.iter().map(|e| e.allocation_id.clone()).collect(),
         },
-        eips.iter().map(|e| shown(e)).collect(),
+        eips.iter()
+            .map(|e| shown(e))
+            .chain(eips.iter().filter(|e| e.removing_reverse_dns()).map(|e| {
+                field(
+                    "reverse_dns",
+                    Some(format!(
+                        "{} being removed by AWS (PENDING)",
+                        e.ptr.as_deref().unwrap_or(&e.public_ip)
+                    )),
+                    None,
+                )
+            }))
+            .collect(),
     ));
     changes
 }
@@ -554,7 +705,12 @@ fn reverse_dns<'o>(
 }
 
 fn rule_text(r: &Ingress) -> String {
-    format!("{}/{} from {}", r.protocol, r.from_port, r.cidr)
+    let ports = match (r.protocol.as_str(), r.from_port, r.to_port) {
+        ("-1", ..) => "all traffic".to_owned(),
+        (p, from, to) if from == to => format!("{p}/{from}"),
+        (p, from, to) => format!("{p}/{from}-{to}"),
+    };
+    format!("{ports} from {}", r.source)
 }
 
 /// What only a person can do about the gateway.

@@ -7,8 +7,9 @@
 //! and "already exists" answers count as success. Two applies at once allocate at most one
 //! extra Elastic IP, which the loser releases.
 //!
-//! Every wait (an instance's state, a new instance profile reaching EC2, a security group
-//! still in use) goes through `aws::poll::until`, bounded by `--timeout`.
+//! Every wait (an instance's state, a new instance profile reaching EC2, a new id EC2 does not
+//! know yet, a security group still in use, an address locked until its reverse DNS is
+//! removed) goes through `aws::poll`, bounded by `--timeout`.
 
 use std::future::Future;
 use std::sync::Mutex;
@@ -17,8 +18,8 @@ use std::time::Duration;
 use aws_sdk_ec2::operation::run_instances::RunInstancesOutput;
 use aws_sdk_ec2::types::{
     AddressAttributeName, DomainType, HttpTokensState, IamInstanceProfileSpecification,
-    InstanceMetadataOptionsRequest, InstanceType, IpPermission, IpRange, ResourceType, Tag,
-    TagSpecification,
+    InstanceMetadataOptionsRequest, InstanceType, IpPermission, IpRange, Ipv6Range, PrefixListId,
+    ResourceType, Tag, TagSpecification, UserIdGroupPair,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -27,7 +28,7 @@ use tokio::time::Instant;
 
 use super::diff::{GatewayChange, GatewayOp, RolePart};
 use super::observe::{self, state};
-use super::{CONFIG_TAG, DesiredGateway, Ingress, InstanceState, ROLE_POLICY};
+use super::{CONFIG_TAG, DesiredGateway, Ingress, InstanceState, ObservedEip, ROLE_POLICY, Source};
 use crate::aws::poll::{self, Look, Stopped, Wait};
 use crate::aws::{Aws, AwsError, ops};
 use crate::kinds::{ADDRESS_TAG, OWNER_TAG};
@@ -132,6 +133,36 @@ fn already<T>(r: Result<T, AwsError>, codes: &[&str]) -> Result<Option<T>, AwsEr
 async fn again_while<T, F, Fut>(
     wait: Wait<'_>,
     passing: impl Fn(&AwsError) -> bool,
+    call: F,
+) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, AwsError>>,
+{
+    let every = wait.every;
+    again_while_backoff(wait, every, passing, call).await
+}
+
+/// How long EC2 may take to know a resource it just created (eventual consistency), at most.
+const VISIBILITY: Duration = Duration::from_secs(120);
+
+/// EC2 does not know (yet) an id it just handed out: "not yet", not "gone". EC2's eventual
+/// consistency: https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html
+/// (the SDK's standard retry does not retry these codes).
+fn not_yet_visible(e: &AwsError) -> bool {
+    matches!(
+        code(e),
+        Some(
+            "InvalidInstanceID.NotFound" | "InvalidGroup.NotFound" | "InvalidAllocationID.NotFound"
+        )
+    )
+}
+
+/// `again_while` with the pause doubling up to `max_every`.
+async fn again_while_backoff<T, F, Fut>(
+    wait: Wait<'_>,
+    max_every: Duration,
+    passing: impl Fn(&AwsError) -> bool,
     mut call: F,
 ) -> Result<T, AwsError>
 where
@@ -139,7 +170,7 @@ where
     Fut: Future<Output = Result<T, AwsError>>,
 {
     let last = Mutex::new(None);
-    let waited = poll::until(wait, || {
+    let waited = poll::until_backoff(wait, max_every, || {
         let answer = call();
         let (last, passing) = (&last, &passing);
         async move {
@@ -185,21 +216,35 @@ fn spec(kind: ResourceType, tags: Vec<Tag>) -> TagSpecification {
         .build()
 }
 
+/// The rules as EC2 permissions, each source in its own kind's list (a rule to revoke must
+/// name its source the way it was authorized).
 fn permissions(rules: &[Ingress]) -> Vec<IpPermission> {
     rules
         .iter()
         .map(|r| {
-            IpPermission::builder()
-                .ip_protocol(&r.protocol)
-                .from_port(r.from_port)
-                .to_port(r.to_port)
-                .ip_ranges(
+            let p = IpPermission::builder().ip_protocol(&r.protocol);
+            // All traffic (`-1`) has no ports.
+            let p = if r.protocol == "-1" {
+                p
+            } else {
+                p.from_port(r.from_port).to_port(r.to_port)
+            };
+            match &r.source {
+                Source::Ipv4(cidr) => p.ip_ranges(
                     IpRange::builder()
-                        .cidr_ip(&r.cidr)
+                        .cidr_ip(cidr)
                         .description("mailinfra relay_from")
                         .build(),
-                )
-                .build()
+                ),
+                Source::Ipv6(cidr) => p.ipv6_ranges(Ipv6Range::builder().cidr_ipv6(cidr).build()),
+                Source::PrefixList(id) => {
+                    p.prefix_list_ids(PrefixListId::builder().prefix_list_id(id).build())
+                }
+                Source::Group(id) => {
+                    p.user_id_group_pairs(UserIdGroupPair::builder().group_id(id).build())
+                }
+            }
+            .build()
         })
         .collect()
 }
@@ -237,19 +282,34 @@ pub async fn before_dns(
 }
 
 /// The steps that come after DNS: reverse DNS (the A record must resolve first) and releases.
+/// Waits (an address locked until its reverse DNS is removed) are bounded by `timeout`.
 pub async fn after_dns(
     aws: &Aws,
     changes: &[GatewayChange],
     l: &Learned,
+    timeout: Duration,
     out: &Output,
 ) -> Result<(), AwsError> {
+    // No step after DNS names the blueprint.
+    let s = Steps {
+        aws,
+        blueprint: "",
+        timeout,
+        out,
+    };
     for c in changes.iter().filter(|c| c.op.after_dns()) {
         crate::interrupt::check(&c.address)?;
         match &c.op {
             GatewayOp::SetReverseDns {
                 allocation_id,
                 hostname,
-            } => set_reverse_dns(aws, &l.allocation(allocation_id)?, hostname, out).await?,
+            } => {
+                let allocation = l.allocation(allocation_id)?;
+                s.once_visible(&allocation, || {
+                    set_reverse_dns(aws, &allocation, hostname, out)
+                })
+                .await?;
+            }
             GatewayOp::ResetReverseDns { allocation_id } => {
                 aws.ec2
                     .reset_address_attribute()
@@ -261,9 +321,7 @@ pub async fn after_dns(
             }
             GatewayOp::ReleaseAddresses { allocation_ids } => {
                 for id in allocation_ids {
-                    if release(aws, id).await? {
-                        out.progress(&format!("gateway: released Elastic IP {id}"));
-                    }
+                    s.release_when_unlocked(id).await?;
                 }
             }
             _ => {}
@@ -272,7 +330,123 @@ pub async fn after_dns(
     Ok(())
 }
 
+/// EC2's refusal to release an address whose reverse DNS is set or still being removed
+/// (`InvalidAddress.Locked`; `InvalidAddress.PtrSet` is seen too).
+fn locked(e: &AwsError) -> bool {
+    matches!(
+        code(e),
+        Some("InvalidAddress.Locked" | "InvalidAddress.PtrSet")
+    )
+}
+
 impl Steps<'_> {
+    /// Releases an Elastic IP. Removing reverse DNS takes AWS minutes (the reset stays
+    /// `PENDING`), and the address is locked until it is done: the release waits for it, at
+    /// most `--timeout`; past that the address stays allocated, is reported as pending, and
+    /// the next run (whose plan shows the release) finishes it.
+    async fn release_when_unlocked(&self, id: &str) -> Result<(), AwsError> {
+        match release(self.aws, id).await {
+            Ok(released) => {
+                self.say_released(id, released);
+                return Ok(());
+            }
+            Err(e) if locked(&e) => {}
+            Err(e) => return Err(e),
+        }
+        self.out.progress(&format!(
+            "gateway: Elastic IP {id} is locked until AWS has removed its reverse DNS; waiting (at most {} s)",
+            self.timeout.as_secs()
+        ));
+        let what = format!("the reverse DNS of {id} to be removed");
+        let aws = self.aws;
+        let waited = poll::until(self.every_5s(&what), || async move {
+            Ok::<_, AwsError>(match reverse_dns_of(aws, id).await? {
+                None => Look::Done(()),
+                Some(pending) => Look::NotYet(pending),
+            })
+        })
+        .await;
+        match waited {
+            Ok(()) => {
+                let released = release(self.aws, id).await?;
+                self.say_released(id, released);
+                Ok(())
+            }
+            Err(Stopped::Failed(e)) => Err(e),
+            Err(Stopped::TimedOut { pending, .. }) => {
+                self.out.progress(&format!(
+                    "gateway: Elastic IP {id} is not released yet, AWS still has it locked ({pending}): it stays allocated, and the next run releases it (its plan shows the release)"
+                ));
+                Ok(())
+            }
+        }
+    }
+
+    fn say_released(&self, id: &str, released: bool) {
+        if released {
+            self.out
+                .progress(&format!("gateway: released Elastic IP {id}"));
+        }
+    }
+}
+
+/// The reverse DNS an address still has, in force or being changed or removed, as people read
+/// it; `None` when it has none.
+async fn reverse_dns_of(aws: &Aws, id: &str) -> Result<Option<String>, AwsError> {
+    let out = aws
+        .ec2
+        .describe_addresses_attribute()
+        .allocation_ids(id)
+        .attribute(AddressAttributeName::DomainName)
+        .send()
+        .await
+        .map_err(|e| AwsError::call(&ops::DESCRIBE_ADDRESSES_ATTRIBUTE, e))?;
+    let Some(a) = out.addresses().first() else {
+        return Ok(None);
+    };
+    Ok(
+        match (
+            a.ptr_record().filter(|p| !p.is_empty()),
+            a.ptr_record_update(),
+        ) {
+            (_, Some(u)) => Some(format!(
+                "reverse DNS update {}",
+                u.status().unwrap_or("in progress")
+            )),
+            (Some(p), None) => Some(format!("reverse DNS {p}")),
+            (None, None) => None,
+        },
+    )
+}
+
+impl Steps<'_> {
+    /// A wait for `what` that looks every 5 s, at most `--timeout`, with progress.
+    fn every_5s<'w>(&'w self, what: &'w str) -> Wait<'w> {
+        Wait {
+            what,
+            every: Duration::from_secs(5),
+            limit: self.timeout,
+            out: Some(self.out),
+        }
+    }
+
+    /// `call`, made again with backoff while EC2 does not know yet an id it just handed out
+    /// (about 2 minutes at most, bounded by `--timeout`).
+    async fn once_visible<T, F, Fut>(&self, what: &str, call: F) -> Result<T, AwsError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, AwsError>>,
+    {
+        let what = format!("EC2 to know {what}");
+        let wait = Wait {
+            what: &what,
+            every: Duration::from_secs(1),
+            limit: VISIBILITY.min(self.timeout),
+            out: Some(self.out),
+        };
+        again_while_backoff(wait, Duration::from_secs(16), not_yet_visible, call).await
+    }
+
     /// One step before DNS; what it makes goes into `l`.
     async fn before_dns(
         &self,
@@ -295,7 +469,10 @@ impl Steps<'_> {
             }
             GatewayOp::Authorize { group, rules } => {
                 let group = l.security_group(group)?;
-                authorize(aws, &group, rules).await?;
+                self.once_visible(&format!("security group {group}"), || {
+                    authorize(aws, &group, rules)
+                })
+                .await?;
                 l.security_group = Some(group);
                 Ok(())
             }
@@ -308,15 +485,13 @@ impl Steps<'_> {
                 config,
                 image_id,
                 subnet_id,
+                security_group,
                 ..
             } => {
                 let g = g.ok_or_else(|| {
                     AwsError::Other("a plan launches a gateway it does not describe".into())
                 })?;
-                let security_group = match &l.security_group {
-                    Some(s) => s.clone(),
-                    None => security_group_id(aws, blueprint).await?,
-                };
+                let security_group = l.security_group(security_group)?;
                 let launch = Launch {
                     g,
                     config,
@@ -337,7 +512,13 @@ impl Steps<'_> {
             } => {
                 let (allocation, instance) =
                     (l.allocation(allocation_id)?, l.instance(instance_id)?);
-                associate(aws, &allocation, &instance, self.out).await
+                self.once_visible(&format!("{allocation} and {instance}"), || {
+                    associate(aws, &allocation, &instance)
+                })
+                .await?;
+                self.out
+                    .progress(&format!("gateway: Elastic IP {allocation} on {instance}"));
+                Ok(())
             }
             GatewayOp::TerminateInstances { ids } => self.terminate(ids).await,
             GatewayOp::DeleteSecurityGroups { ids } => {
@@ -479,16 +660,16 @@ async fn create_security_group(
         .map_err(|e| AwsError::call(&ops::CREATE_SECURITY_GROUP, e));
     match already(created, &["InvalidGroup.Duplicate"])? {
         Some(out) => Ok(out.group_id().unwrap_or_default().to_owned()),
-        None => security_group_id(aws, blueprint).await,
+        None => security_group_id(aws, blueprint, vpc_id).await,
     }
 }
 
-/// The blueprint's security group, read as the observer reads it.
-async fn security_group_id(aws: &Aws, blueprint: &str) -> Result<String, AwsError> {
+/// The blueprint's security group in `vpc_id`, read as the observer reads it.
+async fn security_group_id(aws: &Aws, blueprint: &str, vpc_id: &str) -> Result<String, AwsError> {
     observe::security_groups(aws, blueprint)
         .await?
         .into_iter()
-        .next()
+        .find(|g| g.vpc_id == vpc_id)
         .map(|g| g.id)
         .ok_or_else(|| {
             AwsError::Other("the gateway's security group disappeared; run apply again".into())
@@ -521,8 +702,9 @@ async fn revoke(aws: &Aws, group: &str, rules: &[Ingress]) -> Result<(), AwsErro
 
 /// How many client tokens one launch steps through before giving up.
 const MAX_LAUNCH_GENERATIONS: u32 = 16;
-/// How long a new instance profile may take to reach EC2, from the first launch request.
-const PROFILE_PROPAGATION: Duration = Duration::from_secs(60);
+/// How long a new instance profile (or security group) may take to reach EC2, from the first
+/// launch request.
+const PROFILE_PROPAGATION: Duration = VISIBILITY;
 
 /// The client token of a launch: the same for every retry of one configuration and image, so
 /// an interrupted apply finds the instance it launched instead of making a second.
@@ -634,7 +816,8 @@ impl Steps<'_> {
 
     /// `RunInstances` with `token`. A new instance profile takes a few seconds to reach EC2
     /// (IAM is eventually consistent): until it has, EC2 refuses the profile, and the request
-    /// goes again every 5 s, up to `PROFILE_PROPAGATION` after the first launch request.
+    /// goes again every 5 s, up to `PROFILE_PROPAGATION` after the first launch request. A
+    /// security group created just before may be unknown to EC2 for a while too.
     async fn send_launch(
         &self,
         launch: &Launch<'_>,
@@ -642,14 +825,17 @@ impl Steps<'_> {
         started: Instant,
     ) -> Result<RunInstancesOutput, AwsError> {
         let wait = Wait {
-            what: "the gateway's new instance profile to reach EC2",
+            what: "the gateway's new instance profile and security group to reach EC2",
             every: Duration::from_secs(5),
-            limit: PROFILE_PROPAGATION.saturating_sub(started.elapsed()),
+            limit: PROFILE_PROPAGATION
+                .min(self.timeout)
+                .saturating_sub(started.elapsed()),
             out: Some(self.out),
         };
         let unknown_profile = |e: &AwsError| {
-            code(e) == Some("InvalidParameterValue")
-                && e.to_string().to_ascii_lowercase().contains("profile")
+            not_yet_visible(e)
+                || code(e) == Some("InvalidParameterValue")
+                    && e.to_string().to_ascii_lowercase().contains("profile")
         };
         again_while(wait, unknown_profile, || {
             run_instances(self.aws, self.blueprint, launch, token)
@@ -668,7 +854,11 @@ impl Steps<'_> {
             out: None,
         };
         let waited = poll::until(wait, || async {
-            let states = instance_states(self.aws, ids).await?;
+            let states = match instance_states(self.aws, ids).await {
+                // Just launched, EC2 may not know the id yet (eventual consistency).
+                Err(e) if not_yet_visible(&e) => return Ok(Look::NotYet("not visible yet".into())),
+                states => states?,
+            };
             let gone = states.iter().find(|(s, _)| s.is_gone());
             Ok(if states.iter().all(|(s, _)| *s == want) {
                 Look::Done(Waited::Reached)
@@ -717,15 +907,9 @@ impl Steps<'_> {
     /// (`DependencyViolation`) and the delete goes again every 5 s, at most `--timeout`.
     async fn delete_security_group(&self, id: &str) -> Result<(), AwsError> {
         let what = format!("security group {id} to be free to delete");
-        let wait = Wait {
-            what: &what,
-            every: Duration::from_secs(5),
-            limit: self.timeout,
-            out: Some(self.out),
-        };
         let aws = self.aws;
         let in_use = |e: &AwsError| code(e) == Some("DependencyViolation");
-        again_while(wait, in_use, || async move {
+        again_while(self.every_5s(&what), in_use, || async move {
             let r = aws
                 .ec2
                 .delete_security_group()
@@ -838,7 +1022,8 @@ async fn instance_states(
 /// use stays (else the lowest allocation id), and this run releases the other unassociated
 /// ones; the observer applies the same rule.
 async fn allocate(aws: &Aws, blueprint: &str) -> Result<Allocated, AwsError> {
-    aws.ec2
+    let out = aws
+        .ec2
         .allocate_address()
         .domain(DomainType::Vpc)
         .tag_specifications(spec(
@@ -848,7 +1033,29 @@ async fn allocate(aws: &Aws, blueprint: &str) -> Result<Allocated, AwsError> {
         .send()
         .await
         .map_err(|e| AwsError::call(&ops::ALLOCATE_ADDRESS, e))?;
+    let ours = match (out.allocation_id(), out.public_ip()) {
+        (Some(id), Some(ip)) => ObservedEip {
+            allocation_id: id.to_owned(),
+            public_ip: ip.to_owned(),
+            instance_id: None,
+            association_id: None,
+            ptr: None,
+            ptr_update: None,
+        },
+        _ => {
+            return Err(AwsError::Other(
+                "AllocateAddress answered without an allocation id".into(),
+            ));
+        }
+    };
+    // The listing may not show the new address yet (eventual consistency): it is counted in.
     let mut addresses = observe::addresses(aws, blueprint).await?;
+    if !addresses
+        .iter()
+        .any(|a| a.allocation_id == ours.allocation_id)
+    {
+        addresses.push(ours);
+    }
     addresses.sort_by(|a, b| {
         (a.instance_id.is_none(), &a.allocation_id)
             .cmp(&(b.instance_id.is_none(), &b.allocation_id))
@@ -879,12 +1086,7 @@ async fn release(aws: &Aws, allocation_id: &str) -> Result<bool, AwsError> {
     Ok(already(r, &["InvalidAllocationID.NotFound"])?.is_some())
 }
 
-async fn associate(
-    aws: &Aws,
-    allocation: &str,
-    instance: &str,
-    out: &Output,
-) -> Result<(), AwsError> {
+async fn associate(aws: &Aws, allocation: &str, instance: &str) -> Result<(), AwsError> {
     aws.ec2
         .associate_address()
         .allocation_id(allocation)
@@ -893,7 +1095,6 @@ async fn associate(
         .send()
         .await
         .map_err(|e| AwsError::call(&ops::ASSOCIATE_ADDRESS, e))?;
-    out.progress(&format!("gateway: Elastic IP {allocation} on {instance}"));
     Ok(())
 }
 

@@ -18,8 +18,17 @@ use crate::mail::gateway::Gateway;
 pub const CONFIG_TAG: &str = "mailinfra:config";
 /// The name of the role's one inline policy.
 pub const ROLE_POLICY: &str = "read-own-dkim-key";
-/// Debian's public SSM parameter for the latest Debian 12 image.
-pub const DEBIAN_12_PARAMETER: &str = "/aws/service/debian/release/12/latest/amd64";
+/// Debian's public SSM parameter for the latest Debian 12 image of an architecture as EC2
+/// names it (`x86_64`, `arm64`), or `None` for one Debian does not publish. Debian names
+/// x86_64 `amd64` (https://wiki.debian.org/Cloud/AmazonEC2Image).
+pub fn debian_12_parameter(architecture: &str) -> Option<String> {
+    let debian = match architecture {
+        "x86_64" => "amd64",
+        "arm64" => "arm64",
+        _ => return None,
+    };
+    Some(format!("/aws/service/debian/release/12/latest/{debian}"))
+}
 
 /// The names mailinfra gives the gateway's resources.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,13 +51,39 @@ impl Names {
     }
 }
 
-/// One inbound rule: TCP `port` from `cidr`.
+/// One inbound rule: `protocol` ports `from_port`-`to_port` from `source`. The blueprint's
+/// rules are TCP from IPv4 ranges; what is observed can be any kind EC2 has.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Ingress {
+    /// `tcp`, `udp`, `icmp`, ... or `-1` (all traffic, every port).
     pub protocol: String,
     pub from_port: i32,
     pub to_port: i32,
-    pub cidr: String,
+    pub source: Source,
+}
+
+/// Where a security group rule lets traffic in from: each kind EC2 has (`IpPermission`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// An IPv4 range (`IpRanges`).
+    Ipv4(String),
+    /// An IPv6 range (`Ipv6Ranges`).
+    Ipv6(String),
+    /// A managed prefix list (`PrefixListIds`), `pl-…`.
+    PrefixList(String),
+    /// Another security group (`UserIdGroupPairs`), `sg-…`.
+    Group(String),
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Ipv4(s) | Source::Ipv6(s) => f.write_str(s),
+            Source::PrefixList(s) => write!(f, "prefix list {s}"),
+            Source::Group(s) => write!(f, "security group {s}"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,11 +144,11 @@ pub fn from_blueprint(bp: &Blueprint) -> Option<DesiredGateway> {
                 protocol: "tcp".into(),
                 from_port: *p,
                 to_port: *p,
-                cidr: if r.value.contains('/') {
+                source: Source::Ipv4(if r.value.contains('/') {
                     r.value.clone()
                 } else {
                     format!("{}/32", r.value)
-                },
+                }),
             })
         })
         .collect();
@@ -228,6 +263,11 @@ impl PtrUpdate {
     pub fn is_pending(&self) -> bool {
         self.status.eq_ignore_ascii_case("PENDING")
     }
+
+    /// A removal (ResetAddressAttribute) AWS is still at: an update to no name.
+    pub fn is_removal(&self) -> bool {
+        self.value.is_empty() && self.is_pending()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -246,6 +286,11 @@ impl ObservedEip {
     /// AWS refuses to release an address with reverse DNS, in force or pending.
     pub fn has_reverse_dns(&self) -> bool {
         self.ptr.is_some() || self.ptr_update.is_some()
+    }
+
+    /// Its reverse DNS is being removed already: nothing to reset, only to wait for.
+    pub fn removing_reverse_dns(&self) -> bool {
+        self.ptr_update.as_ref().is_some_and(PtrUpdate::is_removal)
     }
 }
 
@@ -272,6 +317,20 @@ impl From<Subnet> for (String, String) {
     }
 }
 
+/// Where a subnet's route table sends 0.0.0.0/0 (its explicitly associated table, else its
+/// VPC's main table).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DefaultRoute {
+    /// An internet gateway (`igw-…`): the instance's Elastic IP is its address on the internet.
+    InternetGateway(String),
+    /// Anything else (a NAT gateway `nat-…`, a NAT instance, a transit gateway): traffic
+    /// leaves from that hop's address.
+    Through(String),
+    /// No 0.0.0.0/0 route (or a blackhole): no way out.
+    None,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObservedSecurityGroup {
     pub id: String,
@@ -283,13 +342,29 @@ pub struct ObservedSecurityGroup {
 /// Everything observed of the gateway.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObservedGateway {
+    /// The architectures the instance type runs (`ProcessorInfo.SupportedArchitectures`);
+    /// empty when EC2 does not know the type.
+    #[serde(default)]
+    pub architectures: Vec<String>,
     /// The resolved image id.
     pub image_id: Option<String>,
+    /// The image's architecture (`x86_64`, `arm64`).
+    #[serde(default)]
+    pub image_architecture: Option<String>,
     /// The subnet the instance goes into.
     pub subnet: Option<Subnet>,
     /// Whether the role itself exists (a destroy cut short can leave it alone, without its
     /// profile and policy).
     pub role_exists: bool,
+    /// The subnet's availability zone.
+    #[serde(default)]
+    pub subnet_zone: Option<String>,
+    /// Where the subnet's route table sends internet traffic (0.0.0.0/0).
+    #[serde(default)]
+    pub subnet_route: Option<DefaultRoute>,
+    /// The availability zones that offer the instance type (DescribeInstanceTypeOfferings).
+    #[serde(default)]
+    pub offered_zones: Vec<String>,
     /// Roles in the instance profile, when it exists.
     pub profile_roles: Option<Vec<String>>,
     pub role_policy: Option<String>,

@@ -4,16 +4,21 @@
 //! concurrently; only the PTR read waits for the addresses.
 //!
 //! Requests for a no-op plan: DescribeInstances, DescribeAddresses, DescribeSecurityGroups,
-//! DescribeSubnets, GetInstanceProfile, GetRolePolicy, DescribeParameters, GetParameter (the
-//! public key), GetParameter (the image, for `debian-12`), DescribeAddressesAttribute.
+//! DescribeSubnets, DescribeInstanceTypeOfferings, then DescribeRouteTables, GetInstanceProfile, GetRolePolicy, DescribeParameters, GetParameter (the
+//! public key), DescribeInstanceTypes (the type's architecture), then GetParameter (the image,
+//! for `debian-12`) or DescribeImages (a pinned image's architecture),
+//! DescribeAddressesAttribute.
 
-use aws_sdk_ec2::types::{AddressAttributeName, Filter, Instance, InstanceStateName};
+use aws_sdk_ec2::types::{
+    AddressAttributeName, Filter, Instance, InstanceStateName, InstanceType, IpPermission,
+    LocationType, RouteState,
+};
 use aws_sdk_iam::error::ProvideErrorMetadata as _;
 use aws_sdk_ssm::types::ParameterStringFilter;
 
 use super::{
-    CONFIG_TAG, DEBIAN_12_PARAMETER, DesiredGateway, Ingress, InstanceState, ObservedEip,
-    ObservedGateway, ObservedInstance, ObservedSecurityGroup, PtrUpdate, ROLE_POLICY, Subnet,
+    CONFIG_TAG, DefaultRoute, DesiredGateway, Ingress, InstanceState, ObservedEip, ObservedGateway,
+    ObservedInstance, ObservedSecurityGroup, PtrUpdate, ROLE_POLICY, Source, Subnet,
 };
 use crate::aws::{Aws, AwsError, ops};
 use crate::kinds::OWNER_TAG;
@@ -48,22 +53,32 @@ pub async fn observe(
     blueprint: &str,
     g: &DesiredGateway,
 ) -> Result<ObservedGateway, AwsError> {
-    let (instances, eips, groups, subnet, role, profile, policy, params, public_key, image_id) = futures::try_join!(
+    let (instances, eips, groups, subnet, role, profile, policy, params, public_key, image) = futures::try_join!(
         instances(aws, blueprint),
         addresses(aws, blueprint),
         security_groups(aws, blueprint),
-        subnet(aws, g.subnet.as_deref()),
+        subnet(aws, g),
         role_exists(aws, &g.names.role),
         profile_roles(aws, &g.names.role),
         role_policy(aws, &g.names.role),
         key_parameters(aws, g),
         parameter(aws, &g.names.key_public),
-        image(aws, &g.image),
+        image(aws, g),
     )?;
     let mut eips = eips;
     ptr(aws, &mut eips).await?;
+    let (subnet, subnet_zone, offered_zones) = subnet;
+    let subnet_route = match &subnet {
+        Some(s) => Some(default_route(aws, s).await?),
+        None => None,
+    };
     Ok(ObservedGateway {
-        image_id,
+        subnet_zone,
+        subnet_route,
+        offered_zones,
+        architectures: image.architectures,
+        image_id: image.id,
+        image_architecture: image.architecture,
         subnet,
         role_exists: role,
         profile_roles: profile,
@@ -194,18 +209,7 @@ pub(super) async fn security_groups(
         .security_groups()
         .iter()
         .map(|g| {
-            let mut ingress: Vec<Ingress> = g
-                .ip_permissions()
-                .iter()
-                .flat_map(|p| {
-                    p.ip_ranges().iter().map(move |r| Ingress {
-                        protocol: p.ip_protocol().unwrap_or_default().to_owned(),
-                        from_port: p.from_port().unwrap_or(0),
-                        to_port: p.to_port().unwrap_or(0),
-                        cidr: r.cidr_ip().unwrap_or_default().to_owned(),
-                    })
-                })
-                .collect();
+            let mut ingress: Vec<Ingress> = g.ip_permissions().iter().flat_map(rules).collect();
             ingress.sort();
             ObservedSecurityGroup {
                 id: g.group_id().unwrap_or_default().to_owned(),
@@ -217,8 +221,145 @@ pub(super) async fn security_groups(
         .collect())
 }
 
-/// The subnet to launch in, and its VPC: the named one, or a default subnet (first by zone).
-async fn subnet(aws: &Aws, named: Option<&str>) -> Result<Option<Subnet>, AwsError> {
+/// Every inbound rule of one permission, one per source of each kind EC2 has: IPv4 and IPv6
+/// ranges, prefix lists and security groups (egress is not read: see docs/gateway.md).
+fn rules(p: &IpPermission) -> Vec<Ingress> {
+    let text = |s: Option<&str>| s.unwrap_or_default().to_owned();
+    let sources = p
+        .ip_ranges()
+        .iter()
+        .map(|r| Source::Ipv4(text(r.cidr_ip())))
+        .chain(
+            p.ipv6_ranges()
+                .iter()
+                .map(|r| Source::Ipv6(text(r.cidr_ipv6()))),
+        )
+        .chain(
+            p.prefix_list_ids()
+                .iter()
+                .map(|l| Source::PrefixList(text(l.prefix_list_id()))),
+        )
+        .chain(
+            p.user_id_group_pairs()
+                .iter()
+                .map(|g| Source::Group(text(g.group_id()))),
+        );
+    sources
+        .map(|source| Ingress {
+            protocol: text(p.ip_protocol()),
+            // `-1` (all traffic) has no ports.
+            from_port: p.from_port().unwrap_or(0),
+            to_port: p.to_port().unwrap_or(0),
+            source,
+        })
+        .collect()
+}
+
+/// The subnet to launch in, its zone, and the zones that offer the instance type: the named
+/// subnet, or the first default subnet (by zone name) whose zone offers the type (the first
+/// of all when none does, which the plan then refuses).
+async fn subnet(
+    aws: &Aws,
+    g: &DesiredGateway,
+) -> Result<(Option<Subnet>, Option<String>, Vec<String>), AwsError> {
+    let (subnets, offered) = futures::try_join!(
+        subnets(aws, g.subnet.as_deref()),
+        offered_zones(aws, &g.instance_type)
+    )?;
+    let chosen = subnets
+        .iter()
+        .find(|(_, zone)| offered.contains(zone))
+        .or(subnets.first());
+    Ok((
+        chosen.map(|(s, _)| s.clone()),
+        chosen.map(|(_, zone)| zone.clone()),
+        offered,
+    ))
+}
+
+/// Where the subnet's route table (its explicit association, else the VPC's main table) sends
+/// 0.0.0.0/0: one request for the VPC's tables.
+async fn default_route(aws: &Aws, subnet: &Subnet) -> Result<DefaultRoute, AwsError> {
+    let out = aws
+        .ec2
+        .describe_route_tables()
+        .filters(
+            Filter::builder()
+                .name("vpc-id")
+                .values(&subnet.vpc_id)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| AwsError::call(&ops::DESCRIBE_ROUTE_TABLES, e))?;
+    let tables = out.route_tables();
+    let explicit = tables.iter().find(|t| {
+        t.associations()
+            .iter()
+            .any(|a| a.subnet_id() == Some(subnet.id.as_str()))
+    });
+    let main = || {
+        tables
+            .iter()
+            .find(|t| t.associations().iter().any(|a| a.main() == Some(true)))
+    };
+    let table = explicit.or_else(main);
+    let route = table.and_then(|t| {
+        t.routes().iter().find(|r| {
+            r.destination_cidr_block() == Some("0.0.0.0/0")
+                && r.state() != Some(&RouteState::Blackhole)
+        })
+    });
+    let Some(route) = route else {
+        return Ok(DefaultRoute::None);
+    };
+    let target = [
+        route.gateway_id(),
+        route.nat_gateway_id(),
+        route.instance_id(),
+        route.transit_gateway_id(),
+        route.network_interface_id(),
+        route.vpc_peering_connection_id(),
+    ]
+    .into_iter()
+    .flatten()
+    .find(|t| !t.is_empty())
+    .unwrap_or("an unnamed target");
+    Ok(if target.starts_with("igw-") {
+        DefaultRoute::InternetGateway(target.to_owned())
+    } else {
+        DefaultRoute::Through(target.to_owned())
+    })
+}
+
+/// The availability zones of the region that offer `instance_type`.
+async fn offered_zones(aws: &Aws, instance_type: &str) -> Result<Vec<String>, AwsError> {
+    let offerings: Vec<_> = aws
+        .ec2
+        .describe_instance_type_offerings()
+        .location_type(LocationType::AvailabilityZone)
+        .filters(
+            Filter::builder()
+                .name("instance-type")
+                .values(instance_type)
+                .build(),
+        )
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| AwsError::call(&ops::DESCRIBE_INSTANCE_TYPE_OFFERINGS, e))?;
+    let mut zones: Vec<String> = offerings
+        .iter()
+        .filter_map(|o| o.location().map(str::to_owned))
+        .collect();
+    zones.sort();
+    Ok(zones)
+}
+
+/// The named subnet, or the default subnets, each with its zone, sorted by zone name.
+async fn subnets(aws: &Aws, named: Option<&str>) -> Result<Vec<(Subnet, String)>, AwsError> {
     let req = aws.ec2.describe_subnets();
     let req = match named {
         Some(id) => req.subnet_ids(id),
@@ -233,12 +374,19 @@ async fn subnet(aws: &Aws, named: Option<&str>) -> Result<Option<Subnet>, AwsErr
         .send()
         .await
         .map_err(|e| AwsError::call(&ops::DESCRIBE_SUBNETS, e))?;
-    let mut subnets: Vec<_> = out.subnets().iter().collect();
-    subnets.sort_by_key(|s| s.availability_zone().unwrap_or_default().to_owned());
-    Ok(subnets.first().map(|s| Subnet {
-        id: s.subnet_id().unwrap_or_default().to_owned(),
-        vpc_id: s.vpc_id().unwrap_or_default().to_owned(),
-    }))
+    let mut subnets: Vec<(Subnet, String)> = out
+        .subnets()
+        .iter()
+        .map(|s| {
+            let subnet = Subnet {
+                id: s.subnet_id().unwrap_or_default().to_owned(),
+                vpc_id: s.vpc_id().unwrap_or_default().to_owned(),
+            };
+            (subnet, s.availability_zone().unwrap_or_default().to_owned())
+        })
+        .collect();
+    subnets.sort_by(|a, b| a.1.cmp(&b.1));
+    Ok(subnets)
 }
 
 async fn role_exists(aws: &Aws, name: &str) -> Result<bool, AwsError> {
@@ -315,19 +463,85 @@ async fn parameter(aws: &Aws, name: &str) -> Result<Option<String>, AwsError> {
     }
 }
 
-/// `debian-12` through Debian's public parameter; an AMI id as it is.
-async fn image(aws: &Aws, image: &str) -> Result<Option<String>, AwsError> {
-    if image != "debian-12" {
-        return Ok(Some(image.to_owned()));
+/// The image to launch, and what the instance type can run.
+struct LaunchImage {
+    architectures: Vec<String>,
+    id: Option<String>,
+    architecture: Option<String>,
+}
+
+/// `debian-12` through Debian's public parameter for the instance type's architecture (x86_64
+/// first, for a type that runs both); an AMI id with its architecture from DescribeImages.
+async fn image(aws: &Aws, g: &DesiredGateway) -> Result<LaunchImage, AwsError> {
+    let architectures = architectures(aws, &g.instance_type).await?;
+    if g.pins_image() {
+        let architecture = ami_architecture(aws, &g.image).await?;
+        return Ok(LaunchImage {
+            architectures,
+            id: architecture.is_some().then(|| g.image.clone()),
+            architecture,
+        });
     }
+    let debian = ["x86_64", "arm64"]
+        .into_iter()
+        .find(|a| architectures.iter().any(|t| t == a));
+    let Some(name) = debian.and_then(super::debian_12_parameter) else {
+        return Ok(LaunchImage {
+            architectures,
+            id: None,
+            architecture: None,
+        });
+    };
     let out = aws
         .ssm
         .get_parameter()
-        .name(DEBIAN_12_PARAMETER)
+        .name(name)
         .send()
         .await
         .map_err(|e| AwsError::call(&ops::GET_PUBLIC_PARAMETER, e))?;
-    Ok(out.parameter().and_then(|p| p.value()).map(str::to_owned))
+    Ok(LaunchImage {
+        architectures,
+        id: out.parameter().and_then(|p| p.value()).map(str::to_owned),
+        architecture: debian.map(str::to_owned),
+    })
+}
+
+/// The architectures an instance type runs; none for a type EC2 does not know.
+async fn architectures(aws: &Aws, instance_type: &str) -> Result<Vec<String>, AwsError> {
+    use aws_sdk_ec2::error::ProvideErrorMetadata as _;
+    let answer = aws
+        .ec2
+        .describe_instance_types()
+        .instance_types(InstanceType::from(instance_type))
+        .send()
+        .await;
+    let out = match answer {
+        Ok(out) => out,
+        Err(e) if e.code() == Some("InvalidInstanceType") => return Ok(Vec::new()),
+        Err(e) => return Err(AwsError::call(&ops::DESCRIBE_INSTANCE_TYPES, e)),
+    };
+    Ok(out
+        .instance_types()
+        .iter()
+        .filter_map(|t| t.processor_info())
+        .flat_map(|p| p.supported_architectures())
+        .map(|a| a.as_str().to_owned())
+        .collect())
+}
+
+/// A pinned image's architecture; `None` when EC2 does not know the image here.
+async fn ami_architecture(aws: &Aws, image: &str) -> Result<Option<String>, AwsError> {
+    use aws_sdk_ec2::error::ProvideErrorMetadata as _;
+    let answer = aws.ec2.describe_images().image_ids(image).send().await;
+    match answer {
+        Ok(out) => Ok(out
+            .images()
+            .first()
+            .and_then(|i| i.architecture())
+            .map(|a| a.as_str().to_owned())),
+        Err(e) if e.code().is_some_and(|c| c.starts_with("InvalidAMIID.")) => Ok(None),
+        Err(e) => Err(AwsError::call(&ops::DESCRIBE_IMAGES, e)),
+    }
 }
 
 /// IAM returns policy documents URL-encoded (RFC 3986).

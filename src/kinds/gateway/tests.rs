@@ -31,7 +31,12 @@ fn built(eips: Vec<ObservedEip>) -> ObservedGateway {
     let d = desired();
     let g = d.gateway.as_ref().unwrap();
     ObservedGateway {
+        architectures: vec!["x86_64".into()],
+        subnet_zone: Some("eu-west-1a".into()),
+        subnet_route: Some(DefaultRoute::InternetGateway("igw-1".into())),
+        offered_zones: vec!["eu-west-1a".into(), "eu-west-1b".into()],
         image_id: Some("ami-1".into()),
+        image_architecture: Some("x86_64".into()),
         subnet: Some(Subnet {
             id: "subnet-1".into(),
             vpc_id: "vpc-1".into(),
@@ -209,7 +214,7 @@ fn an_extra_rule_is_revoked_and_a_missing_one_authorized_on_the_group() {
     )]);
     let wanted = o.security_groups[0].ingress.clone();
     o.security_groups[0].ingress = vec![Ingress {
-        cidr: "0.0.0.0/0".into(),
+        source: Source::Ipv4("0.0.0.0/0".into()),
         ..wanted[0].clone()
     }];
     let (changes, _) = diff::diff(&desired(), Some(&o), &mut Vec::new());
@@ -301,4 +306,141 @@ fn observed_values_serialize_as_they_did_before_they_had_types() {
     assert!(InstanceState::ShuttingDown.is_gone() && !InstanceState::Pending.is_gone());
     let kinds = serde_json::to_value([ReportKind::Todo, ReportKind::Pending]).unwrap();
     assert_eq!(kinds, serde_json::json!(["todo", "pending"]));
+}
+
+#[test]
+fn an_image_of_another_architecture_than_the_type_stops_the_plan() {
+    let mut o = built(Vec::new());
+    o.architectures = vec!["arm64".into()];
+    let mut conflicts = Vec::new();
+    let (changes, _) = diff::diff(&desired(), Some(&o), &mut conflicts);
+    assert!(
+        !changes
+            .iter()
+            .any(|c| c.address.starts_with("gateway.instance")),
+        "{changes:?}"
+    );
+    assert_eq!(conflicts.len(), 1, "{conflicts:?}");
+    assert!(
+        conflicts[0].message.contains("is built for x86_64")
+            && conflicts[0].message.contains("runs arm64"),
+        "{conflicts:?}"
+    );
+    o.architectures = Vec::new();
+    let mut conflicts = Vec::new();
+    diff::diff(&desired(), Some(&o), &mut conflicts);
+    assert!(
+        conflicts[0]
+            .message
+            .contains("does not know the instance type")
+    );
+}
+
+#[test]
+fn debian_publishes_amd64_and_arm64() {
+    assert_eq!(
+        debian_12_parameter("x86_64").as_deref(),
+        Some("/aws/service/debian/release/12/latest/amd64")
+    );
+    assert_eq!(
+        debian_12_parameter("arm64").as_deref(),
+        Some("/aws/service/debian/release/12/latest/arm64")
+    );
+    assert_eq!(debian_12_parameter("i386"), None);
+}
+
+#[test]
+fn a_subnet_in_another_vpc_gets_a_new_group_and_the_old_one_goes_after_the_instance() {
+    let mut o = built(vec![eip(
+        "eipalloc-1",
+        Some("i-1"),
+        Some("mail.example.com"),
+        false,
+    )]);
+    o.subnet = Some(Subnet {
+        id: "subnet-2".into(),
+        vpc_id: "vpc-2".into(),
+    });
+    let (changes, _) = diff::diff(&desired(), Some(&o), &mut Vec::new());
+    assert_eq!(
+        steps(&changes),
+        [
+            "gateway.security_group Create create_security_group",
+            "gateway.security_group.ingress Create authorize",
+            "gateway.instance Replace run_instance",
+            "gateway.eip.association Update associate",
+            "gateway.instance Delete terminate_instances",
+            "gateway.security_group Delete delete_security_groups",
+        ]
+    );
+    assert!(matches!(
+        &changes[0].op,
+        GatewayOp::CreateSecurityGroup { vpc_id, .. } if vpc_id == "vpc-2"
+    ));
+    assert!(matches!(
+        &changes[2].op,
+        GatewayOp::RunInstance { security_group: None, subnet_id, .. } if subnet_id == "subnet-2"
+    ));
+    assert_eq!(
+        changes[5].op,
+        GatewayOp::DeleteSecurityGroups {
+            ids: vec!["sg-1".into()]
+        }
+    );
+    // In the same VPC the group is the one the launch uses.
+    o.subnet = Some(Subnet {
+        id: "subnet-3".into(),
+        vpc_id: "vpc-1".into(),
+    });
+    let (changes, _) = diff::diff(&desired(), Some(&o), &mut Vec::new());
+    assert!(matches!(
+        &changes[0].op,
+        GatewayOp::RunInstance { security_group: Some(g), .. } if g == "sg-1"
+    ));
+}
+
+#[test]
+fn a_subnet_whose_zone_does_not_offer_the_type_stops_the_plan() {
+    let mut o = built(Vec::new());
+    o.offered_zones = vec!["eu-west-1b".into()];
+    let mut conflicts = Vec::new();
+    let (changes, _) = diff::diff(&desired(), Some(&o), &mut conflicts);
+    assert!(
+        !changes
+            .iter()
+            .any(|c| c.address.starts_with("gateway.instance")),
+        "{changes:?}"
+    );
+    assert!(
+        conflicts[0].message.contains(
+            "is not offered in the zone of any default subnet; it is offered in eu-west-1b"
+        ),
+        "{conflicts:?}"
+    );
+}
+
+#[test]
+fn a_subnet_without_an_internet_gateway_route_stops_the_plan() {
+    for (route, says) in [
+        (
+            DefaultRoute::Through("nat-1".into()),
+            "the default subnet `subnet-1` sends internet traffic through nat-1, not an internet gateway",
+        ),
+        (
+            DefaultRoute::None,
+            "the default subnet `subnet-1` has no route to the internet",
+        ),
+    ] {
+        let mut o = built(Vec::new());
+        o.subnet_route = Some(route);
+        let mut conflicts = Vec::new();
+        let (changes, _) = diff::diff(&desired(), Some(&o), &mut conflicts);
+        assert!(
+            !changes
+                .iter()
+                .any(|c| c.address.starts_with("gateway.instance")),
+            "{changes:?}"
+        );
+        assert!(conflicts[0].message.starts_with(says), "{conflicts:?}");
+    }
 }
