@@ -111,6 +111,10 @@ class Front:
                     held[1] -= 1
         if delay:
             time.sleep(delay)
+        if service == "tagging" and op == "GetResources":
+            served = sesv2.get_resources(start_response, account, region, body)
+            if served is not None:
+                return served
         if path.startswith("/v2/email/"):
             served = sesv2.handle(environ, start_response, account, region, body)
             if served is not None:

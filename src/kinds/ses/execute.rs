@@ -12,10 +12,10 @@ use aws_sdk_sesv2::types::{
     SuppressionListReason, SuppressionOptions, Tag, TlsPolicy,
 };
 
-use crate::aws::{Aws, AwsError, ops};
+use crate::aws::{Aws, AwsError, ops, partition};
 use crate::kinds::ses::{
-    DEFAULT_SIGNING_ZONE, DesiredConfigSet, DesiredIdentity, DkimSetting, MxFailure,
-    ProductionAccess, SuppressionReason,
+    DesiredConfigSet, DesiredIdentity, DkimSetting, MxFailure, ProductionAccess, SuppressionReason,
+    default_signing_zone,
 };
 use crate::mail::dkim;
 use crate::output::Output;
@@ -75,6 +75,7 @@ fn learn(
     domain: &str,
     tokens: &[String],
     zone: Option<&str>,
+    region: &str,
     public: Option<String>,
 ) {
     match public {
@@ -83,7 +84,7 @@ fn learn(
             OutputRef::ses_tokens(domain),
             OutputValue::Tokens {
                 tokens: tokens.to_vec(),
-                signing_zone: zone.unwrap_or(DEFAULT_SIGNING_ZONE).to_owned(),
+                signing_zone: zone.map_or_else(|| default_signing_zone(region), str::to_owned),
             },
         ),
     }
@@ -180,11 +181,13 @@ async fn create_config_set(aws: &Aws, set: &DesiredConfigSet) -> Result<(), AwsE
                 .sending_enabled(set.sending_enabled)
                 .build(),
         )
-        .suppression_options(
+        // Without SuppressionOptions the set follows the account's suppression list; an
+        // empty list would override it with nothing.
+        .set_suppression_options(set.suppression.as_ref().map(|rs| {
             SuppressionOptions::builder()
-                .set_suppressed_reasons(Some(reasons(&set.suppression)))
-                .build(),
-        )
+                .set_suppressed_reasons(Some(reasons(rs)))
+                .build()
+        }))
         .set_tags(Some(tags(&set.tags)?))
         .send()
         .await
@@ -206,11 +209,11 @@ async fn update_config_set(
     set: &DesiredConfigSet,
     parts: SetParts,
 ) -> Result<(), AwsError> {
-    if parts.suppression {
+    if let (true, Some(list)) = (parts.suppression, &set.suppression) {
         aws.ses
             .put_configuration_set_suppression_options()
             .configuration_set_name(&set.name)
-            .set_suppressed_reasons(Some(reasons(&set.suppression)))
+            .set_suppressed_reasons(Some(reasons(list)))
             .send()
             .await
             .map_err(|e| AwsError::call(&ops::PUT_CONFIGURATION_SET_SUPPRESSION_OPTIONS, e))?;
@@ -237,7 +240,8 @@ async fn update_config_set(
     }
     if parts.tags {
         let arn = format!(
-            "arn:aws:ses:{}:{}:configuration-set/{}",
+            "arn:{}:ses:{}:{}:configuration-set/{}",
+            partition::of(&aws.region),
             aws.region,
             account_id(aws).await?,
             set.name
@@ -295,6 +299,7 @@ async fn create_identity(
         &identity.domain,
         &tokens,
         dk.and_then(|d| d.signing_hosted_zone()),
+        &aws.region,
         public,
     );
     if let Some(mf) = &identity.mail_from {
@@ -310,7 +315,8 @@ async fn tag_identity(
     tag_map: &BTreeMap<String, String>,
 ) -> Result<(), AwsError> {
     let arn = format!(
-        "arn:aws:ses:{}:{}:identity/{domain}",
+        "arn:{}:ses:{}:{}:identity/{domain}",
+        partition::of(&aws.region),
         aws.region,
         account_id(aws).await?
     );
@@ -343,6 +349,7 @@ async fn set_dkim(
         domain,
         set.dkim_tokens(),
         set.signing_hosted_zone(),
+        &aws.region,
         public,
     );
     Ok(())
