@@ -114,6 +114,7 @@ ops! {
     CHANGE_RESOURCE_RECORD_SETS = Route53 "ChangeResourceRecordSets" Write RecordSets Always;
     CHANGE_TAGS_FOR_RESOURCE = Route53 "ChangeTagsForResource" Write HostedZone Always;
 
+    LIST_EMAIL_IDENTITIES = Ses "ListEmailIdentities" Read Account Ses;
     GET_RESOURCES = Tagging "GetResources" Read Account Ses;
     GET_EMAIL_IDENTITY = Ses "GetEmailIdentity" Read Identity Ses;
     LIST_CONFIGURATION_SETS = Ses "ListConfigurationSets" Read Account Ses;

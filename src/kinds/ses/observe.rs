@@ -4,9 +4,10 @@
 //! paced under SES's one request a second.
 //!
 //! Identities are found without reading every identity in the region (an account may hold
-//! 10,000): one `GetEmailIdentity` per domain the blueprint names (`NotFoundException`: none
-//! yet), and one Resource Groups Tagging API `GetResources` (100 a page) for the identities
-//! tagged `mailinfra:blueprint=<name>` that it no longer names, each then read once.
+//! 10,000): `ListEmailIdentities` (1,000 names a page) says which exist, one Resource Groups
+//! Tagging API `GetResources` (100 a page) which are tagged `mailinfra:blueprint=<name>`, and
+//! only those that exist and that the blueprint names or owns are read (`GetEmailIdentity`),
+//! once each.
 //! Configuration sets: `ListConfigurationSets` (1,000 a page) and one `GetConfigurationSet`
 //! per set; `GetAccount` when account settings are managed.
 
@@ -15,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
 use aws_sdk_resourcegroupstagging::types::TagFilter;
-use aws_sdk_sesv2::types::{SuppressionListReason, Tag};
+use aws_sdk_sesv2::types::{IdentityType, SuppressionListReason, Tag};
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 use crate::aws::{Aws, AwsError, ops};
@@ -44,8 +45,14 @@ pub async fn observe(
         }
     };
     let identities = async {
-        let mut names = owned_identities(aws, blueprint).await?;
-        names.extend(domains.iter().cloned());
+        let (listed, owned) =
+            futures::try_join!(list_identities(aws), owned_identities(aws, blueprint))?;
+        let names: BTreeSet<String> = domains
+            .iter()
+            .chain(&owned)
+            .filter(|n| listed.contains(*n))
+            .cloned()
+            .collect();
         let found = stream::iter(names.into_iter().map(|n| identity_if_any(aws, n)))
             .buffer_unordered(CONCURRENCY)
             .try_collect::<Vec<_>>()
@@ -110,6 +117,29 @@ fn reasons(list: &[SuppressionListReason]) -> Vec<SuppressionReason> {
         .collect();
     v.sort_by(|a, b| a.as_str().cmp(b.as_str()));
     v
+}
+
+/// The names of the domain identities in the region.
+async fn list_identities(aws: &Aws) -> Result<BTreeSet<String>, AwsError> {
+    let names = list_all(aws, |token| async move {
+        let page = aws
+            .ses
+            .list_email_identities()
+            .page_size(PAGE_SIZE)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| AwsError::call(&ops::LIST_EMAIL_IDENTITIES, e))?;
+        let names = page
+            .email_identities()
+            .iter()
+            .filter(|i| i.identity_type() == Some(&IdentityType::Domain))
+            .filter_map(|i| i.identity_name().map(str::to_ascii_lowercase))
+            .collect();
+        Ok((names, page.next_token().map(str::to_owned)))
+    })
+    .await?;
+    Ok(names.into_iter().collect())
 }
 
 /// The most resources `GetResources` returns in one page.
