@@ -20,7 +20,7 @@ use crate::output::Output;
 use crate::plan::desired::Desired;
 
 pub const FORMAT: &str = "mailinfra-status";
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 #[derive(Debug, Serialize)]
 pub struct Status {
