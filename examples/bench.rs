@@ -126,7 +126,7 @@ async fn main() {
             &acct,
             "plan (create)",
             &["plan", "b.yaml"],
-            "12 gateway reads (no address yet) + 3 Route 53 + 2 SES lists",
+            "13 gateway reads (no address yet) + 3 Route 53 + 2 SES lists + tagging GetResources",
         );
         step(
             &acct,
@@ -138,7 +138,7 @@ async fn main() {
             &acct,
             "plan (no-op)",
             &["plan", "b.yaml"],
-            "DescribeInstances, DescribeAddresses, DescribeAddressesAttribute, DescribeSecurityGroups, DescribeSubnets, DescribeInstanceTypeOfferings, DescribeRouteTables, DescribeInstanceTypes, GetInstanceProfile, GetRolePolicy, DescribeParameters, GetParameter x2 + 3 Route 53 + 2 SES lists = 18",
+            "DescribeInstances, DescribeAddresses, DescribeAddressesAttribute, DescribeSecurityGroups, DescribeSubnets, DescribeInstanceTypeOfferings, DescribeRouteTables, DescribeInstanceTypes, GetRole, GetInstanceProfile, GetRolePolicy, DescribeParameters, GetParameter x2 + 3 Route 53 + 2 SES lists + tagging GetResources = 20",
         );
     }
     // SES: one identity costs a GetEmailIdentity on every plan; the requests are paced at
@@ -154,7 +154,7 @@ async fn main() {
             &acct,
             "plan (create)",
             &["plan", "b.yaml"],
-            "ListEmailIdentities=1 ListConfigurationSets=1 + the 3 Route 53 reads",
+            "ListEmailIdentities=1 ListConfigurationSets=1 tagging.GetResources=1 + the 3 Route 53 reads",
         );
         step(
             &acct,
@@ -170,7 +170,7 @@ async fn main() {
             "plan (no-op)",
             &["plan", "b.yaml"],
             &format!(
-                "ListEmailIdentities=1 GetEmailIdentity={n} ListConfigurationSets=1 ListHostedZones=1 ListTagsForResources=1 ListResourceRecordSets={}",
+                "ListEmailIdentities=1 GetEmailIdentity={n} ListConfigurationSets=1 tagging.GetResources=1 ListHostedZones=1 ListTagsForResources=1 ListResourceRecordSets={}",
                 sets.div_ceil(300)
             ),
         );
@@ -180,7 +180,44 @@ async fn main() {
             (n + 2).saturating_sub(5)
         );
     }
+    large_account().await;
     first_apply_critical_path().await;
+}
+
+/// An account holding 200 identities of others and a blueprint of 3 SES domains: plan and
+/// status read the blueprint's identities only.
+async fn large_account() {
+    let acct = Account::new();
+    let ses = acct.ses("eu-west-1");
+    for i in 0..200 {
+        ses.create_email_identity()
+            .email_identity(format!("other{i}.example.net"))
+            .send()
+            .await
+            .expect("creating a foreign identity");
+    }
+    let mut bp = String::from("blueprint: bench\nregion: eu-west-1\ndomains:\n");
+    for d in ["a.example", "b.example", "c.example"] {
+        acct.create_zone(d).await;
+        bp.push_str(&format!("  - domain: {d}\n    send_via: [ses]\n"));
+    }
+    acct.write("b.yaml", &bp);
+    assert_eq!(acct.mailinfra(&["apply", "b.yaml", "--yes"]).code, 0);
+    println!(
+        "\nA large account: 200 identities of others, a blueprint of 3 SES domains (applied):"
+    );
+    step(
+        &acct,
+        "plan (no-op)",
+        &["plan", "b.yaml"],
+        "ListEmailIdentities=1 tagging.GetResources=1 GetEmailIdentity=3 ListConfigurationSets=1 + Route 53: ListHostedZones=1 ListTagsForResources=1 ListResourceRecordSets=3",
+    );
+    step(
+        &acct,
+        "status",
+        &["status", "b.yaml"],
+        "GetAccount=1 GetEmailIdentity=3",
+    );
 }
 
 /// The first apply of a gateway and 10 SES domains with SES paced as on AWS (one request a

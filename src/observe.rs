@@ -14,7 +14,9 @@ pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Observed, AwsError>
         desired.ses.account_suppression.is_some() || desired.ses.production_access.is_some();
     let ses = async {
         if desired.region.is_some() {
-            ses::observe::observe(aws, with_account).await.map(Some)
+            ses::observe::observe(aws, &desired.blueprint, &desired.domains, with_account)
+                .await
+                .map(Some)
         } else {
             Ok(None)
         }

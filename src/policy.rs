@@ -81,7 +81,10 @@ pub fn build(desired: &Desired, phase: Phase) -> Value {
     {
         statements.push(Statement {
             sid: "PassGatewayRole",
-            resources: vec![format!("arn:aws:iam::*:role/{}", scope.role)],
+            resources: vec![format!(
+                "arn:{}:iam::*:role/{}",
+                scope.partition, scope.role
+            )],
             condition: Some(
                 json!({ "StringEquals": { "iam:PassedToService": "ec2.amazonaws.com" } }),
             ),
@@ -120,6 +123,8 @@ impl Statement {
 struct Scope<'a> {
     blueprint: &'a str,
     region: &'a str,
+    /// The region's partition (`aws`, `aws-cn`, `aws-us-gov`), which every ARN names.
+    partition: &'static str,
     /// ARNs of the blueprint's SES identities and configuration sets.
     ses: Vec<String>,
     /// Each outermost name the blueprint writes, and everything below it.
@@ -131,19 +136,22 @@ struct Scope<'a> {
 impl<'a> Scope<'a> {
     fn of(desired: &'a Desired) -> Self {
         let region = desired.region.as_deref().unwrap_or("*");
+        let partition = crate::aws::partition::of(region);
         let identities = desired
             .ses
             .identities
             .iter()
-            .map(|i| format!("arn:aws:ses:{region}:*:identity/{}", i.domain));
-        let sets = desired
-            .ses
-            .config_sets
-            .iter()
-            .map(|s| format!("arn:aws:ses:{region}:*:configuration-set/{}", s.name));
+            .map(|i| format!("arn:{partition}:ses:{region}:*:identity/{}", i.domain));
+        let sets = desired.ses.config_sets.iter().map(|s| {
+            format!(
+                "arn:{partition}:ses:{region}:*:configuration-set/{}",
+                s.name
+            )
+        });
         Scope {
             blueprint: &desired.blueprint,
             region,
+            partition,
             ses: identities.chain(sets).collect(),
             names: record_names(desired),
             role: desired
@@ -158,7 +166,8 @@ impl<'a> Scope<'a> {
     /// (sid, resources, condition) of the statement an operation belongs to.
     fn group(&self, op: &Op) -> (&'static str, Vec<String>, Option<Value>) {
         let region = self.region;
-        let zones = || vec!["arn:aws:route53:::hostedzone/*".to_owned()];
+        let partition = self.partition;
+        let zones = || vec![format!("arn:{partition}:route53:::hostedzone/*")];
         match (op.target, op.access) {
             (Target::Account, Access::Read) => ("ReadAccountWide", vec!["*".into()], None),
             (Target::Account, Access::Write) => ("WriteAccountSettings", vec!["*".into()], None),
@@ -166,7 +175,7 @@ impl<'a> Scope<'a> {
             (Target::HostedZone, Access::Write) => ("TagHostedZones", zones(), None),
             (Target::Change, _) => (
                 "ReadChanges",
-                vec!["arn:aws:route53:::change/*".into()],
+                vec![format!("arn:{partition}:route53:::change/*")],
                 None,
             ),
             (Target::RecordSets, _) => (
@@ -178,26 +187,28 @@ impl<'a> Scope<'a> {
             ),
             (Target::Identity, Access::Read) => (
                 "ReadIdentities",
-                vec![format!("arn:aws:ses:{region}:*:identity/*")],
+                vec![format!("arn:{partition}:ses:{region}:*:identity/*")],
                 None,
             ),
             (Target::ConfigurationSet, Access::Read) => (
                 "ReadConfigurationSets",
-                vec![format!("arn:aws:ses:{region}:*:configuration-set/*")],
+                vec![format!(
+                    "arn:{partition}:ses:{region}:*:configuration-set/*"
+                )],
                 None,
             ),
             (Target::Identity | Target::ConfigurationSet, Access::Write) if is_delete(op) => (
                 "DeleteOwnResources",
                 vec![
-                    format!("arn:aws:ses:{region}:*:identity/*"),
-                    format!("arn:aws:ses:{region}:*:configuration-set/*"),
+                    format!("arn:{partition}:ses:{region}:*:identity/*"),
+                    format!("arn:{partition}:ses:{region}:*:configuration-set/*"),
                 ],
                 Some(self.owned.clone()),
             ),
             (Target::Identity | Target::ConfigurationSet, Access::Write) => {
                 let mut r = self.ses.clone();
                 if r.is_empty() {
-                    r.push(format!("arn:aws:ses:{region}:*:identity/none"));
+                    r.push(format!("arn:{partition}:ses:{region}:*:identity/none"));
                 }
                 ("WriteBlueprintSes", r, None)
             }
@@ -211,22 +222,24 @@ impl<'a> Scope<'a> {
             (Target::GatewayRole, _) => (
                 "GatewayRole",
                 vec![
-                    format!("arn:aws:iam::*:role/{}", self.role),
-                    format!("arn:aws:iam::*:instance-profile/{}", self.role),
+                    format!("arn:{partition}:iam::*:role/{}", self.role),
+                    format!("arn:{partition}:iam::*:instance-profile/{}", self.role),
                 ],
                 None,
             ),
             (Target::GatewayKey, _) => (
                 "GatewayDkimKey",
                 vec![format!(
-                    "arn:aws:ssm:{region}:*:parameter/mailinfra/{}/*",
+                    "arn:{partition}:ssm:{region}:*:parameter/mailinfra/{}/*",
                     self.blueprint
                 )],
                 None,
             ),
             (Target::PublicParameter, _) => (
                 "ReadImageParameter",
-                vec![format!("arn:aws:ssm:{region}::parameter/aws/service/*")],
+                vec![format!(
+                    "arn:{partition}:ssm:{region}::parameter/aws/service/*"
+                )],
                 None,
             ),
             (Target::Lock, _) => (

@@ -169,9 +169,17 @@ async fn ses_pacing_spends_one_token_per_request() {
     let acct = Account::new();
     acct.create_zone("example.com").await;
     let ses = acct.ses("us-east-1");
+    // Identities the blueprint owns (tagged) and no longer names: plan reads each.
     for i in 0..6 {
         ses.create_email_identity()
             .email_identity(format!("other{i}.example.net"))
+            .tags(
+                aws_sdk_sesv2::types::Tag::builder()
+                    .key("mailinfra:blueprint")
+                    .value("acme")
+                    .build()
+                    .unwrap(),
+            )
             .send()
             .await
             .unwrap();

@@ -152,7 +152,7 @@ async fn status_json_golden() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     let mut v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     v["domains"][0]["last_checked"] = serde_json::json!("[TIME]");
-    insta::assert_snapshot!("status_json_v2", serde_json::to_string_pretty(&v).unwrap());
+    insta::assert_snapshot!("status_json_v3", serde_json::to_string_pretty(&v).unwrap());
 }
 
 #[tokio::test]

@@ -210,3 +210,66 @@ async fn the_access_key_selects_an_isolated_account() {
     assert_eq!(a.requests().get("route53.CreateHostedZone"), Some(&1));
     assert_eq!(b.requests().get("route53.ListHostedZones"), Some(&1));
 }
+
+/// A lost response (the emulator's `delay … mode=response` hook): the batch takes effect at
+/// once, the answer is held past the client's attempt timeout, and the SDK's retry meets the
+/// batch's own records: "already exists".
+#[tokio::test]
+async fn a_retried_batch_whose_response_was_lost_meets_its_own_records() {
+    let acct = Account::new();
+    let zone = acct.create_zone("example.com").await;
+    acct.lose_responses("route53.ChangeResourceRecordSets", 2.0, 1);
+    let creds = aws_credential_types::Credentials::new(
+        acct.access_key(),
+        "test-secret",
+        None,
+        None,
+        "test",
+    );
+    let client = aws_sdk_route53::Client::from_conf(
+        aws_sdk_route53::Config::builder()
+            .behavior_version(aws_sdk_route53::config::BehaviorVersion::latest())
+            .region(aws_sdk_route53::config::Region::new("us-east-1"))
+            .endpoint_url(&acct.endpoint)
+            .credentials_provider(creds)
+            .timeout_config(
+                aws_sdk_route53::config::timeout::TimeoutConfig::builder()
+                    .operation_attempt_timeout(std::time::Duration::from_millis(500))
+                    .build(),
+            )
+            .build(),
+    );
+    use aws_sdk_route53::types::{Change, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
+    let set = ResourceRecordSet::builder()
+        .name("example.com")
+        .r#type(RrType::Txt)
+        .ttl(300)
+        .resource_records(ResourceRecord::builder().value("\"x\"").build().unwrap())
+        .build()
+        .unwrap();
+    let err = client
+        .change_resource_record_sets()
+        .hosted_zone_id(&zone)
+        .change_batch(
+            ChangeBatch::builder()
+                .changes(
+                    Change::builder()
+                        .action(Create)
+                        .resource_record_set(set)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidChangeBatch"), "{err:?}");
+    assert!(err.message().unwrap().contains("already exists"), "{err:?}");
+    assert_eq!(acct.requests()["route53.ChangeResourceRecordSets"], 2);
+    assert_eq!(
+        acct.records(&zone).await[&("example.com".to_owned(), "TXT".to_owned())],
+        (300, vec!["\"x\"".to_owned()])
+    );
+}

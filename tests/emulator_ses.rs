@@ -284,6 +284,58 @@ async fn configuration_sets_keep_their_options() {
     );
 }
 
+/// A set created without SuppressionOptions follows the account's list and is described
+/// without them; an empty list is an override that suppresses nothing (SES API v2 reference,
+/// CreateConfigurationSet and SuppressionOptions; SES developer guide, configuration
+/// set-level suppression).
+#[tokio::test]
+async fn absent_suppression_options_differ_from_an_empty_list() {
+    let acct = Account::new();
+    let ses = acct.ses(R);
+    ses.create_configuration_set()
+        .configuration_set_name("inherits")
+        .send()
+        .await
+        .unwrap();
+    ses.create_configuration_set()
+        .configuration_set_name("none")
+        .suppression_options(
+            SuppressionOptions::builder()
+                .set_suppressed_reasons(Some(vec![]))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let get = |name: &'static str| {
+        let ses = ses.clone();
+        async move {
+            ses.get_configuration_set()
+                .configuration_set_name(name)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert!(get("inherits").await.suppression_options().is_none());
+    let none = get("none").await;
+    assert_eq!(none.suppression_options().unwrap().suppressed_reasons(), []);
+    ses.put_configuration_set_suppression_options()
+        .configuration_set_name("inherits")
+        .suppressed_reasons(SuppressionListReason::Complaint)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        get("inherits")
+            .await
+            .suppression_options()
+            .unwrap()
+            .suppressed_reasons(),
+        [SuppressionListReason::Complaint]
+    );
+}
+
 #[tokio::test]
 async fn the_account_starts_in_the_sandbox() {
     let acct = Account::new();
@@ -385,4 +437,125 @@ async fn tags_are_kept_and_listed() {
         got.tags().iter().map(|t| t.key()).collect::<Vec<_>>(),
         ["b"]
     );
+}
+
+fn tag(key: &str, value: &str) -> aws_sdk_sesv2::types::Tag {
+    aws_sdk_sesv2::types::Tag::builder()
+        .key(key)
+        .value(value)
+        .build()
+        .unwrap()
+}
+
+/// A Resource Groups Tagging API client for this account in `region`.
+fn tagging(acct: &Account, region: &str) -> aws_sdk_resourcegroupstagging::Client {
+    let creds = aws_credential_types::Credentials::new(
+        acct.access_key(),
+        "test-secret",
+        None,
+        None,
+        "test",
+    );
+    let config = aws_sdk_resourcegroupstagging::Config::builder()
+        .behavior_version(aws_sdk_resourcegroupstagging::config::BehaviorVersion::latest())
+        .region(aws_sdk_resourcegroupstagging::config::Region::new(
+            region.to_owned(),
+        ))
+        .endpoint_url(&acct.endpoint)
+        .credentials_provider(creds)
+        .build();
+    aws_sdk_resourcegroupstagging::Client::from_conf(config)
+}
+
+/// GetResources finds SES identities by resource type and tag, a page at a time (Resource
+/// Groups Tagging API reference, API_GetResources).
+#[tokio::test]
+async fn tagged_identities_are_found_by_the_tagging_api() {
+    let acct = Account::new();
+    let ses = acct.ses(R);
+    for (name, owner) in [
+        ("a.example", Some("shop")),
+        ("b.example", Some("shop")),
+        ("c.example", Some("other")),
+        ("d.example", None),
+    ] {
+        ses.create_email_identity()
+            .email_identity(name)
+            .set_tags(owner.map(|o| vec![tag("mailinfra:blueprint", o)]))
+            .send()
+            .await
+            .unwrap();
+    }
+    ses.create_configuration_set()
+        .configuration_set_name("tx")
+        .tags(tag("mailinfra:blueprint", "shop"))
+        .send()
+        .await
+        .unwrap();
+    let filter = aws_sdk_resourcegroupstagging::types::TagFilter::builder()
+        .key("mailinfra:blueprint")
+        .values("shop")
+        .build();
+    let mut arns = Vec::new();
+    let mut token: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let page = tagging(&acct, R)
+            .get_resources()
+            .resource_type_filters("ses:identity")
+            .tag_filters(filter.clone())
+            .resources_per_page(1)
+            .set_pagination_token(token)
+            .send()
+            .await
+            .unwrap();
+        pages += 1;
+        arns.extend(
+            page.resource_tag_mapping_list()
+                .iter()
+                .map(|m| m.resource_arn().unwrap().to_owned()),
+        );
+        match page.pagination_token().filter(|t| !t.is_empty()) {
+            Some(t) => token = Some(t.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(
+        arns,
+        [
+            format!("arn:aws:ses:{R}:{}:identity/a.example", acct.id),
+            format!("arn:aws:ses:{R}:{}:identity/b.example", acct.id),
+        ]
+    );
+    assert_eq!(pages, 2);
+}
+
+/// ARNs carry the partition of the region: `arn:aws-us-gov:` in GovCloud, where an
+/// `arn:aws:` ARN names nothing.
+#[tokio::test]
+async fn arns_carry_the_partition_of_the_region() {
+    let acct = Account::new();
+    let gov = "us-gov-west-1";
+    let ses = acct.ses(gov);
+    ses.create_email_identity()
+        .email_identity("example.org")
+        .send()
+        .await
+        .unwrap();
+    let wrong = format!("arn:aws:ses:{gov}:{}:identity/example.org", acct.id);
+    let err = ses
+        .tag_resource()
+        .resource_arn(&wrong)
+        .tags(tag("k", "v"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("BadRequestException"));
+    let right = format!("arn:aws-us-gov:ses:{gov}:{}:identity/example.org", acct.id);
+    ses.tag_resource()
+        .resource_arn(&right)
+        .tags(tag("k", "v"))
+        .send()
+        .await
+        .unwrap();
 }

@@ -508,3 +508,34 @@ async fn a_missing_zone_is_named_with_how_to_create_it() {
     );
     assert!(run.stderr.contains("create-hosted-zone"), "{}", run.stderr);
 }
+
+/// A change batch whose response is lost is retried by the SDK; Route 53 then refuses the
+/// retry ("already exists"), though the first attempt applied the batch. The records are as
+/// the batch wanted them, so the apply succeeds; `destroy` likewise ("not found").
+#[tokio::test]
+async fn a_lost_change_batch_response_is_recovered() {
+    let acct = Account::new();
+    acct.create_zone("example.com").await;
+    acct.create_zone("example.org").await;
+    acct.write("b.yaml", THREE_DOMAINS);
+    let timeout = [("MAILINFRA_AWS_ATTEMPT_TIMEOUT", "0.5")];
+
+    acct.lose_responses("route53.ChangeResourceRecordSets", 2.0, 1);
+    let run = acct.mailinfra_env(&["apply", "b.yaml", "--yes"], &timeout, &[]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_clean(&acct, "b.yaml");
+
+    let before = acct
+        .requests()
+        .get("route53.ChangeResourceRecordSets")
+        .copied()
+        .unwrap_or(0);
+    acct.lose_responses("route53.ChangeResourceRecordSets", 2.0, 1);
+    let run = acct.mailinfra_env(&["destroy", "b.yaml", "--yes"], &timeout, &[]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let after = acct.requests()["route53.ChangeResourceRecordSets"];
+    // Two zones, one batch each, and the retry of the one whose response was lost.
+    assert_eq!(after - before, 3, "{run:?}");
+    let plan = acct.mailinfra(&["plan", "b.yaml", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 2, "destroy left records: {}", plan.stdout);
+}

@@ -452,3 +452,207 @@ async fn production_access_is_requested_only_when_the_blueprint_asks() {
         status.stdout
     );
 }
+
+/// A set without `suppression:` is created without SuppressionOptions, so it follows the
+/// account's suppression list; `suppression: []` is the explicit choice to suppress nothing.
+#[tokio::test]
+async fn a_set_without_suppression_follows_the_account_list() {
+    let acct = Account::new();
+    acct.create_zone("example.org").await;
+    acct.write(
+        "b.yaml",
+        "blueprint: shop\nregion: eu-west-1\ndomains:\n  - domain: example.org\n    send_via: [ses]\n    ses: { configuration_set: inherits }\nses:\n  configuration_sets:\n    - name: inherits\n    - name: nothing\n      suppression: []\n",
+    );
+    apply_clean(&acct, "b.yaml");
+    let ses = acct.ses(REGION);
+    let get = |name: &'static str| {
+        let ses = ses.clone();
+        async move {
+            ses.get_configuration_set()
+                .configuration_set_name(name)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(get("inherits").await.suppression_options(), None);
+    assert_eq!(
+        get("nothing")
+            .await
+            .suppression_options()
+            .unwrap()
+            .suppressed_reasons(),
+        []
+    );
+    let status = acct.mailinfra(&["status", "b.yaml"]);
+    assert!(
+        status
+            .stdout
+            .contains("configuration set: inherits (the account's suppression list)"),
+        "{}",
+        status.stdout
+    );
+    assert!(
+        !status.stdout.contains("suppresses nothing"),
+        "{}",
+        status.stdout
+    );
+}
+
+/// In a region with its own DKIM domain, the CNAMEs point where SES says
+/// (`dkim.af-south-1.amazonses.com`), and SES verifies them.
+#[tokio::test]
+async fn easy_dkim_uses_the_regions_own_dkim_domain() {
+    let acct = Account::new();
+    let zone = acct.create_zone("example.org").await;
+    acct.write(
+        "b.yaml",
+        "blueprint: shop\nregion: af-south-1\ndomains:\n  - domain: example.org\n    send_via: [ses]\n",
+    );
+    apply_clean(&acct, "b.yaml");
+    let id = acct
+        .ses("af-south-1")
+        .get_email_identity()
+        .email_identity("example.org")
+        .send()
+        .await
+        .unwrap();
+    let records = acct.records(&zone).await;
+    for t in id.dkim_attributes().unwrap().tokens() {
+        let key = (format!("{t}._domainkey.example.org"), "CNAME".to_owned());
+        assert_eq!(
+            records.get(&key),
+            Some(&(300, vec![format!("{t}.dkim.af-south-1.amazonses.com")])),
+            "{records:?}"
+        );
+    }
+    assert!(id.verified_for_sending_status());
+}
+
+/// In GovCloud, the ARNs mailinfra builds (here to tag an adopted identity) are
+/// `arn:aws-us-gov:`.
+#[tokio::test]
+async fn adopting_in_govcloud_tags_with_the_partitions_arn() {
+    let acct = Account::new();
+    // Route 53 is global within a partition: GovCloud has its own zones.
+    let creds = aws_credential_types::Credentials::new(
+        acct.access_key(),
+        "test-secret",
+        None,
+        None,
+        "test",
+    );
+    let route53 = aws_sdk_route53::Client::from_conf(
+        aws_sdk_route53::Config::builder()
+            .behavior_version(aws_sdk_route53::config::BehaviorVersion::latest())
+            .region(aws_sdk_route53::config::Region::new("us-gov-west-1"))
+            .endpoint_url(&acct.endpoint)
+            .credentials_provider(creds)
+            .build(),
+    );
+    route53
+        .create_hosted_zone()
+        .name("example.org")
+        .caller_reference(format!("gov-{}", acct.id))
+        .send()
+        .await
+        .unwrap();
+    acct.ses("us-gov-west-1")
+        .create_email_identity()
+        .email_identity("example.org")
+        .send()
+        .await
+        .unwrap();
+    acct.write(
+        "b.yaml",
+        "blueprint: shop\nregion: us-gov-west-1\ndomains:\n  - domain: example.org\n    send_via: [ses]\nadopt: [ses.identity.example.org]\n",
+    );
+    apply_clean(&acct, "b.yaml");
+    let id = acct
+        .ses("us-gov-west-1")
+        .get_email_identity()
+        .email_identity("example.org")
+        .send()
+        .await
+        .unwrap();
+    let tags: Vec<(&str, &str)> = id.tags().iter().map(|t| (t.key(), t.value())).collect();
+    assert!(tags.contains(&("mailinfra:blueprint", "shop")), "{tags:?}");
+}
+
+/// The SES requests of one command, from the emulator's counts before and after it.
+fn ses_requests(acct: &Account, args: &[&str]) -> std::collections::BTreeMap<String, u64> {
+    let before = acct.requests();
+    let run = acct.mailinfra(args);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    acct.requests()
+        .into_iter()
+        .filter(|(op, _)| op.starts_with("ses.") || op.starts_with("tagging."))
+        .map(|(op, n)| {
+            let was = before.get(&op).copied().unwrap_or(0);
+            (op, n - was)
+        })
+        .filter(|(_, n)| *n > 0)
+        .collect()
+}
+
+/// An account with 200 other identities: plan lists the names (one page), asks the tagging
+/// API once for the ones the blueprint owns and reads only the blueprint's 3; status reads
+/// the 3 once (docs/benchmark.md).
+#[tokio::test]
+async fn plan_and_status_read_only_the_blueprints_identities() {
+    let acct = Account::new();
+    let ses = acct.ses(REGION);
+    for i in 0..200 {
+        ses.create_email_identity()
+            .email_identity(format!("other{i}.example.net"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut bp = String::from("blueprint: shop\nregion: eu-west-1\ndomains:\n");
+    for d in ["a.example", "b.example", "c.example"] {
+        acct.create_zone(d).await;
+        bp.push_str(&format!("  - domain: {d}\n    send_via: [ses]\n"));
+    }
+    acct.write("b.yaml", &bp);
+    apply_clean(&acct, "b.yaml");
+
+    let plan = ses_requests(&acct, &["plan", "b.yaml"]);
+    assert_eq!(plan.get("ses.GetEmailIdentity"), Some(&3), "{plan:?}");
+    assert_eq!(plan.get("tagging.GetResources"), Some(&1), "{plan:?}");
+    assert_eq!(plan.get("ses.ListEmailIdentities"), Some(&1), "{plan:?}");
+
+    let status = ses_requests(&acct, &["status", "b.yaml"]);
+    assert_eq!(status.get("ses.GetEmailIdentity"), Some(&3), "{status:?}");
+    assert_eq!(status.get("ses.ListEmailIdentities"), None, "{status:?}");
+    assert_eq!(status.get("ses.ListConfigurationSets"), None, "{status:?}");
+}
+
+/// A create whose response is lost and that the SDK retries finds what it asked for
+/// (`AlreadyExistsException` on the retry): that is a success, not a failed apply.
+#[tokio::test]
+async fn a_lost_create_response_is_recovered() {
+    let acct = Account::new();
+    acct.create_zone("example.org").await;
+    acct.write("b.yaml", SES_BLUEPRINT);
+    acct.lose_responses("ses.CreateConfigurationSet", 2.0, 1);
+    acct.lose_responses("ses.CreateEmailIdentity", 2.0, 1);
+    let run = acct.mailinfra_env(
+        &["apply", "b.yaml", "--yes"],
+        &[("MAILINFRA_AWS_ATTEMPT_TIMEOUT", "0.5")],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let requests = acct.requests();
+    // The first attempt of each took effect; the retry found it.
+    assert_eq!(requests.get("ses.CreateConfigurationSet"), Some(&2));
+    assert_eq!(requests.get("ses.CreateEmailIdentity"), Some(&2));
+    let plan = acct.mailinfra(&["plan", "b.yaml", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    let status = acct.mailinfra(&["status", "b.yaml"]);
+    assert!(
+        status.stdout.contains("example.org: verified"),
+        "{}",
+        status.stdout
+    );
+}

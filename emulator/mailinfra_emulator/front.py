@@ -14,7 +14,9 @@ POST   /_mailinfra/ec2/<hook>?account=ID&... -> the EC2 test hooks of ec2.HOOKS 
 POST   /_mailinfra/delay?account=ID&op=ec2.AllocateAddress&seconds=N[&times=K] -> holds that
        operation for N seconds before serving it (0 clears), so a test can kill a client
        mid-apply; with `times`, only the next K requests are held (a stall the client's
-       retry gets past)
+       retry gets past); with `mode=response`, the request is served at once and only its
+       response is held: a lost response to a request that took effect, which the client
+       retries
 """
 
 import time
@@ -95,8 +97,9 @@ class Front:
         if path == "/_mailinfra/delay":
             key = (query["account"][0], query["op"][0])
             times = int(query["times"][0]) if "times" in query else None
+            mode = query.get("mode", ["request"])[0]
             with self.lock:
-                self.delays[key] = [float(query["seconds"][0]), times]
+                self.delays[key] = [float(query["seconds"][0]), times, mode]
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "2")])
             return [b"{}"]
         if path == "/_mailinfra/ses/identity":
@@ -112,15 +115,37 @@ class Front:
         op = self.operation(environ, service, path, body)
         with self.lock:
             self.counts[account][f"{service}.{op}"] += 1
-        delay = 0
+        delay, mode = 0, "request"
         with self.lock:
             held = self.delays.get((account, f"{service}.{op}"))
             if held and held[0] and held[1] != 0:
-                delay = held[0]
+                delay, mode = held[0], held[2]
                 if held[1] is not None:
                     held[1] -= 1
+        if delay and mode == "response":
+            return self.held_response(environ, start_response, account, region, service, op, path, body, delay)
         if delay:
             time.sleep(delay)
+        return self.serve(environ, start_response, account, region, service, op, path, body)
+
+    def held_response(self, environ, start_response, account, region, service, op, path, body, delay):
+        """Serves the request at once (its effect is made) and holds only the response."""
+        captured = {}
+
+        def capture(status, headers, exc_info=None):
+            captured["status"], captured["headers"] = status, headers
+            return lambda _data: None
+
+        data = b"".join(self.serve(environ, capture, account, region, service, op, path, body))
+        time.sleep(delay)
+        start_response(captured["status"], captured["headers"])
+        return [data]
+
+    def serve(self, environ, start_response, account, region, service, op, path, body):
+        if service == "tagging" and op == "GetResources":
+            served = sesv2.get_resources(start_response, account, region, body)
+            if served is not None:
+                return served
         if path.startswith("/v2/email/"):
             served = sesv2.handle(environ, start_response, account, region, body)
             if served is not None:

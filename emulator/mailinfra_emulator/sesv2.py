@@ -8,7 +8,8 @@ module serves these operations itself (state per account and region), in front o
   with DkimSigningAttributes: BYODKIM), Tags kept; a second create is AlreadyExistsException.
 - GetEmailIdentity: verification as SES does it, by looking at DNS (here: the same account's
   Route 53): Easy DKIM verifies once the three CNAMEs `<token>._domainkey.<domain>` ->
-  `<token>.dkim.amazonses.com` exist; BYODKIM once `<selector>._domainkey.<domain>` TXT holds
+  `<token>.<SigningHostedZone>` exist (`dkim.amazonses.com`, or the region's own DKIM domain
+  where AWS lists one); BYODKIM once `<selector>._domainkey.<domain>` TXT holds
   the public half of the private key; MAIL FROM is SUCCESS once its MX points at
   `feedback-smtp.<region>.amazonses.com`. PENDING until then, never FAILED by itself.
 - DeleteEmailIdentity of a missing identity: NotFoundException (moto: HTTP 500).
@@ -18,7 +19,8 @@ module serves these operations itself (state per account and region), in front o
 - PutEmailIdentityDkimSigningAttributes (AWS_SES or EXTERNAL), PutEmailIdentityDkimAttributes
   (SigningEnabled), PutEmailIdentityConfigurationSetAttributes.
 - Create/Get/List/DeleteConfigurationSet with DeliveryOptions, SendingOptions,
-  SuppressionOptions and Tags; PutConfigurationSetSuppressionOptions,
+  SuppressionOptions and Tags (a set created without SuppressionOptions follows the account's
+  suppression list and is described without them; an empty reason list is an override); PutConfigurationSetSuppressionOptions,
   PutConfigurationSetDeliveryOptions, PutConfigurationSetSendingOptions.
 - GetAccount: a new account is in the sandbox (ProductionAccessEnabled false, 200 messages a
   day, 1 a second); PutAccountSuppressionAttributes; PutAccountDetails records the request for
@@ -46,7 +48,18 @@ from urllib.parse import parse_qs, unquote
 LOCK = threading.Lock()
 STATE: dict = {}
 
-SIGNING_ZONE = "dkim.amazonses.com"
+# Regions whose Easy DKIM CNAMEs point at their own domain, `dkim.<region>.amazonses.com`;
+# every other region uses `dkim.amazonses.com` (AWS General Reference, "Amazon Simple Email
+# Service endpoints and quotas", Easy DKIM domains:
+# https://docs.aws.amazon.com/general/latest/gr/ses.html#ses_dkim_domains).
+REGIONAL_DKIM = {
+    "af-south-1", "ap-northeast-3", "ap-south-2", "ap-southeast-3", "ap-southeast-5", "ca-west-1",
+    "eu-central-2", "eu-south-1", "il-central-1", "me-central-1", "us-gov-east-1",
+}
+
+
+def signing_zone(region):
+    return f"dkim.{region}.amazonses.com" if region in REGIONAL_DKIM else "dkim.amazonses.com"
 
 
 class Error(Exception):
@@ -87,12 +100,13 @@ def tokens():
 # ---- DNS, as SES sees it: the same account's Route 53 -------------------------------------
 
 
-def dns_records(account):
+def dns_records(account, region):
     from moto.route53.models import route53_backends
 
     found = []
     try:
-        backend = route53_backends[account]["aws"]
+        # Route 53 is global within a partition: a GovCloud account has its own zones.
+        backend = route53_backends[account][partition(region)]
     except KeyError:
         return found
     for zone in list(backend.zones.values()):
@@ -124,13 +138,13 @@ def public_key_of(private_b64):
 def refresh(account, region, domain, ident):
     """Recomputes the statuses of one identity from DNS, as SES's periodic checks do."""
     delegated = STATE[(account, region)]["account"]["Delegated"]
-    records = dns_records(account) if delegated else []
+    records = dns_records(account, region) if delegated else []
     now = time.time()
     dkim = ident["dkim"]
     if dkim["origin"] == "AWS_SES":
         ok = all(
             any(
-                n == f"{t}._domainkey.{domain}" and ty == "CNAME" and any(v.lower().rstrip(".") == f"{t}.{SIGNING_ZONE}" for v in vals)
+                n == f"{t}._domainkey.{domain}" and ty == "CNAME" and any(v.lower().rstrip(".") == f"{t}.{signing_zone(region)}" for v in vals)
                 for n, ty, vals in records
             )
             for t in dkim["tokens"]
@@ -161,11 +175,52 @@ def refresh(account, region, domain, ident):
 # ---- operations ---------------------------------------------------------------------------
 
 
+def partition(region):
+    """The partition of a region, by the region patterns of the AWS SDKs' partitions.json."""
+    for prefix, name in (("cn-", "aws-cn"), ("us-gov-", "aws-us-gov"), ("us-isob-", "aws-iso-b"), ("us-iso-", "aws-iso")):
+        if region.startswith(prefix):
+            return name
+    return "aws"
+
+
 def identity_arn(account, region, name):
-    return f"arn:aws:ses:{region}:{account}:identity/{name}"
+    return f"arn:{partition(region)}:ses:{region}:{account}:identity/{name}"
 
 
-def dkim_view(dkim):
+def config_set_arn(account, region, name):
+    return f"arn:{partition(region)}:ses:{region}:{account}:configuration-set/{name}"
+
+
+def tagged_resources(account, region, body):
+    """Resource Groups Tagging API GetResources for SES identities and configuration sets.
+
+    A resource matches when it has every filter's key with one of its values (any value when
+    the filter lists none), and one of the ResourceTypeFilters (`ses`, `ses:identity`,
+    `ses:configuration-set`). Pages of ResourcesPerPage (at most 100) with a PaginationToken;
+    an empty token ends the listing (API_GetResources, Resource Groups Tagging API reference).
+    """
+    types = body.get("ResourceTypeFilters") or ["ses"]
+    filters = body.get("TagFilters") or []
+    per_page = min(int(body.get("ResourcesPerPage") or 50), 100)
+    start = int(body.get("PaginationToken") or 0)
+    with LOCK:
+        st = state(account, region)
+        found = [("identity", n, i["tags"]) for n, i in sorted(st["identities"].items())]
+        found += [("configuration-set", n, c.get("Tags") or []) for n, c in sorted(st["config_sets"].items())]
+    out = []
+    for kind, name, tags in found:
+        if not any(t in ("ses", f"ses:{kind}") for t in types) or not tags:
+            continue
+        have = {t["Key"]: t["Value"] for t in tags}
+        if all(f["Key"] in have and (not f.get("Values") or have[f["Key"]] in f["Values"]) for f in filters):
+            arn = (identity_arn if kind == "identity" else config_set_arn)(account, region, name)
+            out.append({"ResourceARN": arn, "Tags": tags})
+    chunk = out[start : start + per_page]
+    token = str(start + per_page) if start + per_page < len(out) else ""
+    return {"PaginationToken": token, "ResourceTagMappingList": chunk}
+
+
+def dkim_view(dkim, region):
     out = {
         "SigningEnabled": dkim["signing_enabled"],
         "Status": dkim["status"],
@@ -173,7 +228,7 @@ def dkim_view(dkim):
     }
     if dkim["origin"] == "AWS_SES":
         out["Tokens"] = list(dkim["tokens"])
-        out["SigningHostedZone"] = SIGNING_ZONE
+        out["SigningHostedZone"] = signing_zone(region)
         out["NextSigningKeyLength"] = dkim["key_length"]
         out["CurrentSigningKeyLength"] = dkim["key_length"]
     else:
@@ -223,7 +278,7 @@ def create_identity(ctx, body, _m):
         set_dkim(ident, "AWS_SES", body.get("DkimSigningAttributes"))
     st["identities"][name] = ident
     refresh(ctx["account"], ctx["region"], name, ident)
-    return {"IdentityType": ident["type"], "VerifiedForSendingStatus": ident["verification"] == "SUCCESS", "DkimAttributes": dkim_view(ident["dkim"])}
+    return {"IdentityType": ident["type"], "VerifiedForSendingStatus": ident["verification"] == "SUCCESS", "DkimAttributes": dkim_view(ident["dkim"], ctx["region"])}
 
 
 def get_ident(ctx, name):
@@ -242,7 +297,7 @@ def get_identity(ctx, _body, m):
         "FeedbackForwardingStatus": True,
         "VerifiedForSendingStatus": ident["verification"] == "SUCCESS",
         "VerificationStatus": ident["verification"],
-        "DkimAttributes": dkim_view(ident["dkim"]),
+        "DkimAttributes": dkim_view(ident["dkim"], ctx["region"]),
         "Policies": {},
         "Tags": ident["tags"],
         "VerificationInfo": {"LastCheckedTimestamp": ident["last_checked"]},
@@ -313,7 +368,7 @@ def put_dkim_signing(ctx, body, m):
     out = {"DkimStatus": ident["dkim"]["status"]}
     if ident["dkim"]["origin"] == "AWS_SES":
         out["DkimTokens"] = list(ident["dkim"]["tokens"])
-        out["SigningHostedZone"] = SIGNING_ZONE
+        out["SigningHostedZone"] = signing_zone(ctx["region"])
     return out
 
 
@@ -348,7 +403,10 @@ def create_config_set(ctx, body, _m):
     ctx["state"]["config_sets"][name] = {
         "DeliveryOptions": body.get("DeliveryOptions") or {"TlsPolicy": "OPTIONAL"},
         "SendingOptions": body.get("SendingOptions") or {"SendingEnabled": True},
-        "SuppressionOptions": body.get("SuppressionOptions") or {"SuppressedReasons": []},
+        # Absent: the set follows the account's suppression list, and GetConfigurationSet
+        # answers without SuppressionOptions; `{"SuppressedReasons": []}` overrides the account
+        # list with nothing (SES developer guide, "Configuration set-level suppression").
+        "SuppressionOptions": body.get("SuppressionOptions"),
         "ReputationOptions": body.get("ReputationOptions") or {"ReputationMetricsEnabled": False},
         "Tags": body.get("Tags") or [],
     }
@@ -358,7 +416,7 @@ def create_config_set(ctx, body, _m):
 def get_config_set(ctx, _body, m):
     name = unquote(m.group(1))
     cs = get_cs(ctx, name)
-    return dict(cs, ConfigurationSetName=name)
+    return {k: v for k, v in dict(cs, ConfigurationSetName=name).items() if v is not None}
 
 
 def list_config_sets(ctx, body, _m):
@@ -442,12 +500,14 @@ def put_account_details(ctx, body, _m):
 
 
 def resource(ctx, arn):
-    m = re.match(r"^arn:aws:ses:[^:]+:\d+:(identity|configuration-set)/(.+)$", arn or "")
-    if not m:
+    m = re.match(r"^arn:([a-z-]+):ses:([^:]+):\d+:(identity|configuration-set)/(.+)$", arn or "")
+    # The partition and region must be the request's: an `arn:aws:` ARN is not valid in
+    # aws-us-gov or aws-cn (Amazon Resource Names, IAM User Guide).
+    if not m or m.group(1) != partition(ctx["region"]) or m.group(2) != ctx["region"]:
         raise bad(f"Invalid ResourceArn {arn}.")
-    if m.group(1) == "identity":
-        return get_ident(ctx, m.group(2))
-    return get_cs(ctx, m.group(2))
+    if m.group(3) == "identity":
+        return get_ident(ctx, m.group(4))
+    return get_cs(ctx, m.group(4))
 
 
 def tags_of(obj):
@@ -537,6 +597,21 @@ def handle(environ, start_response, account, region, body_bytes):
         except Error as e:
             return respond(start_response, e.status, {"message": e.message}, [("x-amzn-ErrorType", e.code)])
     return respond(start_response, 200, out)
+
+
+def get_resources(start_response, account, region, body_bytes):
+    """GetResources when every ResourceTypeFilter is SES's: this module holds SES's state, so
+    moto's own tagging API cannot see it. Other requests return None and go to moto."""
+    try:
+        body = json.loads(body_bytes or b"{}")
+    except ValueError:
+        return None
+    types = body.get("ResourceTypeFilters") or []
+    if not types or not all(t == "ses" or t.startswith("ses:") for t in types):
+        return None
+    data = json.dumps(tagged_resources(account, region, body)).encode()
+    start_response("200 OK", [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(data)))])
+    return [data]
 
 
 def set_account(account, region, settings):

@@ -3,6 +3,7 @@
 //! SDK types may appear here and in `observe`/`execute`, nowhere else.
 
 pub mod ops;
+pub mod partition;
 pub mod poll;
 
 use std::borrow::Cow;
@@ -50,6 +51,8 @@ pub struct Aws {
     pub ses: aws_sdk_sesv2::Client,
     pub ses_pace: Pace,
     pub sts: aws_sdk_sts::Client,
+    /// The Resource Groups Tagging API, in the SES region: finds the blueprint's identities.
+    pub tagging: aws_sdk_resourcegroupstagging::Client,
     pub ec2: aws_sdk_ec2::Client,
     pub iam: aws_sdk_iam::Client,
     pub ssm: aws_sdk_ssm::Client,
@@ -258,6 +261,7 @@ pub async fn connect(settings: &AwsSettings) -> Result<Aws, AwsError> {
         ses: aws_sdk_sesv2::Client::new(&config),
         ses_pace: Pace::with_burst(ses_rate, SES_BURST.max(ses_rate)),
         sts: aws_sdk_sts::Client::new(&config),
+        tagging: aws_sdk_resourcegroupstagging::Client::new(&config),
         ec2: aws_sdk_ec2::Client::new(&config),
         iam: aws_sdk_iam::Client::new(&config),
         ssm: aws_sdk_ssm::Client::new(&config),

@@ -13,6 +13,8 @@ pub enum Service {
     Ssm,
     /// Needs no permission (GetCallerIdentity).
     Sts,
+    /// The Resource Groups Tagging API (IAM prefix `tag`).
+    Tagging,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +90,7 @@ impl Op {
             Service::Ec2 => "ec2",
             Service::Iam => "iam",
             Service::Ssm => "ssm",
+            Service::Tagging => "tag",
         };
         format!("{prefix}:{}", self.name)
     }
@@ -116,6 +119,7 @@ ops! {
     CHANGE_TAGS_FOR_RESOURCE = Route53 "ChangeTagsForResource" Write HostedZone Always;
 
     LIST_EMAIL_IDENTITIES = Ses "ListEmailIdentities" Read Account Ses;
+    GET_RESOURCES = Tagging "GetResources" Read Account Ses;
     GET_EMAIL_IDENTITY = Ses "GetEmailIdentity" Read Identity Ses;
     LIST_CONFIGURATION_SETS = Ses "ListConfigurationSets" Read Account Ses;
     GET_CONFIGURATION_SET = Ses "GetConfigurationSet" Read ConfigurationSet Ses;

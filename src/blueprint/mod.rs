@@ -579,9 +579,11 @@ pub struct ConfigSetSpec {
     /// 1 to 64 letters, digits, `-` and `_`.
     #[schemars(regex(pattern = pattern::CONFIG_SET))]
     pub name: Spanned<String>,
-    /// Per-set suppression reasons (default: none).
+    /// Per-set suppression reasons, overriding the account's suppression list; `[]`
+    /// suppresses nothing. Absent: the set follows the account's list (SES's default) and
+    /// mailinfra leaves the set's suppression alone.
     #[serde(default)]
-    pub suppression: Vec<SuppressionReason>,
+    pub suppression: Option<Vec<SuppressionReason>>,
     /// `require` or `optional` (default).
     #[serde(rename = "tls", default, deserialize_with = "tls")]
     #[schemars(with = "Option<Tls>")]

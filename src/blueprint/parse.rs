@@ -668,9 +668,13 @@ pub(super) fn complete(bp: &mut Blueprint, base_dir: &Path) -> Vec<Diagnostic> {
             s.sort();
             s.dedup();
         }
-        for cs in &mut ses.configuration_sets {
-            cs.suppression.sort();
-            cs.suppression.dedup();
+        for s in ses
+            .configuration_sets
+            .iter_mut()
+            .filter_map(|cs| cs.suppression.as_mut())
+        {
+            s.sort();
+            s.dedup();
         }
     }
     let mut diags = Vec::new();

@@ -2,6 +2,7 @@
 //! verification, DKIM, MAIL FROM, suppression; for the account: the sandbox and sending
 //! quota. Reads only; `--json` gives the same as data (docs/status-format.md).
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use serde::Serialize;
@@ -19,7 +20,7 @@ use crate::output::Output;
 use crate::plan::desired::Desired;
 
 pub const FORMAT: &str = "mailinfra-status";
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 #[derive(Debug, Serialize)]
 pub struct Status {
@@ -66,7 +67,9 @@ pub struct DomainStatus {
     pub mail_from: Option<String>,
     pub mail_from_status: Option<VerificationStatus>,
     pub configuration_set: Option<String>,
-    pub suppression: Vec<SuppressionReason>,
+    /// The configuration set's own suppression reasons; `None`: the account's list applies
+    /// (or there is no configuration set).
+    pub suppression: Option<Vec<SuppressionReason>>,
     /// Seconds since the epoch of SES's last DNS check, where the API says.
     pub last_checked: Option<i64>,
     pub next_steps: Vec<String>,
@@ -145,23 +148,28 @@ async fn ses_status(
     desired: &Desired,
 ) -> Result<(AccountStatus, Vec<DomainStatus>), Failure> {
     let acct = crate::kinds::ses::observe::account(aws).await?;
-    let sets = crate::kinds::ses::observe::observe(aws, false)
-        .await?
-        .config_sets;
+    // Only the sets the blueprint's identities send through: one read each.
+    let mut sets = BTreeMap::new();
+    for name in desired
+        .ses
+        .identities
+        .iter()
+        .filter_map(|i| i.configuration_set.as_ref())
+    {
+        if !sets.contains_key(name) {
+            let set = crate::kinds::ses::observe::config_set_if_any(aws, name.clone()).await?;
+            sets.insert(name.clone(), set);
+        }
+    }
     let account = account_status(&acct, desired.ses.production_access.is_some());
     let mut domains = Vec::new();
     for id in &desired.ses.identities {
-        let found = match crate::kinds::ses::observe::identity(aws, id.domain.clone()).await {
-            Ok(o) => Some(o),
-            Err(e) if e.code() == Some("NotFoundException") => None,
-            Err(e) => return Err(Failure::Aws(e)),
-        };
+        let found = crate::kinds::ses::observe::identity_if_any(aws, id.domain.clone()).await?;
         let suppression = id
             .configuration_set
             .as_ref()
-            .and_then(|c| sets.get(c))
-            .map(|s| s.suppression.clone())
-            .unwrap_or_default();
+            .and_then(|c| sets.get(c)?.as_ref())
+            .and_then(|s| s.suppression.clone());
         domains.push(domain_status(
             id,
             found.as_ref(),
@@ -177,7 +185,7 @@ async fn ses_status(
 fn domain_status(
     id: &DesiredIdentity,
     found: Option<&ObservedIdentity>,
-    suppression: Vec<SuppressionReason>,
+    suppression: Option<Vec<SuppressionReason>>,
     region: Option<&str>,
 ) -> DomainStatus {
     let progress = verification::progress(id, found);
@@ -218,7 +226,7 @@ fn domain_status(
             region.unwrap_or("<region>")
         ));
     }
-    if id.configuration_set.is_some() && suppression.is_empty() {
+    if suppression.as_ref().is_some_and(Vec::is_empty) {
         steps.push("the configuration set suppresses nothing: bounced and complaining addresses will be mailed again".into());
     }
     DomainStatus {
@@ -358,10 +366,10 @@ fn domain_text(out: &mut String, d: &DomainStatus) {
         );
     }
     if let Some(c) = &d.configuration_set {
-        let sup = if d.suppression.is_empty() {
-            "no suppression".into()
-        } else {
-            format!("suppresses {}", list(&d.suppression))
+        let sup = match d.suppression.as_deref() {
+            None => "the account's suppression list".into(),
+            Some([]) => "no suppression".into(),
+            Some(reasons) => format!("suppresses {}", list(reasons)),
         };
         let _ = writeln!(out, "  configuration set: {c} ({sup})");
     }

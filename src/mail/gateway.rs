@@ -197,8 +197,9 @@ pub fn trust_policy() -> String {
 
 /// The role's only permission: read its own DKIM key parameter.
 pub fn role_policy(region: &str, key_parameter: &str) -> String {
+    let partition = crate::aws::partition::of(region);
     format!(
-        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"ReadOwnDkimKey","Effect":"Allow","Action":"ssm:GetParameter","Resource":"arn:aws:ssm:{region}:*:parameter{key_parameter}"}}]}}"#
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"ReadOwnDkimKey","Effect":"Allow","Action":"ssm:GetParameter","Resource":"arn:{partition}:ssm:{region}:*:parameter{key_parameter}"}}]}}"#
     )
 }
 

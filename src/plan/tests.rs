@@ -876,7 +876,7 @@ mod ses_tests {
                     let mut d = with_ses(vec![]);
                     d.ses.config_sets = vec![DesiredConfigSet {
                         name: "tx".into(),
-                        suppression: vec!["BOUNCE".into()],
+                        suppression: Some(vec!["BOUNCE".into()]),
                         tls: "REQUIRE".into(),
                         sending_enabled: true,
                         tags: owner_tags("acme", "ses.configuration_set.tx"),
@@ -888,12 +888,37 @@ mod ses_tests {
                     vec![ObservedConfigSet {
                         name: "tx".into(),
                         tags: owner_tags("acme", "ses.configuration_set.tx"),
-                        suppression: vec![],
+                        suppression: Some(vec![]),
                         tls: "REQUIRE".into(),
                         sending_enabled: true,
                     }],
                 ),
                 vec![("ses.configuration_set.tx", Action::Update)],
+            ),
+            (
+                "a set without suppression in the blueprint leaves the set's own alone",
+                {
+                    let mut d = with_ses(vec![]);
+                    d.ses.config_sets = vec![DesiredConfigSet {
+                        name: "tx".into(),
+                        suppression: None,
+                        tls: "REQUIRE".into(),
+                        sending_enabled: true,
+                        tags: owner_tags("acme", "ses.configuration_set.tx"),
+                    }];
+                    d
+                },
+                observed(
+                    vec![],
+                    vec![ObservedConfigSet {
+                        name: "tx".into(),
+                        tags: owner_tags("acme", "ses.configuration_set.tx"),
+                        suppression: Some(vec![]),
+                        tls: "REQUIRE".into(),
+                        sending_enabled: true,
+                    }],
+                ),
+                vec![],
             ),
         ];
         for (name, d, o, want) in cases {

@@ -327,6 +327,20 @@ impl Account {
         );
     }
 
+    /// Loses the responses of the next `times` requests of one operation: the emulator
+    /// carries each out at once and holds only its answer for `seconds`, so a client whose
+    /// per-attempt timeout is shorter retries a request that already took effect.
+    pub fn lose_responses(&self, op: &str, seconds: f64, times: u32) {
+        self.emulator(
+            "POST",
+            &format!(
+                "/_mailinfra/delay?account={}&op={op}&seconds={seconds}&times={times}&mode=response",
+                self.id
+            ),
+            "",
+        );
+    }
+
     /// Runs `mailinfra ARGS` with extra environment variables set and some of the usual ones
     /// removed (for example the access keys, to use a profile instead).
     pub fn mailinfra_env(&self, args: &[&str], set: &[(&str, &str)], remove: &[&str]) -> Run {

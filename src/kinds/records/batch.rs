@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 
-use super::RecordSet;
+use super::{RType, RecordSet};
 use crate::plan::ZonePlan;
 
 /// Route 53's limit on `ResourceRecord` elements in one request.
@@ -41,6 +41,29 @@ fn cost(changes: &[Change]) -> (usize, usize) {
             n + c.set.values.len(),
             chars + c.set.values.iter().map(String::len).sum::<usize>(),
         )
+    })
+}
+
+/// Whether `records` are as `batch` leaves them: each set it creates is there with its
+/// content, each set it deletes and does not create again is gone. Route 53 applies a batch
+/// whole or not at all, so this tells an earlier attempt that took effect (a lost response
+/// the SDK retried) from records someone else changed.
+pub fn took_effect(batch: &Batch, records: &[RecordSet]) -> bool {
+    let mut end: Vec<(&str, &RType, Option<&RecordSet>)> = Vec::new();
+    for c in &batch.changes {
+        end.retain(|(name, rtype, _)| (*name, *rtype) != (c.set.name.as_str(), &c.set.rtype));
+        let created = (c.action == ChangeAction::Create).then_some(&c.set);
+        end.push((&c.set.name, &c.set.rtype, created));
+    }
+    end.iter().all(|(name, rtype, want)| {
+        let have = records
+            .iter()
+            .find(|r| r.name == *name && &r.rtype == *rtype);
+        match (want, have) {
+            (None, None) => true,
+            (Some(w), Some(h)) => w.same_content(h),
+            _ => false,
+        }
     })
 }
 
@@ -82,4 +105,44 @@ pub fn batches(zone: &ZonePlan) -> Vec<Batch> {
         out.push(current);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(name: &str, value: &str) -> RecordSet {
+        RecordSet {
+            name: name.into(),
+            rtype: RType::Txt,
+            ttl: 300,
+            values: vec![value.into()],
+        }
+    }
+
+    fn change(action: ChangeAction, s: &RecordSet) -> Change {
+        Change {
+            action,
+            set: s.clone(),
+        }
+    }
+
+    #[test]
+    fn a_batch_took_effect_when_the_records_are_its_end_state() {
+        let old = set("example.com", "\"v=spf1 -all\"");
+        let new = set("example.com", "\"v=spf1 mx -all\"");
+        let gone = set("_dmarc.example.com", "\"v=DMARC1; p=none\"");
+        let batch = Batch {
+            changes: vec![
+                change(ChangeAction::Delete, &old),
+                change(ChangeAction::Create, &new),
+                change(ChangeAction::Delete, &gone),
+            ],
+        };
+        assert!(took_effect(&batch, std::slice::from_ref(&new)));
+        // Not applied, or changed by someone else since:
+        assert!(!took_effect(&batch, std::slice::from_ref(&old)));
+        assert!(!took_effect(&batch, &[new.clone(), gone.clone()]));
+        assert!(!took_effect(&batch, &[]));
+    }
 }

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use aws_sdk_route53::error::ProvideErrorMetadata;
 use aws_sdk_route53::types::{
     self as r53, ChangeBatch, ChangeStatus, ResourceRecord, ResourceRecordSet, RrType,
     TagResourceType,
@@ -15,6 +16,7 @@ use tokio::time::Instant;
 use crate::aws::poll::{self, Look, Stopped, Wait};
 use crate::aws::{Aws, AwsError, ops};
 use crate::kinds::records::RecordSet;
+use crate::kinds::records::batch::took_effect;
 use crate::kinds::records::ownership::{ZONE_TAG_VALUE, zone_tag_key};
 use crate::output::Output;
 use crate::plan::{ChangeAction, Plan, TagChange, ZonePlan, batches};
@@ -100,19 +102,38 @@ async fn apply_zone(
             .hosted_zone_id(&zone.zone_id)
             .change_batch(change_batch)
             .send()
-            .await
-            .map_err(|e| stale_batch(AwsError::call(&ops::CHANGE_RESOURCE_RECORD_SETS, e)))?;
-        let id = sent
-            .change_info()
-            .map(|c| c.id().to_owned())
-            .unwrap_or_default();
-        out.progress(&format!(
-            "{}: sent batch {}/{} ({n} changes) as {id}",
+            .await;
+        let which = format!(
+            "{}: batch {}/{} ({n} changes)",
             zone.zone,
             i + 1,
             planned.len()
-        ));
-        change_ids.push(id);
+        );
+        match sent {
+            Ok(sent) => {
+                let id = sent
+                    .change_info()
+                    .map(|c| c.id().to_owned())
+                    .unwrap_or_default();
+                out.progress(&format!("{which} sent as {id}"));
+                change_ids.push(id);
+            }
+            Err(e) if e.code() == Some("InvalidChangeBatch") => {
+                // The SDK retries a request whose response was lost; Route 53 then refuses
+                // the retry of a batch the first attempt applied. The records tell.
+                let now = super::observe::list_records(aws, &zone.zone_id).await?;
+                if !took_effect(batch, &now) {
+                    return Err(refused_batch(AwsError::call(
+                        &ops::CHANGE_RESOURCE_RECORD_SETS,
+                        e,
+                    )));
+                }
+                out.progress(&format!(
+                    "{which} is in effect: an earlier attempt, whose response was lost, applied it"
+                ));
+            }
+            Err(e) => return Err(AwsError::call(&ops::CHANGE_RESOURCE_RECORD_SETS, e)),
+        }
     }
     if zone.tag == Some(TagChange::Remove) {
         aws.route53_pace.wait().await;
@@ -132,8 +153,10 @@ async fn apply_zone(
     })
 }
 
-/// A refused batch is almost always a record that changed since it was observed.
-fn stale_batch(err: AwsError) -> AwsError {
+/// A refused batch whose records are not as it would leave them: someone else changed them
+/// since they were observed. Route 53 applied none of this request; whether an earlier,
+/// retried attempt applied it before they changed is not known, so the hint does not say.
+fn refused_batch(err: AwsError) -> AwsError {
     match err {
         AwsError::Call {
             operation,
@@ -145,7 +168,7 @@ fn stale_batch(err: AwsError) -> AwsError {
             code,
             message: format!("Route 53 refused the change batch: {message}"),
             hint: Some(
-                "records changed since they were observed (or another run is applying); nothing in this batch was applied: run `mailinfra plan` again".into(),
+                "the records in this batch are not as it would leave them: they changed since they were observed (another run or a person?); run `mailinfra plan` again to see where they stand".into(),
             ),
         },
         other => other,

@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 use crate::kinds::records::{RType, ownership};
 use crate::kinds::ses::verification;
 use crate::kinds::ses::{
-    self, DEFAULT_SIGNING_ZONE, DesiredConfigSet, DesiredIdentity, DesiredSes, DkimOrigin,
-    DkimSetting, MxFailure, OWNER_TAG, ObservedAccount, ObservedIdentity, ObservedSes,
-    ProductionAccess, SuppressionReason, config_set_address, identity_address,
+    self, DesiredConfigSet, DesiredIdentity, DesiredSes, DkimOrigin, DkimSetting, MxFailure,
+    OWNER_TAG, ObservedAccount, ObservedIdentity, ObservedSes, ProductionAccess, SuppressionReason,
+    config_set_address, identity_address,
 };
 use crate::plan::desired::{Desired, OutputRef, OutputValue, Outputs};
 use crate::plan::observed::Observed;
@@ -95,6 +95,11 @@ fn list<T: std::fmt::Display>(v: &[T]) -> String {
     } else {
         v.iter().map(T::to_string).collect::<Vec<_>>().join(", ")
     }
+}
+
+/// A configuration set's suppression: its own reasons, or the account's list.
+fn suppression_text(reasons: Option<&[SuppressionReason]>) -> String {
+    reasons.map_or_else(|| "(the account's list)".into(), list)
 }
 
 fn dkim_text(d: &DkimSetting) -> String {
@@ -223,7 +228,11 @@ fn config_set(
             address,
             action: Action::Create,
             fields: vec![
-                field("suppression", None, Some(list(&set.suppression))),
+                field(
+                    "suppression",
+                    None,
+                    Some(suppression_text(set.suppression.as_deref())),
+                ),
                 field("tls", None, Some(set.tls.to_string())),
                 field(
                     "sending_enabled",
@@ -240,12 +249,16 @@ fn config_set(
         &o.tags,
     )?;
     let mut fields = Vec::new();
-    let suppression = o.suppression != set.suppression;
+    // Absent in the blueprint: the set's suppression is not managed.
+    let suppression = set
+        .suppression
+        .as_ref()
+        .is_some_and(|want| o.suppression.as_ref() != Some(want));
     if suppression {
         fields.push(field(
             "suppression",
-            Some(list(&o.suppression)),
-            Some(list(&set.suppression)),
+            Some(suppression_text(o.suppression.as_deref())),
+            Some(suppression_text(set.suppression.as_deref())),
         ));
     }
     let delivery = o.tls != set.tls;
@@ -595,7 +608,7 @@ pub fn known_outputs(o: &ObservedSes, rekey: &BTreeSet<String>) -> Outputs {
                     signing_zone: id
                         .signing_zone
                         .clone()
-                        .unwrap_or_else(|| DEFAULT_SIGNING_ZONE.into()),
+                        .unwrap_or_else(|| ses::default_signing_zone(&o.region)),
                 },
             );
         }

@@ -12,10 +12,11 @@ use aws_sdk_sesv2::types::{
     SuppressionListReason, SuppressionOptions, Tag, TlsPolicy,
 };
 
-use crate::aws::{Aws, AwsError, ops};
+use crate::aws::{Aws, AwsError, ops, partition};
+use crate::kinds::ses::observe;
 use crate::kinds::ses::{
-    DEFAULT_SIGNING_ZONE, DesiredConfigSet, DesiredIdentity, DkimSetting, MxFailure,
-    ProductionAccess, SuppressionReason,
+    DesiredConfigSet, DesiredIdentity, DkimOrigin, DkimSetting, MxFailure, ObservedConfigSet,
+    ObservedIdentity, ProductionAccess, SuppressionReason, default_signing_zone,
 };
 use crate::mail::dkim;
 use crate::output::Output;
@@ -75,6 +76,7 @@ fn learn(
     domain: &str,
     tokens: &[String],
     zone: Option<&str>,
+    region: &str,
     public: Option<String>,
 ) {
     match public {
@@ -83,7 +85,7 @@ fn learn(
             OutputRef::ses_tokens(domain),
             OutputValue::Tokens {
                 tokens: tokens.to_vec(),
-                signing_zone: zone.unwrap_or(DEFAULT_SIGNING_ZONE).to_owned(),
+                signing_zone: zone.map_or_else(|| default_signing_zone(region), str::to_owned),
             },
         ),
     }
@@ -172,7 +174,8 @@ pub async fn apply(aws: &Aws, changes: &[SesChange], out: &Output) -> Result<Out
 }
 
 async fn create_config_set(aws: &Aws, set: &DesiredConfigSet) -> Result<(), AwsError> {
-    aws.ses
+    let sent = aws
+        .ses
         .create_configuration_set()
         .configuration_set_name(&set.name)
         .delivery_options(delivery(set))
@@ -181,16 +184,74 @@ async fn create_config_set(aws: &Aws, set: &DesiredConfigSet) -> Result<(), AwsE
                 .sending_enabled(set.sending_enabled)
                 .build(),
         )
-        .suppression_options(
+        // Without SuppressionOptions the set follows the account's suppression list; an
+        // empty list would override it with nothing.
+        .set_suppression_options(set.suppression.as_ref().map(|rs| {
             SuppressionOptions::builder()
-                .set_suppressed_reasons(Some(reasons(&set.suppression)))
-                .build(),
-        )
+                .set_suppressed_reasons(Some(reasons(rs)))
+                .build()
+        }))
         .set_tags(Some(tags(&set.tags)?))
         .send()
-        .await
-        .map_err(|e| AwsError::call(&ops::CREATE_CONFIGURATION_SET, e))?;
-    Ok(())
+        .await;
+    match sent {
+        Err(e) if e.code() == Some(ALREADY_EXISTS) => {
+            // A retry after a lost response finds the set its first attempt made.
+            let found = observe::config_set_if_any(aws, set.name.clone()).await?;
+            if found.is_some_and(|o| set_is(set, &o)) {
+                Ok(())
+            } else {
+                Err(exists_meanwhile(
+                    &ops::CREATE_CONFIGURATION_SET,
+                    e,
+                    &format!("configuration set `{}`", set.name),
+                ))
+            }
+        }
+        r => r
+            .map(|_| ())
+            .map_err(|e| AwsError::call(&ops::CREATE_CONFIGURATION_SET, e)),
+    }
+}
+
+/// SES's answer to a create of something that exists.
+const ALREADY_EXISTS: &str = "AlreadyExistsException";
+
+/// Whether an existing set is the one this create asked for.
+fn set_is(want: &DesiredConfigSet, o: &ObservedConfigSet) -> bool {
+    want.tags.iter().all(|(k, v)| o.tags.get(k) == Some(v))
+        && o.suppression == want.suppression
+        && o.tls == want.tls
+        && o.sending_enabled == want.sending_enabled
+}
+
+/// A create refused because something else made the resource after the plan: the error as
+/// SES gave it, with a hint that says only what is known.
+fn exists_meanwhile<E, R>(
+    op: &'static ops::Op,
+    err: aws_sdk_sesv2::error::SdkError<E, R>,
+    what: &str,
+) -> AwsError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match AwsError::call(op, err) {
+        AwsError::Call {
+            operation,
+            code,
+            message,
+            ..
+        } => AwsError::Call {
+            operation,
+            code,
+            message,
+            hint: Some(format!(
+                "{what} was created after the plan, and not as this apply asks (another run or a person?): run `mailinfra plan` again to see it"
+            )),
+        },
+        other => other,
+    }
 }
 
 /// Which parts of an existing configuration set to write.
@@ -207,11 +268,11 @@ async fn update_config_set(
     set: &DesiredConfigSet,
     parts: SetParts,
 ) -> Result<(), AwsError> {
-    if parts.suppression {
+    if let (true, Some(list)) = (parts.suppression, &set.suppression) {
         aws.ses
             .put_configuration_set_suppression_options()
             .configuration_set_name(&set.name)
-            .set_suppressed_reasons(Some(reasons(&set.suppression)))
+            .set_suppressed_reasons(Some(reasons(list)))
             .send()
             .await
             .map_err(|e| AwsError::call(&ops::PUT_CONFIGURATION_SET_SUPPRESSION_OPTIONS, e))?;
@@ -238,7 +299,8 @@ async fn update_config_set(
     }
     if parts.tags {
         let arn = format!(
-            "arn:aws:ses:{}:{}:configuration-set/{}",
+            "arn:{}:ses:{}:{}:configuration-set/{}",
+            partition::of(&aws.region),
             aws.region,
             account_id(aws).await?,
             set.name
@@ -279,7 +341,7 @@ async fn create_identity(
     learned: &mut Outputs,
 ) -> Result<(), AwsError> {
     let (attrs, public) = signing(&identity.dkim)?;
-    let created = aws
+    let sent = aws
         .ses
         .create_email_identity()
         .email_identity(&identity.domain)
@@ -287,22 +349,70 @@ async fn create_identity(
         .set_configuration_set_name(identity.configuration_set.clone())
         .set_tags(Some(tags(tag_map)?))
         .send()
-        .await
-        .map_err(|e| AwsError::call(&ops::CREATE_EMAIL_IDENTITY, e))?;
-    let dk = created.dkim_attributes();
-    let tokens = dk.map(|d| d.tokens().to_vec()).unwrap_or_default();
-    learn(
-        learned,
-        &identity.domain,
-        &tokens,
-        dk.and_then(|d| d.signing_hosted_zone()),
-        public,
-    );
+        .await;
+    match sent {
+        Ok(created) => {
+            let dk = created.dkim_attributes();
+            let tokens = dk.map(|d| d.tokens().to_vec()).unwrap_or_default();
+            learn(
+                learned,
+                &identity.domain,
+                &tokens,
+                dk.and_then(|d| d.signing_hosted_zone()),
+                &aws.region,
+                public,
+            );
+        }
+        Err(e) if e.code() == Some(ALREADY_EXISTS) => {
+            // A retry after a lost response: the identity the first attempt made is a
+            // success when it is the one asked for.
+            let found = observe::identity_if_any(aws, identity.domain.clone()).await?;
+            match found.filter(|o| identity_is(identity, tag_map, o)) {
+                Some(o) if public.is_none() => learn(
+                    learned,
+                    &identity.domain,
+                    &o.tokens,
+                    o.signing_zone.as_deref(),
+                    &aws.region,
+                    None,
+                ),
+                // BYODKIM: set the key again, so SES surely signs with the half DNS gets.
+                Some(_) => {
+                    aws.ses_pace.wait().await;
+                    set_dkim(aws, &identity.domain, &identity.dkim, learned).await?;
+                }
+                None => {
+                    return Err(exists_meanwhile(
+                        &ops::CREATE_EMAIL_IDENTITY,
+                        e,
+                        &format!("SES identity `{}`", identity.domain),
+                    ));
+                }
+            }
+        }
+        Err(e) => return Err(AwsError::call(&ops::CREATE_EMAIL_IDENTITY, e)),
+    }
     if let Some(mf) = &identity.mail_from {
         aws.ses_pace.wait().await;
         put_mail_from(aws, &identity.domain, Some(&mf.domain), &mf.behavior).await?;
     }
     Ok(())
+}
+
+/// Whether an existing identity is the one this create asked for: this blueprint's tags, the
+/// DKIM origin and the configuration set.
+fn identity_is(
+    want: &DesiredIdentity,
+    tag_map: &BTreeMap<String, String>,
+    o: &ObservedIdentity,
+) -> bool {
+    let origin = match want.dkim {
+        DkimSetting::Easy { .. } => DkimOrigin::AwsSes,
+        DkimSetting::External { .. } => DkimOrigin::External,
+    };
+    tag_map.iter().all(|(k, v)| o.tags.get(k) == Some(v))
+        && o.dkim_origin == origin
+        && o.configuration_set == want.configuration_set
 }
 
 async fn tag_identity(
@@ -311,7 +421,8 @@ async fn tag_identity(
     tag_map: &BTreeMap<String, String>,
 ) -> Result<(), AwsError> {
     let arn = format!(
-        "arn:aws:ses:{}:{}:identity/{domain}",
+        "arn:{}:ses:{}:{}:identity/{domain}",
+        partition::of(&aws.region),
         aws.region,
         account_id(aws).await?
     );
@@ -344,6 +455,7 @@ async fn set_dkim(
         domain,
         set.dkim_tokens(),
         set.signing_hosted_zone(),
+        &aws.region,
         public,
     );
     Ok(())

@@ -25,8 +25,33 @@ pub use values::{
 };
 
 pub use super::{ADDRESS_TAG, OWNER_TAG};
-/// Where Easy DKIM CNAMEs point when SES does not say.
-pub const DEFAULT_SIGNING_ZONE: &str = "dkim.amazonses.com";
+/// Regions whose Easy DKIM CNAMEs point at their own `dkim.<region>.amazonses.com` (AWS
+/// General Reference, "Amazon Simple Email Service endpoints and quotas", Easy DKIM domains:
+/// <https://docs.aws.amazon.com/general/latest/gr/ses.html#ses_dkim_domains>). Every other
+/// region uses `dkim.amazonses.com`.
+const REGIONAL_DKIM_DOMAINS: [&str; 11] = [
+    "af-south-1",
+    "ap-northeast-3",
+    "ap-south-2",
+    "ap-southeast-3",
+    "ap-southeast-5",
+    "ca-west-1",
+    "eu-central-2",
+    "eu-south-1",
+    "il-central-1",
+    "me-central-1",
+    "us-gov-east-1",
+];
+
+/// Where Easy DKIM CNAMEs point in a region when SES does not say (SES's
+/// `SigningHostedZone`, which mailinfra uses whenever SES returns it).
+pub fn default_signing_zone(region: &str) -> String {
+    if REGIONAL_DKIM_DOMAINS.contains(&region) {
+        format!("dkim.{region}.amazonses.com")
+    } else {
+        "dkim.amazonses.com".into()
+    }
+}
 
 /// How SES signs for an identity.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,8 +98,9 @@ pub fn config_set_address(name: &str) -> String {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DesiredConfigSet {
     pub name: String,
-    /// Sorted `BOUNCE`/`COMPLAINT`.
-    pub suppression: Vec<SuppressionReason>,
+    /// Sorted `BOUNCE`/`COMPLAINT`, overriding the account's list (`[]`: suppress nothing);
+    /// `None`: the set follows the account's list, and an existing set's is left alone.
+    pub suppression: Option<Vec<SuppressionReason>>,
     pub tls: TlsPolicy,
     pub sending_enabled: bool,
     /// The user's tags plus mailinfra's ownership tags.
@@ -199,7 +225,10 @@ fn config_set(blueprint: &str, cs: &ConfigSetSpec) -> DesiredConfigSet {
     tags.extend(owner_tags(blueprint, &config_set_address(&cs.name.value)));
     DesiredConfigSet {
         name: cs.name.value.clone(),
-        suppression: cs.suppression.iter().map(|r| reason(*r)).collect(),
+        suppression: cs
+            .suppression
+            .as_ref()
+            .map(|rs| rs.iter().map(|r| reason(*r)).collect()),
         tls: if cs.tls_required {
             TlsPolicy::Require
         } else {
@@ -268,7 +297,9 @@ pub struct ObservedMailFrom {
 pub struct ObservedConfigSet {
     pub name: String,
     pub tags: BTreeMap<String, String>,
-    pub suppression: Vec<SuppressionReason>,
+    /// The set's own suppression reasons; `None`: SES describes no SuppressionOptions and the
+    /// account's list applies.
+    pub suppression: Option<Vec<SuppressionReason>>,
     pub tls: TlsPolicy,
     pub sending_enabled: bool,
 }
@@ -323,5 +354,28 @@ impl ObservedSes {
             a.details.sent_last_24_hours = 0.0;
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::default_signing_zone;
+
+    #[test]
+    fn regions_with_their_own_dkim_domain_use_it() {
+        assert_eq!(default_signing_zone("eu-west-1"), "dkim.amazonses.com");
+        assert_eq!(default_signing_zone("us-east-1"), "dkim.amazonses.com");
+        assert_eq!(
+            default_signing_zone("af-south-1"),
+            "dkim.af-south-1.amazonses.com"
+        );
+        assert_eq!(
+            default_signing_zone("il-central-1"),
+            "dkim.il-central-1.amazonses.com"
+        );
+        assert_eq!(
+            default_signing_zone("us-gov-east-1"),
+            "dkim.us-gov-east-1.amazonses.com"
+        );
     }
 }

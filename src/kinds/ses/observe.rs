@@ -1,29 +1,42 @@
 //! Observes Amazon SES v2 in the blueprint's region: the account (when the blueprint manages
-//! account settings), every domain identity (its tags say whether this blueprint owns it) and
-//! every configuration set. Reads run concurrently, paced under SES's one request a second.
+//! account settings), the domain identities the blueprint names or owns (their tags say
+//! whether this blueprint owns them) and every configuration set. Reads run concurrently,
+//! paced under SES's one request a second.
 //!
-//! Requests: `ListEmailIdentities` and `ListConfigurationSets` (1,000 a page), one
-//! `GetEmailIdentity` per domain identity, one `GetConfigurationSet` per set, and
-//! `GetAccount` when account settings are managed.
+//! Identities are found without reading every identity in the region (an account may hold
+//! 10,000): `ListEmailIdentities` (1,000 names a page) says which exist, one Resource Groups
+//! Tagging API `GetResources` (100 a page) which are tagged `mailinfra:blueprint=<name>`, and
+//! only those that exist and that the blueprint names or owns are read (`GetEmailIdentity`),
+//! once each.
+//! Configuration sets: `ListConfigurationSets` (1,000 a page) and one `GetConfigurationSet`
+//! per set; `GetAccount` when account settings are managed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use std::future::Future;
 
+use aws_sdk_resourcegroupstagging::types::TagFilter;
 use aws_sdk_sesv2::types::{IdentityType, SuppressionListReason, Tag};
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 use crate::aws::{Aws, AwsError, ops};
 use crate::kinds::ses::{
-    AccountDetails, DkimOrigin, KeyLength, MxFailure, ObservedAccount, ObservedConfigSet,
-    ObservedIdentity, ObservedMailFrom, ObservedSes, ReviewStatus, SuppressionReason, TlsPolicy,
-    VerificationStatus,
+    AccountDetails, DkimOrigin, KeyLength, MxFailure, OWNER_TAG, ObservedAccount,
+    ObservedConfigSet, ObservedIdentity, ObservedMailFrom, ObservedSes, ReviewStatus,
+    SuppressionReason, TlsPolicy, VerificationStatus,
 };
 
 /// Reads in flight at once; the pace, not this, sets the rate.
 const CONCURRENCY: usize = 4;
 
-pub async fn observe(aws: &Aws, with_account: bool) -> Result<ObservedSes, AwsError> {
+/// What SES holds for a blueprint: the identities of the `domains` it names and those tagged
+/// as its own, every configuration set, and the account when `with_account`.
+pub async fn observe(
+    aws: &Aws,
+    blueprint: &str,
+    domains: &BTreeSet<String>,
+    with_account: bool,
+) -> Result<ObservedSes, AwsError> {
     let account = async {
         if with_account {
             account(aws).await.map(Some)
@@ -32,11 +45,19 @@ pub async fn observe(aws: &Aws, with_account: bool) -> Result<ObservedSes, AwsEr
         }
     };
     let identities = async {
-        let names = list_identities(aws).await?;
-        stream::iter(names.into_iter().map(|n| identity(aws, n)))
+        let (listed, owned) =
+            futures::try_join!(list_identities(aws), owned_identities(aws, blueprint))?;
+        let names: BTreeSet<String> = domains
+            .iter()
+            .chain(&owned)
+            .filter(|n| listed.contains(*n))
+            .cloned()
+            .collect();
+        let found = stream::iter(names.into_iter().map(|n| identity_if_any(aws, n)))
             .buffer_unordered(CONCURRENCY)
             .try_collect::<Vec<_>>()
-            .await
+            .await?;
+        Ok::<_, AwsError>(found.into_iter().flatten().collect::<Vec<_>>())
     };
     let sets = async {
         let names = list_config_sets(aws).await?;
@@ -98,8 +119,9 @@ fn reasons(list: &[SuppressionListReason]) -> Vec<SuppressionReason> {
     v
 }
 
-async fn list_identities(aws: &Aws) -> Result<Vec<String>, AwsError> {
-    list_all(aws, |token| async move {
+/// The names of the domain identities in the region.
+async fn list_identities(aws: &Aws) -> Result<BTreeSet<String>, AwsError> {
+    let names = list_all(aws, |token| async move {
         let page = aws
             .ses
             .list_email_identities()
@@ -116,7 +138,59 @@ async fn list_identities(aws: &Aws) -> Result<Vec<String>, AwsError> {
             .collect();
         Ok((names, page.next_token().map(str::to_owned)))
     })
-    .await
+    .await?;
+    Ok(names.into_iter().collect())
+}
+
+/// The most resources `GetResources` returns in one page.
+const TAGGED_PAGE: i32 = 100;
+
+/// The domain identities tagged as this blueprint's, by the Resource Groups Tagging API: one
+/// request a page, whatever the number of identities in the region. The API is not SES's and
+/// is not paced by it.
+async fn owned_identities(aws: &Aws, blueprint: &str) -> Result<BTreeSet<String>, AwsError> {
+    let mut names = BTreeSet::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = aws
+            .tagging
+            .get_resources()
+            .resource_type_filters("ses:identity")
+            .tag_filters(
+                TagFilter::builder()
+                    .key(OWNER_TAG)
+                    .values(blueprint)
+                    .build(),
+            )
+            .resources_per_page(TAGGED_PAGE)
+            .set_pagination_token(token)
+            .send()
+            .await
+            .map_err(|e| AwsError::call(&ops::GET_RESOURCES, e))?;
+        names.extend(
+            page.resource_tag_mapping_list()
+                .iter()
+                .filter_map(|m| m.resource_arn()?.split_once(":identity/"))
+                .map(|(_, name)| name.to_ascii_lowercase())
+                .filter(|name| !name.contains('@')),
+        );
+        match page.pagination_token().filter(|t| !t.is_empty()) {
+            Some(t) => token = Some(t.to_owned()),
+            None => return Ok(names),
+        }
+    }
+}
+
+/// One identity, or `None` when SES has none of that name.
+pub async fn identity_if_any(
+    aws: &Aws,
+    domain: String,
+) -> Result<Option<ObservedIdentity>, AwsError> {
+    match identity(aws, domain).await {
+        Ok(o) => Ok(Some(o)),
+        Err(e) if e.code() == Some("NotFoundException") => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 async fn list_config_sets(aws: &Aws) -> Result<Vec<String>, AwsError> {
@@ -214,6 +288,18 @@ fn status(s: Option<&str>) -> VerificationStatus {
     s.map_or(VerificationStatus::NotStarted, VerificationStatus::from)
 }
 
+/// One configuration set, or `None` when SES has none of that name.
+pub async fn config_set_if_any(
+    aws: &Aws,
+    name: String,
+) -> Result<Option<ObservedConfigSet>, AwsError> {
+    match config_set(aws, name).await {
+        Ok(o) => Ok(Some(o)),
+        Err(e) if e.code() == Some("NotFoundException") => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 async fn config_set(aws: &Aws, name: String) -> Result<ObservedConfigSet, AwsError> {
     aws.ses_pace.wait().await;
     let o = aws
@@ -225,11 +311,9 @@ async fn config_set(aws: &Aws, name: String) -> Result<ObservedConfigSet, AwsErr
         .map_err(|e| AwsError::call(&ops::GET_CONFIGURATION_SET, e))?;
     Ok(ObservedConfigSet {
         tags: tag_map(o.tags()),
-        suppression: reasons(
-            o.suppression_options()
-                .map(|s| s.suppressed_reasons())
-                .unwrap_or_default(),
-        ),
+        suppression: o
+            .suppression_options()
+            .map(|s| reasons(s.suppressed_reasons())),
         tls: o
             .delivery_options()
             .and_then(|d| d.tls_policy())
