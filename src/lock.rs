@@ -214,8 +214,12 @@ pub async fn acquire(
                 let name = format!("{}/{n}", path(blueprint));
                 let holder = Holder::new(command, SystemTime::now(), lasts + MARGIN);
                 if !create(aws, &name, &holder).await? {
-                    // Another run created it first: look again.
-                    return Ok(Look::NotYet("another run took the lock first".into()));
+                    // Another run created it first: say who.
+                    let found = list(aws, blueprint).await?;
+                    return Ok(Look::NotYet(match next(&found, SystemTime::now()) {
+                        Next::Wait(why) => why,
+                        Next::Take { .. } => "another run took the lock first".into(),
+                    }));
                 }
                 if let Some(old) = replacing {
                     out.progress(&format!(
@@ -285,7 +289,7 @@ async fn create(aws: &Aws, name: &str, holder: &Holder) -> Result<bool, AwsError
         .ssm
         .put_parameter()
         .name(name)
-        .value(value)
+        .value(&value)
         .r#type(ParameterType::String)
         .overwrite(false)
         .description("mailinfra run lock: one apply or destroy of this blueprint at a time")
@@ -293,8 +297,20 @@ async fn create(aws: &Aws, name: &str, holder: &Holder) -> Result<bool, AwsError
         .await
     {
         Ok(_) => Ok(true),
-        Err(e) if e.code() == Some("ParameterAlreadyExists") => Ok(false),
+        // It exists: made by another run, or by this very request, whose answer was lost
+        // and which the SDK sent again. The value tells (it names this process and instant).
+        Err(e) if e.code() == Some("ParameterAlreadyExists") => {
+            Ok(read(aws, name).await?.as_deref() == Some(value.as_str()))
+        }
         Err(e) => Err(AwsError::call(&ops::LOCK_PUT_PARAMETER, e)),
+    }
+}
+
+async fn read(aws: &Aws, name: &str) -> Result<Option<String>, AwsError> {
+    match aws.ssm.get_parameter().name(name).send().await {
+        Ok(out) => Ok(out.parameter().and_then(|p| p.value()).map(str::to_owned)),
+        Err(e) if e.code() == Some("ParameterNotFound") => Ok(None),
+        Err(e) => Err(AwsError::call(&ops::LOCK_GET_PARAMETER, e)),
     }
 }
 

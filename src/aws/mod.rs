@@ -12,16 +12,24 @@ use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, retry::RetryConfig, timeout::TimeoutConfig};
 use aws_credential_types::provider::ProvideCredentials;
-use aws_sdk_route53::config::SharedAsyncSleep;
-use aws_sdk_route53::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_route53::config::endpoint::Endpoint;
+use aws_sdk_route53::config::{ConfigBag, SharedAsyncSleep};
+use aws_sdk_route53::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::{Connector, ConnectorBuilder, tls};
+use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
     SharedHttpConnector,
 };
-use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    Error as ErasedError, FinalizerInterceptorContextMut,
+};
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse, OrchestratorError};
+use aws_smithy_runtime_api::client::result::ConnectorError;
+use aws_smithy_runtime_api::client::retries::RequestAttempts;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
@@ -103,33 +111,24 @@ pub enum AwsError {
 }
 
 impl AwsError {
-    /// Builds the error for a failed SDK call: the service's code and message where there is
-    /// one, the whole error chain for timeouts and connection failures (which have none).
-    pub fn call<E, R>(op: &'static ops::Op, err: SdkError<E, R>) -> Self
+    /// Builds the error for a failed SDK call, as one sentence: the service's code and
+    /// message where there is one; for a connection that failed or an answer that could not
+    /// be read, what happened and with which host, never the SDK's debug dump; and how many
+    /// attempts were made when the SDK retried.
+    pub fn call<E>(op: &'static ops::Op, err: SdkError<E, HttpResponse>) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
     {
+        let sent = Sent::of(&err);
         let code = err.code().map(str::to_owned);
         let (message, hint) = match (&code, err.message()) {
             (Some(c), msg) if REFUSED_CREDENTIALS.contains(&c.as_str()) => (
-                format!("AWS refused the credentials ({c}{})", msg.map(|m| format!(": {m}")).unwrap_or_default()),
+                sent.after(format!("AWS refused the credentials ({c}{})", msg.map(|m| format!(": {m}")).unwrap_or_default())),
                 Some("they are expired or wrong: renew them (`aws sso login`, a fresh CI role session) or check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY".into()),
             ),
-            (Some(code), Some(msg)) => (format!("{code}: {msg}"), None),
-            (Some(code), None) => (code.clone(), None),
-            _ if matches!(err, SdkError::TimeoutError(_)) => (
-                timeouts().describe(&DisplayErrorContext(&err).to_string()),
-                Some(format!(
-                    "AWS or the network is not answering; try again later, or check the endpoint (--endpoint-url / AWS_ENDPOINT_URL); {ATTEMPT_TIMEOUT_VAR} and {OPERATION_TIMEOUT_VAR} set the bounds"
-                )),
-            ),
-            _ => (
-                DisplayErrorContext(&err).to_string(),
-                Some(
-                    "check the network and the endpoint (--endpoint-url / AWS_ENDPOINT_URL)".into(),
-                ),
-            ),
+            (Some(code), Some(msg)) => (sent.after(format!("{code}: {msg}")), None),
+            (Some(code), None) => (sent.after(code.clone()), None),
+            (None, _) => unanswered(&err, &sent),
         };
         AwsError::Call {
             operation: op.name,
@@ -145,6 +144,193 @@ impl AwsError {
             _ => None,
         }
     }
+}
+
+/// The sentence for a call that got no usable answer: no connection, no response in time,
+/// or an answer that is not AWS's (an HTML error page, a body that does not parse). It names
+/// the host and what went wrong, from the innermost cause, never the SDK's debug dump.
+fn unanswered<E>(err: &SdkError<E, HttpResponse>, sent: &Sent) -> (String, Option<String>)
+where
+    E: std::error::Error + 'static,
+{
+    let endpoint_hint = "check the network and the endpoint (--endpoint-url / AWS_ENDPOINT_URL)";
+    let cause = root_cause(err);
+    match err {
+        SdkError::TimeoutError(_) => (
+            timeouts().describe(&cause, sent),
+            Some(format!(
+                "AWS or the network is not answering; try again later, or check the endpoint (--endpoint-url / AWS_ENDPOINT_URL); {ATTEMPT_TIMEOUT_VAR} and {OPERATION_TIMEOUT_VAR} set the bounds"
+            )),
+        ),
+        SdkError::DispatchFailure(_) => (
+            sent.after(format!("no answer from {}: {cause}", sent.host())),
+            Some(endpoint_hint.into()),
+        ),
+        SdkError::ResponseError(_) | SdkError::ServiceError(_) => {
+            let status = err
+                .raw_response()
+                .map(|r| r.status().as_u16())
+                .unwrap_or_default();
+            (
+                sent.after(format!(
+                    "{} answered HTTP {status} with a body that is not an AWS answer ({cause})",
+                    sent.host()
+                )),
+                Some(
+                    "check that the endpoint is AWS's (--endpoint-url / AWS_ENDPOINT_URL), or a proxy in between; if it is, try again later".into(),
+                ),
+            )
+        }
+        _ => (chain(err), None),
+    }
+}
+
+/// How a failed call went, as [`RecordSent`] left it on the error: the attempts the SDK made
+/// and the host they went to.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Sent {
+    attempts: u32,
+    host: String,
+}
+
+impl Sent {
+    /// In the last response's extensions when one came, else around the error.
+    fn of<E>(err: &SdkError<E, HttpResponse>) -> Self
+    where
+        E: std::error::Error + 'static,
+    {
+        if let Some(sent) = err.raw_response().and_then(|r| r.extension::<Sent>()) {
+            return sent.clone();
+        }
+        causes(err)
+            .find_map(|e| e.downcast_ref::<Unanswered>())
+            .map(|u| u.sent.clone())
+            .unwrap_or_default()
+    }
+
+    fn host(&self) -> &str {
+        if self.host.is_empty() {
+            "the endpoint"
+        } else {
+            &self.host
+        }
+    }
+
+    /// The sentence, saying how many attempts were made when the SDK retried.
+    fn after(&self, what: String) -> String {
+        if self.attempts > 1 {
+            format!("{what} (after {} attempts)", self.attempts)
+        } else {
+            what
+        }
+    }
+}
+
+/// A call that got no response (connection failure, timeout): the SDK's error, reduced to its
+/// innermost cause's text, with the attempts and the host.
+#[derive(Debug)]
+struct Unanswered {
+    sent: Sent,
+    cause: String,
+}
+
+impl std::fmt::Display for Unanswered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.cause)
+    }
+}
+
+impl std::error::Error for Unanswered {}
+
+/// Every client's interceptor: when a call fails, records the attempts the SDK made and the
+/// endpoint's host ([`Sent`]) where [`AwsError::call`] finds them: in the last response's
+/// extensions when there is one; else it replaces the connection or timeout error by one of
+/// the same kind around [`Unanswered`]. The call is over by then, so nothing classifies the
+/// error again; only its text is kept.
+#[derive(Debug)]
+struct RecordSent;
+
+impl Intercept for RecordSent {
+    fn name(&self) -> &'static str {
+        "mailinfra::RecordSent"
+    }
+
+    fn modify_before_completion(
+        &self,
+        ctx: &mut FinalizerInterceptorContextMut<'_>,
+        _: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if !matches!(ctx.output_or_error(), Some(Err(_))) {
+            return Ok(());
+        }
+        let sent = Sent {
+            attempts: cfg.load::<RequestAttempts>().map_or(1, |a| a.attempts()),
+            host: cfg
+                .load::<Endpoint>()
+                .map(|e| host_of(e.url()).to_owned())
+                .unwrap_or_default(),
+        };
+        if let Some(response) = ctx.response_mut() {
+            response.add_extension(sent);
+        } else if let Some(Err(e)) = ctx.output_or_error_mut()
+            && let Some(replaced) = around(e, sent)
+        {
+            *e = replaced;
+        }
+        Ok(())
+    }
+}
+
+/// A connection or timeout error rebuilt, of the same kind, around [`Unanswered`].
+fn around(
+    e: &OrchestratorError<ErasedError>,
+    sent: Sent,
+) -> Option<OrchestratorError<ErasedError>> {
+    let unanswered = |e: &(dyn std::error::Error + 'static)| -> BoxError {
+        Box::new(Unanswered {
+            sent: sent.clone(),
+            cause: root_cause(e),
+        })
+    };
+    if let Some(c) = e.as_connector_error() {
+        let cause = unanswered(c);
+        Some(OrchestratorError::connector(if c.is_timeout() {
+            ConnectorError::timeout(cause)
+        } else if c.is_io() {
+            ConnectorError::io(cause)
+        } else if c.is_user() {
+            ConnectorError::user(cause)
+        } else {
+            ConnectorError::other(cause, c.as_other())
+        }))
+    } else if e.is_timeout_error() {
+        let source = std::error::Error::source(e)?;
+        Some(OrchestratorError::timeout(unanswered(source)))
+    } else {
+        None
+    }
+}
+
+/// `host:port` of an endpoint URL.
+fn host_of(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.split('/').next().unwrap_or(rest)
+}
+
+/// An error and its sources, outermost first.
+fn causes<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(e), |e| e.source())
+}
+
+/// The innermost cause's text: what actually went wrong ("Connection refused (os error 111)").
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    causes(e)
+        .last()
+        .map(ToString::to_string)
+        .unwrap_or_default()
 }
 
 /// Attempts per request (the SDK's standard retry: throttling, 5xx, timeouts).
@@ -192,16 +378,19 @@ impl Timeouts {
     }
 
     /// What a timeout error means, from the SDK's text of which bound fired.
-    fn describe(&self, sdk_text: &str) -> String {
+    fn describe(&self, sdk_text: &str, sent: &Sent) -> String {
         if sdk_text.contains("all attempts") {
-            format!(
-                "no response from AWS within {} (the bound on one call, retries included)",
-                secs(self.operation)
-            )
+            sent.after(format!(
+                "no response from AWS within {} (the bound on one call, retries included) at {}",
+                secs(self.operation),
+                sent.host()
+            ))
         } else {
             format!(
-                "no response from AWS within {} in any of {MAX_ATTEMPTS} attempts",
-                secs(self.attempt)
+                "no response from AWS within {} in any of {} attempts at {}",
+                secs(self.attempt),
+                sent.attempts.max(1),
+                sent.host()
             )
         }
     }
@@ -255,16 +444,26 @@ pub async fn connect(settings: &AwsSettings) -> Result<Aws, AwsError> {
         .and_then(|v| v.parse::<f64>().ok())
         .filter(|r| *r > 0.0)
         .unwrap_or(SES_REQUESTS_PER_SECOND);
+    // Every client records how its failed calls went, for the error text.
+    macro_rules! client {
+        ($sdk:ident) => {
+            $sdk::Client::from_conf(
+                $sdk::config::Builder::from(&config)
+                    .interceptor(RecordSent)
+                    .build(),
+            )
+        };
+    }
     Ok(Aws {
-        route53: aws_sdk_route53::Client::new(&config),
+        route53: client!(aws_sdk_route53),
         route53_pace: Pace::new(ROUTE53_REQUESTS_PER_SECOND),
-        ses: aws_sdk_sesv2::Client::new(&config),
+        ses: client!(aws_sdk_sesv2),
         ses_pace: Pace::with_burst(ses_rate, SES_BURST.max(ses_rate)),
-        sts: aws_sdk_sts::Client::new(&config),
-        tagging: aws_sdk_resourcegroupstagging::Client::new(&config),
-        ec2: aws_sdk_ec2::Client::new(&config),
-        iam: aws_sdk_iam::Client::new(&config),
-        ssm: aws_sdk_ssm::Client::new(&config),
+        sts: client!(aws_sdk_sts),
+        tagging: client!(aws_sdk_resourcegroupstagging),
+        ec2: client!(aws_sdk_ec2),
+        iam: client!(aws_sdk_iam),
+        ssm: client!(aws_sdk_ssm),
         region: config.region().map(|r| r.to_string()).unwrap_or_default(),
     })
 }
@@ -513,14 +712,46 @@ mod tests {
             let t = Timeouts::from_env(|_| Some(bad.into()));
             assert_eq!(t, none, "{bad}");
         }
+        let sent = |attempts| Sent {
+            attempts,
+            host: "ec2.eu-west-1.amazonaws.com".into(),
+        };
         assert_eq!(
-            set.describe("operation attempt timeout (single attempt) occurred after 500ms"),
-            "no response from AWS within 0.5 s in any of 5 attempts"
+            set.describe(
+                "operation attempt timeout (single attempt) occurred after 500ms",
+                &sent(5)
+            ),
+            "no response from AWS within 0.5 s in any of 5 attempts at ec2.eu-west-1.amazonaws.com"
         );
         assert_eq!(
-            set.describe("operation timeout (all attempts including retries) occurred after 7s"),
-            "no response from AWS within 7 s (the bound on one call, retries included)"
+            set.describe(
+                "operation timeout (all attempts including retries) occurred after 7s",
+                &sent(3)
+            ),
+            "no response from AWS within 7 s (the bound on one call, retries included) at ec2.eu-west-1.amazonaws.com (after 3 attempts)"
         );
+    }
+
+    #[test]
+    fn a_sentence_says_how_many_attempts_only_when_the_sdk_retried() {
+        let sent = |attempts| Sent {
+            attempts,
+            host: String::new(),
+        };
+        assert_eq!(
+            sent(1).after("Throttling: Rate exceeded".into()),
+            "Throttling: Rate exceeded"
+        );
+        assert_eq!(
+            sent(5).after("Throttling: Rate exceeded".into()),
+            "Throttling: Rate exceeded (after 5 attempts)"
+        );
+        assert_eq!(sent(0).host(), "the endpoint");
+        assert_eq!(
+            host_of("https://route53.amazonaws.com/2013-04-01/"),
+            "route53.amazonaws.com"
+        );
+        assert_eq!(host_of("http://127.0.0.1:4566"), "127.0.0.1:4566");
     }
 
     #[tokio::test]

@@ -140,6 +140,7 @@ ops! {
     PUT_ACCOUNT_DETAILS = Ses "PutAccountDetails" Write Account SesAccount;
 
     GET_PARAMETERS_BY_PATH = Ssm "GetParametersByPath" Read Lock Lock;
+    LOCK_GET_PARAMETER = Ssm "GetParameter" Read Lock Lock;
     LOCK_PUT_PARAMETER = Ssm "PutParameter" Write Lock Lock;
     DELETE_PARAMETER = Ssm "DeleteParameter" Write Lock Lock;
 

@@ -464,3 +464,113 @@ pub fn query_escape(text: &str) -> String {
         })
         .collect()
 }
+
+/// The fault-injecting proxy (tests/faults/proxy.py) between the binary and the emulator: a
+/// test points a run at `url` (`Account::via`) and sets the faults it injects.
+pub struct Proxy {
+    child: std::process::Child,
+    pub url: String,
+}
+
+/// One request the proxy saw: its number from 1, `service.Operation`, and the fault injected.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Seen {
+    pub n: u64,
+    pub op: String,
+    pub fault: Option<String>,
+}
+
+impl Proxy {
+    /// Starts a proxy in front of the emulator, with the tests' Python
+    /// (MAILINFRA_TEST_PYTHON, set by scripts/test).
+    pub fn start() -> Self {
+        use std::io::BufRead;
+        let python = std::env::var("MAILINFRA_TEST_PYTHON")
+            .expect("MAILINFRA_TEST_PYTHON is not set: run scripts/test");
+        let mut child = Command::new(python)
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/faults/proxy.py"
+            ))
+            .arg(endpoint())
+            .stdout(Stdio::piped())
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port: u16 = line.trim().parse().expect("the proxy printed its port");
+        Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    fn control(&self, method: &str, path: &str, body: &str) -> String {
+        http(&self.url, method, path, body)
+    }
+
+    /// Replaces the rules (tests/faults/proxy.py: RULE) and numbers requests from 1 again.
+    pub fn set(&self, rules: serde_json::Value) {
+        self.control(
+            "POST",
+            "/_faults",
+            &serde_json::json!({ "rules": rules }).to_string(),
+        );
+    }
+
+    /// Every request since the rules were last set, in arrival order.
+    pub fn log(&self) -> Vec<Seen> {
+        serde_json::from_str(&self.control("GET", "/_faults/log", "")).unwrap()
+    }
+
+    /// The request a `hold` or `stall` keeps, as (number, operation).
+    pub fn held(&self) -> Option<(u64, String)> {
+        let v: serde_json::Value =
+            serde_json::from_str(&self.control("GET", "/_faults/held", "")).unwrap();
+        Some((v["n"].as_u64()?, v["op"].as_str()?.to_owned()))
+    }
+
+    /// Lets the held requests go on.
+    pub fn release(&self) {
+        self.control("POST", "/_faults/release", "");
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP/1.0 request to a local server (the emulator's or the proxy's own API); the body.
+pub fn http(url: &str, method: &str, path_and_query: &str, body: &str) -> String {
+    let host = url.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(host).unwrap();
+    write!(
+        stream,
+        "{method} {path_and_query} HTTP/1.0\r\nHost: {host}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response.split("\r\n\r\n").nth(1).unwrap_or("").to_owned()
+}
+
+impl Account {
+    /// `mailinfra ARGS` sent through another endpoint (a proxy), with extra environment.
+    pub fn via(&self, url: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut set = vec![("AWS_ENDPOINT_URL", url)];
+        set.extend_from_slice(env);
+        self.mailinfra_env(args, &set, &[])
+    }
+
+    /// Starts `mailinfra ARGS` through another endpoint (a proxy), without waiting for it.
+    pub fn spawn_via(&self, url: &str, args: &[&str]) -> std::process::Child {
+        self.spawn_with(args, &[("AWS_ENDPOINT_URL", url)])
+    }
+}

@@ -227,14 +227,13 @@ fn set_is(want: &DesiredConfigSet, o: &ObservedConfigSet) -> bool {
 
 /// A create refused because something else made the resource after the plan: the error as
 /// SES gave it, with a hint that says only what is known.
-fn exists_meanwhile<E, R>(
+fn exists_meanwhile<E>(
     op: &'static ops::Op,
-    err: aws_sdk_sesv2::error::SdkError<E, R>,
+    err: aws_sdk_sesv2::error::SdkError<E, aws_smithy_runtime_api::http::Response>,
     what: &str,
 ) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
 {
     match AwsError::call(op, err) {
         AwsError::Call {
