@@ -144,14 +144,6 @@ async fn reverse_dns_waits_for_the_a_record_and_locks_the_address() {
         .send()
         .await
         .unwrap();
-    let err = ec2
-        .release_address()
-        .allocation_id(&allocation)
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), Some("InvalidIPAddress.InUse"));
-
     let modified = ec2
         .modify_address_attribute()
         .allocation_id(&allocation)
@@ -715,4 +707,75 @@ async fn the_default_vpc_routes_to_an_internet_gateway() {
         gateways.internet_gateways()[0].attachments()[0].vpc_id(),
         Some(vpc.as_str())
     );
+}
+
+/// ReleaseAddress of an associated address: silently disassociated and released in the
+/// default VPC, refused in any other (API_ReleaseAddress). Two applies at once once released
+/// the address the other had just associated this way.
+#[tokio::test]
+async fn releasing_an_associated_address_depends_on_the_vpc() {
+    let acct = Account::new();
+    let ec2 = acct.ec2(R);
+    let ami = debian(&acct).await;
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.9.0.0/16")
+        .send()
+        .await
+        .unwrap();
+    let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_owned();
+    let subnet = ec2
+        .create_subnet()
+        .vpc_id(&vpc)
+        .cidr_block("10.9.1.0/24")
+        .send()
+        .await
+        .unwrap();
+    let subnet = subnet.subnet().unwrap().subnet_id().unwrap().to_owned();
+    for (own_vpc, refused) in [(None, false), (Some(subnet.as_str()), true)] {
+        let launched = ec2
+            .run_instances()
+            .image_id(&ami)
+            .min_count(1)
+            .max_count(1)
+            .set_subnet_id(own_vpc.map(str::to_owned))
+            .send()
+            .await
+            .unwrap();
+        let instance = launched.instances()[0].instance_id().unwrap().to_owned();
+        let eip = ec2
+            .allocate_address()
+            .domain(DomainType::Vpc)
+            .send()
+            .await
+            .unwrap();
+        let allocation = eip.allocation_id().unwrap().to_owned();
+        ec2.associate_address()
+            .allocation_id(&allocation)
+            .instance_id(&instance)
+            .send()
+            .await
+            .unwrap();
+        let released = ec2
+            .release_address()
+            .allocation_id(&allocation)
+            .send()
+            .await;
+        if refused {
+            assert_eq!(
+                released.unwrap_err().code(),
+                Some("InvalidIPAddress.InUse"),
+                "another VPC"
+            );
+        } else {
+            released.expect("the default VPC releases an associated address");
+            let left = ec2.describe_addresses().send().await.unwrap();
+            assert!(
+                left.addresses()
+                    .iter()
+                    .all(|a| a.allocation_id() != Some(allocation.as_str())),
+                "{left:?}"
+            );
+        }
+    }
 }

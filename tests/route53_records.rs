@@ -539,3 +539,37 @@ async fn a_lost_change_batch_response_is_recovered() {
     let plan = acct.mailinfra(&["plan", "b.yaml", "--detailed-exitcode"]);
     assert_eq!(plan.code, 2, "destroy left records: {}", plan.stdout);
 }
+
+/// Route 53 writes and returns a character outside printable ASCII, or any character someone
+/// chose to escape, as `\` and three octal digits (`\073` is `;`: Route 53 Developer Guide,
+/// "DNS domain name format"). A record written that way holds the same text, so the plan
+/// finds nothing to change; read as decimal, `\073` was `I` and the plan rewrote it forever.
+#[tokio::test]
+async fn octal_escapes_in_a_txt_value_are_the_same_text() {
+    let acct = Account::new();
+    let zone = acct.create_zone("example.com").await;
+    acct.create_zone("example.org").await;
+    acct.write("b.yaml", THREE_DOMAINS);
+    apply(&acct, "b.yaml");
+
+    let records = acct.records(&zone).await;
+    let (ttl, values) = records
+        .get(&("_dmarc.example.com".to_owned(), "TXT".to_owned()))
+        .expect("the DMARC record")
+        .clone();
+    assert!(values[0].contains(';'), "{values:?}");
+    let escaped = values[0].replace(';', "\\073");
+    acct.change(
+        &zone,
+        &[(
+            ChangeAction::Upsert,
+            "_dmarc.example.com",
+            "TXT",
+            ttl,
+            &[escaped.as_str()],
+        )],
+    )
+    .await
+    .unwrap();
+    assert_clean(&acct, "b.yaml");
+}

@@ -18,9 +18,11 @@
   done (PtrRecord set). DescribeAddressesAttribute (Attribute=domain-name) reports PtrRecord
   and PtrRecordUpdate{Value, Status, Reason}; ResetAddressAttribute removes it. moto answered
   500 for Modify and Reset and never reported a PTR.
-- ReleaseAddress is refused while the address is associated (InvalidIPAddress.InUse, as in a
-  non-default VPC) and while it has reverse DNS (InvalidAddress.Locked: "locked to your
-  account" until the PTR is removed). moto released it silently.
+- ReleaseAddress of an associated address disassociates it silently in the default VPC and
+  is refused (InvalidIPAddress.InUse) in any other VPC; it is refused while the address has
+  reverse DNS (InvalidAddress.Locked: "locked to your account" until the PTR is removed).
+  https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ReleaseAddress.html
+  moto released it silently in every case.
 - ResetAddressAttribute removes the PTR in the background: with the ptr-delay hook the removal
   stays PENDING (the old PtrRecord in force, PtrRecordUpdate Status PENDING) for the hook's
   seconds, and the address stays locked meanwhile.
@@ -502,14 +504,20 @@ def install() -> None:
             eips = self.ec2_backend.address_by_allocation([allocation_id])
             eip = eips[0]
             if eip.instance or eip.eni:
-                self.ec2_backend.raise_error(
-                    "InvalidIPAddress.InUse", f"Address {eip.public_ip} is in use: disassociate it first"
-                )
+                vpc_id = getattr(eip.instance, "vpc_id", None) if eip.instance else getattr(eip.eni, "vpc_id", None)
+                vpc = self.ec2_backend.vpcs.get(vpc_id) if vpc_id else None
+                if not getattr(vpc, "is_default", False):
+                    self.ec2_backend.raise_error(
+                        "InvalidIPAddress.InUse", f"Address {eip.public_ip} is in use: disassociate it first"
+                    )
             if getattr(eip, "mailinfra_ptr_value", None) or _removing_ptr(self.current_account, eip):
                 self.ec2_backend.raise_error(
                     "InvalidAddress.Locked",
                     f"The address {eip.public_ip} has a reverse DNS record and is locked to your account: reset it with ResetAddressAttribute first",
                 )
+            if eip.instance or eip.eni:
+                # In the default VPC, releasing disassociates silently.
+                self.ec2_backend.disassociate_address(association_id=eip.association_id)
         return original_release(self)
 
     ElasticIPAddresses.modify_address_attribute = modify_address_attribute

@@ -64,8 +64,11 @@ def _strings(value: str):
             i += 1
             while i < n and value[i] != '"':
                 if value[i] == "\\" and i + 1 < n:
-                    if value[i + 1 : i + 4].isdigit():
-                        s.append(chr(int(value[i + 1 : i + 4])))
+                    # Route 53 escapes are three octal digits (\052 is "*"), not RFC 1035's
+                    # decimal: Route 53 Developer Guide, "DNS domain name format".
+                    digits = value[i + 1 : i + 4]
+                    if len(digits) == 3 and all(c in "01234567" for c in digits):
+                        s.append(chr(int(digits, 8)))
                         i += 4
                         continue
                     i += 1

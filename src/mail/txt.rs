@@ -31,51 +31,56 @@ pub fn encode(text: &str) -> String {
         .join(" ")
 }
 
-/// Parses a Route 53 TXT value into its character-strings. Unquoted values (which Route 53
-/// rejects but emulators store) are read as whitespace-separated strings.
+/// Parses a Route 53 TXT value into its character-strings. Route 53 writes a byte outside
+/// printable ASCII as `\` and three **octal** digits (`\052` is `*`), not the decimal `\DDD`
+/// of RFC 1035 master files ("DNS domain name format" and "Supported DNS record types" in
+/// the Route 53 Developer Guide); other escaped characters stand for themselves. Unquoted
+/// values (which Route 53 rejects but emulators store) are read as whitespace-separated
+/// strings.
 pub fn decode(value: &str) -> Vec<String> {
+    let bytes = value.as_bytes();
     let mut strings = Vec::new();
-    let mut chars = value.chars().peekable();
-    while let Some(&c) = chars.peek() {
-        if c.is_whitespace() {
-            chars.next();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i].is_ascii_whitespace() {
+            i += 1;
             continue;
         }
-        let mut s = String::new();
-        if c == '"' {
-            chars.next();
-            while let Some(c) = chars.next() {
-                match c {
-                    '"' => break,
-                    '\\' => match chars.next() {
-                        Some(d) if d.is_ascii_digit() => {
-                            let mut code = d.to_digit(10).unwrap_or(0);
-                            for _ in 0..2 {
-                                if let Some(d) = chars.peek().and_then(|d| d.to_digit(10)) {
-                                    code = code * 10 + d;
-                                    chars.next();
-                                }
-                            }
-                            s.push(char::from_u32(code).unwrap_or('?'));
-                        }
-                        Some(other) => s.push(other),
-                        None => {}
-                    },
-                    other => s.push(other),
+        let mut s: Vec<u8> = Vec::new();
+        if bytes[i] == b'"' {
+            i += 1;
+            while i < bytes.len() && bytes[i] != b'"' {
+                if bytes[i] == b'\\' && i + 1 < bytes.len() {
+                    if let Some(byte) = octal(&bytes[i + 1..]) {
+                        s.push(byte);
+                        i += 4;
+                        continue;
+                    }
+                    i += 1;
                 }
+                s.push(bytes[i]);
+                i += 1;
             }
+            i += 1;
         } else {
-            while let Some(&c) = chars.peek() {
-                if c.is_whitespace() {
-                    break;
-                }
-                s.push(c);
-                chars.next();
+            while i < bytes.len() && !bytes[i].is_ascii_whitespace() {
+                s.push(bytes[i]);
+                i += 1;
             }
         }
-        strings.push(s);
+        strings.push(String::from_utf8_lossy(&s).into_owned());
     }
     strings
+}
+
+/// The byte of a three-digit octal escape at the start of `rest`, if there is one.
+fn octal(rest: &[u8]) -> Option<u8> {
+    let digits = rest.get(..3)?;
+    if !digits.iter().all(|d| (b'0'..=b'7').contains(d)) {
+        return None;
+    }
+    let code = digits.iter().fold(0u32, |n, d| n * 8 + u32::from(d - b'0'));
+    u8::try_from(code).ok()
 }
 
 /// The text a receiver reads from a TXT value: its strings joined without separators
@@ -129,8 +134,13 @@ mod tests {
     }
 
     #[test]
-    fn decode_reads_decimal_escapes_and_unquoted_values() {
-        assert_eq!(decode(r#""a\059b""#), ["a;b"]);
+    fn decode_reads_route53_octal_escapes_and_unquoted_values() {
+        // The Route 53 Developer Guide's own example: `\052` is `*`.
+        assert_eq!(decode(r#""\052.example.com""#), ["*.example.com"]);
+        assert_eq!(decode(r#""v=DMARC1\073 p=none""#), ["v=DMARC1; p=none"]);
+        assert_eq!(decode(r#""caf\303\251""#), ["café"], "bytes, then UTF-8");
+        // Not three octal digits: the escaped character stands for itself.
+        assert_eq!(decode(r#""a\9b\08""#), ["a9b08"]);
         assert_eq!(decode("plain words"), ["plain", "words"]);
     }
 
