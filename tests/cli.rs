@@ -135,7 +135,7 @@ async fn plan_in_every_format() {
     // The golden JSON: a field that changes without the version changing fails here.
     let json = acct.mailinfra(&["plan", "b.yaml", "--format", "json"]);
     assert_eq!(json.code, 0);
-    insta::assert_snapshot!("plan_json_v3", normalize(&json.stdout));
+    insta::assert_snapshot!("plan_json_v4", normalize(&json.stdout));
     assert_eq!(
         json.stdout,
         acct.mailinfra(&["plan", "b.yaml", "--json"]).stdout

@@ -447,7 +447,7 @@ async fn json_plan_is_data_on_stdout() {
     assert_eq!(run.code, 0);
     let plan: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(plan["format"], "mailinfra-plan");
-    assert_eq!(plan["version"], 3);
+    assert_eq!(plan["version"], 4);
     assert_eq!(plan["summary"]["create"], 5);
     assert_eq!(plan["zones"][0]["changes"][0]["action"], "create");
     assert!(

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{Failure, Outcome, connect, make_plan, prepare, settings};
+use super::{Failure, Outcome, make_plan, prepare};
 use crate::aws::poll::{self, Look, Stopped, Wait};
 use crate::aws::{Aws, AwsError};
 use crate::cli::{ApplyArgs, Global};
@@ -31,30 +31,63 @@ pub async fn run(args: &ApplyArgs, global: &Global, out: &Output) -> Outcome {
         verb: "Apply",
     };
     if let Some(saved) = read_saved_plan(&args.file)? {
-        let aws = connect(&settings(global, saved.desired.region.as_deref())?).await?;
-        return locked(&aws, &saved.desired, &how, out, || async {
-            out.progress(&format!(
-                "checking that AWS still matches the saved plan {}...",
-                args.file.display()
-            ));
-            let observed = crate::observe::observe(&aws, &saved.desired).await?;
-            if observed.checksum() != saved.observed_checksum {
-                return Err(Failure::Refused(format!(
-                    "the saved plan {} is stale: what it observed in AWS has changed since it was made; nothing was applied\n  = hint: run `mailinfra plan --out {}` again and review the new plan",
-                    args.file.display(),
-                    args.file.display()
-                )));
-            }
-            out.data(&render::text(&saved, out.paint_out()));
-            execute(&aws, &saved, &how, out).await
-        })
-        .await;
+        return apply_saved(&args.file, saved, global, &how, out).await;
     }
     let (aws, desired) = prepare(&args.file, global, |d| d).await?;
     locked(&aws, &desired, &how, out, || async {
         let (plan, _) = make_plan(&aws, &desired, out).await?;
         out.data(&render::text(&plan, out.paint_out()));
         execute(&aws, &plan, &how, out).await
+    })
+    .await
+}
+
+/// Carries out a plan saved by `plan --out`, and only that: its blueprint (named in the
+/// plan, with its SHA-256) is read and planned again against fresh observation, and the run
+/// goes on only when AWS is as the plan saw it and the new plan equals the saved one. What
+/// is carried out is the new plan, built from the blueprint: nothing is taken from the
+/// saved file's text, so editing it (a relay range, a role policy, the safety flag) cannot
+/// change what apply does.
+async fn apply_saved(
+    file: &Path,
+    saved: Plan,
+    global: &Global,
+    how: &Execution,
+    out: &Output,
+) -> Outcome {
+    let name = file.display();
+    let Some(source) = saved.source.clone() else {
+        return Err(Failure::Refused(format!(
+            "the saved plan {name} names no blueprint; nothing was applied\n  = hint: make it with `mailinfra plan BLUEPRINT --out {name}`"
+        )));
+    };
+    let blueprint = Path::new(&source.path);
+    if super::source(blueprint).ok().as_ref() != Some(&source) {
+        return Err(Failure::Refused(format!(
+            "the blueprint {} is not the one the saved plan {name} was made from (missing, or its SHA-256 differs); nothing was applied\n  = hint: apply from the folder and commit where `mailinfra plan --out` ran, or make the plan again",
+            source.path
+        )));
+    }
+    let (aws, desired) = prepare(blueprint, global, |d| d).await?;
+    locked(&aws, &desired, how, out, || async {
+        out.progress(&format!("checking that AWS still matches the saved plan {name}..."));
+        let (mut fresh, _) = make_plan(&aws, &desired, out).await?;
+        fresh.source = Some(source);
+        if fresh.observed_checksum != saved.observed_checksum {
+            return Err(Failure::Refused(format!(
+                "the saved plan {name} is stale: what it observed in AWS has changed since it was made; nothing was applied\n  = hint: run `mailinfra plan --out {name}` again and review the new plan"
+            )));
+        }
+        let differ = fresh.differences(&saved);
+        if !differ.is_empty() {
+            return Err(Failure::Refused(format!(
+                "the saved plan {name} is not what its blueprint plans: `{}` differ(s), so the file was edited or made by another mailinfra; nothing was applied\n  = hint: make the plan again with `mailinfra plan {} --out {name}` and review it",
+                differ.join("`, `"),
+                fresh.source.as_ref().map_or("", |s| s.path.as_str())
+            )));
+        }
+        out.data(&render::text(&fresh, out.paint_out()));
+        execute(&aws, &fresh, how, out).await
     })
     .await
 }

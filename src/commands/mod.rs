@@ -54,6 +54,13 @@ impl Failure {
 /// What a command returns when it did not fail: the process exit code.
 pub type Outcome = Result<i32, Failure>;
 
+/// The blueprint file as a plan names it: path and SHA-256.
+pub fn source(path: &Path) -> Result<crate::plan::Source, Failure> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| Failure::Refused(format!("cannot read `{}`: {e}", path.display())))?;
+    Ok(crate::plan::Source::of(&path.display().to_string(), &bytes))
+}
+
 pub fn load(path: &Path) -> Result<Blueprint, Failure> {
     blueprint::load_file(path).map_err(Failure::Blueprint)
 }
@@ -110,7 +117,8 @@ pub async fn start(
     shape: impl FnOnce(Desired) -> Desired,
 ) -> Result<Session, Failure> {
     let (aws, desired) = prepare(file, global, shape).await?;
-    let (plan, observed) = make_plan(&aws, &desired, out).await?;
+    let (mut plan, observed) = make_plan(&aws, &desired, out).await?;
+    plan.source = Some(source(file)?);
     Ok(Session {
         aws,
         plan,

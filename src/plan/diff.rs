@@ -99,5 +99,6 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Result<Plan, Vec<Conflict
         summary,
         safety,
         desired: desired.clone(),
+        source: None,
     })
 }

@@ -28,7 +28,31 @@ pub const FORMAT: &str = "mailinfra-plan";
 /// Bumped whenever a field of the JSON plan changes meaning or shape.
 /// 3: a change whose value is learned during apply carries it as typed data (`pending`: the
 /// record and its content with references to other resources' outputs), not as a note.
-pub const VERSION: u32 = 3;
+/// 4: `source` names the blueprint file and its SHA-256; `apply PLAN` plans it again and
+/// carries out only a plan equal to the saved one.
+pub const VERSION: u32 = 4;
+
+/// The blueprint file a plan was made from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    /// As given on the command line (relative to where `plan` ran, when it was).
+    pub path: String,
+    /// SHA-256 of the file's bytes, hex.
+    pub sha256: String,
+}
+
+impl Source {
+    pub fn of(path: &str, bytes: &[u8]) -> Self {
+        use sha2::{Digest, Sha256};
+        Source {
+            path: path.into(),
+            sha256: Sha256::digest(bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+        }
+    }
+}
 
 /// Something that changes nothing: a step only a person can take, or something AWS is
 /// still doing (verification, reverse DNS) that a later plan or `status` picks up. Any kind
@@ -75,9 +99,27 @@ pub struct Plan {
     /// The desired state the plan was made from, every output known when planning put in.
     /// Public data only.
     pub desired: Desired,
+    /// The blueprint file, when the plan was made from one.
+    pub source: Option<Source>,
 }
 
 impl Plan {
+    /// The top-level parts of the plan (`zones`, `gateway`, `desired`, ...) in which `other`
+    /// differs from it.
+    pub fn differences(&self, other: &Plan) -> Vec<String> {
+        let (a, b) = (serde_json::to_value(self), serde_json::to_value(other));
+        let (Ok(serde_json::Value::Object(a)), Ok(serde_json::Value::Object(b))) = (a, b) else {
+            return vec!["everything".into()];
+        };
+        let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+        keys.sort();
+        keys.dedup();
+        keys.into_iter()
+            .filter(|k| a.get(*k) != b.get(*k))
+            .cloned()
+            .collect()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.zones.is_empty() && self.ses.is_empty() && self.gateway.is_empty()
     }
