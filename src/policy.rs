@@ -130,6 +130,8 @@ struct Scope<'a> {
     /// Each outermost name the blueprint writes, and everything below it.
     names: BTreeSet<String>,
     role: String,
+    /// The gateway's DKIM key parameters: (private, public).
+    key: (String, String),
     owned: Value,
 }
 
@@ -159,8 +161,21 @@ impl<'a> Scope<'a> {
                 .as_ref()
                 .map(|g| g.names.role.clone())
                 .unwrap_or_default(),
+            key: desired
+                .gateway
+                .as_ref()
+                .map(|g| (g.names.key_private.clone(), g.names.key_public.clone()))
+                .unwrap_or_default(),
             owned: json!({ "StringEquals": { format!("aws:ResourceTag/{OWNER_TAG}"): desired.blueprint } }),
         }
+    }
+
+    /// The ARN of an SSM parameter of the blueprint's region (`name` starts with `/`).
+    fn parameter(&self, name: &str) -> String {
+        format!(
+            "arn:{}:ssm:{}:*:parameter{name}",
+            self.partition, self.region
+        )
     }
 
     /// (sid, resources, condition) of the statement an operation belongs to.
@@ -227,12 +242,17 @@ impl<'a> Scope<'a> {
                 ],
                 None,
             ),
-            (Target::GatewayKey, _) => (
-                "GatewayDkimKey",
-                vec![format!(
-                    "arn:{partition}:ssm:{region}:*:parameter/mailinfra/{}/*",
-                    self.blueprint
-                )],
+            // Only the public half is ever read (GetParameter): the private half is written
+            // and deleted, and its existence is seen through DescribeParameters (metadata).
+            // Neither the plan nor the apply role may read the private key.
+            (Target::GatewayKey, Access::Read) => (
+                "ReadGatewayPublicKey",
+                vec![self.parameter(&self.key.1)],
+                None,
+            ),
+            (Target::GatewayKey, Access::Write) => (
+                "WriteGatewayDkimKey",
+                vec![self.parameter(&self.key.0), self.parameter(&self.key.1)],
                 None,
             ),
             (Target::PublicParameter, _) => (

@@ -160,9 +160,47 @@ fn the_gateway_role_is_passed_only_to_ec2_and_changes_need_the_blueprints_tag() 
         "all"
     );
     assert_eq!(
-        by_sid("GatewayDkimKey")["Resource"],
-        serde_json::json!(["arn:aws:ssm:eu-west-1:*:parameter/mailinfra/all/*"])
+        by_sid("WriteGatewayDkimKey")["Resource"],
+        serde_json::json!([
+            "arn:aws:ssm:eu-west-1:*:parameter/mailinfra/all/dkim/mailinfra/private",
+            "arn:aws:ssm:eu-west-1:*:parameter/mailinfra/all/dkim/mailinfra/public"
+        ])
     );
+}
+
+/// Issue 12: the plan role could read `parameter/mailinfra/<blueprint>/*`, the DKIM private
+/// key included (under the default `aws/ssm` key, GetParameter decrypts). Only the public
+/// half is ever read, so neither role may read anything else of the key.
+#[test]
+fn no_role_may_read_the_private_key() {
+    for phase in [Phase::Plan, Phase::Apply] {
+        let doc = policy::build(&desired(EVERYTHING), phase);
+        for s in doc["Statement"].as_array().unwrap() {
+            let actions = s["Action"].as_array().unwrap();
+            let reads = actions
+                .iter()
+                .any(|a| a.as_str().unwrap().starts_with("ssm:GetParameter"));
+            if !reads {
+                continue;
+            }
+            for r in s["Resource"].as_array().unwrap() {
+                let r = r.as_str().unwrap();
+                let ours = r.contains(":parameter/mailinfra/") && !r.contains("/lock");
+                assert!(
+                    !ours || r.ends_with("/public"),
+                    "{phase:?}: {} may read {r}",
+                    s["Sid"]
+                );
+            }
+        }
+        assert_eq!(
+            statement(&doc, "ReadGatewayPublicKey")["Resource"],
+            serde_json::json!([
+                "arn:aws:ssm:eu-west-1:*:parameter/mailinfra/all/dkim/mailinfra/public"
+            ]),
+            "{phase:?}"
+        );
+    }
 }
 
 #[test]
