@@ -191,3 +191,44 @@ fn alias_bombs_and_oversized_input_stop_with_the_limit_named() {
         assert!(stderr.contains("1 problem in b.yaml"), "{stderr}");
     }
 }
+
+/// A misspelt region passed `validate` and failed later in an SDK error naming neither
+/// region nor host. Now it is caught offline, with the region it most likely meant; a region
+/// mailinfra does not know yet (AWS opens new ones) still passes.
+#[tokio::test]
+async fn a_misspelt_region_is_caught_before_any_request_with_a_suggestion() {
+    let acct = Account::new();
+    acct.write(
+        "typo.yaml",
+        "blueprint: acme\nregion: eu-wset-1\ndomains:\n  - domain: example.com\n    dmarc: { policy: none }\n",
+    );
+    acct.write(
+        "new.yaml",
+        "blueprint: acme\nregion: ap-southeast-9\ndomains:\n  - domain: example.com\n    dmarc: { policy: none }\n",
+    );
+    acct.write(
+        "none.yaml",
+        "blueprint: acme\ndomains:\n  - domain: example.com\n    dmarc: { policy: none }\n",
+    );
+    let run = acct.mailinfra(&["validate", "typo.yaml"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("typo.yaml:2:9: region: `eu-wset-1` is not an AWS region")
+            && run.stderr.contains("did you mean `eu-west-1`?"),
+        "{}",
+        run.stderr
+    );
+    let run = acct.mailinfra(&["validate", "new.yaml"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = acct.mailinfra(&["plan", "none.yaml", "--region", "us-eats-1"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("`--region us-eats-1` is not an AWS region")
+            && run.stderr.contains("did you mean `us-east-1`?"),
+        "{}",
+        run.stderr
+    );
+    assert!(acct.requests().is_empty(), "{:?}", acct.requests());
+}

@@ -148,6 +148,13 @@ fn region(c: &mut Checks, r: &Spanned<String>) {
             format!("`{}` is not an AWS region name", r.value),
             "use a region code such as `eu-west-1` or `ap-northeast-1`",
         );
+    } else if let Some(known) = crate::aws::partition::misspelt(&r.value) {
+        c.err(
+            r.pos,
+            "region",
+            format!("`{}` is not an AWS region", r.value),
+            format!("did you mean `{known}`?"),
+        );
     }
 }
 

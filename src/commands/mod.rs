@@ -82,6 +82,13 @@ pub fn settings(
 /// setup, the gateway's key and its boot script would otherwise be split between two
 /// regions, and what exists in the blueprint's region would be left behind.
 fn region(global: &crate::cli::Global, own: Option<&str>) -> Result<Option<String>, Failure> {
+    if let Some(flag) = &global.region
+        && let Some(known) = crate::aws::partition::misspelt(flag)
+    {
+        return Err(Failure::Refused(format!(
+            "`--region {flag}` is not an AWS region; nothing was sent to AWS\n  = hint: did you mean `{known}`?"
+        )));
+    }
     match (&global.region, own) {
         (Some(flag), Some(own)) if flag != own => Err(Failure::Refused(format!(
             "`--region {flag}` differs from the blueprint's `region: {own}`; nothing was sent to AWS\n  = hint: drop `--region` (the blueprint's region is used), or change `region:` in the blueprint"
