@@ -12,6 +12,7 @@ Exit codes:
   0  success (with --detailed-exitcode: success and no changes)
   1  error: invalid blueprint, conflict, AWS failure, refused confirmation
   2  changes present (only with --detailed-exitcode)
+  130  interrupted by Ctrl-C (apply, destroy: stopped after the step in flight)
 
 Environment: the standard AWS variables (AWS_PROFILE, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
 AWS_SESSION_TOKEN, AWS_ENDPOINT_URL, ...) work as in the AWS CLI; NO_COLOR turns colour off.";
@@ -31,6 +32,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// AWS profile from the shared config files (default: AWS_PROFILE, then `default`)
     #[arg(long, global = true, value_name = "NAME")]
@@ -65,6 +67,11 @@ pub enum Command {
         after_help = "Examples:\n  mailinfra plan blueprints/example.yaml\n  mailinfra plan blueprints/example.yaml --json\n  mailinfra plan blueprints/example.yaml --format markdown >> \"$GITHUB_STEP_SUMMARY\"\n  mailinfra plan blueprints/example.yaml --out plan.json   # review, then: mailinfra apply plan.json\n  mailinfra plan blueprints/example.yaml --detailed-exitcode  # 2 when there are changes"
     )]
     Plan(PlanArgs),
+    /// Print a plan saved with `plan --out` again, for review
+    #[command(
+        after_help = "Examples:\n  mailinfra show plan.json\n  mailinfra show plan.json --format markdown >> \"$GITHUB_STEP_SUMMARY\"\n\nOffline: nothing is sent to AWS."
+    )]
+    Show(ShowArgs),
     /// Make AWS match the blueprint (or carry out a saved plan)
     #[command(
         after_help = "Examples:\n  mailinfra apply blueprints/example.yaml          # asks before changing anything\n  mailinfra apply blueprints/example.yaml --yes    # for pipelines\n  mailinfra apply plan.json --yes                  # a saved plan, only if AWS is unchanged since"
@@ -142,6 +149,16 @@ pub enum PlanFormat {
     Text,
     Json,
     Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// A plan saved with `plan --out`
+    #[arg(value_name = "PLAN")]
+    pub plan: PathBuf,
+    /// How to print it
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
 }
 
 #[derive(Debug, Args)]

@@ -48,6 +48,7 @@ where
         Command::Validate(a) => commands::validate::run(a, &out),
         Command::Policy(a) => commands::policy::run(a, g, &out),
         Command::Schema => commands::schema::run(&out),
+        Command::Show(a) => commands::show::run(a, &out),
         Command::Render(a) => commands::render_files::run(a, g, &out),
         Command::Completions { shell } => commands::docs::completions(*shell, &out),
         Command::Man => commands::docs::man(&out),
@@ -66,6 +67,7 @@ where
                     | Command::Render(_)
                     | Command::Policy(_)
                     | Command::Schema
+                    | Command::Show(_)
                     | Command::Completions { .. }
                     | Command::Man => {
                         unreachable!("handled above")

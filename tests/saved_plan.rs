@@ -136,3 +136,31 @@ async fn a_saved_plan_whose_blueprint_changed_is_refused_and_an_unedited_one_app
     let again = acct.mailinfra(&["plan", "b.yaml", "--detailed-exitcode"]);
     assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
 }
+
+#[tokio::test]
+async fn show_prints_a_saved_plan_again_offline() {
+    let acct = Account::new();
+    acct.create_zone("example.com").await;
+    acct.write("b.yaml", GATEWAY);
+    let plan = acct.mailinfra(&["plan", "b.yaml", "--out", "p.json"]);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    let markdown = acct.mailinfra(&["plan", "b.yaml", "--format", "markdown"]);
+    let before = acct.requests();
+
+    let text = acct.mailinfra(&["show", "p.json"]);
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    assert_eq!(text.stdout, plan.stdout);
+    let json = acct.mailinfra(&["show", "p.json", "--format", "json"]);
+    let saved = std::fs::read_to_string(acct.dir.path().join("p.json")).unwrap();
+    assert_eq!(json.stdout, saved);
+    let md = acct.mailinfra(&["show", "p.json", "--format", "markdown"]);
+    assert_eq!(md.stdout, markdown.stdout);
+    let not_a_plan = acct.mailinfra(&["show", "b.yaml"]);
+    assert_eq!(not_a_plan.code, 1);
+    assert!(
+        not_a_plan.stderr.contains("b.yaml is not a saved plan"),
+        "{}",
+        not_a_plan.stderr
+    );
+    assert_eq!(acct.requests(), before, "show sends nothing to AWS");
+}

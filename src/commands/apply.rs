@@ -130,7 +130,7 @@ where
 
 /// A JSON document naming itself `mailinfra-plan` is a saved plan; anything else is taken
 /// for a blueprint.
-fn read_saved_plan(path: &Path) -> Result<Option<Plan>, Failure> {
+pub fn read_saved_plan(path: &Path) -> Result<Option<Plan>, Failure> {
     let Ok(text) = std::fs::read_to_string(path) else {
         return Ok(None);
     };

@@ -10,6 +10,7 @@ pub mod plan;
 pub mod policy;
 pub mod render_files;
 pub mod schema;
+pub mod show;
 pub mod status;
 pub mod validate;
 

@@ -3,7 +3,7 @@
 use super::{Failure, Outcome, Session, start};
 use crate::cli::{Global, PlanArgs, PlanFormat};
 use crate::output::Output;
-use crate::plan::render;
+use crate::plan::{Plan, render};
 
 pub async fn run(args: &PlanArgs, global: &Global, out: &Output) -> Outcome {
     let Session { plan, .. } = start(&args.file.file, global, out, |d| d).await?;
@@ -22,14 +22,19 @@ pub async fn run(args: &PlanArgs, global: &Global, out: &Output) -> Outcome {
     } else {
         args.format
     };
-    match format {
-        PlanFormat::Json => out.data(&format!("{json}\n")),
-        PlanFormat::Markdown => out.data(&render::markdown(&plan)),
-        PlanFormat::Text => out.data(&render::text(&plan, out.paint_out())),
-    }
+    print(&plan, &json, format, out);
     Ok(if args.detailed_exitcode && !plan.is_empty() {
         2
     } else {
         0
     })
+}
+
+/// Prints a plan (`json` is its JSON) in a format. Shared by `plan` and `show`.
+pub fn print(plan: &Plan, json: &str, format: PlanFormat, out: &Output) {
+    match format {
+        PlanFormat::Json => out.data(&format!("{json}\n")),
+        PlanFormat::Markdown => out.data(&render::markdown(plan)),
+        PlanFormat::Text => out.data(&render::text(plan, out.paint_out())),
+    }
 }
