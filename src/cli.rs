@@ -61,7 +61,7 @@ pub enum Command {
     #[command(
         after_help = "Example:\n  mailinfra validate blueprints/example.yaml\n\nNo credentials are needed and nothing is sent to AWS."
     )]
-    Validate(FileArg),
+    Validate(ValidateArgs),
     /// Read AWS and show what apply would change
     #[command(
         after_help = "Examples:\n  mailinfra plan blueprints/example.yaml\n  mailinfra plan blueprints/example.yaml --json\n  mailinfra plan blueprints/example.yaml --format markdown >> \"$GITHUB_STEP_SUMMARY\"\n  mailinfra plan blueprints/example.yaml --out plan.json   # review, then: mailinfra apply plan.json\n  mailinfra plan blueprints/example.yaml --detailed-exitcode  # 2 when there are changes"
@@ -149,6 +149,23 @@ pub enum PlanFormat {
     Text,
     Json,
     Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub file: FileArg,
+    /// How to report: text for people, json for tools, github for workflow annotations on the
+    /// blueprint's lines in a pull request
+    #[arg(long, value_enum, default_value_t = ValidateFormat::Text)]
+    pub format: ValidateFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ValidateFormat {
+    Text,
+    Json,
+    Github,
 }
 
 #[derive(Debug, Args)]

@@ -232,3 +232,46 @@ async fn a_misspelt_region_is_caught_before_any_request_with_a_suggestion() {
     );
     assert!(acct.requests().is_empty(), "{:?}", acct.requests());
 }
+
+/// For pull requests: the problems as data, and as GitHub workflow annotations on the
+/// blueprint's lines; the same problems as the text report.
+#[tokio::test]
+async fn validate_reports_as_json_and_as_github_annotations() {
+    let acct = Account::new();
+    acct.write("b.yaml", BROKEN);
+    let text = acct.mailinfra(&["validate", "b.yaml"]);
+    let problems = text.stderr.matches("\nerror: ").count() + 1;
+    assert!(problems >= 5, "{}", text.stderr);
+
+    let json = acct.mailinfra(&["validate", "b.yaml", "--format", "json"]);
+    assert_eq!(json.code, 1, "{}", json.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(doc["valid"], false);
+    assert_eq!(doc["problems"].as_array().unwrap().len(), problems);
+    assert_eq!(doc["problems"][0]["line"], 1);
+    assert_eq!(doc["problems"][0]["col"], 12);
+    assert_eq!(doc["problems"][0]["path"], "blueprint");
+
+    let github = acct.mailinfra(&["validate", "b.yaml", "--format", "github"]);
+    assert_eq!(github.code, 1, "{}", github.stderr);
+    let lines: Vec<&str> = github.stdout.lines().collect();
+    assert_eq!(lines.len(), problems, "{}", github.stdout);
+    assert!(
+        lines[0].starts_with(
+            "::error file=b.yaml,line=1,col=12,title=mailinfra%3A blueprint::`Acme Mail` is not a valid blueprint name"
+        ),
+        "{}",
+        lines[0]
+    );
+    assert!(lines.iter().all(|l| l.starts_with("::error file=b.yaml,")));
+
+    acct.write(
+        "ok.yaml",
+        "blueprint: acme\ndomains:\n  - domain: example.com\n    dmarc: { policy: none }\n",
+    );
+    let ok = acct.mailinfra(&["validate", "ok.yaml", "--format", "json"]);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&ok.stdout).unwrap();
+    assert_eq!(doc["valid"], true);
+    assert!(acct.requests().is_empty());
+}

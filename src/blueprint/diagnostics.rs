@@ -101,9 +101,86 @@ impl Report {
     }
 }
 
+impl Report {
+    /// The report as data: `{ "file", "valid", "problems": [{ "line", "col", "path",
+    /// "message", "hint" }] }` (`line`/`col` null where the position is unknown).
+    pub fn json(&self) -> serde_json::Value {
+        let problems: Vec<serde_json::Value> = self
+            .diagnostics
+            .iter()
+            .map(|d| {
+                serde_json::json!({
+                    "line": d.pos.map(|p| p.line),
+                    "col": d.pos.map(|p| p.col),
+                    "path": d.path,
+                    "message": d.message,
+                    "hint": d.hint,
+                })
+            })
+            .collect();
+        serde_json::json!({ "file": self.file, "valid": problems.is_empty(), "problems": problems })
+    }
+
+    /// One GitHub Actions workflow command per problem (`::error file=…,line=…,col=…::…`),
+    /// which the pull request shows on the blueprint's line.
+    pub fn github(&self) -> String {
+        let mut out = String::new();
+        for d in &self.diagnostics {
+            let mut props = format!("file={}", property(&self.file));
+            if let Some(p) = d.pos {
+                let _ = write!(props, ",line={},col={}", p.line, p.col);
+            }
+            let title = if d.path.is_empty() {
+                "mailinfra".to_owned()
+            } else {
+                format!("mailinfra: {}", d.path)
+            };
+            let _ = write!(props, ",title={}", property(&title));
+            let text = match &d.hint {
+                Some(h) => format!("{}\nhint: {h}", d.message),
+                None => d.message.clone(),
+            };
+            let _ = writeln!(out, "::error {props}::{}", data(&text));
+        }
+        out
+    }
+}
+
+/// A workflow command's message, escaped as the GitHub Actions runner reads it.
+fn data(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// A workflow command's property value: also `:` and `,` escaped.
+fn property(text: &str) -> String {
+    data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn github_annotations_are_escaped_and_point_at_the_line() {
+        let report = Report {
+            file: "mail,1.yaml".into(),
+            source: String::new(),
+            diagnostics: vec![
+                Diagnostic::new(Some(Pos { line: 2, col: 9 }), "region", "100% wrong: `x`")
+                    .hint("did you mean `eu-west-1`?"),
+            ],
+        };
+        assert_eq!(
+            report.github(),
+            "::error file=mail%2C1.yaml,line=2,col=9,title=mailinfra%3A region::100%25 wrong: `x`%0Ahint: did you mean `eu-west-1`?\n"
+        );
+        let json = report.json();
+        assert_eq!(json["valid"], false);
+        assert_eq!(json["problems"][0]["line"], 2);
+        assert_eq!(json["problems"][0]["hint"], "did you mean `eu-west-1`?");
+    }
 
     #[test]
     fn render_points_at_the_column() {
