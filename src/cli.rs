@@ -44,7 +44,8 @@ pub struct Global {
     /// Send every AWS request to this URL, e.g. a local emulator (default: AWS_ENDPOINT_URL)
     #[arg(long, global = true, value_name = "URL")]
     pub endpoint_url: Option<String>,
-    /// More detail on stderr: what was observed in AWS
+    /// More detail on stderr: what was observed in AWS (-v); and every AWS call with its host,
+    /// status, duration and attempts (-vv)
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// No progress on stderr (errors still print)

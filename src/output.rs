@@ -17,7 +17,7 @@ pub enum ColorChoice {
     Never,
 }
 
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Output {
     color_out: bool,
     color_err: bool,

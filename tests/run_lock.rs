@@ -240,3 +240,31 @@ async fn ctrl_c_stops_after_the_step_in_flight_and_the_next_apply_finishes() {
     assert!(!acct.records(&zone).await.is_empty());
     assert_eq!(acct.requests().get("ec2.AllocateAddress"), Some(&1));
 }
+
+/// `-vv` traces every AWS call: service and operation, host, status, duration.
+#[tokio::test]
+async fn very_verbose_traces_every_aws_call() {
+    let acct = Account::new();
+    acct.create_zone("example.com").await;
+    acct.write("b.yaml", GATEWAY);
+    let before: u64 = acct.requests().values().sum();
+    let run = acct.mailinfra(&["plan", "b.yaml", "-vv"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let made: u64 = acct.requests().values().sum::<u64>() - before;
+    let traced: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("aws: "))
+        .collect();
+    assert_eq!(traced.len() as u64, made, "{}", run.stderr);
+    let host = acct.endpoint.trim_start_matches("http://");
+    assert!(
+        traced.iter().any(
+            |l| l.starts_with(&format!("aws: ec2.DescribeInstances {host} 200 "))
+                && l.ends_with(" ms")
+        ),
+        "{traced:?}"
+    );
+    let quiet = acct.mailinfra(&["plan", "b.yaml", "-v"]);
+    assert!(!quiet.stderr.contains("aws: "), "{}", quiet.stderr);
+}

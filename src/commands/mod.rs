@@ -75,6 +75,8 @@ pub fn settings(
         profile: global.profile.clone(),
         region: region(global, blueprint_region)?,
         endpoint_url: global.endpoint_url.clone(),
+        trace: (global.verbose >= 2 && !global.quiet)
+            .then(|| Output::new(global.color, global.quiet, global.verbose)),
     })
 }
 
