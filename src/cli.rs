@@ -115,8 +115,15 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff), e.g. `mailinfra man > mailinfra.1`
-    Man,
+    /// Print the man page (roff), or write it and one page per command to a folder
+    #[command(
+        after_help = "Examples:\n  mailinfra man > mailinfra.1\n  mailinfra man --dir /usr/local/share/man/man1   # mailinfra.1, mailinfra-plan.1, ..."
+    )]
+    Man {
+        /// Write mailinfra.1 and mailinfra-COMMAND.1 for every command into this folder
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -51,7 +51,7 @@ where
         Command::Show(a) => commands::show::run(a, &out),
         Command::Render(a) => commands::render_files::run(a, g, &out),
         Command::Completions { shell } => commands::docs::completions(*shell, &out),
-        Command::Man => commands::docs::man(&out),
+        Command::Man { dir } => commands::docs::man(dir.as_deref(), &out),
         other => match tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -69,7 +69,7 @@ where
                     | Command::Schema
                     | Command::Show(_)
                     | Command::Completions { .. }
-                    | Command::Man => {
+                    | Command::Man { .. } => {
                         unreachable!("handled above")
                     }
                 }

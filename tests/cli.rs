@@ -185,3 +185,31 @@ async fn without_a_terminal_apply_asks_for_yes_and_nothing_is_coloured() {
     let never = acct.mailinfra(&["plan", "b.yaml", "--color", "never"]);
     assert!(!never.stdout.contains('\x1b'));
 }
+
+/// The man page names a page per command (`mailinfra-plan(1)`); `man --dir` writes every one
+/// of them, so none points nowhere.
+#[test]
+fn every_man_page_the_main_page_names_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("man1");
+    let run = bin(&["man", "--dir", out.to_str().unwrap()], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let main = std::fs::read_to_string(out.join("mailinfra.1")).unwrap();
+    assert_eq!(
+        main,
+        bin(&["man"], &[]).stdout,
+        "the same page as on stdout"
+    );
+    let named: Vec<&str> = main
+        .split("mailinfra\\-")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("(1)").map(|(name, _)| name))
+        .collect();
+    assert!(named.len() >= 10, "{named:?}");
+    for name in named {
+        let page = out.join(format!("mailinfra-{name}.1"));
+        let text = std::fs::read_to_string(&page)
+            .unwrap_or_else(|_| panic!("{} is named but not written", page.display()));
+        assert!(text.contains(&format!("mailinfra\\-{name}")), "{name}");
+    }
+}
