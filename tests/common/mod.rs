@@ -88,9 +88,16 @@ impl Account {
     /// `mailinfra ARGS` in the working folder, with only this account's settings in the
     /// environment and no terminal.
     fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(binary());
-        cmd.args(args)
-            .current_dir(self.dir.path())
+        let mut cmd = self.program(binary());
+        cmd.args(args);
+        cmd
+    }
+
+    /// Any program in the working folder, with only this account's settings in the
+    /// environment and no terminal.
+    pub fn program(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.current_dir(self.dir.path())
             .env_clear()
             .env("HOME", self.dir.path())
             .env("AWS_ACCESS_KEY_ID", self.access_key())
