@@ -68,6 +68,11 @@ pub enum Command {
         after_help = "Examples:\n  mailinfra plan blueprints/example.yaml\n  mailinfra plan blueprints/example.yaml --json\n  mailinfra plan blueprints/example.yaml --format markdown >> \"$GITHUB_STEP_SUMMARY\"\n  mailinfra plan blueprints/example.yaml --out plan.json   # review, then: mailinfra apply plan.json\n  mailinfra plan blueprints/example.yaml --detailed-exitcode  # 2 when there are changes"
     )]
     Plan(PlanArgs),
+    /// Write a blueprint describing the mail records (SPF, DMARC, DKIM) zones already hold
+    #[command(
+        after_help = "Examples:\n  mailinfra import --zone example.com --out mailinfra.yaml\n  mailinfra import --zone example.com --zone example.org --blueprint acme-mail\n\nEach record described gets an `adopt:` entry, so `mailinfra plan` right after changes\nonly the ownership records. Records the blueprint cannot describe exactly are left out and\nnamed on stderr."
+    )]
+    Import(ImportArgs),
     /// Print a plan saved with `plan --out` again, for review
     #[command(
         after_help = "Examples:\n  mailinfra show plan.json\n  mailinfra show plan.json --format markdown >> \"$GITHUB_STEP_SUMMARY\"\n\nOffline: nothing is sent to AWS."
@@ -174,6 +179,19 @@ pub enum ValidateFormat {
     Text,
     Json,
     Github,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// A Route 53 hosted zone to read (repeat for more)
+    #[arg(long = "zone", value_name = "ZONE", required = true)]
+    pub zones: Vec<String>,
+    /// The blueprint's name (default: the first zone's name with dots as hyphens)
+    #[arg(long, value_name = "NAME")]
+    pub blueprint: Option<String>,
+    /// Write the blueprint to this file instead of stdout
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -63,6 +63,7 @@ where
                     Command::Destroy(a) => commands::destroy::run(a, g, &out).await,
                     Command::Status(a) => commands::status::run(a, g, &out).await,
                     Command::Check(a) => commands::check::run(a, g, &out).await,
+                    Command::Import(a) => commands::import::run(a, g, &out).await,
                     Command::Validate(_)
                     | Command::Render(_)
                     | Command::Policy(_)

@@ -6,6 +6,7 @@ pub mod apply;
 pub mod check;
 pub mod destroy;
 pub mod docs;
+pub mod import;
 pub mod plan;
 pub mod policy;
 pub mod render_files;

@@ -8,6 +8,7 @@
 pub mod batch;
 pub mod diff;
 pub mod execute;
+pub mod import;
 pub mod observe;
 pub mod ownership;
 

@@ -67,7 +67,7 @@ pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Vec<ObservedZone>, 
     Ok(observed)
 }
 
-async fn list_zones(aws: &Aws) -> Result<Vec<HostedZone>, AwsError> {
+pub async fn list_zones(aws: &Aws) -> Result<Vec<HostedZone>, AwsError> {
     let mut zones = Vec::new();
     let mut marker: Option<String> = None;
     loop {

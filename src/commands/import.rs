@@ -1,0 +1,55 @@
+//! `mailinfra import`: write a blueprint describing the mail records (SPF, DMARC, DKIM keys)
+//! that Route 53 zones already hold, with `adopt:` for each, so that `plan` right after changes
+//! only the ownership records. What it cannot describe exactly is named on stderr and left
+//! out (dnscontrol's `get-zones` and Terraform's config generation are the model).
+
+use super::{Failure, Outcome, connect, settings};
+use crate::cli::{Global, ImportArgs};
+use crate::kinds::records::import::{self, Zone};
+use crate::kinds::records::observe::{list_records, list_zones};
+use crate::output::Output;
+
+pub async fn run(args: &ImportArgs, global: &Global, out: &Output) -> Outcome {
+    let aws = connect(&settings(global, None)?).await?;
+    let public: Vec<_> = list_zones(&aws)
+        .await?
+        .into_iter()
+        .filter(|z| !z.private)
+        .collect();
+    let mut zones = Vec::new();
+    for name in &args.zones {
+        let want = name.trim_end_matches('.').to_ascii_lowercase();
+        let zone = public.iter().find(|z| z.name == want).ok_or_else(|| {
+            Failure::Refused(format!(
+                "no public hosted zone `{want}` in this account; nothing was written"
+            ))
+        })?;
+        out.progress(&format!("reading zone {want} ({})...", zone.id));
+        zones.push(Zone {
+            name: want,
+            records: list_records(&aws, &zone.id).await?,
+        });
+    }
+    let name = args
+        .blueprint
+        .clone()
+        .unwrap_or_else(|| zones[0].name.replace('.', "-").chars().take(63).collect());
+    let imported = import::blueprint(&name, global.region.as_deref(), &zones);
+    for skipped in &imported.skipped {
+        out.warn(&format!("left out: {skipped}"));
+    }
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, &imported.yaml)
+                .map_err(|e| Failure::Refused(format!("cannot write `{}`: {e}", path.display())))?;
+            out.progress(&format!(
+                "wrote {} describing {} record(s); next: `mailinfra plan {}`",
+                path.display(),
+                imported.described,
+                path.display()
+            ));
+        }
+        None => out.data(&imported.yaml),
+    }
+    Ok(0)
+}
