@@ -214,6 +214,19 @@ async fn an_unowned_spf_is_a_conflict_until_adopted() {
             run.stderr
         );
     }
+    // In a CI job summary the reason shows too, not an empty section.
+    let md = acct.mailinfra(&["plan", "b.yaml", "--format", "markdown"]);
+    assert_eq!(md.code, 1);
+    assert!(
+        md.stdout
+            .starts_with("### mailinfra plan for `b.yaml` failed")
+            && md
+                .stdout
+                .contains("already has an SPF record that mailinfra does not own")
+            && md.stdout.contains("Nothing was changed."),
+        "{}",
+        md.stdout
+    );
     // Nothing was written.
     let after = acct.requests();
     assert_eq!(
@@ -572,4 +585,35 @@ async fn octal_escapes_in_a_txt_value_are_the_same_text() {
     .await
     .unwrap();
     assert_clean(&acct, "b.yaml");
+}
+
+/// A TTL-only change shows its TTLs in the Markdown plan (the pull-request summary), not an
+/// "update" whose two sides read the same.
+#[tokio::test]
+async fn a_ttl_change_shows_in_the_markdown_plan() {
+    let acct = Account::new();
+    acct.create_zone("example.com").await;
+    acct.create_zone("example.org").await;
+    acct.write("b.yaml", THREE_DOMAINS);
+    apply(&acct, "b.yaml");
+    acct.write(
+        "b.yaml",
+        &THREE_DOMAINS.replace(
+            "  - domain: example.org\n",
+            "  - domain: example.org\n    ttl: 3600\n",
+        ),
+    );
+    let md = acct.mailinfra(&["plan", "b.yaml", "--format", "markdown"]);
+    assert_eq!(md.code, 0, "{}", md.stderr);
+    let row = md
+        .stdout
+        .lines()
+        .find(|l| l.contains("`dns._dmarc.example.org.TXT`"))
+        .unwrap_or_else(|| panic!("{}", md.stdout));
+    assert!(
+        row.contains(
+            "| TTL 300<br>`\"v=DMARC1; p=reject\"` | TTL 3600<br>`\"v=DMARC1; p=reject\"` |"
+        ),
+        "{row}"
+    );
 }

@@ -6,7 +6,24 @@ use crate::output::Output;
 use crate::plan::{Plan, render};
 
 pub async fn run(args: &PlanArgs, global: &Global, out: &Output) -> Outcome {
-    let Session { plan, .. } = start(&args.file.file, global, out, |d| d).await?;
+    let format = if args.json {
+        PlanFormat::Json
+    } else {
+        args.format
+    };
+    let Session { plan, .. } = match start(&args.file.file, global, out, |d| d).await {
+        Ok(session) => session,
+        Err(e) => {
+            // A job summary gets the reason, not an empty section; stderr has it as usual.
+            if format == PlanFormat::Markdown {
+                out.data(&render::markdown_failure(
+                    &args.file.file.display().to_string(),
+                    &e.to_string(),
+                ));
+            }
+            return Err(e);
+        }
+    };
     let json = serde_json::to_string_pretty(&plan).map_err(|e| Failure::Refused(e.to_string()))?;
     if let Some(path) = &args.out {
         std::fs::write(path, format!("{json}\n"))
@@ -17,11 +34,6 @@ pub async fn run(args: &PlanArgs, global: &Global, out: &Output) -> Outcome {
             path.display()
         ));
     }
-    let format = if args.json {
-        PlanFormat::Json
-    } else {
-        args.format
-    };
     print(&plan, &json, format, out);
     Ok(if args.detailed_exitcode && !plan.is_empty() {
         2

@@ -348,6 +348,17 @@ pub fn markdown(plan: &Plan) -> String {
     out
 }
 
+/// The Markdown of a plan that could not be made: the error as the terminal shows it, so a
+/// job summary or pull-request comment says why instead of nothing.
+pub fn markdown_failure(file: &str, error: &str) -> String {
+    let fence = "```";
+    format!(
+        "### mailinfra plan for `{}` failed\n\n{fence}text\n{}\n{fence}\n\nNothing was changed.\n",
+        cell(file),
+        error.trim_end().replace(fence, "'''")
+    )
+}
+
 /// One zone's section: its tag change and a table of its record changes.
 fn zone_markdown(out: &mut String, blueprint: &str, zone: &ZonePlan) {
     let _ = writeln!(out, "#### Zone `{}` ({})\n", zone.zone, zone.zone_id);
@@ -384,17 +395,25 @@ fn zone_markdown(out: &mut String, blueprint: &str, zone: &ZonePlan) {
             .unwrap_or_default()
     };
     for c in &zone.changes {
-        let after = match &c.pending {
+        let mut after = match &c.pending {
             Some(p) => cell(&p.content.describe()),
             None => values(&c.after),
         };
+        let mut before = values(&c.before);
+        // A TTL change is a change: show it, or an update reads the same on both sides.
+        if let (Some(b), Some(a)) = (&c.before, &c.after)
+            && b.ttl != a.ttl
+        {
+            before = format!("TTL {}<br>{before}", b.ttl);
+            after = format!("TTL {}<br>{after}", a.ttl);
+        }
         let _ = writeln!(
             out,
             "| {} | `{}` | {} | {} | {} |",
             verb(c.action).1,
             cell(&c.address),
             c.purpose.map_or("", |p| p.label()),
-            values(&c.before),
+            before,
             after
         );
     }
