@@ -753,6 +753,11 @@ pub fn reports(
             ],
         },
     ];
+    // Acknowledged in the blueprint: done, not repeated.
+    out.retain(|r| {
+        !(r.address == "gateway.report.port25" && g.acknowledged.port25_released
+            || r.address == "gateway.report.senders" && g.acknowledged.senders_configured)
+    });
     out.extend(image_report(g, o, serving));
     out.extend(ptr_update.map(|u| reverse_dns_report(&ip, u)));
     out

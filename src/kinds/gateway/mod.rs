@@ -97,6 +97,17 @@ pub struct DesiredGateway {
     pub ingress: Vec<Ingress>,
     pub names: Names,
     pub render: Gateway,
+    /// The to-dos a person has acknowledged in the blueprint.
+    #[serde(default)]
+    pub acknowledged: Acknowledged,
+}
+
+/// To-dos only a person can do, marked done in the blueprint (`port25_released`,
+/// `senders_configured`) so that plans stop repeating them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Acknowledged {
+    pub port25_released: bool,
+    pub senders_configured: bool,
 }
 
 impl DesiredGateway {
@@ -176,6 +187,10 @@ pub fn from_blueprint(bp: &Blueprint) -> Option<DesiredGateway> {
             key_parameter: names.key_private.clone(),
         },
         names,
+        acknowledged: Acknowledged {
+            port25_released: g.port25_released,
+            senders_configured: g.senders_configured,
+        },
     })
 }
 
