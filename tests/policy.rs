@@ -406,7 +406,11 @@ fn a_policy_over_iams_size_limit_is_cut_into_documents_granting_the_same() {
             let unique: BTreeSet<&str> = sids.iter().copied().collect();
             assert_eq!(sids.len(), unique.len(), "Sids are unique in a document");
         }
-        assert_eq!(grants(&docs), grants(std::slice::from_ref(&whole)), "{n} domains");
+        assert_eq!(
+            grants(&docs),
+            grants(std::slice::from_ref(&whole)),
+            "{n} domains"
+        );
         if policy::size(&whole) <= policy::MAX_POLICY_CHARS {
             assert_eq!(docs, vec![whole], "a policy that fits stays one document");
         }
