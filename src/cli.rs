@@ -101,7 +101,7 @@ pub enum Command {
     Schema,
     /// Print the least-privilege IAM policy a CI role needs to plan or apply the blueprint
     #[command(
-        after_help = "Examples:\n  mailinfra policy blueprints/example.yaml --for plan   > plan-role.json\n  mailinfra policy blueprints/example.yaml --for apply  > apply-role.json\n\nOffline: no credentials are needed and nothing is sent to AWS."
+        after_help = "Examples:\n  mailinfra policy blueprints/example.yaml --for plan   > plan-role.json\n  mailinfra policy blueprints/example.yaml --for apply  > apply-role.json\n  mailinfra policy blueprints/large.yaml --for apply --out-dir apply-policy\n\nA policy over IAM's 6,144-character managed-policy limit is printed as a JSON array of\ndocuments (with a warning); attach each as its own managed policy.\n\nOffline: no credentials are needed and nothing is sent to AWS."
     )]
     Policy(PolicyArgs),
     /// Check deliverability as a receiver sees it: SPF, DKIM, DMARC, A/PTR, blocklists, MAIL FROM
@@ -254,6 +254,10 @@ pub struct PolicyArgs {
     /// Which role: `plan` reads only; `apply` (also for destroy) reads and writes
     #[arg(long = "for", value_enum, default_value_t = crate::policy::Phase::Apply)]
     pub r#for: crate::policy::Phase,
+    /// Write each policy document to DIR/policy-1.json, policy-2.json, … instead of printing
+    /// (a policy over IAM's 6,144-character limit is several documents)
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

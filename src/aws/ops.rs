@@ -38,14 +38,25 @@ pub enum Target {
     Identity,
     /// An SES configuration set.
     ConfigurationSet,
-    /// Creates an EC2 resource (tagged at creation).
-    Ec2Create,
+    /// Creates the gateway's security group in the VPC (tagged at creation).
+    SecurityGroupCreate,
+    /// Allocates the gateway's Elastic IP (tagged at creation).
+    AddressCreate,
+    /// Launches the gateway instance (RunInstances: one statement per resource type).
+    Launch,
+    /// Tags given in a create request (`ec2:CreateTags`, implied).
+    TagOnCreate,
     /// Acts on an EC2 resource that carries the blueprint's tag.
     Ec2Tagged,
     /// Reads EC2 (IAM grants EC2 reads only on `*`).
     Ec2Read,
     /// The gateway's IAM role and instance profile.
     GatewayRole,
+    /// Creates the gateway's role with its tags (`iam:CreateRole` and the implied
+    /// `iam:TagRole`).
+    GatewayRoleCreate,
+    /// Passes the gateway's role to EC2 (`iam:PassRole`, implied by the launch).
+    PassGatewayRole,
     /// The gateway's DKIM key parameters.
     GatewayKey,
     /// Public SSM parameters (the image id).
@@ -95,6 +106,57 @@ impl Op {
         format!("{prefix}:{}", self.name)
     }
 }
+
+/// A permission AWS checks besides an operation's own, with no API call of its own:
+/// granted whenever one of the operations `by` is.
+#[derive(Debug)]
+pub struct Implied {
+    pub op: Op,
+    pub by: &'static [&'static Op],
+}
+
+/// Tag-on-create: "If tags are specified in the resource-creating action, Amazon performs
+/// additional authorization on the `ec2:CreateTags` action" (EC2 User Guide, "Grant
+/// permission to tag Amazon EC2 resources during creation",
+/// https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/supported-iam-actions-tagging.html).
+pub const CREATE_TAGS: Implied = Implied {
+    op: Op {
+        service: Service::Ec2,
+        name: "CreateTags",
+        access: Access::Write,
+        target: Target::TagOnCreate,
+        need: Need::Gateway,
+    },
+    by: &[&RUN_INSTANCES, &CREATE_SECURITY_GROUP, &ALLOCATE_ADDRESS],
+};
+
+/// CreateRole with `Tags` also needs `iam:TagRole`: without it IAM answers "not authorized
+/// to perform: iam:TagRole" (https://github.com/openshift/installer/issues/1073).
+pub const TAG_ROLE: Implied = Implied {
+    op: Op {
+        service: Service::Iam,
+        name: "TagRole",
+        access: Access::Write,
+        target: Target::GatewayRoleCreate,
+        need: Need::Gateway,
+    },
+    by: &[&CREATE_ROLE],
+};
+
+/// Launching with an instance profile passes its role to EC2.
+pub const PASS_ROLE: Implied = Implied {
+    op: Op {
+        service: Service::Iam,
+        name: "PassRole",
+        access: Access::Write,
+        target: Target::PassGatewayRole,
+        need: Need::Gateway,
+    },
+    by: &[&RUN_INSTANCES],
+};
+
+/// Every implied permission.
+pub const IMPLIED: &[&Implied] = &[&PASS_ROLE, &CREATE_TAGS, &TAG_ROLE];
 
 macro_rules! ops {
     ($($id:ident = $svc:ident $name:literal $access:ident $target:ident $need:ident;)*) => {
@@ -161,7 +223,7 @@ ops! {
     DESCRIBE_PARAMETERS = Ssm "DescribeParameters" Read Account Gateway;
     GET_PARAMETER = Ssm "GetParameter" Read GatewayKey Gateway;
     GET_PUBLIC_PARAMETER = Ssm "GetParameter" Read PublicParameter Gateway;
-    CREATE_ROLE = Iam "CreateRole" Write GatewayRole Gateway;
+    CREATE_ROLE = Iam "CreateRole" Write GatewayRoleCreate Gateway;
     PUT_ROLE_POLICY = Iam "PutRolePolicy" Write GatewayRole Gateway;
     CREATE_INSTANCE_PROFILE = Iam "CreateInstanceProfile" Write GatewayRole Gateway;
     ADD_ROLE_TO_INSTANCE_PROFILE = Iam "AddRoleToInstanceProfile" Write GatewayRole Gateway;
@@ -171,13 +233,13 @@ ops! {
     DELETE_ROLE = Iam "DeleteRole" Write GatewayRole Gateway;
     PUT_PARAMETER = Ssm "PutParameter" Write GatewayKey Gateway;
     DELETE_PARAMETERS = Ssm "DeleteParameters" Write GatewayKey Gateway;
-    CREATE_SECURITY_GROUP = Ec2 "CreateSecurityGroup" Write Ec2Create Gateway;
+    CREATE_SECURITY_GROUP = Ec2 "CreateSecurityGroup" Write SecurityGroupCreate Gateway;
     AUTHORIZE_SECURITY_GROUP_INGRESS = Ec2 "AuthorizeSecurityGroupIngress" Write Ec2Tagged Gateway;
     REVOKE_SECURITY_GROUP_INGRESS = Ec2 "RevokeSecurityGroupIngress" Write Ec2Tagged Gateway;
     DELETE_SECURITY_GROUP = Ec2 "DeleteSecurityGroup" Write Ec2Tagged Gateway;
-    RUN_INSTANCES = Ec2 "RunInstances" Write Ec2Create Gateway;
+    RUN_INSTANCES = Ec2 "RunInstances" Write Launch Gateway;
     TERMINATE_INSTANCES = Ec2 "TerminateInstances" Write Ec2Tagged Gateway;
-    ALLOCATE_ADDRESS = Ec2 "AllocateAddress" Write Ec2Create Gateway;
+    ALLOCATE_ADDRESS = Ec2 "AllocateAddress" Write AddressCreate Gateway;
     ASSOCIATE_ADDRESS = Ec2 "AssociateAddress" Write Ec2Tagged Gateway;
     RELEASE_ADDRESS = Ec2 "ReleaseAddress" Write Ec2Tagged Gateway;
     MODIFY_ADDRESS_ATTRIBUTE = Ec2 "ModifyAddressAttribute" Write Ec2Tagged Gateway;

@@ -18,6 +18,12 @@ use crate::mail::gateway::Gateway;
 pub const CONFIG_TAG: &str = "mailinfra:config";
 /// The name of the role's one inline policy.
 pub const ROLE_POLICY: &str = "read-own-dkim-key";
+/// The AWS account that owns Debian's official images in the `aws` partition, the owner
+/// infrastructure code filters Debian images by (`owners = ["136693071363"]`); the images
+/// are listed at https://wiki.debian.org/Cloud/AmazonEC2Image. Debian's accounts in
+/// `aws-cn` and `aws-us-gov` are not confirmed here, so nothing relies on them there.
+pub const DEBIAN_OWNER: &str = "136693071363";
+
 /// Debian's public SSM parameter for the latest Debian 12 image of an architecture as EC2
 /// names it (`x86_64`, `arm64`), or `None` for one Debian does not publish. Debian names
 /// x86_64 `amd64` (https://wiki.debian.org/Cloud/AmazonEC2Image).

@@ -22,6 +22,19 @@ pub enum ChangeAction {
     Delete,
 }
 
+impl ChangeAction {
+    /// Every action mailinfra sends (it never sends `UPSERT`).
+    pub const ALL: [ChangeAction; 2] = [ChangeAction::Create, ChangeAction::Delete];
+
+    /// As Route 53 spells it (`CREATE`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeAction::Create => "CREATE",
+            ChangeAction::Delete => "DELETE",
+        }
+    }
+}
+
 /// One element of a change batch.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Change {

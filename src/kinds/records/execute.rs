@@ -191,10 +191,7 @@ fn to_sdk(action: ChangeAction, set: &RecordSet) -> Result<r53::Change, AwsError
         .build()
         .map_err(build)?;
     r53::Change::builder()
-        .action(match action {
-            ChangeAction::Create => r53::ChangeAction::Create,
-            ChangeAction::Delete => r53::ChangeAction::Delete,
-        })
+        .action(r53::ChangeAction::from(action.as_str()))
         .resource_record_set(rrset)
         .build()
         .map_err(build)
