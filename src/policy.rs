@@ -461,12 +461,12 @@ impl<'a> Scope<'a> {
             // Neither the plan nor the apply role may read the private key.
             (Target::GatewayKey, Access::Read) => one((
                 "ReadGatewayPublicKey",
-                vec![self.parameter(&self.key().1)],
+                vec![self.parameter(self.key().1)],
                 None,
             )),
             (Target::GatewayKey, Access::Write) => one((
                 "WriteGatewayDkimKey",
-                vec![self.parameter(&self.key().0), self.parameter(&self.key().1)],
+                vec![self.parameter(self.key().0), self.parameter(self.key().1)],
                 None,
             )),
             (Target::PublicParameter, _) => one((
