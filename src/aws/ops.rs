@@ -154,6 +154,8 @@ ops! {
     GET_ROLE = Iam "GetRole" Read GatewayRole Gateway;
     DESCRIBE_INSTANCE_TYPES = Ec2 "DescribeInstanceTypes" Read Ec2Read Gateway;
     DESCRIBE_IMAGES = Ec2 "DescribeImages" Read Ec2Read Gateway;
+    DESCRIBE_INSTANCE_ATTRIBUTE = Ec2 "DescribeInstanceAttribute" Read Ec2Read Gateway;
+    GATEWAY_CALLER_IDENTITY = Sts "GetCallerIdentity" Read Free Gateway;
     DESCRIBE_INSTANCE_TYPE_OFFERINGS = Ec2 "DescribeInstanceTypeOfferings" Read Ec2Read Gateway;
     DESCRIBE_ROUTE_TABLES = Ec2 "DescribeRouteTables" Read Ec2Read Gateway;
     GET_INSTANCE_PROFILE = Iam "GetInstanceProfile" Read GatewayRole Gateway;
