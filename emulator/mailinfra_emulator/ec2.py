@@ -369,6 +369,67 @@ def _install_default_vpc_gateway():
     EC2Backend.create_default_vpc = create_default_vpc
 
 
+def _install_launch_defaults(InstanceResponse):
+    """What EC2 fills in at launch that moto does not.
+
+    - IMDS hop limit: without `HttpPutResponseHopLimit`, an image registered with
+      `ImdsSupport: v2.0` gets 2, not 1 (InstanceMetadataOptionsRequest, "Default"; moto
+      always said 1).
+    - A block device mapping for the image's root device without `VolumeSize` takes the size of
+      the image's root snapshot (8 GiB here, as moto's default root volume); moto left it empty.
+    """
+    from moto.ec2.responses.amis import AmisResponse
+
+    inner = InstanceResponse.run_instances
+
+    def run_instances(self):
+        options = self._get_param("MetadataOptions", {}) or {}
+        image = self.ec2_backend.amis.get(self._get_param("ImageId"))
+        root = getattr(image, "root_device_name", None)
+        for mapping in self._get_param("BlockDeviceMappings", []) or []:
+            ebs = mapping.get("Ebs")
+            if ebs is not None and mapping.get("DeviceName") == root and ebs.get("VolumeSize") is None and not ebs.get("SnapshotId"):
+                ebs["VolumeSize"] = 8
+        result = inner(self)
+        reservation = result.result if hasattr(result, "result") else getattr(result, "_result", None)
+        for instance in getattr(reservation, "instances", None) or []:
+            if options.get("HttpPutResponseHopLimit") is None and getattr(image, "imds_support", None) == "v2.0":
+                instance.metadata_options.http_put_response_hop_limit = 2
+        return result
+
+    InstanceResponse.run_instances = run_instances
+
+    # ModifyInstanceAttribute `UserData` is a blob: the query protocol carries it base64 and
+    # moto's parser hands over the decoded bytes, which moto then refused as "Invalid BASE64".
+    from moto.core.types import Base64EncodedString
+    from moto.ec2.responses import instances as instance_responses
+
+    parse = instance_responses.parse_user_data
+
+    def parse_user_data(value):
+        if isinstance(value, bytes):
+            return Base64EncodedString.from_raw_bytes(value)
+        return parse(value)
+
+    instance_responses.parse_user_data = parse_user_data
+
+    # RegisterImage keeps `ImdsSupport`, `Architecture` and `RootDeviceName` (moto dropped
+    # them; AWS's default architecture for an EBS-backed image is i386).
+    original_register = AmisResponse.register_image
+
+    def register_image(self):
+        result = original_register(self)
+        payload = result.result if hasattr(result, "result") else getattr(result, "_result", {})
+        ami = self.ec2_backend.amis.get((payload or {}).get("ImageId"))
+        if ami is not None:
+            ami.imds_support = self._get_param("ImdsSupport")
+            ami.architecture = self._get_param("Architecture") or "i386"
+            ami.root_device_name = self._get_param("RootDeviceName") or ami.root_device_name
+        return result
+
+    AmisResponse.register_image = register_image
+
+
 def install() -> None:
     from moto.core.responses import ActionResult
     from moto.ec2.models import amis as ami_models
@@ -420,6 +481,7 @@ def install() -> None:
         return result
 
     InstanceResponse.run_instances = run_instances
+    _install_launch_defaults(InstanceResponse)
 
     # moto answers every RunInstances with `pending`; an instance a repeated token returns may
     # since have stopped or terminated, and EC2 reports that state.

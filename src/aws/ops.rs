@@ -50,6 +50,8 @@ pub enum Target {
     Ec2Tagged,
     /// Reads EC2 (IAM grants EC2 reads only on `*`).
     Ec2Read,
+    /// Reads an instance's attribute: the one EC2 read that takes an instance ARN.
+    Ec2InstanceRead,
     /// The gateway's IAM role and instance profile.
     GatewayRole,
     /// Creates the gateway's role with its tags (`iam:CreateRole` and the implied
@@ -216,6 +218,8 @@ ops! {
     GET_ROLE = Iam "GetRole" Read GatewayRole Gateway;
     DESCRIBE_INSTANCE_TYPES = Ec2 "DescribeInstanceTypes" Read Ec2Read Gateway;
     DESCRIBE_IMAGES = Ec2 "DescribeImages" Read Ec2Read Gateway;
+    DESCRIBE_INSTANCE_ATTRIBUTE = Ec2 "DescribeInstanceAttribute" Read Ec2InstanceRead Gateway;
+    GATEWAY_CALLER_IDENTITY = Sts "GetCallerIdentity" Read Free Gateway;
     DESCRIBE_INSTANCE_TYPE_OFFERINGS = Ec2 "DescribeInstanceTypeOfferings" Read Ec2Read Gateway;
     DESCRIBE_ROUTE_TABLES = Ec2 "DescribeRouteTables" Read Ec2Read Gateway;
     GET_INSTANCE_PROFILE = Iam "GetInstanceProfile" Read GatewayRole Gateway;

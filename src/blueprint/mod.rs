@@ -197,7 +197,8 @@ pub struct GatewaySpec {
     /// group): private IPv4 ranges only (RFC 1918, RFC 6598), or the gateway is an open relay.
     #[schemars(length(min = 1), inner(regex(pattern = pattern::PRIVATE_V4)))]
     pub relay_from: Vec<Spanned<String>>,
-    /// Also accept mail on the submission port 587.
+    /// Removed: must be false. The gateway listens on port 25 only; port 587 without
+    /// authentication would be a second port 25 (docs/gateway.md).
     #[serde(default)]
     pub submission: bool,
     /// A person has had AWS lift the port-25 restriction on the account (and checked the

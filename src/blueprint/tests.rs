@@ -526,3 +526,18 @@ fn a_46_character_name_fits_iam_with_a_gateway() {
         crate::mail::gateway::IAM_NAME_MAX
     );
 }
+
+#[test]
+fn the_submission_port_is_refused() {
+    let source = "blueprint: acme\nregion: eu-west-1\ngateway:\n  hostname: mail.example.com\n  relay_from: [10.0.0.0/16]\n  submission: true\n";
+    let found = problems(source);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0]
+            .2
+            .starts_with("`submission: true` is no longer accepted: port 587 without authentication would be a second port 25"),
+        "{found:?}"
+    );
+    let without = source.replace("  submission: true\n", "  submission: false\n");
+    assert_eq!(problems(&without), Vec::new());
+}

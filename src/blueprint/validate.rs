@@ -284,6 +284,14 @@ fn gateway(c: &mut Checks, g: &GatewaySpec, has_region: bool) {
         );
     }
     relay_ranges(c, g);
+    if g.submission {
+        c.err(
+            g.pos,
+            "gateway.submission",
+            "`submission: true` is no longer accepted: port 587 without authentication would be a second port 25, open to the same hosts with none of what submission promises (SASL, forced TLS)",
+            "remove the line; applications send through the gateway on port 25 from `relay_from`",
+        );
+    }
     instance(c, g);
     c.selector(&g.dkim_selector, "gateway.dkim.selector", "`mta1`");
 }

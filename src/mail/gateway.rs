@@ -16,7 +16,6 @@ pub struct Gateway {
     pub hostname: String,
     pub region: String,
     pub relay_from: Vec<String>,
-    pub submission: bool,
     pub selector: String,
     /// Domains whose mail the gateway signs (those with `send_via: [gateway]`).
     pub signing_domains: Vec<String>,
@@ -123,12 +122,6 @@ impl Gateway {
         for (k, v) in self.main_cf() {
             let _ = writeln!(postconf, "postconf -e '{k} = {v}'");
         }
-        if self.submission {
-            postconf.push_str(concat!(
-                "postconf -M 'submission/inet=submission inet n - y - - smtpd'\n",
-                "postconf -P 'submission/inet/syslog_name=postfix/submission'\n",
-            ));
-        }
         let mut opendkim_files = String::new();
         for (path, body) in [
             ("/etc/opendkim.conf", self.opendkim_conf()),
@@ -213,7 +206,6 @@ mod tests {
             hostname: "mail.example.com".into(),
             region: "eu-west-1".into(),
             relay_from: vec!["10.0.0.0/16".into()],
-            submission: true,
             selector: "mta1".into(),
             signing_domains: vec!["example.com".into(), "example.net".into()],
             key_parameter: "/mailinfra/acme-mail/dkim/mta1/private".into(),

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::blueprint::{Blueprint, DEFAULT_TTL, DkimSpec, DomainSpec};
 use crate::kinds::gateway::{self, DesiredGateway};
+use crate::kinds::records::ownership::Writable;
 use crate::kinds::ses::{self, DesiredSes, DkimSetting, ObservedSes, mail_from_mx};
 use crate::mail::record::{Purpose, RType};
 use crate::mail::{dkim, dmarc, spf, txt};
@@ -264,6 +265,10 @@ pub struct Desired {
     /// being removed (its names are derived from the blueprint).
     #[serde(default)]
     pub gateway_scope: Option<DesiredGateway>,
+    /// The record names and types the blueprint can write, whatever it wants now: the only
+    /// ones whose ownership records count (`ownership::Writable`). Kept by `nothing`.
+    #[serde(default)]
+    pub writable: Writable,
 }
 
 impl Desired {
@@ -393,7 +398,30 @@ pub fn from_blueprint(bp: &Blueprint) -> Desired {
         ses: ses::from_blueprint(bp),
         gateway: gateway::from_blueprint(bp),
         gateway_scope: gateway::from_blueprint(bp),
+        writable: writable(bp),
     }
+}
+
+/// What the blueprint can write for each of its domains (SPF, DMARC, any DKIM selector as
+/// TXT or Easy DKIM CNAME, its MAIL FROM MX and TXT) and its gateway's A record.
+fn writable(bp: &Blueprint) -> Writable {
+    let mut w = Writable::default();
+    let selector = bp.gateway.as_ref().map(|g| g.dkim_selector.value.as_str());
+    for d in &bp.domains {
+        let name = &d.domain.value;
+        w.add(name, RType::Txt);
+        w.add(&format!("_dmarc.{name}"), RType::Txt);
+        let any_selector = dkim::record_name("*", name);
+        w.add(&any_selector, RType::Txt);
+        w.add(&any_selector, RType::Cname);
+        for key in d.records(selector) {
+            w.add(&key.name, key.rtype);
+        }
+    }
+    if let Some(g) = &bp.gateway {
+        w.add(&g.hostname.value, RType::A);
+    }
+    w
 }
 
 /// The records one domain publishes itself: SPF, DMARC, DKIM keys, and the gateway's key

@@ -56,7 +56,7 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Result<Plan, Vec<Conflict
     }
 
     for oz in &observed.zones {
-        let (zone, owned) = records::diff::zone(desired, oz, &mut conflicts);
+        let (zone, owned) = records::diff::zone(desired, oz, &mut conflicts, &mut reports);
         owned_total += owned;
         zones.extend(zone);
     }

@@ -66,6 +66,17 @@ fn desired(records: Vec<DesiredRecord>, adopt: &[&str]) -> Desired {
         ses: Default::default(),
         gateway: None,
         gateway_scope: None,
+        writable: {
+            let mut w = crate::kinds::records::ownership::Writable::default();
+            for name in [
+                "example.com",
+                "_dmarc.example.com",
+                "*._domainkey.example.com",
+            ] {
+                w.add(name, "TXT".into());
+            }
+            w
+        },
     }
 }
 
@@ -537,6 +548,7 @@ fn gateway_plan(
             subnet_id: "subnet-1".into(),
             private_ip: Some("10.0.0.5".into()),
             config: Some(launched.config_hash("subnet-1")),
+            user_data: Some(launched.user_data_sha256()),
             launched: 1,
         }],
         eips: vec![ObservedEip {
@@ -945,4 +957,73 @@ mod ses_tests {
             "{err:?}"
         );
     }
+}
+
+/// A forged ownership record naming the blueprint: at a name or type it never writes, or in
+/// a zone it does not name, it leads to no change, only a report.
+#[test]
+fn forged_ownership_records_delete_nothing() {
+    let forged = |name: &str, rtype: &str| {
+        ownership::marker(
+            name,
+            rtype,
+            &Owner {
+                blueprint: "acme".into(),
+                scope: Scope::All,
+            },
+        )
+    };
+    let record = |name: &str, rtype: &str, value: &str| RecordSet {
+        name: name.into(),
+        rtype: rtype.into(),
+        ttl: 300,
+        values: vec![value.into()],
+    };
+    let mut observed = zone(
+        true,
+        vec![
+            record("example.com", "MX", "10 mx.example.com"),
+            forged("example.com", "MX"),
+            record("www.example.com", "A", "192.0.2.1"),
+            forged("www.example.com", "A"),
+            // Honoured: the DMARC record this blueprint can write.
+            set("_dmarc.example.com", 300, &["v=DMARC1; p=none"]),
+            marker("_dmarc.example.com", "acme", Scope::All),
+        ],
+    );
+    observed.zones.push(ObservedZone {
+        zone: HostedZone {
+            id: "Z2".into(),
+            name: "victim.test".into(),
+            private: false,
+        },
+        tagged: true,
+        records: vec![
+            set("victim.test", 300, &["v=spf1 -all"]),
+            forged("victim.test", "TXT"),
+        ],
+    });
+    let plan = diff(&desired(vec![], &[]), &observed).unwrap();
+    let changed: Vec<&str> = plan
+        .zones
+        .iter()
+        .flat_map(|z| z.changes.iter().map(|c| c.address.as_str()))
+        .collect();
+    assert_eq!(changed, ["dns._dmarc.example.com.TXT"]);
+    let reported: Vec<&str> = plan.reports.iter().map(|r| r.address.as_str()).collect();
+    assert_eq!(
+        reported,
+        [
+            "dns.example.com.MX",
+            "dns.www.example.com.A",
+            "dns.victim.test.TXT"
+        ]
+    );
+    assert!(
+        plan.reports[2]
+            .title
+            .contains("does not name zone `victim.test`"),
+        "{:?}",
+        plan.reports[2]
+    );
 }

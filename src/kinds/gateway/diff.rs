@@ -5,8 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    DefaultRoute, DesiredGateway, Ingress, ObservedEip, ObservedGateway, ObservedInstance,
-    ObservedSecurityGroup, PtrUpdate, Subnet,
+    DEBIAN_OWNER, DefaultRoute, DesiredGateway, Ingress, ObservedEip, ObservedGateway,
+    ObservedInstance, ObservedSecurityGroup, PtrUpdate, Subnet,
 };
 use crate::mail::gateway as render;
 use crate::plan::desired::{Desired, OutputRef, OutputValue, Outputs};
@@ -314,6 +314,17 @@ fn launch_site<'o>(
         });
         return None;
     };
+    if let Some(owner) = o.image_owner.as_ref().filter(|w| !w.trusted()) {
+        conflicts.push(Conflict {
+            address: "gateway.instance".into(),
+            message: format!(
+                "the image `{}` is owned by account {}, neither Debian ({DEBIAN_OWNER}) nor this account",
+                g.image, owner.owner
+            ),
+            hint: "use `image: debian-12`, one of Debian's AMIs, or an image built in this account".into(),
+        });
+        return None;
+    }
     if let Some(arch) = o
         .image_architecture
         .as_ref()
@@ -478,11 +489,13 @@ struct Site<'o> {
 fn instance<'o>(g: &DesiredGateway, o: &'o ObservedGateway, site: &Site<'_>) -> Instances<'o> {
     let (subnet_id, image_id) = (site.subnet_id, site.image_id);
     let config = g.config_hash(subnet_id);
+    let user_data = g.user_data_sha256();
     let live: Vec<&ObservedInstance> = o.live_instances().collect();
     let keep = live
         .iter()
         .copied()
         .filter(|i| i.config.as_deref() == Some(config.as_str()))
+        .filter(|i| i.user_data.as_deref() == Some(user_data.as_str()))
         .filter(|i| !g.pins_image() || i.image_id == image_id)
         .max_by_key(|i| i.launched);
     let mut stale: Vec<String> = live
@@ -546,6 +559,19 @@ fn replacement(
     .filter(|(_, before, after)| before.as_str() != *after)
     .map(|(name, before, after)| field(name, Some(before.clone()), Some(after.to_owned())))
     .collect();
+    let user_data = g.user_data_sha256();
+    if c.user_data.as_deref() != Some(user_data.as_str())
+        && c.config.as_deref() == Some(g.config_hash(subnet_id).as_str())
+    {
+        why.push(field(
+            "user data",
+            Some(format!(
+                "changed outside mailinfra (sha256 {})",
+                c.user_data.as_deref().unwrap_or("of none")
+            )),
+            Some(format!("as the blueprint renders it (sha256 {user_data})")),
+        ));
+    }
     if why.is_empty() {
         why.push(field(
             "boot script",
@@ -832,7 +858,16 @@ fn removal(o: &ObservedGateway, scope: Option<&DesiredGateway>) -> Vec<GatewayCh
             GatewayOp::DeleteSecurityGroups {
                 ids: o.security_groups.iter().map(|s| s.id.clone()).collect(),
             },
-            vec![],
+            o.security_groups
+                .iter()
+                .map(|s| {
+                    field(
+                        "security_group",
+                        Some(format!("{} ({}) in {}", s.id, s.name, s.vpc_id)),
+                        None,
+                    )
+                })
+                .collect(),
         ));
     }
     let Some(g) = scope else { return changes };

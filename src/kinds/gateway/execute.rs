@@ -17,7 +17,8 @@ use std::time::Duration;
 
 use aws_sdk_ec2::operation::run_instances::RunInstancesOutput;
 use aws_sdk_ec2::types::{
-    AddressAttributeName, DomainType, HttpTokensState, IamInstanceProfileSpecification,
+    AddressAttributeName, BlockDeviceMapping, DomainType, EbsBlockDevice, HttpTokensState,
+    IamInstanceProfileSpecification, Instance, InstanceMetadataEndpointState,
     InstanceMetadataOptionsRequest, InstanceType, IpPermission, IpRange, Ipv6Range, PrefixListId,
     ResourceType, Tag, TagSpecification, UserIdGroupPair,
 };
@@ -28,7 +29,10 @@ use tokio::time::Instant;
 
 use super::diff::{GatewayChange, GatewayOp, RolePart};
 use super::observe::{self, state};
-use super::{CONFIG_TAG, DesiredGateway, Ingress, InstanceState, ObservedEip, ROLE_POLICY, Source};
+use super::{
+    CONFIG_TAG, DesiredGateway, Ingress, InstanceState, Names, ObservedEip, ObservedGateway,
+    ROLE_POLICY, Source,
+};
 use crate::aws::poll::{self, Look, Stopped, Wait};
 use crate::aws::{Aws, AwsError, ops};
 use crate::kinds::{ADDRESS_TAG, OWNER_TAG};
@@ -486,16 +490,19 @@ impl Steps<'_> {
                 image_id,
                 subnet_id,
                 security_group,
-                ..
+                replaces,
             } => {
                 let g = g.ok_or_else(|| {
                     AwsError::Other("a plan launches a gateway it does not describe".into())
                 })?;
                 let security_group = l.security_group(security_group)?;
+                let root_device = root_device(aws, image_id).await?;
                 let launch = Launch {
                     g,
                     config,
                     image_id,
+                    root_device: &root_device,
+                    replaces: replaces.as_deref(),
                     subnet_id,
                     security_group: &security_group,
                 };
@@ -503,7 +510,12 @@ impl Steps<'_> {
                 Ok(())
             }
             GatewayOp::AllocateAddress => {
-                l.address = Some(allocate(aws, blueprint).await?);
+                let g = g.ok_or_else(|| {
+                    AwsError::Other(
+                        "a plan allocates an address for a gateway it does not describe".into(),
+                    )
+                })?;
+                l.address = Some(allocate(aws, blueprint, &g.names).await?);
                 Ok(())
             }
             GatewayOp::Associate {
@@ -660,13 +672,18 @@ async fn create_security_group(
         .map_err(|e| AwsError::call(&ops::CREATE_SECURITY_GROUP, e));
     match already(created, &["InvalidGroup.Duplicate"])? {
         Some(out) => Ok(out.group_id().unwrap_or_default().to_owned()),
-        None => security_group_id(aws, blueprint, vpc_id).await,
+        None => security_group_id(aws, blueprint, name, vpc_id).await,
     }
 }
 
 /// The blueprint's security group in `vpc_id`, read as the observer reads it.
-async fn security_group_id(aws: &Aws, blueprint: &str, vpc_id: &str) -> Result<String, AwsError> {
-    observe::security_groups(aws, blueprint)
+async fn security_group_id(
+    aws: &Aws,
+    blueprint: &str,
+    name: &str,
+    vpc_id: &str,
+) -> Result<String, AwsError> {
+    observe::security_groups(aws, blueprint, name)
         .await?
         .into_iter()
         .find(|g| g.vpc_id == vpc_id)
@@ -733,8 +750,32 @@ struct Launch<'a> {
     /// The configuration fingerprint, tagged on the instance and the client token's base.
     config: &'a str,
     image_id: &'a str,
+    /// The image's root device (`RootDeviceName`), mapped so its volume is encrypted.
+    root_device: &'a str,
+    /// The instance this launch replaces, if any: never the answer to it.
+    replaces: Option<&'a str>,
     subnet_id: &'a str,
     security_group: &'a str,
+}
+
+/// The root device name of `image_id`, which the launch maps to ask for an encrypted volume.
+async fn root_device(aws: &Aws, image_id: &str) -> Result<String, AwsError> {
+    let out = aws
+        .ec2
+        .describe_images()
+        .image_ids(image_id)
+        .send()
+        .await
+        .map_err(|e| AwsError::call(&ops::DESCRIBE_IMAGES, e))?;
+    out.images()
+        .first()
+        .and_then(|i| i.root_device_name())
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            AwsError::Other(format!(
+                "EC2 names no root device for image {image_id}; run `mailinfra plan` again"
+            ))
+        })
 }
 
 /// How the launch with one client token ended.
@@ -789,8 +830,22 @@ impl Steps<'_> {
             answer => answer?,
         };
         // An answer carrying an instance already on its way out (terminated by an earlier
-        // run) cannot run either.
-        if !last && answer.instances().iter().any(|i| state(i).is_gone()) {
+        // run) cannot run either; nor can the instance this launch replaces (launched with
+        // this token, its user data since changed outside mailinfra).
+        let replaced =
+            |i: &Instance| launch.replaces.is_some() && i.instance_id() == launch.replaces;
+        if last && answer.instances().iter().any(replaced) {
+            return Err(AwsError::Other(format!(
+                "every launch token returned the instance being replaced\n  = hint: terminate {} by hand, then run `mailinfra apply` again",
+                launch.replaces.unwrap_or_default()
+            )));
+        }
+        if !last
+            && answer
+                .instances()
+                .iter()
+                .any(|i| state(i).is_gone() || replaced(i))
+        {
             return Ok(Generation::Spent);
         }
         let id = answer
@@ -944,9 +999,25 @@ async fn run_instances(
                 .build(),
         )
         .user_data(STANDARD.encode(g.render.boot_script()))
+        // The root volume holds the DKIM key: encrypted whatever the account's default.
+        .block_device_mappings(
+            BlockDeviceMapping::builder()
+                .device_name(launch.root_device)
+                .ebs(
+                    EbsBlockDevice::builder()
+                        .encrypted(true)
+                        .delete_on_termination(true)
+                        .build(),
+                )
+                .build(),
+        )
+        // IMDSv2 only, one hop: a container on the gateway cannot reach the role's
+        // credentials (the default is 2 for an image that declares `ImdsSupport: v2.0`).
         .metadata_options(
             InstanceMetadataOptionsRequest::builder()
+                .http_endpoint(InstanceMetadataEndpointState::Enabled)
                 .http_tokens(HttpTokensState::Required)
+                .http_put_response_hop_limit(1)
                 .build(),
         )
         .tag_specifications(spec(
@@ -1021,7 +1092,7 @@ async fn instance_states(
 /// Allocates the Elastic IP, then settles a race: with several tagged addresses, the one in
 /// use stays (else the lowest allocation id), and this run releases the other unassociated
 /// ones; the observer applies the same rule.
-async fn allocate(aws: &Aws, blueprint: &str) -> Result<Allocated, AwsError> {
+async fn allocate(aws: &Aws, blueprint: &str, names: &Names) -> Result<Allocated, AwsError> {
     let out = aws
         .ec2
         .allocate_address()
@@ -1050,6 +1121,8 @@ async fn allocate(aws: &Aws, blueprint: &str) -> Result<Allocated, AwsError> {
     };
     // The listing may not show the new address yet (eventual consistency): it is counted in.
     let mut addresses = observe::addresses(aws, blueprint).await?;
+    let instances = observe::instances(aws, blueprint, names).await?;
+    ObservedGateway::own_addresses(&mut addresses, &instances);
     if !addresses
         .iter()
         .any(|a| a.allocation_id == ours.allocation_id)

@@ -16,6 +16,8 @@ use crate::mail::gateway::Gateway;
 
 /// The tag that records an instance's configuration fingerprint.
 pub const CONFIG_TAG: &str = "mailinfra:config";
+/// How many bytes of SHA-256 a configuration fingerprint keeps (it is written in hex).
+const FINGERPRINT_BYTES: usize = 16;
 /// The name of the role's one inline policy.
 pub const ROLE_POLICY: &str = "read-own-dkim-key";
 /// The AWS account that owns Debian's official images in the `aws` partition, the owner
@@ -46,6 +48,24 @@ pub struct Names {
 }
 
 impl Names {
+    /// Whether an instance carrying the blueprint's tags is the gateway's (docs/ownership.md):
+    /// tags can be forged by anyone allowed `ec2:CreateTags`, so it must also run with the
+    /// gateway's instance profile, in the gateway's security group alone, and carry a
+    /// configuration fingerprint. Only such an instance is ever kept, replaced or terminated.
+    pub fn is_gateway_instance(
+        &self,
+        profile_arn: Option<&str>,
+        group_names: &[&str],
+        config: Option<&str>,
+    ) -> bool {
+        let profile = profile_arn.and_then(|a| a.rsplit_once(":instance-profile/"));
+        profile
+            .is_some_and(|(_, path_name)| path_name.rsplit('/').next() == Some(self.role.as_str()))
+            && !group_names.is_empty()
+            && group_names.iter().all(|n| *n == self.security_group)
+            && config.is_some_and(is_fingerprint)
+    }
+
     pub fn of(blueprint: &str, selector: &str) -> Names {
         let base = crate::mail::gateway::role_name(blueprint);
         Names {
@@ -134,9 +154,16 @@ impl DesiredGateway {
         }
         h.finalize()
             .iter()
-            .take(16)
+            .take(FINGERPRINT_BYTES)
             .map(|b| format!("{b:02x}"))
             .collect()
+    }
+
+    /// SHA-256 of the user data the blueprint renders (the boot script), as `user_data_hash`
+    /// writes it: compared with what EC2 holds, so user data changed outside mailinfra
+    /// replaces the instance.
+    pub fn user_data_sha256(&self) -> String {
+        user_data_hash(self.render.boot_script().as_bytes())
     }
 
     /// An AMI id pins the image: an instance on another one is replaced. `debian-12` follows
@@ -147,26 +174,37 @@ impl DesiredGateway {
     }
 }
 
+/// SHA-256 of user data (decoded from base64), in hex.
+pub fn user_data_hash(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Whether `s` has the form of a configuration fingerprint (`DesiredGateway::config_hash`).
+fn is_fingerprint(s: &str) -> bool {
+    s.len() == 2 * FINGERPRINT_BYTES
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 pub fn from_blueprint(bp: &Blueprint) -> Option<DesiredGateway> {
     let g = bp.gateway.as_ref()?;
     let names = Names::of(&bp.name.value, &g.dkim_selector.value);
-    let mut ports = vec![25];
-    if g.submission {
-        ports.push(587);
-    }
-    let mut ingress: Vec<Ingress> = ports
+    // Port 25 only: the submission port is not offered (docs/gateway.md).
+    let mut ingress: Vec<Ingress> = g
+        .relay_from
         .iter()
-        .flat_map(|p| {
-            g.relay_from.iter().map(move |r| Ingress {
-                protocol: "tcp".into(),
-                from_port: *p,
-                to_port: *p,
-                source: Source::Ipv4(if r.value.contains('/') {
-                    r.value.clone()
-                } else {
-                    format!("{}/32", r.value)
-                }),
-            })
+        .map(|r| Ingress {
+            protocol: "tcp".into(),
+            from_port: 25,
+            to_port: 25,
+            source: Source::Ipv4(if r.value.contains('/') {
+                r.value.clone()
+            } else {
+                format!("{}/32", r.value)
+            }),
         })
         .collect();
     ingress.sort();
@@ -182,7 +220,6 @@ pub fn from_blueprint(bp: &Blueprint) -> Option<DesiredGateway> {
             hostname: g.hostname.value.clone(),
             region: bp.region().unwrap_or_default().to_owned(),
             relay_from: g.relay_from.iter().map(|r| r.value.clone()).collect(),
-            submission: g.submission,
             selector: g.dkim_selector.value.clone(),
             signing_domains: bp
                 .domains
@@ -264,6 +301,10 @@ pub struct ObservedInstance {
     pub private_ip: Option<String>,
     /// The `mailinfra:config` tag: the configuration fingerprint it was launched with.
     pub config: Option<String>,
+    /// SHA-256 of the user data EC2 holds for it (`DescribeInstanceAttribute userData`);
+    /// `None` when it has none.
+    #[serde(default)]
+    pub user_data: Option<String>,
     /// Seconds since the epoch.
     pub launched: i64,
 }
@@ -360,6 +401,22 @@ pub struct ObservedSecurityGroup {
     pub ingress: Vec<Ingress>,
 }
 
+/// Who owns a pinned image, and the account mailinfra runs as (asked only when the owner is
+/// not Debian).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageOwner {
+    pub owner: String,
+    pub account: Option<String>,
+}
+
+impl ImageOwner {
+    /// Only Debian's images and the account's own are launched: a pinned id that anyone can
+    /// share publicly could run anything with the gateway's role and DKIM key.
+    pub fn trusted(&self) -> bool {
+        self.owner == DEBIAN_OWNER || self.account.as_deref() == Some(self.owner.as_str())
+    }
+}
+
 /// Everything observed of the gateway.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObservedGateway {
@@ -372,6 +429,9 @@ pub struct ObservedGateway {
     /// The image's architecture (`x86_64`, `arm64`).
     #[serde(default)]
     pub image_architecture: Option<String>,
+    /// A pinned image's owner, and the caller's account when the owner is not Debian.
+    #[serde(default)]
+    pub image_owner: Option<ImageOwner>,
     /// The subnet the instance goes into.
     pub subnet: Option<Subnet>,
     /// Whether the role itself exists (a destroy cut short can leave it alone, without its
@@ -408,6 +468,17 @@ impl ObservedGateway {
                     .iter()
                     .min_by(|a, b| a.allocation_id.cmp(&b.allocation_id))
             })
+    }
+
+    /// Keeps only the Elastic IPs that are the gateway's: unassociated, or associated with one
+    /// of `instances` (the gateway's by `Names::is_gateway_instance`). A tagged address that
+    /// serves another instance is someone else's, whatever its tags say.
+    pub fn own_addresses(eips: &mut Vec<ObservedEip>, instances: &[ObservedInstance]) {
+        eips.retain(|e| {
+            e.instance_id
+                .as_ref()
+                .is_none_or(|id| instances.iter().any(|i| &i.id == id))
+        });
     }
 
     pub fn live_instances(&self) -> impl Iterator<Item = &ObservedInstance> {

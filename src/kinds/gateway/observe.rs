@@ -3,31 +3,44 @@
 //! and subnet to launch with, and the reverse DNS of the Elastic IP. Independent reads run
 //! concurrently; only the PTR read waits for the addresses.
 //!
-//! Requests for a no-op plan: DescribeInstances, DescribeAddresses, DescribeSecurityGroups,
+//! Only what passes the ownership rules of docs/ownership.md is observed: instances, groups
+//! and addresses that merely carry the tags are someone else's.
+//!
+//! Requests for a no-op plan: DescribeInstances then DescribeInstanceAttribute (each
+//! instance's user data), DescribeAddresses, DescribeSecurityGroups,
 //! DescribeSubnets, DescribeInstanceTypeOfferings, then DescribeRouteTables, GetInstanceProfile, GetRolePolicy, DescribeParameters, GetParameter (the
 //! public key), DescribeInstanceTypes (the type's architecture), then GetParameter (the image,
-//! for `debian-12`) or DescribeImages (a pinned image's architecture),
-//! DescribeAddressesAttribute.
+//! for `debian-12`) or DescribeImages (a pinned image's architecture and owner, with
+//! GetCallerIdentity when the owner is not Debian), DescribeAddressesAttribute.
 
 use aws_sdk_ec2::types::{
-    AddressAttributeName, Filter, Instance, InstanceStateName, InstanceType, IpPermission,
-    LocationType, RouteState,
+    AddressAttributeName, Filter, Instance, InstanceAttributeName, InstanceStateName, InstanceType,
+    IpPermission, LocationType, RouteState,
 };
 use aws_sdk_iam::error::ProvideErrorMetadata as _;
 use aws_sdk_ssm::types::ParameterStringFilter;
 
 use super::{
-    CONFIG_TAG, DefaultRoute, DesiredGateway, Ingress, InstanceState, ObservedEip, ObservedGateway,
-    ObservedInstance, ObservedSecurityGroup, PtrUpdate, ROLE_POLICY, Source, Subnet,
+    CONFIG_TAG, DefaultRoute, DesiredGateway, Ingress, InstanceState, Names, ObservedEip,
+    ObservedGateway, ObservedInstance, ObservedSecurityGroup, PtrUpdate, ROLE_POLICY, Source,
+    Subnet,
 };
 use crate::aws::{Aws, AwsError, ops};
-use crate::kinds::OWNER_TAG;
+use crate::kinds::{ADDRESS_TAG, OWNER_TAG};
 
 /// The filter for what the blueprint owns: its tag.
 fn owned(blueprint: &str) -> Filter {
     Filter::builder()
         .name(format!("tag:{OWNER_TAG}"))
         .values(blueprint)
+        .build()
+}
+
+/// The filter for the part of the gateway a resource is: its address tag.
+fn part(address: &str) -> Filter {
+    Filter::builder()
+        .name(format!("tag:{ADDRESS_TAG}"))
+        .values(address)
         .build()
 }
 
@@ -54,9 +67,9 @@ pub async fn observe(
     g: &DesiredGateway,
 ) -> Result<ObservedGateway, AwsError> {
     let (instances, eips, groups, subnet, role, profile, policy, params, public_key, image) = futures::try_join!(
-        instances(aws, blueprint),
+        instances(aws, blueprint, &g.names),
         addresses(aws, blueprint),
-        security_groups(aws, blueprint),
+        security_groups(aws, blueprint, &g.names.security_group),
         subnet(aws, g),
         role_exists(aws, &g.names.role),
         profile_roles(aws, &g.names.role),
@@ -65,7 +78,10 @@ pub async fn observe(
         parameter(aws, &g.names.key_public),
         image(aws, g),
     )?;
+    let mut instances = instances;
+    user_data(aws, &mut instances).await?;
     let mut eips = eips;
+    ObservedGateway::own_addresses(&mut eips, &instances);
     ptr(aws, &mut eips).await?;
     let (subnet, subnet_zone, offered_zones) = subnet;
     let subnet_route = match &subnet {
@@ -79,6 +95,7 @@ pub async fn observe(
         architectures: image.architectures,
         image_id: image.id,
         image_architecture: image.architecture,
+        image_owner: image.owner,
         subnet,
         role_exists: role,
         profile_roles: profile,
@@ -91,11 +108,17 @@ pub async fn observe(
     })
 }
 
-async fn instances(aws: &Aws, blueprint: &str) -> Result<Vec<ObservedInstance>, AwsError> {
+/// The gateway's instances: tagged as its instance, and passing `Names::is_gateway_instance`.
+pub(super) async fn instances(
+    aws: &Aws,
+    blueprint: &str,
+    names: &Names,
+) -> Result<Vec<ObservedInstance>, AwsError> {
     let out = aws
         .ec2
         .describe_instances()
         .filters(owned(blueprint))
+        .filters(part("gateway.instance"))
         .filters(
             Filter::builder()
                 .name("instance-state-name")
@@ -118,7 +141,17 @@ async fn instances(aws: &Aws, blueprint: &str) -> Result<Vec<ObservedInstance>, 
         .reservations()
         .iter()
         .flat_map(|r| r.instances())
-        .map(|i| ObservedInstance {
+        .map(|i| (i, tag(i.tags(), CONFIG_TAG)))
+        .filter(|(i, config)| {
+            let groups: Vec<&str> = i
+                .security_groups()
+                .iter()
+                .map(|g| g.group_name().unwrap_or_default())
+                .collect();
+            let profile = i.iam_instance_profile().and_then(|p| p.arn());
+            names.is_gateway_instance(profile, &groups, config.as_deref())
+        })
+        .map(|(i, config)| ObservedInstance {
             id: i.instance_id().unwrap_or_default().to_owned(),
             state: state(i),
             instance_type: i
@@ -127,22 +160,56 @@ async fn instances(aws: &Aws, blueprint: &str) -> Result<Vec<ObservedInstance>, 
             image_id: i.image_id().unwrap_or_default().to_owned(),
             subnet_id: i.subnet_id().unwrap_or_default().to_owned(),
             private_ip: some(i.private_ip_address()),
-            config: i
-                .tags()
-                .iter()
-                .find(|t| t.key() == Some(CONFIG_TAG))
-                .and_then(|t| t.value())
-                .map(str::to_owned),
+            config,
+            user_data: None,
             launched: i.launch_time().map_or(0, |t| t.secs()),
         })
         .collect())
 }
 
+/// The hash of each instance's user data as EC2 holds it: what actually runs at boot,
+/// whatever the configuration tag says.
+async fn user_data(aws: &Aws, instances: &mut [ObservedInstance]) -> Result<(), AwsError> {
+    use base64::Engine as _;
+    for i in instances.iter_mut() {
+        let out = aws
+            .ec2
+            .describe_instance_attribute()
+            .instance_id(&i.id)
+            .attribute(InstanceAttributeName::UserData)
+            .send()
+            .await
+            .map_err(|e| AwsError::call(&ops::DESCRIBE_INSTANCE_ATTRIBUTE, e))?;
+        i.user_data = out
+            .user_data()
+            .and_then(|u| u.value())
+            .filter(|v| !v.is_empty())
+            .map(|v| {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(v)
+                    .unwrap_or_else(|_| v.as_bytes().to_vec());
+                super::user_data_hash(&bytes)
+            });
+    }
+    Ok(())
+}
+
+/// The value of the tag `key`.
+fn tag(tags: &[aws_sdk_ec2::types::Tag], key: &str) -> Option<String> {
+    tags.iter()
+        .find(|t| t.key() == Some(key))
+        .and_then(|t| t.value())
+        .map(str::to_owned)
+}
+
+/// The addresses tagged as the gateway's Elastic IP (`ObservedGateway::own_addresses` then
+/// drops those serving another instance).
 pub(super) async fn addresses(aws: &Aws, blueprint: &str) -> Result<Vec<ObservedEip>, AwsError> {
     let out = aws
         .ec2
         .describe_addresses()
         .filters(owned(blueprint))
+        .filters(part("gateway.eip"))
         .send()
         .await
         .map_err(|e| AwsError::call(&ops::DESCRIBE_ADDRESSES, e))?;
@@ -194,14 +261,18 @@ async fn ptr(aws: &Aws, eips: &mut [ObservedEip]) -> Result<(), AwsError> {
     Ok(())
 }
 
+/// The gateway's security groups: tagged as its group, and named as it names it.
 pub(super) async fn security_groups(
     aws: &Aws,
     blueprint: &str,
+    name: &str,
 ) -> Result<Vec<ObservedSecurityGroup>, AwsError> {
     let out = aws
         .ec2
         .describe_security_groups()
         .filters(owned(blueprint))
+        .filters(part("gateway.security_group"))
+        .filters(Filter::builder().name("group-name").values(name).build())
         .send()
         .await
         .map_err(|e| AwsError::call(&ops::DESCRIBE_SECURITY_GROUPS, e))?;
@@ -468,6 +539,8 @@ struct LaunchImage {
     architectures: Vec<String>,
     id: Option<String>,
     architecture: Option<String>,
+    /// A pinned image's owner (Debian's parameter is trusted as it is).
+    owner: Option<super::ImageOwner>,
 }
 
 /// `debian-12` through Debian's public parameter for the instance type's architecture (x86_64
@@ -475,11 +548,17 @@ struct LaunchImage {
 async fn image(aws: &Aws, g: &DesiredGateway) -> Result<LaunchImage, AwsError> {
     let architectures = architectures(aws, &g.instance_type).await?;
     if g.pins_image() {
-        let architecture = ami_architecture(aws, &g.image).await?;
+        let (architecture, owner) = ami(aws, &g.image).await?.unzip();
+        // The caller's own account is asked only when it decides: another owner than Debian.
+        let account = match &owner {
+            Some(o) if o != super::DEBIAN_OWNER => Some(account_id(aws).await?),
+            _ => None,
+        };
         return Ok(LaunchImage {
             architectures,
             id: architecture.is_some().then(|| g.image.clone()),
             architecture,
+            owner: owner.map(|owner| super::ImageOwner { owner, account }),
         });
     }
     let debian = ["x86_64", "arm64"]
@@ -490,6 +569,7 @@ async fn image(aws: &Aws, g: &DesiredGateway) -> Result<LaunchImage, AwsError> {
             architectures,
             id: None,
             architecture: None,
+            owner: None,
         });
     };
     let out = aws
@@ -503,6 +583,7 @@ async fn image(aws: &Aws, g: &DesiredGateway) -> Result<LaunchImage, AwsError> {
         architectures,
         id: out.parameter().and_then(|p| p.value()).map(str::to_owned),
         architecture: debian.map(str::to_owned),
+        owner: None,
     })
 }
 
@@ -529,19 +610,33 @@ async fn architectures(aws: &Aws, instance_type: &str) -> Result<Vec<String>, Aw
         .collect())
 }
 
-/// A pinned image's architecture; `None` when EC2 does not know the image here.
-async fn ami_architecture(aws: &Aws, image: &str) -> Result<Option<String>, AwsError> {
+/// A pinned image's architecture and owner account; `None` when EC2 does not know the image
+/// here.
+async fn ami(aws: &Aws, image: &str) -> Result<Option<(String, String)>, AwsError> {
     use aws_sdk_ec2::error::ProvideErrorMetadata as _;
     let answer = aws.ec2.describe_images().image_ids(image).send().await;
     match answer {
-        Ok(out) => Ok(out
-            .images()
-            .first()
-            .and_then(|i| i.architecture())
-            .map(|a| a.as_str().to_owned())),
+        Ok(out) => Ok(out.images().first().map(|i| {
+            (
+                i.architecture()
+                    .map_or(String::new(), |a| a.as_str().to_owned()),
+                i.owner_id().unwrap_or_default().to_owned(),
+            )
+        })),
         Err(e) if e.code().is_some_and(|c| c.starts_with("InvalidAMIID.")) => Ok(None),
         Err(e) => Err(AwsError::call(&ops::DESCRIBE_IMAGES, e)),
     }
+}
+
+/// The caller's account id (GetCallerIdentity needs no permission).
+async fn account_id(aws: &Aws) -> Result<String, AwsError> {
+    let who = aws
+        .sts
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| AwsError::call(&ops::GATEWAY_CALLER_IDENTITY, e))?;
+    Ok(who.account().unwrap_or_default().to_owned())
 }
 
 /// IAM returns policy documents URL-encoded (RFC 3986).

@@ -37,6 +37,7 @@ fn built(eips: Vec<ObservedEip>) -> ObservedGateway {
         offered_zones: vec!["eu-west-1a".into(), "eu-west-1b".into()],
         image_id: Some("ami-1".into()),
         image_architecture: Some("x86_64".into()),
+        image_owner: None,
         subnet: Some(Subnet {
             id: "subnet-1".into(),
             vpc_id: "vpc-1".into(),
@@ -63,6 +64,7 @@ fn built(eips: Vec<ObservedEip>) -> ObservedGateway {
             subnet_id: "subnet-1".into(),
             private_ip: Some("10.0.0.5".into()),
             config: Some(g.config_hash("subnet-1")),
+            user_data: Some(g.user_data_sha256()),
             launched: 1,
         }],
         eips,
@@ -442,5 +444,94 @@ fn a_subnet_without_an_internet_gateway_route_stops_the_plan() {
             "{changes:?}"
         );
         assert!(conflicts[0].message.starts_with(says), "{conflicts:?}");
+    }
+}
+
+#[test]
+fn an_instance_is_the_gateways_only_with_its_profile_group_and_fingerprint() {
+    let names = Names::of("relay", "mta1");
+    let profile = "arn:aws:iam::123456789012:instance-profile/mailinfra-relay-gateway";
+    let group = ["mailinfra-relay-gateway"];
+    let config = Some("0123456789abcdef0123456789abcdef");
+    assert!(names.is_gateway_instance(Some(profile), &group, config));
+    let other_profile = "arn:aws:iam::123456789012:instance-profile/prod-db";
+    assert!(!names.is_gateway_instance(Some(other_profile), &group, config));
+    assert!(!names.is_gateway_instance(None, &group, config));
+    assert!(!names.is_gateway_instance(Some(profile), &["prod-web"], config));
+    assert!(!names.is_gateway_instance(
+        Some(profile),
+        &["mailinfra-relay-gateway", "prod-web"],
+        config
+    ));
+    assert!(!names.is_gateway_instance(Some(profile), &[], config));
+    assert!(!names.is_gateway_instance(Some(profile), &group, None));
+    assert!(!names.is_gateway_instance(Some(profile), &group, Some("forged")));
+}
+
+#[test]
+fn an_address_serving_another_instance_is_not_the_gateways() {
+    let o = built(vec![]);
+    let mut eips = vec![
+        eip("eipalloc-ours", Some("i-1"), None, false),
+        eip("eipalloc-free", None, None, false),
+        eip("eipalloc-theirs", Some("i-foreign"), None, false),
+    ];
+    ObservedGateway::own_addresses(&mut eips, &o.instances);
+    let kept: Vec<&str> = eips.iter().map(|e| e.allocation_id.as_str()).collect();
+    assert_eq!(kept, ["eipalloc-ours", "eipalloc-free"]);
+}
+
+#[test]
+fn destroy_names_each_security_group_it_deletes() {
+    let o = built(vec![eip("eipalloc-1", Some("i-1"), None, false)]);
+    let gone = desired().nothing();
+    let (changes, _) = diff::diff(&gone, Some(&o), &mut Vec::new());
+    let sg = changes
+        .iter()
+        .find(|c| matches!(c.op, GatewayOp::DeleteSecurityGroups { .. }))
+        .unwrap();
+    assert_eq!(
+        sg.fields[0].before.as_deref(),
+        Some("sg-1 (mailinfra-relay-gateway) in vpc-1")
+    );
+}
+
+#[test]
+fn user_data_changed_outside_mailinfra_replaces_the_instance() {
+    let mut o = built(vec![eip("eipalloc-1", Some("i-1"), None, false)]);
+    o.instances[0].user_data = Some("0".repeat(64));
+    let (changes, _) = diff::diff(&desired(), Some(&o), &mut Vec::new());
+    let launch = changes
+        .iter()
+        .find(|c| c.address == "gateway.instance" && c.action == Action::Replace)
+        .unwrap_or_else(|| panic!("{:?}", steps(&changes)));
+    assert!(
+        launch.fields.iter().any(|f| f.field == "user data"),
+        "{:?}",
+        launch.fields
+    );
+}
+
+#[test]
+fn a_pinned_image_of_another_owner_stops_the_plan() {
+    let mut o = built(vec![]);
+    o.image_owner = Some(ImageOwner {
+        owner: "999999999999".into(),
+        account: Some("123456789012".into()),
+    });
+    let mut conflicts = Vec::new();
+    diff::diff(&desired(), Some(&o), &mut conflicts);
+    assert!(
+        conflicts[0].message.contains(
+            "owned by account 999999999999, neither Debian (136693071363) nor this account"
+        ),
+        "{conflicts:?}"
+    );
+    for trusted in [DEBIAN_OWNER, "123456789012"] {
+        let owner = ImageOwner {
+            owner: trusted.into(),
+            account: Some("123456789012".into()),
+        };
+        assert!(owner.trusted());
     }
 }

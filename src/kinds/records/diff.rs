@@ -12,7 +12,7 @@ use super::{Purpose, RType, RecordSet, address};
 use crate::mail::{spf, txt};
 use crate::plan::desired::{Content, Desired, DesiredRecord, OutputRef, Outputs};
 use crate::plan::observed::ObservedZone;
-use crate::plan::{Action, Conflict, RecordChange, TagChange, ZonePlan};
+use crate::plan::{Action, Conflict, RecordChange, Report, ReportKind, TagChange, ZonePlan};
 
 /// One zone's changes, and how many record sets the blueprint owns there (for the safety
 /// rule).
@@ -20,6 +20,7 @@ pub fn zone(
     desired: &Desired,
     oz: &ObservedZone,
     conflicts: &mut Vec<Conflict>,
+    reports: &mut Vec<Report>,
 ) -> (Option<ZonePlan>, usize) {
     let wanted: Vec<&DesiredRecord> = desired
         .records
@@ -28,6 +29,7 @@ pub fn zone(
         .collect();
     let mut zone = ZoneDiff::new(desired, oz);
     let owned = zone.owned.len();
+    reports.extend(zone.ignored.iter().map(|t| ignored(desired, oz, t)));
     for record in &wanted {
         zone.desired_record(record, conflicts);
     }
@@ -137,8 +139,11 @@ struct ZoneDiff<'a> {
     sets: HashMap<(&'a str, &'a RType), &'a RecordSet>,
     /// (name, type) -> (marker set, owner) for every mailinfra ownership record in the zone.
     markers: HashMap<(String, RType), (&'a RecordSet, Option<Owner>)>,
-    /// The subset owned by this blueprint.
+    /// The subset owned by this blueprint: in a zone it names, at a name and type it can
+    /// write (`Desired::writable`).
     owned: Vec<(String, RType)>,
+    /// Ownership records naming this blueprint that it cannot have written: left alone.
+    ignored: Vec<(String, RType)>,
     changes: Vec<RecordChange>,
 }
 
@@ -147,6 +152,8 @@ impl<'a> ZoneDiff<'a> {
         let mut sets = HashMap::new();
         let mut markers = HashMap::new();
         let mut owned = Vec::new();
+        let mut ignored = Vec::new();
+        let named = desired.zones.contains(&oz.zone.name);
         for r in &oz.records {
             sets.insert((r.name.as_str(), &r.rtype), r);
             if r.rtype == RType::Txt
@@ -157,17 +164,23 @@ impl<'a> ZoneDiff<'a> {
                     .as_ref()
                     .is_some_and(|o| o.blueprint == desired.blueprint)
                 {
-                    owned.push(target.clone());
+                    if named && desired.writable.allows(&target.0, &target.1) {
+                        owned.push(target.clone());
+                    } else {
+                        ignored.push(target.clone());
+                    }
                 }
                 markers.insert(target, (r, owner));
             }
         }
         owned.sort();
+        ignored.sort();
         Self {
             desired,
             sets,
             markers,
             owned,
+            ignored,
             changes: Vec::new(),
         }
     }
@@ -406,6 +419,38 @@ impl<'a> ZoneDiff<'a> {
                 pending: None,
             });
         }
+    }
+}
+
+/// An ownership record that names this blueprint where it cannot have written: in a zone it
+/// does not name, or at a name or type it never writes. Forged, or left by a domain since
+/// removed from the blueprint; either way mailinfra changes nothing and says so.
+fn ignored(desired: &Desired, oz: &ObservedZone, (name, rtype): &(String, RType)) -> Report {
+    let why = if desired.zones.contains(&oz.zone.name) {
+        format!(
+            "blueprint `{}` never writes {rtype} at `{name}`",
+            desired.blueprint
+        )
+    } else {
+        format!(
+            "blueprint `{}` does not name zone `{}`",
+            desired.blueprint, oz.zone.name
+        )
+    };
+    Report {
+        address: address(name, rtype),
+        kind: ReportKind::Todo,
+        title: format!(
+            "`{}` claims `{name}` {rtype} for this blueprint, but {why}: mailinfra leaves both alone",
+            ownership::marker_name(name, rtype)
+        ),
+        steps: vec![
+            "if mailinfra wrote it for a domain since removed from the blueprint, delete the record and its ownership record by hand".into(),
+            format!(
+                "otherwise the ownership record is forged: check who can write to zone `{}`",
+                oz.zone.name
+            ),
+        ],
     }
 }
 

@@ -7,6 +7,8 @@
 //! Hosted zones a blueprint writes to carry the tag `mailinfra:blueprint:<name>`, so its
 //! footprint is found in AWS, never in a local state file.
 
+use std::collections::BTreeSet;
+
 use serde::{Deserialize, Serialize};
 
 use super::{RType, RecordSet};
@@ -51,6 +53,33 @@ pub fn marked_by(name: &str) -> Option<(String, RType)> {
     let rest = name.strip_prefix(PREFIX)?;
     let (rtype, target) = rest.split_once('.')?;
     Some((target.to_owned(), RType::from(rtype.to_ascii_uppercase())))
+}
+
+/// The record names and types a blueprint can write: an ownership record naming the blueprint
+/// is honoured (its record updated or deleted) only for one of these, and only in a zone the
+/// blueprint names. Anyone who can write a TXT record could forge a marker; this keeps a
+/// forged one from turning into the deletion of an MX or A record mailinfra never writes.
+/// A name starting with `*.` stands for any one label there (`*._domainkey.example.com`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Writable(pub BTreeSet<(String, RType)>);
+
+impl Writable {
+    pub fn add(&mut self, name: &str, rtype: RType) {
+        self.0.insert((name.to_owned(), rtype));
+    }
+
+    /// Whether the blueprint can write a record set of type `rtype` at `name`.
+    pub fn allows(&self, name: &str, rtype: &RType) -> bool {
+        self.0.iter().any(|(pattern, t)| {
+            t == rtype
+                && match pattern.strip_prefix("*.") {
+                    Some(parent) => name
+                        .split_once('.')
+                        .is_some_and(|(label, rest)| !label.is_empty() && rest == parent),
+                    None => pattern == name,
+                }
+        })
+    }
 }
 
 /// The ownership record set for a record set owned by `owner`.
@@ -117,6 +146,20 @@ mod tests {
             marked_by(&m.name),
             Some(("example.com".to_owned(), RType::Txt))
         );
+    }
+
+    #[test]
+    fn writable_names_match_exactly_or_by_one_label() {
+        let mut w = Writable::default();
+        w.add("example.com", RType::Txt);
+        w.add("*._domainkey.example.com", RType::Cname);
+        assert!(w.allows("example.com", &RType::Txt));
+        assert!(!w.allows("example.com", &RType::Mx));
+        assert!(!w.allows("www.example.com", &RType::Txt));
+        assert!(w.allows("abc._domainkey.example.com", &RType::Cname));
+        assert!(!w.allows("a.b._domainkey.example.com", &RType::Cname));
+        assert!(!w.allows("._domainkey.example.com", &RType::Cname));
+        assert!(!w.allows("abc._domainkey.example.com", &RType::Txt));
     }
 
     #[test]
