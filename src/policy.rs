@@ -396,11 +396,9 @@ impl<'a> Scope<'a> {
             }
             (Target::Ec2Read, _) => one(("ReadEc2", vec!["*".into()], None)),
             // DescribeInstanceAttribute names the instance (Service Authorization Reference).
-            (Target::Ec2InstanceRead, _) => one((
-                "ReadInstanceAttributes",
-                vec![self.ec2("instance")],
-                None,
-            )),
+            (Target::Ec2InstanceRead, _) => {
+                one(("ReadInstanceAttributes", vec![self.ec2("instance")], None))
+            }
             // CreateSecurityGroup: `security-group` takes aws:RequestTag; the `vpc` is the
             // user's (found from the subnet at apply time) and stays open.
             (Target::SecurityGroupCreate, _) => vec![
