@@ -599,8 +599,8 @@ async fn ensure_role(aws: &Aws, blueprint: &str, role: &str, policy: &str) -> Re
 /// the public half without the private one, put it there, and the plan asked for a key, so this
 /// run's pair replaces it as a whole. Returns this run's public half.
 ///
-/// The first write is no lock: two applies that both plan a key each write their own pair,
-/// and the halves in force are whichever writes came last.
+/// Two applies never run this at once: apply takes the blueprint's run lock (`crate::lock`)
+/// before planning, so the pair written is the one DNS publishes.
 async fn create_key(aws: &Aws, private: &str, public: &str) -> Result<String, AwsError> {
     use aws_sdk_ssm::types::ParameterType;
     let (key, public_b64) = dkim::generate_key().map_err(AwsError::Other)?;
