@@ -138,7 +138,7 @@ async fn main() {
             &acct,
             "plan (no-op)",
             &["plan", "b.yaml"],
-            "DescribeInstances, DescribeAddresses, DescribeAddressesAttribute, DescribeSecurityGroups, DescribeSubnets, DescribeInstanceTypeOfferings, DescribeRouteTables, DescribeInstanceTypes, GetRole, GetInstanceProfile, GetRolePolicy, DescribeParameters, GetParameter x2 + 3 Route 53 + 2 SES lists + tagging GetResources = 20",
+            "DescribeInstances, DescribeInstanceAttribute, DescribeAddresses, DescribeAddressesAttribute, DescribeSecurityGroups, DescribeSubnets, DescribeInstanceTypeOfferings, DescribeRouteTables, DescribeInstanceTypes, GetRole, GetInstanceProfile, GetRolePolicy, DescribeParameters, GetParameter x2 + 3 Route 53 + 2 SES lists + tagging GetResources = 21",
         );
     }
     // SES: one identity costs a GetEmailIdentity on every plan; the requests are paced at
