@@ -5,21 +5,10 @@
 
 mod common;
 
-use common::Account;
+use common::{Account, GATEWAY};
 
 const R: &str = "eu-west-1";
 const ROLE: &str = "mailinfra-relay-gateway";
-const GATEWAY: &str = "blueprint: relay
-region: eu-west-1
-gateway:
-  hostname: mail.example.com
-  relay_from: [10.0.0.0/16]
-  dkim: { selector: mta1 }
-domains:
-  - domain: example.com
-    send_via: [gateway]
-    dmarc: { policy: none }
-";
 
 /// How far the interrupted destroy got with the role.
 #[derive(Debug, Clone, Copy)]

@@ -10,23 +10,12 @@ use aws_sdk_ec2::types::{
     Filter, IamInstanceProfileSpecification, InstanceType, ResourceType, Tag, TagSpecification,
 };
 use aws_sdk_route53::types::{ChangeAction, Tag as ZoneTag, TagResourceType};
-use common::{Account, q};
+use common::{Account, GATEWAY, q};
 
 const R: &str = "eu-west-1";
 const RECORDS: &str = "blueprint: acme
 domains:
   - domain: example.com
-    dmarc: { policy: none }
-";
-const GATEWAY: &str = "blueprint: relay
-region: eu-west-1
-gateway:
-  hostname: mail.example.com
-  relay_from: [10.0.0.0/16]
-  dkim: { selector: mta1 }
-domains:
-  - domain: example.com
-    send_via: [gateway]
     dmarc: { policy: none }
 ";
 

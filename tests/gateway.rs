@@ -12,20 +12,9 @@ use aws_sdk_ec2::types::{
     PrefixListId, UserIdGroupPair,
 };
 use base64::Engine as _;
-use common::{Account, Run, q};
+use common::{Account, GATEWAY, Run, q};
 
 const R: &str = "eu-west-1";
-const GATEWAY: &str = "blueprint: relay
-region: eu-west-1
-gateway:
-  hostname: mail.example.com
-  relay_from: [10.0.0.0/16]
-  dkim: { selector: mta1 }
-domains:
-  - domain: example.com
-    send_via: [gateway]
-    dmarc: { policy: none }
-";
 
 fn clean(acct: &Account, file: &str) {
     let plan = acct.mailinfra(&["plan", file, "--detailed-exitcode"]);

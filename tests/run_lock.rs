@@ -5,21 +5,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::Account;
+use common::{Account, GATEWAY};
 
 const R: &str = "eu-west-1";
 const LOCKS: &str = "/mailinfra/relay/lock";
-const GATEWAY: &str = "blueprint: relay
-region: eu-west-1
-gateway:
-  hostname: mail.example.com
-  relay_from: [10.0.0.0/16]
-  dkim: { selector: mta1 }
-domains:
-  - domain: example.com
-    send_via: [gateway]
-    dmarc: { policy: none }
-";
 
 /// The lock parameters left in the account: (name, value).
 async fn locks(acct: &Account) -> Vec<(String, String)> {

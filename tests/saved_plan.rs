@@ -4,19 +4,7 @@
 
 mod common;
 
-use common::Account;
-
-const GATEWAY: &str = "blueprint: relay
-region: eu-west-1
-gateway:
-  hostname: mail.example.com
-  relay_from: [10.0.0.0/16]
-  dkim: { selector: mta1 }
-domains:
-  - domain: example.com
-    send_via: [gateway]
-    dmarc: { policy: none }
-";
+use common::{Account, GATEWAY};
 
 /// Requests that change the account, but for the run lock (one PutParameter and one
 /// DeleteParameter per run).

@@ -16,6 +16,20 @@ use aws_sdk_route53::types::{
     Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
 };
 
+/// The relay gateway blueprint most gateway tests start from: one domain sending through the
+/// gateway in eu-west-1, selector `mta1`.
+pub const GATEWAY: &str = "blueprint: relay
+region: eu-west-1
+gateway:
+  hostname: mail.example.com
+  relay_from: [10.0.0.0/16]
+  dkim: { selector: mta1 }
+domains:
+  - domain: example.com
+    send_via: [gateway]
+    dmarc: { policy: none }
+";
+
 pub fn endpoint() -> String {
     std::env::var("MAILINFRA_TEST_ENDPOINT").expect(
         "MAILINFRA_TEST_ENDPOINT is not set: run the suite with scripts/test, which starts the emulator",
@@ -257,17 +271,7 @@ impl Account {
 
     /// One request to the emulator's own API (not AWS's); returns the body.
     pub fn emulator(&self, method: &str, path_and_query: &str, body: &str) -> String {
-        let host = self.endpoint.trim_start_matches("http://");
-        let mut stream = TcpStream::connect(host).unwrap();
-        write!(
-            stream,
-            "{method} {path_and_query} HTTP/1.0\r\nHost: {host}\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        response.split("\r\n\r\n").nth(1).unwrap_or("").to_owned()
+        http(&self.endpoint, method, path_and_query, body)
     }
 
     /// The requests this account has sent, by `service.Operation`, as the emulator counted them.
