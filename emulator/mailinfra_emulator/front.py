@@ -11,6 +11,10 @@ POST   /_mailinfra/ec2/fail-next-ptr?account=ID&reason=R -> the account's next
        ModifyAddressAttribute ends with PtrRecordUpdate Status FAILED, Reason R
 POST   /_mailinfra/ec2/<hook>?account=ID&... -> the EC2 test hooks of ec2.HOOKS (hide-new,
        ptr-delay, ...; emulator/README.md)
+POST   /_mailinfra/iam/assume?account=ID&role=NAME with a policy document as the body ->
+       creates (or updates) role NAME holding only that inline policy and returns temporary
+       credentials of it ({"AccessKeyId", "SecretAccessKey", "SessionToken"}); requests
+       signed with them are authorized as IAM would (iam_enforce.py). Not counted.
 POST   /_mailinfra/delay?account=ID&op=ec2.AllocateAddress&seconds=N[&times=K] -> holds that
        operation for N seconds before serving it (0 clears), so a test can kill a client
        mid-apply; with `times`, only the next K requests are held (a stall the client's
@@ -28,7 +32,7 @@ import threading
 from collections import Counter, defaultdict
 from urllib.parse import parse_qs
 
-from . import sesv2
+from . import iam_enforce, sesv2
 from .accounts import account_for_key
 
 CRED = re.compile(r"Credential=([^/]+)/[^/]+/([^/]+)/([^/]+)/")
@@ -94,6 +98,11 @@ class Front:
                 hook(query)
                 start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "2")])
                 return [b"{}"]
+        if path == "/_mailinfra/iam/assume":
+            creds = iam_enforce.assume_test_role(query["account"][0], query["role"][0], body.decode())
+            data = json.dumps(creds).encode()
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+            return [data]
         if path == "/_mailinfra/delay":
             key = (query["account"][0], query["op"][0])
             times = int(query["times"][0]) if "times" in query else None
@@ -111,10 +120,16 @@ class Front:
         if not m:
             return self.app(environ, start_response)
         key, region, service = m.group(1), m.group(2), m.group(3)
-        account = environ.get("HTTP_X_MOTO_ACCOUNT_ID") or account_for_key(key) or "123456789012"
+        account = environ.get("HTTP_X_MOTO_ACCOUNT_ID") or account_for_key(key) or self.moto_account(key)
         op = self.operation(environ, service, path, body)
         with self.lock:
             self.counts[account][f"{service}.{op}"] += 1
+        principal = iam_enforce.principal_for(key, environ.get("HTTP_X_AMZ_SECURITY_TOKEN"), account)
+        if principal is not None:
+            checks = iam_enforce.checks(account, region, service, op, path, environ.get("QUERY_STRING", ""), body)
+            refused = iam_enforce.refusal(principal, checks)
+            if refused:
+                return iam_enforce.denied(start_response, service, op, refused)
         delay, mode = 0, "request"
         with self.lock:
             held = self.delays.get((account, f"{service}.{op}"))
@@ -151,6 +166,13 @@ class Front:
             if served is not None:
                 return served
         return self.app(environ, start_response)
+
+    @staticmethod
+    def moto_account(key):
+        """The account of a key moto issued (an IAM user's, or an assumed role's)."""
+        import moto.iam.models as iam_models
+
+        return iam_models.get_account_id_from(key)
 
     @staticmethod
     def operation(environ, service, path, body):

@@ -128,6 +128,10 @@ impl AwsError {
                 sent.after(format!("AWS refused the credentials ({c}{})", msg.map(|m| format!(": {m}")).unwrap_or_default())),
                 Some("they are expired or wrong: renew them (`aws sso login`, a fresh CI role session) or check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY".into()),
             ),
+            (Some(c), Some(msg)) if ACCESS_DENIED.contains(&c.as_str()) => (
+                sent.after(format!("{c}: {msg}")),
+                Some(format!("the credentials may not call {}: `mailinfra policy FILE --for apply` prints the policy apply and destroy need, `--for plan` the one for plan, check and status (docs/ci.md)", op.action())),
+            ),
             (Some(code), Some(msg)) => (sent.after(format!("{code}: {msg}")), None),
             (Some(code), None) => (sent.after(code.clone()), None),
             (None, _) => unanswered(&err, &sent),
@@ -621,6 +625,14 @@ impl HttpConnector for ByScheme {
         connector.call(request)
     }
 }
+
+/// Error codes with which AWS refuses a request its credentials may not make (EC2's, IAM's,
+/// Route 53's and STS's, then the JSON protocols' SSM, SES and tagging).
+const ACCESS_DENIED: &[&str] = &[
+    "UnauthorizedOperation",
+    "AccessDenied",
+    "AccessDeniedException",
+];
 
 /// Error codes with which AWS refuses credentials that loaded but are no good.
 const REFUSED_CREDENTIALS: &[&str] = &[

@@ -58,6 +58,10 @@ pub struct Account {
     pub id: String,
     pub endpoint: String,
     pub dir: tempfile::TempDir,
+    /// Run commands with the account's root key instead of the CI role (see `ci_role`).
+    root: std::cell::Cell<bool>,
+    /// Run every command under this CI role (`plan` or `apply`) whatever the command.
+    phase: std::cell::Cell<Option<&'static str>>,
 }
 
 /// What a run of the binary did.
@@ -85,7 +89,43 @@ impl Account {
             id,
             endpoint: endpoint(),
             dir: tempfile::tempdir().unwrap(),
+            root: std::cell::Cell::new(false),
+            phase: std::cell::Cell::new(None),
         }
+    }
+
+    /// From now on, run every mailinfra command under the CI role for `phase` (`plan` or
+    /// `apply`), whatever the command: to show what a role may not do.
+    pub fn under_role(&self, phase: &'static str) {
+        self.phase.set(Some(phase));
+    }
+
+    /// Temporary credentials of role `name` (path /ci/) holding only `policy` inline: as an
+    /// administrator sets up a CI role and the pipeline assumes it. The emulator enforces
+    /// IAM for them (emulator/mailinfra_emulator/iam_enforce.py).
+    pub fn assume(&self, name: &str, policy: &str) -> Credentials {
+        let creds: serde_json::Value = serde_json::from_str(&http(
+            &self.endpoint,
+            "POST",
+            &format!("/_mailinfra/iam/assume?account={}&role={name}", self.id),
+            policy,
+        ))
+        .unwrap();
+        let field = |k: &str| creds[k].as_str().unwrap().to_owned();
+        Credentials::new(
+            field("AccessKeyId"),
+            field("SecretAccessKey"),
+            Some(field("SessionToken")),
+            None,
+            "test-role",
+        )
+    }
+
+    /// From now on, run mailinfra with the account's root key rather than under the CI role
+    /// of `ci_role`: for tests about credentials themselves, or that must act where no
+    /// blueprint's policy reaches.
+    pub fn as_root(&self) {
+        self.root.set(true);
     }
 
     pub fn access_key(&self) -> String {
@@ -100,11 +140,66 @@ impl Account {
     }
 
     /// `mailinfra ARGS` in the working folder, with only this account's settings in the
-    /// environment and no terminal.
+    /// environment and no terminal, under the CI role for the command (`ci_role`).
     fn command(&self, args: &[&str]) -> Command {
         let mut cmd = self.program(binary());
         cmd.args(args);
+        if let Some(creds) = self.ci_role(args) {
+            cmd.env("AWS_ACCESS_KEY_ID", creds.access_key_id())
+                .env("AWS_SECRET_ACCESS_KEY", creds.secret_access_key())
+                .env(
+                    "AWS_SESSION_TOKEN",
+                    creds.session_token().unwrap_or_default(),
+                );
+        }
         cmd
+    }
+
+    /// Credentials of the role a CI pipeline would run ARGS under, holding only the policy
+    /// `mailinfra policy --for plan|apply` prints for the blueprint: `apply` and `destroy`
+    /// under the apply role, every other command that reads AWS under the plan role. The
+    /// emulator enforces IAM for such roles (emulator/mailinfra_emulator/iam_enforce.py), so
+    /// a permission the printed policy lacks fails the test that needs it. None (the root
+    /// key) for commands that need no AWS, blueprints `policy` refuses (the command fails
+    /// before AWS too), and after `as_root`.
+    fn ci_role(&self, args: &[&str]) -> Option<Credentials> {
+        let phase = match args.first().copied()? {
+            _ if self.root.get() => return None,
+            "apply" | "destroy" | "plan" | "status" | "check" if self.phase.get().is_some() => {
+                self.phase.get()?
+            }
+            "apply" | "destroy" => "apply",
+            "plan" | "status" | "check" => "plan",
+            _ => return None,
+        };
+        let blueprint = self.blueprint_of(&args[1..])?;
+        let mut policy_args = vec!["policy", "--for", phase, blueprint.as_str()];
+        if let Some(i) = args.iter().position(|a| *a == "--region") {
+            policy_args.extend(args.get(i..i + 2)?.iter().copied());
+        }
+        let mut policy = self.program(binary());
+        let out = policy.args(&policy_args).output().unwrap();
+        if !out.status.success() {
+            return None;
+        }
+        Some(self.assume(
+            &format!("ci-{phase}"),
+            &String::from_utf8_lossy(&out.stdout),
+        ))
+    }
+
+    /// The blueprint a command's arguments name: the first that is a file in the working
+    /// folder (a saved plan names its blueprint in `source.path`), else `mailinfra.yaml`.
+    fn blueprint_of(&self, args: &[&str]) -> Option<String> {
+        let file = args
+            .iter()
+            .find(|a| !a.starts_with('-') && self.dir.path().join(a).is_file())
+            .map_or("mailinfra.yaml", |a| *a);
+        let text = std::fs::read_to_string(self.dir.path().join(file)).ok()?;
+        match serde_json::from_str::<serde_json::Value>(&text) {
+            Ok(plan) => plan["source"]["path"].as_str().map(str::to_owned),
+            Err(_) => Some(file.to_owned()),
+        }
     }
 
     /// Any program in the working folder, with only this account's settings in the
@@ -355,7 +450,13 @@ impl Account {
     /// Runs `mailinfra ARGS` with extra environment variables set and some of the usual ones
     /// removed (for example the access keys, to use a profile instead).
     pub fn mailinfra_env(&self, args: &[&str], set: &[(&str, &str)], remove: &[&str]) -> Run {
-        let mut cmd = self.command(args);
+        let mut cmd = if remove.is_empty() {
+            self.command(args)
+        } else {
+            let mut cmd = self.program(binary());
+            cmd.args(args);
+            cmd
+        };
         cmd.envs(set.iter().copied());
         for name in remove {
             cmd.env_remove(name);
@@ -421,6 +522,11 @@ impl Account {
 
     fn sdk_config(&self, region: &str) -> aws_config::SdkConfig {
         let creds = Credentials::new(self.access_key(), "test-secret", None, None, "test");
+        self.config_with(creds, region)
+    }
+
+    /// An SDK configuration signing with `creds` (for example a role's, from `assume`).
+    pub fn config_with(&self, creds: Credentials, region: &str) -> aws_config::SdkConfig {
         aws_config::SdkConfig::builder()
             .behavior_version(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new(region.to_owned()))
