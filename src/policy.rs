@@ -34,6 +34,9 @@ pub enum Phase {
     Plan,
     /// `mailinfra apply` and `destroy`: reads and writes.
     Apply,
+    /// An administrator's apply: everything `apply` may do, and also change the gateway
+    /// role's permissions boundary once it exists (the apply role may only create it).
+    Bootstrap,
 }
 
 /// Whether the blueprint needs an operation at all.
@@ -45,7 +48,8 @@ fn needed(op: &Op, desired: &Desired, phase: Phase) -> bool {
     match op.need {
         Need::Always => true,
         Need::Gateway => desired.gateway.is_some(),
-        Need::Lock => phase == Phase::Apply && desired.region.is_some(),
+        Need::Bootstrap => phase == Phase::Bootstrap && desired.gateway.is_some(),
+        Need::Lock => phase != Phase::Plan && desired.region.is_some(),
         Need::Ses => desired.region.is_some(),
         Need::SesAccount => {
             desired.region.is_some()
@@ -315,6 +319,17 @@ impl<'a> Scope<'a> {
         )
     }
 
+    /// The ARN of the gateway role's permissions boundary (any account: the caller's).
+    fn boundary(&self) -> String {
+        format!(
+            "arn:{}:iam::*:policy/{}",
+            self.partition,
+            self.gateway
+                .map(|g| g.names.boundary.as_str())
+                .unwrap_or_default()
+        )
+    }
+
     fn role(&self) -> &str {
         self.gateway
             .map(|g| g.names.role.as_str())
@@ -446,14 +461,46 @@ impl<'a> Scope<'a> {
                 None,
             )),
             // CreateRole and TagRole take aws:RequestTag and aws:TagKeys: the role is created
-            // with the blueprint's tag and mailinfra's two tags only.
-            (Target::GatewayRoleCreate, _) => one((
+            // with the blueprint's tag and mailinfra's two tags only. CreateRole also takes
+            // iam:PermissionsBoundary (TagRole does not): a role without the gateway's
+            // boundary is never created.
+            (Target::GatewayRoleCreate, _) if op.name == ops::CREATE_ROLE.name => one((
                 "CreateGatewayRole",
                 vec![format!("arn:{partition}:iam::*:role/{}", self.role())],
                 Some(json!({
                     "StringEquals": self.request_tag(),
                     "ForAllValues:StringEquals": { "aws:TagKeys": [OWNER_TAG, ADDRESS_TAG] },
+                    "ArnLike": { "iam:PermissionsBoundary": self.boundary() },
                 })),
+            )),
+            (Target::GatewayRoleCreate, _) => one((
+                "TagGatewayRoleAtCreation",
+                vec![format!("arn:{partition}:iam::*:role/{}", self.role())],
+                Some(json!({
+                    "StringEquals": self.request_tag(),
+                    "ForAllValues:StringEquals": { "aws:TagKeys": [OWNER_TAG, ADDRESS_TAG] },
+                })),
+            )),
+            // The role's policy and boundary change only while its boundary is the
+            // gateway's (iam:PermissionsBoundary is the role's current boundary, and for
+            // PutRolePermissionsBoundary the one being set): whatever the policy says, the
+            // role can do no more than the boundary. DeleteRolePermissionsBoundary is never
+            // granted.
+            (Target::GatewayRoleBounded, _) => one((
+                "ChangeBoundedGatewayRole",
+                vec![format!("arn:{partition}:iam::*:role/{}", self.role())],
+                Some(json!({ "ArnLike": { "iam:PermissionsBoundary": self.boundary() } })),
+            )),
+            // The boundary itself: the apply role may read it and create it where it does not
+            // exist; changing it (a new default version) is the bootstrap role's alone.
+            (Target::GatewayBoundary, _) => one((
+                if op.need == Need::Bootstrap {
+                    "ChangeGatewayBoundary"
+                } else {
+                    "GatewayBoundary"
+                },
+                vec![self.boundary()],
+                None,
             )),
             (Target::PassGatewayRole, _) => one((
                 "PassGatewayRole",

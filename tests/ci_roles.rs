@@ -68,3 +68,189 @@ async fn apply_under_the_plan_role_is_refused_names_the_policy_and_changes_nothi
         "{records:?}"
     );
 }
+
+/// The gateway's role carries a permissions boundary the apply role can neither remove,
+/// replace nor change; whatever policy the role is given, it can do no more than the boundary
+/// allows (read its DKIM keys).
+#[tokio::test]
+async fn the_apply_role_cannot_lift_the_gateway_roles_boundary() {
+    let acct = Account::new();
+    acct.create_zone("example.com").await;
+    acct.write("b.yaml", GATEWAY);
+    let run = acct.mailinfra(&["apply", "b.yaml", "--yes"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let role = "mailinfra-relay-gateway";
+    let root = acct.iam();
+    let got = root.get_role().role_name(role).send().await.unwrap();
+    let boundary = got
+        .role()
+        .and_then(|r| r.permissions_boundary())
+        .and_then(|b| b.permissions_boundary_arn())
+        .unwrap()
+        .to_owned();
+    assert!(
+        boundary.ends_with(":policy/mailinfra-relay-gateway-boundary"),
+        "{boundary}"
+    );
+    let wide = root
+        .create_policy()
+        .policy_name("wide")
+        .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    let wide = wide.policy().unwrap().arn().unwrap().to_owned();
+
+    let policy = acct.mailinfra(&["policy", "b.yaml", "--for", "apply"]);
+    let creds = acct.assume("ci-apply", &policy.stdout);
+    let iam = aws_sdk_iam::Client::new(&acct.config_with(creds, "us-east-1"));
+    let everything =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+    let denied = |r: Result<(), aws_sdk_iam::Error>, what: &str| {
+        let e = r.unwrap_err();
+        assert_eq!(e.code(), Some("AccessDenied"), "{what}: {e:?}");
+    };
+    denied(
+        iam.delete_role_permissions_boundary()
+            .role_name(role)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(Into::into),
+        "remove the boundary",
+    );
+    denied(
+        iam.put_role_permissions_boundary()
+            .role_name(role)
+            .permissions_boundary(&wide)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(Into::into),
+        "replace the boundary",
+    );
+    denied(
+        iam.create_policy_version()
+            .policy_arn(&boundary)
+            .policy_document(everything)
+            .set_as_default(true)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(Into::into),
+        "widen the boundary",
+    );
+    denied(
+        iam.create_role()
+            .role_name("unbounded")
+            .assume_role_policy_document(GATEWAY_TRUST)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(Into::into),
+        "another role",
+    );
+    // The role's own policy may be set (the apply role manages it), but the boundary caps it.
+    iam.put_role_policy()
+        .role_name(role)
+        .policy_name("mailinfra")
+        .policy_document(everything)
+        .send()
+        .await
+        .unwrap();
+    let sts = aws_sdk_sts::Client::new(&acct.config_with(
+        aws_credential_types::Credentials::new(
+            acct.access_key(),
+            "test-secret",
+            None,
+            None,
+            "root",
+        ),
+        "us-east-1",
+    ));
+    let session = sts
+        .assume_role()
+        .role_arn(got.role().unwrap().arn())
+        .role_session_name("instance")
+        .send()
+        .await
+        .unwrap();
+    let c = session.credentials().unwrap();
+    let as_gateway = aws_credential_types::Credentials::new(
+        c.access_key_id(),
+        c.secret_access_key(),
+        Some(c.session_token().to_owned()),
+        None,
+        "gateway",
+    );
+    let ec2 = aws_sdk_ec2::Client::new(&acct.config_with(as_gateway.clone(), R));
+    let e = ec2.describe_instances().send().await.unwrap_err();
+    assert_eq!(e.code(), Some("UnauthorizedOperation"), "{e:?}");
+    assert!(
+        e.message()
+            .unwrap_or_default()
+            .contains("because no permissions boundary allows the ec2:DescribeInstances action"),
+        "{e:?}"
+    );
+    let ssm = aws_sdk_ssm::Client::new(&acct.config_with(as_gateway, R));
+    ssm.get_parameter()
+        .name(PRIVATE)
+        .with_decryption(true)
+        .send()
+        .await
+        .unwrap();
+}
+
+const GATEWAY_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+
+/// A boundary changed outside mailinfra is put back, but only by the bootstrap role: the
+/// apply role stops with a hint naming it.
+#[tokio::test]
+async fn a_changed_boundary_is_restored_by_the_bootstrap_role_only() {
+    let acct = Account::new();
+    acct.create_zone("example.com").await;
+    acct.write("b.yaml", GATEWAY);
+    let run = acct.mailinfra(&["apply", "b.yaml", "--yes"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let root = acct.iam();
+    let got = root
+        .get_role()
+        .role_name("mailinfra-relay-gateway")
+        .send()
+        .await
+        .unwrap();
+    let boundary = got
+        .role()
+        .and_then(|r| r.permissions_boundary())
+        .and_then(|b| b.permissions_boundary_arn())
+        .unwrap()
+        .to_owned();
+    root.create_policy_version()
+        .policy_arn(&boundary)
+        .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ssm:*","Resource":"*"}]}"#)
+        .set_as_default(true)
+        .send()
+        .await
+        .unwrap();
+    let plan = acct.mailinfra(&["plan", "b.yaml"]);
+    assert!(
+        plan.stdout.contains("~ update  gateway.boundary"),
+        "{}",
+        plan.stdout
+    );
+    let refused = acct.mailinfra(&["apply", "b.yaml", "--yes"]);
+    assert_eq!(refused.code, 1, "{}\n{}", refused.stdout, refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("only the bootstrap role changes the gateway's permissions boundary")
+            && refused.stderr.contains("--for bootstrap"),
+        "{}",
+        refused.stderr
+    );
+    acct.under_role("bootstrap");
+    let fixed = acct.mailinfra(&["apply", "b.yaml", "--yes"]);
+    assert_eq!(fixed.code, 0, "{}\n{}", fixed.stdout, fixed.stderr);
+    let again = acct.mailinfra(&["plan", "b.yaml", "--detailed-exitcode"]);
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+}

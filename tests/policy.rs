@@ -113,16 +113,28 @@ fn actions(doc: &serde_json::Value) -> BTreeSet<String> {
 fn a_blueprint_using_everything_needs_exactly_the_table() {
     let d = desired(EVERYTHING);
     let needing_permission = || ops::ALL.iter().filter(|o| o.target != Target::Free);
-    let mut apply: BTreeSet<String> = needing_permission().map(|o| o.action()).collect();
+    let mut bootstrap: BTreeSet<String> = needing_permission().map(|o| o.action()).collect();
     // Permissions AWS checks without an API call of their own: passing the gateway's role
     // at launch, tag-on-create (ec2:CreateTags, iam:TagRole).
-    apply.extend(ops::IMPLIED.iter().map(|i| i.op.action()));
-    assert!(apply.contains("ec2:CreateTags") && apply.contains("iam:TagRole"));
+    bootstrap.extend(ops::IMPLIED.iter().map(|i| i.op.action()));
+    assert!(bootstrap.contains("ec2:CreateTags") && bootstrap.contains("iam:TagRole"));
+    // Changing the gateway's permissions boundary is the bootstrap role's alone.
+    let apply: BTreeSet<String> = bootstrap
+        .iter()
+        .filter(|a| {
+            !ops::ALL
+                .iter()
+                .any(|o| o.need == Need::Bootstrap && o.action() == **a)
+        })
+        .cloned()
+        .collect();
+    assert!(!apply.contains("iam:CreatePolicyVersion") && apply.contains("iam:CreatePolicy"));
     let plan: BTreeSet<String> = needing_permission()
         // The run lock is read only by apply and destroy (the plan role may not take it).
-        .filter(|o| o.access == Access::Read && o.need != Need::Lock)
+        .filter(|o| o.access == Access::Read && o.need != Need::Lock && o.need != Need::Bootstrap)
         .map(|o| o.action())
         .collect();
+    assert_eq!(actions(&policy::build(&d, Phase::Bootstrap)), bootstrap);
     assert_eq!(actions(&policy::build(&d, Phase::Apply)), apply);
     assert_eq!(actions(&policy::build(&d, Phase::Plan)), plan);
 }
@@ -361,13 +373,46 @@ fn tags_are_allowed_only_at_creation_and_the_role_only_with_mailinfras_tags() {
         "all"
     );
     let role = statement(&doc, "CreateGatewayRole");
-    assert_eq!(
-        role["Action"],
-        serde_json::json!(["iam:CreateRole", "iam:TagRole"])
-    );
+    assert_eq!(role["Action"], serde_json::json!(["iam:CreateRole"]));
     assert_eq!(
         role["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"],
         serde_json::json!(["mailinfra:blueprint", "mailinfra:address"])
+    );
+    // No role without the gateway's permissions boundary; its policy and boundary change
+    // only while the boundary is the gateway's; the boundary is never removed, and changed
+    // only by the bootstrap role.
+    let boundary = "arn:aws:iam::*:policy/mailinfra-all-gateway-boundary";
+    assert_eq!(
+        role["Condition"]["ArnLike"]["iam:PermissionsBoundary"],
+        boundary
+    );
+    let tag_role = statement(&doc, "TagGatewayRoleAtCreation");
+    assert_eq!(tag_role["Action"], serde_json::json!(["iam:TagRole"]));
+    let bounded = statement(&doc, "ChangeBoundedGatewayRole");
+    assert_eq!(
+        bounded["Action"],
+        serde_json::json!([
+            "iam:DeleteRolePolicy",
+            "iam:PutRolePermissionsBoundary",
+            "iam:PutRolePolicy"
+        ])
+    );
+    assert_eq!(
+        bounded["Condition"]["ArnLike"]["iam:PermissionsBoundary"],
+        boundary
+    );
+    let text = doc.to_string();
+    assert!(
+        !text.contains("DeleteRolePermissionsBoundary") && !text.contains("CreatePolicyVersion")
+    );
+    let bootstrap = policy::build(&desired(EVERYTHING), Phase::Bootstrap);
+    assert_eq!(
+        statement(&bootstrap, "ChangeGatewayBoundary")["Action"],
+        serde_json::json!([
+            "iam:CreatePolicyVersion",
+            "iam:DeletePolicyVersion",
+            "iam:ListPolicyVersions"
+        ])
     );
     for sid in ["CreateGatewaySecurityGroup", "AllocateGatewayAddress"] {
         assert_eq!(
@@ -546,12 +591,22 @@ const ALLOWED_FINDINGS: &[(&str, &str, &str)] = &[
     (
         "PRIVILEGE_ESCALATION",
         "'type': 'CreateEC2WithExistingIP', 'actions': ['iam:passrole', 'ec2:runinstances']",
-        "needs the permissions boundary: issue 12 'No path to admin'",
+        "parliament reads no conditions: only the gateway's role is passed, only to EC2, and that role cannot exceed its permissions boundary (read its DKIM keys), which the apply role may neither remove nor change (ci_roles.rs)",
+    ),
+    (
+        "PRIVILEGE_ESCALATION",
+        "'type': 'CreateNewPolicyVersion', 'actions': ['iam:createpolicyversion']",
+        "the bootstrap role is an administrator's: it may change the gateway's boundary policy, and nothing else of IAM's policies",
     ),
     (
         "PERMISSIONS_MANAGEMENT_ACTIONS",
-        "'iam:addroletoinstanceprofile', 'iam:createinstanceprofile', 'iam:createrole', 'iam:deleteinstanceprofile', 'iam:deleterole', 'iam:deleterolepolicy', 'iam:passrole', 'iam:putrolepolicy', 'iam:removerolefrominstanceprofile'",
-        "the apply role manages the gateway's role; needs the permissions boundary: issue 12 'No path to admin'",
+        "'iam:addroletoinstanceprofile', 'iam:createinstanceprofile', 'iam:createpolicy', 'iam:createrole', 'iam:deleteinstanceprofile', 'iam:deleterole', 'iam:deleterolepolicy', 'iam:passrole', 'iam:putrolepermissionsboundary', 'iam:putrolepolicy', 'iam:removerolefrominstanceprofile'",
+        "the apply role manages the gateway's role, always under the gateway's permissions boundary (iam:PermissionsBoundary conditions parliament does not read)",
+    ),
+    (
+        "PERMISSIONS_MANAGEMENT_ACTIONS",
+        "'iam:addroletoinstanceprofile', 'iam:createinstanceprofile', 'iam:createpolicy', 'iam:createpolicyversion', 'iam:createrole', 'iam:deleteinstanceprofile', 'iam:deletepolicyversion', 'iam:deleterole', 'iam:deleterolepolicy', 'iam:passrole', 'iam:putrolepermissionsboundary', 'iam:putrolepolicy', 'iam:removerolefrominstanceprofile'",
+        "the bootstrap role also changes the boundary policy itself",
     ),
     (
         "RESOURCE_MISMATCH",
@@ -622,7 +677,7 @@ fn parliament_finds_nothing_but_documented_false_positives() {
         ("gateway", GATEWAY),
         ("everything", EVERYTHING),
     ] {
-        for phase in [Phase::Plan, Phase::Apply] {
+        for phase in [Phase::Plan, Phase::Apply, Phase::Bootstrap] {
             for doc in policy::documents(&desired(yaml), phase) {
                 policies.push(serde_json::json!([format!("{name} {phase:?}"), doc]));
             }

@@ -431,13 +431,18 @@ def iam_checks(account, region, op, form):
     if op == "PutRolePermissionsBoundary":
         return [Authz(action, role_arn(role), {"iam:PermissionsBoundary": form.get("PermissionsBoundary", "")})]
     if op in ("PutRolePolicy", "DeleteRolePolicy", "AttachRolePolicy", "DetachRolePolicy",
-              "DeleteRolePermissionsBoundary", "DeleteRole"):
+              "DeleteRolePermissionsBoundary"):
         return [Authz(action, role_arn(role), boundary(role))]
-    if op in ("GetRole", "GetRolePolicy", "ListRolePolicies", "TagRole", "UntagRole"):
+    if op == "AddRoleToInstanceProfile":
+        # "The caller of this operation must be granted the PassRole permission on the IAM
+        # role" (IAM API Reference, AddRoleToInstanceProfile); the role goes to EC2.
+        return [Authz(action, profile_arn(form.get("InstanceProfileName", ""))),
+                Authz("iam:PassRole", role_arn(role), {"iam:PassedToService": "ec2.amazonaws.com"})]
+    if op in ("GetRole", "GetRolePolicy", "ListRolePolicies", "TagRole", "UntagRole", "DeleteRole"):
         return [Authz(action, role_arn(role))]
     if "InstanceProfileName" in form:
         return [Authz(action, profile_arn(form["InstanceProfileName"]))]
-    if op in ("CreatePolicy", "GetPolicy", "GetPolicyVersion", "DeletePolicy", "CreatePolicyVersion"):
+    if op == "CreatePolicy" or "PolicyArn" in form:
         arn = form.get("PolicyArn") or f"arn:{pt}:iam::{account}:policy{form.get('Path', '/')}{form.get('PolicyName', '')}"
         return [Authz(action, arn)]
     return [Authz(action, "*")]

@@ -130,7 +130,11 @@ impl AwsError {
             ),
             (Some(c), Some(msg)) if ACCESS_DENIED.contains(&c.as_str()) => (
                 sent.after(format!("{c}: {msg}")),
-                Some(format!("the credentials may not call {}: `mailinfra policy FILE --for apply` prints the policy apply and destroy need, `--for plan` the one for plan, check and status (docs/ci.md)", op.action())),
+                Some(if op.need == ops::Need::Bootstrap {
+                    format!("the credentials may not call {}: only the bootstrap role changes the gateway's permissions boundary; an administrator runs this apply once with the policy `mailinfra policy FILE --for bootstrap` prints (docs/ci.md)", op.action())
+                } else {
+                    format!("the credentials may not call {}: `mailinfra policy FILE --for apply` prints the policy apply and destroy need, `--for plan` the one for plan, check and status (docs/ci.md)", op.action())
+                }),
             ),
             (Some(code), Some(msg)) => (sent.after(format!("{code}: {msg}")), None),
             (Some(code), None) => (sent.after(code.clone()), None),

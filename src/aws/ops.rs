@@ -55,8 +55,13 @@ pub enum Target {
     /// The gateway's IAM role and instance profile.
     GatewayRole,
     /// Creates the gateway's role with its tags (`iam:CreateRole` and the implied
-    /// `iam:TagRole`).
+    /// `iam:TagRole`), only with the gateway's permissions boundary.
     GatewayRoleCreate,
+    /// Changes the gateway role's permissions (its inline policy, its boundary): only while
+    /// the role's permissions boundary is the gateway's (`iam:PermissionsBoundary`).
+    GatewayRoleBounded,
+    /// The gateway role's permissions boundary, a managed policy (`crate::mail::gateway`).
+    GatewayBoundary,
     /// Passes the gateway's role to EC2 (`iam:PassRole`, implied by the launch).
     PassGatewayRole,
     /// The gateway's DKIM key parameters.
@@ -82,6 +87,10 @@ pub enum Need {
     Gateway,
     /// When apply or destroy takes the run lock: the blueprint names a region.
     Lock,
+    /// Only the bootstrap role (`mailinfra policy --for bootstrap`), for a gateway: changes
+    /// to the gateway's permissions boundary once it exists, which the apply role may never
+    /// make.
+    Bootstrap,
 }
 
 #[derive(Debug)]
@@ -228,12 +237,19 @@ ops! {
     GET_PARAMETER = Ssm "GetParameter" Read GatewayKey Gateway;
     GET_PUBLIC_PARAMETER = Ssm "GetParameter" Read PublicParameter Gateway;
     CREATE_ROLE = Iam "CreateRole" Write GatewayRoleCreate Gateway;
-    PUT_ROLE_POLICY = Iam "PutRolePolicy" Write GatewayRole Gateway;
+    PUT_ROLE_POLICY = Iam "PutRolePolicy" Write GatewayRoleBounded Gateway;
+    PUT_ROLE_PERMISSIONS_BOUNDARY = Iam "PutRolePermissionsBoundary" Write GatewayRoleBounded Gateway;
+    GET_POLICY = Iam "GetPolicy" Read GatewayBoundary Gateway;
+    GET_POLICY_VERSION = Iam "GetPolicyVersion" Read GatewayBoundary Gateway;
+    CREATE_POLICY = Iam "CreatePolicy" Write GatewayBoundary Gateway;
+    CREATE_POLICY_VERSION = Iam "CreatePolicyVersion" Write GatewayBoundary Bootstrap;
+    LIST_POLICY_VERSIONS = Iam "ListPolicyVersions" Read GatewayBoundary Bootstrap;
+    DELETE_POLICY_VERSION = Iam "DeletePolicyVersion" Write GatewayBoundary Bootstrap;
     CREATE_INSTANCE_PROFILE = Iam "CreateInstanceProfile" Write GatewayRole Gateway;
     ADD_ROLE_TO_INSTANCE_PROFILE = Iam "AddRoleToInstanceProfile" Write GatewayRole Gateway;
     REMOVE_ROLE_FROM_INSTANCE_PROFILE = Iam "RemoveRoleFromInstanceProfile" Write GatewayRole Gateway;
     DELETE_INSTANCE_PROFILE = Iam "DeleteInstanceProfile" Write GatewayRole Gateway;
-    DELETE_ROLE_POLICY = Iam "DeleteRolePolicy" Write GatewayRole Gateway;
+    DELETE_ROLE_POLICY = Iam "DeleteRolePolicy" Write GatewayRoleBounded Gateway;
     DELETE_ROLE = Iam "DeleteRole" Write GatewayRole Gateway;
     PUT_PARAMETER = Ssm "PutParameter" Write GatewayKey Gateway;
     DELETE_PARAMETERS = Ssm "DeleteParameters" Write GatewayKey Gateway;

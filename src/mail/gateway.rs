@@ -174,16 +174,21 @@ fn fill(template: &str, values: &[(&str, &str)]) -> String {
     out
 }
 
-/// The trust policy that lets EC2 instances assume the gateway's role.
 /// The name of the gateway's IAM role, instance profile and security group.
 pub fn role_name(blueprint: &str) -> String {
     format!("mailinfra-{blueprint}-gateway")
+}
+
+/// The name of the managed policy that is the gateway role's permissions boundary.
+pub fn boundary_name(blueprint: &str) -> String {
+    format!("{}-boundary", role_name(blueprint))
 }
 
 /// IAM's limit on role and instance profile names (IAM User Guide, "IAM and AWS STS quotas":
 /// role name 64 characters; terraform-provider-aws validates `name` of aws_iam_role the same).
 pub const IAM_NAME_MAX: usize = 64;
 
+/// The trust policy that lets EC2 instances assume the gateway's role.
 pub fn trust_policy() -> String {
     r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#.to_owned()
 }
@@ -193,6 +198,17 @@ pub fn role_policy(region: &str, key_parameter: &str) -> String {
     let partition = crate::aws::partition::of(region);
     format!(
         r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"ReadOwnDkimKey","Effect":"Allow","Action":"ssm:GetParameter","Resource":"arn:{partition}:ssm:{region}:*:parameter{key_parameter}"}}]}}"#
+    )
+}
+
+/// The gateway role's permissions boundary: the most the role can ever do, whatever its own
+/// policy says: read the blueprint's gateway DKIM private keys (any selector, so a key
+/// rotation needs no new boundary). The apply role may change the role's policy only while
+/// this is its boundary, and may not change this policy (docs/ci.md).
+pub fn boundary_policy(region: &str, blueprint: &str) -> String {
+    let partition = crate::aws::partition::of(region);
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"GatewayMayOnlyReadItsDkimKeys","Effect":"Allow","Action":"ssm:GetParameter","Resource":"arn:{partition}:ssm:{region}:*:parameter/mailinfra/{blueprint}/dkim/*/private"}}]}}"#
     )
 }
 

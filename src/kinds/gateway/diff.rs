@@ -15,9 +15,17 @@ use crate::plan::{Action, Conflict, FieldChange, Report, ReportKind, ResourceCha
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum GatewayOp {
-    /// Create or repair the role, its one policy, and the instance profile.
+    /// Create or update the role's permissions boundary policy.
+    EnsureBoundary {
+        name: String,
+        arn: String,
+        policy: String,
+    },
+    /// Create or repair the role (with its permissions boundary), its one policy, and the
+    /// instance profile.
     EnsureRole {
         role: String,
+        boundary: String,
         policy: String,
     },
     /// Generate the DKIM key; the private half goes to SSM (SecureString) only.
@@ -169,7 +177,8 @@ fn wanted(
     conflicts: &mut Vec<Conflict>,
 ) -> (Vec<GatewayChange>, Vec<Report>) {
     let region = desired.region.as_deref().unwrap_or_default();
-    let mut changes: Vec<GatewayChange> = role(g, o, region).into_iter().collect();
+    let mut changes: Vec<GatewayChange> = boundary(desired, g, o, region).into_iter().collect();
+    changes.extend(role(g, o, region));
     changes.extend(key(g, o));
     let Some((subnet, image_id)) = launch_site(g, o, conflicts) else {
         return (changes, Vec::new());
@@ -194,16 +203,58 @@ fn wanted(
     (changes, reports(g, o, ptr_update.cloned()))
 }
 
-/// The role, its one policy, and the instance profile.
+/// The role's permissions boundary, a managed policy: created where it does not exist (the
+/// apply role may), given a new default version where it differs (the bootstrap role only:
+/// docs/ci.md).
+fn boundary(
+    desired: &Desired,
+    g: &DesiredGateway,
+    o: &ObservedGateway,
+    region: &str,
+) -> Option<GatewayChange> {
+    let policy = render::boundary_policy(region, &desired.blueprint);
+    if o.boundary_policy
+        .as_deref()
+        .is_some_and(|p| same_json(p, &policy))
+    {
+        return None;
+    }
+    Some(change(
+        "gateway.boundary",
+        if o.boundary_policy.is_none() {
+            Action::Create
+        } else {
+            Action::Update
+        },
+        GatewayOp::EnsureBoundary {
+            name: g.names.boundary.clone(),
+            arn: o.boundary_arn.clone(),
+            policy: policy.clone(),
+        },
+        vec![field("policy", o.boundary_policy.clone(), Some(policy))],
+    ))
+}
+
+/// The role (with its permissions boundary), its one policy, and the instance profile.
 fn role(g: &DesiredGateway, o: &ObservedGateway, region: &str) -> Option<GatewayChange> {
     let policy = render::role_policy(region, &g.names.key_private);
     let role_ok = o.profile_roles.as_deref() == Some(std::slice::from_ref(&g.names.role))
+        && o.role_boundary.as_deref() == Some(o.boundary_arn.as_str())
         && o.role_policy
             .as_deref()
             .is_some_and(|p| same_json(p, &policy));
     if role_ok {
         return None;
     }
+    let mut fields = Vec::new();
+    if o.role_boundary.as_deref() != Some(o.boundary_arn.as_str()) {
+        fields.push(field(
+            "boundary",
+            o.role_boundary.clone(),
+            Some(o.boundary_arn.clone()),
+        ));
+    }
+    fields.push(field("policy", o.role_policy.clone(), Some(policy.clone())));
     Some(change(
         "gateway.role",
         if !o.role_exists {
@@ -213,9 +264,10 @@ fn role(g: &DesiredGateway, o: &ObservedGateway, region: &str) -> Option<Gateway
         },
         GatewayOp::EnsureRole {
             role: g.names.role.clone(),
+            boundary: o.boundary_arn.clone(),
             policy: policy.clone(),
         },
-        vec![field("policy", o.role_policy.clone(), Some(policy))],
+        fields,
     ))
 }
 

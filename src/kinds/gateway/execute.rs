@@ -460,9 +460,14 @@ impl Steps<'_> {
     ) -> Result<(), AwsError> {
         let (aws, blueprint) = (self.aws, self.blueprint);
         match op {
-            GatewayOp::EnsureRole { role, policy } => {
-                ensure_role(aws, blueprint, role, policy).await
+            GatewayOp::EnsureBoundary { name, arn, policy } => {
+                ensure_boundary(aws, name, arn, policy).await
             }
+            GatewayOp::EnsureRole {
+                role,
+                boundary,
+                policy,
+            } => ensure_role(aws, blueprint, role, boundary, policy).await,
             GatewayOp::CreateKey { private, public } => {
                 l.public_key = Some(create_key(aws, private, public).await?);
                 Ok(())
@@ -548,7 +553,67 @@ impl Steps<'_> {
     }
 }
 
-async fn ensure_role(aws: &Aws, blueprint: &str, role: &str, policy: &str) -> Result<(), AwsError> {
+/// IAM keeps at most five versions of a managed policy (IAM User Guide, "Versioning IAM
+/// policies"); a sixth is refused with `LimitExceeded` until one is deleted.
+const POLICY_VERSIONS_MAX: usize = 5;
+
+/// Creates the boundary policy, or makes `policy` its default version. Creating needs only
+/// `iam:CreatePolicy` (the apply role has it); a new version needs the bootstrap role.
+async fn ensure_boundary(aws: &Aws, name: &str, arn: &str, policy: &str) -> Result<(), AwsError> {
+    let created = aws
+        .iam
+        .create_policy()
+        .policy_name(name)
+        .policy_document(policy)
+        .description("mailinfra: the most the relay gateway's role may ever do")
+        .send()
+        .await
+        .map_err(|e| AwsError::call(&ops::CREATE_POLICY, e));
+    if already(created, &["EntityAlreadyExists"])?.is_some() {
+        return Ok(());
+    }
+    let versions = aws
+        .iam
+        .list_policy_versions()
+        .policy_arn(arn)
+        .send()
+        .await
+        .map_err(|e| AwsError::call(&ops::LIST_POLICY_VERSIONS, e))?;
+    let mut old: Vec<_> = versions
+        .versions()
+        .iter()
+        .filter(|v| !v.is_default_version())
+        .collect();
+    old.sort_by_key(|v| v.create_date().map(|d| d.secs()));
+    if versions.versions().len() >= POLICY_VERSIONS_MAX
+        && let Some(oldest) = old.first().and_then(|v| v.version_id())
+    {
+        aws.iam
+            .delete_policy_version()
+            .policy_arn(arn)
+            .version_id(oldest)
+            .send()
+            .await
+            .map_err(|e| AwsError::call(&ops::DELETE_POLICY_VERSION, e))?;
+    }
+    aws.iam
+        .create_policy_version()
+        .policy_arn(arn)
+        .policy_document(policy)
+        .set_as_default(true)
+        .send()
+        .await
+        .map_err(|e| AwsError::call(&ops::CREATE_POLICY_VERSION, e))?;
+    Ok(())
+}
+
+async fn ensure_role(
+    aws: &Aws,
+    blueprint: &str,
+    role: &str,
+    boundary: &str,
+    policy: &str,
+) -> Result<(), AwsError> {
     let tag = |k: &str, v: &str| aws_sdk_iam::types::Tag::builder().key(k).value(v).build();
     let tags: Vec<_> = [tag(OWNER_TAG, blueprint), tag(ADDRESS_TAG, "gateway.role")]
         .into_iter()
@@ -559,11 +624,22 @@ async fn ensure_role(aws: &Aws, blueprint: &str, role: &str, policy: &str) -> Re
         .create_role()
         .role_name(role)
         .assume_role_policy_document(render::trust_policy())
+        .permissions_boundary(boundary)
         .set_tags(Some(tags))
         .send()
         .await
         .map_err(|e| AwsError::call(&ops::CREATE_ROLE, e));
-    already(created, &["EntityAlreadyExists"])?;
+    // A role that was there already (made before boundaries, or by a run cut short) gets the
+    // boundary before its policy: the apply role may change the policy only then.
+    if already(created, &["EntityAlreadyExists"])?.is_none() {
+        aws.iam
+            .put_role_permissions_boundary()
+            .role_name(role)
+            .permissions_boundary(boundary)
+            .send()
+            .await
+            .map_err(|e| AwsError::call(&ops::PUT_ROLE_PERMISSIONS_BOUNDARY, e))?;
+    }
     aws.iam
         .put_role_policy()
         .role_name(role)

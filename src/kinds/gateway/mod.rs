@@ -42,6 +42,9 @@ pub fn debian_12_parameter(architecture: &str) -> Option<String> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Names {
     pub role: String,
+    /// The managed policy that is the role's permissions boundary.
+    #[serde(default)]
+    pub boundary: String,
     pub security_group: String,
     pub key_private: String,
     pub key_public: String,
@@ -69,6 +72,7 @@ impl Names {
     pub fn of(blueprint: &str, selector: &str) -> Names {
         let base = crate::mail::gateway::role_name(blueprint);
         Names {
+            boundary: crate::mail::gateway::boundary_name(blueprint),
             role: base.clone(),
             security_group: base,
             key_private: format!("/mailinfra/{blueprint}/dkim/{selector}/private"),
@@ -448,6 +452,15 @@ pub struct ObservedGateway {
     pub offered_zones: Vec<String>,
     /// Roles in the instance profile, when it exists.
     pub profile_roles: Option<Vec<String>>,
+    /// The role's permissions boundary (its ARN), when it has one.
+    #[serde(default)]
+    pub role_boundary: Option<String>,
+    /// The ARN the boundary policy has (or gets) in this account.
+    #[serde(default)]
+    pub boundary_arn: String,
+    /// The boundary policy's default version's document, when the policy exists.
+    #[serde(default)]
+    pub boundary_policy: Option<String>,
     pub role_policy: Option<String>,
     pub public_key: Option<String>,
     pub private_key_exists: bool,

@@ -66,18 +66,33 @@ pub async fn observe(
     blueprint: &str,
     g: &DesiredGateway,
 ) -> Result<ObservedGateway, AwsError> {
-    let (instances, eips, groups, subnet, role, profile, policy, params, public_key, image) = futures::try_join!(
+    let (
+        instances,
+        eips,
+        groups,
+        subnet,
+        role,
+        profile,
+        policy,
+        params,
+        public_key,
+        image,
+        boundary,
+    ) = futures::try_join!(
         instances(aws, blueprint, &g.names),
         addresses(aws, blueprint),
         security_groups(aws, blueprint, &g.names.security_group),
         subnet(aws, g),
-        role_exists(aws, &g.names.role),
+        role(aws, &g.names.role),
         profile_roles(aws, &g.names.role),
         role_policy(aws, &g.names.role),
         key_parameters(aws, g),
         parameter(aws, &g.names.key_public),
         image(aws, g),
+        boundary(aws, &g.names.boundary),
     )?;
+    let (role_exists, role_boundary) = role;
+    let (boundary_arn, boundary_policy) = boundary;
     let mut instances = instances;
     user_data(aws, &mut instances).await?;
     let mut eips = eips;
@@ -97,7 +112,10 @@ pub async fn observe(
         image_architecture: image.architecture,
         image_owner: image.owner,
         subnet,
-        role_exists: role,
+        role_exists,
+        role_boundary,
+        boundary_arn,
+        boundary_policy,
         profile_roles: profile,
         role_policy: policy,
         private_key_exists: params.contains(&g.names.key_private),
@@ -460,12 +478,50 @@ async fn subnets(aws: &Aws, named: Option<&str>) -> Result<Vec<(Subnet, String)>
     Ok(subnets)
 }
 
-async fn role_exists(aws: &Aws, name: &str) -> Result<bool, AwsError> {
+/// Whether the role exists, and its permissions boundary's ARN.
+async fn role(aws: &Aws, name: &str) -> Result<(bool, Option<String>), AwsError> {
     match aws.iam.get_role().role_name(name).send().await {
-        Ok(_) => Ok(true),
-        Err(e) if e.code() == Some("NoSuchEntity") => Ok(false),
+        Ok(out) => Ok((
+            true,
+            out.role()
+                .and_then(|r| r.permissions_boundary())
+                .and_then(|b| b.permissions_boundary_arn())
+                .map(str::to_owned),
+        )),
+        Err(e) if e.code() == Some("NoSuchEntity") => Ok((false, None)),
         Err(e) => Err(AwsError::call(&ops::GET_ROLE, e)),
     }
+}
+
+/// The boundary policy's ARN in the caller's account, and its default version's document
+/// when it exists.
+async fn boundary(aws: &Aws, name: &str) -> Result<(String, Option<String>), AwsError> {
+    let partition = crate::aws::partition::of(&aws.region);
+    let arn = format!(
+        "arn:{partition}:iam::{}:policy/{name}",
+        account_id(aws).await?
+    );
+    let policy = match aws.iam.get_policy().policy_arn(&arn).send().await {
+        Ok(out) => out.policy().cloned(),
+        Err(e) if e.code() == Some("NoSuchEntity") => return Ok((arn, None)),
+        Err(e) => return Err(AwsError::call(&ops::GET_POLICY, e)),
+    };
+    let Some(version) = policy.and_then(|p| p.default_version_id().map(str::to_owned)) else {
+        return Ok((arn, None));
+    };
+    let out = aws
+        .iam
+        .get_policy_version()
+        .policy_arn(&arn)
+        .version_id(version)
+        .send()
+        .await
+        .map_err(|e| AwsError::call(&ops::GET_POLICY_VERSION, e))?;
+    let document = out
+        .policy_version()
+        .and_then(|v| v.document())
+        .map(percent_decode);
+    Ok((arn, document))
 }
 
 async fn profile_roles(aws: &Aws, name: &str) -> Result<Option<Vec<String>>, AwsError> {

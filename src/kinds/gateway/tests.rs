@@ -43,6 +43,15 @@ fn built(eips: Vec<ObservedEip>) -> ObservedGateway {
             vpc_id: "vpc-1".into(),
         }),
         role_exists: true,
+        role_boundary: Some(format!(
+            "arn:aws:iam::111122223333:policy/{}",
+            g.names.boundary
+        )),
+        boundary_arn: format!("arn:aws:iam::111122223333:policy/{}", g.names.boundary),
+        boundary_policy: Some(crate::mail::gateway::boundary_policy(
+            "eu-west-1",
+            &d.blueprint,
+        )),
         profile_roles: Some(vec![g.names.role.clone()]),
         role_policy: Some(crate::mail::gateway::role_policy(
             "eu-west-1",
