@@ -12,7 +12,7 @@ use common::Account;
 const R: &str = "eu-west-1";
 
 #[tokio::test]
-async fn mail_is_relayed_signed_and_verifiable_and_outsiders_are_refused() {
+async fn the_gateway_mail_path_with_real_postfix_and_opendkim() {
     let python = std::env::var("MAILINFRA_TEST_PYTHON").expect(
         "MAILINFRA_TEST_PYTHON is not set: run scripts/test, which installs the mail-path tools",
     );
@@ -55,8 +55,11 @@ async fn mail_is_relayed_signed_and_verifiable_and_outsiders_are_refused() {
         serde_json::json!({ "mta1._domainkey.example.com": mailinfra::mail::txt::text_of(dkim) });
     acct.write("dns.json", &dns.to_string());
 
-    let dir = acct.dir.path();
-    let out = std::process::Command::new(python)
+    // The emulator's endpoint and the account's credentials come with `program`: the key
+    // fetch case calls SSM with them.
+    let out = acct
+        .program(python)
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
         .arg(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/tests/mailpath/run.py"
@@ -71,7 +74,6 @@ async fn mail_is_relayed_signed_and_verifiable_and_outsiders_are_refused() {
             "--work",
             "work",
         ])
-        .current_dir(dir)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -106,19 +108,78 @@ async fn mail_is_relayed_signed_and_verifiable_and_outsiders_are_refused() {
             .contains("Relay access denied"),
         "{c:#}"
     );
-    // 4. A domain that does not send via the gateway: relayed, not signed.
-    assert_eq!(c["relayed_other"]["delivered"], true);
-    assert!(c["relayed_other"]["dkim_signature"].is_null(), "{c:#}");
     // 5. STARTTLS when the next hop offers it; plain delivery when it does not.
     assert_eq!(c["relayed_tls"]["tls"], true, "{c:#}");
     assert_eq!(c["relayed_tls"]["dkim_valid"], true);
     assert_eq!(signed["tls"], false);
+
+    // Issue 14, item 1: mail waits while OpenDKIM cannot sign, and the key fetch retries.
+    // OpenDKIM stopped: the client is told to try again later, nothing leaves unsigned.
+    for case in ["milter_down", "key_missing"] {
+        assert_eq!(c[case]["accepted"], false, "{case}: {c:#}\n{log}");
+        let reply = c[case]["reply"].as_str().unwrap();
+        assert!(reply.contains(" 451 4.7.1"), "{case}: {reply}");
+    }
+    let delivered = r["delivered_subjects"].as_array().unwrap();
+    for subject in ["inside-milter-down", "inside-key-missing"] {
+        assert!(
+            !delivered.iter().any(|s| s == subject),
+            "{subject} left the gateway: {delivered:?}"
+        );
+    }
+    // The rendered key fetch, against the emulator's SSM: a missing parameter is retried with
+    // a doubling backoff and left visible; the real one is installed for opendkim alone.
+    let fetch = &r["fetch"];
+    let failed = &fetch["failed"];
+    assert_eq!(failed["exit"], 1, "{fetch:#}");
+    assert_eq!(
+        failed["slept"],
+        serde_json::json!(["2", "4", "8", "16", "32"]),
+        "{fetch:#}"
+    );
+    let record = failed["state"]["dkim-key.failed"].as_str().unwrap_or("");
+    assert!(
+        record.contains("6 attempts") && record.contains("ParameterNotFound"),
+        "{fetch:#}"
+    );
+    assert!(failed["key"].is_null(), "{fetch:#}");
+    assert!(
+        failed["stderr"]
+            .as_str()
+            .unwrap()
+            .contains("attempt 6 of 6, failed"),
+        "{fetch:#}"
+    );
+    let fetched = &fetch["fetched"];
+    assert_eq!(fetched["exit"], 0, "{fetch:#}");
+    assert_eq!(fetched["key"]["same_as_ssm"], true, "{fetch:#}");
+    assert_eq!(fetched["key"]["mode"], "0o600");
+    assert_eq!(fetched["key"]["owner"], "opendkim");
+    assert!(fetched["state"]["dkim-key.failed"].is_null(), "{fetch:#}");
+    assert!(
+        fetched["state"]["dkim-key.fetched"].is_string(),
+        "{fetch:#}"
+    );
+    // systemd reads Debian's opendkim.service with the drop-in that runs the fetch at every
+    // start, and finds nothing wrong in it.
+    let unit = &fetch["unit"];
+    assert_eq!(unit["exit"], 0, "{unit:#}");
+    assert_eq!(unit["output"], "", "{unit:#}");
+    let drop_in = unit["drop_in"].as_str().unwrap();
+    assert!(
+        drop_in.contains("ExecStartPre=/usr/local/sbin/mailinfra-fetch-dkim-key")
+            && drop_in.contains("Restart=on-failure"),
+        "{drop_in}"
+    );
+
     // The rendered settings are the ones Postfix ran with.
     let settings = r["postfix_settings"].as_str().unwrap();
-    assert!(
-        settings.contains("mynetworks = 127.0.0.0/8 [::1]/128 10.0.0.0/16"),
-        "{settings}"
-    );
+    for line in [
+        "mynetworks = 127.0.0.0/8 [::1]/128 10.0.0.0/16",
+        "milter_default_action = tempfail",
+    ] {
+        assert!(settings.lines().any(|l| l == line), "{line}:\n{settings}");
+    }
     assert!(
         r["substitutions"]
             .as_str()

@@ -29,6 +29,8 @@ pub fn run(args: &RenderArgs, global: &Global, out: &Output) -> Outcome {
         ("KeyTable", r.key_table()),
         ("SigningTable", r.signing_table()),
         ("TrustedHosts", r.trusted_hosts()),
+        ("fetch-dkim-key", r.fetch_key_script()),
+        ("opendkim-drop-in.conf", r.opendkim_drop_in()),
         ("boot.sh", r.boot_script()),
         (
             "role-policy.json",

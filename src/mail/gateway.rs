@@ -5,7 +5,9 @@
 //!
 //! Settings follow DOMAIN.md: relay only for `mynetworks` (loopback plus `relay_from`),
 //! `myhostname` = the name the A and PTR records give (so HELO matches), opportunistic TLS
-//! out, OpenDKIM as a milter in signing mode with a KeyTable/SigningTable per domain.
+//! out, OpenDKIM as a milter in signing mode with a KeyTable/SigningTable per domain. Mail
+//! waits (`milter_default_action = tempfail`) while OpenDKIM is down or has no key; the key
+//! is fetched before every start of opendkim (a systemd drop-in), so every boot fetches it.
 
 use std::fmt::Write as _;
 
@@ -27,6 +29,13 @@ pub struct Gateway {
 pub const KEY_DIR: &str = "/etc/opendkim/keys";
 /// The milter's address, shared by opendkim.conf and main.cf.
 pub const MILTER_PORT: u16 = 8891;
+/// The key fetch the opendkim drop-in runs before every start of opendkim.
+pub const FETCH_KEY_PATH: &str = "/usr/local/sbin/mailinfra-fetch-dkim-key";
+/// The systemd drop-in that runs the key fetch.
+pub const DROP_IN_PATH: &str = "/etc/systemd/system/opendkim.service.d/mailinfra.conf";
+/// Where the key fetch records its last outcome: `dkim-key.fetched` (the time) or
+/// `dkim-key.failed` (the time, attempts and the last error).
+pub const STATE_DIR: &str = "/var/lib/mailinfra";
 
 impl Gateway {
     pub fn key_path(&self) -> String {
@@ -57,7 +66,9 @@ impl Gateway {
             ("smtpd_tls_security_level", "may".into()),
             ("smtpd_milters", format!("inet:localhost:{MILTER_PORT}")),
             ("non_smtpd_milters", "$smtpd_milters".into()),
-            ("milter_default_action", "accept".into()),
+            // Mail waits at the sender while OpenDKIM is down or has no key, instead of
+            // leaving unsigned (and failing DMARC).
+            ("milter_default_action", "tempfail".into()),
             ("milter_protocol", "6".into()),
         ]
     }
@@ -70,6 +81,8 @@ impl Gateway {
              Mode                    s\n\
              Canonicalization        relaxed/simple\n\
              OversignHeaders         From\n\
+             On-SignatureError       tempfail\n\
+             On-InternalError        tempfail\n\
              KeyTable                file:/etc/opendkim/KeyTable\n\
              SigningTable            refile:/etc/opendkim/SigningTable\n\
              InternalHosts           refile:/etc/opendkim/TrustedHosts\n\
@@ -114,6 +127,37 @@ impl Gateway {
         out
     }
 
+    /// The key fetch: SSM GetParameter with the instance's role, retried with backoff, into
+    /// OpenDKIM's key file; a failure is left in `STATE_DIR/dkim-key.failed`.
+    pub fn fetch_key_script(&self) -> String {
+        fill(
+            include_str!("fetch_dkim_key.sh"),
+            &[
+                ("region", &self.region),
+                ("key_parameter", &self.key_parameter),
+                ("key_path", &self.key_path()),
+            ],
+        )
+    }
+
+    /// The drop-in for Debian's opendkim.service: the key fetch before every start (so each
+    /// boot fetches the key again), and starts retried every 30 seconds without end while the
+    /// fetch fails (mail waits meanwhile).
+    pub fn opendkim_drop_in(&self) -> String {
+        format!(
+            "# Rendered by mailinfra: fetch the DKIM key from SSM before every start of opendkim,\n\
+             # and keep trying while that fails (Postfix keeps mail waiting meanwhile).\n\
+             [Unit]\n\
+             StartLimitIntervalSec=0\n\
+             \n\
+             [Service]\n\
+             ExecStartPre={FETCH_KEY_PATH}\n\
+             TimeoutStartSec=5min\n\
+             Restart=on-failure\n\
+             RestartSec=30s\n"
+        )
+    }
+
     /// The instance's user data: installs and configures Postfix and OpenDKIM. Idempotent:
     /// every step sets a state rather than appending to one, so running it twice is safe.
     /// The script is `boot_script.sh`; this fills in its `{{name}}`s.
@@ -144,7 +188,11 @@ impl Gateway {
                 ("postconf", &postconf),
                 ("key_dir", KEY_DIR),
                 ("opendkim_files", &opendkim_files),
-                ("key_path", &self.key_path()),
+                ("fetch_key_path", FETCH_KEY_PATH),
+                ("fetch_key_script", &self.fetch_key_script()),
+                ("drop_in_path", DROP_IN_PATH),
+                ("drop_in", &self.opendkim_drop_in()),
+                ("state_dir", STATE_DIR),
             ],
         )
     }
@@ -225,6 +273,7 @@ mod tests {
         insta::assert_snapshot!("key_table", g.key_table());
         insta::assert_snapshot!("signing_table", g.signing_table());
         insta::assert_snapshot!("boot_script", g.boot_script());
+        insta::assert_snapshot!("fetch_key_script", g.fetch_key_script());
     }
 
     #[test]
