@@ -25,6 +25,8 @@ pub fn run(args: &RenderArgs, global: &Global, out: &Output) -> Outcome {
         .collect();
     let files = [
         ("main.cf", main_cf),
+        ("sender_access", r.sender_access()),
+        ("header_checks", r.header_checks()),
         ("opendkim.conf", r.opendkim_conf()),
         ("KeyTable", r.key_table()),
         ("SigningTable", r.signing_table()),

@@ -16,8 +16,8 @@ apt-get install -y -q postfix opendkim awscli
 
 # Postfix: relay for mynetworks only, sign through OpenDKIM (mail waits while it is down),
 # TLS when offered.
-{{postconf}}
-# OpenDKIM: signing mode, one key table entry per signing domain.
+{{postconf}}install -d -m 0755 /etc/postfix/mailinfra
+{{postfix_tables}}# OpenDKIM: signing mode, one key table entry per signing domain.
 install -d -m 0750 -o opendkim -g opendkim /etc/opendkim {{key_dir}}
 {{opendkim_files}}
 # The private key: fetched from SSM ($KEY_PARAMETER in $REGION) with the instance's own role

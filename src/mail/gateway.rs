@@ -29,6 +29,16 @@ pub struct Gateway {
 pub const KEY_DIR: &str = "/etc/opendkim/keys";
 /// The milter's address, shared by opendkim.conf and main.cf.
 pub const MILTER_PORT: u16 = 8891;
+/// Postfix's table of the envelope senders relay clients may use (a regexp table).
+pub const SENDER_ACCESS_PATH: &str = "/etc/postfix/mailinfra/sender_access";
+/// Postfix's header_checks: removes internal Received lines, refuses foreign From domains.
+pub const HEADER_CHECKS_PATH: &str = "/etc/postfix/mailinfra/header_checks";
+/// The headers OpenDKIM signs: RFC 6376 section 5.4.1's list, with List-Unsubscribe-Post,
+/// which RFC 8058 requires a signature to cover.
+pub const SIGN_HEADERS: &str = "From,Sender,Reply-To,Subject,Date,Message-ID,To,Cc,MIME-Version,Content-Type,Content-Transfer-Encoding,Content-ID,Content-Description,Resent-Date,Resent-From,Resent-Sender,Resent-To,Resent-Cc,Resent-Message-ID,In-Reply-To,References,List-Id,List-Help,List-Unsubscribe,List-Unsubscribe-Post,List-Subscribe,List-Post,List-Owner,List-Archive";
+/// Signed once more than they occur, so that none can be added after signing.
+pub const OVERSIGN_HEADERS: &str = "From,Subject,Date,Message-ID,To,Reply-To";
+
 /// The key fetch the opendkim drop-in runs before every start of opendkim.
 pub const FETCH_KEY_PATH: &str = "/usr/local/sbin/mailinfra-fetch-dkim-key";
 /// The systemd drop-in that runs the key fetch.
@@ -61,7 +71,20 @@ impl Gateway {
                 "smtpd_recipient_restrictions",
                 "permit_mynetworks, reject_unauth_destination".into(),
             ),
+            // Relay clients send only as the domains the gateway signs.
+            (
+                "smtpd_sender_restrictions",
+                format!("check_sender_access regexp:{SENDER_ACCESS_PATH}"),
+            ),
+            // Relay clients' mail gets a missing Message-ID and Date (and From), as mail
+            // submitted on the gateway itself does; receivers such as Gmail refuse mail
+            // without Message-ID.
+            ("local_header_rewrite_clients", "permit_mynetworks".into()),
+            ("always_add_missing_headers", "no".into()),
+            ("header_checks", format!("regexp:{HEADER_CHECKS_PATH}")),
             ("smtp_tls_security_level", "may".into()),
+            ("smtp_tls_protocols", ">=TLSv1.2".into()),
+            ("smtp_tls_mandatory_protocols", ">=TLSv1.2".into()),
             ("smtp_tls_loglevel", "1".into()),
             ("smtpd_tls_security_level", "may".into()),
             ("smtpd_milters", format!("inet:localhost:{MILTER_PORT}")),
@@ -79,8 +102,9 @@ impl Gateway {
              Syslog                  yes\n\
              UMask                   007\n\
              Mode                    s\n\
-             Canonicalization        relaxed/simple\n\
-             OversignHeaders         From\n\
+             Canonicalization        relaxed/relaxed\n\
+             SignHeaders             {SIGN_HEADERS}\n\
+             OversignHeaders         {OVERSIGN_HEADERS}\n\
              On-SignatureError       tempfail\n\
              On-InternalError        tempfail\n\
              KeyTable                file:/etc/opendkim/KeyTable\n\
@@ -117,6 +141,66 @@ impl Gateway {
             let _ = writeln!(out, "*@{d} {}._domainkey.{d}", self.selector);
         }
         out
+    }
+
+    /// The domains whose addresses OpenDKIM signs, as a regexp alternation.
+    fn domains_pattern(domains: &[&str]) -> String {
+        domains
+            .iter()
+            .map(|d| d.replace('.', "\\."))
+            .collect::<Vec<_>>()
+            .join("|")
+    }
+
+    /// The signing domains as a reply names them.
+    fn allowed(&self) -> String {
+        if self.signing_domains.is_empty() {
+            "none: no domain of the blueprint has `send_via: [gateway]`".to_owned()
+        } else {
+            self.signing_domains.join(", ")
+        }
+    }
+
+    /// `check_sender_access` table: relay clients may use envelope senders of the signing
+    /// domains only (exactly those: a subdomain is not signed). Anything else, the null
+    /// sender included, is refused with a 5xx that names the allowed domains.
+    pub fn sender_access(&self) -> String {
+        let mut out = format!(
+            "# Rendered by mailinfra for blueprint {}: the envelope senders relay clients may use.\n",
+            self.blueprint
+        );
+        let domains: Vec<&str> = self.signing_domains.iter().map(String::as_str).collect();
+        if !domains.is_empty() {
+            let _ = writeln!(out, "/@({})$/ DUNNO", Self::domains_pattern(&domains));
+        }
+        let _ = writeln!(
+            out,
+            "/.*/ REJECT 5.7.1 this gateway relays mail only from the domains it signs: {}",
+            self.allowed()
+        );
+        out
+    }
+
+    /// header_checks: internal Received lines (the application hosts' and the gateway's own,
+    /// with private names and addresses) are removed; a From address outside the signing
+    /// domains (and the gateway's own name, which its bounces use) is refused, since
+    /// OpenDKIM would not sign it and it would fail DMARC. A From without a domain is
+    /// completed with the gateway's name by Postfix.
+    pub fn header_checks(&self) -> String {
+        let mut domains: Vec<&str> = self.signing_domains.iter().map(String::as_str).collect();
+        if !domains.contains(&self.hostname.as_str()) {
+            domains.push(&self.hostname);
+        }
+        format!(
+            "# Rendered by mailinfra for blueprint {bp}.\n\
+             /^Received:/ IGNORE\n\
+             if /^From:.*@/\n\
+             !/@({pattern})([>[:space:](,;]|$)/ REJECT 5.7.1 the From: address must be in a domain this gateway signs: {allowed}\n\
+             endif\n",
+            bp = self.blueprint,
+            pattern = Self::domains_pattern(&domains),
+            allowed = self.allowed()
+        )
     }
 
     pub fn trusted_hosts(&self) -> String {
@@ -166,6 +250,16 @@ impl Gateway {
         for (k, v) in self.main_cf() {
             let _ = writeln!(postconf, "postconf -e '{k} = {v}'");
         }
+        let mut postfix_tables = String::new();
+        for (path, body) in [
+            (SENDER_ACCESS_PATH, self.sender_access()),
+            (HEADER_CHECKS_PATH, self.header_checks()),
+        ] {
+            let _ = write!(
+                postfix_tables,
+                "cat > {path} <<'MAILINFRA_EOF'\n{body}MAILINFRA_EOF\n"
+            );
+        }
         let mut opendkim_files = String::new();
         for (path, body) in [
             ("/etc/opendkim.conf", self.opendkim_conf()),
@@ -186,6 +280,7 @@ impl Gateway {
                 ("region", &self.region),
                 ("key_parameter", &self.key_parameter),
                 ("postconf", &postconf),
+                ("postfix_tables", &postfix_tables),
                 ("key_dir", KEY_DIR),
                 ("opendkim_files", &opendkim_files),
                 ("fetch_key_path", FETCH_KEY_PATH),
@@ -272,6 +367,8 @@ mod tests {
         insta::assert_snapshot!("opendkim_conf", g.opendkim_conf());
         insta::assert_snapshot!("key_table", g.key_table());
         insta::assert_snapshot!("signing_table", g.signing_table());
+        insta::assert_snapshot!("sender_access", g.sender_access());
+        insta::assert_snapshot!("header_checks", g.header_checks());
         insta::assert_snapshot!("boot_script", g.boot_script());
         insta::assert_snapshot!("fetch_key_script", g.fetch_key_script());
     }
