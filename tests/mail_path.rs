@@ -31,7 +31,7 @@ async fn the_gateway_mail_path_with_real_postfix_and_opendkim() {
     let zone = acct.create_zone("example.com").await;
     acct.write(
         "b.yaml",
-        "blueprint: relay\nregion: eu-west-1\ngateway:\n  hostname: mail.example.com\n  relay_from: [10.0.0.0/16]\n  dkim: { selector: mta1 }\ndomains:\n  - domain: example.com\n    send_via: [gateway]\n    dmarc: { policy: none }\n",
+        "blueprint: relay\nregion: eu-west-1\ngateway:\n  hostname: mail.example.com\n  relay_from: [10.0.0.0/16]\n  dkim: { selector: mta1 }\n  postmaster: ops@example.org\n  delivery: { queue_lifetime: 12h, message_size_limit: 20000000 }\ndomains:\n  - domain: example.com\n    send_via: [gateway]\n    dmarc: { policy: none }\n",
     );
     let run = acct.mailinfra(&["apply", "b.yaml", "--yes"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -50,10 +50,29 @@ async fn the_gateway_mail_path_with_real_postfix_and_opendkim() {
     acct.write("key.pem", key.parameter().unwrap().value().unwrap());
     // The DKIM record as mailinfra published it.
     let records = acct.records(&zone).await;
-    let dkim = &records[&("mta1._domainkey.example.com".into(), "TXT".into())].1[0];
-    let dns =
-        serde_json::json!({ "mta1._domainkey.example.com": mailinfra::mail::txt::text_of(dkim) });
-    acct.write("dns.json", &dns.to_string());
+    let txt = |name: &str| {
+        records[&(name.to_owned(), "TXT".to_owned())]
+            .1
+            .iter()
+            .map(|v| mailinfra::mail::txt::text_of(v))
+            .collect::<Vec<_>>()
+    };
+    // Item 4: the hostname, which its bounces use in HELO and From, has an SPF record that
+    // allows the Elastic IP alone, and its own DKIM key.
+    let eip = records[&("mail.example.com".into(), "A".into())].1[0].clone();
+    let host_txt = txt("mail.example.com");
+    assert!(
+        host_txt.contains(&format!("v=spf1 ip4:{eip} -all")),
+        "{host_txt:?}"
+    );
+    let mut dns = serde_json::Map::new();
+    for name in [
+        "mta1._domainkey.example.com",
+        "mta1._domainkey.mail.example.com",
+    ] {
+        dns.insert(name.into(), txt(name)[0].clone().into());
+    }
+    acct.write("dns.json", &serde_json::Value::Object(dns).to_string());
 
     // The emulator's endpoint and the account's credentials come with `program`: the key
     // fetch case calls SSM with them.
@@ -263,6 +282,35 @@ async fn the_gateway_mail_path_with_real_postfix_and_opendkim() {
         );
     }
 
+    // Item 4: a hard bounce reaches the sender signed for the gateway's hostname (null
+    // envelope sender, HELO and From on the hostname: SPF and DKIM both align), and a bounce
+    // that cannot be delivered reaches the blueprint's postmaster, signed too.
+    let bounce = &c["bounce"];
+    assert_eq!(bounce["delivered"], true, "{c:#}\n{log}");
+    assert_eq!(bounce["mail_from"], "<>");
+    assert_eq!(bounce["helo"], "mail.example.com");
+    assert!(
+        bounce["from_header"]
+            .as_str()
+            .unwrap()
+            .contains("<MAILER-DAEMON@mail.example.com>"),
+        "{bounce:#}"
+    );
+    assert_eq!(bounce["dkim"]["d"], "mail.example.com", "{bounce:#}");
+    assert_eq!(bounce["dkim_valid"], true, "{bounce:#}");
+    let notice = &c["postmaster_notice"];
+    assert_eq!(notice["delivered"], true, "{c:#}\n{log}");
+    assert_eq!(notice["to"], serde_json::json!(["ops@example.org"]));
+    assert_eq!(notice["dkim"]["d"], "mail.example.com", "{notice:#}");
+    assert_eq!(notice["dkim_valid"], true, "{notice:#}");
+
+    // Item 5: two messages to one destination leave at least the rate delay (1s) apart.
+    let (r1, r2) = (&c["relayed_rate_1"], &c["relayed_rate_2"]);
+    assert_eq!(r1["delivered"], true, "{c:#}");
+    assert_eq!(r2["delivered"], true, "{c:#}");
+    let gap = (r2["at"].as_f64().unwrap() - r1["at"].as_f64().unwrap()).abs();
+    assert!(gap >= 0.9, "deliveries {gap:.2}s apart\n{log}");
+
     // The rendered settings are the ones Postfix ran with.
     let settings = r["postfix_settings"].as_str().unwrap();
     for line in [
@@ -271,6 +319,15 @@ async fn the_gateway_mail_path_with_real_postfix_and_opendkim() {
         "local_header_rewrite_clients = permit_mynetworks",
         "smtp_tls_protocols = >=TLSv1.2",
         "smtp_tls_mandatory_protocols = >=TLSv1.2",
+        // Items 4 to 7: notices, gentle start, lifetimes (one set by the blueprint), size.
+        "internal_mail_filter_classes = bounce",
+        "2bounce_notice_recipient = ops@example.org",
+        "smtp_destination_concurrency_limit = 2",
+        "smtp_destination_rate_delay = 1s",
+        "maximal_queue_lifetime = 12h",
+        "bounce_queue_lifetime = 1d",
+        "delay_warning_time = 1h",
+        "message_size_limit = 20000000",
     ] {
         assert!(settings.lines().any(|l| l == line), "{line}:\n{settings}");
     }

@@ -23,6 +23,40 @@ pub struct Gateway {
     pub signing_domains: Vec<String>,
     /// The SSM SecureString holding the private key (PKCS#8 PEM).
     pub key_parameter: String,
+    /// Where Postfix's notices to the postmaster go.
+    pub postmaster: String,
+    pub delivery: Delivery,
+}
+
+/// How the gateway delivers: main.cf values, defaults for a new address sending
+/// transactional mail (docs/gateway.md gives the reasons).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Delivery {
+    /// `smtp_destination_concurrency_limit`.
+    pub destination_concurrency: u32,
+    /// `smtp_destination_rate_delay`.
+    pub destination_rate_delay: String,
+    /// `maximal_queue_lifetime`.
+    pub queue_lifetime: String,
+    /// `bounce_queue_lifetime`.
+    pub bounce_lifetime: String,
+    /// `delay_warning_time`.
+    pub delay_warning: String,
+    /// `message_size_limit`, bytes.
+    pub message_size_limit: u32,
+}
+
+impl Default for Delivery {
+    fn default() -> Self {
+        Delivery {
+            destination_concurrency: 2,
+            destination_rate_delay: "1s".into(),
+            queue_lifetime: "1d".into(),
+            bounce_lifetime: "1d".into(),
+            delay_warning: "1h".into(),
+            message_size_limit: 10_240_000,
+        }
+    }
 }
 
 /// Where OpenDKIM keeps the key on the instance.
@@ -87,12 +121,46 @@ impl Gateway {
             ("smtp_tls_mandatory_protocols", ">=TLSv1.2".into()),
             ("smtp_tls_loglevel", "1".into()),
             ("smtpd_tls_security_level", "may".into()),
+            (
+                "message_size_limit",
+                self.delivery.message_size_limit.to_string(),
+            ),
             ("smtpd_milters", format!("inet:localhost:{MILTER_PORT}")),
             ("non_smtpd_milters", "$smtpd_milters".into()),
             // Mail waits at the sender while OpenDKIM is down or has no key, instead of
             // leaving unsigned (and failing DMARC).
             ("milter_default_action", "tempfail".into()),
             ("milter_protocol", "6".into()),
+            // Bounces pass OpenDKIM (and header_checks) too, so they leave signed for the
+            // gateway's hostname.
+            ("internal_mail_filter_classes", "bounce".into()),
+            // Postfix's notices go to the blueprint's postmaster, not to root's mailbox on
+            // an instance nobody logs in to; undeliverable bounces among them.
+            ("notify_classes", "2bounce, resource, software".into()),
+            ("bounce_notice_recipient", self.postmaster.clone()),
+            ("2bounce_notice_recipient", self.postmaster.clone()),
+            ("delay_notice_recipient", self.postmaster.clone()),
+            ("error_notice_recipient", self.postmaster.clone()),
+            // A new address earns its reputation slowly: few parallel connections and a
+            // pause between deliveries to each receiving domain.
+            (
+                "smtp_destination_concurrency_limit",
+                self.delivery.destination_concurrency.to_string(),
+            ),
+            (
+                "smtp_destination_rate_delay",
+                self.delivery.destination_rate_delay.clone(),
+            ),
+            // Transactional mail is worth little after a day; the sender hears of a delay.
+            (
+                "maximal_queue_lifetime",
+                self.delivery.queue_lifetime.clone(),
+            ),
+            (
+                "bounce_queue_lifetime",
+                self.delivery.bounce_lifetime.clone(),
+            ),
+            ("delay_warning_time", self.delivery.delay_warning.clone()),
         ]
     }
 
@@ -118,10 +186,20 @@ impl Gateway {
         )
     }
 
-    /// One key per signing domain: `<selector>._domainkey.<domain> <domain>:<selector>:<path>`.
+    /// The domains OpenDKIM signs for: the signing domains and the gateway's hostname, whose
+    /// bounces (`MAILER-DAEMON@<hostname>`) are signed `d=<hostname>`.
+    pub fn signed_domains(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = self.signing_domains.iter().map(String::as_str).collect();
+        if !out.contains(&self.hostname.as_str()) {
+            out.push(&self.hostname);
+        }
+        out
+    }
+
+    /// One key per signed domain: `<selector>._domainkey.<domain> <domain>:<selector>:<path>`.
     pub fn key_table(&self) -> String {
         let mut out = String::new();
-        for d in &self.signing_domains {
+        for d in self.signed_domains() {
             let _ = writeln!(
                 out,
                 "{}._domainkey.{d} {d}:{}:{}",
@@ -133,11 +211,11 @@ impl Gateway {
         out
     }
 
-    /// Mail from any address of a signing domain is signed with that domain's key; other
-    /// domains' mail passes unsigned.
+    /// Mail from any address of a signed domain is signed with that domain's key; other
+    /// domains' mail does not reach OpenDKIM (sender_access, header_checks).
     pub fn signing_table(&self) -> String {
         let mut out = String::new();
-        for d in &self.signing_domains {
+        for d in self.signed_domains() {
             let _ = writeln!(out, "*@{d} {}._domainkey.{d}", self.selector);
         }
         out
@@ -187,10 +265,7 @@ impl Gateway {
     /// OpenDKIM would not sign it and it would fail DMARC. A From without a domain is
     /// completed with the gateway's name by Postfix.
     pub fn header_checks(&self) -> String {
-        let mut domains: Vec<&str> = self.signing_domains.iter().map(String::as_str).collect();
-        if !domains.contains(&self.hostname.as_str()) {
-            domains.push(&self.hostname);
-        }
+        let domains = self.signed_domains();
         format!(
             "# Rendered by mailinfra for blueprint {bp}.\n\
              /^Received:/ IGNORE\n\
@@ -352,6 +427,8 @@ mod tests {
             selector: "mta1".into(),
             signing_domains: vec!["example.com".into(), "example.net".into()],
             key_parameter: "/mailinfra/acme-mail/dkim/mta1/private".into(),
+            postmaster: "ops@example.com".into(),
+            delivery: Delivery::default(),
         }
     }
 
