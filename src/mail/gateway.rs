@@ -1,7 +1,7 @@
 //! What the relay gateway runs, rendered from the blueprint: Postfix's main.cf settings,
 //! OpenDKIM's configuration, key and signing tables, the instance's boot script, and the IAM
 //! policies of its role. Pure: the private key is never an input; the boot script fetches it
-//! from SSM at boot with the instance's own role.
+//! from SSM with the instance's own role, before every start of opendkim.
 //!
 //! Settings follow DOMAIN.md: relay only for `mynetworks` (loopback plus `relay_from`),
 //! `myhostname` = the name the A and PTR records give (so HELO matches), opportunistic TLS
