@@ -12,7 +12,7 @@ use common::Account;
 const R: &str = "eu-west-1";
 
 #[tokio::test]
-async fn mail_is_relayed_signed_and_verifiable_and_outsiders_are_refused() {
+async fn the_gateway_mail_path_with_real_postfix_and_opendkim() {
     let python = std::env::var("MAILINFRA_TEST_PYTHON").expect(
         "MAILINFRA_TEST_PYTHON is not set: run scripts/test, which installs the mail-path tools",
     );
@@ -31,7 +31,7 @@ async fn mail_is_relayed_signed_and_verifiable_and_outsiders_are_refused() {
     let zone = acct.create_zone("example.com").await;
     acct.write(
         "b.yaml",
-        "blueprint: relay\nregion: eu-west-1\ngateway:\n  hostname: mail.example.com\n  relay_from: [10.0.0.0/16]\n  dkim: { selector: mta1 }\ndomains:\n  - domain: example.com\n    send_via: [gateway]\n    dmarc: { policy: none }\n",
+        "blueprint: relay\nregion: eu-west-1\ngateway:\n  hostname: mail.example.com\n  relay_from: [10.0.0.0/16]\n  dkim: { selector: mta1 }\n  postmaster: ops@example.org\n  delivery: { queue_lifetime: 12h, message_size_limit: 20000000 }\ndomains:\n  - domain: example.com\n    send_via: [gateway]\n    dmarc: { policy: none }\n",
     );
     let run = acct.mailinfra(&["apply", "b.yaml", "--yes"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -50,13 +50,35 @@ async fn mail_is_relayed_signed_and_verifiable_and_outsiders_are_refused() {
     acct.write("key.pem", key.parameter().unwrap().value().unwrap());
     // The DKIM record as mailinfra published it.
     let records = acct.records(&zone).await;
-    let dkim = &records[&("mta1._domainkey.example.com".into(), "TXT".into())].1[0];
-    let dns =
-        serde_json::json!({ "mta1._domainkey.example.com": mailinfra::mail::txt::text_of(dkim) });
-    acct.write("dns.json", &dns.to_string());
+    let txt = |name: &str| {
+        records[&(name.to_owned(), "TXT".to_owned())]
+            .1
+            .iter()
+            .map(|v| mailinfra::mail::txt::text_of(v))
+            .collect::<Vec<_>>()
+    };
+    // Item 4: the hostname, which its bounces use in HELO and From, has an SPF record that
+    // allows the Elastic IP alone, and its own DKIM key.
+    let eip = records[&("mail.example.com".into(), "A".into())].1[0].clone();
+    let host_txt = txt("mail.example.com");
+    assert!(
+        host_txt.contains(&format!("v=spf1 ip4:{eip} -all")),
+        "{host_txt:?}"
+    );
+    let mut dns = serde_json::Map::new();
+    for name in [
+        "mta1._domainkey.example.com",
+        "mta1._domainkey.mail.example.com",
+    ] {
+        dns.insert(name.into(), txt(name)[0].clone().into());
+    }
+    acct.write("dns.json", &serde_json::Value::Object(dns).to_string());
 
-    let dir = acct.dir.path();
-    let out = std::process::Command::new(python)
+    // The emulator's endpoint and the account's credentials come with `program`: the key
+    // fetch case calls SSM with them.
+    let out = acct
+        .program(python)
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
         .arg(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/tests/mailpath/run.py"
@@ -71,7 +93,6 @@ async fn mail_is_relayed_signed_and_verifiable_and_outsiders_are_refused() {
             "--work",
             "work",
         ])
-        .current_dir(dir)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -106,19 +127,210 @@ async fn mail_is_relayed_signed_and_verifiable_and_outsiders_are_refused() {
             .contains("Relay access denied"),
         "{c:#}"
     );
-    // 4. A domain that does not send via the gateway: relayed, not signed.
-    assert_eq!(c["relayed_other"]["delivered"], true);
-    assert!(c["relayed_other"]["dkim_signature"].is_null(), "{c:#}");
     // 5. STARTTLS when the next hop offers it; plain delivery when it does not.
     assert_eq!(c["relayed_tls"]["tls"], true, "{c:#}");
     assert_eq!(c["relayed_tls"]["dkim_valid"], true);
     assert_eq!(signed["tls"], false);
+
+    // Issue 14, item 1: mail waits while OpenDKIM cannot sign, and the key fetch retries.
+    // OpenDKIM stopped: the client is told to try again later, nothing leaves unsigned.
+    for case in ["milter_down", "key_missing"] {
+        assert_eq!(c[case]["accepted"], false, "{case}: {c:#}\n{log}");
+        let reply = c[case]["reply"].as_str().unwrap();
+        assert!(reply.contains(" 451 4.7.1"), "{case}: {reply}");
+    }
+    let delivered = r["delivered_subjects"].as_array().unwrap();
+    for subject in ["inside-milter-down", "inside-key-missing"] {
+        assert!(
+            !delivered.iter().any(|s| s == subject),
+            "{subject} left the gateway: {delivered:?}"
+        );
+    }
+    // The rendered key fetch, against the emulator's SSM: a missing parameter is retried with
+    // a doubling backoff and left visible; the real one is installed for opendkim alone.
+    let fetch = &r["fetch"];
+    let failed = &fetch["failed"];
+    assert_eq!(failed["exit"], 1, "{fetch:#}");
+    assert_eq!(
+        failed["slept"],
+        serde_json::json!(["2", "4", "8", "16", "32"]),
+        "{fetch:#}"
+    );
+    let record = failed["state"]["dkim-key.failed"].as_str().unwrap_or("");
+    assert!(
+        record.contains("6 attempts") && record.contains("ParameterNotFound"),
+        "{fetch:#}"
+    );
+    assert!(failed["key"].is_null(), "{fetch:#}");
+    assert!(
+        failed["stderr"]
+            .as_str()
+            .unwrap()
+            .contains("attempt 6 of 6, failed"),
+        "{fetch:#}"
+    );
+    let fetched = &fetch["fetched"];
+    assert_eq!(fetched["exit"], 0, "{fetch:#}");
+    assert_eq!(fetched["key"]["same_as_ssm"], true, "{fetch:#}");
+    assert_eq!(fetched["key"]["mode"], "0o600");
+    assert_eq!(fetched["key"]["owner"], "opendkim");
+    assert!(fetched["state"]["dkim-key.failed"].is_null(), "{fetch:#}");
+    assert!(
+        fetched["state"]["dkim-key.fetched"].is_string(),
+        "{fetch:#}"
+    );
+    // systemd reads Debian's opendkim.service with the drop-in that runs the fetch at every
+    // start, and finds nothing wrong in it.
+    let unit = &fetch["unit"];
+    assert_eq!(unit["exit"], 0, "{unit:#}");
+    assert_eq!(unit["output"], "", "{unit:#}");
+    let drop_in = unit["drop_in"].as_str().unwrap();
+    assert!(
+        drop_in.contains("ExecStartPre=/usr/local/sbin/mailinfra-fetch-dkim-key")
+            && drop_in.contains("Restart=on-failure"),
+        "{drop_in}"
+    );
+
+    // Item 2: a relay client's message without Message-ID and Date leaves with both, added
+    // by the gateway and covered by the signature.
+    let bare = &c["relayed_bare"];
+    assert_eq!(bare["delivered"], true, "{c:#}\n{log}");
+    assert!(
+        bare["message_id"]
+            .as_str()
+            .unwrap_or("")
+            .ends_with("@mail.example.com>"),
+        "{bare:#}"
+    );
+    assert!(bare["date"].is_string(), "{bare:#}");
+    assert_eq!(bare["dkim_valid"], true, "{bare:#}");
+    let h = bare["dkim"]["h"].as_str().unwrap().to_ascii_lowercase();
+    assert!(h.contains("message-id") && h.contains("date"), "{h}");
+    // Without From: Postfix's cleanup adds `From: <envelope sender>` together with Date and
+    // Message-ID (it has no switch for one without the others, and a milter sees the added
+    // header); the sender is a signing domain (item 3), so the message leaves aligned and
+    // signed. See docs/gateway.md.
+    let no_from = &c["relayed_no_from"];
+    assert_eq!(no_from["from_header"], "app@example.com", "{no_from:#}");
+    assert_eq!(no_from["dkim"]["d"], "example.com");
+    assert_eq!(no_from["dkim_valid"], true);
+
+    // Item 3: relay only for the domains the gateway signs, refused with a 5xx naming them;
+    // the null sender and a From: header of another domain too.
+    for case in [
+        "other_domain_refused",
+        "null_sender_refused",
+        "other_from_refused",
+    ] {
+        assert_eq!(c[case]["accepted"], false, "{case}: {c:#}");
+        let reply = c[case]["reply"].as_str().unwrap();
+        assert!(
+            reply.contains(" 5") && reply.contains("5.7.1") && reply.contains("example.com"),
+            "{case}: {reply}"
+        );
+    }
+    assert!(
+        c["other_domain_refused"]["reply"]
+            .as_str()
+            .unwrap()
+            .contains("<app@other.example>: Sender address rejected: this gateway relays mail only from the domains it signs: example.com"),
+        "{c:#}"
+    );
+    for subject in [
+        "inside-other-domain",
+        "inside-null-sender",
+        "inside-other-from",
+    ] {
+        assert!(
+            !delivered.iter().any(|s| s == subject),
+            "{subject} left the gateway: {delivered:?}"
+        );
+    }
+
+    // Item 7: relaxed/relaxed, the usual headers signed (From, Subject, Date, Message-ID and
+    // To oversigned), no internal Received line or private address reaches the next hop.
+    for name in [
+        "relayed_signed",
+        "relayed_tls",
+        "relayed_bare",
+        "relayed_no_from",
+    ] {
+        let m = &c[name];
+        assert_eq!(m["dkim"]["c"], "relaxed/relaxed", "{name}: {m:#}");
+        let h: Vec<String> = m["dkim"]["h"]
+            .as_str()
+            .unwrap()
+            .split(':')
+            .map(str::to_ascii_lowercase)
+            .collect();
+        for header in ["from", "to", "subject", "date", "message-id"] {
+            assert!(
+                h.iter().filter(|x| *x == header).count() >= 2,
+                "{name}: {header} not (over)signed: {h:?}"
+            );
+        }
+        assert_eq!(
+            m["internal_names"],
+            serde_json::json!([]),
+            "{name}: {}",
+            m["headers"]
+        );
+        assert!(
+            !m["headers"].as_str().unwrap().contains("Received:"),
+            "{name}: {}",
+            m["headers"]
+        );
+    }
+
+    // Item 4: a hard bounce reaches the sender signed for the gateway's hostname (null
+    // envelope sender, HELO and From on the hostname: SPF and DKIM both align), and a bounce
+    // that cannot be delivered reaches the blueprint's postmaster, signed too.
+    let bounce = &c["bounce"];
+    assert_eq!(bounce["delivered"], true, "{c:#}\n{log}");
+    assert_eq!(bounce["mail_from"], "<>");
+    assert_eq!(bounce["helo"], "mail.example.com");
+    assert!(
+        bounce["from_header"]
+            .as_str()
+            .unwrap()
+            .contains("<MAILER-DAEMON@mail.example.com>"),
+        "{bounce:#}"
+    );
+    assert_eq!(bounce["dkim"]["d"], "mail.example.com", "{bounce:#}");
+    assert_eq!(bounce["dkim_valid"], true, "{bounce:#}");
+    let notice = &c["postmaster_notice"];
+    assert_eq!(notice["delivered"], true, "{c:#}\n{log}");
+    assert_eq!(notice["to"], serde_json::json!(["ops@example.org"]));
+    assert_eq!(notice["dkim"]["d"], "mail.example.com", "{notice:#}");
+    assert_eq!(notice["dkim_valid"], true, "{notice:#}");
+
+    // Item 5: two messages to one destination leave at least the rate delay (1s) apart.
+    let (r1, r2) = (&c["relayed_rate_1"], &c["relayed_rate_2"]);
+    assert_eq!(r1["delivered"], true, "{c:#}");
+    assert_eq!(r2["delivered"], true, "{c:#}");
+    let gap = (r2["at"].as_f64().unwrap() - r1["at"].as_f64().unwrap()).abs();
+    assert!(gap >= 0.9, "deliveries {gap:.2}s apart\n{log}");
+
     // The rendered settings are the ones Postfix ran with.
     let settings = r["postfix_settings"].as_str().unwrap();
-    assert!(
-        settings.contains("mynetworks = 127.0.0.0/8 [::1]/128 10.0.0.0/16"),
-        "{settings}"
-    );
+    for line in [
+        "mynetworks = 127.0.0.0/8 [::1]/128 10.0.0.0/16",
+        "milter_default_action = tempfail",
+        "local_header_rewrite_clients = permit_mynetworks",
+        "smtp_tls_protocols = >=TLSv1.2",
+        "smtp_tls_mandatory_protocols = >=TLSv1.2",
+        // Items 4 to 7: notices, gentle start, lifetimes (one set by the blueprint), size.
+        "internal_mail_filter_classes = bounce",
+        "2bounce_notice_recipient = ops@example.org",
+        "smtp_destination_concurrency_limit = 2",
+        "smtp_destination_rate_delay = 1s",
+        "maximal_queue_lifetime = 12h",
+        "bounce_queue_lifetime = 1d",
+        "delay_warning_time = 1h",
+        "message_size_limit = 20000000",
+    ] {
+        assert!(settings.lines().any(|l| l == line), "{line}:\n{settings}");
+    }
     assert!(
         r["substitutions"]
             .as_str()

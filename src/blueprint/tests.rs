@@ -541,3 +541,61 @@ fn the_submission_port_is_refused() {
     let without = source.replace("  submission: true\n", "  submission: false\n");
     assert_eq!(problems(&without), Vec::new());
 }
+
+#[test]
+fn gateway_postmaster_and_delivery_are_checked() {
+    let head = "blueprint: acme\nregion: eu-west-1\ngateway:\n  hostname: mail.example.com\n  relay_from: [10.0.0.0/16]\n";
+    let cases: &[(&str, (usize, usize), &str)] = &[
+        (
+            "  postmaster: \"ops'x@example.com\"\n",
+            (6, 15),
+            "`ops'x@example.com` is not an email address Postfix can use",
+        ),
+        (
+            "  postmaster: ops\n",
+            (6, 15),
+            "`ops` is not an email address Postfix can use",
+        ),
+        (
+            "  delivery: { destination_concurrency: 0 }\n",
+            (6, 40),
+            "0 parallel deliveries per destination is out of range",
+        ),
+        (
+            "  delivery: { destination_rate_delay: 1 }\n",
+            (6, 39),
+            "`1` is not a time with its unit",
+        ),
+        (
+            "  delivery: { queue_lifetime: 5 days }\n",
+            (6, 31),
+            "`5 days` is not a time with its unit",
+        ),
+        (
+            "  delivery: { message_size_limit: 1000 }\n",
+            (6, 35),
+            "1000 bytes is out of range",
+        ),
+    ];
+    for (yaml, pos, message) in cases {
+        let found = problems(&format!("{head}{yaml}"));
+        assert_eq!(found.len(), 1, "{yaml}: {found:?}");
+        assert_eq!((found[0].0, found[0].1), *pos, "{yaml}: {found:?}");
+        assert_eq!(found[0].2, *message, "{yaml}");
+    }
+    let good = format!(
+        "{head}  postmaster: ops+mail@example.org\n  delivery: {{ destination_concurrency: 5, destination_rate_delay: 0s, queue_lifetime: 12h, bounce_lifetime: 2h, delay_warning: 0h, message_size_limit: 26214400 }}\n"
+    );
+    assert_eq!(problems(&good), Vec::new());
+    // The gateway's hostname publishes its own SPF: a MAIL FROM domain there collides.
+    let collision = format!(
+        "{head}domains:\n  - domain: example.com\n    send_via: [ses]\n    ses: {{ mail_from: mail.example.com }}\n"
+    );
+    let found = problems(&collision);
+    assert!(
+        found.iter().any(|p| p
+            .2
+            .contains("`mail.example.com` TXT is also produced by gateway (gateway SPF)")),
+        "{found:?}"
+    );
+}

@@ -173,6 +173,25 @@ fn gateway_and_domains(c: &mut Checks, bp: &Blueprint) -> Owners {
             (g.hostname.value.clone(), RType::A),
             ("gateway".into(), Purpose::GatewayA.label()),
         );
+        // The hostname's SPF and DKIM key (for its bounces), unless the hostname is one of
+        // the domains, whose entry then writes them.
+        if !bp
+            .domains
+            .iter()
+            .any(|d| d.domain.value == g.hostname.value)
+        {
+            owners.insert(
+                (g.hostname.value.clone(), RType::Txt),
+                ("gateway".into(), "gateway SPF"),
+            );
+            owners.insert(
+                (
+                    dkim::record_name(&g.dkim_selector.value, &g.hostname.value),
+                    RType::Txt,
+                ),
+                ("gateway".into(), Purpose::GatewayDkim.label()),
+            );
+        }
     }
     for d in &bp.domains {
         domain(c, d);
@@ -294,6 +313,83 @@ fn gateway(c: &mut Checks, g: &GatewaySpec, has_region: bool) {
     }
     instance(c, g);
     c.selector(&g.dkim_selector, "gateway.dkim.selector", "`mta1`");
+    if let Some(p) = &g.postmaster
+        && !is_mailbox(&p.value)
+    {
+        c.err(
+            p.pos,
+            "gateway.postmaster",
+            format!("`{}` is not an email address Postfix can use", p.value),
+            "write a plain address such as `ops@example.com` (letters, digits and . _ % + - before the @)",
+        );
+    }
+    if let Some(d) = &g.delivery {
+        delivery(c, d);
+    }
+}
+
+/// `local@host`, with a local part main.cf takes as it is (no quotes, spaces or commas).
+fn is_mailbox(text: &str) -> bool {
+    text.split_once('@').is_some_and(|(local, host)| {
+        (1..=64).contains(&local.len())
+            && local
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || "._%+-".contains(ch))
+            && host.contains('.')
+            && names::check_hostname(host).is_ok()
+    })
+}
+
+/// A Postfix time with its unit: `30s`, `1h`, `1d`.
+fn is_duration(text: &str) -> bool {
+    text.len() >= 2
+        && text.len() <= 6
+        && text.ends_with(['s', 'm', 'h', 'd', 'w'])
+        && text[..text.len() - 1].chars().all(|ch| ch.is_ascii_digit())
+}
+
+/// `gateway.delivery`: limits within reason, times with their unit.
+fn delivery(c: &mut Checks, d: &GatewayDelivery) {
+    if let Some(n) = &d.destination_concurrency
+        && !(1..=20).contains(&n.value)
+    {
+        c.err(
+            n.pos,
+            "gateway.delivery.destination_concurrency",
+            format!(
+                "{} parallel deliveries per destination is out of range",
+                n.value
+            ),
+            "use 1 to 20 (2 suits a new address; Postfix's own default is 20)",
+        );
+    }
+    for (path, value) in [
+        ("destination_rate_delay", &d.destination_rate_delay),
+        ("queue_lifetime", &d.queue_lifetime),
+        ("bounce_lifetime", &d.bounce_lifetime),
+        ("delay_warning", &d.delay_warning),
+    ] {
+        if let Some(v) = value
+            && !is_duration(&v.value)
+        {
+            c.err(
+                v.pos,
+                &format!("gateway.delivery.{path}"),
+                format!("`{}` is not a time with its unit", v.value),
+                "write a whole number and a unit: s, m, h, d or w, e.g. `1s`, `12h`, `1d`",
+            );
+        }
+    }
+    if let Some(n) = &d.message_size_limit
+        && !(1_048_576..=104_857_600).contains(&n.value)
+    {
+        c.err(
+            n.pos,
+            "gateway.delivery.message_size_limit",
+            format!("{} bytes is out of range", n.value),
+            "use 1048576 (1 MiB) to 104857600 (100 MiB); Gmail accepts 25 MB, SES 40 MB",
+        );
+    }
 }
 
 /// `relay_from`: at least one range, each private (or the gateway is an open relay).

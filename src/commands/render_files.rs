@@ -25,10 +25,14 @@ pub fn run(args: &RenderArgs, global: &Global, out: &Output) -> Outcome {
         .collect();
     let files = [
         ("main.cf", main_cf),
+        ("sender_access", r.sender_access()),
+        ("header_checks", r.header_checks()),
         ("opendkim.conf", r.opendkim_conf()),
         ("KeyTable", r.key_table()),
         ("SigningTable", r.signing_table()),
         ("TrustedHosts", r.trusted_hosts()),
+        ("fetch-dkim-key", r.fetch_key_script()),
+        ("opendkim-drop-in.conf", r.opendkim_drop_in()),
         ("boot.sh", r.boot_script()),
         (
             "role-policy.json",

@@ -14,17 +14,25 @@ echo "postfix postfix/mailname string $GATEWAY_HOSTNAME" | debconf-set-selection
 apt-get update -q
 apt-get install -y -q postfix opendkim awscli
 
-# Postfix: relay for mynetworks only, sign through OpenDKIM, TLS when offered.
-{{postconf}}
-# OpenDKIM: signing mode, one key table entry per signing domain.
+# Postfix: relay for mynetworks only, sign through OpenDKIM (mail waits while it is down),
+# TLS when offered.
+{{postconf}}install -d -m 0755 /etc/postfix/mailinfra
+{{postfix_tables}}# OpenDKIM: signing mode, one key table entry per signing domain.
 install -d -m 0750 -o opendkim -g opendkim /etc/opendkim {{key_dir}}
 {{opendkim_files}}
-# The private key, from SSM with the instance's own role; readable by opendkim alone.
-umask 077
-TMP_KEY=$(mktemp)
-aws ssm get-parameter --region "$REGION" --name "$KEY_PARAMETER" --with-decryption --query Parameter.Value --output text > "$TMP_KEY"
-install -m 0600 -o opendkim -g opendkim "$TMP_KEY" {{key_path}}
-rm -f "$TMP_KEY"
+# The private key: fetched from SSM ($KEY_PARAMETER in $REGION) with the instance's own role
+# before every start of opendkim, so every boot fetches it again; readable by opendkim alone.
+# A failed fetch is retried and left in {{state_dir}}/dkim-key.failed.
+cat > {{fetch_key_path}} <<'MAILINFRA_EOF'
+{{fetch_key_script}}MAILINFRA_EOF
+chmod 0755 {{fetch_key_path}}
+install -d -m 0755 "$(dirname {{drop_in_path}})"
+cat > {{drop_in_path}} <<'MAILINFRA_EOF'
+{{drop_in}}MAILINFRA_EOF
+systemctl daemon-reload
 
 systemctl enable opendkim postfix
-systemctl restart opendkim postfix
+systemctl restart postfix
+# Starting opendkim runs the key fetch. When it fails, systemd starts it again every 30
+# seconds, and Postfix answers 451 (try again later) until OpenDKIM signs.
+systemctl restart opendkim || echo "mailinfra: opendkim is not running yet (see {{state_dir}}/dkim-key.failed); systemd keeps trying" >&2

@@ -1,11 +1,13 @@
 //! What the relay gateway runs, rendered from the blueprint: Postfix's main.cf settings,
 //! OpenDKIM's configuration, key and signing tables, the instance's boot script, and the IAM
 //! policies of its role. Pure: the private key is never an input; the boot script fetches it
-//! from SSM at boot with the instance's own role.
+//! from SSM with the instance's own role, before every start of opendkim.
 //!
 //! Settings follow DOMAIN.md: relay only for `mynetworks` (loopback plus `relay_from`),
 //! `myhostname` = the name the A and PTR records give (so HELO matches), opportunistic TLS
-//! out, OpenDKIM as a milter in signing mode with a KeyTable/SigningTable per domain.
+//! out, OpenDKIM as a milter in signing mode with a KeyTable/SigningTable per domain. Mail
+//! waits (`milter_default_action = tempfail`) while OpenDKIM is down or has no key; the key
+//! is fetched before every start of opendkim (a systemd drop-in), so every boot fetches it.
 
 use std::fmt::Write as _;
 
@@ -21,12 +23,63 @@ pub struct Gateway {
     pub signing_domains: Vec<String>,
     /// The SSM SecureString holding the private key (PKCS#8 PEM).
     pub key_parameter: String,
+    /// Where Postfix's notices to the postmaster go.
+    pub postmaster: String,
+    pub delivery: Delivery,
+}
+
+/// How the gateway delivers: main.cf values, defaults for a new address sending
+/// transactional mail (docs/gateway.md gives the reasons).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Delivery {
+    /// `smtp_destination_concurrency_limit`.
+    pub destination_concurrency: u32,
+    /// `smtp_destination_rate_delay`.
+    pub destination_rate_delay: String,
+    /// `maximal_queue_lifetime`.
+    pub queue_lifetime: String,
+    /// `bounce_queue_lifetime`.
+    pub bounce_lifetime: String,
+    /// `delay_warning_time`.
+    pub delay_warning: String,
+    /// `message_size_limit`, bytes.
+    pub message_size_limit: u32,
+}
+
+impl Default for Delivery {
+    fn default() -> Self {
+        Delivery {
+            destination_concurrency: 2,
+            destination_rate_delay: "1s".into(),
+            queue_lifetime: "1d".into(),
+            bounce_lifetime: "1d".into(),
+            delay_warning: "1h".into(),
+            message_size_limit: 10_240_000,
+        }
+    }
 }
 
 /// Where OpenDKIM keeps the key on the instance.
 pub const KEY_DIR: &str = "/etc/opendkim/keys";
 /// The milter's address, shared by opendkim.conf and main.cf.
 pub const MILTER_PORT: u16 = 8891;
+/// Postfix's table of the envelope senders relay clients may use (a regexp table).
+pub const SENDER_ACCESS_PATH: &str = "/etc/postfix/mailinfra/sender_access";
+/// Postfix's header_checks: removes internal Received lines, refuses foreign From domains.
+pub const HEADER_CHECKS_PATH: &str = "/etc/postfix/mailinfra/header_checks";
+/// The headers OpenDKIM signs: RFC 6376 section 5.4.1's list, with List-Unsubscribe-Post,
+/// which RFC 8058 requires a signature to cover.
+pub const SIGN_HEADERS: &str = "From,Sender,Reply-To,Subject,Date,Message-ID,To,Cc,MIME-Version,Content-Type,Content-Transfer-Encoding,Content-ID,Content-Description,Resent-Date,Resent-From,Resent-Sender,Resent-To,Resent-Cc,Resent-Message-ID,In-Reply-To,References,List-Id,List-Help,List-Unsubscribe,List-Unsubscribe-Post,List-Subscribe,List-Post,List-Owner,List-Archive";
+/// Signed once more than they occur, so that none can be added after signing.
+pub const OVERSIGN_HEADERS: &str = "From,Subject,Date,Message-ID,To,Reply-To";
+
+/// The key fetch the opendkim drop-in runs before every start of opendkim.
+pub const FETCH_KEY_PATH: &str = "/usr/local/sbin/mailinfra-fetch-dkim-key";
+/// The systemd drop-in that runs the key fetch.
+pub const DROP_IN_PATH: &str = "/etc/systemd/system/opendkim.service.d/mailinfra.conf";
+/// Where the key fetch records its last outcome: `dkim-key.fetched` (the time) or
+/// `dkim-key.failed` (the time, attempts and the last error).
+pub const STATE_DIR: &str = "/var/lib/mailinfra";
 
 impl Gateway {
     pub fn key_path(&self) -> String {
@@ -52,13 +105,62 @@ impl Gateway {
                 "smtpd_recipient_restrictions",
                 "permit_mynetworks, reject_unauth_destination".into(),
             ),
+            // Relay clients send only as the domains the gateway signs.
+            (
+                "smtpd_sender_restrictions",
+                format!("check_sender_access regexp:{SENDER_ACCESS_PATH}"),
+            ),
+            // Relay clients' mail gets a missing Message-ID and Date (and From), as mail
+            // submitted on the gateway itself does; receivers such as Gmail refuse mail
+            // without Message-ID.
+            ("local_header_rewrite_clients", "permit_mynetworks".into()),
+            ("always_add_missing_headers", "no".into()),
+            ("header_checks", format!("regexp:{HEADER_CHECKS_PATH}")),
             ("smtp_tls_security_level", "may".into()),
+            ("smtp_tls_protocols", ">=TLSv1.2".into()),
+            ("smtp_tls_mandatory_protocols", ">=TLSv1.2".into()),
             ("smtp_tls_loglevel", "1".into()),
             ("smtpd_tls_security_level", "may".into()),
+            (
+                "message_size_limit",
+                self.delivery.message_size_limit.to_string(),
+            ),
             ("smtpd_milters", format!("inet:localhost:{MILTER_PORT}")),
             ("non_smtpd_milters", "$smtpd_milters".into()),
-            ("milter_default_action", "accept".into()),
+            // Mail waits at the sender while OpenDKIM is down or has no key, instead of
+            // leaving unsigned (and failing DMARC).
+            ("milter_default_action", "tempfail".into()),
             ("milter_protocol", "6".into()),
+            // Bounces pass OpenDKIM (and header_checks) too, so they leave signed for the
+            // gateway's hostname.
+            ("internal_mail_filter_classes", "bounce".into()),
+            // Postfix's notices go to the blueprint's postmaster, not to root's mailbox on
+            // an instance nobody logs in to; undeliverable bounces among them.
+            ("notify_classes", "2bounce, resource, software".into()),
+            ("bounce_notice_recipient", self.postmaster.clone()),
+            ("2bounce_notice_recipient", self.postmaster.clone()),
+            ("delay_notice_recipient", self.postmaster.clone()),
+            ("error_notice_recipient", self.postmaster.clone()),
+            // A new address earns its reputation slowly: few parallel connections and a
+            // pause between deliveries to each receiving domain.
+            (
+                "smtp_destination_concurrency_limit",
+                self.delivery.destination_concurrency.to_string(),
+            ),
+            (
+                "smtp_destination_rate_delay",
+                self.delivery.destination_rate_delay.clone(),
+            ),
+            // Transactional mail is worth little after a day; the sender hears of a delay.
+            (
+                "maximal_queue_lifetime",
+                self.delivery.queue_lifetime.clone(),
+            ),
+            (
+                "bounce_queue_lifetime",
+                self.delivery.bounce_lifetime.clone(),
+            ),
+            ("delay_warning_time", self.delivery.delay_warning.clone()),
         ]
     }
 
@@ -68,8 +170,11 @@ impl Gateway {
              Syslog                  yes\n\
              UMask                   007\n\
              Mode                    s\n\
-             Canonicalization        relaxed/simple\n\
-             OversignHeaders         From\n\
+             Canonicalization        relaxed/relaxed\n\
+             SignHeaders             {SIGN_HEADERS}\n\
+             OversignHeaders         {OVERSIGN_HEADERS}\n\
+             On-SignatureError       tempfail\n\
+             On-InternalError        tempfail\n\
              KeyTable                file:/etc/opendkim/KeyTable\n\
              SigningTable            refile:/etc/opendkim/SigningTable\n\
              InternalHosts           refile:/etc/opendkim/TrustedHosts\n\
@@ -81,10 +186,20 @@ impl Gateway {
         )
     }
 
-    /// One key per signing domain: `<selector>._domainkey.<domain> <domain>:<selector>:<path>`.
+    /// The domains OpenDKIM signs for: the signing domains and the gateway's hostname, whose
+    /// bounces (`MAILER-DAEMON@<hostname>`) are signed `d=<hostname>`.
+    pub fn signed_domains(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = self.signing_domains.iter().map(String::as_str).collect();
+        if !out.contains(&self.hostname.as_str()) {
+            out.push(&self.hostname);
+        }
+        out
+    }
+
+    /// One key per signed domain: `<selector>._domainkey.<domain> <domain>:<selector>:<path>`.
     pub fn key_table(&self) -> String {
         let mut out = String::new();
-        for d in &self.signing_domains {
+        for d in self.signed_domains() {
             let _ = writeln!(
                 out,
                 "{}._domainkey.{d} {d}:{}:{}",
@@ -96,14 +211,71 @@ impl Gateway {
         out
     }
 
-    /// Mail from any address of a signing domain is signed with that domain's key; other
-    /// domains' mail passes unsigned.
+    /// Mail from any address of a signed domain is signed with that domain's key; other
+    /// domains' mail does not reach OpenDKIM (sender_access, header_checks).
     pub fn signing_table(&self) -> String {
         let mut out = String::new();
-        for d in &self.signing_domains {
+        for d in self.signed_domains() {
             let _ = writeln!(out, "*@{d} {}._domainkey.{d}", self.selector);
         }
         out
+    }
+
+    /// The domains whose addresses OpenDKIM signs, as a regexp alternation.
+    fn domains_pattern(domains: &[&str]) -> String {
+        domains
+            .iter()
+            .map(|d| d.replace('.', "\\."))
+            .collect::<Vec<_>>()
+            .join("|")
+    }
+
+    /// The signing domains as a reply names them.
+    fn allowed(&self) -> String {
+        if self.signing_domains.is_empty() {
+            "none: no domain of the blueprint has `send_via: [gateway]`".to_owned()
+        } else {
+            self.signing_domains.join(", ")
+        }
+    }
+
+    /// `check_sender_access` table: relay clients may use envelope senders of the signing
+    /// domains only (exactly those: a subdomain is not signed). Anything else, the null
+    /// sender included, is refused with a 5xx that names the allowed domains.
+    pub fn sender_access(&self) -> String {
+        let mut out = format!(
+            "# Rendered by mailinfra for blueprint {}: the envelope senders relay clients may use.\n",
+            self.blueprint
+        );
+        let domains: Vec<&str> = self.signing_domains.iter().map(String::as_str).collect();
+        if !domains.is_empty() {
+            let _ = writeln!(out, "/@({})$/ DUNNO", Self::domains_pattern(&domains));
+        }
+        let _ = writeln!(
+            out,
+            "/.*/ REJECT 5.7.1 this gateway relays mail only from the domains it signs: {}",
+            self.allowed()
+        );
+        out
+    }
+
+    /// header_checks: internal Received lines (the application hosts' and the gateway's own,
+    /// with private names and addresses) are removed; a From address outside the signing
+    /// domains (and the gateway's own name, which its bounces use) is refused, since
+    /// OpenDKIM would not sign it and it would fail DMARC. A From without a domain is
+    /// completed with the gateway's name by Postfix.
+    pub fn header_checks(&self) -> String {
+        let domains = self.signed_domains();
+        format!(
+            "# Rendered by mailinfra for blueprint {bp}.\n\
+             /^Received:/ IGNORE\n\
+             if /^From:.*@/\n\
+             !/@({pattern})([>[:space:](,;]|$)/ REJECT 5.7.1 the From: address must be in a domain this gateway signs: {allowed}\n\
+             endif\n",
+            bp = self.blueprint,
+            pattern = Self::domains_pattern(&domains),
+            allowed = self.allowed()
+        )
     }
 
     pub fn trusted_hosts(&self) -> String {
@@ -114,6 +286,37 @@ impl Gateway {
         out
     }
 
+    /// The key fetch: SSM GetParameter with the instance's role, retried with backoff, into
+    /// OpenDKIM's key file; a failure is left in `STATE_DIR/dkim-key.failed`.
+    pub fn fetch_key_script(&self) -> String {
+        fill(
+            include_str!("fetch_dkim_key.sh"),
+            &[
+                ("region", &self.region),
+                ("key_parameter", &self.key_parameter),
+                ("key_path", &self.key_path()),
+            ],
+        )
+    }
+
+    /// The drop-in for Debian's opendkim.service: the key fetch before every start (so each
+    /// boot fetches the key again), and starts retried every 30 seconds without end while the
+    /// fetch fails (mail waits meanwhile).
+    pub fn opendkim_drop_in(&self) -> String {
+        format!(
+            "# Rendered by mailinfra: fetch the DKIM key from SSM before every start of opendkim,\n\
+             # and keep trying while that fails (Postfix keeps mail waiting meanwhile).\n\
+             [Unit]\n\
+             StartLimitIntervalSec=0\n\
+             \n\
+             [Service]\n\
+             ExecStartPre={FETCH_KEY_PATH}\n\
+             TimeoutStartSec=5min\n\
+             Restart=on-failure\n\
+             RestartSec=30s\n"
+        )
+    }
+
     /// The instance's user data: installs and configures Postfix and OpenDKIM. Idempotent:
     /// every step sets a state rather than appending to one, so running it twice is safe.
     /// The script is `boot_script.sh`; this fills in its `{{name}}`s.
@@ -121,6 +324,16 @@ impl Gateway {
         let mut postconf = String::new();
         for (k, v) in self.main_cf() {
             let _ = writeln!(postconf, "postconf -e '{k} = {v}'");
+        }
+        let mut postfix_tables = String::new();
+        for (path, body) in [
+            (SENDER_ACCESS_PATH, self.sender_access()),
+            (HEADER_CHECKS_PATH, self.header_checks()),
+        ] {
+            let _ = write!(
+                postfix_tables,
+                "cat > {path} <<'MAILINFRA_EOF'\n{body}MAILINFRA_EOF\n"
+            );
         }
         let mut opendkim_files = String::new();
         for (path, body) in [
@@ -142,9 +355,14 @@ impl Gateway {
                 ("region", &self.region),
                 ("key_parameter", &self.key_parameter),
                 ("postconf", &postconf),
+                ("postfix_tables", &postfix_tables),
                 ("key_dir", KEY_DIR),
                 ("opendkim_files", &opendkim_files),
-                ("key_path", &self.key_path()),
+                ("fetch_key_path", FETCH_KEY_PATH),
+                ("fetch_key_script", &self.fetch_key_script()),
+                ("drop_in_path", DROP_IN_PATH),
+                ("drop_in", &self.opendkim_drop_in()),
+                ("state_dir", STATE_DIR),
             ],
         )
     }
@@ -225,6 +443,8 @@ mod tests {
             selector: "mta1".into(),
             signing_domains: vec!["example.com".into(), "example.net".into()],
             key_parameter: "/mailinfra/acme-mail/dkim/mta1/private".into(),
+            postmaster: "ops@example.com".into(),
+            delivery: Delivery::default(),
         }
     }
 
@@ -240,7 +460,10 @@ mod tests {
         insta::assert_snapshot!("opendkim_conf", g.opendkim_conf());
         insta::assert_snapshot!("key_table", g.key_table());
         insta::assert_snapshot!("signing_table", g.signing_table());
+        insta::assert_snapshot!("sender_access", g.sender_access());
+        insta::assert_snapshot!("header_checks", g.header_checks());
         insta::assert_snapshot!("boot_script", g.boot_script());
+        insta::assert_snapshot!("fetch_key_script", g.fetch_key_script());
     }
 
     #[test]

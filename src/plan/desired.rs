@@ -386,6 +386,7 @@ pub fn from_blueprint(bp: &Blueprint) -> Desired {
             },
             purpose: Purpose::GatewayA,
         });
+        records.extend(gateway_host_records(bp, g, &zone, default_ttl));
         zones.insert(zone);
     }
     Desired {
@@ -400,6 +401,49 @@ pub fn from_blueprint(bp: &Blueprint) -> Desired {
         gateway_scope: gateway::from_blueprint(bp),
         writable: writable(bp),
     }
+}
+
+/// The gateway hostname's own SPF and DKIM key: its bounces come from
+/// `MAILER-DAEMON@<hostname>` with the hostname in HELO and a null envelope sender, so
+/// receivers check SPF on the hostname and DMARC aligns on it; they are signed
+/// `d=<hostname>`. When the hostname is itself one of the blueprint's domains, that entry
+/// writes them instead.
+fn gateway_host_records(
+    bp: &Blueprint,
+    g: &crate::blueprint::GatewaySpec,
+    zone: &str,
+    ttl: u32,
+) -> Vec<DesiredRecord> {
+    let host = &g.hostname.value;
+    if bp.domains.iter().any(|d| d.domain.value == *host) {
+        return Vec::new();
+    }
+    vec![
+        DesiredRecord {
+            zone: zone.to_owned(),
+            name: host.clone(),
+            rtype: RType::Txt,
+            ttl,
+            content: Content::SpfFrom {
+                text: Template(vec![
+                    Piece::Text("v=spf1 ip4:".into()),
+                    Piece::Output(OutputRef::gateway_ip()),
+                    Piece::Text(" -all".into()),
+                ]),
+            },
+            purpose: Purpose::Spf,
+        },
+        DesiredRecord {
+            zone: zone.to_owned(),
+            name: dkim::record_name(&g.dkim_selector.value, host),
+            rtype: RType::Txt,
+            ttl,
+            content: Content::WholeFrom {
+                value: dkim_template(OutputRef::gateway_key()),
+            },
+            purpose: Purpose::GatewayDkim,
+        },
+    ]
 }
 
 /// What the blueprint can write for each of its domains (SPF, DMARC, any DKIM selector as
@@ -420,6 +464,11 @@ fn writable(bp: &Blueprint) -> Writable {
     }
     if let Some(g) = &bp.gateway {
         w.add(&g.hostname.value, RType::A);
+        w.add(&g.hostname.value, RType::Txt);
+        w.add(
+            &dkim::record_name(&g.dkim_selector.value, &g.hostname.value),
+            RType::Txt,
+        );
     }
     w
 }

@@ -3,16 +3,24 @@ mail through it. Called by tests/mail_path.rs, which prepares the inputs from th
 
   run.py --rendered DIR --key FILE --dns FILE --work DIR > results.json
 
+The environment holds the emulator's endpoint and the test account's credentials
+(AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ...), for the key fetch.
+
 Built from the rendered files: main.cf's settings are applied with `postconf -e`, exactly as
-the boot script applies them; opendkim.conf, KeyTable, SigningTable and TrustedHosts are used
-as rendered. Substituted, because this is a test machine and not an EC2 instance (each is
-named in the results):
+the boot script applies them; opendkim.conf, KeyTable, SigningTable, TrustedHosts and the
+Postfix tables (sender_access, header_checks) are used as rendered; the key fetch is the
+rendered fetch-dkim-key script. Substituted, because this is a test machine and not an EC2
+instance (each is named in the results):
   - the private key comes from the emulator's SSM (the boot script fetches it with the
     instance role); its path in KeyTable points into the work folder;
   - Postfix runs as a second instance (`postfix -c`), unchrooted, listening on the two test
-    interfaces instead of `all`; OpenDKIM's port is a free one instead of 8891;
+    interfaces instead of `all`; OpenDKIM's port is a free one instead of 8891; the paths
+    under /etc/postfix and /etc/opendkim point into the work folder;
   - the next hop is a local SMTP server (plain and STARTTLS) reached through transport_maps,
-    instead of the recipient's MX found in DNS.
+    instead of the recipient's MX found in DNS;
+  - the key fetch runs with an `aws` command that makes the same SSM GetParameter call with
+    boto3 against the emulator (no AWS CLI here), and a `sleep` that records the backoff
+    instead of waiting it; its state folder and key path point into the work folder.
 Senders: an "inside" network namespace at 10.0.9.2 (inside relay_from 10.0.0.0/16) and an
 "outside" one at 198.18.9.2 (neither relay_from nor loopback).
 """
@@ -20,24 +28,26 @@ Senders: an "inside" network namespace at 10.0.9.2 (inside relay_from 10.0.0.0/1
 import argparse
 import json
 import os
+import pwd
 import shutil
 import socket
 import ssl
+import stat
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 import dkim
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP
 
 ID = str(os.getpid() % 100000)
 NS_IN, NS_OUT = f"mi-in{ID}", f"mi-out{ID}"
 V_IN, V_OUT = f"mii{ID}", f"mio{ID}"
 GW_IN, SENDER_IN = "10.0.9.1", "10.0.9.2"
 GW_OUT, SENDER_OUT = "198.18.9.1", "198.18.9.2"
+# Recipients the next hop refuses permanently, as a receiver refuses an unknown user.
+REFUSED = ("nobody@example.net", "gone@example.com")
 
 
 def sh(*args, check=True, **kw):
@@ -53,23 +63,33 @@ def free_port():
 
 
 class Sink:
-    """A next hop that records HELO, whether STARTTLS was used, and each message."""
+    """A next hop that records HELO, STARTTLS, the envelope, the time and each message; it
+    refuses the REFUSED recipients with 550."""
 
     def __init__(self, port, tls_context=None):
         self.messages = []
+        self.lock = threading.Lock()
         sink = self
 
         class Handler:
+            async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+                if address.lower() in REFUSED:
+                    return "550 5.1.1 <%s>: Recipient address rejected: User unknown" % address
+                envelope.rcpt_tos.append(address)
+                return "250 OK"
+
             async def handle_DATA(self, server, session, envelope):
-                sink.messages.append(
-                    {
-                        "helo": session.host_name,
-                        "tls": session.ssl is not None,
-                        "from": envelope.mail_from,
-                        "to": envelope.rcpt_tos,
-                        "data": envelope.content.decode("utf-8", "replace"),
-                    }
-                )
+                with sink.lock:
+                    sink.messages.append(
+                        {
+                            "helo": session.host_name,
+                            "tls": session.ssl is not None,
+                            "from": envelope.mail_from,
+                            "to": envelope.rcpt_tos,
+                            "at": time.time(),
+                            "data": envelope.content.decode("utf-8", "replace"),
+                        }
+                    )
                 return "250 OK"
 
         kw = {"require_starttls": False}
@@ -77,6 +97,10 @@ class Sink:
             kw["tls_context"] = tls_context
         self.controller = Controller(Handler(), hostname="127.0.0.1", port=port, server_hostname="sink.test", **kw)
         self.controller.start()
+
+    def find(self, pred):
+        with self.lock:
+            return [m for m in self.messages if pred(m)]
 
     def stop(self):
         self.controller.stop()
@@ -108,18 +132,37 @@ def netns_down():
         sh("ip", "netns", "del", ns, check=False)
 
 
-def send(ns, mail_from, rcpt, subject):
+def message(mail_from, rcpt, subject, drop=()):
+    """A message as an application writes it, without the headers named in `drop`."""
+    headers = [
+        ("From", f"App <{mail_from}>"),
+        ("To", f"<{rcpt}>"),
+        ("Subject", subject),
+        ("Date", "Wed, 02 Dec 2026 10:00:00 +0000"),
+        ("Message-ID", f"<{subject}@app.internal>"),
+        # What an application host's own MTA adds: private names and addresses.
+        ("Received", "from app1.internal (ip-10-0-1-5.ec2.internal [10.0.1.5]) by app1.internal (Postfix) with ESMTP id 4AB; Wed, 02 Dec 2026 10:00:00 +0000"),
+    ]
+    head = "".join(f"{k}: {v}\r\n" for k, v in headers if k not in drop)
+    return f"{head}\r\nhello from {subject}\r\n"
+
+
+def send(ns, mail_from, rcpt, body):
     """Sends one message from inside a namespace; returns (accepted, smtp reply)."""
-    body = f"From: <{mail_from}>\r\nTo: <{rcpt}>\r\nSubject: {subject}\r\nMessage-ID: <{subject}@mailinfra.test>\r\n\r\nhello from {subject}\r\n"
     code = (
         "import smtplib,sys\n"
-        f"s=smtplib.SMTP({GW_IN if ns == NS_IN else GW_OUT!r},25,timeout=20)\n"
+        f"s=smtplib.SMTP({GW_IN if ns == NS_IN else GW_OUT!r},25,timeout=30)\n"
         "s.ehlo('client.test')\n"
         "try:\n"
         f"  s.sendmail({mail_from!r},[{rcpt!r}],{body!r}); print('ACCEPTED')\n"
         "except smtplib.SMTPRecipientsRefused as e:\n"
-        "  print('REFUSED', list(e.recipients.values())[0][1].decode())\n"
-        "s.quit()\n"
+        "  r=list(e.recipients.values())[0]; print('REFUSED', r[0], r[1].decode())\n"
+        "except smtplib.SMTPResponseException as e:\n"
+        "  print('REFUSED', e.smtp_code, e.smtp_error.decode())\n"
+        "try:\n"
+        "  s.quit()\n"
+        "except Exception:\n"
+        "  pass\n"
     )
     out = sh("ip", "netns", "exec", ns, sys.executable, "-c", code, check=False)
     text = (out.stdout + out.stderr).strip()
@@ -135,6 +178,153 @@ def wait_for(pred, seconds):
     return False
 
 
+def header(data, name):
+    """The first value of a header, unfolded, or None."""
+    lines = data.replace("\r\n", "\n").split("\n\n", 1)[0].split("\n")
+    for i, line in enumerate(lines):
+        if line.lower().startswith(name.lower() + ":"):
+            value = line.split(":", 1)[1]
+            for cont in lines[i + 1 :]:
+                if cont[:1] in (" ", "\t"):
+                    value += cont
+                else:
+                    break
+            return " ".join(value.split())
+    return None
+
+
+def dkim_tags(sig):
+    tags = {}
+    for part in (sig or "").replace(" ", "").split(";"):
+        if "=" in part:
+            k, v = part.split("=", 1)
+            tags[k] = v
+    return tags
+
+
+class OpenDkim:
+    """OpenDKIM from the rendered files, restartable (with or without its key)."""
+
+    def __init__(self, rendered, key, work):
+        self.work = work
+        self.port = free_port()
+        self.proc = None
+        # OpenDKIM refuses a key under a directory others can write (RequireSafeKeys), such
+        # as /tmp; /run is root's, as /etc/opendkim/keys is on the gateway.
+        self.keydir = f"/run/mailinfra-mailpath-{ID}"
+        os.makedirs(self.keydir, exist_ok=True)
+        os.chmod(self.keydir, 0o755)
+        key_table = open(os.path.join(rendered, "KeyTable")).read()
+        selector = key_table.split()[0].split("._domainkey")[0]
+        self.key_path = os.path.join(self.keydir, f"{selector}.private")
+        self.rendered_key_path = f"/etc/opendkim/keys/{selector}.private"
+        self.key = key
+        self.install_key()
+        with open(os.path.join(work, "KeyTable"), "w") as f:
+            f.write(key_table.replace(self.rendered_key_path, self.key_path))
+        for name in ("SigningTable", "TrustedHosts"):
+            shutil.copy(os.path.join(rendered, name), os.path.join(work, name))
+        conf = open(os.path.join(rendered, "opendkim.conf")).read()
+        conf = conf.replace("/etc/opendkim/", work + "/").replace("inet:8891@localhost", f"inet:{self.port}@localhost")
+        conf = conf.replace("/run/opendkim/opendkim.pid", os.path.join(work, "opendkim.pid")).replace("Syslog                  yes", "Syslog                  no")
+        self.conf = os.path.join(work, "opendkim.conf")
+        open(self.conf, "w").write(conf)
+        for f in ("KeyTable", "SigningTable", "TrustedHosts", "opendkim.conf"):
+            os.chmod(os.path.join(work, f), 0o644)
+
+    def install_key(self):
+        shutil.copy(self.key, self.key_path)
+        shutil.chown(self.key_path, "opendkim", "opendkim")
+        os.chmod(self.key_path, 0o600)
+
+    def remove_key(self):
+        os.remove(self.key_path)
+
+    def start(self):
+        self.proc = subprocess.Popen(["opendkim", "-f", "-x", self.conf], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if not wait_for(lambda: _open(self.port), 10):
+            raise SystemExit("opendkim did not start: " + self.proc.stdout.read(2000).decode())
+
+    def stop(self):
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait(10)
+            self.proc = None
+        wait_for(lambda: not _open(self.port), 10)
+
+
+def fetch_cases(rendered, work, key):
+    """The rendered key fetch: retried with backoff and visible when it fails; installed with
+    OpenDKIM's owner and mode 0600 when it succeeds."""
+    script = open(os.path.join(rendered, "fetch-dkim-key")).read()
+    key_path = script.split("KEY_PATH='", 1)[1].split("'", 1)[0]
+    parameter = script.split("KEY_PARAMETER='", 1)[1].split("'", 1)[0]
+    bindir = os.path.join(work, "fetch-bin")
+    os.makedirs(bindir, exist_ok=True)
+    # `aws ssm get-parameter --region R --name N --with-decryption --query Parameter.Value
+    # --output text`, the call the script makes, with boto3 against the emulator.
+    open(os.path.join(bindir, "aws"), "w").write(
+        f"#!{sys.executable}\n"
+        "import sys, boto3, botocore\n"
+        "a = sys.argv[1:]\n"
+        "assert a[:2] == ['ssm', 'get-parameter'], a\n"
+        "opt = lambda n: a[a.index(n) + 1]\n"
+        "assert '--with-decryption' in a and opt('--query') == 'Parameter.Value' and opt('--output') == 'text', a\n"
+        "try:\n"
+        "    p = boto3.client('ssm', region_name=opt('--region')).get_parameter(Name=opt('--name'), WithDecryption=True)\n"
+        "except botocore.exceptions.ClientError as e:\n"
+        "    print(f'\\nAn error occurred ({e.response[\"Error\"][\"Code\"]}) when calling the GetParameter operation: {e.response[\"Error\"][\"Message\"]}', file=sys.stderr)\n"
+        "    sys.exit(254)\n"
+        "print(p['Parameter']['Value'])\n"
+    )
+    open(os.path.join(bindir, "sleep"), "w").write(f"#!/bin/sh\necho \"$1\" >> {bindir}/slept\n")
+    for f in ("aws", "sleep"):
+        os.chmod(os.path.join(bindir, f), 0o755)
+    env = dict(os.environ, PATH=bindir + ":" + os.environ["PATH"])
+    results = {}
+    # systemd reads Debian's opendkim.service with the rendered drop-in beside it; the
+    # ExecStartPre path points at a copy of the rendered script (the same text).
+    unit_dir = os.path.join(work, "units")
+    os.makedirs(os.path.join(unit_dir, "opendkim.service.d"), exist_ok=True)
+    shutil.copy("/lib/systemd/system/opendkim.service", unit_dir)
+    installed = os.path.join(work, "mailinfra-fetch-dkim-key")
+    shutil.copy(os.path.join(rendered, "fetch-dkim-key"), installed)
+    os.chmod(installed, 0o755)
+    drop_in = open(os.path.join(rendered, "opendkim-drop-in.conf")).read()
+    open(os.path.join(unit_dir, "opendkim.service.d", "mailinfra.conf"), "w").write(drop_in.replace("/usr/local/sbin/mailinfra-fetch-dkim-key", installed))
+    verify = sh("systemd-analyze", "verify", os.path.join(unit_dir, "opendkim.service"), check=False)
+    results["unit"] = {"exit": verify.returncode, "output": (verify.stdout + verify.stderr).strip(), "drop_in": drop_in}
+    for case, param in (("failed", parameter + "-missing"), ("fetched", parameter)):
+        state = os.path.join(work, f"fetch-{case}-state")
+        keydir = f"/run/mailinfra-mailpath-{ID}-fetch-{case}"
+        os.makedirs(keydir, exist_ok=True)
+        path = os.path.join(keydir, os.path.basename(key_path))
+        body = script.replace(f"KEY_PARAMETER='{parameter}'", f"KEY_PARAMETER='{param}'")
+        body = body.replace(f"KEY_PATH='{key_path}'", f"KEY_PATH='{path}'").replace("STATE_DIR='/var/lib/mailinfra'", f"STATE_DIR='{state}'")
+        runnable = os.path.join(work, f"fetch-{case}.sh")
+        open(runnable, "w").write(body)
+        try:
+            os.remove(os.path.join(bindir, "slept"))
+        except OSError:
+            pass
+        run = subprocess.run(["bash", runnable], capture_output=True, text=True, env=env, timeout=120)
+        slept = open(os.path.join(bindir, "slept")).read().split() if os.path.exists(os.path.join(bindir, "slept")) else []
+        entry = {"exit": run.returncode, "stderr": run.stderr[-3000:], "stdout": run.stdout[-1000:], "slept": slept, "state": {}}
+        if os.path.isdir(state):
+            for f in sorted(os.listdir(state)):
+                entry["state"][f] = open(os.path.join(state, f)).read()
+        if os.path.exists(path):
+            st = os.stat(path)
+            entry["key"] = {
+                "same_as_ssm": open(path).read().strip() == open(key).read().strip(),
+                "mode": oct(stat.S_IMODE(st.st_mode)),
+                "owner": pwd.getpwuid(st.st_uid).pw_name,
+            }
+        results[case] = entry
+        shutil.rmtree(keydir, ignore_errors=True)
+    return results
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--rendered", required=True)
@@ -147,41 +337,20 @@ def main():
     os.chmod(work, 0o755)
     dns = json.load(open(a.dns))
     results = {"substitutions": __doc__.split("Substituted")[1].split("Senders:")[0].strip(), "cases": {}}
-    procs, sinks = [], []
+    sinks = []
+    opendkim = None
     conf = os.path.join(work, "postfix")
     try:
+        if os.path.exists(os.path.join(a.rendered, "fetch-dkim-key")):
+            results["fetch"] = fetch_cases(a.rendered, work, a.key)
         netns_up()
-        plain_port, tls_port, milter_port = free_port(), free_port(), free_port()
+        plain_port, tls_port = free_port(), free_port()
         plain = Sink(plain_port)
         tls = Sink(tls_port, self_signed(work))
         sinks += [plain, tls]
 
-        # OpenDKIM, from the rendered files.
-        # OpenDKIM refuses a key under a directory others can write (RequireSafeKeys), such
-        # as /tmp; /run is root's, as /etc/opendkim/keys is on the gateway.
-        keydir = f"/run/mailinfra-mailpath-{ID}"
-        os.makedirs(keydir, exist_ok=True)
-        key_table = open(os.path.join(a.rendered, "KeyTable")).read()
-        selector = key_table.split()[0].split("._domainkey")[0]
-        key_path = os.path.join(keydir, f"{selector}.private")
-        shutil.copy(a.key, key_path)
-        shutil.chown(key_path, "opendkim", "opendkim")
-        os.chmod(key_path, 0o600)
-        os.chmod(keydir, 0o755)
-        with open(os.path.join(work, "KeyTable"), "w") as f:
-            f.write(key_table.replace(f"/etc/opendkim/keys/{selector}.private", key_path))
-        for name in ("SigningTable", "TrustedHosts"):
-            shutil.copy(os.path.join(a.rendered, name), os.path.join(work, name))
-        dconf = open(os.path.join(a.rendered, "opendkim.conf")).read()
-        dconf = dconf.replace("/etc/opendkim/", work + "/").replace("inet:8891@localhost", f"inet:{milter_port}@localhost")
-        dconf = dconf.replace("/run/opendkim/opendkim.pid", os.path.join(work, "opendkim.pid")).replace("Syslog                  yes", "Syslog                  no")
-        open(os.path.join(work, "opendkim.conf"), "w").write(dconf)
-        for f in os.listdir(work):
-            if f in ("KeyTable", "SigningTable", "TrustedHosts", "opendkim.conf"):
-                os.chmod(os.path.join(work, f), 0o644)
-        procs.append(subprocess.Popen(["opendkim", "-f", "-x", os.path.join(work, "opendkim.conf")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
-        if not wait_for(lambda: _open(milter_port), 10):
-            raise SystemExit("opendkim did not start: " + procs[-1].stdout.read(2000).decode())
+        opendkim = OpenDkim(a.rendered, a.key, work)
+        opendkim.start()
 
         # Postfix, with the rendered main.cf settings applied by postconf -e, as the boot script does.
         os.makedirs(conf, exist_ok=True)
@@ -190,14 +359,23 @@ def main():
             f"compatibility_level = 3.6\nqueue_directory = {work}/spool\ndata_directory = {work}/data\n"
             f"mail_owner = postfix\nsetgid_group = postdrop\nmaillog_file_prefixes = {work}\nmaillog_file = {work}/maillog\n"
         )
+        tables = os.path.join(conf, "mailinfra")
+        os.makedirs(tables, exist_ok=True)
+        for name in ("sender_access", "header_checks"):
+            if os.path.exists(os.path.join(a.rendered, name)):
+                shutil.copy(os.path.join(a.rendered, name), os.path.join(tables, name))
         for line in open(os.path.join(a.rendered, "main.cf")):
             if line.strip():
-                sh("postconf", "-c", conf, "-e", line.strip())
+                sh("postconf", "-c", conf, "-e", line.strip().replace("/etc/postfix/", conf + "/"))
         transport = os.path.join(conf, "transport")
-        open(transport, "w").write(f"example.net smtp:[127.0.0.1]:{plain_port}\ntls.example.net smtp:[127.0.0.1]:{tls_port}\nother.example smtp:[127.0.0.1]:{plain_port}\n")
+        open(transport, "w").write(
+            f"example.net smtp:[127.0.0.1]:{plain_port}\nexample.com smtp:[127.0.0.1]:{plain_port}\n"
+            f"example.org smtp:[127.0.0.1]:{plain_port}\nslow.example smtp:[127.0.0.1]:{plain_port}\n"
+            f"tls.example.net smtp:[127.0.0.1]:{tls_port}\n"
+        )
         for setting in (
             f"inet_interfaces = {GW_IN}, {GW_OUT}",
-            f"smtpd_milters = inet:localhost:{milter_port}",
+            f"smtpd_milters = inet:localhost:{opendkim.port}",
             f"transport_maps = texthash:{transport}",
             "smtp_tls_CApath =",
             "alias_maps =",
@@ -210,55 +388,112 @@ def main():
             os.makedirs(os.path.join(work, d), exist_ok=True)
         shutil.chown(os.path.join(work, "data"), "postfix", "postfix")
         sh("postfix", "-c", conf, "set-permissions", "create-missing", check=False)
+        check = sh("postfix", "-c", conf, "check", check=False)
+        results["postfix_check"] = (check.stdout + check.stderr).strip()
         start = sh("postfix", "-c", conf, "start", check=False)
         if start.returncode != 0:
             raise SystemExit("postfix did not start: " + start.stdout + start.stderr + _log(work))
         if not wait_for(lambda: _open(25, GW_IN), 15):
             raise SystemExit("postfix is not listening: " + _log(work))
-        results["postfix_settings"] = sh("postconf", "-c", conf, "myhostname", "mynetworks", "smtpd_relay_restrictions", "smtp_tls_security_level").stdout
+        results["postfix_settings"] = sh("postconf", "-c", conf, "-n").stdout
+        results["postfix_warnings"] = [l for l in _log(work).splitlines() if "warning" in l]
 
         cases = results["cases"]
-        ok, reply = send(NS_IN, "app@example.com", "user@example.net", "inside-signed")
-        cases["inside_accepted"] = {"accepted": ok, "reply": reply}
-        ok, reply = send(NS_OUT, "spammer@example.com", "victim@example.net", "outside-relay")
-        cases["outside_refused"] = {"accepted": ok, "reply": reply}
-        ok, reply = send(NS_IN, "app@other.example", "user@example.net", "inside-other-domain")
-        cases["other_domain_accepted"] = {"accepted": ok, "reply": reply}
-        ok, reply = send(NS_IN, "app@example.com", "user@tls.example.net", "inside-tls")
-        cases["tls_accepted"] = {"accepted": ok, "reply": reply}
 
-        wait_for(lambda: len(plain.messages) >= 2 and len(tls.messages) >= 1, 30)
+        def case(name, ns, mail_from, rcpt, body):
+            ok, reply = send(ns, mail_from, rcpt, body)
+            cases[name] = {"accepted": ok, "reply": reply}
+
+        case("inside_accepted", NS_IN, "app@example.com", "user@example.net", message("app@example.com", "user@example.net", "inside-signed"))
+        case("outside_refused", NS_OUT, "spammer@example.com", "victim@example.net", message("spammer@example.com", "victim@example.net", "outside-relay"))
+        case("other_domain_refused", NS_IN, "app@other.example", "user@example.net", message("app@other.example", "user@example.net", "inside-other-domain"))
+        case("null_sender_refused", NS_IN, "", "user@example.net", message("mailer-daemon@app.internal", "user@example.net", "inside-null-sender"))
+        case("other_from_refused", NS_IN, "app@example.com", "user@example.net", message("someone@gmail.com", "user@example.net", "inside-other-from"))
+        case("tls_accepted", NS_IN, "app@example.com", "user@tls.example.net", message("app@example.com", "user@tls.example.net", "inside-tls"))
+        case("bare_accepted", NS_IN, "app@example.com", "user@example.net", message("app@example.com", "user@example.net", "inside-bare", drop=("Message-ID", "Date")))
+        case("no_from_refused", NS_IN, "app@example.com", "user@example.net", message("app@example.com", "user@example.net", "inside-no-from", drop=("From",)))
+        # A hard bounce: the sender is told, by a bounce the gateway signs.
+        case("bounce_accepted", NS_IN, "app@example.com", REFUSED[0], message("app@example.com", REFUSED[0], "inside-bounce"))
+        # A bounce that cannot be delivered either: the postmaster is told.
+        case("double_bounce_accepted", NS_IN, REFUSED[1], REFUSED[0], message(REFUSED[1], REFUSED[0], "inside-double-bounce"))
+        # Two messages to one destination: the per-destination rate delay spaces them.
+        for i in (1, 2):
+            case(f"rate_{i}_accepted", NS_IN, "app@example.com", f"user{i}@slow.example", message("app@example.com", f"user{i}@slow.example", f"inside-rate-{i}"))
+
+        def subject(s):
+            return lambda m: header(m["data"], "Subject") == s
+
+        wait_for(
+            lambda: plain.find(subject("inside-signed"))
+            and plain.find(subject("inside-bare"))
+            and tls.find(subject("inside-tls"))
+            and len(plain.find(subject("inside-rate-1")) + plain.find(subject("inside-rate-2"))) == 2
+            and plain.find(lambda m: m["from"] in ("", "<>") and "app@example.com" in m["to"])
+            and plain.find(lambda m: any(r.startswith("ops@") for r in m["to"])),
+            90,
+        )
+
+        # OpenDKIM stopped: mail waits (a temporary refusal), it does not leave unsigned.
+        opendkim.stop()
+        case("milter_down", NS_IN, "app@example.com", "user@example.net", message("app@example.com", "user@example.net", "inside-milter-down"))
+        # OpenDKIM running without its key (the fetch failed): mail waits too.
+        opendkim.remove_key()
+        opendkim.start()
+        case("key_missing", NS_IN, "app@example.com", "user@example.net", message("app@example.com", "user@example.net", "inside-key-missing"))
+        opendkim.stop()
+        opendkim.install_key()
+        opendkim.start()
 
         def dnsfunc(name, timeout=5):
             key = name.decode() if isinstance(name, bytes) else name
             value = dns.get(key.rstrip("."))
             return value.encode() if value else b""
 
-        def found(sink, subject):
-            for m in sink.messages:
-                if f"Subject: {subject}" in m["data"]:
-                    return m
-            return None
+        def describe(m):
+            raw = m["data"].replace("\r\n", "\n").replace("\n", "\r\n").encode()
+            sig = header(m["data"], "DKIM-Signature")
+            head = m["data"].replace("\r\n", "\n").split("\n\n", 1)[0]
+            return {
+                "helo": m["helo"],
+                "tls": m["tls"],
+                "mail_from": m["from"],
+                "to": m["to"],
+                "at": m["at"],
+                "dkim_signature": sig,
+                "dkim": dkim_tags(sig),
+                "dkim_valid": bool(sig) and dkim.verify(raw, dnsfunc=dnsfunc),
+                "from_header": header(m["data"], "From"),
+                "message_id": header(m["data"], "Message-ID"),
+                "date": header(m["data"], "Date"),
+                "headers": head,
+                # The sender's private address and names, as the application host and the
+                # gateway's own Received lines would carry them.
+                "internal_names": [n for n in (SENDER_IN, "10.0.1.5", "app1.internal", "client.test") if n in head],
+            }
 
-        for name, sink, subject in (("signed", plain, "inside-signed"), ("other", plain, "inside-other-domain"), ("tls", tls, "inside-tls")):
-            m = found(sink, subject)
-            entry = {"delivered": m is not None}
-            if m:
-                raw = m["data"].replace("\r\n", "\n").replace("\n", "\r\n").encode()
-                sig = [l for l in m["data"].splitlines() if l.lower().startswith("dkim-signature:")]
-                entry.update(
-                    helo=m["helo"],
-                    tls=m["tls"],
-                    dkim_signature=sig[0] if sig else None,
-                    dkim_valid=bool(sig) and dkim.verify(raw, dnsfunc=dnsfunc),
-                )
-            cases[f"relayed_{name}"] = entry
-        results["maillog_tail"] = _log(work)[-2000:]
+        for name, sink, subj in (
+            ("signed", plain, "inside-signed"),
+            ("tls", tls, "inside-tls"),
+            ("bare", plain, "inside-bare"),
+            ("rate_1", plain, "inside-rate-1"),
+            ("rate_2", plain, "inside-rate-2"),
+            ("no_from", plain, "inside-no-from"),
+        ):
+            found = sink.find(subject(subj))
+            cases[f"relayed_{name}"] = dict(describe(found[0]), delivered=True) if found else {"delivered": False}
+        # Everything else that reached a next hop, by its subject, so that a refused case that
+        # leaked shows up here.
+        results["delivered_subjects"] = sorted(header(m["data"], "Subject") or "" for m in plain.messages + tls.messages)
+        bounces = plain.find(lambda m: m["from"] in ("", "<>") and "app@example.com" in m["to"])
+        cases["bounce"] = dict(describe(bounces[0]), delivered=True) if bounces else {"delivered": False}
+        notices = plain.find(lambda m: any(r.startswith("ops@") for r in m["to"]))
+        cases["postmaster_notice"] = dict(describe(notices[0]), delivered=True) if notices else {"delivered": False}
+        results["maillog_tail"] = _log(work)[-4000:]
     finally:
         shutil.rmtree(f"/run/mailinfra-mailpath-{ID}", ignore_errors=True)
         sh("postfix", "-c", conf, "stop", check=False)
-        for pr in procs:
-            pr.terminate()
+        if opendkim:
+            opendkim.stop()
         for s in sinks:
             s.stop()
         netns_down()

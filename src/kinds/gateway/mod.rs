@@ -232,6 +232,8 @@ pub fn from_blueprint(bp: &Blueprint) -> Option<DesiredGateway> {
                 .map(|d| d.domain.value.clone())
                 .collect(),
             key_parameter: names.key_private.clone(),
+            postmaster: g.postmaster_address(),
+            delivery: g.delivery_settings(),
         },
         names,
         acknowledged: Acknowledged {
