@@ -285,8 +285,8 @@ async fn a_healthy_setup_passes_and_each_failure_has_its_row_and_fix() {
         (
             json!({"_dmarc.example.com|TXT": ["v=DMARC1; p=quarantine; pct=50; rua=mailto:reports@example.net"]}),
             "dmarc example.com",
-            "fail",
-            "RFC 9989 removed pct",
+            "warn",
+            "receivers ignore pct (removed by RFC 9989",
             "mailinfra apply",
         ),
         (
@@ -321,7 +321,7 @@ async fn a_healthy_setup_passes_and_each_failure_has_its_row_and_fix() {
             json!({"_dmarc.example.com|TXT": ["v=DMARC1; p=quarantine; foo=1; rua=mailto:reports@example.net"]}),
             "dmarc example.com",
             "warn",
-            "unknown tags foo",
+            "receivers ignore foo (unknown",
             "publish the blueprint's record",
         ),
         (

@@ -79,6 +79,14 @@ pub enum Dkim {
     },
     /// A TXT record without a `p=` key.
     NoKey,
+    /// Several records at the selector: verifiers pick one (RFC 6376 §3.6.2.2).
+    Several(usize),
+    /// `v=` other than `DKIM1`: verifiers discard the record (RFC 6376 §3.6.1).
+    OtherVersion(String),
+    /// An empty `p=`: the key is revoked (RFC 6376 §3.6.1).
+    Revoked,
+    /// `h=` without sha256: verifiers refuse rsa-sha256 signatures (RFC 6376 §3.6.1).
+    NoSha256(String),
     /// A key, but not the one the signer uses.
     OtherKey,
     /// An RSA key of `bits` bits; `compared` when the blueprint's key is known and matched it
@@ -86,6 +94,8 @@ pub enum Dkim {
     Key {
         bits: usize,
         compared: bool,
+        /// `t=y`: the domain is testing DKIM.
+        testing: bool,
     },
     /// A `p=` value that is no RSA public key.
     BadKey(String),
@@ -94,24 +104,32 @@ pub enum Dkim {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Dmarc {
     Several(usize),
-    /// Tags RFC 9989 removed (`pct`, `rf`, `ri`).
-    RemovedTags {
+    /// Not a record receivers can use (RFC 9989 grammar): they apply no DMARC policy.
+    Invalid {
         record: String,
-        tags: Vec<String>,
+        why: String,
     },
-    /// Another policy than the blueprint's.
-    OtherPolicy {
+    /// Tags the blueprint sets with other values.
+    Drift {
         record: String,
-        found: Option<String>,
-        want: String,
+        drift: Vec<DmarcDrift>,
     },
-    /// Exactly one record with the blueprint's policy; it passes when every report address
-    /// is authorized and every tag known.
+    /// Exactly one record with every tag the blueprint sets; it passes when every report
+    /// address is authorized and receivers ignore no tag.
     One {
         record: String,
         unauthorized: Vec<ReportTarget>,
-        unknown_tags: Vec<String>,
+        /// Tags receivers ignore (`pct`, `rf`, `ri`, unknown ones), each with why.
+        ignored: Vec<String>,
     },
+}
+
+/// A tag the blueprint sets, published with another value (or not at all).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DmarcDrift {
+    pub tag: String,
+    pub found: Option<String>,
+    pub want: String,
 }
 
 /// A report address on another domain that has not published its consent (RFC 7489 §7.1).
@@ -354,6 +372,28 @@ impl Dkim {
                 APPLY,
             ),
             Dkim::NoKey => fail("no `p=` key in the record", APPLY),
+            Dkim::Several(n) => fail(
+                format!(
+                    "{n} records at the selector: verifiers pick one (RFC 6376 §3.6.2.2), so signatures fail at random"
+                ),
+                "keep only the signer's key record (run `mailinfra apply`)",
+            ),
+            Dkim::OtherVersion(v) => fail(
+                format!(
+                    "v={v}: verifiers discard a key record that is not v=DKIM1 (RFC 6376 §3.6.1)"
+                ),
+                APPLY,
+            ),
+            Dkim::Revoked => fail(
+                "an empty `p=`: the key is revoked, every signature with it fails (RFC 6376 §3.6.1)",
+                "run `mailinfra apply` to publish the signing key",
+            ),
+            Dkim::NoSha256(h) => fail(
+                format!(
+                    "h={h}: the record refuses sha256, so verifiers fail rsa-sha256 signatures (RFC 6376 §3.6.1)"
+                ),
+                APPLY,
+            ),
             Dkim::OtherKey => fail(
                 "the published key does not match the signing key",
                 "run `mailinfra apply` to publish the key the signer uses",
@@ -369,11 +409,24 @@ impl Dkim {
             ),
             Dkim::Key {
                 bits,
+                testing: true,
+                ..
+            } => verdict(
+                Status::Warn,
+                format!(
+                    "RSA {bits} bits, t=y: the domain says it is testing DKIM; verifiers may treat its signed mail as unsigned (RFC 6376 §3.6.1)"
+                ),
+                Some("drop `t=y` once signing works (run `mailinfra apply`)"),
+            ),
+            Dkim::Key {
+                bits,
                 compared: true,
+                ..
             } => pass(format!("RSA {bits} bits, matches the signing key")),
             Dkim::Key {
                 bits,
                 compared: false,
+                ..
             } => pass(format!("RSA {bits} bits")),
             Dkim::BadKey(why) => fail(format!("the key {why}"), APPLY),
         }
@@ -383,38 +436,42 @@ impl Dkim {
 impl Dmarc {
     fn verdict(&self) -> Verdict {
         match self {
-            Dmarc::Several(n) => fail(format!("{n} DMARC records"), "keep exactly one"),
-            Dmarc::RemovedTags { record, tags } => fail(
-                format!("{record}: RFC 9989 removed {}", tags.join(", ")),
+            Dmarc::Several(n) => fail(
+                format!("{n} DMARC records: receivers apply no policy (RFC 9989 §4.10)"),
+                "keep exactly one",
+            ),
+            Dmarc::Invalid { record, why } => fail(
+                format!("{record}: {why}; receivers ignore the record and apply no policy"),
                 "run `mailinfra apply` to publish the blueprint's record",
             ),
-            Dmarc::OtherPolicy {
-                record,
-                found,
-                want,
-            } => fail(
-                format!(
-                    "{record}: policy {}, the blueprint says {want}",
-                    found.as_deref().unwrap_or_default()
-                ),
-                APPLY,
-            ),
+            Dmarc::Drift { record, drift } => {
+                let text: Vec<String> = drift
+                    .iter()
+                    .map(|d| match &d.found {
+                        Some(f) => {
+                            format!("{}={f}, the blueprint says {}={}", d.tag, d.tag, d.want)
+                        }
+                        None => format!("no {}, the blueprint says {}={}", d.tag, d.tag, d.want),
+                    })
+                    .collect();
+                fail(format!("{record}: {}", text.join("; ")), APPLY)
+            }
             Dmarc::One {
                 record,
                 unauthorized,
-                unknown_tags,
+                ignored,
             } => {
                 let mut warnings: Vec<String> = unauthorized
                     .iter()
                     .map(|t| {
                         format!(
-                            "{} has not authorized reports for {} ({})",
+                            "{} has not authorized reports for {} ({}): receivers send it none",
                             t.target, t.domain, t.record
                         )
                     })
                     .collect();
-                if !unknown_tags.is_empty() {
-                    warnings.push(format!("unknown tags {}", unknown_tags.join(", ")));
+                if !ignored.is_empty() {
+                    warnings.push(format!("receivers ignore {}", ignored.join(", ")));
                 }
                 let fix = if !unauthorized.is_empty() {
                     "publish the authorization TXT `v=DMARC1` at the receiving domain, or report to your own domain"
@@ -572,19 +629,22 @@ mod tests {
             Finding::Dkim(Dkim::OtherKey),
             Finding::Dkim(Dkim::BadKey("is not base64".into())),
             Finding::Dmarc(Dmarc::Several(2)),
-            Finding::Dmarc(Dmarc::RemovedTags {
-                record: "v=DMARC1; p=none; pct=5".into(),
-                tags: vec!["pct".into()],
+            Finding::Dmarc(Dmarc::Invalid {
+                record: "v=DMARC1; p=block".into(),
+                why: "`p=block`: the value must be one of none, quarantine, reject".into(),
             }),
-            Finding::Dmarc(Dmarc::OtherPolicy {
+            Finding::Dmarc(Dmarc::Drift {
                 record: "v=DMARC1; p=none".into(),
-                found: Some("none".into()),
-                want: "reject".into(),
+                drift: vec![DmarcDrift {
+                    tag: "p".into(),
+                    found: Some("none".into()),
+                    want: "reject".into(),
+                }],
             }),
             Finding::Dmarc(Dmarc::One {
                 record: "v=DMARC1; p=none; foo=1".into(),
                 unauthorized: vec![],
-                unknown_tags: vec!["foo".into()],
+                ignored: vec!["foo (unknown: receivers ignore it)".into()],
             }),
             Finding::Gateway(Gateway::Address(ip())),
             Finding::Gateway(Gateway::OtherAddress {
@@ -621,9 +681,21 @@ mod tests {
         }
         for bits in [512, 1024, 2048] {
             for compared in [true, false] {
-                all.push(Finding::Dkim(Dkim::Key { bits, compared }));
+                for testing in [true, false] {
+                    all.push(Finding::Dkim(Dkim::Key {
+                        bits,
+                        compared,
+                        testing,
+                    }));
+                }
             }
         }
+        all.extend([
+            Finding::Dkim(Dkim::Several(2)),
+            Finding::Dkim(Dkim::OtherVersion("DKIM2".into())),
+            Finding::Dkim(Dkim::Revoked),
+            Finding::Dkim(Dkim::NoSha256("sha1".into())),
+        ]);
         for mx in [
             MailFromMx::Right,
             MailFromMx::Absent,
@@ -729,6 +801,7 @@ mod tests {
         let compared = Finding::Dkim(Dkim::Key {
             bits: 2048,
             compared: true,
+            testing: false,
         });
         assert_eq!(
             compared.verdict().found,
@@ -737,11 +810,13 @@ mod tests {
         let not = Finding::Dkim(Dkim::Key {
             bits: 2048,
             compared: false,
+            testing: false,
         });
         assert_eq!(not.verdict(), pass("RSA 2048 bits"));
         let weak = Finding::Dkim(Dkim::Key {
             bits: 1024,
             compared: true,
+            testing: false,
         });
         assert_eq!(weak.verdict().status, Status::Warn);
     }
@@ -761,7 +836,7 @@ mod tests {
         let v = Finding::Dmarc(Dmarc::One {
             record: "v=DMARC1; p=none; foo=1".into(),
             unauthorized: vec![],
-            unknown_tags: vec!["foo".into()],
+            ignored: vec!["foo (unknown: receivers ignore it)".into()],
         })
         .verdict();
         assert_eq!(v.status, Status::Warn);

@@ -3,6 +3,7 @@
 //! resolved desired state `plan` uses (so the gateway's Elastic IP and DKIM key and SES's
 //! DKIM tokens are the ones AWS holds); answers come from real DNS lookups.
 
+pub mod dmarc;
 pub mod dns;
 pub mod finding;
 pub mod spf;
@@ -17,8 +18,8 @@ use crate::plan::desired::{Content, Desired, DesiredRecord};
 use crate::plan::observed::Observed;
 use dns::{Answer, Dns};
 use finding::{
-    Dkim, Dmarc, Dnsbl, Finding, Gateway, MailFromMx, MailFromSpf, Record, ReportTarget, Spf,
-    Verdict,
+    Dkim, Dmarc, DmarcDrift, Dnsbl, Finding, Gateway, MailFromMx, MailFromSpf, Record,
+    ReportTarget, Spf, Verdict,
 };
 
 pub const FORMAT: &str = "mailinfra-check";
@@ -412,10 +413,28 @@ async fn spf_row(
     })
 }
 
-fn dkim_p(text: &str) -> Option<String> {
+/// A DKIM key record's tags (RFC 6376 §3.2 tag-list): names lower-cased, values with their
+/// whitespace removed (folding whitespace is allowed inside a value such as `p=`).
+fn dkim_tags(text: &str) -> Vec<(String, String)> {
     text.split(';')
-        .find_map(|t| t.trim().strip_prefix("p="))
-        .map(|p| p.split_whitespace().collect())
+        .filter_map(|t| t.split_once('='))
+        .map(|(k, v)| {
+            (
+                k.trim().to_ascii_lowercase(),
+                v.split_whitespace().collect::<String>(),
+            )
+        })
+        .collect()
+}
+
+fn dkim_tag<'t>(tags: &'t [(String, String)], name: &str) -> Option<&'t str> {
+    tags.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+fn dkim_p(text: &str) -> Option<String> {
+    dkim_tag(&dkim_tags(text), "p").map(str::to_owned)
 }
 
 /// SES Easy DKIM: the CNAME points at SES's key.
@@ -435,7 +454,9 @@ async fn dkim_cname_row(dns: &Dns, want: &DesiredRecord) -> Finding {
     }
 }
 
-/// A published key: the signer's, at least 1024 bits.
+/// A published key as a verifier reads it (RFC 6376 §3.6.1): one record at the selector,
+/// `v=DKIM1` if `v=` is there, a key (an empty `p=` revokes it), `h=` allowing sha256 (what
+/// signers use), the signer's key, at least 1024 bits; `t=y` (testing) is flagged.
 async fn dkim_txt_row(dns: &Dns, want: &DesiredRecord) -> Finding {
     let expected = match &want.content {
         Content::Whole { values } => dkim_p(&txt::text_of(&values[0])),
@@ -446,127 +467,127 @@ async fn dkim_txt_row(dns: &Dns, want: &DesiredRecord) -> Finding {
         Answer::NoRecords => return Finding::Absent(Record::DkimTxt),
         Answer::Failed(why) => return Finding::NoAnswer(why),
     };
-    let Some(found) = txt
-        .iter()
-        .find(|t| t.contains("p="))
-        .and_then(|t| dkim_p(t))
-    else {
+    if txt.len() > 1 {
+        return Finding::Dkim(Dkim::Several(txt.len()));
+    }
+    let tags = dkim_tags(&txt[0]);
+    if let Some(v) = dkim_tag(&tags, "v")
+        && v != "DKIM1"
+    {
+        return Finding::Dkim(Dkim::OtherVersion(v.to_owned()));
+    }
+    let Some(found) = dkim_tag(&tags, "p") else {
         return Finding::Dkim(Dkim::NoKey);
     };
+    if found.is_empty() {
+        return Finding::Dkim(Dkim::Revoked);
+    }
+    if let Some(h) = dkim_tag(&tags, "h")
+        && !h.split(':').any(|a| a.eq_ignore_ascii_case("sha256"))
+    {
+        return Finding::Dkim(Dkim::NoSha256(h.to_owned()));
+    }
     if let Some(want_key) = &expected
-        && want_key.as_str() != found.as_str()
+        && want_key.as_str() != found
     {
         return Finding::Dkim(Dkim::OtherKey);
     }
-    Finding::Dkim(match dkim::rsa_key_bits(&found) {
+    let testing =
+        dkim_tag(&tags, "t").is_some_and(|t| t.split(':').any(|f| f.eq_ignore_ascii_case("y")));
+    Finding::Dkim(match dkim::rsa_key_bits(found) {
         Ok(bits) => Dkim::Key {
             bits,
             compared: expected.is_some(),
+            testing,
         },
         Err(why) => Dkim::BadKey(why),
     })
 }
 
-/// RFC 9989's tag set; `pct`, `rf` and `ri` are gone.
-const DMARC_TAGS: &[&str] = &[
-    "v", "p", "sp", "np", "adkim", "aspf", "rua", "ruf", "fo", "t", "psd",
+/// The tags the blueprint's record sets that a published record must hold with the same
+/// value (`v` aside).
+const DMARC_COMPARED: &[&str] = &[
+    "p", "sp", "np", "adkim", "aspf", "rua", "ruf", "fo", "t", "psd",
 ];
-const DMARC_REMOVED: &[&str] = &["pct", "rf", "ri"];
 
+/// The domain's one DMARC record, read per RFC 9989's grammar and compared tag by tag with
+/// the blueprint's.
 async fn dmarc_row(dns: &Dns, domain: &str, want: &DesiredRecord) -> Finding {
-    let is_dmarc = |t: &str| t.trim_start().starts_with("v=DMARC1");
+    // A TXT at `_dmarc` is a DMARC record when it starts with `v=DMARC1` (spaces allowed).
+    let is_dmarc = |t: &str| {
+        t.split(';').next().is_some_and(|v| {
+            v.split_once('=')
+                .is_some_and(|(k, v)| k.trim().eq_ignore_ascii_case("v") && v.trim() == "DMARC1")
+        })
+    };
     let several = |n| Finding::Dmarc(Dmarc::Several(n));
     let record = match one_record(dns, &want.name, is_dmarc, Record::Dmarc, several).await {
         Ok(r) => r,
         Err(finding) => return finding,
     };
-    let tags = dmarc_tags(&record);
-    let names = || tags.iter().map(|(k, _)| k.as_str());
-    let removed: Vec<String> = names()
-        .filter(|k| DMARC_REMOVED.contains(k))
-        .map(str::to_owned)
+    let read = match dmarc::parse(&record) {
+        Ok(r) => r,
+        Err(why) => return Finding::Dmarc(Dmarc::Invalid { record, why }),
+    };
+    let wanted = match &want.content {
+        Content::Whole { values } => dmarc::parse(&txt::text_of(&values[0])).ok(),
+        _ => None,
+    };
+    let drift: Vec<DmarcDrift> = wanted
+        .iter()
+        .flat_map(|w| {
+            DMARC_COMPARED.iter().filter_map(|tag| {
+                let want = w.normalized(tag)?;
+                let found = read.normalized(tag);
+                (found.as_ref() != Some(&want)).then(|| DmarcDrift {
+                    tag: (*tag).to_owned(),
+                    found,
+                    want,
+                })
+            })
+        })
         .collect();
-    if !removed.is_empty() {
-        return Finding::Dmarc(Dmarc::RemovedTags {
-            record,
-            tags: removed,
-        });
+    if !drift.is_empty() {
+        return Finding::Dmarc(Dmarc::Drift { record, drift });
     }
-    let unknown_tags: Vec<String> = names()
-        .filter(|k| !DMARC_TAGS.contains(k))
-        .map(str::to_owned)
-        .collect();
-    if let Some((found, want)) = other_policy(want, &tags) {
-        return Finding::Dmarc(Dmarc::OtherPolicy {
-            record,
-            found,
-            want,
-        });
-    }
-    let unauthorized = unauthorized_reports(dns, domain, &tags).await;
+    let unauthorized = unauthorized_reports(dns, domain, &read).await;
     Finding::Dmarc(Dmarc::One {
         record,
         unauthorized,
-        unknown_tags,
+        ignored: read.ignored,
     })
 }
 
-/// A DMARC record's tags, names lower-cased, values trimmed.
-fn dmarc_tags(record: &str) -> Vec<(String, String)> {
-    record
-        .split(';')
-        .filter_map(|t| t.split_once('='))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect()
-}
-
-/// The published `p=` and the blueprint's, when they differ.
-fn other_policy(
-    want: &DesiredRecord,
-    tags: &[(String, String)],
-) -> Option<(Option<String>, String)> {
-    let want_p = match &want.content {
-        Content::Whole { values } => txt::text_of(&values[0])
-            .split(';')
-            .find_map(|t| t.trim().strip_prefix("p=").map(str::to_owned)),
-        _ => None,
-    }?;
-    let have_p = tags.iter().find(|(k, _)| k == "p").map(|(_, v)| v.clone());
-    (have_p.as_ref() != Some(&want_p)).then_some((have_p, want_p))
-}
-
-/// The `rua`/`ruf` targets outside `domain` that have not published their consent to receive
-/// its reports (RFC 7489 §7.1).
+/// The `rua`/`ruf` domains outside `domain`'s organizational domain that have not published
+/// their consent to receive its reports (RFC 9989 §4.7.1: `<domain>._report._dmarc.<target>`).
 async fn unauthorized_reports(
     dns: &Dns,
     domain: &str,
-    tags: &[(String, String)],
+    read: &dmarc::DmarcRecord,
 ) -> Vec<ReportTarget> {
+    let org = dmarc::organizational_domain(domain);
     let mut unauthorized = Vec::new();
-    for (_, v) in tags.iter().filter(|(k, _)| k == "rua" || k == "ruf") {
-        for uri in v.split(',') {
-            let Some(target) = uri
-                .trim()
-                .strip_prefix("mailto:")
-                .and_then(|a| a.split_once('@'))
-                .map(|(_, d)| d.to_ascii_lowercase())
-            else {
-                continue;
-            };
-            if crate::mail::names::is_within(&target, domain)
-                || crate::mail::names::is_within(domain, &target)
-            {
-                continue;
-            }
-            let auth = format!("{domain}._report._dmarc.{target}");
-            match dns.txt(&auth).await {
-                Answer::Found(t) if t.iter().any(|x| x.starts_with("v=DMARC1")) => {}
-                _ => unauthorized.push(ReportTarget {
-                    target,
-                    domain: domain.to_owned(),
-                    record: auth,
-                }),
-            }
+    for target in read.report_domains() {
+        if dmarc::organizational_domain(&target) == org {
+            continue;
+        }
+        let auth = format!("{domain}._report._dmarc.{target}");
+        let authorized = match dns.txt(&auth).await {
+            Answer::Found(t) => t.iter().any(|x| {
+                x.split(';').next().is_some_and(|v| {
+                    v.split_once('=').is_some_and(|(k, v)| {
+                        k.trim().eq_ignore_ascii_case("v") && v.trim() == "DMARC1"
+                    })
+                })
+            }),
+            _ => false,
+        };
+        if !authorized {
+            unauthorized.push(ReportTarget {
+                target,
+                domain: domain.to_owned(),
+                record: auth,
+            });
         }
     }
     unauthorized

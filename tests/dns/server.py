@@ -100,10 +100,24 @@ def answer(data):
     return reply.pack()
 
 
+def udp_limit(data):
+    """The largest UDP answer the client takes: 512 bytes, or its EDNS0 size (RFC 6891)."""
+    request = DNSRecord.parse(data)
+    sizes = [rr.rclass for rr in request.ar if rr.rtype == QTYPE.OPT]
+    return max(512, sizes[0]) if sizes else 512
+
+
 class UDP(socketserver.BaseRequestHandler):
     def handle(self):
         data, sock = self.request
         out = answer(data)
+        if out and len(out) > udp_limit(data):
+            # Too large for UDP: the header alone with TC set, so the client asks over TCP
+            # (RFC 1035 §4.2.1), as real servers do with two 2048-bit DKIM keys.
+            reply = DNSRecord.parse(out)
+            reply.rr, reply.auth, reply.ar = [], [], []
+            reply.header.tc = 1
+            out = reply.pack()
         if out:
             sock.sendto(out, self.client_address)
 
