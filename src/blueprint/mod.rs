@@ -659,6 +659,7 @@ pub fn load(file: &str, source: &str, base_dir: &Path) -> Result<Blueprint, Repo
         diagnostics,
     };
     let mut bp = parse::from_str(source).map_err(|d| report(vec![d]))?;
+    lower_case_selectors(&mut bp);
     let mut diagnostics = parse::complete(&mut bp, base_dir);
     diagnostics.extend(validate::check(&bp));
     diagnostics.sort_by_key(|d| d.pos);
@@ -666,6 +667,27 @@ pub fn load(file: &str, source: &str, base_dir: &Path) -> Result<Blueprint, Repo
         Ok(bp)
     } else {
         Err(report(diagnostics))
+    }
+}
+
+/// DKIM selectors are DNS labels, which compare case-insensitively, and Route 53 returns
+/// names in lower case: a selector kept as written (`Sel1`) would be planned for creation
+/// and deletion on every run, and fail every apply after the first. They are lower-cased
+/// here, once, before anything uses them (record names, the gateway's SSM key names).
+fn lower_case_selectors(bp: &mut Blueprint) {
+    let lower = |s: &mut Spanned<String>| s.value.make_ascii_lowercase();
+    if let Some(g) = &mut bp.gateway {
+        lower(&mut g.dkim_selector);
+    }
+    for d in &mut bp.domains {
+        d.dkim.iter_mut().for_each(|k| lower(&mut k.selector));
+        if let Some(SesDomainSpec {
+            dkim: SesDkimSpec::Byo { selector },
+            ..
+        }) = &mut d.ses
+        {
+            lower(selector);
+        }
     }
 }
 

@@ -110,6 +110,24 @@ fn each_rule_reports_its_position_and_message() {
             "SPF needs 11 DNS lookups",
         ),
         (
+            "the whole IPv4 internet refused",
+            "    spf: { ip4: [0.0.0.0/0] }\n",
+            (4, 18),
+            "`0.0.0.0/0` authorizes a large part of the internet",
+        ),
+        (
+            "a /7 refused",
+            "    spf: { ip4: [192.0.2.0/7] }\n",
+            (4, 18),
+            "`192.0.2.0/7` authorizes a large part of the internet",
+        ),
+        (
+            "the whole IPv6 internet refused",
+            "    spf: { ip6: ['::/0'] }\n",
+            (4, 18),
+            "`::/0` authorizes a large part of the internet",
+        ),
+        (
             "all pass refused",
             "    spf: { all: pass }\n",
             (4, 17),
@@ -540,4 +558,28 @@ fn the_submission_port_is_refused() {
     );
     let without = source.replace("  submission: true\n", "  submission: false\n");
     assert_eq!(problems(&without), Vec::new());
+}
+
+/// DNS names compare case-insensitively and Route 53 answers in lower case: a selector
+/// written `Sel1` is `sel1` everywhere, so its record plans once, not on every run.
+#[test]
+fn selectors_are_lower_cased() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let source = "blueprint: acme\nregion: eu-west-1\ngateway: { hostname: mail.example.com, relay_from: [10.0.0.0/16], dkim: { selector: MTA1 } }\ndomains:\n  - domain: example.com\n    send_via: [gateway, ses]\n    dkim: [{ selector: Sel1, public_key_file: dkim-2048.pub }]\n    ses: { dkim: { byodkim: { selector: BYO } } }\n";
+    let bp = load("t.yaml", source, &data).unwrap();
+    assert_eq!(bp.gateway.as_ref().unwrap().dkim_selector.value, "mta1");
+    assert_eq!(bp.domains[0].dkim[0].selector.value, "sel1");
+    let Some(SesDomainSpec {
+        dkim: SesDkimSpec::Byo { selector },
+        ..
+    }) = &bp.domains[0].ses
+    else {
+        panic!("{:?}", bp.domains[0].ses);
+    };
+    assert_eq!(selector.value, "byo");
+    // Two spellings of one selector are one record: refused as a collision.
+    let twice = format!(
+        "{HEAD}    dkim: [{{ selector: Sel1, public_key_file: dkim-2048.pub }}, {{ selector: sel1, public_key_file: dkim-2048.pub }}]\n"
+    );
+    assert!(!problems(&twice).is_empty());
 }

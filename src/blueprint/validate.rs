@@ -526,6 +526,12 @@ fn spf(c: &mut Checks, s: &SpfSpec, sp: &str) {
         "`192.0.2.10` or `192.0.2.0/24`",
     );
     spf_ranges(c, &s.ip6, &ip6, "IPv6", v6, "`2001:db8::/32`");
+    internet_wide(c, &s.ip4, &ip4, |t| {
+        cidr::<Ipv4Addr>(t, 32).map(|(_, p)| (p, 8))
+    });
+    internet_wide(c, &s.ip6, &ip6, |t| {
+        cidr::<Ipv6Addr>(t, 128).map(|(_, p)| (p, 16))
+    });
     for r in &s.include {
         let ok = r.value.split('.').count() >= 2
             && r.value.split('.').all(|l| names::check_label(l).is_ok());
@@ -551,6 +557,34 @@ fn spf(c: &mut Checks, s: &SpfSpec, sp: &str) {
         );
     }
     c.txt(&spf::compose(s), s.pos, sp, "SPF");
+}
+
+/// A range no single sender holds (an IPv4 prefix shorter than /8, an IPv6 one shorter than
+/// /16, down to `0.0.0.0/0`) authorizes a good part of the internet to send as the domain:
+/// refused, as `all: pass` is. `prefix` gives a range's prefix and the shortest allowed.
+fn internet_wide(
+    c: &mut Checks,
+    ranges: &[Spanned<String>],
+    path: &str,
+    prefix: impl Fn(&str) -> Option<(u8, u8)>,
+) {
+    for r in ranges {
+        if let Some((p, min)) = prefix(&r.value)
+            && p < min
+        {
+            c.err(
+                r.pos,
+                path,
+                format!(
+                    "`{}` authorizes a large part of the internet to send as this domain",
+                    r.value
+                ),
+                format!(
+                    "list the senders' own ranges (no sender holds one shorter than /{min}); `all: pass` is refused for the same reason"
+                ),
+            );
+        }
+    }
 }
 
 /// `ip4:` or `ip6:` ranges: each an address of the `family`, with an optional prefix.
