@@ -1275,3 +1275,52 @@ async fn check_agrees_with_pyspf_checkdmarc_and_dkimpy() {
     );
     assert!(all.len() >= 60, "{} cases", all.len());
 }
+
+/// The shipped example blueprint (blueprints/example.yaml), applied to the emulator: every
+/// record it publishes passes checkdmarc with no error, and no DMARC report address lacks its
+/// authorization (mailinfra publishes it where the report domain's zone is in the blueprint).
+#[tokio::test]
+async fn the_example_blueprint_passes_checkdmarc() {
+    let acct = Account::new();
+    let com = acct.create_zone("example.com").await;
+    let org = acct.create_zone("example.org").await;
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/blueprints");
+    acct.write(
+        "example.yaml",
+        &std::fs::read_to_string(format!("{dir}/example.yaml")).unwrap(),
+    );
+    acct.write(
+        "example-mta1.pub",
+        &std::fs::read_to_string(format!("{dir}/example-mta1.pub")).unwrap(),
+    );
+    let run = acct.mailinfra(&["apply", "example.yaml", "--yes"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let eips = acct
+        .ec2("eu-west-1")
+        .describe_addresses()
+        .send()
+        .await
+        .unwrap();
+    let ip = eips.addresses()[0].public_ip().unwrap().to_owned();
+    let mut zones = healthy(&acct, &[com, org], &ip).await;
+    // Stand-ins for the includes the example names (Google's and SES's SPF records).
+    zones["records"]["_spf.google.com|TXT"] = json!(["v=spf1 ip4:172.217.0.0/19 ~all"]);
+    zones["zones"] = json!(["example.com", "example.org", "amazonses.com", "google.com"]);
+    let server = serve(&acct, "zones.json", &zones);
+    let mut reference = Reference::start(server.port);
+    let domains = ["example.com", "shop.example.com", "example.org"];
+    let answer = reference.ask(&json!({ "dmarc": domains, "spf_record": domains }));
+    for (i, domain) in domains.iter().enumerate() {
+        let dmarc = &answer["dmarc"][i];
+        assert_eq!(dmarc["valid"], true, "{domain}: {dmarc:#}");
+        assert!(
+            !dmarc["warnings"].as_array().unwrap().iter().any(|w| w
+                .as_str()
+                .unwrap()
+                .contains("Authorization record not found")),
+            "{domain}: {dmarc:#}"
+        );
+        let spf = &answer["spf_record"][i];
+        assert_eq!(spf["valid"], true, "{domain}: {spf:#}");
+    }
+}

@@ -6,10 +6,11 @@ signatures. None of them is mailinfra's code.
 
 All DNS goes to the test's authoritative server on 127.0.0.1:PORT (tests/dns/server.py).
 A request:  {"spf": [{"ip": "192.0.2.7", "domain": "example.com"}],
-             "dmarc": ["example.com"],
+             "dmarc": ["example.com"], "spf_record": ["example.com"],
              "dkim": [{"domain": "example.com", "selector": "mta1", "key": "-----BEGIN ..."}]}
 The answer: {"spf": [{"result": "pass", "why": "..."}],
              "dmarc": [{"valid": true, "error": null, "warnings": [...], "tags": {...}}],
+             "spf_record": [{"valid": true, "error": null, "warnings": [...]}],
              "dkim": [{"key": true, "bits": 2048, "error": null, "verified": true}]}
 A DKIM entry without "key" only loads the key record (as a verifier would); with the
 signer's private key (PEM) it also signs a message and verifies it through DNS.
@@ -19,6 +20,7 @@ import json
 import sys
 
 import checkdmarc.dmarc
+import checkdmarc.spf
 import checkdmarc.utils
 import dkim
 import dns.nameserver
@@ -57,6 +59,17 @@ def dmarc_result(domain):
     }
 
 
+def spf_record(domain):
+    """checkdmarc's verdict on a domain's SPF record as published (syntax, lookups)."""
+    checkdmarc.utils.DNS_CACHE.clear()
+    r = checkdmarc.spf.check_spf(domain, resolver=resolver(), timeout=2, retries=0)
+    return {
+        "valid": bool(r.get("valid")),
+        "error": r.get("error"),
+        "warnings": [str(w) for w in r.get("warnings", [])],
+    }
+
+
 def txt(name, timeout=5):
     """The first TXT record at `name`, as dkimpy's own dnspython lookup returns it."""
     try:
@@ -92,6 +105,7 @@ for line in sys.stdin:
     answer = {
         "spf": [spf_result(s["ip"], s["domain"]) for s in request.get("spf", [])],
         "dmarc": [dmarc_result(d) for d in request.get("dmarc", [])],
+        "spf_record": [spf_record(d) for d in request.get("spf_record", [])],
         "dkim": [
             dkim_result(d["domain"], d["selector"], d.get("key"))
             for d in request.get("dkim", [])
