@@ -583,3 +583,26 @@ fn selectors_are_lower_cased() {
     );
     assert!(!problems(&twice).is_empty());
 }
+
+/// What works against the blueprint at receivers is a warning, with its position.
+#[test]
+fn advisories_warn_on_strict_spf_alignment_with_a_mail_from_domain_and_long_spf_records() {
+    let head = "blueprint: acme\nregion: eu-west-1\ndomains:\n  - domain: example.com\n";
+    let strict = format!(
+        "{head}    send_via: [ses]\n    ses: {{ mail_from: bounce.example.com }}\n    dmarc: {{ policy: reject, aspf: strict }}\n"
+    );
+    let bp = load("t.yaml", &strict, Path::new(".")).unwrap();
+    let w = validate::advisories(&bp);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert_eq!(w[0].path, "domains[0].dmarc.aspf");
+    assert!(w[0].message.contains("SPF never aligns"), "{w:?}");
+    let relaxed = strict.replace("aspf: strict", "aspf: relaxed");
+    assert!(validate::advisories(&load("t.yaml", &relaxed, Path::new(".")).unwrap()).is_empty());
+
+    let ranges: Vec<String> = (1..=25).map(|i| format!("198.51.{i}.0/24")).collect();
+    let long = format!("{head}    spf: {{ ip4: [{}] }}\n", ranges.join(", "));
+    let w = validate::advisories(&load("t.yaml", &long, Path::new(".")).unwrap());
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(w[0].message.contains("the SPF record is about"), "{w:?}");
+    assert_eq!(w[0].pos.map(|p| p.line), Some(5));
+}

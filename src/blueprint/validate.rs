@@ -77,6 +77,52 @@ impl Checks {
     }
 }
 
+/// SPF records longer than this risk a DNS answer over 512 bytes, which some resolvers and
+/// middleboxes mishandle (no EDNS0, no TCP fallback): a permerror or temperror at receivers.
+pub const SPF_SIZE_WARNING: usize = 450;
+
+/// What a valid blueprint asks for that works against it at receivers: warnings, not
+/// errors. `validate` prints them; nothing fails on them.
+pub fn advisories(bp: &Blueprint) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for d in &bp.domains {
+        let domain = &d.domain.value;
+        if let (Some(m), Some(mf)) = (&d.dmarc, d.ses.as_ref().and_then(|s| s.mail_from.as_ref()))
+            && m.aspf == Some(Alignment::Strict)
+        {
+            out.push(
+                Diagnostic::new(
+                    Some(m.pos),
+                    format!("{}.dmarc.aspf", d.path),
+                    format!(
+                        "`aspf: strict` with the MAIL FROM domain `{}`: SPF passes for `{}`, which is not `{domain}`, so SPF never aligns and DMARC rests on DKIM alone",
+                        mf.domain.value, mf.domain.value
+                    ),
+                )
+                .hint("drop `aspf: strict` (relaxed alignment accepts a subdomain of the same organizational domain)"),
+            );
+        }
+        if let Some(s) = &d.spf {
+            // The gateway's `ip4:` (up to 20 bytes with its space) comes with it at plan time.
+            let gateway = if d.via_gateway.is_some() { 20 } else { 0 };
+            let size = spf::compose(s).len() + gateway;
+            if size > SPF_SIZE_WARNING {
+                out.push(
+                    Diagnostic::new(
+                        Some(s.pos),
+                        format!("{}.spf", d.path),
+                        format!(
+                            "the SPF record is about {size} bytes; over {SPF_SIZE_WARNING} the DNS answer may exceed 512 bytes, which some resolvers mishandle"
+                        ),
+                    )
+                    .hint("merge `ip4:` ranges into wider ones, or move senders into an `include:` of a record of their own"),
+                );
+            }
+        }
+    }
+    out
+}
+
 /// Parses a record address `dns.<name>.<TYPE>` into its name and type.
 pub fn parse_address(address: &str) -> Option<(String, String)> {
     let rest = address.strip_prefix("dns.")?;
