@@ -606,3 +606,31 @@ fn advisories_warn_on_strict_spf_alignment_with_a_mail_from_domain_and_long_spf_
     assert!(w[0].message.contains("the SPF record is about"), "{w:?}");
     assert_eq!(w[0].pos.map(|p| p.line), Some(5));
 }
+
+/// A domain written in Unicode is published under its A-label (IDNA).
+#[test]
+fn unicode_domains_become_a_labels() {
+    let source = "blueprint: acme\nregion: eu-west-1\ndomains:\n  - domain: bücher.example\n    send_via: [ses]\n    ses: { mail_from: bounce.bücher.example }\n    dmarc: { policy: none }\n";
+    let bp = load("t.yaml", source, Path::new(".")).unwrap();
+    assert_eq!(bp.domains[0].domain.value, "xn--bcher-kva.example");
+    let d = crate::plan::desired::from_blueprint(&bp);
+    assert!(
+        d.records
+            .iter()
+            .any(|r| r.name == "_dmarc.xn--bcher-kva.example"),
+        "{:?}",
+        d.records
+    );
+    assert_eq!(
+        bp.domains[0]
+            .ses
+            .as_ref()
+            .unwrap()
+            .mail_from
+            .as_ref()
+            .unwrap()
+            .domain
+            .value,
+        "bounce.xn--bcher-kva.example"
+    );
+}
