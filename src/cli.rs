@@ -268,14 +268,15 @@ pub struct CheckArgs {
     /// The DNS server to ask (default: the system's resolver)
     #[arg(long, value_name = "ADDR:PORT")]
     pub resolver: Option<std::net::SocketAddr>,
-    /// The zones' authoritative server, asked when the resolver lacks a record, to tell
-    /// propagation from absence (default: the servers the zone's NS records name)
+    /// The zones' authoritative server, asked when a row does not pass through the resolver,
+    /// to tell a change still propagating from a real problem (default: the servers the
+    /// zone's NS records name)
     #[arg(long, value_name = "ADDR:PORT")]
     pub authoritative: Option<std::net::SocketAddr>,
     /// Print the results as JSON (format: docs/check-format.md)
     #[arg(long)]
     pub json: bool,
-    /// Fail on warnings too
+    /// Fail on warnings and on rows that could not be checked too
     #[arg(long)]
     pub strict: bool,
     /// A blocklist zone to look the sending IP up in; repeat for several (default:

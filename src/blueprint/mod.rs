@@ -735,6 +735,8 @@ pub fn load(file: &str, source: &str, base_dir: &Path) -> Result<Blueprint, Repo
         diagnostics,
     };
     let mut bp = parse::from_str(source).map_err(|d| report(vec![d]))?;
+    lower_case_selectors(&mut bp);
+    a_labels(&mut bp);
     let mut diagnostics = parse::complete(&mut bp, base_dir);
     diagnostics.extend(validate::check(&bp));
     diagnostics.sort_by_key(|d| d.pos);
@@ -742,6 +744,57 @@ pub fn load(file: &str, source: &str, base_dir: &Path) -> Result<Blueprint, Repo
         Ok(bp)
     } else {
         Err(report(diagnostics))
+    }
+}
+
+/// DKIM selectors are DNS labels, which compare case-insensitively, and Route 53 returns
+/// names in lower case: a selector kept as written (`Sel1`) would be planned for creation
+/// and deletion on every run, and fail every apply after the first. They are lower-cased
+/// here, once, before anything uses them (record names, the gateway's SSM key names).
+fn lower_case_selectors(bp: &mut Blueprint) {
+    let lower = |s: &mut Spanned<String>| s.value.make_ascii_lowercase();
+    if let Some(g) = &mut bp.gateway {
+        lower(&mut g.dkim_selector);
+    }
+    for d in &mut bp.domains {
+        d.dkim.iter_mut().for_each(|k| lower(&mut k.selector));
+        if let Some(SesDomainSpec {
+            dkim: SesDkimSpec::Byo { selector },
+            ..
+        }) = &mut d.ses
+        {
+            lower(selector);
+        }
+    }
+}
+
+/// Internationalized domain names: a name written in Unicode (`bücher.example`) is DNS's
+/// A-label form (`xn--bcher-kva.example`, IDNA 2008/UTS 46 as hickory converts it) from here
+/// on, in records, plans and AWS calls alike. A name that does not convert is left as written,
+/// and validation names it.
+fn a_labels(bp: &mut Blueprint) {
+    let convert = |s: &mut Spanned<String>| {
+        if s.value.is_ascii() {
+            return;
+        }
+        if let Ok(name) = hickory_resolver::Name::from_utf8(&s.value) {
+            s.value = name.to_ascii().trim_end_matches('.').to_ascii_lowercase();
+        }
+    };
+    if let Some(g) = &mut bp.gateway {
+        convert(&mut g.hostname);
+        if let Some(z) = &mut g.zone {
+            convert(z);
+        }
+    }
+    for d in &mut bp.domains {
+        convert(&mut d.domain);
+        if let Some(z) = &mut d.zone {
+            convert(z);
+        }
+        if let Some(m) = d.ses.as_mut().and_then(|s| s.mail_from_domain.as_mut()) {
+            convert(m);
+        }
     }
 }
 

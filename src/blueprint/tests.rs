@@ -110,6 +110,24 @@ fn each_rule_reports_its_position_and_message() {
             "SPF needs 11 DNS lookups",
         ),
         (
+            "the whole IPv4 internet refused",
+            "    spf: { ip4: [0.0.0.0/0] }\n",
+            (4, 18),
+            "`0.0.0.0/0` authorizes a large part of the internet",
+        ),
+        (
+            "a /7 refused",
+            "    spf: { ip4: [192.0.2.0/7] }\n",
+            (4, 18),
+            "`192.0.2.0/7` authorizes a large part of the internet",
+        ),
+        (
+            "the whole IPv6 internet refused",
+            "    spf: { ip6: ['::/0'] }\n",
+            (4, 18),
+            "`::/0` authorizes a large part of the internet",
+        ),
+        (
             "all pass refused",
             "    spf: { all: pass }\n",
             (4, 17),
@@ -597,5 +615,80 @@ fn gateway_postmaster_and_delivery_are_checked() {
             .2
             .contains("`mail.example.com` TXT is also produced by gateway (gateway SPF)")),
         "{found:?}"
+    );
+}
+
+/// DNS names compare case-insensitively and Route 53 answers in lower case: a selector
+/// written `Sel1` is `sel1` everywhere, so its record plans once, not on every run.
+#[test]
+fn selectors_are_lower_cased() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let source = "blueprint: acme\nregion: eu-west-1\ngateway: { hostname: mail.example.com, relay_from: [10.0.0.0/16], dkim: { selector: MTA1 } }\ndomains:\n  - domain: example.com\n    send_via: [gateway, ses]\n    dkim: [{ selector: Sel1, public_key_file: dkim-2048.pub }]\n    ses: { dkim: { byodkim: { selector: BYO } } }\n";
+    let bp = load("t.yaml", source, &data).unwrap();
+    assert_eq!(bp.gateway.as_ref().unwrap().dkim_selector.value, "mta1");
+    assert_eq!(bp.domains[0].dkim[0].selector.value, "sel1");
+    let Some(SesDomainSpec {
+        dkim: SesDkimSpec::Byo { selector },
+        ..
+    }) = &bp.domains[0].ses
+    else {
+        panic!("{:?}", bp.domains[0].ses);
+    };
+    assert_eq!(selector.value, "byo");
+    // Two spellings of one selector are one record: refused as a collision.
+    let twice = format!(
+        "{HEAD}    dkim: [{{ selector: Sel1, public_key_file: dkim-2048.pub }}, {{ selector: sel1, public_key_file: dkim-2048.pub }}]\n"
+    );
+    assert!(!problems(&twice).is_empty());
+}
+
+/// What works against the blueprint at receivers is a warning, with its position.
+#[test]
+fn advisories_warn_on_strict_spf_alignment_with_a_mail_from_domain_and_long_spf_records() {
+    let head = "blueprint: acme\nregion: eu-west-1\ndomains:\n  - domain: example.com\n";
+    let strict = format!(
+        "{head}    send_via: [ses]\n    ses: {{ mail_from: bounce.example.com }}\n    dmarc: {{ policy: reject, aspf: strict }}\n"
+    );
+    let bp = load("t.yaml", &strict, Path::new(".")).unwrap();
+    let w = validate::advisories(&bp);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert_eq!(w[0].path, "domains[0].dmarc.aspf");
+    assert!(w[0].message.contains("SPF never aligns"), "{w:?}");
+    let relaxed = strict.replace("aspf: strict", "aspf: relaxed");
+    assert!(validate::advisories(&load("t.yaml", &relaxed, Path::new(".")).unwrap()).is_empty());
+
+    let ranges: Vec<String> = (1..=25).map(|i| format!("198.51.{i}.0/24")).collect();
+    let long = format!("{head}    spf: {{ ip4: [{}] }}\n", ranges.join(", "));
+    let w = validate::advisories(&load("t.yaml", &long, Path::new(".")).unwrap());
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(w[0].message.contains("the SPF record is about"), "{w:?}");
+    assert_eq!(w[0].pos.map(|p| p.line), Some(5));
+}
+
+/// A domain written in Unicode is published under its A-label (IDNA).
+#[test]
+fn unicode_domains_become_a_labels() {
+    let source = "blueprint: acme\nregion: eu-west-1\ndomains:\n  - domain: bücher.example\n    send_via: [ses]\n    ses: { mail_from: bounce.bücher.example }\n    dmarc: { policy: none }\n";
+    let bp = load("t.yaml", source, Path::new(".")).unwrap();
+    assert_eq!(bp.domains[0].domain.value, "xn--bcher-kva.example");
+    let d = crate::plan::desired::from_blueprint(&bp);
+    assert!(
+        d.records
+            .iter()
+            .any(|r| r.name == "_dmarc.xn--bcher-kva.example"),
+        "{:?}",
+        d.records
+    );
+    assert_eq!(
+        bp.domains[0]
+            .ses
+            .as_ref()
+            .unwrap()
+            .mail_from
+            .as_ref()
+            .unwrap()
+            .domain
+            .value,
+        "bounce.xn--bcher-kva.example"
     );
 }

@@ -77,6 +77,52 @@ impl Checks {
     }
 }
 
+/// SPF records longer than this risk a DNS answer over 512 bytes, which some resolvers and
+/// middleboxes mishandle (no EDNS0, no TCP fallback): a permerror or temperror at receivers.
+pub const SPF_SIZE_WARNING: usize = 450;
+
+/// What a valid blueprint asks for that works against it at receivers: warnings, not
+/// errors. `validate` prints them; nothing fails on them.
+pub fn advisories(bp: &Blueprint) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for d in &bp.domains {
+        let domain = &d.domain.value;
+        if let (Some(m), Some(mf)) = (&d.dmarc, d.ses.as_ref().and_then(|s| s.mail_from.as_ref()))
+            && m.aspf == Some(Alignment::Strict)
+        {
+            out.push(
+                Diagnostic::new(
+                    Some(m.pos),
+                    format!("{}.dmarc.aspf", d.path),
+                    format!(
+                        "`aspf: strict` with the MAIL FROM domain `{}`: SPF passes for `{}`, which is not `{domain}`, so SPF never aligns and DMARC rests on DKIM alone",
+                        mf.domain.value, mf.domain.value
+                    ),
+                )
+                .hint("drop `aspf: strict` (relaxed alignment accepts a subdomain of the same organizational domain)"),
+            );
+        }
+        if let Some(s) = &d.spf {
+            // The gateway's `ip4:` (up to 20 bytes with its space) comes with it at plan time.
+            let gateway = if d.via_gateway.is_some() { 20 } else { 0 };
+            let size = spf::compose(s).len() + gateway;
+            if size > SPF_SIZE_WARNING {
+                out.push(
+                    Diagnostic::new(
+                        Some(s.pos),
+                        format!("{}.spf", d.path),
+                        format!(
+                            "the SPF record is about {size} bytes; over {SPF_SIZE_WARNING} the DNS answer may exceed 512 bytes, which some resolvers mishandle"
+                        ),
+                    )
+                    .hint("merge `ip4:` ranges into wider ones, or move senders into an `include:` of a record of their own"),
+                );
+            }
+        }
+    }
+    out
+}
+
 /// Parses a record address `dns.<name>.<TYPE>` into its name and type.
 pub fn parse_address(address: &str) -> Option<(String, String)> {
     let rest = address.strip_prefix("dns.")?;
@@ -622,6 +668,12 @@ fn spf(c: &mut Checks, s: &SpfSpec, sp: &str) {
         "`192.0.2.10` or `192.0.2.0/24`",
     );
     spf_ranges(c, &s.ip6, &ip6, "IPv6", v6, "`2001:db8::/32`");
+    internet_wide(c, &s.ip4, &ip4, |t| {
+        cidr::<Ipv4Addr>(t, 32).map(|(_, p)| (p, 8))
+    });
+    internet_wide(c, &s.ip6, &ip6, |t| {
+        cidr::<Ipv6Addr>(t, 128).map(|(_, p)| (p, 16))
+    });
     for r in &s.include {
         let ok = r.value.split('.').count() >= 2
             && r.value.split('.').all(|l| names::check_label(l).is_ok());
@@ -647,6 +699,34 @@ fn spf(c: &mut Checks, s: &SpfSpec, sp: &str) {
         );
     }
     c.txt(&spf::compose(s), s.pos, sp, "SPF");
+}
+
+/// A range no single sender holds (an IPv4 prefix shorter than /8, an IPv6 one shorter than
+/// /16, down to `0.0.0.0/0`) authorizes a good part of the internet to send as the domain:
+/// refused, as `all: pass` is. `prefix` gives a range's prefix and the shortest allowed.
+fn internet_wide(
+    c: &mut Checks,
+    ranges: &[Spanned<String>],
+    path: &str,
+    prefix: impl Fn(&str) -> Option<(u8, u8)>,
+) {
+    for r in ranges {
+        if let Some((p, min)) = prefix(&r.value)
+            && p < min
+        {
+            c.err(
+                r.pos,
+                path,
+                format!(
+                    "`{}` authorizes a large part of the internet to send as this domain",
+                    r.value
+                ),
+                format!(
+                    "list the senders' own ranges (no sender holds one shorter than /{min}); `all: pass` is refused for the same reason"
+                ),
+            );
+        }
+    }
 }
 
 /// `ip4:` or `ip6:` ranges: each an address of the `family`, with an optional prefix.

@@ -23,39 +23,66 @@ pub enum Answer<T> {
 pub struct Dns {
     resolver: Resolver<TokioConnectionProvider>,
     pub server: String,
+    /// Names inside this zone go to its own name servers instead (see [`Dns::within`]).
+    authoritative: Option<(String, Resolver<TokioConnectionProvider>)>,
+}
+
+fn resolver(servers: &[SocketAddr], timeout: Duration) -> Resolver<TokioConnectionProvider> {
+    let mut config = ResolverConfig::new();
+    for addr in servers {
+        config.add_name_server(NameServerConfig::new(*addr, Protocol::Udp));
+        config.add_name_server(NameServerConfig::new(*addr, Protocol::Tcp));
+    }
+    Resolver::builder_with_config(config, TokioConnectionProvider::default())
+        .with_options(options(timeout))
+        .build()
+}
+
+fn options(timeout: Duration) -> ResolverOpts {
+    let mut opts = ResolverOpts::default();
+    opts.timeout = timeout;
+    opts.attempts = 1;
+    opts
 }
 
 impl Dns {
     /// A resolver using `server` (UDP, then TCP), or the system's configuration.
     pub fn new(server: Option<SocketAddr>, timeout: Duration) -> Result<Dns, String> {
-        let mut opts = ResolverOpts::default();
-        opts.timeout = timeout;
-        opts.attempts = 1;
-        let (builder, name) = match server {
-            Some(addr) => {
-                let mut config = ResolverConfig::new();
-                config.add_name_server(NameServerConfig::new(addr, Protocol::Udp));
-                config.add_name_server(NameServerConfig::new(addr, Protocol::Tcp));
-                (
-                    Resolver::builder_with_config(config, TokioConnectionProvider::default()),
-                    addr.to_string(),
-                )
-            }
+        let (resolver, name) = match server {
+            Some(addr) => (resolver(&[addr], timeout), addr.to_string()),
             None => (
                 Resolver::builder(TokioConnectionProvider::default())
-                    .map_err(|e| format!("cannot read the system's resolver configuration: {e}"))?,
+                    .map_err(|e| format!("cannot read the system's resolver configuration: {e}"))?
+                    .with_options(options(timeout))
+                    .build(),
                 "the system resolver".to_owned(),
             ),
         };
         Ok(Dns {
-            resolver: builder.with_options(opts).build(),
+            resolver,
             server: name,
+            authoritative: None,
         })
+    }
+
+    /// The same lookups, except that names inside `zone` go to `servers`, the zone's own name
+    /// servers: what resolvers will answer once their cached answers expire. Names outside the
+    /// zone (an SPF include of another domain) still go through the resolver.
+    pub fn within(&self, zone: &str, servers: &[SocketAddr], timeout: Duration) -> Dns {
+        Dns {
+            resolver: self.resolver.clone(),
+            server: self.server.clone(),
+            authoritative: Some((zone.to_owned(), resolver(servers, timeout))),
+        }
     }
 
     async fn lookup(&self, name: &str, rtype: RecordType) -> Answer<RData> {
         let fqdn = format!("{}.", name.trim_end_matches('.'));
-        match self.resolver.lookup(fqdn.as_str(), rtype).await {
+        let resolver = match &self.authoritative {
+            Some((zone, r)) if crate::mail::names::is_within(&name.to_ascii_lowercase(), zone) => r,
+            _ => &self.resolver,
+        };
+        match resolver.lookup(fqdn.as_str(), rtype).await {
             Ok(l) => {
                 let found: Vec<RData> = l
                     .record_iter()
@@ -119,6 +146,13 @@ impl Dns {
     pub async fn a(&self, name: &str) -> Answer<Ipv4Addr> {
         Self::map(self.lookup(name, RecordType::A).await, |r| match r {
             RData::A(a) => Some(a.0),
+            _ => None,
+        })
+    }
+
+    pub async fn aaaa(&self, name: &str) -> Answer<std::net::Ipv6Addr> {
+        Self::map(self.lookup(name, RecordType::AAAA).await, |r| match r {
+            RData::AAAA(a) => Some(a.0),
             _ => None,
         })
     }

@@ -3,6 +3,7 @@
 //! resolved desired state `plan` uses (so the gateway's Elastic IP and DKIM key and SES's
 //! DKIM tokens are the ones AWS holds); answers come from real DNS lookups.
 
+pub mod dmarc;
 pub mod dns;
 pub mod finding;
 pub mod spf;
@@ -17,8 +18,8 @@ use crate::plan::desired::{Content, Desired, DesiredRecord};
 use crate::plan::observed::Observed;
 use dns::{Answer, Dns};
 use finding::{
-    Dkim, Dmarc, Dnsbl, Finding, Gateway, MailFromMx, MailFromSpf, Record, ReportTarget, Spf,
-    SpfProblem, Verdict,
+    Dkim, Dmarc, DmarcDrift, Dnsbl, Finding, Gateway, MailFromMx, MailFromSpf, Record,
+    ReportTarget, Spf, Verdict,
 };
 
 pub const FORMAT: &str = "mailinfra-check";
@@ -62,17 +63,8 @@ impl Row {
     }
 }
 
-/// A record type `check` asks the zone's own name servers for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lookup {
-    Txt,
-    A,
-    Cname,
-    Mx,
-}
-
 /// Where to ask a zone's own name servers, to tell a record that is still propagating
-/// from one that is missing.
+/// from one that is missing or wrong.
 pub enum Authoritative {
     /// Look the zone's NS records up and ask those servers (port 53).
     FromNs,
@@ -80,77 +72,20 @@ pub enum Authoritative {
     Server(std::net::SocketAddr),
 }
 
-/// Whether the zone's authoritative servers already hold a record that the resolver did not
-/// return: a change still propagating (resolvers cache for the record's TTL).
-async fn propagating(
-    dns: &Dns,
-    auth: &Authoritative,
-    zone: &str,
-    name: &str,
-    lookup: Lookup,
-    timeout: std::time::Duration,
-) -> bool {
-    let servers: Vec<std::net::SocketAddr> = match auth {
-        Authoritative::Server(s) => vec![*s],
-        Authoritative::FromNs => {
-            let Answer::Found(hosts) = dns.ns(zone).await else {
-                return false;
-            };
-            let mut addrs = Vec::new();
-            for h in hosts {
-                if let Answer::Found(ips) = dns.a(&h).await {
-                    addrs.extend(
-                        ips.into_iter()
-                            .map(|ip| std::net::SocketAddr::new(IpAddr::V4(ip), 53)),
-                    );
-                }
-            }
-            addrs
-        }
-    };
-    for s in servers {
-        let Ok(direct) = Dns::new(Some(s), timeout) else {
-            continue;
-        };
-        let found = match lookup {
-            Lookup::Txt => matches!(direct.txt(name).await, Answer::Found(_)),
-            Lookup::A => matches!(direct.a(name).await, Answer::Found(_)),
-            Lookup::Cname => matches!(direct.cname(name).await, Answer::Found(_)),
-            Lookup::Mx => matches!(direct.mx(name).await, Answer::Found(_)),
-        };
-        if found {
-            return true;
-        }
-    }
-    false
-}
-
-/// Turns "the resolver has no such record" into "still propagating" when the zone's own
-/// servers already have it.
-async fn unless_propagating(
-    finding: Finding,
-    ctx: &Context<'_>,
-    zone: &str,
-    name: &str,
-) -> Finding {
-    let Some(lookup) = finding.absent() else {
-        return finding;
-    };
-    if !propagating(ctx.dns, ctx.authoritative, zone, name, lookup, ctx.timeout).await {
-        return finding;
-    }
-    Finding::Propagating {
-        finding: Box::new(finding),
-        resolver: ctx.dns.server.clone(),
-    }
-}
-
 /// What every check needs besides its record.
 pub struct Context<'a> {
     pub dns: &'a Dns,
     pub authoritative: &'a Authoritative,
+    /// Longest wait for one DNS answer.
     pub timeout: std::time::Duration,
+    /// Longest time for all the rows together; a row still waiting then is could-not-check.
+    pub overall: std::time::Duration,
 }
+
+/// The address `check` evaluates SPF for besides the gateway's: one no record should
+/// authorize (TEST-NET-1, RFC 5737). Its result is what a receiver concludes for mail from
+/// anyone else: `permerror` for a broken record, `pass` for one that authorizes the internet.
+pub const PROBE: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1));
 
 /// Which check a desired record gets, if any.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,26 +115,143 @@ fn checked(domain: &str, r: &DesiredRecord) -> Option<Checked> {
     }
 }
 
-/// Runs every check. `desired` is the plan's resolved desired state.
+/// One row to check: what it looks up, and the zone whose own servers can tell propagation
+/// from a real problem.
+struct Planned<'d> {
+    check: String,
+    zone: Option<&'d str>,
+    what: What<'d>,
+}
+
+/// What a row looks up and compares.
+enum What<'d> {
+    Spf {
+        domain: &'d str,
+        want: &'d DesiredRecord,
+        eip: Option<IpAddr>,
+        helo: String,
+    },
+    DkimCname(&'d DesiredRecord),
+    DkimTxt(&'d DesiredRecord),
+    Dmarc {
+        domain: &'d str,
+        want: &'d DesiredRecord,
+    },
+    MailFrom(&'d DesiredRecord),
+    Address {
+        hostname: &'d str,
+        ip: IpAddr,
+    },
+    ReverseDns {
+        hostname: &'d str,
+        ip: IpAddr,
+    },
+    Dnsbl {
+        zone: &'d str,
+        ip: IpAddr,
+    },
+}
+
+impl What<'_> {
+    /// What DNS, as `dns` answers it, holds for this row.
+    async fn find(&self, dns: &Dns) -> Finding {
+        match self {
+            What::Spf {
+                domain,
+                want,
+                eip,
+                helo,
+            } => spf_row(dns, domain, want, *eip, helo).await,
+            What::DkimCname(r) => dkim_cname_row(dns, r).await,
+            What::DkimTxt(r) => dkim_txt_row(dns, r).await,
+            What::Dmarc { domain, want } => dmarc_row(dns, domain, want).await,
+            What::MailFrom(r) => mail_from_row(dns, r).await,
+            What::Address { hostname, ip } => address_row(dns, hostname, *ip).await,
+            What::ReverseDns { hostname, ip } => reverse_dns_row(dns, hostname, *ip).await,
+            What::Dnsbl { zone, ip } => dnsbl_row(dns, zone, *ip).await,
+        }
+    }
+}
+
+/// Runs every check, all at once, each bounded by `ctx.overall`. `desired` is the resolved
+/// desired state (the gateway's Elastic IP and key, SES's tokens put in).
 pub async fn run(
     ctx: &Context<'_>,
     desired: &Desired,
     observed: &Observed,
     dnsbls: &[String],
 ) -> Vec<Row> {
-    let mut rows = Vec::new();
     let eip: Option<IpAddr> = observed
         .gateway
         .as_ref()
         .and_then(|g| g.eip())
         .and_then(|e| e.public_ip.parse().ok());
+    let helo = desired.gateway.as_ref().map(|g| g.hostname.as_str());
+    let mut planned = Vec::new();
     for domain in &desired.domains {
-        rows.extend(domain_rows(ctx, desired, domain, eip).await);
+        planned.extend(domain_rows(desired, domain, eip, helo));
     }
     if let (Some(g), Some(ip)) = (&desired.gateway, eip) {
-        rows.extend(gateway_rows(ctx, g, ip, dnsbls).await);
+        planned.extend(gateway_rows(g, ip, dnsbls));
     }
-    rows
+    let deadline = tokio::time::Instant::now() + ctx.overall;
+    let rows = planned.iter().map(|p| async move {
+        let finding = match tokio::time::timeout_at(deadline, settle(ctx, p)).await {
+            Ok(f) => f,
+            Err(_) => Finding::NoAnswer(format!(
+                "no answer within --timeout ({} s)",
+                ctx.overall.as_secs()
+            )),
+        };
+        Row::new(p.check.clone(), &finding)
+    });
+    futures::future::join_all(rows).await
+}
+
+/// The row's finding through the resolver; when that does not pass, the same check through
+/// the zone's own name servers: if they would pass it, the change is still propagating.
+async fn settle(ctx: &Context<'_>, p: &Planned<'_>) -> Finding {
+    let found = p.what.find(ctx.dns).await;
+    let Some(zone) = p.zone else {
+        return found;
+    };
+    if matches!(found.verdict().status, Status::Pass | Status::CouldNotCheck) {
+        return found;
+    }
+    let servers = authoritative_servers(ctx, zone).await;
+    if servers.is_empty() {
+        return found;
+    }
+    let direct = ctx.dns.within(zone, &servers, ctx.timeout);
+    if p.what.find(&direct).await.verdict().status != Status::Pass {
+        return found;
+    }
+    Finding::Propagating {
+        finding: Box::new(found),
+        resolver: ctx.dns.server.clone(),
+    }
+}
+
+/// The zone's own name servers: `--authoritative`, or its NS records' addresses (port 53).
+async fn authoritative_servers(ctx: &Context<'_>, zone: &str) -> Vec<std::net::SocketAddr> {
+    match ctx.authoritative {
+        Authoritative::Server(s) => vec![*s],
+        Authoritative::FromNs => {
+            let Answer::Found(hosts) = ctx.dns.ns(zone).await else {
+                return Vec::new();
+            };
+            let mut addrs = Vec::new();
+            for h in hosts {
+                if let Answer::Found(ips) = ctx.dns.a(&h).await {
+                    addrs.extend(
+                        ips.into_iter()
+                            .map(|ip| std::net::SocketAddr::new(IpAddr::V4(ip), 53)),
+                    );
+                }
+            }
+            addrs
+        }
+    }
 }
 
 /// The records the blueprint publishes for `domain` that a row checks. A record belongs to
@@ -221,67 +273,76 @@ fn checked_records<'d>(desired: &'d Desired, domain: &str) -> Vec<(Checked, &'d 
 }
 
 /// One domain's rows: SPF, each DKIM key, DMARC, each MAIL FROM subdomain, in that order.
-async fn domain_rows(
-    ctx: &Context<'_>,
-    desired: &Desired,
-    domain: &str,
+fn domain_rows<'d>(
+    desired: &'d Desired,
+    domain: &'d str,
     eip: Option<IpAddr>,
-) -> Vec<Row> {
-    let dns = ctx.dns;
+    helo: Option<&str>,
+) -> Vec<Planned<'d>> {
     let mine = checked_records(desired, domain);
     let of = |kinds: &'static [Checked]| {
         mine.iter()
             .filter(move |(c, _)| kinds.contains(c))
             .map(|(c, r)| (*c, *r))
     };
+    let row = |check: String, r: &'d DesiredRecord, what: What<'d>| Planned {
+        check,
+        zone: Some(r.zone.as_str()),
+        what,
+    };
     let mut rows = Vec::new();
     if let Some((_, r)) = of(&[Checked::Spf]).next() {
-        let found = unless_propagating(spf_row(dns, r, eip).await, ctx, &r.zone, &r.name).await;
-        rows.push(Row::new(format!("spf {}", r.name), &found));
+        let what = What::Spf {
+            domain,
+            want: r,
+            eip,
+            helo: helo.unwrap_or(domain).to_owned(),
+        };
+        rows.push(row(format!("spf {}", r.name), r, what));
     }
     for (kind, r) in of(&[Checked::DkimCname, Checked::DkimTxt]) {
-        let found = match kind {
-            Checked::DkimCname => dkim_cname_row(dns, r).await,
-            _ => dkim_txt_row(dns, r).await,
+        let what = match kind {
+            Checked::DkimCname => What::DkimCname(r),
+            _ => What::DkimTxt(r),
         };
-        let found = unless_propagating(found, ctx, &r.zone, &r.name).await;
-        rows.push(Row::new(format!("dkim {}", r.name), &found));
+        rows.push(row(format!("dkim {}", r.name), r, what));
     }
     if let Some((_, r)) = of(&[Checked::Dmarc]).next() {
-        let found =
-            unless_propagating(dmarc_row(dns, domain, r).await, ctx, &r.zone, &r.name).await;
-        rows.push(Row::new(format!("dmarc {domain}"), &found));
+        let what = What::Dmarc { domain, want: r };
+        rows.push(row(format!("dmarc {domain}"), r, what));
     }
     for (_, r) in of(&[Checked::MailFrom]) {
-        let found = unless_propagating(mail_from_row(dns, r).await, ctx, &r.zone, &r.name).await;
-        rows.push(Row::new(format!("mail-from {}", r.name), &found));
+        rows.push(row(format!("mail-from {}", r.name), r, What::MailFrom(r)));
     }
     rows
 }
 
-/// The gateway's rows: its A record, its reverse DNS, and each blocklist.
-async fn gateway_rows(
-    ctx: &Context<'_>,
-    g: &crate::kinds::gateway::DesiredGateway,
+/// The gateway's rows: its A record, its reverse DNS (AWS's zone, not the blueprint's), and
+/// each blocklist.
+fn gateway_rows<'d>(
+    g: &'d crate::kinds::gateway::DesiredGateway,
     ip: IpAddr,
-    dnsbls: &[String],
-) -> Vec<Row> {
-    let dns = ctx.dns;
-    let a = unless_propagating(
-        address_row(dns, &g.hostname, ip).await,
-        ctx,
-        &g.zone,
-        &g.hostname,
-    )
-    .await;
-    let mut rows = vec![Row::new(format!("a {}", g.hostname), &a)];
-    let ptr = reverse_dns_row(dns, &g.hostname, ip).await;
-    rows.push(Row::new(format!("ptr {ip}"), &ptr));
+    dnsbls: &'d [String],
+) -> Vec<Planned<'d>> {
+    let hostname = g.hostname.as_str();
+    let mut rows = vec![
+        Planned {
+            check: format!("a {hostname}"),
+            zone: Some(g.zone.as_str()),
+            what: What::Address { hostname, ip },
+        },
+        Planned {
+            check: format!("ptr {ip}"),
+            zone: None,
+            what: What::ReverseDns { hostname, ip },
+        },
+    ];
     for zone in dnsbls {
-        rows.push(Row::new(
-            format!("dnsbl {zone}"),
-            &dnsbl_row(dns, zone, ip).await,
-        ));
+        rows.push(Planned {
+            check: format!("dnsbl {zone}"),
+            zone: None,
+            what: What::Dnsbl { zone, ip },
+        });
     }
     rows
 }
@@ -308,58 +369,72 @@ async fn one_record(
     }
 }
 
-async fn spf_row(dns: &Dns, want: &DesiredRecord, eip: Option<IpAddr>) -> Finding {
+/// The domain's one SPF record, evaluated as a receiver does (RFC 7208 `check_host()`) for
+/// the gateway's address, when the gateway sends for the domain, and for [`PROBE`].
+async fn spf_row(
+    dns: &Dns,
+    domain: &str,
+    want: &DesiredRecord,
+    eip: Option<IpAddr>,
+    helo: &str,
+) -> Finding {
     // Before the gateway's address exists, its term reads "(known after apply: ...)".
     let expected = match &want.content {
         Content::Spf { text } => text.clone(),
         Content::SpfFrom { text } => text.to_string(),
         _ => return Finding::NotKnownYet("the SPF record is not known yet"),
     };
-    let expected = expected.as_str();
     let is_spf = crate::mail::spf::is_spf;
     let several = |n| Finding::Spf(Spf::Several(n));
-    let record = match one_record(dns, &want.name, is_spf, Record::Spf, several).await {
+    let record = match one_record(dns, domain, is_spf, Record::Spf, several).await {
         Ok(r) => r,
         Err(finding) => return finding,
     };
-    let e = spf::evaluate(dns, &record).await;
-    let mut problems = Vec::new();
-    if e.lookups > crate::mail::spf::MAX_LOOKUPS {
-        problems.push(SpfProblem::TooManyLookups(e.lookups));
-    }
-    if e.voids > finding::MAX_VOID_LOOKUPS {
-        problems.push(SpfProblem::TooManyVoidLookups(e.voids));
-    }
-    if let Some(ip) = eip
-        && expected.contains(&format!("ip4:{ip}"))
-        && !e.authorizes(ip)
-    {
-        problems.push(SpfProblem::GatewayNotAuthorized(ip));
-    }
-    let want_all = spf::parse(expected).ok().and_then(|t| {
-        t.iter().find_map(|t| match t {
-            spf::Term::Mechanism {
-                qualifier, name, ..
-            } if name == "all" => Some(*qualifier),
-            _ => None,
+    let wanted = spf::parse(&expected).unwrap_or_default();
+    // The gateway sends for the domain when the blueprint's record names its address.
+    let gateway_sends = |ip: IpAddr| {
+        wanted.iter().any(|t| {
+            matches!(t, spf::Term::Mechanism { mechanism: spf::Mechanism::Ip(net, _), .. } if *net == ip)
         })
-    });
-    if let Some(want) = want_all
-        && e.all != Some(want)
-    {
-        problems.push(SpfProblem::OtherAll { found: e.all, want });
-    }
+    };
+    let sender = format!("postmaster@{domain}");
+    let gateway = match eip {
+        Some(ip) if gateway_sends(ip) => {
+            Some((ip, spf::check_host(dns, ip, domain, &sender, helo).await))
+        }
+        _ => None,
+    };
+    let other = spf::check_host(dns, PROBE, domain, &sender, helo).await;
     Finding::Spf(Spf::One {
         record,
-        lookups: e.lookups,
-        problems,
+        gateway,
+        other,
+        want_all: spf::all_qualifier(&expected),
     })
 }
 
-fn dkim_p(text: &str) -> Option<String> {
+/// A DKIM key record's tags (RFC 6376 §3.2 tag-list): names lower-cased, values with their
+/// whitespace removed (folding whitespace is allowed inside a value such as `p=`).
+fn dkim_tags(text: &str) -> Vec<(String, String)> {
     text.split(';')
-        .find_map(|t| t.trim().strip_prefix("p="))
-        .map(|p| p.split_whitespace().collect())
+        .filter_map(|t| t.split_once('='))
+        .map(|(k, v)| {
+            (
+                k.trim().to_ascii_lowercase(),
+                v.split_whitespace().collect::<String>(),
+            )
+        })
+        .collect()
+}
+
+fn dkim_tag<'t>(tags: &'t [(String, String)], name: &str) -> Option<&'t str> {
+    tags.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+fn dkim_p(text: &str) -> Option<String> {
+    dkim_tag(&dkim_tags(text), "p").map(str::to_owned)
 }
 
 /// SES Easy DKIM: the CNAME points at SES's key.
@@ -379,7 +454,9 @@ async fn dkim_cname_row(dns: &Dns, want: &DesiredRecord) -> Finding {
     }
 }
 
-/// A published key: the signer's, at least 1024 bits.
+/// A published key as a verifier reads it (RFC 6376 §3.6.1): one record at the selector,
+/// `v=DKIM1` if `v=` is there, a key (an empty `p=` revokes it), `h=` allowing sha256 (what
+/// signers use), the signer's key, at least 1024 bits; `t=y` (testing) is flagged.
 async fn dkim_txt_row(dns: &Dns, want: &DesiredRecord) -> Finding {
     let expected = match &want.content {
         Content::Whole { values } => dkim_p(&txt::text_of(&values[0])),
@@ -390,127 +467,127 @@ async fn dkim_txt_row(dns: &Dns, want: &DesiredRecord) -> Finding {
         Answer::NoRecords => return Finding::Absent(Record::DkimTxt),
         Answer::Failed(why) => return Finding::NoAnswer(why),
     };
-    let Some(found) = txt
-        .iter()
-        .find(|t| t.contains("p="))
-        .and_then(|t| dkim_p(t))
-    else {
+    if txt.len() > 1 {
+        return Finding::Dkim(Dkim::Several(txt.len()));
+    }
+    let tags = dkim_tags(&txt[0]);
+    if let Some(v) = dkim_tag(&tags, "v")
+        && v != "DKIM1"
+    {
+        return Finding::Dkim(Dkim::OtherVersion(v.to_owned()));
+    }
+    let Some(found) = dkim_tag(&tags, "p") else {
         return Finding::Dkim(Dkim::NoKey);
     };
+    if found.is_empty() {
+        return Finding::Dkim(Dkim::Revoked);
+    }
+    if let Some(h) = dkim_tag(&tags, "h")
+        && !h.split(':').any(|a| a.eq_ignore_ascii_case("sha256"))
+    {
+        return Finding::Dkim(Dkim::NoSha256(h.to_owned()));
+    }
     if let Some(want_key) = &expected
-        && want_key.as_str() != found.as_str()
+        && want_key.as_str() != found
     {
         return Finding::Dkim(Dkim::OtherKey);
     }
-    Finding::Dkim(match dkim::rsa_key_bits(&found) {
+    let testing =
+        dkim_tag(&tags, "t").is_some_and(|t| t.split(':').any(|f| f.eq_ignore_ascii_case("y")));
+    Finding::Dkim(match dkim::rsa_key_bits(found) {
         Ok(bits) => Dkim::Key {
             bits,
             compared: expected.is_some(),
+            testing,
         },
         Err(why) => Dkim::BadKey(why),
     })
 }
 
-/// RFC 9989's tag set; `pct`, `rf` and `ri` are gone.
-const DMARC_TAGS: &[&str] = &[
-    "v", "p", "sp", "np", "adkim", "aspf", "rua", "ruf", "fo", "t", "psd",
+/// The tags the blueprint's record sets that a published record must hold with the same
+/// value (`v` aside).
+const DMARC_COMPARED: &[&str] = &[
+    "p", "sp", "np", "adkim", "aspf", "rua", "ruf", "fo", "t", "psd",
 ];
-const DMARC_REMOVED: &[&str] = &["pct", "rf", "ri"];
 
+/// The domain's one DMARC record, read per RFC 9989's grammar and compared tag by tag with
+/// the blueprint's.
 async fn dmarc_row(dns: &Dns, domain: &str, want: &DesiredRecord) -> Finding {
-    let is_dmarc = |t: &str| t.trim_start().starts_with("v=DMARC1");
+    // A TXT at `_dmarc` is a DMARC record when it starts with `v=DMARC1` (spaces allowed).
+    let is_dmarc = |t: &str| {
+        t.split(';').next().is_some_and(|v| {
+            v.split_once('=')
+                .is_some_and(|(k, v)| k.trim().eq_ignore_ascii_case("v") && v.trim() == "DMARC1")
+        })
+    };
     let several = |n| Finding::Dmarc(Dmarc::Several(n));
     let record = match one_record(dns, &want.name, is_dmarc, Record::Dmarc, several).await {
         Ok(r) => r,
         Err(finding) => return finding,
     };
-    let tags = dmarc_tags(&record);
-    let names = || tags.iter().map(|(k, _)| k.as_str());
-    let removed: Vec<String> = names()
-        .filter(|k| DMARC_REMOVED.contains(k))
-        .map(str::to_owned)
+    let read = match dmarc::parse(&record) {
+        Ok(r) => r,
+        Err(why) => return Finding::Dmarc(Dmarc::Invalid { record, why }),
+    };
+    let wanted = match &want.content {
+        Content::Whole { values } => dmarc::parse(&txt::text_of(&values[0])).ok(),
+        _ => None,
+    };
+    let drift: Vec<DmarcDrift> = wanted
+        .iter()
+        .flat_map(|w| {
+            DMARC_COMPARED.iter().filter_map(|tag| {
+                let want = w.normalized(tag)?;
+                let found = read.normalized(tag);
+                (found.as_ref() != Some(&want)).then(|| DmarcDrift {
+                    tag: (*tag).to_owned(),
+                    found,
+                    want,
+                })
+            })
+        })
         .collect();
-    if !removed.is_empty() {
-        return Finding::Dmarc(Dmarc::RemovedTags {
-            record,
-            tags: removed,
-        });
+    if !drift.is_empty() {
+        return Finding::Dmarc(Dmarc::Drift { record, drift });
     }
-    let unknown_tags: Vec<String> = names()
-        .filter(|k| !DMARC_TAGS.contains(k))
-        .map(str::to_owned)
-        .collect();
-    if let Some((found, want)) = other_policy(want, &tags) {
-        return Finding::Dmarc(Dmarc::OtherPolicy {
-            record,
-            found,
-            want,
-        });
-    }
-    let unauthorized = unauthorized_reports(dns, domain, &tags).await;
+    let unauthorized = unauthorized_reports(dns, domain, &read).await;
     Finding::Dmarc(Dmarc::One {
         record,
         unauthorized,
-        unknown_tags,
+        ignored: read.ignored,
     })
 }
 
-/// A DMARC record's tags, names lower-cased, values trimmed.
-fn dmarc_tags(record: &str) -> Vec<(String, String)> {
-    record
-        .split(';')
-        .filter_map(|t| t.split_once('='))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect()
-}
-
-/// The published `p=` and the blueprint's, when they differ.
-fn other_policy(
-    want: &DesiredRecord,
-    tags: &[(String, String)],
-) -> Option<(Option<String>, String)> {
-    let want_p = match &want.content {
-        Content::Whole { values } => txt::text_of(&values[0])
-            .split(';')
-            .find_map(|t| t.trim().strip_prefix("p=").map(str::to_owned)),
-        _ => None,
-    }?;
-    let have_p = tags.iter().find(|(k, _)| k == "p").map(|(_, v)| v.clone());
-    (have_p.as_ref() != Some(&want_p)).then_some((have_p, want_p))
-}
-
-/// The `rua`/`ruf` targets outside `domain` that have not published their consent to receive
-/// its reports (RFC 7489 §7.1).
+/// The `rua`/`ruf` domains outside `domain`'s organizational domain that have not published
+/// their consent to receive its reports (RFC 9989 §4.7.1: `<domain>._report._dmarc.<target>`).
 async fn unauthorized_reports(
     dns: &Dns,
     domain: &str,
-    tags: &[(String, String)],
+    read: &dmarc::DmarcRecord,
 ) -> Vec<ReportTarget> {
+    let org = dmarc::organizational_domain(domain);
     let mut unauthorized = Vec::new();
-    for (_, v) in tags.iter().filter(|(k, _)| k == "rua" || k == "ruf") {
-        for uri in v.split(',') {
-            let Some(target) = uri
-                .trim()
-                .strip_prefix("mailto:")
-                .and_then(|a| a.split_once('@'))
-                .map(|(_, d)| d.to_ascii_lowercase())
-            else {
-                continue;
-            };
-            if crate::mail::names::is_within(&target, domain)
-                || crate::mail::names::is_within(domain, &target)
-            {
-                continue;
-            }
-            let auth = format!("{domain}._report._dmarc.{target}");
-            match dns.txt(&auth).await {
-                Answer::Found(t) if t.iter().any(|x| x.starts_with("v=DMARC1")) => {}
-                _ => unauthorized.push(ReportTarget {
-                    target,
-                    domain: domain.to_owned(),
-                    record: auth,
-                }),
-            }
+    for target in read.report_domains() {
+        if dmarc::organizational_domain(&target) == org {
+            continue;
+        }
+        let auth = format!("{domain}._report._dmarc.{target}");
+        let authorized = match dns.txt(&auth).await {
+            Answer::Found(t) => t.iter().any(|x| {
+                x.split(';').next().is_some_and(|v| {
+                    v.split_once('=').is_some_and(|(k, v)| {
+                        k.trim().eq_ignore_ascii_case("v") && v.trim() == "DMARC1"
+                    })
+                })
+            }),
+            _ => false,
+        };
+        if !authorized {
+            unauthorized.push(ReportTarget {
+                target,
+                domain: domain.to_owned(),
+                record: auth,
+            });
         }
     }
     unauthorized
@@ -533,20 +610,37 @@ async fn mail_from_row(dns: &Dns, want: &DesiredRecord) -> Finding {
         Answer::Failed(why) => return Finding::NoAnswer(why),
     };
     let spf = match dns.txt(&want.name).await {
-        Answer::Found(t) => {
-            let records = spf::records(&t);
-            if records.iter().any(|r| r.contains("include:amazonses.com")) {
-                MailFromSpf::Right
-            } else if records.is_empty() {
-                MailFromSpf::Absent
-            } else {
-                MailFromSpf::WithoutAmazonSes
-            }
-        }
+        Answer::Found(t) => mail_from_spf(&spf::records(&t)),
         Answer::NoRecords => MailFromSpf::Absent,
         Answer::Failed(why) => return Finding::NoAnswer(why),
     };
     Finding::MailFrom { host, mx, spf }
+}
+
+/// SES's MAIL FROM domain needs exactly one SPF record that parses and has the term
+/// `include:amazonses.com` with the `+` qualifier: parsed, so that `-include:amazonses.com`
+/// or `include:amazonses.com.example.net` are not taken for it.
+fn mail_from_spf(records: &[&String]) -> MailFromSpf {
+    let one = match records {
+        [] => return MailFromSpf::Absent,
+        [one] => one,
+        many => return MailFromSpf::Broken(format!("{} SPF records", many.len())),
+    };
+    let terms = match spf::parse(one) {
+        Ok(t) => t,
+        Err(why) => return MailFromSpf::Broken(why),
+    };
+    let includes_ses = terms.iter().any(|t| {
+        matches!(t, spf::Term::Mechanism {
+            qualifier: spf::Qualifier::Pass,
+            mechanism: spf::Mechanism::Include(d),
+        } if d.trim_end_matches('.').eq_ignore_ascii_case("amazonses.com"))
+    });
+    if includes_ses {
+        MailFromSpf::Right
+    } else {
+        MailFromSpf::WithoutAmazonSes
+    }
 }
 
 /// The gateway hostname's A record holds the Elastic IP.
@@ -576,27 +670,54 @@ async fn reverse_dns_row(dns: &Dns, hostname: &str, ip: IpAddr) -> Finding {
     }
 }
 
-/// A DNSBL answers 127.0.0.x for a listed address; Spamhaus answers 127.255.255.x when it
-/// refuses the query (public resolver, over the limit): that is "could not check", never
-/// "listed" or "clean".
+/// The codes a blocklist documents as "listed". Spamhaus ZEN: 127.0.0.2-11 (SBL, CSS, XBL,
+/// DROP, PBL; www.spamhaus.org/faqs/dnsbl-usage); SpamCop and Barracuda: 127.0.0.2. Any other
+/// list: an address in 127.0.0.0/8 (RFC 5782 §2.1) other than 127.0.0.0, 127.0.0.1 and
+/// 127.255.255.0/24 (the error codes Spamhaus and others use).
+fn listed_code(zone: &str, code: std::net::Ipv4Addr) -> bool {
+    let o = code.octets();
+    let zone = zone.to_ascii_lowercase();
+    if zone.ends_with("spamhaus.org") {
+        return o[..3] == [127, 0, 0] && (2..=11).contains(&o[3]);
+    }
+    if zone == "bl.spamcop.net" || zone == "b.barracudacentral.org" {
+        return o == [127, 0, 0, 2];
+    }
+    o[0] == 127 && o[..3] != [127, 255, 255] && !(o[..3] == [127, 0, 0] && o[3] < 2)
+}
+
+/// A DNSBL lookup (RFC 5782). Only the list's "listed" codes mean listed; a list that lists
+/// 127.0.0.1 (RFC 5782 §5: it must not) answers for everything, its answers say nothing;
+/// 127.255.255.x (Spamhaus: a public resolver or over the limit) is a refusal; anything else
+/// is not an answer from the list. Those are "could not check", never "listed" or "clean".
 async fn dnsbl_row(dns: &Dns, zone: &str, ip: IpAddr) -> Finding {
     let IpAddr::V4(v4) = ip else {
         return Finding::Dnsbl(Dnsbl::Ipv6 {
             zone: zone.to_owned(),
         });
     };
-    let o = v4.octets();
-    let name = format!("{}.{}.{}.{}.{zone}", o[3], o[2], o[1], o[0]);
-    Finding::Dnsbl(match dns.a(&name).await {
-        Answer::NoRecords => Dnsbl::NotListed(ip),
-        Answer::Found(codes) if codes.iter().all(|c| c.octets()[..3] == [127, 255, 255]) => {
-            Dnsbl::Refused(codes)
-        }
-        Answer::Found(codes) => Dnsbl::Listed {
-            ip,
-            codes,
-            zone: zone.to_owned(),
-        },
+    let query = |a: std::net::Ipv4Addr| {
+        let o = a.octets();
+        format!("{}.{}.{}.{}.{zone}", o[3], o[2], o[1], o[0])
+    };
+    let codes = match dns.a(&query(v4)).await {
+        Answer::NoRecords => return Finding::Dnsbl(Dnsbl::NotListed(ip)),
+        Answer::Found(codes) => codes,
         Answer::Failed(why) => return Finding::NoAnswer(why),
+    };
+    if let Answer::Found(test) = dns.a(&query(std::net::Ipv4Addr::LOCALHOST)).await {
+        return Finding::Dnsbl(Dnsbl::ListsEverything(test));
+    }
+    let (listed, other): (Vec<_>, Vec<_>) = codes.into_iter().partition(|c| listed_code(zone, *c));
+    Finding::Dnsbl(if !listed.is_empty() {
+        Dnsbl::Listed {
+            ip,
+            codes: listed,
+            zone: zone.to_owned(),
+        }
+    } else if other.iter().all(|c| c.octets()[..3] == [127, 255, 255]) {
+        Dnsbl::Refused(other)
+    } else {
+        Dnsbl::Unexpected(other)
     })
 }

@@ -1,12 +1,13 @@
 //! `mailinfra check`: deliverability as a receiver sees it, through real DNS lookups,
 //! compared with what the blueprint wants. Reads AWS (for the Elastic IP, the gateway's key,
-//! SES's tokens) and DNS; changes nothing.
+//! SES's tokens) and DNS; changes nothing. It runs when the plan has conflicts too (an
+//! unowned record, a missing zone): that is when a receiver's view is most needed.
 
 use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::{Failure, Outcome, Session, start};
+use super::{Failure, Outcome, prepare};
 use crate::check::{self, Row, Status, dns::Dns};
 use crate::cli::{CheckArgs, Global};
 use crate::output::Output;
@@ -30,7 +31,20 @@ struct Summary {
 }
 
 pub async fn run(args: &CheckArgs, global: &Global, out: &Output) -> Outcome {
-    let Session { plan, observed, .. } = start(&args.file.file, global, out, |d| d).await?;
+    let (aws, desired) = prepare(&args.file.file, global, |d| d).await?;
+    out.progress(&format!(
+        "reading AWS for blueprint `{}`...",
+        desired.blueprint
+    ));
+    let observed = crate::observe::observe(&aws, &desired).await?;
+    if let Err(conflicts) = crate::plan::diff(&desired, &observed) {
+        out.warn(&format!(
+            "the plan has {} conflict{} (`mailinfra plan` shows them); checking DNS anyway",
+            conflicts.len(),
+            if conflicts.len() == 1 { "" } else { "s" }
+        ));
+    }
+    let desired = crate::plan::resolved(&desired, &observed);
     let dns = Dns::new(args.resolver, args.query_timeout).map_err(Failure::Refused)?;
     let dnsbls: Vec<String> = if args.dnsbl.is_empty() {
         check::DEFAULT_DNSBLS
@@ -49,15 +63,9 @@ pub async fn run(args: &CheckArgs, global: &Global, out: &Output) -> Outcome {
         dns: &dns,
         authoritative: &authoritative,
         timeout: args.query_timeout,
+        overall: args.timeout,
     };
-    let rows = tokio::time::timeout(args.timeout, check::run(&ctx, &plan.desired, &observed, &dnsbls))
-        .await
-        .map_err(|_| {
-            Failure::Refused(format!(
-                "the checks did not finish within {} s\n  = hint: the resolver is slow or unreachable; try --resolver, or a longer --timeout",
-                args.timeout.as_secs()
-            ))
-        })?;
+    let rows = check::run(&ctx, &desired, &observed, &dnsbls).await;
     let mut summary = Summary::default();
     for r in &rows {
         match r.status {
@@ -67,12 +75,16 @@ pub async fn run(args: &CheckArgs, global: &Global, out: &Output) -> Outcome {
             Status::CouldNotCheck => summary.could_not_check += 1,
         }
     }
-    let failing = summary.fail > 0 || (args.strict && summary.warn > 0);
+    // A gate that checked nothing must not pass: no row at all, or none that could be checked.
+    let nothing_checked = summary.could_not_check == rows.len();
+    let failing = summary.fail > 0
+        || nothing_checked
+        || (args.strict && (summary.warn > 0 || summary.could_not_check > 0));
     if args.json {
         let report = Report {
             format: check::FORMAT,
             version: check::VERSION,
-            blueprint: &plan.blueprint,
+            blueprint: &desired.blueprint,
             resolver: &dns.server,
             rows: &rows,
             summary,
@@ -83,9 +95,15 @@ pub async fn run(args: &CheckArgs, global: &Global, out: &Output) -> Outcome {
     } else {
         out.data(&table(&rows, &summary, out));
     }
+    if nothing_checked {
+        out.warn(if rows.is_empty() {
+            "nothing to check: the blueprint publishes no record `check` looks at"
+        } else {
+            "nothing could be checked: no DNS answer for any row (exit 1)"
+        });
+    }
     Ok(if failing { 1 } else { 0 })
 }
-
 fn table(rows: &[Row], s: &Summary, out: &Output) -> String {
     let paint = out.paint_out();
     let width = rows.iter().map(|r| r.check.len()).max().unwrap_or(5).max(5);

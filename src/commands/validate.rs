@@ -24,11 +24,18 @@ pub fn run(args: &ValidateArgs, out: &Output) -> Outcome {
         (Err(e), _) => return Err(e),
     };
     let d = desired::from_blueprint(&bp);
+    let warnings = crate::blueprint::validate::advisories(&bp);
+    let report = crate::blueprint::Report {
+        file: file.display().to_string(),
+        source: String::new(),
+        diagnostics: warnings,
+    };
     match args.format {
-        ValidateFormat::Json => out.data(&format!(
-            "{}\n",
-            serde_json::json!({ "file": file.display().to_string(), "valid": true, "problems": [] })
-        )),
+        ValidateFormat::Json => {
+            let mut json = serde_json::json!({ "file": file.display().to_string(), "valid": true, "problems": [] });
+            json["warnings"] = report.json()["problems"].clone();
+            out.data(&format!("{json}\n"));
+        }
         ValidateFormat::Text | ValidateFormat::Github => out.data(&format!(
             "{}: blueprint `{}` is valid: {} domain(s), {} record(s) in {} zone(s)\n",
             file.display(),
@@ -37,6 +44,25 @@ pub fn run(args: &ValidateArgs, out: &Output) -> Outcome {
             d.records.len(),
             d.zones.len()
         )),
+    }
+    if !report.diagnostics.is_empty() && args.format != ValidateFormat::Json {
+        if args.format == ValidateFormat::Github {
+            out.data(&report.github().replace("::error ", "::warning "));
+        }
+        // Warnings: they do not fail the run.
+        for w in &report.diagnostics {
+            let at = w
+                .pos
+                .map(|p| format!(":{}:{}", p.line, p.col))
+                .unwrap_or_default();
+            out.warn(&format!(
+                "{}{at}: {}: {}\n  = hint: {}",
+                report.file,
+                w.path,
+                w.message,
+                w.hint.as_deref().unwrap_or_default()
+            ));
+        }
     }
     Ok(0)
 }

@@ -104,6 +104,10 @@ pub enum Purpose {
     MailFromMx,
     #[serde(rename = "MAIL FROM SPF")]
     MailFromSpf,
+    /// `<domain>._report._dmarc.<report domain>`: the report domain's consent to receive
+    /// another domain's DMARC reports (RFC 9989 §4.7.1).
+    #[serde(rename = "DMARC report authorization")]
+    DmarcReportAuth,
 }
 
 impl Purpose {
@@ -118,6 +122,7 @@ impl Purpose {
             Purpose::SesDkim => "SES DKIM",
             Purpose::MailFromMx => "MAIL FROM",
             Purpose::MailFromSpf => "MAIL FROM SPF",
+            Purpose::DmarcReportAuth => "DMARC report authorization",
         }
     }
 
@@ -187,6 +192,7 @@ mod tests {
             Purpose::SesDkim,
             Purpose::MailFromMx,
             Purpose::MailFromSpf,
+            Purpose::DmarcReportAuth,
         ] {
             assert_eq!(
                 serde_json::to_string(&p).unwrap(),

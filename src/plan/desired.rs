@@ -374,6 +374,7 @@ pub fn from_blueprint(bp: &Blueprint) -> Desired {
         records.extend(domain_records(bp, d, default_ttl));
         zones.insert(d.zone_name().to_owned());
     }
+    records.extend(report_authorizations(bp, default_ttl));
     if let Some(g) = &bp.gateway {
         let zone = g.zone_name();
         records.push(DesiredRecord {
@@ -446,6 +447,56 @@ fn gateway_host_records(
     ]
 }
 
+/// A domain's DMARC reports may go to another organizational domain only with that domain's
+/// consent, `<domain>._report._dmarc.<report domain>` TXT `v=DMARC1` (RFC 9989 §4.7.1):
+/// published here when the report domain is in one of the blueprint's zones. (Elsewhere its
+/// owner must publish it; `mailinfra check` says so.)
+fn report_authorizations(bp: &Blueprint, default_ttl: u32) -> Vec<DesiredRecord> {
+    let mut out: Vec<DesiredRecord> = Vec::new();
+    for d in &bp.domains {
+        let Some(m) = &d.dmarc else { continue };
+        let domain = &d.domain.value;
+        let org = crate::check::dmarc::organizational_domain(domain);
+        for uri in m.rua.iter().chain(&m.ruf) {
+            let Some((_, target)) = uri.value.rsplit_once('@') else {
+                continue;
+            };
+            let target = target
+                .split('!')
+                .next()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            if crate::check::dmarc::organizational_domain(&target) == org {
+                continue;
+            }
+            let Some(zone) = bp
+                .domains
+                .iter()
+                .map(|e| e.zone_name())
+                .filter(|z| crate::mail::names::is_within(&target, z))
+                .max_by_key(|z| z.len())
+            else {
+                continue;
+            };
+            let name = format!("{domain}._report._dmarc.{target}");
+            if out.iter().any(|r| r.name == name) {
+                continue;
+            }
+            out.push(DesiredRecord {
+                zone: zone.to_owned(),
+                name,
+                rtype: RType::Txt,
+                ttl: default_ttl,
+                content: Content::Whole {
+                    values: vec![txt::encode("v=DMARC1")],
+                },
+                purpose: Purpose::DmarcReportAuth,
+            });
+        }
+    }
+    out
+}
+
 /// What the blueprint can write for each of its domains (SPF, DMARC, any DKIM selector as
 /// TXT or Easy DKIM CNAME, its MAIL FROM MX and TXT) and its gateway's A record.
 fn writable(bp: &Blueprint) -> Writable {
@@ -469,6 +520,9 @@ fn writable(bp: &Blueprint) -> Writable {
             &dkim::record_name(&g.dkim_selector.value, &g.hostname.value),
             RType::Txt,
         );
+    }
+    for r in report_authorizations(bp, DEFAULT_TTL) {
+        w.add(&r.name, r.rtype);
     }
     w
 }
@@ -501,7 +555,7 @@ fn domain_records(bp: &Blueprint, d: &DomainSpec, default_ttl: u32) -> Vec<Desir
                 },
                 // From what SES holds: `add_ses_records`.
                 Purpose::SesDkim | Purpose::MailFromMx | Purpose::MailFromSpf => return None,
-                Purpose::GatewayA => return None,
+                Purpose::GatewayA | Purpose::DmarcReportAuth => return None,
             };
             Some(DesiredRecord {
                 zone: d.zone_name().to_owned(),

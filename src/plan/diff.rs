@@ -23,6 +23,26 @@ pub struct Conflict {
 const SAFETY_MIN_OWNED: usize = 10;
 const SAFETY_PERCENT: usize = 30;
 
+/// The desired state with every output AWS already holds put in (SES's DKIM tokens, the
+/// gateway's address and key), as `diff` resolves it, conflicts or not: what `check`
+/// compares DNS with, which must run when the plan has conflicts too.
+pub fn resolved(desired: &Desired, observed: &Observed) -> Desired {
+    let mut ignored = Vec::new();
+    let (_, rekey) = ses::diff::diff(desired, observed, &mut ignored);
+    let (gateway, _) = gateway::diff::diff(desired, observed.gateway.as_ref(), &mut ignored);
+    let mut desired = desired.clone();
+    let mut known = Outputs::default();
+    if let Some(obs) = &observed.ses {
+        desired.add_ses_records(obs, &rekey);
+        known.extend(ses::diff::known_outputs(obs, &rekey));
+    }
+    if let Some(obs) = &observed.gateway {
+        known.extend(gateway::diff::known_outputs(obs, &gateway));
+    }
+    desired.resolve(&known);
+    desired
+}
+
 pub fn diff(desired: &Desired, observed: &Observed) -> Result<Plan, Vec<Conflict>> {
     let mut conflicts = Vec::new();
     let (ses, rekey) = ses::diff::diff(desired, observed, &mut conflicts);

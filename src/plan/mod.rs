@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-pub use diff::{Conflict, diff};
+pub use diff::{Conflict, diff, resolved};
 
 use crate::kinds::gateway::diff as gateway;
 pub use crate::kinds::records::batch::{Batch, Change, ChangeAction, batches};

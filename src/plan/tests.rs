@@ -1027,3 +1027,26 @@ fn forged_ownership_records_delete_nothing() {
         plan.reports[2]
     );
 }
+
+/// A domain reporting to another organizational domain whose zone is in the blueprint gets
+/// the report domain's consent published there (RFC 9989 §4.7.1); a report domain elsewhere,
+/// or in the same organizational domain, gets none.
+#[test]
+fn report_authorization_is_published_where_the_blueprint_holds_the_report_domain() {
+    let source = "blueprint: acme\ndomains:\n  - domain: example.com\n    dmarc: { policy: none, rua: [mailto:r@example.com] }\n  - domain: example.org\n    dmarc: { policy: none, rua: ['mailto:r@reports.example.com', mailto:r@example.net, mailto:r@sub.example.org] }\n";
+    let bp = crate::blueprint::load("b.yaml", source, std::path::Path::new(".")).unwrap();
+    let d = crate::plan::desired::from_blueprint(&bp);
+    let auth: Vec<(&str, &str)> = d
+        .records
+        .iter()
+        .filter(|r| r.purpose == Purpose::DmarcReportAuth)
+        .map(|r| (r.zone.as_str(), r.name.as_str()))
+        .collect();
+    assert_eq!(
+        auth,
+        vec![(
+            "example.com",
+            "example.org._report._dmarc.reports.example.com"
+        )]
+    );
+}
