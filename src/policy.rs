@@ -9,6 +9,9 @@
 //! - The gateway is launched only with its instance profile, IMDSv2, the blueprint's tag and
 //!   Debian's or the pinned image (`Scope::launch`); tags are set only at creation
 //!   (`ec2:CreateAction`), and the role only created with mailinfra's tags.
+//! - The gateway's role only with its permissions boundary (`iam:PermissionsBoundary`),
+//!   which the apply role may create but never change or remove; `Phase::Bootstrap` (an
+//!   administrator's) may also change it.
 //! - Reads that must see everything to find the blueprint's footprint (all zones, all
 //!   identities) are account-wide, as are the calls IAM only grants on `*`.
 //!
