@@ -29,11 +29,12 @@ pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Observed, AwsError>
             None => Ok(None),
         }
     };
-    let (zones, ses, gateway) =
+    let ((zones, other_zones), ses, gateway) =
         futures::try_join!(records::observe::observe(aws, desired), ses, gateway)?;
     Ok(Observed {
         zones,
         ses,
         gateway,
+        other_zones,
     })
 }

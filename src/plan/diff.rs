@@ -65,12 +65,23 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Result<Plan, Vec<Conflict
 
     for name in &desired.zones {
         if observed.zone(name).is_none() {
+            // A parent zone that exists is most likely where the domain's records belong.
+            let parent = observed
+                .other_zones
+                .iter()
+                .filter(|z| name.ends_with(&format!(".{z}")))
+                .max_by_key(|z| z.len());
             conflicts.push(Conflict {
                 address: format!("zone.{name}"),
                 message: format!("no public hosted zone `{name}` in this account"),
-                hint: format!(
-                    "create it first (`aws route53 create-hosted-zone --name {name} --caller-reference $(date +%s)`) and delegate the domain to its name servers, or fix `zone:`"
-                ),
+                hint: match parent {
+                    Some(p) => format!(
+                        "the account has the parent zone `{p}`: write `zone: {p}` on the domains in `{name}` to put their records there, or create `{name}` and delegate it from `{p}`"
+                    ),
+                    None => format!(
+                        "create it first (`aws route53 create-hosted-zone --name {name} --caller-reference $(date +%s)`) and delegate the domain to its name servers, or fix `zone:`"
+                    ),
+                },
             });
         }
     }

@@ -37,6 +37,10 @@ pub struct Observed {
     /// `None` when the blueprint has no gateway (nothing of one is looked for).
     #[serde(default)]
     pub gateway: Option<ObservedGateway>,
+    /// The names of the account's other public hosted zones: for the hint when a zone the
+    /// blueprint names is missing but its parent exists. Not part of the checksum.
+    #[serde(default)]
+    pub other_zones: Vec<String>,
 }
 
 impl Observed {

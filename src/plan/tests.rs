@@ -93,6 +93,7 @@ fn zone(tagged: bool, records: Vec<RecordSet>) -> Observed {
         }],
         ses: None,
         gateway: None,
+        other_zones: Vec::new(),
     }
 }
 
@@ -324,6 +325,12 @@ fn conflicts() {
     ];
     for (name, d, o, want) in cases {
         let err = diff(&d, &o).expect_err(name);
+        if name == "missing zone" {
+            assert!(
+                err.iter().any(|c| c.hint.contains("create-hosted-zone")),
+                "{err:?}"
+            );
+        }
         assert!(
             err.iter().any(|c| c.message.contains(want)),
             "{name}: {err:?}"
@@ -1048,5 +1055,26 @@ fn report_authorization_is_published_where_the_blueprint_holds_the_report_domain
             "example.com",
             "example.org._report._dmarc.reports.example.com"
         )]
+    );
+}
+
+/// A zone the blueprint names that is missing, below a zone the account has: the hint names
+/// the parent (issue 13).
+#[test]
+fn a_missing_zone_below_an_existing_one_names_the_parent() {
+    let mut d = desired(vec![dmarc("v=DMARC1; p=none")], &[]);
+    d.zones = ["shop.example.com".to_owned()].into();
+    let o = Observed {
+        other_zones: vec!["com.example".into(), "example.com".into()],
+        ..Observed::default()
+    };
+    let err = diff(&d, &o).expect_err("missing zone");
+    let c = err
+        .iter()
+        .find(|c| c.address == "zone.shop.example.com")
+        .unwrap();
+    assert!(
+        c.hint.contains("parent zone `example.com`") && c.hint.contains("zone: example.com"),
+        "{c:?}"
     );
 }

@@ -21,7 +21,11 @@ const PAGE: i32 = 300;
 /// The most hosted zones `ListTagsForResources` takes in one request.
 const TAGS_PER_REQUEST: usize = 10;
 
-pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Vec<ObservedZone>, AwsError> {
+/// The blueprint's zones, and the names of the account's other public zones (for hints).
+pub async fn observe(
+    aws: &Aws,
+    desired: &Desired,
+) -> Result<(Vec<ObservedZone>, Vec<String>), AwsError> {
     let zones = list_zones(aws).await?;
     let tagged = footprint(aws, &zones, &desired.blueprint).await?;
 
@@ -55,6 +59,11 @@ pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Vec<ObservedZone>, 
             scope.push(z);
         }
     }
+    let others: Vec<String> = by_name
+        .keys()
+        .filter(|n| !scope.iter().any(|z| z.name == **n))
+        .map(|n| (*n).to_owned())
+        .collect();
     let tagged = &tagged;
     let observed = try_join_all(scope.into_iter().map(|zone| async move {
         Ok::<_, AwsError>(ObservedZone {
@@ -64,7 +73,7 @@ pub async fn observe(aws: &Aws, desired: &Desired) -> Result<Vec<ObservedZone>, 
         })
     }))
     .await?;
-    Ok(observed)
+    Ok((observed, others))
 }
 
 pub async fn list_zones(aws: &Aws) -> Result<Vec<HostedZone>, AwsError> {
