@@ -11,14 +11,7 @@ use common::Account;
 const R: &str = "eu-west-1";
 
 async fn debian(acct: &Account) -> String {
-    let p = acct
-        .ssm(R)
-        .get_parameter()
-        .name("/aws/service/debian/release/12/latest/amd64")
-        .send()
-        .await
-        .unwrap();
-    p.parameter().unwrap().value().unwrap().to_owned()
+    acct.debian_image(R).await
 }
 
 #[tokio::test]

@@ -19,14 +19,7 @@ fn policy(statements: serde_json::Value) -> String {
 }
 
 async fn debian(acct: &Account) -> String {
-    let p = acct
-        .ssm(R)
-        .get_parameter()
-        .name("/aws/service/debian/release/12/latest/amd64")
-        .send()
-        .await
-        .unwrap();
-    p.parameter().unwrap().value().unwrap().to_owned()
+    acct.debian_image(R).await
 }
 
 fn owner_tag() -> TagSpecification {

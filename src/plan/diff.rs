@@ -3,6 +3,8 @@
 //! gateway first, since DNS records use their outputs; every output AWS already holds is put
 //! in; then each zone's records; then the counts and the safety rule.
 
+use std::collections::BTreeSet;
+
 use serde::Serialize;
 
 use super::desired::{Desired, Outputs};
@@ -30,14 +32,24 @@ pub fn resolved(desired: &Desired, observed: &Observed) -> Desired {
     let mut ignored = Vec::new();
     let (_, rekey) = ses::diff::diff(desired, observed, &mut ignored);
     let (gateway, _) = gateway::diff::diff(desired, observed.gateway.as_ref(), &mut ignored);
+    with_outputs(desired, observed, &rekey, &gateway)
+}
+
+/// `desired` with SES's records added and every output AWS already holds put in.
+fn with_outputs(
+    desired: &Desired,
+    observed: &Observed,
+    rekey: &BTreeSet<String>,
+    gateway: &[gateway::diff::GatewayChange],
+) -> Desired {
     let mut desired = desired.clone();
     let mut known = Outputs::default();
     if let Some(obs) = &observed.ses {
-        desired.add_ses_records(obs, &rekey);
-        known.extend(ses::diff::known_outputs(obs, &rekey));
+        desired.add_ses_records(obs, rekey);
+        known.extend(ses::diff::known_outputs(obs, rekey));
     }
     if let Some(obs) = &observed.gateway {
-        known.extend(gateway::diff::known_outputs(obs, &gateway));
+        known.extend(gateway::diff::known_outputs(obs, gateway));
     }
     desired.resolve(&known);
     desired
@@ -49,17 +61,7 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Result<Plan, Vec<Conflict
     let (gateway, mut reports) =
         gateway::diff::diff(desired, observed.gateway.as_ref(), &mut conflicts);
     reports.extend(ses::diff::pending(desired, observed));
-    let mut desired = desired.clone();
-    let mut known = Outputs::default();
-    if let Some(obs) = &observed.ses {
-        desired.add_ses_records(obs, &rekey);
-        known.extend(ses::diff::known_outputs(obs, &rekey));
-    }
-    if let Some(obs) = &observed.gateway {
-        known.extend(gateway::diff::known_outputs(obs, &gateway));
-    }
-    desired.resolve(&known);
-    let desired = &desired;
+    let desired = &with_outputs(desired, observed, &rekey, &gateway);
     let mut zones = Vec::new();
     let mut owned_total = 0;
 

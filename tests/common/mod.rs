@@ -541,6 +541,18 @@ impl Account {
         aws_sdk_ec2::Client::new(&self.sdk_config(region))
     }
 
+    /// The id of the Debian 12 amd64 image, through Debian's public SSM parameter.
+    pub async fn debian_image(&self, region: &str) -> String {
+        let p = self
+            .ssm(region)
+            .get_parameter()
+            .name("/aws/service/debian/release/12/latest/amd64")
+            .send()
+            .await
+            .unwrap();
+        p.parameter().unwrap().value().unwrap().to_owned()
+    }
+
     pub fn ssm(&self, region: &str) -> aws_sdk_ssm::Client {
         aws_sdk_ssm::Client::new(&self.sdk_config(region))
     }
