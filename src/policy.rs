@@ -346,6 +346,23 @@ impl<'a> Scope<'a> {
         })
     }
 
+    /// The alias of the blueprint's DKIM KMS key.
+    fn kms_alias(&self) -> &str {
+        self.gateway
+            .map(|g| g.names.kms_alias.as_str())
+            .unwrap_or_default()
+    }
+
+    /// Every KMS key of the region: a key's id is random, so its ARN is not known offline.
+    fn kms_keys(&self) -> String {
+        format!("arn:{}:kms:{}:*:key/*", self.partition, self.region)
+    }
+
+    /// The key the blueprint's alias names.
+    fn aliased(&self) -> Value {
+        json!({ "ForAnyValue:StringEquals": { "kms:ResourceAliases": self.kms_alias() } })
+    }
+
     /// `aws:RequestTag/mailinfra:blueprint` = the blueprint: what mailinfra tags at creation.
     fn request_tag(&self) -> Value {
         json!({ format!("aws:RequestTag/{OWNER_TAG}"): self.blueprint })
@@ -522,6 +539,76 @@ impl<'a> Scope<'a> {
                 "WriteGatewayDkimKey",
                 vec![self.parameter(self.key().0), self.parameter(self.key().1)],
                 None,
+            )),
+            // Moving an existing private key under the blueprint's KMS key reads it: only the
+            // bootstrap role (an administrator) may, and only this one parameter.
+            (Target::GatewayKeyPrivate, _) => one((
+                "ReadGatewayPrivateKeyToMoveIt",
+                vec![self.parameter(self.key().0)],
+                None,
+            )),
+            // The KMS key is found by its alias (DescribeKey, GetKeyPolicy accept the alias
+            // name), and `kms:ResourceAliases` holds the key's aliases. Its policy changes only
+            // under the bootstrap role: a new key policy could let anyone decrypt.
+            (Target::GatewayKmsKey, _) => one((
+                if op.need == Need::Bootstrap {
+                    "ChangeGatewayKmsKeyPolicy"
+                } else {
+                    "ReadGatewayKmsKey"
+                },
+                vec![self.kms_keys()],
+                Some(self.aliased()),
+            )),
+            // CreateKey takes `*`; the key is made with the blueprint's tags only, for
+            // encryption, never skipping KMS's key-policy lockout check. TagResource (implied)
+            // takes the same tag conditions.
+            (Target::GatewayKmsCreate, _) if op.name == ops::CREATE_KEY.name => one((
+                "CreateGatewayKmsKey",
+                vec!["*".into()],
+                Some(json!({
+                    "StringEquals": {
+                        format!("aws:RequestTag/{OWNER_TAG}"): self.blueprint,
+                        "kms:KeySpec": "SYMMETRIC_DEFAULT",
+                        "kms:KeyUsage": "ENCRYPT_DECRYPT",
+                    },
+                    "ForAllValues:StringEquals": { "aws:TagKeys": [OWNER_TAG, ADDRESS_TAG] },
+                    "Bool": { "kms:BypassPolicyLockoutSafetyCheck": "false" },
+                })),
+            )),
+            // Tags at creation: "the permission must cover all KMS keys in the account and
+            // Region" (AWS KMS Developer Guide, "Managing KMS key tags with API operations").
+            (Target::GatewayKmsCreate, _) => one((
+                "TagGatewayKmsKeyAtCreation",
+                vec![self.kms_keys()],
+                Some(json!({
+                    "StringEquals": self.request_tag(),
+                    "ForAllValues:StringEquals": { "aws:TagKeys": [OWNER_TAG, ADDRESS_TAG] },
+                })),
+            )),
+            // CreateAlias is authorized on the alias and on the key: the blueprint's alias
+            // name, pointed only at a key that carries the blueprint's tag.
+            (Target::GatewayKmsAlias, _) => vec![
+                (
+                    "NameGatewayKmsKey",
+                    vec![format!(
+                        "arn:{partition}:kms:{region}:*:{}",
+                        self.kms_alias()
+                    )],
+                    None,
+                ),
+                (
+                    "AliasOwnKmsKey",
+                    vec![self.kms_keys()],
+                    Some(self.owned.clone()),
+                ),
+            ],
+            (Target::GatewayKmsEncrypt, _) => one((
+                "EncryptGatewayKeyThroughSsm",
+                vec![self.kms_keys()],
+                Some(json!({
+                    "StringEquals": { "kms:ViaService": format!("ssm.{region}.amazonaws.com") },
+                    "ForAnyValue:StringEquals": { "kms:ResourceAliases": self.kms_alias() },
+                })),
             )),
             (Target::PublicParameter, _) => one((
                 "ReadImageParameter",

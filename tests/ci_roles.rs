@@ -241,10 +241,9 @@ async fn a_changed_boundary_is_restored_by_the_bootstrap_role_only() {
     let refused = acct.mailinfra(&["apply", "b.yaml", "--yes"]);
     assert_eq!(refused.code, 1, "{}\n{}", refused.stdout, refused.stderr);
     assert!(
-        refused
-            .stderr
-            .contains("only the bootstrap role changes the gateway's permissions boundary")
-            && refused.stderr.contains("--for bootstrap"),
+        refused.stderr.contains(
+            "only the bootstrap role changes the gateway's permissions boundary or KMS key policy"
+        ) && refused.stderr.contains("--for bootstrap"),
         "{}",
         refused.stderr
     );
@@ -253,4 +252,174 @@ async fn a_changed_boundary_is_restored_by_the_bootstrap_role_only() {
     assert_eq!(fixed.code, 0, "{}\n{}", fixed.stdout, fixed.stderr);
     let again = acct.mailinfra(&["plan", "b.yaml", "--detailed-exitcode"]);
     assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+}
+
+/// The private key is encrypted with the blueprint's own KMS key, whose key policy lets only
+/// the gateway's role decrypt it: a role that IAM allows every SSM and KMS action still cannot
+/// read it, while the gateway's role (as its instance gets it) can.
+#[tokio::test]
+async fn only_the_gateway_role_can_decrypt_the_private_key() {
+    let acct = Account::new();
+    acct.create_zone("example.com").await;
+    acct.write("b.yaml", GATEWAY);
+    let run = acct.mailinfra(&["apply", "b.yaml", "--yes"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+
+    let root_ssm = acct.ssm(R);
+    let described = root_ssm
+        .describe_parameters()
+        .parameter_filters(
+            aws_sdk_ssm::types::ParameterStringFilter::builder()
+                .key("Name")
+                .values(PRIVATE)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let key_id = described.parameters()[0].key_id().unwrap().to_owned();
+    assert_ne!(key_id, "alias/aws/ssm");
+    let kms = acct.kms(R);
+    let key = kms
+        .describe_key()
+        .key_id("alias/mailinfra-relay-gateway-dkim")
+        .send()
+        .await
+        .unwrap();
+    let key = key.key_metadata().unwrap();
+    assert!(
+        [
+            key.key_id(),
+            key.arn().unwrap(),
+            "alias/mailinfra-relay-gateway-dkim"
+        ]
+        .contains(&key_id.as_str()),
+        "{key_id} {key:?}"
+    );
+
+    let admin = acct.assume(
+        "ssm-and-kms-admin",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ssm:*","kms:*"],"Resource":"*"}]}"#,
+    );
+    let admin = aws_sdk_ssm::Client::new(&acct.config_with(admin, R));
+    let refused = admin
+        .get_parameter()
+        .name(PRIVATE)
+        .with_decryption(true)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Some("AccessDeniedException"), "{refused:?}");
+    assert!(
+        refused
+            .message()
+            .is_some_and(|m| m.contains("kms:Decrypt") && m.contains("resource-based policy")),
+        "{refused:?}"
+    );
+    // The same role reads the parameter's metadata: it is KMS that refuses, not SSM.
+    admin.get_parameter().name(PRIVATE).send().await.unwrap();
+
+    let gateway = acct.assume_existing("mailinfra-relay-gateway");
+    let gateway = aws_sdk_ssm::Client::new(&acct.config_with(gateway, R));
+    let read = gateway
+        .get_parameter()
+        .name(PRIVATE)
+        .with_decryption(true)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        read.parameter()
+            .and_then(|p| p.value())
+            .is_some_and(|v| v.starts_with("-----BEGIN PRIVATE KEY-----")),
+        "the gateway role must read its key"
+    );
+}
+
+/// A private key that an earlier mailinfra stored under the AWS managed `aws/ssm` key (which
+/// every principal allowed `ssm:GetParameter` can decrypt) is moved under the blueprint's KMS
+/// key by the bootstrap role; the apply role may not read it to do so. The key itself, and so
+/// DNS, does not change.
+#[tokio::test]
+async fn a_key_under_aws_ssm_is_moved_by_the_bootstrap_role_only() {
+    let acct = Account::new();
+    acct.create_zone("example.com").await;
+    acct.write("b.yaml", GATEWAY);
+    let run = acct.mailinfra(&["apply", "b.yaml", "--yes"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let root_ssm = acct.ssm(R);
+    let public_before = root_ssm
+        .get_parameter()
+        .name(PUBLIC)
+        .send()
+        .await
+        .unwrap()
+        .parameter()
+        .and_then(|p| p.value())
+        .unwrap()
+        .to_owned();
+    root_ssm
+        .put_parameter()
+        .name(PRIVATE)
+        .value("-----BEGIN PRIVATE KEY-----\nMIIEold\n-----END PRIVATE KEY-----\n")
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .key_id("alias/aws/ssm")
+        .overwrite(true)
+        .send()
+        .await
+        .unwrap();
+
+    let plan = acct.mailinfra(&["plan", "b.yaml"]);
+    assert!(
+        plan.stdout.contains("~ update  gateway.dkim_key"),
+        "{}",
+        plan.stdout
+    );
+    let refused = acct.mailinfra(&["apply", "b.yaml", "--yes"]);
+    assert_eq!(refused.code, 1, "{}\n{}", refused.stdout, refused.stderr);
+    assert!(
+        refused.stderr.contains("ssm:GetParameter") && refused.stderr.contains("--for bootstrap"),
+        "{}",
+        refused.stderr
+    );
+    acct.under_role("bootstrap");
+    let moved = acct.mailinfra(&["apply", "b.yaml", "--yes"]);
+    assert_eq!(moved.code, 0, "{}\n{}", moved.stdout, moved.stderr);
+    for secret in ["MIIEold", "BEGIN PRIVATE KEY"] {
+        assert!(
+            !moved.stdout.contains(secret) && !moved.stderr.contains(secret),
+            "{}\n{}",
+            moved.stdout,
+            moved.stderr
+        );
+    }
+    let again = acct.mailinfra(&["plan", "b.yaml", "--detailed-exitcode"]);
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+
+    let gateway = acct.assume_existing("mailinfra-relay-gateway");
+    let gateway = aws_sdk_ssm::Client::new(&acct.config_with(gateway, R));
+    let read = gateway
+        .get_parameter()
+        .name(PRIVATE)
+        .with_decryption(true)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        read.parameter()
+            .and_then(|p| p.value())
+            .is_some_and(|v| v.contains("MIIEold"))
+    );
+    let public_after = root_ssm
+        .get_parameter()
+        .name(PUBLIC)
+        .send()
+        .await
+        .unwrap()
+        .parameter()
+        .and_then(|p| p.value())
+        .unwrap()
+        .to_owned();
+    assert_eq!(public_before, public_after);
 }

@@ -6,9 +6,10 @@ the AWS API reference for the behaviour it adds or corrects; emulator/README.md 
 
 
 def install() -> None:
-    from . import accounts, ec2, iam, route53
+    from . import accounts, ec2, iam, kms, route53
 
     accounts.install()
     route53.install()
     ec2.install()
     iam.install()
+    kms.install()

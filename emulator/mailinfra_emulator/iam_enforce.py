@@ -42,9 +42,10 @@ from .sesv2 import partition
 
 
 class Principal:
-    def __init__(self, account, arn, policies, boundary):
+    def __init__(self, account, arn, policies, boundary, role_arn=None):
         self.account = account
         self.arn = arn
+        self.role_arn = role_arn or arn  # the role's ARN (aws:PrincipalArn of a role session)
         self.policies = policies  # parsed identity policy documents
         self.boundary = boundary  # parsed boundary document, or None
 
@@ -52,10 +53,14 @@ class Principal:
 class Authz:
     """One authorization AWS makes for a request."""
 
-    def __init__(self, action, resource, context=None):
+    def __init__(self, action, resource, context=None, key_policy=None, via=None):
         self.action = action
         self.resource = resource
         self.context = {k.lower(): v for k, v in (context or {}).items()}
+        # A KMS key's policy (parsed): KMS authorizes by it first (see `_key_policy`).
+        self.key_policy = key_policy
+        # The service that called KMS on the caller's behalf (its refusal names AWSKMS).
+        self.via = via
 
 
 def principal_for(key, token, account):
@@ -75,7 +80,7 @@ def principal_for(key, token, account):
         try:
             r = iam.get_role(name)
         except Exception:
-            return Principal(account, role.arn, [], None)
+            return Principal(account, role.arn, [], None, role.role_arn)
         docs = [json.loads(doc) for doc in r.policies.values()]
         docs += [json.loads(_default_document(p)) for p in r.managed_policies.values()]
         boundary = None
@@ -84,7 +89,7 @@ def principal_for(key, token, account):
                 boundary = json.loads(_default_document(iam.get_policy(r.permissions_boundary_arn)))
             except Exception:
                 boundary = {"Statement": []}
-        return Principal(account, role.arn, docs, boundary)
+        return Principal(account, role.arn, docs, boundary, r.arn)
     return None
 
 
@@ -93,13 +98,22 @@ def _default_document(policy):
     return unquote(doc) if doc.startswith("%7B") else doc
 
 
-def assume_test_role(account, name, policy):
+def assume_test_role(account, name, policy, existing=False):
     """Test hook: role NAME holding only POLICY (inline), and credentials of a session of it,
-    as an administrator would set up a CI role and CI would assume it."""
+    as an administrator would set up a CI role and CI would assume it. With EXISTING, a
+    session of the role NAME as it is (the gateway's role, as its instance gets it), and no
+    policy is changed."""
     from moto.iam.models import iam_backends
     from moto.sts.models import sts_backends
 
     iam = iam_backends[account]["aws"]
+    if existing:
+        role = iam.get_role(name)
+        session = sts_backends[account]["aws"].assume_role(
+            region_name="us-east-1", role_session_name="i-test", role_arn=role.arn, policy=None, duration=3600,
+            external_id=None)
+        return {"AccessKeyId": session.access_key_id, "SecretAccessKey": session.secret_access_key,
+                "SessionToken": session.session_token}
     # Under the path /ci/, so a test can tell them from the roles mailinfra makes.
     trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                         "Principal": {"AWS": f"arn:aws:iam::{account}:root"}}]})
@@ -212,23 +226,72 @@ def _decide(docs, a):
     return "allow" if allowed else None
 
 
+def _principal_matches(st, principal):
+    """'account' (the account's root: IAM policies decide), 'direct', or None."""
+    if "NotPrincipal" in st:
+        return None  # not used by mailinfra's key policies; never matches here
+    who = st.get("Principal")
+    if who == "*":
+        return "direct"
+    found = None
+    for p in _list((who or {}).get("AWS", [])):
+        if p == "*" or p in (principal.role_arn, principal.arn):
+            return "direct"
+        if p == principal.account or re.fullmatch(rf"arn:[^:]+:iam::{principal.account}:root", p):
+            found = "account"
+    return found
+
+
+def _key_policy(principal, a):
+    """How a KMS key policy decides A: 'deny', 'direct', 'account', or None. KMS authorizes by
+    the key policy first: "Unless the key policy explicitly allows it, you cannot use IAM
+    policies to allow access to a KMS key"; a statement whose principal is the account lets
+    IAM policies decide (AWS KMS Developer Guide, "Key policies in AWS KMS" and "Default key
+    policy", https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html)."""
+    decision = None
+    for st in _list(a.key_policy.get("Statement", [])):
+        who = _principal_matches(st, principal)
+        if who is None or not _statement_applies(st, a):
+            continue
+        if st.get("Effect") == "Deny":
+            return "deny"
+        if who == "direct" or decision is None:
+            decision = who
+    return decision
+
+
 def refusal(principal, checks):
     """None when every authorization is allowed; else the message AWS gives for the first
     that is not."""
     for a in checks:
+        # Global condition keys of every request (IAM User Guide, "AWS global condition
+        # context keys": aws:PrincipalArn is the role's ARN for a role session).
+        a.context.setdefault("aws:principalarn", principal.role_arn)
+        a.context.setdefault("aws:principalaccount", principal.account)
         identity = _decide(principal.policies, a)
         boundary = _decide([principal.boundary], a) if principal.boundary is not None else "allow"
-        if identity == "deny":
+        key = _key_policy(principal, a) if a.key_policy is not None else "account"
+        if key == "deny":
+            why = "with an explicit deny in a resource-based policy"
+        elif identity == "deny":
             why = "with an explicit deny in an identity-based policy"
         elif boundary == "deny":
             why = "with an explicit deny in a permissions boundary"
+        elif key is None:
+            why = f"because no resource-based policy allows the {a.action} action"
+        elif key == "direct" and boundary is not None:
+            continue
         elif identity is None:
             why = f"because no identity-based policy allows the {a.action} action"
         elif boundary is None:
             why = f"because no permissions boundary allows the {a.action} action"
         else:
             continue
-        return f"User: {principal.arn} is not authorized to perform: {a.action} on resource: {a.resource} {why}"
+        message = f"User: {principal.arn} is not authorized to perform: {a.action} on resource: {a.resource} {why}"
+        if a.via:
+            # How SSM passes on KMS's refusal of a call it made for the caller.
+            message += " (Service: AWSKMS; Status Code: 400; Error Code: AccessDeniedException)"
+        return message
     return None
 
 
@@ -460,18 +523,111 @@ def ssm_checks(account, region, op, body):
         owner = "" if name.startswith("/aws/") else account
         return f"arn:{partition(region)}:ssm:{region}:{owner}:parameter{name}"
 
+    def kms(kms_action, name, key_id):
+        """Parameter Store's call to KMS for the caller, when a customer managed key protects
+        the parameter (emulator/mailinfra_emulator/kms.py)."""
+        from . import kms as kms_keys
+
+        key = kms_keys.customer_key(account, region, key_id)
+        if key is None:
+            return []
+        context = {**_key_context(account, region, key), "kms:ViaService": f"ssm.{region}.amazonaws.com",
+                   "kms:EncryptionContext:PARAMETER_ARN": arn(name), "kms:EncryptionContextKeys": ["PARAMETER_ARN"]}
+        return [Authz(kms_action, key.arn, context, key_policy=_parsed(key.policy), via="ssm")]
+
+    def decrypt(name):
+        if not req.get("WithDecryption"):
+            return []
+        from . import kms as kms_keys
+
+        return kms("kms:Decrypt", name, kms_keys.parameter_key_id(account, region, name))
+
     if op in ("GetParameter", "DeleteParameter", "GetParameterHistory", "LabelParameterVersion"):
-        return [Authz(action, arn(req.get("Name", "")))]
+        name = req.get("Name", "")
+        return [Authz(action, arn(name))] + (decrypt(name) if op == "GetParameter" else [])
     if op == "PutParameter":
+        name = req.get("Name", "")
         tags = {t["Key"]: t.get("Value", "") for t in req.get("Tags", [])}
-        out = [Authz(action, arn(req.get("Name", "")), _tag_context(tags))]
+        out = [Authz(action, arn(name), _tag_context(tags))]
         if tags:
-            out.append(Authz("ssm:AddTagsToResource", arn(req.get("Name", "")), _tag_context(tags)))
+            out.append(Authz("ssm:AddTagsToResource", arn(name), _tag_context(tags)))
+        if req.get("Type") == "SecureString":
+            # A standard parameter is encrypted with kms:Encrypt (the services-parameter-store
+            # page above: "Parameter Store ... calls the AWS KMS Encrypt operation").
+            out += kms("kms:Encrypt", name, req.get("KeyId"))
         return out
-    if op in ("GetParameters", "DeleteParameters"):
+    if op == "GetParameters":
+        return [x for n in req.get("Names", []) for x in [Authz(action, arn(n))] + decrypt(n)]
+    if op == "DeleteParameters":
         return [Authz(action, arn(n)) for n in req.get("Names", [])]
     if op == "GetParametersByPath":
         return [Authz(action, arn(req.get("Path", "/")))]
+    return [Authz(action, "*")]
+
+
+def _parsed(policy):
+    try:
+        return json.loads(policy)
+    except (TypeError, ValueError):
+        return {"Statement": []}
+
+
+def _key_context(account, region, key):
+    """The condition keys KMS sets for a request on KEY (Service Authorization Reference, AWS
+    Key Management Service: kms:ResourceAliases, aws:ResourceTag/${TagKey}, kms:CallerAccount)."""
+    from . import kms as kms_keys
+
+    return {**_resource_tags(kms_keys.tags_of(account, region, key)),
+            "kms:ResourceAliases": list(key.aliases), "kms:CallerAccount": account}
+
+
+def kms_checks(account, region, op, body):
+    """KMS requests: the key they act on, judged by its key policy and IAM together; CreateKey
+    and ListAliases/ListKeys take `*`; CreateAlias acts on the alias and on the key
+    (https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html#alias-access:
+    "kms:CreateAlias ... permission for the alias ... and for the KMS key")."""
+    from . import kms as kms_keys
+
+    try:
+        req = json.loads(body or b"{}")
+    except ValueError:
+        req = {}
+    action = f"kms:{op}"
+    pt = partition(region)
+    if op == "CreateKey":
+        tags = {t["TagKey"]: t.get("TagValue", "") for t in req.get("Tags", [])}
+        context = {**_tag_context(tags), "kms:KeySpec": req.get("KeySpec", "SYMMETRIC_DEFAULT"),
+                   "kms:KeyUsage": req.get("KeyUsage", "ENCRYPT_DECRYPT"), "kms:KeyOrigin": req.get("Origin", "AWS_KMS"),
+                   "kms:MultiRegion": str(bool(req.get("MultiRegion", False))).lower(),
+                   "kms:BypassPolicyLockoutSafetyCheck": str(bool(req.get("BypassPolicyLockoutSafetyCheck", False))).lower()}
+        out = [Authz(action, "*", context)]
+        if tags:
+            # "To add tags when creating a KMS key, the caller must have kms:TagResource
+            # permission in an IAM policy. At a minimum, the permission must cover all KMS keys
+            # in the account and Region" (AWS KMS Developer Guide, "Managing KMS key tags with
+            # API operations", https://docs.aws.amazon.com/kms/latest/developerguide/manage-tags-api.html):
+            # the key does not exist yet, so no key policy; the resource is every key.
+            out.append(Authz("kms:TagResource", f"arn:{pt}:kms:{region}:{account}:key/*", _tag_context(tags)))
+        return out
+
+    def on_key(key_id, extra=None):
+        key = kms_keys.key_of(account, region, key_id)
+        if key is None:
+            return []  # KMS answers NotFoundException
+        ctx = {**_key_context(account, region, key), **(extra or {})}
+        return [Authz(action, key.arn, ctx, key_policy=_parsed(key.policy))]
+
+    if op in ("CreateAlias", "UpdateAlias"):
+        alias = req.get("AliasName", "")
+        return [Authz(action, f"arn:{pt}:kms:{region}:{account}:{alias}")] + on_key(req.get("TargetKeyId", ""))
+    if op == "DeleteAlias":
+        alias = req.get("AliasName", "")
+        return [Authz(action, f"arn:{pt}:kms:{region}:{account}:{alias}")] + on_key(alias)
+    if op in ("TagResource", "UntagResource"):
+        tags = {t["TagKey"]: t.get("TagValue", "") for t in req.get("Tags", [])}
+        return on_key(req.get("KeyId", ""), _tag_context(tags))
+    if "KeyId" in req:
+        return on_key(req["KeyId"])
     return [Authz(action, "*")]
 
 
@@ -576,6 +732,8 @@ def checks(account, region, service, op, path, query_string, body):
         return ssm_checks(account, region, op, body)
     if service == "route53":
         return route53_checks(region, op, path, body)
+    if service == "kms":
+        return kms_checks(account, region, op, body)
     if service == "ses":
         return sesv2_checks(account, region, op, path, body)
     if service == "sts" and op == "GetCallerIdentity":

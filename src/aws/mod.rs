@@ -66,6 +66,8 @@ pub struct Aws {
     pub ec2: aws_sdk_ec2::Client,
     pub iam: aws_sdk_iam::Client,
     pub ssm: aws_sdk_ssm::Client,
+    /// KMS: the key that encrypts the gateway's DKIM private key.
+    pub kms: aws_sdk_kms::Client,
     /// The region SES is used in.
     pub region: String,
 }
@@ -131,7 +133,7 @@ impl AwsError {
             (Some(c), Some(msg)) if ACCESS_DENIED.contains(&c.as_str()) => (
                 sent.after(format!("{c}: {msg}")),
                 Some(if op.need == ops::Need::Bootstrap {
-                    format!("the credentials may not call {}: only the bootstrap role changes the gateway's permissions boundary; an administrator runs this apply once with the policy `mailinfra policy FILE --for bootstrap` prints (docs/ci.md)", op.action())
+                    format!("the credentials may not call {}: only the bootstrap role changes the gateway's permissions boundary or KMS key policy, or moves its DKIM key under that KMS key; an administrator runs this apply once with the policy `mailinfra policy FILE --for bootstrap` prints (docs/ci.md)", op.action())
                 } else {
                     format!("the credentials may not call {}: `mailinfra policy FILE --for apply` prints the policy apply and destroy need, `--for plan` the one for plan, check and status (docs/ci.md)", op.action())
                 }),
@@ -537,6 +539,7 @@ pub async fn connect(settings: &AwsSettings) -> Result<Aws, AwsError> {
         ec2: client!(aws_sdk_ec2),
         iam: client!(aws_sdk_iam),
         ssm: client!(aws_sdk_ssm),
+        kms: client!(aws_sdk_kms),
         region: config.region().map(|r| r.to_string()).unwrap_or_default(),
     })
 }

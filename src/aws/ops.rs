@@ -15,6 +15,7 @@ pub enum Service {
     Sts,
     /// The Resource Groups Tagging API (IAM prefix `tag`).
     Tagging,
+    Kms,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +67,19 @@ pub enum Target {
     PassGatewayRole,
     /// The gateway's DKIM key parameters.
     GatewayKey,
+    /// Reads the gateway's DKIM private key (to move it under the blueprint's KMS key): the
+    /// bootstrap role's alone.
+    GatewayKeyPrivate,
+    /// The blueprint's DKIM KMS key, named by its alias (`kms:ResourceAliases`).
+    GatewayKmsKey,
+    /// Creates the blueprint's DKIM KMS key with its tags (and the implied `kms:TagResource`).
+    GatewayKmsCreate,
+    /// Points the blueprint's alias at its new key: the alias, and the key that carries the
+    /// blueprint's tag.
+    GatewayKmsAlias,
+    /// Parameter Store encrypting the private key with the blueprint's KMS key for the caller
+    /// (`kms:Encrypt`, implied by PutParameter of a SecureString with that key).
+    GatewayKmsEncrypt,
     /// Public SSM parameters (the image id).
     PublicParameter,
     /// The blueprint's run lock parameters (`crate::lock`).
@@ -113,6 +127,7 @@ impl Op {
             Service::Iam => "iam",
             Service::Ssm => "ssm",
             Service::Tagging => "tag",
+            Service::Kms => "kms",
         };
         format!("{prefix}:{}", self.name)
     }
@@ -166,8 +181,43 @@ pub const PASS_ROLE: Implied = Implied {
     by: &[&RUN_INSTANCES],
 };
 
+/// CreateKey with `Tags`: "To use the Tags parameter, you must have kms:TagResource
+/// permission in an IAM policy" (AWS KMS API Reference, CreateKey,
+/// https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateKey.html).
+pub const TAG_KMS_KEY: Implied = Implied {
+    op: Op {
+        service: Service::Kms,
+        name: "TagResource",
+        access: Access::Write,
+        target: Target::GatewayKmsCreate,
+        need: Need::Gateway,
+    },
+    by: &[&CREATE_KEY],
+};
+
+/// PutParameter of a SecureString with a customer managed key: Parameter Store calls
+/// `kms:Encrypt` with the caller's permissions (Systems Manager User Guide, "How AWS Systems
+/// Manager Parameter Store uses AWS KMS",
+/// https://docs.aws.amazon.com/kms/latest/developerguide/services-parameter-store.html).
+pub const KMS_ENCRYPT: Implied = Implied {
+    op: Op {
+        service: Service::Kms,
+        name: "Encrypt",
+        access: Access::Write,
+        target: Target::GatewayKmsEncrypt,
+        need: Need::Gateway,
+    },
+    by: &[&PUT_PARAMETER],
+};
+
 /// Every implied permission.
-pub const IMPLIED: &[&Implied] = &[&PASS_ROLE, &CREATE_TAGS, &TAG_ROLE];
+pub const IMPLIED: &[&Implied] = &[
+    &PASS_ROLE,
+    &CREATE_TAGS,
+    &TAG_ROLE,
+    &TAG_KMS_KEY,
+    &KMS_ENCRYPT,
+];
 
 macro_rules! ops {
     ($($id:ident = $svc:ident $name:literal $access:ident $target:ident $need:ident;)*) => {
@@ -252,6 +302,12 @@ ops! {
     DELETE_ROLE_POLICY = Iam "DeleteRolePolicy" Write GatewayRoleBounded Gateway;
     DELETE_ROLE = Iam "DeleteRole" Write GatewayRole Gateway;
     PUT_PARAMETER = Ssm "PutParameter" Write GatewayKey Gateway;
+    GET_PRIVATE_KEY = Ssm "GetParameter" Read GatewayKeyPrivate Bootstrap;
+    DESCRIBE_KEY = Kms "DescribeKey" Read GatewayKmsKey Gateway;
+    GET_KEY_POLICY = Kms "GetKeyPolicy" Read GatewayKmsKey Gateway;
+    CREATE_KEY = Kms "CreateKey" Write GatewayKmsCreate Gateway;
+    CREATE_ALIAS = Kms "CreateAlias" Write GatewayKmsAlias Gateway;
+    PUT_KEY_POLICY = Kms "PutKeyPolicy" Write GatewayKmsKey Bootstrap;
     DELETE_PARAMETERS = Ssm "DeleteParameters" Write GatewayKey Gateway;
     CREATE_SECURITY_GROUP = Ec2 "CreateSecurityGroup" Write SecurityGroupCreate Gateway;
     AUTHORIZE_SECURITY_GROUP_INGRESS = Ec2 "AuthorizeSecurityGroupIngress" Write Ec2Tagged Gateway;

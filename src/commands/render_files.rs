@@ -36,7 +36,11 @@ pub fn run(args: &RenderArgs, global: &Global, out: &Output) -> Outcome {
         ("boot.sh", r.boot_script()),
         (
             "role-policy.json",
-            render::role_policy(&r.region, &r.key_parameter),
+            render::role_policy(&r.region, &r.blueprint, &r.key_parameter),
+        ),
+        (
+            "boundary-policy.json",
+            render::boundary_policy(&r.region, &r.blueprint),
         ),
         ("trust-policy.json", render::trust_policy()),
     ];

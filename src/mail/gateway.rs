@@ -411,12 +411,108 @@ pub fn trust_policy() -> String {
     r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#.to_owned()
 }
 
-/// The role's only permission: read its own DKIM key parameter.
-pub fn role_policy(region: &str, key_parameter: &str) -> String {
+/// The alias of the customer managed KMS key that encrypts the blueprint's gateway DKIM keys
+/// (one key per blueprint: its key policy names that blueprint's gateway role alone).
+pub fn kms_alias(blueprint: &str) -> String {
+    format!("alias/{}-dkim", role_name(blueprint))
+}
+
+/// The gateway role may decrypt with the blueprint's DKIM key only through Parameter Store:
+/// `kms:ViaService` is `ssm.<region>.amazonaws.com` when SSM calls KMS for the caller, and
+/// `kms:ResourceAliases` names the key by its alias, which is known before the key exists
+/// (AWS KMS Developer Guide, "kms:ViaService" and "kms:ResourceAliases",
+/// https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html).
+fn decrypt_statement(sid: &str, region: &str, blueprint: &str) -> String {
     let partition = crate::aws::partition::of(region);
+    let alias = kms_alias(blueprint);
     format!(
-        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"ReadOwnDkimKey","Effect":"Allow","Action":"ssm:GetParameter","Resource":"arn:{partition}:ssm:{region}:*:parameter{key_parameter}"}}]}}"#
+        r#"{{"Sid":"{sid}","Effect":"Allow","Action":"kms:Decrypt","Resource":"arn:{partition}:kms:{region}:*:key/*","Condition":{{"StringEquals":{{"kms:ViaService":"ssm.{region}.amazonaws.com"}},"ForAnyValue:StringEquals":{{"kms:ResourceAliases":"{alias}"}}}}}}"#
     )
+}
+
+/// The role's only permissions: read its own DKIM key parameter, and decrypt it.
+pub fn role_policy(region: &str, blueprint: &str, key_parameter: &str) -> String {
+    let partition = crate::aws::partition::of(region);
+    let decrypt = decrypt_statement("DecryptOwnDkimKey", region, blueprint);
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"ReadOwnDkimKey","Effect":"Allow","Action":"ssm:GetParameter","Resource":"arn:{partition}:ssm:{region}:*:parameter{key_parameter}"}},{decrypt}]}}"#
+    )
+}
+
+/// The key policy of the blueprint's DKIM KMS key. Three statements, each for the account's
+/// root, which lets IAM policies decide within them (AWS KMS Developer Guide, "Default key
+/// policy"):
+/// - administration, without any use of the key, so an administrator can still manage it and
+///   the policy passes KMS's lockout check;
+/// - encryption through Parameter Store (the apply role writes the parameter; IAM decides who);
+/// - decryption through Parameter Store only for the gateway's role (`aws:PrincipalArn`, a
+///   condition rather than a principal so the key policy survives the role being deleted and
+///   made again) and only for the blueprint's DKIM parameters (the encryption context
+///   `PARAMETER_ARN` that Parameter Store sends; Systems Manager User Guide, "How AWS Systems
+///   Manager Parameter Store uses AWS KMS").
+///
+/// Nothing else in the account can decrypt the key, whatever its IAM policy says: not the plan
+/// role, not the apply role, not an administrator without changing this policy first.
+pub fn kms_key_policy(region: &str, account: &str, blueprint: &str) -> String {
+    let partition = crate::aws::partition::of(region);
+    let root = format!("arn:{partition}:iam::{account}:root");
+    let role = format!(
+        "arn:{partition}:iam::{account}:role/{}",
+        role_name(blueprint)
+    );
+    let via = format!("ssm.{region}.amazonaws.com");
+    let parameters = format!(
+        "arn:{partition}:ssm:{region}:{account}:parameter/mailinfra/{blueprint}/dkim/*/private"
+    );
+    let admin = [
+        "kms:Create*",
+        "kms:Describe*",
+        "kms:Enable*",
+        "kms:List*",
+        "kms:Put*",
+        "kms:Update*",
+        "kms:Revoke*",
+        "kms:Disable*",
+        "kms:Get*",
+        "kms:Delete*",
+        "kms:TagResource",
+        "kms:UntagResource",
+        "kms:ScheduleKeyDeletion",
+        "kms:CancelKeyDeletion",
+    ];
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AccountAdministersWithoutUse",
+                "Effect": "Allow",
+                "Principal": { "AWS": root },
+                "Action": admin,
+                "Resource": "*",
+            },
+            {
+                "Sid": "EncryptThroughParameterStore",
+                "Effect": "Allow",
+                "Principal": { "AWS": root },
+                "Action": ["kms:Encrypt", "kms:GenerateDataKey"],
+                "Resource": "*",
+                "Condition": { "StringEquals": { "kms:ViaService": via } },
+            },
+            {
+                "Sid": "OnlyTheGatewayDecrypts",
+                "Effect": "Allow",
+                "Principal": { "AWS": root },
+                "Action": "kms:Decrypt",
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": { "kms:ViaService": via },
+                    "ArnEquals": { "aws:PrincipalArn": role },
+                    "StringLike": { "kms:EncryptionContext:PARAMETER_ARN": parameters },
+                },
+            },
+        ],
+    })
+    .to_string()
 }
 
 /// The gateway role's permissions boundary: the most the role can ever do, whatever its own
@@ -425,8 +521,9 @@ pub fn role_policy(region: &str, key_parameter: &str) -> String {
 /// this is its boundary, and may not change this policy (docs/ci.md).
 pub fn boundary_policy(region: &str, blueprint: &str) -> String {
     let partition = crate::aws::partition::of(region);
+    let decrypt = decrypt_statement("GatewayMayOnlyDecryptItsDkimKeys", region, blueprint);
     format!(
-        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"GatewayMayOnlyReadItsDkimKeys","Effect":"Allow","Action":"ssm:GetParameter","Resource":"arn:{partition}:ssm:{region}:*:parameter/mailinfra/{blueprint}/dkim/*/private"}}]}}"#
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"GatewayMayOnlyReadItsDkimKeys","Effect":"Allow","Action":"ssm:GetParameter","Resource":"arn:{partition}:ssm:{region}:*:parameter/mailinfra/{blueprint}/dkim/*/private"}},{decrypt}]}}"#
     )
 }
 
@@ -496,6 +593,7 @@ mod tests {
     fn the_role_reads_only_its_key() {
         let policy: serde_json::Value = serde_json::from_str(&role_policy(
             "eu-west-1",
+            "acme",
             "/mailinfra/acme/dkim/mta1/private",
         ))
         .unwrap();
@@ -505,11 +603,59 @@ mod tests {
             st["Resource"],
             "arn:aws:ssm:eu-west-1:*:parameter/mailinfra/acme/dkim/mta1/private"
         );
-        assert_eq!(policy["Statement"].as_array().unwrap().len(), 1);
+        let decrypt = &policy["Statement"][1];
+        assert_eq!(decrypt["Action"], "kms:Decrypt");
+        assert_eq!(
+            decrypt["Condition"]["StringEquals"]["kms:ViaService"],
+            "ssm.eu-west-1.amazonaws.com"
+        );
+        assert_eq!(
+            decrypt["Condition"]["ForAnyValue:StringEquals"]["kms:ResourceAliases"],
+            "alias/mailinfra-acme-gateway-dkim"
+        );
+        assert_eq!(policy["Statement"].as_array().unwrap().len(), 2);
         let trust: serde_json::Value = serde_json::from_str(&trust_policy()).unwrap();
         assert_eq!(
             trust["Statement"][0]["Principal"]["Service"],
             "ec2.amazonaws.com"
         );
+    }
+
+    #[test]
+    fn only_the_gateway_role_decrypts_with_the_kms_key() {
+        let policy: serde_json::Value =
+            serde_json::from_str(&kms_key_policy("eu-west-1", "111122223333", "acme")).unwrap();
+        let statements = policy["Statement"].as_array().unwrap();
+        let granting = |action: &str| -> Vec<&serde_json::Value> {
+            statements
+                .iter()
+                .filter(|s| {
+                    let a = &s["Action"];
+                    a == action || a.as_array().is_some_and(|l| l.iter().any(|x| x == action))
+                })
+                .collect()
+        };
+        let decrypt = granting("kms:Decrypt");
+        assert_eq!(decrypt.len(), 1, "{policy}");
+        assert_eq!(
+            decrypt[0]["Condition"]["ArnEquals"]["aws:PrincipalArn"],
+            "arn:aws:iam::111122223333:role/mailinfra-acme-gateway"
+        );
+        assert_eq!(
+            decrypt[0]["Condition"]["StringLike"]["kms:EncryptionContext:PARAMETER_ARN"],
+            "arn:aws:ssm:eu-west-1:111122223333:parameter/mailinfra/acme/dkim/*/private"
+        );
+        // No wildcard administration action reaches a cryptographic one.
+        for st in statements {
+            for a in st["Action"].as_array().into_iter().flatten() {
+                let a = a.as_str().unwrap();
+                if let Some(prefix) = a.strip_suffix('*') {
+                    assert!(!"kms:Decrypt".starts_with(prefix), "{a}");
+                    assert!(!"kms:ReEncryptFrom".starts_with(prefix), "{a}");
+                }
+            }
+        }
+        assert!(granting("kms:PutKeyPolicy").is_empty());
+        assert!(granting("kms:Put*").len() == 1);
     }
 }

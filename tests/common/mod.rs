@@ -104,10 +104,20 @@ impl Account {
     /// administrator sets up a CI role and the pipeline assumes it. The emulator enforces
     /// IAM for them (emulator/mailinfra_emulator/iam_enforce.py).
     pub fn assume(&self, name: &str, policy: &str) -> Credentials {
+        self.session(&format!("role={name}"), policy)
+    }
+
+    /// Temporary credentials of the existing role `name` as it is (its own policies and
+    /// boundary): what the gateway's instance gets from its profile.
+    pub fn assume_existing(&self, name: &str) -> Credentials {
+        self.session(&format!("role={name}&existing=1"), "")
+    }
+
+    fn session(&self, query: &str, policy: &str) -> Credentials {
         let creds: serde_json::Value = serde_json::from_str(&http(
             &self.endpoint,
             "POST",
-            &format!("/_mailinfra/iam/assume?account={}&role={name}", self.id),
+            &format!("/_mailinfra/iam/assume?account={}&{query}", self.id),
             policy,
         ))
         .unwrap();
@@ -555,6 +565,10 @@ impl Account {
 
     pub fn ssm(&self, region: &str) -> aws_sdk_ssm::Client {
         aws_sdk_ssm::Client::new(&self.sdk_config(region))
+    }
+
+    pub fn kms(&self, region: &str) -> aws_sdk_kms::Client {
+        aws_sdk_kms::Client::new(&self.sdk_config(region))
     }
 
     pub fn iam(&self) -> aws_sdk_iam::Client {

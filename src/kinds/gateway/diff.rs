@@ -28,10 +28,31 @@ pub enum GatewayOp {
         boundary: String,
         policy: String,
     },
-    /// Generate the DKIM key; the private half goes to SSM (SecureString) only.
+    /// Create the customer managed KMS key that encrypts the DKIM private key, with its
+    /// policy, and point the blueprint's alias at it.
+    CreateKmsKey {
+        alias: String,
+        description: String,
+        policy: String,
+    },
+    /// Set the KMS key's policy back to the blueprint's (the bootstrap role only).
+    PutKmsKeyPolicy {
+        key_id: String,
+        policy: String,
+    },
+    /// Generate the DKIM key; the private half goes to SSM (SecureString, encrypted with the
+    /// blueprint's KMS key) only.
     CreateKey {
         private: String,
         public: String,
+        #[serde(default)]
+        kms_alias: String,
+    },
+    /// Encrypt an existing private key with the blueprint's KMS key (read and written again
+    /// by the bootstrap role; the key itself does not change, so DNS does not either).
+    MoveKey {
+        private: String,
+        kms_alias: String,
     },
     CreateSecurityGroup {
         name: String,
@@ -179,6 +200,7 @@ fn wanted(
     let region = desired.region.as_deref().unwrap_or_default();
     let mut changes: Vec<GatewayChange> = boundary(desired, g, o, region).into_iter().collect();
     changes.extend(role(g, o, region));
+    changes.extend(kms_key(desired, g, o, region, conflicts));
     changes.extend(key(g, o));
     let Some((subnet, image_id)) = launch_site(g, o, conflicts) else {
         return (changes, Vec::new());
@@ -237,7 +259,7 @@ fn boundary(
 
 /// The role (with its permissions boundary), its one policy, and the instance profile.
 fn role(g: &DesiredGateway, o: &ObservedGateway, region: &str) -> Option<GatewayChange> {
-    let policy = render::role_policy(region, &g.names.key_private);
+    let policy = render::role_policy(region, &g.render.blueprint, &g.names.key_private);
     let role_ok = o.profile_roles.as_deref() == Some(std::slice::from_ref(&g.names.role))
         && o.role_boundary.as_deref() == Some(o.boundary_arn.as_str())
         && o.role_policy
@@ -271,10 +293,102 @@ fn role(g: &DesiredGateway, o: &ObservedGateway, region: &str) -> Option<Gateway
     ))
 }
 
-/// The DKIM key pair: made anew when either half is missing.
-fn key(g: &DesiredGateway, o: &ObservedGateway) -> Option<GatewayChange> {
-    if o.public_key.is_some() && o.private_key_exists {
+/// The customer managed KMS key that encrypts the DKIM private key: created with its alias
+/// where the alias names no key; its policy set back (the bootstrap role only) where it
+/// differs. A key mailinfra did not make, or one a person disabled or scheduled for deletion,
+/// stops the plan: mailinfra neither takes over the one nor undoes the other.
+fn kms_key(
+    desired: &Desired,
+    g: &DesiredGateway,
+    o: &ObservedGateway,
+    region: &str,
+    conflicts: &mut Vec<Conflict>,
+) -> Option<GatewayChange> {
+    let policy = render::kms_key_policy(region, &o.account, &desired.blueprint);
+    let alias = &g.names.kms_alias;
+    let Some(k) = &o.kms_key else {
+        return Some(change(
+            "gateway.kms_key",
+            Action::Create,
+            GatewayOp::CreateKmsKey {
+                alias: alias.clone(),
+                description: super::kms_description(&desired.blueprint),
+                policy: policy.clone(),
+            },
+            vec![
+                field("alias", None, Some(alias.clone())),
+                field("policy", None, Some(policy)),
+            ],
+        ));
+    };
+    if !k.owned {
+        conflicts.push(Conflict {
+            address: "gateway.kms_key".into(),
+            message: format!(
+                "the KMS alias `{alias}` names key {}, which mailinfra did not create (its description is not \"{}\")",
+                k.id,
+                super::kms_description(&desired.blueprint)
+            ),
+            hint: format!(
+                "the gateway's DKIM key must be encrypted with a key only the gateway may decrypt; delete that alias (`aws kms delete-alias --alias-name {alias}`) so mailinfra creates its own key"
+            ),
+        });
         return None;
+    }
+    if k.state != "Enabled" {
+        conflicts.push(Conflict {
+            address: "gateway.kms_key".into(),
+            message: format!(
+                "the gateway's KMS key {} is {}: the gateway cannot decrypt its DKIM key",
+                k.id, k.state
+            ),
+            hint: format!(
+                "mailinfra does not undo a person's decision; to use the key again: `aws kms cancel-key-deletion --key-id {id}` (if pending deletion), then `aws kms enable-key --key-id {id}`",
+                id = k.id
+            ),
+        });
+        return None;
+    }
+    if k.policy.as_deref().is_some_and(|p| same_json(p, &policy)) {
+        return None;
+    }
+    Some(change(
+        "gateway.kms_key",
+        Action::Update,
+        GatewayOp::PutKmsKeyPolicy {
+            key_id: k.id.clone(),
+            policy: policy.clone(),
+        },
+        vec![field("policy", k.policy.clone(), Some(policy))],
+    ))
+}
+
+/// The DKIM key pair: made anew when either half is missing; moved under the blueprint's
+/// KMS key when its private half is encrypted with another (e.g. `aws/ssm`, which every
+/// principal allowed `ssm:GetParameter` can decrypt).
+fn key(g: &DesiredGateway, o: &ObservedGateway) -> Option<GatewayChange> {
+    let alias = &g.names.kms_alias;
+    if o.public_key.is_some() && o.private_key_exists {
+        let ours = match (&o.kms_key, &o.private_key_kms) {
+            (Some(k), Some(id)) => k.is(id, alias),
+            _ => false,
+        };
+        if ours {
+            return None;
+        }
+        return Some(change(
+            "gateway.dkim_key",
+            Action::Update,
+            GatewayOp::MoveKey {
+                private: g.names.key_private.clone(),
+                kms_alias: alias.clone(),
+            },
+            vec![field(
+                "kms_key",
+                o.private_key_kms.clone(),
+                Some(alias.clone()),
+            )],
+        ));
     }
     Some(change(
         "gateway.dkim_key",
@@ -282,12 +396,13 @@ fn key(g: &DesiredGateway, o: &ObservedGateway) -> Option<GatewayChange> {
         GatewayOp::CreateKey {
             private: g.names.key_private.clone(),
             public: g.names.key_public.clone(),
+            kms_alias: alias.clone(),
         },
         vec![field(
             "key",
             None,
             Some(format!(
-                "RSA 2048, private half in SSM {} (SecureString)",
+                "RSA 2048, private half in SSM {} (SecureString, KMS key {alias})",
                 g.names.key_private
             )),
         )],

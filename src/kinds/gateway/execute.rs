@@ -468,10 +468,30 @@ impl Steps<'_> {
                 boundary,
                 policy,
             } => ensure_role(aws, blueprint, role, boundary, policy).await,
-            GatewayOp::CreateKey { private, public } => {
-                l.public_key = Some(create_key(aws, private, public).await?);
+            GatewayOp::CreateKmsKey {
+                alias,
+                description,
+                policy,
+            } => create_kms_key(aws, blueprint, alias, description, policy).await,
+            GatewayOp::PutKmsKeyPolicy { key_id, policy } => aws
+                .kms
+                .put_key_policy()
+                .key_id(key_id)
+                .policy_name("default")
+                .policy(policy)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| AwsError::call(&ops::PUT_KEY_POLICY, e)),
+            GatewayOp::CreateKey {
+                private,
+                public,
+                kms_alias,
+            } => {
+                l.public_key = Some(create_key(aws, private, public, kms_alias).await?);
                 Ok(())
             }
+            GatewayOp::MoveKey { private, kms_alias } => move_key(aws, private, kms_alias).await,
             GatewayOp::CreateSecurityGroup { name, vpc_id } => {
                 l.security_group = Some(create_security_group(aws, blueprint, name, vpc_id).await?);
                 Ok(())
@@ -677,7 +697,12 @@ async fn ensure_role(
 ///
 /// Two applies never run this at once: apply takes the blueprint's run lock (`crate::lock`)
 /// before planning, so the pair written is the one DNS publishes.
-async fn create_key(aws: &Aws, private: &str, public: &str) -> Result<String, AwsError> {
+async fn create_key(
+    aws: &Aws,
+    private: &str,
+    public: &str,
+    kms_alias: &str,
+) -> Result<String, AwsError> {
     use aws_sdk_ssm::types::ParameterType;
     let (key, public_b64) = dkim::generate_key().map_err(AwsError::Other)?;
     let put_public = aws
@@ -697,9 +722,8 @@ async fn create_key(aws: &Aws, private: &str, public: &str) -> Result<String, Aw
         .name(private)
         .value(key.expose_pem())
         .r#type(ParameterType::SecureString)
-        .description(
-            "mailinfra gateway DKIM private key (PKCS#8 PEM); read by the gateway's role only",
-        )
+        .key_id(kms_alias)
+        .description(PRIVATE_KEY_DESCRIPTION)
         .overwrite(true)
         .send()
         .await
@@ -714,6 +738,89 @@ async fn create_key(aws: &Aws, private: &str, public: &str) -> Result<String, Aw
         .await
         .map_err(|e| AwsError::call(&ops::PUT_PARAMETER, e))?;
     Ok(public_b64)
+}
+
+const PRIVATE_KEY_DESCRIPTION: &str =
+    "mailinfra gateway DKIM private key (PKCS#8 PEM); decrypted by the gateway's role only";
+
+/// Creates the blueprint's KMS key with its policy and tags, then its alias. A run killed
+/// between the two leaves a key without the alias, which the next run does not find: it
+/// creates another (the first stays, tagged with the blueprint, at the cost of a key; KMS has
+/// no way to look a key up by tag in one request).
+async fn create_kms_key(
+    aws: &Aws,
+    blueprint: &str,
+    alias: &str,
+    description: &str,
+    policy: &str,
+) -> Result<(), AwsError> {
+    use aws_sdk_kms::error::ProvideErrorMetadata as _;
+    use aws_sdk_kms::types::Tag;
+    let tag = |k: &str, v: &str| {
+        Tag::builder()
+            .tag_key(k)
+            .tag_value(v)
+            .build()
+            .map_err(|e| AwsError::Other(format!("building a KMS tag: {e}")))
+    };
+    let created = aws
+        .kms
+        .create_key()
+        .description(description)
+        .policy(policy)
+        .tags(tag(OWNER_TAG, blueprint)?)
+        .tags(tag(ADDRESS_TAG, "gateway.kms_key")?)
+        .send()
+        .await
+        .map_err(|e| AwsError::call(&ops::CREATE_KEY, e))?;
+    let id = created
+        .key_metadata()
+        .map(|m| m.key_id().to_owned())
+        .ok_or_else(|| AwsError::Other("CreateKey answered without the key's id".into()))?;
+    match aws
+        .kms
+        .create_alias()
+        .alias_name(alias)
+        .target_key_id(&id)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        // The SDK retried a CreateAlias whose answer was lost: the alias is this key's.
+        Err(e) if e.code() == Some("AlreadyExistsException") => Ok(()),
+        Err(e) => Err(AwsError::call(&ops::CREATE_ALIAS, e)),
+    }
+}
+
+/// Encrypts the existing private key with the blueprint's KMS key: read (decrypted with the
+/// key it has now) and written again, unchanged. Only the bootstrap role may read it
+/// (docs/ci.md); the value is never printed and dropped at once.
+async fn move_key(aws: &Aws, private: &str, kms_alias: &str) -> Result<(), AwsError> {
+    use aws_sdk_ssm::types::ParameterType;
+    let out = aws
+        .ssm
+        .get_parameter()
+        .name(private)
+        .with_decryption(true)
+        .send()
+        .await
+        .map_err(|e| AwsError::call(&ops::GET_PRIVATE_KEY, e))?;
+    let value = out
+        .parameter()
+        .and_then(|p| p.value())
+        .ok_or_else(|| AwsError::Other(format!("SSM answered {private} without its value")))?;
+    aws.ssm
+        .put_parameter()
+        .name(private)
+        .value(value)
+        .r#type(ParameterType::SecureString)
+        .key_id(kms_alias)
+        .description(PRIVATE_KEY_DESCRIPTION)
+        .overwrite(true)
+        .send()
+        .await
+        .map_err(|e| AwsError::call(&ops::PUT_PARAMETER, e))?;
+    Ok(())
 }
 
 async fn delete_key(aws: &Aws, names: &[String]) -> Result<(), AwsError> {

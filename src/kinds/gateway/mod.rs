@@ -48,6 +48,9 @@ pub struct Names {
     pub security_group: String,
     pub key_private: String,
     pub key_public: String,
+    /// The alias of the customer managed KMS key that encrypts the private key.
+    #[serde(default)]
+    pub kms_alias: String,
 }
 
 impl Names {
@@ -77,6 +80,7 @@ impl Names {
             security_group: base,
             key_private: format!("/mailinfra/{blueprint}/dkim/{selector}/private"),
             key_public: format!("/mailinfra/{blueprint}/dkim/{selector}/public"),
+            kms_alias: crate::mail::gateway::kms_alias(blueprint),
         }
     }
 }
@@ -423,6 +427,36 @@ impl ImageOwner {
     }
 }
 
+/// The description mailinfra gives the blueprint's DKIM KMS key: how it tells its own key
+/// from one someone else put behind the alias.
+pub fn kms_description(blueprint: &str) -> String {
+    format!("mailinfra gateway DKIM key encryption, blueprint {blueprint}")
+}
+
+/// The customer managed KMS key that encrypts the gateway's DKIM private key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObservedKmsKey {
+    pub id: String,
+    pub arn: String,
+    /// `Enabled`, `Disabled`, `PendingDeletion`, ... (KeyMetadata.KeyState).
+    pub state: String,
+    /// The key policy (`default`), when it could be read.
+    pub policy: Option<String>,
+    /// Whether the key carries the blueprint's tag: an alias of that name pointing at a key
+    /// mailinfra did not create is someone else's, and is never used.
+    pub owned: bool,
+}
+
+impl ObservedKmsKey {
+    /// Whether Parameter Store's `KeyId` of a parameter names this key.
+    pub fn is(&self, key_id: &str, alias: &str) -> bool {
+        [self.id.as_str(), self.arn.as_str(), alias].contains(&key_id)
+            || key_id
+                .strip_prefix("arn:")
+                .is_some_and(|_| key_id.ends_with(&format!(":{alias}")))
+    }
+}
+
 /// Everything observed of the gateway.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObservedGateway {
@@ -466,6 +500,16 @@ pub struct ObservedGateway {
     pub role_policy: Option<String>,
     pub public_key: Option<String>,
     pub private_key_exists: bool,
+    /// The KMS key the private key parameter is encrypted with, as Parameter Store reports it
+    /// (`KeyId`: a key id, key ARN or alias; `alias/aws/ssm` for the AWS managed key).
+    #[serde(default)]
+    pub private_key_kms: Option<String>,
+    /// The account mailinfra runs in (the key policy names it).
+    #[serde(default)]
+    pub account: String,
+    /// The KMS key the blueprint's alias names, when it exists.
+    #[serde(default)]
+    pub kms_key: Option<ObservedKmsKey>,
     pub security_groups: Vec<ObservedSecurityGroup>,
     pub instances: Vec<ObservedInstance>,
     pub eips: Vec<ObservedEip>,

@@ -11,7 +11,8 @@
 //! DescribeSubnets, DescribeInstanceTypeOfferings, then DescribeRouteTables, GetInstanceProfile, GetRolePolicy, DescribeParameters, GetParameter (the
 //! public key), DescribeInstanceTypes (the type's architecture), then GetParameter (the image,
 //! for `debian-12`) or DescribeImages (a pinned image's architecture and owner, with
-//! GetCallerIdentity when the owner is not Debian), DescribeAddressesAttribute.
+//! GetCallerIdentity when the owner is not Debian), DescribeAddressesAttribute, and
+//! DescribeKey then GetKeyPolicy (the KMS key the blueprint's alias names).
 
 use aws_sdk_ec2::types::{
     AddressAttributeName, Filter, Instance, InstanceAttributeName, InstanceStateName, InstanceType,
@@ -92,7 +93,8 @@ pub async fn observe(
         boundary(aws, &g.names.boundary),
     )?;
     let (role_exists, role_boundary) = role;
-    let (boundary_arn, boundary_policy) = boundary;
+    let (account, boundary_arn, boundary_policy) = boundary;
+    let kms_key = kms_key(aws, &g.names.kms_alias, blueprint).await?;
     let mut instances = instances;
     user_data(aws, &mut instances).await?;
     let mut eips = eips;
@@ -118,7 +120,13 @@ pub async fn observe(
         boundary_policy,
         profile_roles: profile,
         role_policy: policy,
-        private_key_exists: params.contains(&g.names.key_private),
+        private_key_exists: params.iter().any(|(n, _)| n == &g.names.key_private),
+        private_key_kms: params
+            .into_iter()
+            .find(|(n, _)| n == &g.names.key_private)
+            .and_then(|(_, key)| key),
+        account,
+        kms_key,
         public_key,
         security_groups: groups,
         instances,
@@ -495,19 +503,18 @@ async fn role(aws: &Aws, name: &str) -> Result<(bool, Option<String>), AwsError>
 
 /// The boundary policy's ARN in the caller's account, and its default version's document
 /// when it exists.
-async fn boundary(aws: &Aws, name: &str) -> Result<(String, Option<String>), AwsError> {
+/// The account, the boundary policy's ARN in it, and its default version's document.
+async fn boundary(aws: &Aws, name: &str) -> Result<(String, String, Option<String>), AwsError> {
     let partition = crate::aws::partition::of(&aws.region);
-    let arn = format!(
-        "arn:{partition}:iam::{}:policy/{name}",
-        account_id(aws).await?
-    );
+    let account = account_id(aws).await?;
+    let arn = format!("arn:{partition}:iam::{account}:policy/{name}");
     let policy = match aws.iam.get_policy().policy_arn(&arn).send().await {
         Ok(out) => out.policy().cloned(),
-        Err(e) if e.code() == Some("NoSuchEntity") => return Ok((arn, None)),
+        Err(e) if e.code() == Some("NoSuchEntity") => return Ok((account, arn, None)),
         Err(e) => return Err(AwsError::call(&ops::GET_POLICY, e)),
     };
     let Some(version) = policy.and_then(|p| p.default_version_id().map(str::to_owned)) else {
-        return Ok((arn, None));
+        return Ok((account, arn, None));
     };
     let out = aws
         .iam
@@ -521,7 +528,7 @@ async fn boundary(aws: &Aws, name: &str) -> Result<(String, Option<String>), Aws
         .policy_version()
         .and_then(|v| v.document())
         .map(percent_decode);
-    Ok((arn, document))
+    Ok((account, arn, document))
 }
 
 async fn profile_roles(aws: &Aws, name: &str) -> Result<Option<Vec<String>>, AwsError> {
@@ -557,8 +564,12 @@ async fn role_policy(aws: &Aws, role: &str) -> Result<Option<String>, AwsError> 
     }
 }
 
-/// Which of the key parameters exist (metadata only: the private key is never read here).
-async fn key_parameters(aws: &Aws, g: &DesiredGateway) -> Result<Vec<String>, AwsError> {
+/// Which of the key parameters exist, with the KMS key of each (metadata only: the private
+/// key is never read here).
+async fn key_parameters(
+    aws: &Aws,
+    g: &DesiredGateway,
+) -> Result<Vec<(String, Option<String>)>, AwsError> {
     let out = aws
         .ssm
         .describe_parameters()
@@ -577,8 +588,52 @@ async fn key_parameters(aws: &Aws, g: &DesiredGateway) -> Result<Vec<String>, Aw
     Ok(out
         .parameters()
         .iter()
-        .filter_map(|p| p.name().map(str::to_owned))
+        .filter_map(|p| {
+            p.name()
+                .map(|n| (n.to_owned(), p.key_id().map(str::to_owned)))
+        })
         .collect())
+}
+
+/// The KMS key the blueprint's alias names, with its policy; `None` when there is no such
+/// alias (KMS answers NotFoundException).
+async fn kms_key(
+    aws: &Aws,
+    alias: &str,
+    blueprint: &str,
+) -> Result<Option<super::ObservedKmsKey>, AwsError> {
+    use aws_sdk_kms::error::ProvideErrorMetadata as _;
+    let meta = match aws.kms.describe_key().key_id(alias).send().await {
+        Ok(out) => out.key_metadata().cloned(),
+        Err(e) if e.code() == Some("NotFoundException") => return Ok(None),
+        Err(e) => return Err(AwsError::call(&ops::DESCRIBE_KEY, e)),
+    };
+    let Some(meta) = meta else { return Ok(None) };
+    let id = meta.key_id().to_owned();
+    let policy = aws
+        .kms
+        .get_key_policy()
+        .key_id(&id)
+        .policy_name("default")
+        .send()
+        .await
+        .map_err(|e| AwsError::call(&ops::GET_KEY_POLICY, e))?
+        .policy()
+        .map(str::to_owned);
+    // Whether mailinfra made it: the tags KMS lists are readable with the key's own
+    // permissions only, so the key's description (set at creation, and only ever by a
+    // principal allowed to create keys in the account) carries the blueprint's name.
+    let owned = meta.description() == Some(super::kms_description(blueprint).as_str());
+    Ok(Some(super::ObservedKmsKey {
+        id,
+        arn: meta.arn().unwrap_or_default().to_owned(),
+        state: meta
+            .key_state()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default(),
+        policy,
+        owned,
+    }))
 }
 
 async fn parameter(aws: &Aws, name: &str) -> Result<Option<String>, AwsError> {

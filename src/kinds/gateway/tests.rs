@@ -55,10 +55,25 @@ fn built(eips: Vec<ObservedEip>) -> ObservedGateway {
         profile_roles: Some(vec![g.names.role.clone()]),
         role_policy: Some(crate::mail::gateway::role_policy(
             "eu-west-1",
+            &d.blueprint,
             &g.names.key_private,
         )),
         public_key: Some("MIIB".into()),
         private_key_exists: true,
+        private_key_kms: Some("1234abcd-0000-0000-0000-000000000000".into()),
+        account: "111122223333".into(),
+        kms_key: Some(super::ObservedKmsKey {
+            id: "1234abcd-0000-0000-0000-000000000000".into(),
+            arn: "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-0000-0000-0000-000000000000"
+                .into(),
+            state: "Enabled".into(),
+            policy: Some(crate::mail::gateway::kms_key_policy(
+                "eu-west-1",
+                "111122223333",
+                &d.blueprint,
+            )),
+            owned: true,
+        }),
         security_groups: vec![ObservedSecurityGroup {
             id: "sg-1".into(),
             name: g.names.security_group.clone(),
