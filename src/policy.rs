@@ -38,13 +38,40 @@ pub enum Phase {
     /// `mailinfra apply` and `destroy`: reads and writes.
     Apply,
     /// An administrator's apply: everything `apply` may do, and also change the gateway
-    /// role's permissions boundary once it exists (the apply role may only create it).
+    /// role's permissions boundary and KMS key policy once they exist (the apply role may
+    /// only create them), and move a DKIM key under the KMS key.
     Bootstrap,
+    /// CI's apply where an administrator made the gateway's IAM role, profile, boundary and
+    /// KMS key with the bootstrap role once: apply's permissions without any IAM write but
+    /// `iam:PassRole` of the gateway's role, and without creating KMS keys or aliases.
+    /// `destroy` then needs the bootstrap role (it deletes the role).
+    ApplyAfterBootstrap,
+}
+
+impl Phase {
+    /// Whether the phase writes at all.
+    fn writes(self) -> bool {
+        self != Phase::Plan
+    }
+}
+
+/// What only an administrator makes when CI applies with `Phase::ApplyAfterBootstrap`: the
+/// gateway's IAM role, profile, policy and boundary, and its KMS key.
+fn made_by_bootstrap(op: &Op) -> bool {
+    op.access == Access::Write
+        && (op.service == ops::Service::Iam && op.target != Target::PassGatewayRole
+            || matches!(
+                op.target,
+                Target::GatewayKmsCreate | Target::GatewayKmsAlias
+            ))
 }
 
 /// Whether the blueprint needs an operation at all.
 fn needed(op: &Op, desired: &Desired, phase: Phase) -> bool {
-    if phase == Phase::Plan && op.access == Access::Write || op.target == Target::Free {
+    if !phase.writes() && op.access == Access::Write || op.target == Target::Free {
+        return false;
+    }
+    if phase == Phase::ApplyAfterBootstrap && made_by_bootstrap(op) {
         return false;
     }
     let ses = &desired.ses;
@@ -52,7 +79,7 @@ fn needed(op: &Op, desired: &Desired, phase: Phase) -> bool {
         Need::Always => true,
         Need::Gateway => desired.gateway.is_some(),
         Need::Bootstrap => phase == Phase::Bootstrap && desired.gateway.is_some(),
-        Need::Lock => phase != Phase::Plan && desired.region.is_some(),
+        Need::Lock => phase.writes() && desired.region.is_some(),
         Need::Ses => desired.region.is_some(),
         Need::SesAccount => {
             desired.region.is_some()

@@ -423,3 +423,66 @@ async fn a_key_under_aws_ssm_is_moved_by_the_bootstrap_role_only() {
         .to_owned();
     assert_eq!(public_before, public_after);
 }
+
+/// The alternative to letting CI create IAM resources at all: an administrator applies once
+/// with the bootstrap role; CI's `apply-after-bootstrap` role then applies the blueprint's
+/// changes (here another relay range) passing the gateway's role to EC2 but writing no IAM
+/// resource and creating no KMS key, and is refused when the role itself must change.
+#[tokio::test]
+async fn after_a_bootstrap_apply_ci_applies_without_iam_writes() {
+    let acct = Account::new();
+    acct.create_zone("example.com").await;
+    acct.write("b.yaml", GATEWAY);
+    let policy = acct.mailinfra(&["policy", "b.yaml", "--for", "apply-after-bootstrap"]);
+    assert_eq!(policy.code, 0, "{}", policy.stderr);
+    assert!(
+        policy.stdout.contains("\"iam:PassRole\""),
+        "{}",
+        policy.stdout
+    );
+    for write in [
+        "iam:CreateRole",
+        "iam:PutRolePolicy",
+        "iam:CreatePolicy\"",
+        "kms:CreateKey",
+    ] {
+        assert!(!policy.stdout.contains(write), "{write}: {}", policy.stdout);
+    }
+    acct.under_role("bootstrap");
+    let first = acct.mailinfra(&["apply", "b.yaml", "--yes"]);
+    assert_eq!(first.code, 0, "{}\n{}", first.stdout, first.stderr);
+
+    acct.under_role("apply-after-bootstrap");
+    acct.write(
+        "b.yaml",
+        &GATEWAY.replace("[10.0.0.0/16]", "[10.0.0.0/16, 10.1.0.0/16]"),
+    );
+    let ci = acct.mailinfra(&["apply", "b.yaml", "--yes"]);
+    assert_eq!(ci.code, 0, "{}\n{}", ci.stdout, ci.stderr);
+    assert!(
+        ci.stdout.contains("gateway.security_group"),
+        "{}",
+        ci.stdout
+    );
+    let clean = acct.mailinfra(&["plan", "b.yaml", "--detailed-exitcode"]);
+    assert_eq!(clean.code, 0, "{}\n{}", clean.stdout, clean.stderr);
+
+    acct.iam()
+        .delete_role_policy()
+        .role_name("mailinfra-relay-gateway")
+        .policy_name("read-own-dkim-key")
+        .send()
+        .await
+        .unwrap();
+    let refused = acct.mailinfra(&["apply", "b.yaml", "--yes"]);
+    assert_eq!(refused.code, 1, "{}\n{}", refused.stdout, refused.stderr);
+    // The repair starts with the role's own calls (CreateRole answers "already exists" to
+    // a role allowed it): refused at the first.
+    assert!(
+        refused
+            .stderr
+            .contains("is not authorized to perform: iam:"),
+        "{}",
+        refused.stderr
+    );
+}
