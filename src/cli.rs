@@ -101,7 +101,7 @@ pub enum Command {
     Schema,
     /// Print the least-privilege IAM policy a CI role needs to plan or apply the blueprint
     #[command(
-        after_help = "Examples:\n  mailinfra policy blueprints/example.yaml --for plan       > plan-role.json\n  mailinfra policy blueprints/example.yaml --for apply      > apply-role.json\n  mailinfra policy blueprints/example.yaml --for bootstrap  > bootstrap-role.json\n  mailinfra policy blueprints/example.yaml --for apply-after-bootstrap > ci-apply-role.json\n  mailinfra policy blueprints/large.yaml --for apply --out-dir apply-policy\n\nOne document of up to 10,240 characters is printed (over 6,144, attach it inline: a managed\npolicy holds 6,144). A larger policy needs --out-dir, which writes managed policies of at most\n6,144 characters each.\n\nThe gateway's role always carries a permissions boundary the apply role may create but never\nchange or remove; only the bootstrap role (an administrator) changes it (docs/ci.md). Where an administrator\napplies once with the bootstrap role, CI's apply role can be `apply-after-bootstrap`: it may pass\nthe gateway's role to EC2 but create or change no IAM resource and no KMS key.\n\nOffline: no credentials are needed and nothing is sent to AWS."
+        after_help = "Examples:\n  mailinfra policy blueprints/example.yaml --for plan       > plan-role.json\n  mailinfra policy blueprints/example.yaml --for apply      > apply-role.json\n  mailinfra policy blueprints/example.yaml --for bootstrap  > bootstrap-role.json\n  mailinfra policy blueprints/example.yaml --for apply-after-bootstrap > ci-apply-role.json\n  mailinfra policy blueprints/example.yaml --for apply --lookup-zones  # zones by id\n  mailinfra policy blueprints/large.yaml --for apply --out-dir apply-policy\n\nOne document of up to 10,240 characters is printed (over 6,144, attach it inline: a managed\npolicy holds 6,144). A larger policy needs --out-dir, which writes managed policies of at most\n6,144 characters each.\n\nThe gateway's role always carries a permissions boundary the apply role may create but never\nchange or remove; only the bootstrap role (an administrator) changes it (docs/ci.md). Where an administrator\napplies once with the bootstrap role, CI's apply role can be `apply-after-bootstrap`: it may pass\nthe gateway's role to EC2 but create or change no IAM resource and no KMS key.\n\nOffline: no credentials are needed and nothing is sent to AWS, unless --lookup-zones reads the\nblueprint's hosted zone ids (ListHostedZones, ListTagsForResources) to limit record changes to them."
     )]
     Policy(PolicyArgs),
     /// Check deliverability as a receiver sees it: SPF, DKIM, DMARC, A/PTR, blocklists, MAIL FROM
@@ -257,6 +257,11 @@ pub struct PolicyArgs {
     /// creation, for CI once an administrator applied with `bootstrap`
     #[arg(long = "for", value_enum, default_value_t = crate::policy::Phase::Apply)]
     pub r#for: crate::policy::Phase,
+    /// Look up the blueprint's hosted zones in Route 53 with the current credentials
+    /// (ListHostedZones, ListTagsForResources) and limit record changes and zone tagging to
+    /// them by id; without it the policy is made offline and names every zone (`hostedzone/*`)
+    #[arg(long)]
+    pub lookup_zones: bool,
     /// Write each policy document to DIR/policy-1.json, policy-2.json, … instead of printing
     /// (a policy over IAM's 6,144-character limit is several documents)
     #[arg(long, value_name = "DIR")]

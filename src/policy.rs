@@ -3,7 +3,8 @@
 //!
 //! Scoping, where the services allow it:
 //! - Route 53 record changes are limited to the blueprint's domains and their subdomains,
-//!   the record types it writes and the actions mailinfra sends (`Scope::records`).
+//!   the record types it writes and the actions mailinfra sends (`Scope::records`), and to
+//!   its hosted zones by id when they were looked up (`build_in`, `--lookup-zones`).
 //! - SES identity and configuration-set writes name the blueprint's identities and sets;
 //!   deletions are limited to resources tagged `mailinfra:blueprint=<name>`.
 //! - The gateway is launched only with its instance profile, IMDSv2, the blueprint's tag and
@@ -126,12 +127,19 @@ fn is_delete(op: &Op) -> bool {
 
 /// The policy as one document, however large (see `documents` for IAM's size limit).
 pub fn build(desired: &Desired, phase: Phase) -> Value {
-    document(statements(desired, phase))
+    build_in(desired, phase, None)
+}
+
+/// `build`, with record changes and zone tagging limited to the hosted zones `zones` (ids,
+/// from `mailinfra policy --lookup-zones`) instead of every zone.
+pub fn build_in(desired: &Desired, phase: Phase, zones: Option<&[String]>) -> Value {
+    document(statements(desired, phase, zones))
 }
 
 /// The statements the blueprint needs, in table order.
-fn statements(desired: &Desired, phase: Phase) -> Vec<Statement> {
-    let scope = Scope::of(desired);
+fn statements(desired: &Desired, phase: Phase, zones: Option<&[String]>) -> Vec<Statement> {
+    let mut scope = Scope::of(desired);
+    scope.zone_ids = zones;
     let needs = operations(desired, phase);
     let implied = ops::IMPLIED
         .iter()
@@ -183,7 +191,12 @@ pub fn size(doc: &Value) -> usize {
 /// pieces that together grant exactly the same, packed into documents of at most
 /// `MAX_POLICY_CHARS`.
 pub fn documents(desired: &Desired, phase: Phase) -> Vec<Value> {
-    let whole = build(desired, phase);
+    documents_in(desired, phase, None)
+}
+
+/// `documents`, limited to the hosted zones `zones` as `build_in` is.
+pub fn documents_in(desired: &Desired, phase: Phase, zones: Option<&[String]>) -> Vec<Value> {
+    let whole = build_in(desired, phase, zones);
     if size(&whole) <= MAX_POLICY_CHARS {
         return vec![whole];
     }
@@ -191,7 +204,7 @@ pub fn documents(desired: &Desired, phase: Phase) -> Vec<Value> {
     // Room for the statements of one document (one comma between statements).
     let room = MAX_POLICY_CHARS - empty;
     let mut docs: Vec<Vec<Statement>> = Vec::new();
-    for piece in statements(desired, phase)
+    for piece in statements(desired, phase, zones)
         .into_iter()
         .flat_map(|s| s.pieces(room))
     {
@@ -307,6 +320,8 @@ struct Scope<'a> {
     sets: usize,
     gateway: Option<&'a DesiredGateway>,
     owned: Value,
+    /// The ids of the hosted zones record changes are limited to, when they were looked up.
+    zone_ids: Option<&'a [String]>,
 }
 
 impl<'a> Scope<'a> {
@@ -338,6 +353,7 @@ impl<'a> Scope<'a> {
             sets: desired.ses.config_sets.len(),
             gateway: desired.gateway.as_ref(),
             owned: json!({ "StringEquals": { format!("aws:ResourceTag/{OWNER_TAG}"): desired.blueprint } }),
+            zone_ids: None,
         }
     }
 
@@ -409,6 +425,14 @@ impl<'a> Scope<'a> {
         let region = self.region;
         let partition = self.partition;
         let zones = || vec![format!("arn:{partition}:route53:::hostedzone/*")];
+        // Writes go to the blueprint's zones: by id when they were looked up.
+        let own_zones = || match self.zone_ids {
+            Some(ids) => ids
+                .iter()
+                .map(|id| format!("arn:{partition}:route53:::hostedzone/{id}"))
+                .collect(),
+            None => zones(),
+        };
         let one = |g: Grant| vec![g];
         match (op.target, op.access) {
             (Target::Account, Access::Read) => one(("ReadAccountWide", vec!["*".into()], None)),
@@ -417,15 +441,16 @@ impl<'a> Scope<'a> {
             }
             (Target::HostedZone, Access::Read) => one(("ReadHostedZones", zones(), None)),
             // ChangeTagsForResource has no condition keys (SAR: hostedzone, no keys), and the
-            // zone ids are known only once AWS is read, so it covers every zone.
-            (Target::HostedZone, Access::Write) => one(("TagHostedZones", zones(), None)),
+            // zone ids are known only once AWS is read (`--lookup-zones`), so without them it
+            // covers every zone.
+            (Target::HostedZone, Access::Write) => one(("TagHostedZones", own_zones(), None)),
             (Target::Change, _) => one((
                 "ReadChanges",
                 vec![format!("arn:{partition}:route53:::change/*")],
                 None,
             )),
             (Target::RecordSets, _) => {
-                one(("ChangeBlueprintRecords", zones(), Some(self.records())))
+                one(("ChangeBlueprintRecords", own_zones(), Some(self.records())))
             }
             (Target::Identity, Access::Read) => one((
                 "ReadIdentities",

@@ -486,3 +486,87 @@ async fn after_a_bootstrap_apply_ci_applies_without_iam_writes() {
         refused.stderr
     );
 }
+
+/// Offline, record changes are limited by names, types and actions, which a private zone of
+/// the same name as the public one shares. With `--lookup-zones` they are limited to the
+/// blueprint's zone by id, and the private zone is refused.
+#[tokio::test]
+async fn looked_up_zones_keep_record_changes_out_of_a_private_zone_of_the_same_name() {
+    use aws_sdk_route53::types::{ChangeAction, HostedZoneConfig, Vpc, VpcRegion};
+    let acct = Account::new();
+    let public = acct.create_zone("example.com").await;
+    let vpc = acct.ec2(R).describe_vpcs().send().await.unwrap().vpcs()[0]
+        .vpc_id()
+        .unwrap()
+        .to_owned();
+    let private = acct
+        .route53()
+        .create_hosted_zone()
+        .name("example.com")
+        .caller_reference(format!("private-{}", acct.id))
+        .hosted_zone_config(HostedZoneConfig::builder().private_zone(true).build())
+        .vpc(
+            Vpc::builder()
+                .vpc_region(VpcRegion::from(R))
+                .vpc_id(vpc)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let private = private
+        .hosted_zone()
+        .unwrap()
+        .id()
+        .trim_start_matches("/hostedzone/")
+        .to_owned();
+    acct.write(
+        "b.yaml",
+        "blueprint: dns\ndomains:\n  - domain: example.com\n    dmarc: { policy: none }\n",
+    );
+    let offline = acct.mailinfra(&["policy", "b.yaml", "--for", "apply"]);
+    assert!(
+        offline.stdout.contains("hostedzone/*"),
+        "{}",
+        offline.stdout
+    );
+    let policy = acct.mailinfra(&["policy", "b.yaml", "--for", "apply", "--lookup-zones"]);
+    assert_eq!(policy.code, 0, "{}", policy.stderr);
+    assert!(
+        policy.stdout.contains(&format!("hostedzone/{public}")),
+        "{}",
+        policy.stdout
+    );
+    let ci =
+        aws_sdk_route53::Client::new(&acct.config_with(acct.assume("zones", &policy.stdout), R));
+    let dmarc: &[&str] = &["\"v=DMARC1; p=none\""];
+    let change = [(
+        ChangeAction::Create,
+        "_dmarc.example.com",
+        "TXT",
+        300,
+        dmarc,
+    )];
+    let refused = acct.change_as(&ci, &private, &change).await.unwrap_err();
+    assert!(refused.starts_with("AccessDenied"), "{refused}");
+    acct.change_as(&ci, &public, &change).await.unwrap();
+    // What the lookup prevents: the offline policy lets the same change into the private zone.
+    let offline =
+        aws_sdk_route53::Client::new(&acct.config_with(acct.assume("offline", &offline.stdout), R));
+    acct.change_as(&offline, &private, &change).await.unwrap();
+
+    acct.write(
+        "c.yaml",
+        "blueprint: dns\ndomains:\n  - domain: example.org\n",
+    );
+    let missing = acct.mailinfra(&["policy", "c.yaml", "--lookup-zones"]);
+    assert_eq!(missing.code, 1, "{}", missing.stdout);
+    assert!(
+        missing
+            .stderr
+            .contains("no public hosted zone for example.org")
+            && missing.stdout.is_empty(),
+        "{}",
+        missing.stderr
+    );
+}

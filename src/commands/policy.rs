@@ -1,5 +1,6 @@
 //! `mailinfra policy`: the least-privilege IAM policy for a CI role that plans or applies
-//! the blueprint. Offline: no credentials, no AWS request.
+//! the blueprint. Offline (no credentials, no AWS request) unless `--lookup-zones` reads the
+//! blueprint's hosted zone ids.
 
 use std::path::Path;
 
@@ -20,10 +21,15 @@ const INLINE_PER_ROLE: usize = 10_240;
 pub fn run(args: &PolicyArgs, global: &Global, out: &Output) -> Outcome {
     let bp = load(&args.file.file)?;
     let d = desired(&bp, global)?;
+    let zones = match args.lookup_zones {
+        true => Some(zone_ids(&d, global, out)?),
+        false => None,
+    };
+    let zones = zones.as_deref();
     if args.out_dir.is_none() {
-        return one_document(&policy::build(&d, args.r#for), out);
+        return one_document(&policy::build_in(&d, args.r#for, zones), out);
     }
-    let docs = policy::documents(&d, args.r#for);
+    let docs = policy::documents_in(&d, args.r#for, zones);
     let pretty = |v: &Value| {
         serde_json::to_string_pretty(v)
             .map(|j| format!("{j}\n"))
@@ -55,6 +61,45 @@ pub fn run(args: &PolicyArgs, global: &Global, out: &Output) -> Outcome {
         None => unreachable!("without --out-dir the policy is printed whole"),
     }
     Ok(0)
+}
+
+/// The ids of the hosted zones the blueprint works in, read with the current credentials.
+/// Every zone the blueprint names must exist: a policy made before its zone would not let
+/// the blueprint write there.
+fn zone_ids(
+    d: &crate::plan::desired::Desired,
+    global: &Global,
+    out: &Output,
+) -> Result<Vec<String>, Failure> {
+    let settings = super::settings(global, d.region.as_deref())?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Refused(format!("starting the async runtime: {e}")))?;
+    let zones = rt.block_on(async {
+        let aws = super::connect(&settings).await?;
+        Ok::<_, Failure>(crate::kinds::records::observe::zones_in_scope(&aws, d).await?)
+    })?;
+    let missing: Vec<&str> = d
+        .zones
+        .iter()
+        .filter(|name| !zones.iter().any(|z| &z.name == *name))
+        .map(String::as_str)
+        .collect();
+    let ids: Vec<String> = zones.into_iter().map(|z| z.id).collect();
+    if !missing.is_empty() {
+        return Err(Failure::Refused(format!(
+            "no public hosted zone for {}; nothing was printed
+  = hint: create the zone first (or leave out --lookup-zones: the policy then names every zone)",
+            missing.join(", ")
+        )));
+    }
+    out.progress(&format!(
+        "record changes limited to {} hosted zone(s): {}",
+        ids.len(),
+        ids.join(", ")
+    ));
+    Ok(ids)
 }
 
 /// On stdout, the policy as one document when IAM can take it as one: up to 6,144

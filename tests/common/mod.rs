@@ -275,6 +275,16 @@ impl Account {
         zone_id: &str,
         changes: &[(ChangeAction, &str, &str, i64, &[&str])],
     ) -> Result<(), String> {
+        self.change_as(&self.route53(), zone_id, changes).await
+    }
+
+    /// `change`, sent with the client `route53` (another principal's credentials).
+    pub async fn change_as(
+        &self,
+        route53: &aws_sdk_route53::Client,
+        zone_id: &str,
+        changes: &[(ChangeAction, &str, &str, i64, &[&str])],
+    ) -> Result<(), String> {
         let changes = changes
             .iter()
             .map(|(action, name, rtype, ttl, values)| {
@@ -297,7 +307,7 @@ impl Account {
                     .unwrap()
             })
             .collect();
-        self.route53()
+        route53
             .change_resource_record_sets()
             .hosted_zone_id(zone_id)
             .change_batch(

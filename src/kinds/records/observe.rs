@@ -28,7 +28,33 @@ pub async fn observe(
 ) -> Result<(Vec<ObservedZone>, Vec<String>), AwsError> {
     let zones = list_zones(aws).await?;
     let tagged = footprint(aws, &zones, &desired.blueprint).await?;
+    let scope = in_scope(&zones, &tagged, desired)?;
+    let others: Vec<String> = zones
+        .iter()
+        .filter(|z| !z.private && !scope.iter().any(|s| s.name == z.name))
+        .map(|z| z.name.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let tagged = &tagged;
+    let observed = try_join_all(scope.into_iter().map(|zone| async move {
+        Ok::<_, AwsError>(ObservedZone {
+            records: list_records(aws, &zone.id).await?,
+            tagged: tagged.contains(&zone.id),
+            zone: zone.clone(),
+        })
+    }))
+    .await?;
+    Ok((observed, others))
+}
 
+/// The zones the blueprint works in: the public zone of each name it names (of several with
+/// one name, the one carrying its footprint tag), and every zone carrying that tag.
+fn in_scope<'z>(
+    zones: &'z [HostedZone],
+    tagged: &BTreeSet<String>,
+    desired: &Desired,
+) -> Result<Vec<&'z HostedZone>, AwsError> {
     let mut by_name: BTreeMap<&str, Vec<&HostedZone>> = BTreeMap::new();
     for z in zones.iter().filter(|z| !z.private) {
         by_name.entry(&z.name).or_default().push(z);
@@ -54,26 +80,22 @@ pub async fn observe(
             _ => {}
         }
     }
-    for z in &zones {
+    for z in zones {
         if tagged.contains(&z.id) && !scope.iter().any(|s| s.id == z.id) {
             scope.push(z);
         }
     }
-    let others: Vec<String> = by_name
-        .keys()
-        .filter(|n| !scope.iter().any(|z| z.name == **n))
-        .map(|n| (*n).to_owned())
-        .collect();
-    let tagged = &tagged;
-    let observed = try_join_all(scope.into_iter().map(|zone| async move {
-        Ok::<_, AwsError>(ObservedZone {
-            records: list_records(aws, &zone.id).await?,
-            tagged: tagged.contains(&zone.id),
-            zone: zone.clone(),
-        })
-    }))
-    .await?;
-    Ok((observed, others))
+    Ok(scope)
+}
+
+/// The zones the blueprint works in (`in_scope`), for `mailinfra policy --lookup-zones`.
+pub async fn zones_in_scope(aws: &Aws, desired: &Desired) -> Result<Vec<HostedZone>, AwsError> {
+    let zones = list_zones(aws).await?;
+    let tagged = footprint(aws, &zones, &desired.blueprint).await?;
+    Ok(in_scope(&zones, &tagged, desired)?
+        .into_iter()
+        .cloned()
+        .collect())
 }
 
 pub async fn list_zones(aws: &Aws) -> Result<Vec<HostedZone>, AwsError> {
