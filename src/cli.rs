@@ -88,6 +88,11 @@ pub enum Command {
         after_help = "Examples:\n  mailinfra status blueprints/example.yaml\n  mailinfra status blueprints/example.yaml --json"
     )]
     Status(StatusArgs),
+    /// List the addresses the gateway's mail bounced from permanently, to drop
+    #[command(
+        after_help = "Examples:\n  mailinfra bounces blueprints/example.yaml\n  mailinfra bounces blueprints/example.yaml --since 7d\n  mailinfra bounces blueprints/example.yaml --json | jq -r '.bounces[].recipient'\n\nThe gateway records every permanent failure (a 5.x.x status) in the CloudWatch Logs group\n/mailinfra/<blueprint>/gateway/bounces, kept a year and across instance replacements.\nWith `gateway.suppress_hard_bounces: true` it also refuses relay clients' mail to them.\nReads only: the plan role may run it."
+    )]
+    Bounces(BouncesArgs),
     /// Write what the gateway runs (Postfix settings, OpenDKIM files, boot script, IAM
     /// policies) to a folder, for review without applying
     #[command(
@@ -299,6 +304,18 @@ pub struct CheckArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct BouncesArgs {
+    #[command(flatten)]
+    pub file: FileArg,
+    /// Only bounces newer than this (e.g. 24h, 7d); default: all the log holds
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub since: Option<Duration>,
+    /// Print the list as JSON: {"format": "mailinfra-bounces", "version": 1, "bounces": [...]}
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct StatusArgs {
     #[command(flatten)]
     pub file: FileArg,
@@ -327,7 +344,7 @@ pub struct DestroyArgs {
     pub lock_timeout: Duration,
 }
 
-/// `90`, `90s`, `5m`, `1h`.
+/// `90`, `90s`, `5m`, `1h`, `7d`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let (num, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
         Some(i) => text.split_at(i),
@@ -335,12 +352,13 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     };
     let n: u64 = num
         .parse()
-        .map_err(|_| format!("`{text}` is not a duration; write e.g. 90s, 5m or 1h"))?;
+        .map_err(|_| format!("`{text}` is not a duration; write e.g. 90s, 5m, 1h or 7d"))?;
     let secs = match unit {
         "s" => n,
         "m" => n * 60,
         "h" => n * 3600,
-        _ => return Err(format!("`{text}`: use the units s, m or h")),
+        "d" => n * 86_400,
+        _ => return Err(format!("`{text}`: use the units s, m, h or d")),
     };
     Ok(Duration::from_secs(secs))
 }
@@ -354,6 +372,7 @@ mod tests {
         assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
         assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
         assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
         assert!(parse_duration("5 minutes").is_err());
     }
 

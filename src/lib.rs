@@ -62,6 +62,7 @@ where
                     Command::Apply(a) => commands::apply::run(a, g, &out).await,
                     Command::Destroy(a) => commands::destroy::run(a, g, &out).await,
                     Command::Status(a) => commands::status::run(a, g, &out).await,
+                    Command::Bounces(a) => commands::bounces::run(a, g, &out).await,
                     Command::Check(a) => commands::check::run(a, g, &out).await,
                     Command::Import(a) => commands::import::run(a, g, &out).await,
                     Command::Validate(_)

@@ -389,6 +389,20 @@ impl<'a> Scope<'a> {
         })
     }
 
+    /// The gateway's bounce log group, with and without `:*` (CloudWatch Logs authorizes some
+    /// actions on either form).
+    fn bounce_log(&self) -> Vec<String> {
+        let group = format!(
+            "arn:{}:logs:{}:*:log-group:{}",
+            self.partition,
+            self.region,
+            self.gateway
+                .map(|g| g.names.bounce_log.as_str())
+                .unwrap_or_default()
+        );
+        vec![group.clone(), format!("{group}:*")]
+    }
+
     /// The alias of the blueprint's DKIM KMS key.
     fn kms_alias(&self) -> &str {
         self.gateway
@@ -661,6 +675,15 @@ impl<'a> Scope<'a> {
                     "StringEquals": { "kms:ViaService": format!("ssm.{region}.amazonaws.com") },
                     "ForAnyValue:StringEquals": { "kms:ResourceAliases": self.kms_alias() },
                 })),
+            )),
+            (Target::BounceLog, _) => one((
+                if op.access == Access::Read {
+                    "ReadGatewayBounces"
+                } else {
+                    "GatewayBounceLog"
+                },
+                self.bounce_log(),
+                None,
             )),
             (Target::PublicParameter, _) => one((
                 "ReadImageParameter",

@@ -206,12 +206,14 @@ async fn a_gateway_is_built_whole_and_replans_clean() {
         .send()
         .await
         .unwrap();
-    let script = String::from_utf8(
-        base64::engine::general_purpose::STANDARD
-            .decode(ud.user_data().unwrap().value().unwrap())
-            .unwrap(),
-    )
-    .unwrap();
+    // gzip-compressed (cloud-init unpacks it), so unpack it to read it.
+    let packed = base64::engine::general_purpose::STANDARD
+        .decode(ud.user_data().unwrap().value().unwrap())
+        .unwrap();
+    assert!(packed.starts_with(&[0x1f, 0x8b]), "user data is gzip");
+    let mut script = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&packed[..]), &mut script)
+        .unwrap();
     assert!(
         script.contains("postconf -e 'myhostname = mail.example.com'"),
         "{script}"

@@ -31,7 +31,7 @@ async fn the_gateway_mail_path_with_real_postfix_and_opendkim() {
     let zone = acct.create_zone("example.com").await;
     acct.write(
         "b.yaml",
-        "blueprint: relay\nregion: eu-west-1\ngateway:\n  hostname: mail.example.com\n  relay_from: [10.0.0.0/16]\n  dkim: { selector: mta1 }\n  postmaster: ops@example.org\n  delivery: { queue_lifetime: 12h, message_size_limit: 20000000 }\ndomains:\n  - domain: example.com\n    send_via: [gateway]\n    dmarc: { policy: none }\n",
+        "blueprint: relay\nregion: eu-west-1\ngateway:\n  hostname: mail.example.com\n  relay_from: [10.0.0.0/16]\n  dkim: { selector: mta1 }\n  postmaster: ops@example.org\n  delivery: { queue_lifetime: 12h, message_size_limit: 20000000 }\n  suppress_hard_bounces: true\ndomains:\n  - domain: example.com\n    send_via: [gateway]\n    dmarc: { policy: none }\n",
     );
     let run = acct.mailinfra(&["apply", "b.yaml", "--yes"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -336,5 +336,61 @@ async fn the_gateway_mail_path_with_real_postfix_and_opendkim() {
             .as_str()
             .unwrap()
             .contains("private key comes from the emulator's SSM")
+    );
+
+    // Item 11: the hard bounce (the next hop's 550 5.1.1 for nobody@example.net) is read from
+    // Postfix's delivery log and sent to the gateway's log group...
+    let b = &r["bounces"];
+    assert_eq!(b["record"]["exit"], 0, "{b:#}");
+    let put: Vec<&serde_json::Value> = b["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c.as_array().unwrap().iter().any(|a| a == "put-log-events"))
+        .collect();
+    assert_eq!(put.len(), 1, "{b:#}");
+    let args: Vec<&str> = put[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    let at = |flag: &str| args[args.iter().position(|a| *a == flag).unwrap() + 1];
+    assert_eq!(at("--log-group-name"), "/mailinfra/relay/gateway/bounces");
+    let events: Vec<serde_json::Value> = serde_json::from_str(at("--log-events")).unwrap();
+    let (list, unreadable) = mailinfra::kinds::gateway::Bounce::list(
+        events.iter().map(|e| e["message"].as_str().unwrap()),
+    );
+    assert_eq!(unreadable, 0, "{events:?}");
+    let nobody = list
+        .iter()
+        .find(|x| x.recipient == "nobody@example.net")
+        .unwrap_or_else(|| panic!("{list:?}"));
+    assert_eq!(nobody.dsn, "5.1.1");
+    assert!(nobody.reason.contains("User unknown"), "{nobody:?}");
+    // ...and, with suppress_hard_bounces, the next message to it is refused at RCPT TO.
+    let table = b["table"].as_str().unwrap_or("");
+    assert!(
+        table.starts_with(
+            "nobody@example.net REJECT 5.1.1 <nobody@example.net> bounced permanently"
+        ),
+        "{b:#}"
+    );
+    assert_eq!(c["suppressed"]["accepted"], false, "{c:#}\n{log}");
+    let reply = c["suppressed"]["reply"].as_str().unwrap();
+    assert!(reply.contains("554") || reply.contains("550"), "{reply}");
+    assert!(reply.contains("bounced permanently"), "{reply}");
+    assert!(
+        !delivered.iter().any(|s| s == "inside-suppressed"),
+        "{delivered:?}"
+    );
+    // A replacement instance rebuilds the table from the log group at boot.
+    assert_eq!(b["restore"]["exit"], 0, "{b:#}");
+    assert!(
+        b["restored_table"]
+            .as_str()
+            .unwrap_or("")
+            .contains("nobody@example.net REJECT"),
+        "{b:#}"
     );
 }

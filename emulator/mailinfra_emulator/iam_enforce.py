@@ -631,6 +631,25 @@ def kms_checks(account, region, op, body):
     return [Authz(action, "*")]
 
 
+def logs_checks(account, region, op, body):
+    """CloudWatch Logs: a log group's actions act on `log-group:NAME`, a stream's on
+    `log-group:NAME:log-stream:STREAM` (Service Authorization Reference, Amazon CloudWatch
+    Logs: resource types log-group and log-stream); DescribeLogGroups takes `*`."""
+    try:
+        req = json.loads(body or b"{}")
+    except ValueError:
+        req = {}
+    action = f"logs:{op}"
+    group = f"arn:{partition(region)}:logs:{region}:{account}:log-group:{req.get('logGroupName', '')}"
+    if op in ("CreateLogStream", "PutLogEvents"):
+        return [Authz(action, f"{group}:log-stream:{req.get('logStreamName', '')}")]
+    if op == "CreateLogGroup":
+        return [Authz(action, group, _tag_context(req.get("tags") or {}))]
+    if "logGroupName" in req and op != "DescribeLogGroups":
+        return [Authz(action, group)]
+    return [Authz(action, "*")]
+
+
 def route53_checks(region, op, path, body):
     action = f"route53:{op}"
     pt = partition(region)
@@ -734,6 +753,8 @@ def checks(account, region, service, op, path, query_string, body):
         return route53_checks(region, op, path, body)
     if service == "kms":
         return kms_checks(account, region, op, body)
+    if service == "logs":
+        return logs_checks(account, region, op, body)
     if service == "ses":
         return sesv2_checks(account, region, op, path, body)
     if service == "sts" and op == "GetCallerIdentity":

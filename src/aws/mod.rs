@@ -68,6 +68,8 @@ pub struct Aws {
     pub ssm: aws_sdk_ssm::Client,
     /// KMS: the key that encrypts the gateway's DKIM private key.
     pub kms: aws_sdk_kms::Client,
+    /// CloudWatch Logs: the gateway's bounce list.
+    pub logs: aws_sdk_cloudwatchlogs::Client,
     /// The region SES is used in.
     pub region: String,
 }
@@ -540,6 +542,7 @@ pub async fn connect(settings: &AwsSettings) -> Result<Aws, AwsError> {
         iam: client!(aws_sdk_iam),
         ssm: client!(aws_sdk_ssm),
         kms: client!(aws_sdk_kms),
+        logs: client!(aws_sdk_cloudwatchlogs),
         region: config.region().map(|r| r.to_string()).unwrap_or_default(),
     })
 }

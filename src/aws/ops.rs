@@ -16,6 +16,8 @@ pub enum Service {
     /// The Resource Groups Tagging API (IAM prefix `tag`).
     Tagging,
     Kms,
+    /// CloudWatch Logs (the gateway's bounce list).
+    Logs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +79,8 @@ pub enum Target {
     /// Points the blueprint's alias at its new key: the alias, and the key that carries the
     /// blueprint's tag.
     GatewayKmsAlias,
+    /// The gateway's bounce log group (`crate::mail::gateway::bounce_log_group`).
+    BounceLog,
     /// Parameter Store encrypting the private key with the blueprint's KMS key for the caller
     /// (`kms:Encrypt`, implied by PutParameter of a SecureString with that key).
     GatewayKmsEncrypt,
@@ -128,6 +132,7 @@ impl Op {
             Service::Ssm => "ssm",
             Service::Tagging => "tag",
             Service::Kms => "kms",
+            Service::Logs => "logs",
         };
         format!("{prefix}:{}", self.name)
     }
@@ -308,6 +313,10 @@ ops! {
     CREATE_KEY = Kms "CreateKey" Write GatewayKmsCreate Gateway;
     CREATE_ALIAS = Kms "CreateAlias" Write GatewayKmsAlias Gateway;
     PUT_KEY_POLICY = Kms "PutKeyPolicy" Write GatewayKmsKey Bootstrap;
+    DESCRIBE_LOG_GROUPS = Logs "DescribeLogGroups" Read Account Gateway;
+    FILTER_LOG_EVENTS = Logs "FilterLogEvents" Read BounceLog Gateway;
+    CREATE_LOG_GROUP = Logs "CreateLogGroup" Write BounceLog Gateway;
+    PUT_RETENTION_POLICY = Logs "PutRetentionPolicy" Write BounceLog Gateway;
     DELETE_PARAMETERS = Ssm "DeleteParameters" Write GatewayKey Gateway;
     CREATE_SECURITY_GROUP = Ec2 "CreateSecurityGroup" Write SecurityGroupCreate Gateway;
     AUTHORIZE_SECURITY_GROUP_INGRESS = Ec2 "AuthorizeSecurityGroupIngress" Write Ec2Tagged Gateway;

@@ -218,6 +218,11 @@ pub struct GatewaySpec {
     /// resource and software problems), default `postmaster@<zone>`.
     #[schemars(regex(pattern = pattern::MAILBOX))]
     pub postmaster: Option<Spanned<String>>,
+    /// Refuse relay clients' mail to addresses that bounced permanently (RCPT TO answered 5xx
+    /// naming the bounce), from the gateway's bounce list (`mailinfra bounces`). Default
+    /// false: the bounces are recorded and listed, and mail to them is still attempted.
+    #[serde(default)]
+    pub suppress_hard_bounces: bool,
     /// How the gateway delivers: per-destination limits for a new address, queue lifetimes,
     /// the message size limit (docs/gateway.md gives each default and why).
     #[serde(default)]

@@ -3,6 +3,7 @@
 //! path with execution switched on or off.
 
 pub mod apply;
+pub mod bounces;
 pub mod check;
 pub mod destroy;
 pub mod docs;

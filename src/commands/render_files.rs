@@ -34,6 +34,9 @@ pub fn run(args: &RenderArgs, global: &Global, out: &Output) -> Outcome {
         ("fetch-dkim-key", r.fetch_key_script()),
         ("opendkim-drop-in.conf", r.opendkim_drop_in()),
         ("boot.sh", r.boot_script()),
+        ("record-bounces", r.record_bounces_script()),
+        ("mailinfra-bounces.service", r.bounce_units().0),
+        ("mailinfra-bounces.timer", r.bounce_units().1),
         (
             "role-policy.json",
             render::role_policy(&r.region, &r.blueprint, &r.key_parameter),

@@ -12,7 +12,7 @@ echo "$GATEWAY_HOSTNAME" > /etc/mailname
 echo "postfix postfix/main_mailer_type select Internet Site" | debconf-set-selections
 echo "postfix postfix/mailname string $GATEWAY_HOSTNAME" | debconf-set-selections
 apt-get update -q
-apt-get install -y -q postfix opendkim awscli
+apt-get install -y -q postfix opendkim awscli python3
 
 # Postfix: relay for mynetworks only, sign through OpenDKIM (mail waits while it is down),
 # TLS when offered.
@@ -30,6 +30,22 @@ install -d -m 0755 "$(dirname {{drop_in_path}})"
 cat > {{drop_in_path}} <<'MAILINFRA_EOF'
 {{drop_in}}MAILINFRA_EOF
 systemctl daemon-reload
+
+# Hard bounces: recorded every minute in the log group that outlives this instance
+# (`mailinfra bounces` lists them); with suppress_hard_bounces, refused at RCPT TO, the table
+# rebuilt from the log group first.
+cat > {{record_bounces_path}} <<'MAILINFRA_EOF'
+{{record_bounces_script}}MAILINFRA_EOF
+chmod 0755 {{record_bounces_path}}
+touch {{bounced_path}}
+postmap {{bounced_path}}
+{{record_bounces_path}} restore || echo "mailinfra: the bounce list was not restored; the next recorded bounce adds to it" >&2
+cat > {{bounces_service_path}} <<'MAILINFRA_EOF'
+{{bounces_service}}MAILINFRA_EOF
+cat > {{bounces_timer_path}} <<'MAILINFRA_EOF'
+{{bounces_timer}}MAILINFRA_EOF
+systemctl daemon-reload
+systemctl enable --now mailinfra-bounces.timer
 
 systemctl enable opendkim postfix
 systemctl restart postfix

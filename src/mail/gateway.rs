@@ -26,6 +26,9 @@ pub struct Gateway {
     /// Where Postfix's notices to the postmaster go.
     pub postmaster: String,
     pub delivery: Delivery,
+    /// Whether relay clients are refused at RCPT TO for addresses that bounced permanently.
+    #[serde(default)]
+    pub suppress_hard_bounces: bool,
 }
 
 /// How the gateway delivers: main.cf values, defaults for a new address sending
@@ -80,6 +83,24 @@ pub const DROP_IN_PATH: &str = "/etc/systemd/system/opendkim.service.d/mailinfra
 /// Where the key fetch records its last outcome: `dkim-key.fetched` (the time) or
 /// `dkim-key.failed` (the time, attempts and the last error).
 pub const STATE_DIR: &str = "/var/lib/mailinfra";
+/// The bounce recorder (`record_bounces.py`): `record` reads Postfix's log lines, `restore`
+/// rebuilds the suppression table at boot.
+pub const RECORD_BOUNCES_PATH: &str = "/usr/local/sbin/mailinfra-bounces";
+/// The Postfix access table of recipients that bounced permanently (`hash:`, so `postmap`
+/// makes its `.db` and running smtpd processes see changes).
+pub const BOUNCED_PATH: &str = "/etc/postfix/mailinfra/bounced";
+/// The systemd units that feed the recorder Postfix's delivery log every minute.
+pub const BOUNCES_SERVICE_PATH: &str = "/etc/systemd/system/mailinfra-bounces.service";
+pub const BOUNCES_TIMER_PATH: &str = "/etc/systemd/system/mailinfra-bounces.timer";
+
+/// The CloudWatch Logs group holding the gateway's hard bounces: it outlives the instance.
+pub fn bounce_log_group(blueprint: &str) -> String {
+    format!("/mailinfra/{blueprint}/gateway/bounces")
+}
+
+/// How long the bounce list keeps an address (CloudWatch Logs retention, days): a year, so
+/// an address that bounced is remembered across a yearly sending cycle.
+pub const BOUNCE_RETENTION_DAYS: i32 = 365;
 
 impl Gateway {
     pub fn key_path(&self) -> String {
@@ -103,7 +124,16 @@ impl Gateway {
             ),
             (
                 "smtpd_recipient_restrictions",
-                "permit_mynetworks, reject_unauth_destination".into(),
+                if self.suppress_hard_bounces {
+                    // Addresses that bounced permanently are refused before relaying, so
+                    // the application learns at once and the address's reputation cost is
+                    // paid only once.
+                    format!(
+                        "check_recipient_access hash:{BOUNCED_PATH}, permit_mynetworks, reject_unauth_destination"
+                    )
+                } else {
+                    "permit_mynetworks, reject_unauth_destination".into()
+                },
             ),
             // Relay clients send only as the domains the gateway signs.
             (
@@ -320,6 +350,42 @@ impl Gateway {
     /// The instance's user data: installs and configures Postfix and OpenDKIM. Idempotent:
     /// every step sets a state rather than appending to one, so running it twice is safe.
     /// The script is `boot_script.sh`; this fills in its `{{name}}`s.
+    /// The bounce recorder, with this gateway's region, log group and table.
+    pub fn record_bounces_script(&self) -> String {
+        fill(
+            include_str!("record_bounces.py"),
+            &[
+                ("region", &self.region),
+                ("log_group", &bounce_log_group(&self.blueprint)),
+                ("map_path", BOUNCED_PATH),
+                (
+                    "suppress",
+                    if self.suppress_hard_bounces {
+                        "yes"
+                    } else {
+                        "no"
+                    },
+                ),
+                ("state_dir", STATE_DIR),
+            ],
+        )
+    }
+
+    /// The service that feeds the recorder the delivery log since its last run (the journal
+    /// cursor is kept between runs), and its timer.
+    pub fn bounce_units(&self) -> (String, String) {
+        (
+            format!(
+                "[Unit]\nDescription=mailinfra: record the gateway's hard bounces\nAfter=postfix.service\n\n\
+                 [Service]\nType=oneshot\nExecStart=/bin/sh -c 'journalctl --cursor-file={STATE_DIR}/bounces.cursor \
+                 -t postfix/smtp -t postfix/lmtp -o cat --no-pager | {RECORD_BOUNCES_PATH} record'\n"
+            ),
+            "[Unit]\nDescription=mailinfra: record the gateway's hard bounces every minute\n\n\
+             [Timer]\nOnBootSec=1min\nOnUnitActiveSec=1min\n\n[Install]\nWantedBy=timers.target\n"
+                .to_owned(),
+        )
+    }
+
     pub fn boot_script(&self) -> String {
         let mut postconf = String::new();
         for (k, v) in self.main_cf() {
@@ -363,6 +429,13 @@ impl Gateway {
                 ("drop_in_path", DROP_IN_PATH),
                 ("drop_in", &self.opendkim_drop_in()),
                 ("state_dir", STATE_DIR),
+                ("record_bounces_path", RECORD_BOUNCES_PATH),
+                ("record_bounces_script", &self.record_bounces_script()),
+                ("bounced_path", BOUNCED_PATH),
+                ("bounces_service_path", BOUNCES_SERVICE_PATH),
+                ("bounces_service", &self.bounce_units().0),
+                ("bounces_timer_path", BOUNCES_TIMER_PATH),
+                ("bounces_timer", &self.bounce_units().1),
             ],
         )
     }
@@ -430,12 +503,29 @@ fn decrypt_statement(sid: &str, region: &str, blueprint: &str) -> String {
     )
 }
 
-/// The role's only permissions: read its own DKIM key parameter, and decrypt it.
+/// The gateway records its hard bounces in its own log group and reads them back at boot
+/// (`record_bounces.py`): log streams and events of that group only. The group's ARN is given
+/// with and without `:*`, as CloudWatch Logs authorizes some actions on either form (Amazon
+/// CloudWatch Logs User Guide, "CloudWatch Logs permissions reference").
+fn bounce_statement(sid: &str, region: &str, blueprint: &str) -> String {
+    let partition = crate::aws::partition::of(region);
+    let group = format!(
+        "arn:{partition}:logs:{region}:*:log-group:{}",
+        bounce_log_group(blueprint)
+    );
+    format!(
+        r#"{{"Sid":"{sid}","Effect":"Allow","Action":["logs:CreateLogStream","logs:PutLogEvents","logs:FilterLogEvents"],"Resource":["{group}","{group}:*"]}}"#
+    )
+}
+
+/// The role's only permissions: read its own DKIM key parameter and decrypt it, and record
+/// and read its hard bounces.
 pub fn role_policy(region: &str, blueprint: &str, key_parameter: &str) -> String {
     let partition = crate::aws::partition::of(region);
     let decrypt = decrypt_statement("DecryptOwnDkimKey", region, blueprint);
+    let bounces = bounce_statement("RecordOwnBounces", region, blueprint);
     format!(
-        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"ReadOwnDkimKey","Effect":"Allow","Action":"ssm:GetParameter","Resource":"arn:{partition}:ssm:{region}:*:parameter{key_parameter}"}},{decrypt}]}}"#
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"ReadOwnDkimKey","Effect":"Allow","Action":"ssm:GetParameter","Resource":"arn:{partition}:ssm:{region}:*:parameter{key_parameter}"}},{decrypt},{bounces}]}}"#
     )
 }
 
@@ -522,8 +612,9 @@ pub fn kms_key_policy(region: &str, account: &str, blueprint: &str) -> String {
 pub fn boundary_policy(region: &str, blueprint: &str) -> String {
     let partition = crate::aws::partition::of(region);
     let decrypt = decrypt_statement("GatewayMayOnlyDecryptItsDkimKeys", region, blueprint);
+    let bounces = bounce_statement("GatewayMayOnlyRecordItsBounces", region, blueprint);
     format!(
-        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"GatewayMayOnlyReadItsDkimKeys","Effect":"Allow","Action":"ssm:GetParameter","Resource":"arn:{partition}:ssm:{region}:*:parameter/mailinfra/{blueprint}/dkim/*/private"}},{decrypt}]}}"#
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"GatewayMayOnlyReadItsDkimKeys","Effect":"Allow","Action":"ssm:GetParameter","Resource":"arn:{partition}:ssm:{region}:*:parameter/mailinfra/{blueprint}/dkim/*/private"}},{decrypt},{bounces}]}}"#
     )
 }
 
@@ -542,6 +633,7 @@ mod tests {
             key_parameter: "/mailinfra/acme-mail/dkim/mta1/private".into(),
             postmaster: "ops@example.com".into(),
             delivery: Delivery::default(),
+            suppress_hard_bounces: false,
         }
     }
 
@@ -613,7 +705,7 @@ mod tests {
             decrypt["Condition"]["ForAnyValue:StringEquals"]["kms:ResourceAliases"],
             "alias/mailinfra-acme-gateway-dkim"
         );
-        assert_eq!(policy["Statement"].as_array().unwrap().len(), 2);
+        assert_eq!(policy["Statement"].as_array().unwrap().len(), 3);
         let trust: serde_json::Value = serde_json::from_str(&trust_policy()).unwrap();
         assert_eq!(
             trust["Statement"][0]["Principal"]["Service"],

@@ -175,11 +175,13 @@ impl Account {
     fn ci_role(&self, args: &[&str]) -> Option<Credentials> {
         let phase = match args.first().copied()? {
             _ if self.root.get() => return None,
-            "apply" | "destroy" | "plan" | "status" | "check" if self.phase.get().is_some() => {
+            "apply" | "destroy" | "plan" | "status" | "check" | "bounces"
+                if self.phase.get().is_some() =>
+            {
                 self.phase.get()?
             }
             "apply" | "destroy" => "apply",
-            "plan" | "status" | "check" => "plan",
+            "plan" | "status" | "check" | "bounces" => "plan",
             _ => return None,
         };
         let blueprint = self.blueprint_of(&args[1..])?;
@@ -575,6 +577,10 @@ impl Account {
 
     pub fn ssm(&self, region: &str) -> aws_sdk_ssm::Client {
         aws_sdk_ssm::Client::new(&self.sdk_config(region))
+    }
+
+    pub fn logs(&self, region: &str) -> aws_sdk_cloudwatchlogs::Client {
+        aws_sdk_cloudwatchlogs::Client::new(&self.sdk_config(region))
     }
 
     pub fn kms(&self, region: &str) -> aws_sdk_kms::Client {

@@ -21,8 +21,13 @@ instance (each is named in the results):
   - the key fetch runs with an `aws` command that makes the same SSM GetParameter call with
     boto3 against the emulator (no AWS CLI here), and a `sleep` that records the backoff
     instead of waiting it; its state folder and key path point into the work folder.
-Senders: an "inside" network namespace at 10.0.9.2 (inside relay_from 10.0.0.0/16) and an
-"outside" one at 198.18.9.2 (neither relay_from nor loopback).
+  - the bounce recorder runs once over the work folder's maillog (on the instance a systemd
+    timer feeds it the journal) with an `aws` command that records the CloudWatch Logs calls
+    and answers FilterLogEvents from a file; its table path points into the work folder, and
+    MAIL_CONFIG names the test Postfix for its postmap and reload.
+Senders: an "inside" network namespace at 10.0.N.2 (inside relay_from 10.0.0.0/16) and an
+"outside" one at 198.18.N.2 (neither relay_from nor loopback), N from the process id so that
+two runs on one machine do not share addresses.
 """
 
 import argparse
@@ -44,8 +49,9 @@ from aiosmtpd.controller import Controller
 ID = str(os.getpid() % 100000)
 NS_IN, NS_OUT = f"mi-in{ID}", f"mi-out{ID}"
 V_IN, V_OUT = f"mii{ID}", f"mio{ID}"
-GW_IN, SENDER_IN = "10.0.9.1", "10.0.9.2"
-GW_OUT, SENDER_OUT = "198.18.9.1", "198.18.9.2"
+NET = 10 + os.getpid() % 240
+GW_IN, SENDER_IN = f"10.0.{NET}.1", f"10.0.{NET}.2"
+GW_OUT, SENDER_OUT = f"198.18.{NET}.1", f"198.18.{NET}.2"
 # Recipients the next hop refuses permanently, as a receiver refuses an unknown user.
 REFUSED = ("nobody@example.net", "gone@example.com")
 
@@ -325,6 +331,47 @@ def fetch_cases(rendered, work, key):
     return results
 
 
+STUB_AWS = """#!{python}
+# Stands in for the AWS CLI: records each call, answers FilterLogEvents from a file.
+import json, sys
+open({calls!r}, "a").write(json.dumps(sys.argv[1:]) + "\\n")
+if "filter-log-events" in sys.argv:
+    print(open({events!r}).read())
+"""
+
+
+def bounce_cases(rendered, work, conf, case):
+    """The rendered bounce recorder: `record` over the delivery log, then a relay to a
+    recorded address, then `restore` (a replacement instance's boot) from what was sent."""
+    stub = os.path.join(work, "stub-bin")
+    os.makedirs(stub, exist_ok=True)
+    calls, events = os.path.join(work, "aws-calls.jsonl"), os.path.join(work, "aws-events.json")
+    aws = os.path.join(stub, "aws")
+    open(aws, "w").write(STUB_AWS.format(python=sys.executable, calls=calls, events=events))
+    os.chmod(aws, 0o755)
+    script = os.path.join(work, "record-bounces")
+    open(script, "w").write(open(os.path.join(rendered, "record-bounces")).read().replace("/etc/postfix/", conf + "/"))
+    table = os.path.join(conf, "mailinfra", "bounced")
+    env = dict(os.environ, PATH=stub + ":" + os.environ["PATH"], MAILINFRA_STATE_DIR=work, MAIL_CONFIG=conf)
+    rec = subprocess.run([sys.executable, script, "record"], input=_log(work), env=env, capture_output=True, text=True)
+    out = {"record": {"exit": rec.returncode, "stdout": rec.stdout, "stderr": rec.stderr}}
+    out["calls"] = [json.loads(l) for l in open(calls)] if os.path.exists(calls) else []
+    out["table"] = open(table).read() if os.path.exists(table) else None
+    case("suppressed", NS_IN, "app@example.com", REFUSED[0], message("app@example.com", REFUSED[0], "inside-suppressed"))
+    sent = []
+    for c in out["calls"]:
+        if "put-log-events" in c:
+            sent += json.loads(c[c.index("--log-events") + 1])
+    open(events, "w").write(json.dumps({"events": [{"message": e["message"]} for e in sent]}))
+    for f in (table, table + ".db"):
+        if os.path.exists(f):
+            os.remove(f)
+    res = subprocess.run([sys.executable, script, "restore"], env=env, capture_output=True, text=True)
+    out["restore"] = {"exit": res.returncode, "stderr": res.stderr}
+    out["restored_table"] = open(table).read() if os.path.exists(table) else None
+    return out
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--rendered", required=True)
@@ -367,6 +414,10 @@ def main():
         for line in open(os.path.join(a.rendered, "main.cf")):
             if line.strip():
                 sh("postconf", "-c", conf, "-e", line.strip().replace("/etc/postfix/", conf + "/"))
+        # The hard-bounce table starts empty, as the boot script makes it.
+        bounced = os.path.join(tables, "bounced")
+        open(bounced, "w").close()
+        sh("postmap", "-c", conf, bounced)
         transport = os.path.join(conf, "transport")
         open(transport, "w").write(
             f"example.net smtp:[127.0.0.1]:{plain_port}\nexample.com smtp:[127.0.0.1]:{plain_port}\n"
@@ -432,6 +483,10 @@ def main():
             and plain.find(lambda m: any(r.startswith("ops@") for r in m["to"])),
             90,
         )
+
+        # Hard bounces recorded from the delivery log; with suppression, refused from now on.
+        if os.path.exists(os.path.join(a.rendered, "record-bounces")):
+            results["bounces"] = bounce_cases(a.rendered, work, conf, case)
 
         # OpenDKIM stopped: mail waits (a temporary refusal), it does not leave unsigned.
         opendkim.stop()

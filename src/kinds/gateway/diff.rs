@@ -48,6 +48,11 @@ pub enum GatewayOp {
         #[serde(default)]
         kms_alias: String,
     },
+    /// Create the log group of the gateway's hard bounces (if missing) and set its retention.
+    EnsureBounceLog {
+        name: String,
+        retention_days: i32,
+    },
     /// Encrypt an existing private key with the blueprint's KMS key (read and written again
     /// by the bootstrap role; the key itself does not change, so DNS does not either).
     MoveKey {
@@ -202,6 +207,7 @@ fn wanted(
     changes.extend(role(g, o, region));
     changes.extend(kms_key(desired, g, o, region, conflicts));
     changes.extend(key(g, o));
+    changes.extend(bounce_log(g, o));
     let Some((subnet, image_id)) = launch_site(g, o, conflicts) else {
         return (changes, Vec::new());
     };
@@ -409,6 +415,33 @@ fn key(g: &DesiredGateway, o: &ObservedGateway) -> Option<GatewayChange> {
     ))
 }
 
+/// The log group of the gateway's hard bounces (`mailinfra bounces`): made before the
+/// instance boots (which reads it), kept `BOUNCE_RETENTION_DAYS`. `destroy` leaves it: the
+/// list of addresses to drop outlives the gateway.
+fn bounce_log(g: &DesiredGateway, o: &ObservedGateway) -> Option<GatewayChange> {
+    let days = render::BOUNCE_RETENTION_DAYS;
+    if o.bounce_log == Some(Some(days)) {
+        return None;
+    }
+    let current = o.bounce_log.map(|d| match d {
+        Some(d) => format!("{d} days"),
+        None => "forever".to_owned(),
+    });
+    Some(change(
+        "gateway.bounce_log",
+        if o.bounce_log.is_none() {
+            Action::Create
+        } else {
+            Action::Update
+        },
+        GatewayOp::EnsureBounceLog {
+            name: g.names.bounce_log.clone(),
+            retention_days: days,
+        },
+        vec![field("retention", current, Some(format!("{days} days")))],
+    ))
+}
+
 /// Where the instance can go: the subnet and the resolved image, or a conflict saying which
 /// is missing (then nothing that needs them is planned).
 fn launch_site<'o>(
@@ -416,6 +449,18 @@ fn launch_site<'o>(
     o: &'o ObservedGateway,
     conflicts: &mut Vec<Conflict>,
 ) -> Option<(&'o Subnet, &'o str)> {
+    let size = super::user_data(&g.render.boot_script()).len();
+    if size > super::USER_DATA_MAX {
+        conflicts.push(Conflict {
+            address: "gateway.instance".into(),
+            message: format!(
+                "the gateway's boot script is {size} bytes compressed, over EC2's {} for user data",
+                super::USER_DATA_MAX
+            ),
+            hint: "the tables for every signing domain make it up: split the domains between two blueprints, each with its own gateway".into(),
+        });
+        return None;
+    }
     let Some(subnet) = &o.subnet else {
         conflicts.push(Conflict {
             address: "gateway.instance".into(),

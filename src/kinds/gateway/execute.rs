@@ -492,6 +492,10 @@ impl Steps<'_> {
                 Ok(())
             }
             GatewayOp::MoveKey { private, kms_alias } => move_key(aws, private, kms_alias).await,
+            GatewayOp::EnsureBounceLog {
+                name,
+                retention_days,
+            } => ensure_bounce_log(aws, name, *retention_days).await,
             GatewayOp::CreateSecurityGroup { name, vpc_id } => {
                 l.security_group = Some(create_security_group(aws, blueprint, name, vpc_id).await?);
                 Ok(())
@@ -820,6 +824,31 @@ async fn move_key(aws: &Aws, private: &str, kms_alias: &str) -> Result<(), AwsEr
         .send()
         .await
         .map_err(|e| AwsError::call(&ops::PUT_PARAMETER, e))?;
+    Ok(())
+}
+
+/// Creates the bounce log group where it is missing ("already exists" is success: a run cut
+/// short), then sets its retention.
+async fn ensure_bounce_log(aws: &Aws, name: &str, days: i32) -> Result<(), AwsError> {
+    use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata as _;
+    match aws
+        .logs
+        .create_log_group()
+        .log_group_name(name)
+        .send()
+        .await
+    {
+        Ok(_) => {}
+        Err(e) if e.code() == Some("ResourceAlreadyExistsException") => {}
+        Err(e) => return Err(AwsError::call(&ops::CREATE_LOG_GROUP, e)),
+    }
+    aws.logs
+        .put_retention_policy()
+        .log_group_name(name)
+        .retention_in_days(days)
+        .send()
+        .await
+        .map_err(|e| AwsError::call(&ops::PUT_RETENTION_POLICY, e))?;
     Ok(())
 }
 
@@ -1181,7 +1210,7 @@ async fn run_instances(
                 .name(&g.names.role)
                 .build(),
         )
-        .user_data(STANDARD.encode(g.render.boot_script()))
+        .user_data(STANDARD.encode(super::user_data(&g.render.boot_script())))
         // The root volume holds the DKIM key: encrypted whatever the account's default.
         .block_device_mappings(
             BlockDeviceMapping::builder()

@@ -51,6 +51,9 @@ pub struct Names {
     /// The alias of the customer managed KMS key that encrypts the private key.
     #[serde(default)]
     pub kms_alias: String,
+    /// The CloudWatch Logs group of the gateway's hard bounces.
+    #[serde(default)]
+    pub bounce_log: String,
 }
 
 impl Names {
@@ -81,6 +84,7 @@ impl Names {
             key_private: format!("/mailinfra/{blueprint}/dkim/{selector}/private"),
             key_public: format!("/mailinfra/{blueprint}/dkim/{selector}/public"),
             kms_alias: crate::mail::gateway::kms_alias(blueprint),
+            bounce_log: crate::mail::gateway::bounce_log_group(blueprint),
         }
     }
 }
@@ -182,8 +186,38 @@ impl DesiredGateway {
     }
 }
 
-/// SHA-256 of user data (decoded from base64), in hex.
+/// EC2's limit on user data: "User data is limited to 16 KB, in raw form, before it is
+/// base64-encoded" (EC2 User Guide, "Run commands when you launch an EC2 instance with user
+/// data input").
+pub const USER_DATA_MAX: usize = 16 * 1024;
+
+/// The user data sent to EC2: the boot script, gzip-compressed, which cloud-init unpacks
+/// before running it (cloud-init documentation, "User-data formats": "Compressed content.
+/// Content found to be gzip compressed will be uncompressed"). The script with its files
+/// (key fetch, bounce recorder, tables for every domain) is near the limit uncompressed.
+pub fn user_data(script: &str) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(script.as_bytes())
+        .and_then(|()| gz.finish())
+        .expect("gzip into memory does not fail")
+}
+
+/// SHA-256 of the script in user data (decoded from base64; unpacked when gzip-compressed,
+/// so the hash does not depend on how it was compressed, and an instance launched with plain
+/// user data compares too), in hex.
 pub fn user_data_hash(bytes: &[u8]) -> String {
+    use std::io::Read as _;
+    let mut plain = Vec::new();
+    let bytes = if bytes.starts_with(&[0x1f, 0x8b])
+        && flate2::read::GzDecoder::new(bytes)
+            .read_to_end(&mut plain)
+            .is_ok()
+    {
+        plain.as_slice()
+    } else {
+        bytes
+    };
     Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -238,6 +272,7 @@ pub fn from_blueprint(bp: &Blueprint) -> Option<DesiredGateway> {
             key_parameter: names.key_private.clone(),
             postmaster: g.postmaster_address(),
             delivery: g.delivery_settings(),
+            suppress_hard_bounces: g.suppress_hard_bounces,
         },
         names,
         acknowledged: Acknowledged {
@@ -427,6 +462,45 @@ impl ImageOwner {
     }
 }
 
+/// One permanent delivery failure the gateway recorded (`record_bounces.py` writes it as the
+/// JSON message of a CloudWatch Logs event).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bounce {
+    pub recipient: String,
+    /// The enhanced status code, `5.x.x`.
+    pub dsn: String,
+    /// What the receiving server said.
+    pub reason: String,
+    /// When the gateway recorded it (UTC, RFC 3339).
+    pub at: String,
+    #[serde(default)]
+    pub queue_id: String,
+}
+
+impl Bounce {
+    /// The bounce list from the log's event messages: the latest bounce of each recipient
+    /// (addresses compared without regard to case), oldest first; messages that are not a
+    /// bounce are counted, not kept.
+    pub fn list<'a>(messages: impl IntoIterator<Item = &'a str>) -> (Vec<Bounce>, usize) {
+        let mut latest: std::collections::BTreeMap<String, Bounce> = Default::default();
+        let mut unreadable = 0;
+        for m in messages {
+            match serde_json::from_str::<Bounce>(m) {
+                Ok(b) if b.dsn.starts_with("5.") && b.recipient.contains('@') => {
+                    let key = b.recipient.to_lowercase();
+                    if latest.get(&key).is_none_or(|old| old.at <= b.at) {
+                        latest.insert(key, b);
+                    }
+                }
+                _ => unreadable += 1,
+            }
+        }
+        let mut list: Vec<Bounce> = latest.into_values().collect();
+        list.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.recipient.cmp(&b.recipient)));
+        (list, unreadable)
+    }
+}
+
 /// The description mailinfra gives the blueprint's DKIM KMS key: how it tells its own key
 /// from one someone else put behind the alias.
 pub fn kms_description(blueprint: &str) -> String {
@@ -510,6 +584,10 @@ pub struct ObservedGateway {
     /// The KMS key the blueprint's alias names, when it exists.
     #[serde(default)]
     pub kms_key: Option<ObservedKmsKey>,
+    /// The bounce log group's retention in days, when the group exists (`Some(None)`: kept
+    /// forever).
+    #[serde(default)]
+    pub bounce_log: Option<Option<i32>>,
     pub security_groups: Vec<ObservedSecurityGroup>,
     pub instances: Vec<ObservedInstance>,
     pub eips: Vec<ObservedEip>,

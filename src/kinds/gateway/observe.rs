@@ -12,7 +12,8 @@
 //! public key), DescribeInstanceTypes (the type's architecture), then GetParameter (the image,
 //! for `debian-12`) or DescribeImages (a pinned image's architecture and owner, with
 //! GetCallerIdentity when the owner is not Debian), DescribeAddressesAttribute, and
-//! DescribeKey then GetKeyPolicy (the KMS key the blueprint's alias names).
+//! DescribeKey then GetKeyPolicy (the KMS key the blueprint's alias names), DescribeLogGroups
+//! (the bounce log).
 
 use aws_sdk_ec2::types::{
     AddressAttributeName, Filter, Instance, InstanceAttributeName, InstanceStateName, InstanceType,
@@ -79,6 +80,7 @@ pub async fn observe(
         public_key,
         image,
         boundary,
+        bounce_log,
     ) = futures::try_join!(
         instances(aws, blueprint, &g.names),
         addresses(aws, blueprint),
@@ -91,6 +93,7 @@ pub async fn observe(
         parameter(aws, &g.names.key_public),
         image(aws, g),
         boundary(aws, &g.names.boundary),
+        bounce_log(aws, &g.names.bounce_log),
     )?;
     let (role_exists, role_boundary) = role;
     let (account, boundary_arn, boundary_policy) = boundary;
@@ -127,6 +130,7 @@ pub async fn observe(
             .and_then(|(_, key)| key),
         account,
         kms_key,
+        bounce_log,
         public_key,
         security_groups: groups,
         instances,
@@ -593,6 +597,59 @@ async fn key_parameters(
                 .map(|n| (n.to_owned(), p.key_id().map(str::to_owned)))
         })
         .collect())
+}
+
+/// The messages of the bounce log's events since `since_ms` (milliseconds since the epoch),
+/// every page; `None` when the log group does not exist.
+pub async fn bounce_events(
+    aws: &Aws,
+    group: &str,
+    since_ms: Option<i64>,
+) -> Result<Option<Vec<String>>, AwsError> {
+    use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata as _;
+    let mut messages = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = match aws
+            .logs
+            .filter_log_events()
+            .log_group_name(group)
+            .set_start_time(since_ms)
+            .set_next_token(token.clone())
+            .send()
+            .await
+        {
+            Ok(page) => page,
+            Err(e) if e.code() == Some("ResourceNotFoundException") => return Ok(None),
+            Err(e) => return Err(AwsError::call(&ops::FILTER_LOG_EVENTS, e)),
+        };
+        messages.extend(
+            page.events()
+                .iter()
+                .filter_map(|e| e.message().map(str::to_owned)),
+        );
+        match page.next_token() {
+            Some(t) if !t.is_empty() && token.as_deref() != Some(t) => token = Some(t.to_owned()),
+            _ => break,
+        }
+    }
+    Ok(Some(messages))
+}
+
+/// The bounce log group's retention, when the group exists.
+async fn bounce_log(aws: &Aws, name: &str) -> Result<Option<Option<i32>>, AwsError> {
+    let out = aws
+        .logs
+        .describe_log_groups()
+        .log_group_name_prefix(name)
+        .send()
+        .await
+        .map_err(|e| AwsError::call(&ops::DESCRIBE_LOG_GROUPS, e))?;
+    Ok(out
+        .log_groups()
+        .iter()
+        .find(|g| g.log_group_name() == Some(name))
+        .map(|g| g.retention_in_days()))
 }
 
 /// The KMS key the blueprint's alias names, with its policy; `None` when there is no such

@@ -74,6 +74,7 @@ fn built(eips: Vec<ObservedEip>) -> ObservedGateway {
             )),
             owned: true,
         }),
+        bounce_log: Some(Some(crate::mail::gateway::BOUNCE_RETENTION_DAYS)),
         security_groups: vec![ObservedSecurityGroup {
             id: "sg-1".into(),
             name: g.names.security_group.clone(),
@@ -558,4 +559,43 @@ fn a_pinned_image_of_another_owner_stops_the_plan() {
         };
         assert!(owner.trusted());
     }
+}
+
+#[test]
+fn user_data_is_gzipped_and_hashed_as_the_script_it_holds() {
+    let d = desired();
+    let g = d.gateway.as_ref().unwrap();
+    let script = g.render.boot_script();
+    let sent = super::user_data(&script);
+    assert!(sent.starts_with(&[0x1f, 0x8b]), "gzip");
+    assert!(
+        sent.len() * 2 < script.len(),
+        "{} of {}",
+        sent.len(),
+        script.len()
+    );
+    // What EC2 returns hashes as the script, compressed or (an older launch) not.
+    assert_eq!(super::user_data_hash(&sent), g.user_data_sha256());
+    assert_eq!(
+        super::user_data_hash(script.as_bytes()),
+        g.user_data_sha256()
+    );
+}
+
+#[test]
+fn a_boot_script_over_ecs_user_data_limit_stops_the_plan() {
+    let mut d = desired();
+    let g = d.gateway.as_mut().unwrap();
+    // Thousands of signing domains: tables no compression brings under 16 KB.
+    g.render.signing_domains = (0..4000)
+        .map(|i| format!("d{:x}{i}.example", i * 7919 % 65_521))
+        .collect();
+    let mut conflicts = Vec::new();
+    diff::diff(&d, Some(&built(vec![])), &mut conflicts);
+    assert!(
+        conflicts
+            .iter()
+            .any(|c| c.message.contains("over EC2's 16384 for user data")),
+        "{conflicts:?}"
+    );
 }
