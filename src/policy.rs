@@ -515,12 +515,33 @@ impl<'a> Scope<'a> {
                 vec![self.ec2("elastic-ip")],
                 Some(json!({ "StringEquals": self.request_tag() })),
             )),
+            // CreateNetworkInterface: `network-interface` takes aws:RequestTag; the `subnet`
+            // is the user's and stays open; the `security-group` is the gateway's own.
+            (Target::NetworkInterfaceCreate, _) => vec![
+                (
+                    "CreateGatewayNetworkInterface",
+                    vec![self.ec2("network-interface")],
+                    Some(json!({ "StringEquals": self.request_tag() })),
+                ),
+                ("InSubnet", vec![self.ec2("subnet")], None),
+                (
+                    "InOwnSecurityGroup",
+                    vec![self.ec2("security-group")],
+                    Some(self.owned.clone()),
+                ),
+            ],
             (Target::Launch, _) => self.launch(),
             (Target::TagOnCreate, _) => one((
                 "TagOnCreate",
-                ["instance", "volume", "security-group", "elastic-ip"]
-                    .map(|k| self.ec2(k))
-                    .to_vec(),
+                [
+                    "instance",
+                    "volume",
+                    "security-group",
+                    "elastic-ip",
+                    "network-interface",
+                ]
+                .map(|k| self.ec2(k))
+                .to_vec(),
                 Some(json!({ "StringEquals": {
                     "ec2:CreateAction": ops::CREATE_TAGS.by.iter().map(|o| o.name).collect::<Vec<_>>(),
                     format!("aws:RequestTag/{OWNER_TAG}"): self.blueprint,
@@ -737,8 +758,9 @@ impl<'a> Scope<'a> {
     ///   `aws` partition only: Debian's accounts elsewhere are not confirmed, so there any
     ///   image is allowed);
     /// - `security-group`: `aws:ResourceTag/mailinfra:blueprint` (the gateway's own group);
-    /// - `subnet` and `network-interface`: the user's subnet and the new interface (not
-    ///   tagged), unconditioned.
+    /// - `network-interface`: the gateway's own interface, launched on by id (tagged:
+    ///   `aws:ResourceTag/mailinfra:blueprint`);
+    /// - `subnet`: the user's subnet (the interface's), unconditioned.
     fn launch(&self) -> Vec<Grant> {
         let partition = self.partition;
         let region = self.region;
@@ -773,15 +795,16 @@ impl<'a> Scope<'a> {
             ),
             ("LaunchFromImage", image.0, image.1),
             (
-                "LaunchInOwnSecurityGroup",
+                "InOwnSecurityGroup",
                 vec![self.ec2("security-group")],
                 Some(self.owned.clone()),
             ),
             (
-                "LaunchInSubnet",
-                vec![self.ec2("subnet"), self.ec2("network-interface")],
-                None,
+                "LaunchOnOwnNetworkInterface",
+                vec![self.ec2("network-interface")],
+                Some(self.owned.clone()),
             ),
+            ("InSubnet", vec![self.ec2("subnet")], None),
         ]
     }
 }

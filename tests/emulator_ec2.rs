@@ -898,3 +898,177 @@ async fn launch_defaults_registered_images_and_user_data_changes_behave_as_on_ec
         b"#!/bin/sh\necho b\n"
     );
 }
+
+#[tokio::test]
+async fn a_network_interface_launched_on_outlives_the_instance_with_its_elastic_ip() {
+    use aws_sdk_ec2::types::InstanceNetworkInterfaceSpecification;
+    let acct = Account::new();
+    let ec2 = acct.ec2(R);
+    let ami = debian(&acct).await;
+    let subnets = ec2.describe_subnets().send().await.unwrap();
+    let subnet = &subnets.subnets()[0];
+    let group = ec2
+        .create_security_group()
+        .group_name("relay")
+        .description("relay")
+        .vpc_id(subnet.vpc_id().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let group = group.group_id().unwrap().to_owned();
+    let eni = ec2
+        .create_network_interface()
+        .subnet_id(subnet.subnet_id().unwrap())
+        .groups(&group)
+        .send()
+        .await
+        .unwrap();
+    let eni = eni.network_interface().unwrap();
+    let (eni, private) = (
+        eni.network_interface_id().unwrap().to_owned(),
+        eni.private_ip_address().unwrap().to_owned(),
+    );
+    let on_eni = || {
+        ec2.run_instances()
+            .image_id(&ami)
+            .min_count(1)
+            .max_count(1)
+            .network_interfaces(
+                InstanceNetworkInterfaceSpecification::builder()
+                    .device_index(0)
+                    .network_interface_id(&eni)
+                    .build(),
+            )
+    };
+    let first = on_eni().send().await.unwrap();
+    let first = &first.instances()[0];
+    assert_eq!(first.private_ip_address(), Some(private.as_str()));
+    assert_eq!(
+        first.security_groups()[0].group_id(),
+        Some(group.as_str()),
+        "the instance is in its interface's groups"
+    );
+    let first = first.instance_id().unwrap().to_owned();
+    let allocation = ec2
+        .allocate_address()
+        .domain(DomainType::Vpc)
+        .send()
+        .await
+        .unwrap()
+        .allocation_id()
+        .unwrap()
+        .to_owned();
+    ec2.associate_address()
+        .allocation_id(&allocation)
+        .network_interface_id(&eni)
+        .send()
+        .await
+        .unwrap();
+    let address = |ec2: aws_sdk_ec2::Client, allocation: String| async move {
+        let out = ec2
+            .describe_addresses()
+            .allocation_ids(allocation)
+            .send()
+            .await
+            .unwrap();
+        let a = &out.addresses()[0];
+        // moto writes "none" as an empty string.
+        (
+            a.network_interface_id()
+                .filter(|i| !i.is_empty())
+                .map(str::to_owned),
+            a.instance_id().filter(|i| !i.is_empty()).map(str::to_owned),
+        )
+    };
+    assert_eq!(
+        address(ec2.clone(), allocation.clone()).await,
+        (Some(eni.clone()), Some(first.clone())),
+        "the address serves the instance the interface is on"
+    );
+
+    // In use: refused to a second launch and to deletion.
+    let err = on_eni().send().await.unwrap_err();
+    assert_eq!(err.code(), Some("InvalidNetworkInterface.InUse"));
+    let err = ec2
+        .delete_network_interface()
+        .network_interface_id(&eni)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidNetworkInterface.InUse"));
+
+    // Terminated: the interface is free and keeps its Elastic IP; the next instance gets both.
+    ec2.terminate_instances()
+        .instance_ids(&first)
+        .send()
+        .await
+        .unwrap();
+    let n = ec2
+        .describe_network_interfaces()
+        .network_interface_ids(&eni)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        n.network_interfaces()[0].status().unwrap().as_str(),
+        "available"
+    );
+    assert!(n.network_interfaces()[0].attachment().is_none());
+    assert_eq!(
+        address(ec2.clone(), allocation.clone()).await,
+        (Some(eni.clone()), None)
+    );
+    let second = on_eni().send().await.unwrap();
+    let second = second.instances()[0].instance_id().unwrap().to_owned();
+    assert_eq!(
+        address(ec2.clone(), allocation.clone()).await,
+        (Some(eni.clone()), Some(second.clone()))
+    );
+
+    // An interface the launch creates goes with its instance, and its address is freed.
+    let plain = ec2
+        .run_instances()
+        .image_id(&ami)
+        .min_count(1)
+        .max_count(1)
+        .send()
+        .await
+        .unwrap();
+    let plain = &plain.instances()[0];
+    let own = plain.network_interfaces()[0]
+        .network_interface_id()
+        .unwrap()
+        .to_owned();
+    let plain = plain.instance_id().unwrap().to_owned();
+    let other = ec2
+        .allocate_address()
+        .domain(DomainType::Vpc)
+        .send()
+        .await
+        .unwrap()
+        .allocation_id()
+        .unwrap()
+        .to_owned();
+    ec2.associate_address()
+        .allocation_id(&other)
+        .instance_id(&plain)
+        .send()
+        .await
+        .unwrap();
+    ec2.terminate_instances()
+        .instance_ids(&plain)
+        .send()
+        .await
+        .unwrap();
+    let gone = ec2
+        .describe_network_interfaces()
+        .network_interface_ids(&own)
+        .send()
+        .await;
+    assert!(
+        gone.map(|o| o.network_interfaces().is_empty())
+            .unwrap_or(true),
+        "deleted with its instance"
+    );
+    assert_eq!(address(ec2.clone(), other).await, (None, None));
+}

@@ -1310,3 +1310,140 @@ async fn user_data_changed_outside_mailinfra_replaces_the_instance() {
     assert_eq!(now.len(), 1);
     assert_ne!(now[0], id);
 }
+
+/// The address the plan and `status` print for senders (`relayhost = [ip]`).
+fn relayhost(acct: &Account, file: &str) -> String {
+    let run = acct.mailinfra(&["status", file]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let line = run
+        .stdout
+        .lines()
+        .find(|l| l.contains("relayhost = ["))
+        .unwrap_or_else(|| panic!("no relayhost line in status:\n{}", run.stdout));
+    let ip = line.split("relayhost = [").nth(1).unwrap();
+    ip.split(']').next().unwrap().to_owned()
+}
+
+/// (id, private IP, attached instance) of the blueprint's network interfaces.
+async fn interfaces(acct: &Account) -> Vec<(String, String, Option<String>)> {
+    let out = acct
+        .ec2(R)
+        .describe_network_interfaces()
+        .filters(owned())
+        .send()
+        .await
+        .unwrap();
+    out.network_interfaces()
+        .iter()
+        .map(|n| {
+            (
+                n.network_interface_id().unwrap().to_owned(),
+                n.private_ip_address().unwrap().to_owned(),
+                n.attachment()
+                    .and_then(|a| a.instance_id())
+                    .filter(|i| !i.is_empty())
+                    .map(str::to_owned),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_replaced_instance_keeps_the_address_senders_relay_to() {
+    let acct = Account::new();
+    acct.create_zone("example.com").await;
+    acct.write("b.yaml", GATEWAY);
+    apply(&acct, "b.yaml");
+    let before = relayhost(&acct, "b.yaml");
+    let old = running(&instances(&acct).await)[0].clone();
+    let (allocation, ip, _) = eips(&acct).await[0].clone();
+    let eni = interfaces(&acct).await;
+    assert_eq!(eni.len(), 1, "{eni:?}");
+    assert_eq!(eni[0].1, before, "senders relay to the interface's address");
+    assert_eq!(eni[0].2.as_deref(), Some(old.as_str()));
+
+    // A new sending domain renders a new boot script: the instance is replaced.
+    acct.create_zone("example.org").await;
+    let more = GATEWAY.replace(
+        "    dmarc: { policy: none }\n",
+        "    dmarc: { policy: none }\n  - domain: example.org\n    send_via: [gateway]\n",
+    );
+    acct.write("b.yaml", &more);
+    let plan = acct.mailinfra(&["plan", "b.yaml"]);
+    assert!(
+        plan.stdout.contains("± replace gateway.instance"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains(&format!("the private IP {before} and the Elastic IP stay")),
+        "the plan says the address stays: {}",
+        plan.stdout
+    );
+    apply(&acct, "b.yaml");
+    let now = running(&instances(&acct).await);
+    assert_eq!(now.len(), 1);
+    assert_ne!(now[0], old);
+    assert_eq!(relayhost(&acct, "b.yaml"), before, "senders need no change");
+    assert_eq!(
+        eips(&acct).await,
+        vec![(allocation, ip, Some(now[0].clone()))],
+        "the Elastic IP stays with the interface"
+    );
+    let after = interfaces(&acct).await;
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_eq!(after[0].0, eni[0].0, "the same interface");
+    assert_eq!(after[0].2.as_deref(), Some(now[0].as_str()));
+
+    // Destroy names the interface it deletes, and deletes it.
+    let run = acct.mailinfra(&["destroy", "b.yaml", "--yes"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains(&format!("{} ({before})", eni[0].0)),
+        "the destroy plan names the interface: {}",
+        run.stdout
+    );
+    assert!(interfaces(&acct).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_replacement_killed_between_termination_and_launch_is_finished_by_the_next() {
+    let acct = Account::new();
+    acct.create_zone("example.com").await;
+    acct.write("b.yaml", GATEWAY);
+    apply(&acct, "b.yaml");
+    let before = relayhost(&acct, "b.yaml");
+    let old = running(&instances(&acct).await)[0].clone();
+    let (allocation, ip, _) = eips(&acct).await[0].clone();
+
+    acct.write(
+        "b.yaml",
+        &GATEWAY.replace("  relay_from:", "  instance_type: t3.small\n  relay_from:"),
+    );
+    acct.delay("ec2.RunInstances", 30.0);
+    let mut child = acct.spawn(&["apply", "b.yaml", "--yes"]);
+    let start = std::time::Instant::now();
+    while !running(&instances(&acct).await).is_empty() {
+        assert!(start.elapsed().as_secs() < 30, "the old instance stayed");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    child.kill().unwrap(); // SIGKILL, the launch held
+    let _ = child.wait();
+    acct.delay("ec2.RunInstances", 0.0);
+    assert!(running(&instances(&acct).await).is_empty());
+    let eni = interfaces(&acct).await;
+    assert_eq!(eni.len(), 1, "{eni:?}");
+    assert_eq!(eni[0].2, None, "the interface is free, its address kept");
+
+    apply(&acct, "b.yaml");
+    let now = running(&instances(&acct).await);
+    assert_eq!(now.len(), 1);
+    assert_ne!(now[0], old);
+    assert_eq!(relayhost(&acct, "b.yaml"), before);
+    assert_eq!(
+        eips(&acct).await,
+        vec![(allocation, ip, Some(now[0].clone()))]
+    );
+    assert_eq!(interfaces(&acct).await[0].0, eni[0].0);
+}

@@ -331,7 +331,28 @@ fn the_gateway_launches_only_with_its_profile_imdsv2_its_tag_and_debians_image()
         "136693071363"
     );
     assert_eq!(
-        by_sid("LaunchInOwnSecurityGroup")["Condition"]["StringEquals"]["aws:ResourceTag/mailinfra:blueprint"],
+        by_sid("InOwnSecurityGroup")["Condition"]["StringEquals"]["aws:ResourceTag/mailinfra:blueprint"],
+        "all"
+    );
+    // The network interface: created only with the blueprint's tag, launched on only when
+    // it carries it.
+    let create = by_sid("CreateGatewayNetworkInterface");
+    assert_eq!(
+        create["Action"],
+        serde_json::json!(["ec2:CreateNetworkInterface"])
+    );
+    assert_eq!(
+        create["Condition"]["StringEquals"]["aws:RequestTag/mailinfra:blueprint"],
+        "all"
+    );
+    let on = by_sid("LaunchOnOwnNetworkInterface");
+    assert_eq!(on["Action"], serde_json::json!(["ec2:RunInstances"]));
+    assert_eq!(
+        on["Resource"],
+        serde_json::json!(["arn:aws:ec2:eu-west-1:*:network-interface/*"])
+    );
+    assert_eq!(
+        on["Condition"]["StringEquals"]["aws:ResourceTag/mailinfra:blueprint"],
         "all"
     );
     // No statement lets RunInstances create an instance without those conditions.
@@ -369,7 +390,12 @@ fn tags_are_allowed_only_at_creation_and_the_role_only_with_mailinfras_tags() {
     assert_eq!(tag["Action"], serde_json::json!(["ec2:CreateTags"]));
     assert_eq!(
         tag["Condition"]["StringEquals"]["ec2:CreateAction"],
-        serde_json::json!(["RunInstances", "CreateSecurityGroup", "AllocateAddress"])
+        serde_json::json!([
+            "RunInstances",
+            "CreateSecurityGroup",
+            "AllocateAddress",
+            "CreateNetworkInterface"
+        ])
     );
     assert_eq!(
         tag["Condition"]["StringEquals"]["aws:RequestTag/mailinfra:blueprint"],
@@ -670,6 +696,11 @@ const ALLOWED_FINDINGS: &[(&str, &str, &str)] = &[
         "RESOURCE_MISMATCH",
         "'action': 'ec2:CreateSecurityGroup', 'required_format': 'arn:*:ec2:*:*:security-group/*'",
         "the statement for the VPC (no request tag there); the security-group statement carries the tag condition; each resource is authorized on its own",
+    ),
+    (
+        "RESOURCE_MISMATCH",
+        "'action': 'ec2:CreateNetworkInterface', 'required_format': ",
+        "CreateNetworkInterface authorizes the new interface (request tag), the user's subnet (open) and the gateway's security group (resource tag) each on its own: one statement per type keeps each type's condition to it",
     ),
 ];
 

@@ -47,6 +47,21 @@
   requested instance type (…) is not supported in your requested Availability Zone (…)"; the
   withhold-type hook decides which, and DescribeInstanceTypeOfferings agrees).
 - The default VPC has an internet gateway, and its main route table sends 0.0.0.0/0 to it.
+- A network interface (ENI) outlives an instance it was attached to at launch by id
+  (`NetworkInterfaces[0].NetworkInterfaceId`; DeleteOnTermination is false for it, "You can
+  specify true only if creating a new network interface when launching an instance"):
+  TerminateInstances detaches it (status `available`) and its Elastic IP stays associated
+  with it ("The attributes of a network interface follow it as it's attached or detached from
+  an instance and reattached to another instance", Elastic IP addresses among them:
+  https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/using-eni.html); moto left it `in-use`,
+  attached to the terminated instance. RunInstances with an interface that is attached
+  elsewhere is refused (`InvalidNetworkInterface.InUse`); the instance reports the interface's
+  security groups as its own (moto reported none); DescribeAddresses names the instance an
+  interface's address serves (`InstanceId`, moto left it empty); DeleteNetworkInterface of an
+  attached interface is refused (`InvalidNetworkInterface.InUse`, "You can't delete a network
+  interface that is in use": https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/delete_eni.html)
+  and deleting one disassociates its Elastic IP.
+  https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_InstanceNetworkInterfaceSpecification.html
 """
 
 import datetime
@@ -430,6 +445,103 @@ def _install_launch_defaults(InstanceResponse):
     AmisResponse.register_image = register_image
 
 
+def _install_network_interfaces(InstanceResponse):
+    """Network interfaces that outlive instances (see the module's docstring)."""
+    from moto.ec2.models.elastic_ip_addresses import ElasticAddress
+    from moto.ec2.models.elastic_network_interfaces import NetworkInterfaceBackend
+    from moto.ec2.responses.elastic_network_interfaces import ElasticNetworkInterfaces
+
+    inner_run = InstanceResponse.run_instances
+
+    def existing(self):
+        """The existing interfaces a RunInstances names."""
+        specs = self._get_param("NetworkInterfaces", []) or []
+        return [self.ec2_backend.get_network_interface(s["NetworkInterfaceId"]) for s in specs if s.get("NetworkInterfaceId")]
+
+    def run_instances(self):
+        named = existing(self)
+        if named and (self._get_param("SubnetId") or self._get_param("SecurityGroupIds") or self._get_param("SecurityGroupId")):
+            self.ec2_backend.raise_error(
+                "InvalidParameterCombination",
+                "Network interfaces and an instance-level security groups may not be specified on the same request",
+            )
+        token = self._get_param("ClientToken")
+        replay = token and token in (getattr(self.ec2_backend, "mailinfra_tokens", None) or {})
+        for eni in [] if replay else named:
+            if eni.instance is not None and getattr(eni.instance._state, "name", "") != "terminated":
+                self.ec2_backend.raise_error("InvalidNetworkInterface.InUse", f"Interface: [{eni.id}] in use.")
+        result = inner_run(self)
+        reservation = result.result if hasattr(result, "result") else getattr(result, "_result", None)
+        specs = self._get_param("NetworkInterfaces", []) or []
+        for instance in getattr(reservation, "instances", None) or []:
+            primary = instance.nics.get(0)
+            if primary is not None and any(eni is primary for eni in named):
+                # The instance is in its primary interface's groups.
+                instance.security_groups = list(primary._group_set)
+            for index, nic in instance.nics.items():
+                if any(eni is nic for eni in named):
+                    continue
+                # An interface the launch creates goes with the instance unless the request
+                # says otherwise (moto kept it: its default was false).
+                spec = next((x for x in specs if int(x.get("DeviceIndex", -1)) == index), {})
+                nic.delete_on_termination = str(spec.get("DeleteOnTermination", "true")).lower() == "true"
+        return result
+
+    InstanceResponse.run_instances = run_instances
+
+    # TerminateInstances: interfaces not deleted with the instance are detached, and keep
+    # their Elastic IP.
+    from moto.ec2.models.instances import Instance
+
+    original_terminate = Instance.terminate
+
+    def terminate(self):
+        kept = [n for n in self.nics.values() if not n.delete_on_termination]
+        state = original_terminate(self)
+        for nic in kept:
+            nic.instance = None
+            nic.attachment_id = None
+            nic.attach_time = None
+            nic.status = "available"
+        return state
+
+    Instance.terminate = terminate
+
+    # DescribeAddresses: an interface's address serves the instance the interface is on.
+    def instance_id(self):
+        if self.instance is not None:
+            return self.instance.id
+        eni = self.eni
+        return eni.instance.id if eni is not None and eni.instance is not None else ""
+
+    ElasticAddress.instance_id = property(instance_id)
+
+    original_delete = NetworkInterfaceBackend.delete_network_interface
+
+    def delete_network_interface(self, eni_id):
+        eni = self.enis.get(eni_id)
+        if eni is not None:
+            for eip in list(self.addresses):
+                if eip.eni is eni:
+                    self.disassociate_address(association_id=eip.association_id)
+        return original_delete(self, eni_id)
+
+    NetworkInterfaceBackend.delete_network_interface = delete_network_interface
+
+    original_delete_request = ElasticNetworkInterfaces.delete_network_interface
+
+    def delete_network_interface_request(self):
+        eni_id = self._get_param("NetworkInterfaceId")
+        eni = self.ec2_backend.enis.get(eni_id)
+        if eni is not None and eni.instance is not None:
+            self.ec2_backend.raise_error(
+                "InvalidNetworkInterface.InUse", f"The network interface {eni_id} is currently in use."
+            )
+        return original_delete_request(self)
+
+    ElasticNetworkInterfaces.delete_network_interface = delete_network_interface_request
+
+
 def install() -> None:
     from moto.core.responses import ActionResult
     from moto.ec2.models import amis as ami_models
@@ -482,6 +594,7 @@ def install() -> None:
 
     InstanceResponse.run_instances = run_instances
     _install_launch_defaults(InstanceResponse)
+    _install_network_interfaces(InstanceResponse)
 
     # moto answers every RunInstances with `pending`; an instance a repeated token returns may
     # since have stopped or terminated, and EC2 reports that state.
@@ -511,7 +624,11 @@ def install() -> None:
         result = original_terminate(self)
         for eip in list(self.ec2_backend.addresses):
             if eip.instance is not None and eip.instance.id in ids:
-                self.ec2_backend.disassociate_address(address=eip.public_ip)
+                if eip.eni is not None and not eip.eni.delete_on_termination:
+                    # An interface that outlives the instance keeps its address.
+                    eip.instance = None
+                else:
+                    self.ec2_backend.disassociate_address(address=eip.public_ip)
         return result
 
     InstanceResponse.terminate_instances = terminate_instances

@@ -384,8 +384,25 @@ def ec2_checks(account, region, op, form):
     if op in ("ReleaseAddress", "ModifyAddressAttribute", "ResetAddressAttribute"):
         return [address(form.get("AllocationId", ""))]
     if op == "AssociateAddress":
+        # The address and what it goes to: an instance, or a network interface (SAR:
+        # elastic-ip, instance, network-interface).
+        eni = form.get("NetworkInterfaceId")
+        if eni:
+            return [address(form.get("AllocationId", "")), Authz(action, arn("network-interface", eni), tags_of(eni))]
         i = form.get("InstanceId", "")
         return [address(form.get("AllocationId", "")), Authz(action, arn("instance", i), tags_of(i))]
+    if op == "CreateNetworkInterface":
+        # SAR: network-interface (aws:RequestTag, aws:TagKeys, ec2:Subnet, ec2:Vpc), subnet,
+        # security-group (each group named).
+        subnet = form.get("SubnetId", "")
+        s = ec2.get_subnet(subnet) if subnet else None
+        ctx = {"ec2:Subnet": arn("subnet", subnet), "ec2:Vpc": arn("vpc", s.vpc_id) if s else ""}
+        out = [Authz(action, arn("subnet", subnet), tags_of(subnet))]
+        out += [group(g) for g in _numbered(form, "SecurityGroupId")]
+        return out + created("network-interface", ctx)
+    if op == "DeleteNetworkInterface":
+        eni = form.get("NetworkInterfaceId", "")
+        return [Authz(action, arn("network-interface", eni), tags_of(eni))]
     if op in ("TerminateInstances", "StopInstances", "StartInstances", "ModifyInstanceAttribute"):
         ids = _numbered(form, "InstanceId") or [form.get("InstanceId", "")]
         return [Authz(action, arn("instance", i), tags_of(i)) for i in ids]
@@ -438,7 +455,19 @@ def _run_instances(account, region, form, ec2, arn, tags_of, created):
     subnet = form.get("SubnetId")
     if subnet:
         out.append(Authz(action, arn("subnet", subnet), tags_of(subnet)))
-    out += created("network-interface")
+    # An existing network interface (NetworkInterface.N.NetworkInterfaceId) is authorized as
+    # itself, with its tags, and its subnet and groups as the launch's; otherwise the launch
+    # creates one.
+    existing = [form[k] for k in sorted(form) if re.fullmatch(r"NetworkInterface\.\d+\.NetworkInterfaceId", k)]
+    for eni_id in existing:
+        out.append(Authz(action, arn("network-interface", eni_id), tags_of(eni_id)))
+        eni = ec2.enis.get(eni_id)
+        if eni is not None:
+            out.append(Authz(action, arn("subnet", eni.subnet.id), tags_of(eni.subnet.id)))
+            for g in eni._group_set:
+                out.append(Authz(action, arn("security-group", g.id), tags_of(g.id)))
+    if not existing:
+        out += created("network-interface")
     encrypted, n = "false", 1
     while f"BlockDeviceMapping.{n}.DeviceName" in form:
         if form.get(f"BlockDeviceMapping.{n}.Ebs.Encrypted", "false").lower() == "true":

@@ -45,6 +45,9 @@ pub enum Target {
     SecurityGroupCreate,
     /// Allocates the gateway's Elastic IP (tagged at creation).
     AddressCreate,
+    /// Creates the gateway's network interface in the subnet, in the gateway's security
+    /// group (tagged at creation).
+    NetworkInterfaceCreate,
     /// Launches the gateway instance (RunInstances: one statement per resource type).
     Launch,
     /// Tags given in a create request (`ec2:CreateTags`, implied).
@@ -158,7 +161,12 @@ pub const CREATE_TAGS: Implied = Implied {
         target: Target::TagOnCreate,
         need: Need::Gateway,
     },
-    by: &[&RUN_INSTANCES, &CREATE_SECURITY_GROUP, &ALLOCATE_ADDRESS],
+    by: &[
+        &RUN_INSTANCES,
+        &CREATE_SECURITY_GROUP,
+        &ALLOCATE_ADDRESS,
+        &CREATE_NETWORK_INTERFACE,
+    ],
 };
 
 /// CreateRole with `Tags` also needs `iam:TagRole`: without it IAM answers "not authorized
@@ -329,4 +337,7 @@ ops! {
     RELEASE_ADDRESS = Ec2 "ReleaseAddress" Write Ec2Tagged Gateway;
     MODIFY_ADDRESS_ATTRIBUTE = Ec2 "ModifyAddressAttribute" Write Ec2Tagged Gateway;
     RESET_ADDRESS_ATTRIBUTE = Ec2 "ResetAddressAttribute" Write Ec2Tagged Gateway;
+    DESCRIBE_NETWORK_INTERFACES = Ec2 "DescribeNetworkInterfaces" Read Ec2Read Gateway;
+    CREATE_NETWORK_INTERFACE = Ec2 "CreateNetworkInterface" Write NetworkInterfaceCreate Gateway;
+    DELETE_NETWORK_INTERFACE = Ec2 "DeleteNetworkInterface" Write Ec2Tagged Gateway;
 }

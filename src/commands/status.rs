@@ -39,7 +39,10 @@ pub struct GatewayStatus {
     pub hostname: String,
     /// The running instance, if any.
     pub instance: Option<String>,
+    /// The address senders relay to: the private IP of the gateway's network interface.
     pub private_ip: Option<String>,
+    /// The gateway's network interface (it outlives instance replacements), when it has one.
+    pub network_interface: Option<String>,
     pub elastic_ip: Option<String>,
     /// The reverse DNS in force, and a pending update's status.
     pub reverse_dns: Option<String>,
@@ -129,10 +132,20 @@ async fn gateway_status(
         .live_instances()
         .find(|i| eip.and_then(|e| e.instance_id.as_ref()) == Some(&i.id));
     let pending = eip.and_then(|e| e.ptr_update.clone());
+    // The interface the instance is on, else the one the Elastic IP is on (between a
+    // replacement's termination and launch).
+    let interface = o.network_interfaces.iter().find(|n| {
+        instance.and_then(|i| i.network_interface.as_ref()) == Some(&n.id)
+            || instance.is_none()
+                && eip.and_then(|e| e.network_interface_id.as_ref()) == Some(&n.id)
+    });
     Ok(GatewayStatus {
         hostname: g.hostname.clone(),
         instance: instance.map(|i| format!("{} ({})", i.id, i.state)),
-        private_ip: instance.and_then(|i| i.private_ip.clone()),
+        private_ip: instance
+            .and_then(|i| i.private_ip.clone())
+            .or_else(|| interface.map(|n| n.private_ip.clone())),
+        network_interface: interface.map(|n| n.id.clone()),
         elastic_ip: eip.map(|e| e.public_ip.clone()),
         reverse_dns: eip.and_then(|e| e.ptr.clone()),
         reverse_dns_pending: pending
@@ -301,6 +314,19 @@ fn gateway_text(out: &mut String, g: &GatewayStatus) {
             .as_deref()
             .unwrap_or("none (run `mailinfra apply`)")
     );
+    if let Some(ip) = &g.private_ip {
+        let _ = writeln!(
+            out,
+            "  senders relay to: {ip}{}",
+            g.network_interface
+                .as_ref()
+                .map(|n| format!(" (network interface {n}, kept when the instance is replaced)"))
+                .unwrap_or_else(|| {
+                    " (the instance's own interface: it changes once, at the next replacement)"
+                        .into()
+                })
+        );
+    }
     let _ = writeln!(
         out,
         "  elastic ip: {}",

@@ -556,6 +556,7 @@ fn gateway_plan(
             private_ip: Some("10.0.0.5".into()),
             config: Some(launched.config_hash("subnet-1")),
             user_data: Some(launched.user_data_sha256()),
+            network_interface: None,
             launched: 1,
         }],
         eips: vec![ObservedEip {
@@ -565,6 +566,7 @@ fn gateway_plan(
             association_id: Some("eipassoc-1".into()),
             ptr: Some("mail.example.com".into()),
             ptr_update: None,
+            network_interface_id: None,
         }],
         ..Default::default()
     };

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     DEBIAN_OWNER, DefaultRoute, DesiredGateway, Ingress, ObservedEip, ObservedGateway,
-    ObservedInstance, ObservedSecurityGroup, PtrUpdate, Subnet,
+    ObservedInstance, ObservedInterface, ObservedSecurityGroup, PtrUpdate, Subnet,
 };
 use crate::mail::gateway as render;
 use crate::plan::desired::{Desired, OutputRef, OutputValue, Outputs};
@@ -72,7 +72,14 @@ pub enum GatewayOp {
         group: String,
         rules: Vec<Ingress>,
     },
-    /// Launch with the configuration fingerprint `config` (also the client token's base).
+    /// Create the gateway's network interface in the subnet, in the security group (`None`:
+    /// the one created in this run).
+    CreateNetworkInterface {
+        subnet_id: String,
+        security_group: Option<String>,
+    },
+    /// Launch with the configuration fingerprint `config` (also the client token's base), on
+    /// the gateway's network interface as its primary one.
     RunInstance {
         config: String,
         image_id: String,
@@ -81,8 +88,21 @@ pub enum GatewayOp {
         #[serde(default)]
         security_group: Option<String>,
         replaces: Option<String>,
+        /// The network interface launched on; `None` is the one created in this run.
+        #[serde(default)]
+        network_interface: Option<String>,
     },
     AllocateAddress,
+    /// Associate the Elastic IP with the network interface (it then follows the interface
+    /// from instance to instance). `None` means the one created in this run.
+    AssociateInterface {
+        allocation_id: Option<String>,
+        network_interface_id: Option<String>,
+    },
+    /// Network interfaces no instance will use again (the subnet moved; destroy).
+    DeleteNetworkInterfaces {
+        ids: Vec<String>,
+    },
     /// `None` means the one created in this run.
     Associate {
         allocation_id: Option<String>,
@@ -214,16 +234,30 @@ fn wanted(
     // Security groups belong to one VPC: the one in the subnet's VPC is the gateway's.
     let group = o.security_groups.iter().find(|s| s.vpc_id == subnet.vpc_id);
     changes.extend(security_group(g, group, &subnet.vpc_id));
+    let iface = o.interface_in(&subnet.id);
     let site = Site {
         subnet_id: &subnet.id,
         image_id,
         security_group: group.map(|s| s.id.as_str()),
+        interface: iface,
     };
     let instances = instance(g, o, &site);
     let eip = o.eip();
+    if instances.launching && iface.is_none() {
+        changes.push(create_interface(&subnet.id, site.security_group));
+    }
+    // An instance on the interface holds it: it is terminated before the launch that takes
+    // the interface over (an interface is attached to one instance at a time).
+    let holds = |id: &String| {
+        instances.launching && iface.is_some_and(|n| n.instance_id.as_ref() == Some(id))
+    };
+    let (first, later): (Vec<String>, Vec<String>) =
+        instances.stale.iter().cloned().partition(holds);
+    changes.extend(terminate(&first));
     changes.extend(instances.launch);
-    changes.extend(address(eip, instances.keep, instances.launching));
-    changes.extend(terminate(&instances.stale));
+    changes.extend(address(eip, instances.keep, instances.launching, iface));
+    changes.extend(terminate(&later));
+    changes.extend(other_interfaces(o, iface, instances.keep));
     changes.extend(other_networks(o, &subnet.vpc_id));
     changes.extend(duplicates(o, eip));
     let (ptr, ptr_update) = reverse_dns(g, eip);
@@ -694,6 +728,70 @@ struct Site<'o> {
     image_id: &'o str,
     /// The security group in the subnet's VPC; `None` when this run creates it.
     security_group: Option<&'o str>,
+    /// The gateway's network interface in the subnet; `None` when this run creates it.
+    interface: Option<&'o ObservedInterface>,
+}
+
+/// The gateway's network interface, created in the subnet (when a launch needs one and the
+/// subnet has none): its private IP is the address senders relay to, from now on.
+fn create_interface(subnet_id: &str, security_group: Option<&str>) -> GatewayChange {
+    change(
+        "gateway.network_interface",
+        Action::Create,
+        GatewayOp::CreateNetworkInterface {
+            subnet_id: subnet_id.to_owned(),
+            security_group: security_group.map(str::to_owned),
+        },
+        vec![
+            field("subnet", None, Some(subnet_id.to_owned())),
+            field(
+                "private_ip",
+                None,
+                Some("known after apply; the address senders relay to, kept when the instance is replaced".into()),
+            ),
+        ],
+    )
+}
+
+/// The gateway's network interfaces no instance will use: in another subnet (`subnet:`
+/// moved), or a second one in the subnet (a run cut short). Deleted once the instances on
+/// them are terminated, each named with its private IP.
+fn other_interfaces(
+    o: &ObservedGateway,
+    used: Option<&ObservedInterface>,
+    keep: Option<&ObservedInstance>,
+) -> Option<GatewayChange> {
+    let kept_on = keep.and_then(|k| k.network_interface.as_deref());
+    let old: Vec<&ObservedInterface> = o
+        .network_interfaces
+        .iter()
+        .filter(|n| Some(n.id.as_str()) != used.map(|u| u.id.as_str()))
+        .filter(|n| Some(n.id.as_str()) != kept_on)
+        .collect();
+    delete_interfaces(&old)
+}
+
+/// Deletes `interfaces`, each shown by id, private IP and subnet.
+fn delete_interfaces(interfaces: &[&ObservedInterface]) -> Option<GatewayChange> {
+    (!interfaces.is_empty()).then(|| {
+        change(
+            "gateway.network_interface",
+            Action::Delete,
+            GatewayOp::DeleteNetworkInterfaces {
+                ids: interfaces.iter().map(|n| n.id.clone()).collect(),
+            },
+            interfaces
+                .iter()
+                .map(|n| {
+                    field(
+                        "network_interface",
+                        Some(format!("{} ({}) in {}", n.id, n.private_ip, n.subnet_id)),
+                        None,
+                    )
+                })
+                .collect(),
+        )
+    })
 }
 
 /// The instance: the newest live one with this configuration is kept; without one, a launch
@@ -732,7 +830,10 @@ fn instance<'o>(g: &DesiredGateway, o: &'o ObservedGateway, site: &Site<'_>) -> 
                     field("subnet", None, Some(subnet_id.to_owned())),
                 ],
             ),
-            Some(c) => (Action::Replace, replacement(g, c, subnet_id, image_id)),
+            Some(c) => (
+                Action::Replace,
+                replacement(g, c, subnet_id, image_id, site.interface),
+            ),
         };
         change(
             "gateway.instance",
@@ -743,6 +844,7 @@ fn instance<'o>(g: &DesiredGateway, o: &'o ObservedGateway, site: &Site<'_>) -> 
                 subnet_id: subnet_id.to_owned(),
                 security_group: site.security_group.map(str::to_owned),
                 replaces: current.map(|c| c.id.clone()),
+                network_interface: site.interface.map(|n| n.id.clone()),
             },
             fields,
         )
@@ -761,6 +863,7 @@ fn replacement(
     c: &ObservedInstance,
     subnet_id: &str,
     image_id: &str,
+    interface: Option<&ObservedInterface>,
 ) -> Vec<FieldChange> {
     let mut why: Vec<FieldChange> = [
         ("instance_type", &c.instance_type, g.instance_type.as_str()),
@@ -794,17 +897,38 @@ fn replacement(
     why.push(field(
         "replacement",
         Some(c.id.clone()),
-        Some("new instance; the Elastic IP moves to it, then the old one is terminated".into()),
+        Some(replacement_order(c, interface)),
     ));
     why
 }
 
-/// The Elastic IP, allocated when there is none, and associated with the instance kept (or
-/// the one launched in this run).
+/// How a replacement goes, for the plan: on the interface the old instance holds, the old one
+/// goes first; otherwise the new one comes first.
+fn replacement_order(c: &ObservedInstance, interface: Option<&ObservedInterface>) -> String {
+    let private = c.private_ip.as_deref().unwrap_or("?");
+    match interface {
+        Some(n) if n.instance_id.as_deref() == Some(c.id.as_str()) => format!(
+            "terminated first, then a new instance on its network interface {}: the private IP {} and the Elastic IP stay (mail waits in the senders' queues for about a minute)",
+            n.id, n.private_ip
+        ),
+        Some(n) => format!(
+            "new instance on the network interface {} (private IP {}: senders move from {private} once, then it stays); the Elastic IP moves to it, then the old one is terminated",
+            n.id, n.private_ip
+        ),
+        None => format!(
+            "new instance on a new network interface (senders move from {private} once to its private IP, then it stays); the Elastic IP moves to it, then the old one is terminated"
+        ),
+    }
+}
+
+/// The Elastic IP, allocated when there is none, and associated with the gateway's network
+/// interface (the instance launched in this run, or kept, is on it); with the instance kept
+/// when that one runs on an interface of its own (launched before mailinfra made one).
 fn address(
     eip: Option<&ObservedEip>,
     keep: Option<&ObservedInstance>,
     launching: bool,
+    interface: Option<&ObservedInterface>,
 ) -> Vec<GatewayChange> {
     let mut changes = Vec::new();
     if eip.is_none() {
@@ -814,6 +938,28 @@ fn address(
             GatewayOp::AllocateAddress,
             vec![],
         ));
+    }
+    let target = interface.map(|n| n.id.clone());
+    let on_interface = launching
+        || keep.is_some_and(|k| k.network_interface.is_some() && k.network_interface == target);
+    if on_interface {
+        let associated = eip.and_then(|e| e.network_interface_id.clone());
+        if eip.is_none() || target.is_none() || associated != target {
+            changes.push(change(
+                "gateway.eip.association",
+                Action::Update,
+                GatewayOp::AssociateInterface {
+                    allocation_id: eip.map(|e| e.allocation_id.clone()),
+                    network_interface_id: target.clone(),
+                },
+                vec![field(
+                    "network_interface",
+                    associated,
+                    Some(target.unwrap_or_else(|| "the new network interface".into())),
+                )],
+            ));
+        }
+        return changes;
     }
     let target = keep.map(|k| k.id.clone());
     let associated = eip.and_then(|e| e.instance_id.clone());
@@ -967,8 +1113,15 @@ pub fn reports(
         .eip()
         .and_then(|e| e.instance_id.as_ref())
         .and_then(|id| o.instances.iter().find(|i| &i.id == id));
+    // The private IP of the gateway's network interface, which outlives the instance: the
+    // serving instance's, else that of the interface the Elastic IP is on.
+    let interface = o
+        .eip()
+        .and_then(|e| e.network_interface_id.as_ref())
+        .and_then(|id| o.network_interfaces.iter().find(|n| &n.id == id));
     let private = serving
         .and_then(|i| i.private_ip.clone())
+        .or_else(|| interface.map(|n| n.private_ip.clone()))
         .unwrap_or_else(|| "<the gateway's private IP, known after apply>".into());
     let mut out = vec![
         Report {
@@ -1063,6 +1216,8 @@ fn reverse_dns_report(ip: &str, u: PtrUpdate) -> Report {
 fn removal(o: &ObservedGateway, scope: Option<&DesiredGateway>) -> Vec<GatewayChange> {
     let live: Vec<String> = o.live_instances().map(|i| i.id.clone()).collect();
     let mut changes: Vec<GatewayChange> = terminate(&live).into_iter().collect();
+    let interfaces: Vec<&ObservedInterface> = o.network_interfaces.iter().collect();
+    changes.extend(delete_interfaces(&interfaces));
     if !o.security_groups.is_empty() {
         changes.push(change(
             "gateway.security_group",

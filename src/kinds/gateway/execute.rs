@@ -19,8 +19,9 @@ use aws_sdk_ec2::operation::run_instances::RunInstancesOutput;
 use aws_sdk_ec2::types::{
     AddressAttributeName, BlockDeviceMapping, DomainType, EbsBlockDevice, HttpTokensState,
     IamInstanceProfileSpecification, Instance, InstanceMetadataEndpointState,
-    InstanceMetadataOptionsRequest, InstanceType, IpPermission, IpRange, Ipv6Range, PrefixListId,
-    ResourceType, Tag, TagSpecification, UserIdGroupPair,
+    InstanceMetadataOptionsRequest, InstanceNetworkInterfaceSpecification, InstanceType,
+    IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType, Tag, TagSpecification,
+    UserIdGroupPair,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -62,6 +63,8 @@ pub struct Learned {
     /// The security group created, or the one whose rules this run changed: the launch
     /// uses it without looking it up.
     security_group: Option<String>,
+    /// The network interface created.
+    network_interface: Option<String>,
 }
 
 impl Learned {
@@ -98,6 +101,16 @@ impl Learned {
     /// The security group a step names: known at plan time, or created earlier in this apply.
     fn security_group(&self, planned: &Option<String>) -> Result<String, AwsError> {
         this_run(planned, self.security_group.as_deref(), "security group")
+    }
+
+    /// The network interface a step names: known at plan time, or created earlier in this
+    /// apply.
+    fn network_interface(&self, planned: &Option<String>) -> Result<String, AwsError> {
+        this_run(
+            planned,
+            self.network_interface.as_deref(),
+            "network interface",
+        )
     }
 }
 
@@ -157,7 +170,10 @@ fn not_yet_visible(e: &AwsError) -> bool {
     matches!(
         code(e),
         Some(
-            "InvalidInstanceID.NotFound" | "InvalidGroup.NotFound" | "InvalidAllocationID.NotFound"
+            "InvalidInstanceID.NotFound"
+                | "InvalidGroup.NotFound"
+                | "InvalidAllocationID.NotFound"
+                | "InvalidNetworkInterfaceID.NotFound"
         )
     )
 }
@@ -514,17 +530,33 @@ impl Steps<'_> {
                 l.security_group = Some(group.clone());
                 Ok(())
             }
+            GatewayOp::CreateNetworkInterface {
+                subnet_id,
+                security_group,
+            } => {
+                let group = l.security_group(security_group)?;
+                let (id, ip) = self
+                    .once_visible(&format!("security group {group}"), || {
+                        create_interface(aws, blueprint, subnet_id, &group)
+                    })
+                    .await?;
+                self.out.progress(&format!(
+                    "gateway: network interface {id}, private IP {ip}: the address senders relay to, kept when the instance is replaced"
+                ));
+                l.network_interface = Some(id);
+                Ok(())
+            }
             GatewayOp::RunInstance {
                 config,
                 image_id,
-                subnet_id,
-                security_group,
                 replaces,
+                network_interface,
+                ..
             } => {
                 let g = g.ok_or_else(|| {
                     AwsError::Other("a plan launches a gateway it does not describe".into())
                 })?;
-                let security_group = l.security_group(security_group)?;
+                let network_interface = l.network_interface(network_interface)?;
                 let root_device = root_device(aws, image_id).await?;
                 let launch = Launch {
                     g,
@@ -532,8 +564,7 @@ impl Steps<'_> {
                     image_id,
                     root_device: &root_device,
                     replaces: replaces.as_deref(),
-                    subnet_id,
-                    security_group: &security_group,
+                    network_interface: &network_interface,
                 };
                 l.instance_id = Some(self.run_instance(&launch).await?);
                 Ok(())
@@ -559,6 +590,29 @@ impl Steps<'_> {
                 .await?;
                 self.out
                     .progress(&format!("gateway: Elastic IP {allocation} on {instance}"));
+                Ok(())
+            }
+            GatewayOp::AssociateInterface {
+                allocation_id,
+                network_interface_id,
+            } => {
+                let (allocation, interface) = (
+                    l.allocation(allocation_id)?,
+                    l.network_interface(network_interface_id)?,
+                );
+                self.once_visible(&format!("{allocation} and {interface}"), || {
+                    associate_interface(aws, &allocation, &interface)
+                })
+                .await?;
+                self.out.progress(&format!(
+                    "gateway: Elastic IP {allocation} on network interface {interface}"
+                ));
+                Ok(())
+            }
+            GatewayOp::DeleteNetworkInterfaces { ids } => {
+                for id in ids {
+                    self.delete_interface(id).await?;
+                }
                 Ok(())
             }
             GatewayOp::TerminateInstances { ids } => self.terminate(ids).await,
@@ -966,8 +1020,8 @@ struct Launch<'a> {
     root_device: &'a str,
     /// The instance this launch replaces, if any: never the answer to it.
     replaces: Option<&'a str>,
-    subnet_id: &'a str,
-    security_group: &'a str,
+    /// The gateway's network interface, the instance's primary one.
+    network_interface: &'a str,
 }
 
 /// The root device name of `image_id`, which the launch maps to ask for an encrypted volume.
@@ -1099,8 +1153,11 @@ impl Steps<'_> {
                 .saturating_sub(started.elapsed()),
             out: Some(self.out),
         };
+        // An interface still attached to the instance it is taken from (shutting down after
+        // a run cut short) is free once that one is terminated.
         let unknown_profile = |e: &AwsError| {
             not_yet_visible(e)
+                || code(e) == Some("InvalidNetworkInterface.InUse")
                 || code(e) == Some("InvalidParameterValue")
                     && e.to_string().to_ascii_lowercase().contains("profile")
         };
@@ -1170,6 +1227,29 @@ impl Steps<'_> {
             .map(drop)
     }
 
+    /// Deletes a network interface; while an instance that is shutting down still holds it,
+    /// EC2 refuses (`InvalidNetworkInterface.InUse`) and the delete goes again every 5 s, at
+    /// most `--timeout`. One gone already counts as deleted.
+    async fn delete_interface(&self, id: &str) -> Result<(), AwsError> {
+        let what = format!("network interface {id} to be free to delete");
+        let aws = self.aws;
+        let in_use = |e: &AwsError| code(e) == Some("InvalidNetworkInterface.InUse");
+        again_while(self.every_5s(&what), in_use, || async move {
+            let r = aws
+                .ec2
+                .delete_network_interface()
+                .network_interface_id(id)
+                .send()
+                .await
+                .map_err(|e| AwsError::call(&ops::DELETE_NETWORK_INTERFACE, e));
+            already(r, &["InvalidNetworkInterfaceID.NotFound"]).map(drop)
+        })
+        .await?;
+        self.out
+            .progress(&format!("gateway: deleted network interface {id}"));
+        Ok(())
+    }
+
     /// Deletes the group; while an instance that is shutting down still holds it, EC2 refuses
     /// (`DependencyViolation`) and the delete goes again every 5 s, at most `--timeout`.
     async fn delete_security_group(&self, id: &str) -> Result<(), AwsError> {
@@ -1203,8 +1283,15 @@ async fn run_instances(
         .instance_type(InstanceType::from(g.instance_type.as_str()))
         .min_count(1)
         .max_count(1)
-        .subnet_id(launch.subnet_id)
-        .security_group_ids(launch.security_group)
+        // The gateway's own interface as the primary one: its subnet and security group are
+        // the instance's, and it outlives the instance (not deleted on termination), keeping
+        // its private IP and Elastic IP for the next one.
+        .network_interfaces(
+            InstanceNetworkInterfaceSpecification::builder()
+                .device_index(0)
+                .network_interface_id(launch.network_interface)
+                .build(),
+        )
         .iam_instance_profile(
             IamInstanceProfileSpecification::builder()
                 .name(&g.names.role)
@@ -1324,6 +1411,7 @@ async fn allocate(aws: &Aws, blueprint: &str, names: &Names) -> Result<Allocated
             association_id: None,
             ptr: None,
             ptr_update: None,
+            network_interface_id: None,
         },
         _ => {
             return Err(AwsError::Other(
@@ -1369,6 +1457,52 @@ async fn release(aws: &Aws, allocation_id: &str) -> Result<bool, AwsError> {
         .await
         .map_err(|e| AwsError::call(&ops::RELEASE_ADDRESS, e));
     Ok(already(r, &["InvalidAllocationID.NotFound"])?.is_some())
+}
+
+/// Creates the gateway's network interface, tagged at creation; returns its id and private IP.
+async fn create_interface(
+    aws: &Aws,
+    blueprint: &str,
+    subnet_id: &str,
+    group: &str,
+) -> Result<(String, String), AwsError> {
+    let out = aws
+        .ec2
+        .create_network_interface()
+        .subnet_id(subnet_id)
+        .groups(group)
+        .description(format!(
+            "mailinfra relay gateway of blueprint {blueprint}: the address senders relay to"
+        ))
+        .tag_specifications(spec(
+            ResourceType::NetworkInterface,
+            tags(blueprint, "gateway.network_interface", &[]),
+        ))
+        .send()
+        .await
+        .map_err(|e| AwsError::call(&ops::CREATE_NETWORK_INTERFACE, e))?;
+    let n = out.network_interface();
+    match (
+        n.and_then(|n| n.network_interface_id()),
+        n.and_then(|n| n.private_ip_address()),
+    ) {
+        (Some(id), Some(ip)) => Ok((id.to_owned(), ip.to_owned())),
+        _ => Err(AwsError::Other(
+            "CreateNetworkInterface answered without an interface".into(),
+        )),
+    }
+}
+
+async fn associate_interface(aws: &Aws, allocation: &str, interface: &str) -> Result<(), AwsError> {
+    aws.ec2
+        .associate_address()
+        .allocation_id(allocation)
+        .network_interface_id(interface)
+        .allow_reassociation(true)
+        .send()
+        .await
+        .map_err(|e| AwsError::call(&ops::ASSOCIATE_ADDRESS, e))?;
+    Ok(())
 }
 
 async fn associate(aws: &Aws, allocation: &str, instance: &str) -> Result<(), AwsError> {

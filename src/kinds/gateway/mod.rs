@@ -350,6 +350,10 @@ pub struct ObservedInstance {
     /// `None` when it has none.
     #[serde(default)]
     pub user_data: Option<String>,
+    /// Its primary network interface (device index 0): the gateway's own one
+    /// (`ObservedInterface`) when it was launched on it.
+    #[serde(default)]
+    pub network_interface: Option<String>,
     /// Seconds since the epoch.
     pub launched: i64,
 }
@@ -387,6 +391,10 @@ pub struct ObservedEip {
     pub ptr: Option<String>,
     /// A reverse DNS update not in force: pending, or failed.
     pub ptr_update: Option<PtrUpdate>,
+    /// The network interface it is associated with (its association outlives the instance
+    /// when the interface does).
+    #[serde(default)]
+    pub network_interface_id: Option<String>,
 }
 
 impl ObservedEip {
@@ -399,6 +407,19 @@ impl ObservedEip {
     pub fn removing_reverse_dns(&self) -> bool {
         self.ptr_update.as_ref().is_some_and(PtrUpdate::is_removal)
     }
+}
+
+/// The gateway's network interface (ENI): created by mailinfra in the subnet, in the
+/// gateway's security group, and launched on as the instance's primary interface, so its
+/// private IP (senders' `relayhost`) and its Elastic IP outlive any one instance
+/// (docs/gateway.md, "The address senders use").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObservedInterface {
+    pub id: String,
+    pub subnet_id: String,
+    pub private_ip: String,
+    /// The instance it is attached to, if any.
+    pub instance_id: Option<String>,
 }
 
 /// The subnet the instance goes into, and its VPC (where the security group goes).
@@ -591,6 +612,10 @@ pub struct ObservedGateway {
     pub security_groups: Vec<ObservedSecurityGroup>,
     pub instances: Vec<ObservedInstance>,
     pub eips: Vec<ObservedEip>,
+    /// The gateway's network interfaces (`ObservedInterface`): one in use, more only while a
+    /// subnet move or a run cut short leaves others to delete.
+    #[serde(default)]
+    pub network_interfaces: Vec<ObservedInterface>,
 }
 
 impl ObservedGateway {
@@ -616,6 +641,34 @@ impl ObservedGateway {
                 .as_ref()
                 .is_none_or(|id| instances.iter().any(|i| &i.id == id))
         });
+    }
+
+    /// Keeps only the Elastic IPs whose network interface, when they have one and serve no
+    /// instance (the interface outlived its instance), is one of the gateway's.
+    pub fn own_interface_addresses(eips: &mut Vec<ObservedEip>, interfaces: &[ObservedInterface]) {
+        eips.retain(|e| {
+            e.instance_id.is_some()
+                || e.network_interface_id
+                    .as_ref()
+                    .is_none_or(|id| interfaces.iter().any(|n| &n.id == id))
+        });
+    }
+
+    /// The network interface the gateway uses in `subnet_id`: the one the serving instance is
+    /// on, else one attached to a live instance, else the one the Elastic IP is on, else the
+    /// lowest id.
+    pub fn interface_in(&self, subnet_id: &str) -> Option<&ObservedInterface> {
+        let eip_on = self.eip().and_then(|e| e.network_interface_id.as_deref());
+        self.network_interfaces
+            .iter()
+            .filter(|n| n.subnet_id == subnet_id)
+            .min_by_key(|n| {
+                (
+                    n.instance_id.is_none(),
+                    Some(n.id.as_str()) != eip_on,
+                    n.id.clone(),
+                )
+            })
     }
 
     pub fn live_instances(&self) -> impl Iterator<Item = &ObservedInstance> {

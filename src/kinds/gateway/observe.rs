@@ -7,7 +7,7 @@
 //! and addresses that merely carry the tags are someone else's.
 //!
 //! Requests for a no-op plan: DescribeInstances then DescribeInstanceAttribute (each
-//! instance's user data), DescribeAddresses, DescribeSecurityGroups,
+//! instance's user data) and DescribeNetworkInterfaces, DescribeAddresses, DescribeSecurityGroups,
 //! DescribeSubnets, DescribeInstanceTypeOfferings, then DescribeRouteTables, GetInstanceProfile, GetRolePolicy, DescribeParameters, GetParameter (the
 //! public key), DescribeInstanceTypes (the type's architecture), then GetParameter (the image,
 //! for `debian-12`) or DescribeImages (a pinned image's architecture and owner, with
@@ -24,8 +24,8 @@ use aws_sdk_ssm::types::ParameterStringFilter;
 
 use super::{
     CONFIG_TAG, DefaultRoute, DesiredGateway, Ingress, InstanceState, Names, ObservedEip,
-    ObservedGateway, ObservedInstance, ObservedSecurityGroup, PtrUpdate, ROLE_POLICY, Source,
-    Subnet,
+    ObservedGateway, ObservedInstance, ObservedInterface, ObservedSecurityGroup, PtrUpdate,
+    ROLE_POLICY, Source, Subnet,
 };
 use crate::aws::{Aws, AwsError, ops};
 use crate::kinds::{ADDRESS_TAG, OWNER_TAG};
@@ -100,8 +100,10 @@ pub async fn observe(
     let kms_key = kms_key(aws, &g.names.kms_alias, blueprint).await?;
     let mut instances = instances;
     user_data(aws, &mut instances).await?;
+    let network_interfaces = interfaces(aws, blueprint, &g.names, &instances).await?;
     let mut eips = eips;
     ObservedGateway::own_addresses(&mut eips, &instances);
+    ObservedGateway::own_interface_addresses(&mut eips, &network_interfaces);
     ptr(aws, &mut eips).await?;
     let (subnet, subnet_zone, offered_zones) = subnet;
     let subnet_route = match &subnet {
@@ -135,7 +137,57 @@ pub async fn observe(
         security_groups: groups,
         instances,
         eips,
+        network_interfaces,
     })
+}
+
+/// The gateway's network interfaces (docs/ownership.md): tagged as its interface, a plain
+/// interface (not one AWS manages for a service), in the gateway's security group alone, and
+/// attached to nothing or to one of the gateway's `instances`.
+pub(super) async fn interfaces(
+    aws: &Aws,
+    blueprint: &str,
+    names: &Names,
+    instances: &[ObservedInstance],
+) -> Result<Vec<ObservedInterface>, AwsError> {
+    use aws_sdk_ec2::types::NetworkInterfaceType;
+    let out = aws
+        .ec2
+        .describe_network_interfaces()
+        .filters(owned(blueprint))
+        .filters(part("gateway.network_interface"))
+        .send()
+        .await
+        .map_err(|e| AwsError::call(&ops::DESCRIBE_NETWORK_INTERFACES, e))?;
+    let mut found: Vec<ObservedInterface> = out
+        .network_interfaces()
+        .iter()
+        .filter(|n| {
+            let groups: Vec<&str> = n
+                .groups()
+                .iter()
+                .map(|g| g.group_name().unwrap_or_default())
+                .collect();
+            n.interface_type()
+                .is_none_or(|t| *t == NetworkInterfaceType::Interface)
+                && n.requester_managed() != Some(true)
+                && !groups.is_empty()
+                && groups.iter().all(|g| *g == names.security_group)
+        })
+        .map(|n| ObservedInterface {
+            id: n.network_interface_id().unwrap_or_default().to_owned(),
+            subnet_id: n.subnet_id().unwrap_or_default().to_owned(),
+            private_ip: n.private_ip_address().unwrap_or_default().to_owned(),
+            instance_id: n.attachment().and_then(|a| some(a.instance_id())),
+        })
+        .filter(|n| {
+            n.instance_id
+                .as_ref()
+                .is_none_or(|id| instances.iter().any(|i| &i.id == id))
+        })
+        .collect();
+    found.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(found)
 }
 
 /// The gateway's instances: tagged as its instance, and passing `Names::is_gateway_instance`.
@@ -153,9 +205,11 @@ pub(super) async fn instances(
             Filter::builder()
                 .name("instance-state-name")
                 .set_values(Some(
+                    // Shutting down too: its network interface is still attached to it.
                     [
                         InstanceState::Pending,
                         InstanceState::Running,
+                        InstanceState::ShuttingDown,
                         InstanceState::Stopping,
                         InstanceState::Stopped,
                     ]
@@ -192,6 +246,11 @@ pub(super) async fn instances(
             private_ip: some(i.private_ip_address()),
             config,
             user_data: None,
+            network_interface: i
+                .network_interfaces()
+                .iter()
+                .find(|n| n.attachment().and_then(|a| a.device_index()) == Some(0))
+                .and_then(|n| some(n.network_interface_id())),
             launched: i.launch_time().map_or(0, |t| t.secs()),
         })
         .collect())
@@ -254,6 +313,7 @@ pub(super) async fn addresses(aws: &Aws, blueprint: &str) -> Result<Vec<Observed
             association_id: some(a.association_id()),
             ptr: None,
             ptr_update: None,
+            network_interface_id: some(a.network_interface_id()),
         })
         .collect())
 }

@@ -23,6 +23,7 @@ fn eip(id: &str, instance: Option<&str>, ptr: Option<&str>, pending: bool) -> Ob
             status: "PENDING".into(),
             reason: None,
         }),
+        network_interface_id: instance.map(|_| "eni-1".to_owned()),
     }
 }
 
@@ -90,9 +91,16 @@ fn built(eips: Vec<ObservedEip>) -> ObservedGateway {
             private_ip: Some("10.0.0.5".into()),
             config: Some(g.config_hash("subnet-1")),
             user_data: Some(g.user_data_sha256()),
+            network_interface: Some("eni-1".into()),
             launched: 1,
         }],
         eips,
+        network_interfaces: vec![ObservedInterface {
+            id: "eni-1".into(),
+            subnet_id: "subnet-1".into(),
+            private_ip: "10.0.0.5".into(),
+            instance_id: Some("i-1".into()),
+        }],
     }
 }
 
@@ -183,7 +191,7 @@ fn release_on_destroy_resets_reverse_dns_first_and_names_each_address() {
 }
 
 #[test]
-fn a_new_instance_type_launches_moves_the_address_then_terminates_the_old_one() {
+fn a_new_instance_type_terminates_the_old_one_then_launches_on_its_interface() {
     let mut o = built(vec![eip(
         "eipalloc-1",
         Some("i-1"),
@@ -193,22 +201,79 @@ fn a_new_instance_type_launches_moves_the_address_then_terminates_the_old_one() 
     o.instances[0].config = Some("an older configuration".into());
     o.instances[0].instance_type = "t3.nano".into();
     let (changes, _) = diff::diff(&desired(), Some(&o), &mut Vec::new());
+    // The Elastic IP is on the interface and goes with it: nothing to associate.
     assert_eq!(
         steps(&changes),
         [
+            "gateway.instance Delete terminate_instances",
             "gateway.instance Replace run_instance",
-            "gateway.eip.association Update associate",
+        ]
+    );
+    assert_eq!(
+        changes[0].op,
+        GatewayOp::TerminateInstances {
+            ids: vec!["i-1".into()]
+        }
+    );
+    let launch = &changes[1];
+    assert_eq!(launch.fields[0].field, "instance_type");
+    let order = launch.fields.last().unwrap();
+    assert_eq!(order.field, "replacement");
+    assert!(
+        order.after.as_deref().unwrap().contains(
+            "terminated first, then a new instance on its network interface eni-1: the private IP 10.0.0.5 and the Elastic IP stay"
+        ),
+        "{order:?}"
+    );
+    assert!(matches!(
+        &launch.op,
+        GatewayOp::RunInstance { network_interface: Some(n), replaces: Some(r), .. } if n == "eni-1" && r == "i-1"
+    ));
+}
+
+#[test]
+fn a_gateway_launched_before_interfaces_is_kept_and_moves_to_one_when_replaced() {
+    let mut o = built(vec![eip(
+        "eipalloc-1",
+        Some("i-1"),
+        Some("mail.example.com"),
+        false,
+    )]);
+    o.network_interfaces.clear();
+    o.eips[0].network_interface_id = Some("eni-its-own".into());
+    o.instances[0].network_interface = Some("eni-its-own".into());
+    let (changes, _) = diff::diff(&desired(), Some(&o), &mut Vec::new());
+    assert!(changes.is_empty(), "{:?}", steps(&changes));
+    o.instances[0].config = Some("an older configuration".into());
+    let (changes, _) = diff::diff(&desired(), Some(&o), &mut Vec::new());
+    // Not on an interface of mailinfra's: launched first, the old one goes last.
+    assert_eq!(
+        steps(&changes),
+        [
+            "gateway.network_interface Create create_network_interface",
+            "gateway.instance Replace run_instance",
+            "gateway.eip.association Update associate_interface",
             "gateway.instance Delete terminate_instances",
         ]
     );
-    assert_eq!(changes[0].fields[0].field, "instance_type");
-    assert_eq!(changes[0].fields.last().unwrap().field, "replacement");
-    assert_eq!(
-        changes[1].op,
-        GatewayOp::Associate {
-            allocation_id: Some("eipalloc-1".into()),
-            instance_id: None,
+    assert!(matches!(
+        &changes[1].op,
+        GatewayOp::RunInstance {
+            network_interface: None,
+            ..
         }
+    ));
+    assert!(
+        changes[1]
+            .fields
+            .last()
+            .unwrap()
+            .after
+            .as_deref()
+            .unwrap()
+            .contains("senders move from 10.0.0.5 once"),
+        "{:?}",
+        changes[1].fields
     );
 }
 
@@ -221,14 +286,24 @@ fn a_kept_address_without_an_instance_goes_to_the_one_launched() {
         false,
     )]);
     o.instances.clear();
+    o.network_interfaces[0].instance_id = None;
     let (changes, _) = diff::diff(&desired(), Some(&o), &mut Vec::new());
     assert_eq!(
         steps(&changes),
         [
             "gateway.instance Create run_instance",
-            "gateway.eip.association Update associate",
+            "gateway.eip.association Update associate_interface",
         ]
     );
+    // A run cut short after terminating the old instance: the address is on the interface,
+    // and the launch takes the interface over.
+    o.eips[0].network_interface_id = Some("eni-1".into());
+    let (changes, _) = diff::diff(&desired(), Some(&o), &mut Vec::new());
+    assert_eq!(steps(&changes), ["gateway.instance Create run_instance"]);
+    assert!(matches!(
+        &changes[0].op,
+        GatewayOp::RunInstance { network_interface: Some(n), .. } if n == "eni-1"
+    ));
 }
 
 #[test]
@@ -394,22 +469,32 @@ fn a_subnet_in_another_vpc_gets_a_new_group_and_the_old_one_goes_after_the_insta
         [
             "gateway.security_group Create create_security_group",
             "gateway.security_group.ingress Create authorize",
+            "gateway.network_interface Create create_network_interface",
             "gateway.instance Replace run_instance",
-            "gateway.eip.association Update associate",
+            "gateway.eip.association Update associate_interface",
             "gateway.instance Delete terminate_instances",
+            "gateway.network_interface Delete delete_network_interfaces",
             "gateway.security_group Delete delete_security_groups",
         ]
+    );
+    assert!(matches!(
+        &changes[2].op,
+        GatewayOp::CreateNetworkInterface { subnet_id, security_group: None } if subnet_id == "subnet-2"
+    ));
+    assert_eq!(
+        changes[6].fields[0].before.as_deref(),
+        Some("eni-1 (10.0.0.5) in subnet-1")
     );
     assert!(matches!(
         &changes[0].op,
         GatewayOp::CreateSecurityGroup { vpc_id, .. } if vpc_id == "vpc-2"
     ));
     assert!(matches!(
-        &changes[2].op,
+        &changes[3].op,
         GatewayOp::RunInstance { security_group: None, subnet_id, .. } if subnet_id == "subnet-2"
     ));
     assert_eq!(
-        changes[5].op,
+        changes[7].op,
         GatewayOp::DeleteSecurityGroups {
             ids: vec!["sg-1".into()]
         }
@@ -421,7 +506,7 @@ fn a_subnet_in_another_vpc_gets_a_new_group_and_the_old_one_goes_after_the_insta
     });
     let (changes, _) = diff::diff(&desired(), Some(&o), &mut Vec::new());
     assert!(matches!(
-        &changes[0].op,
+        &changes[1].op,
         GatewayOp::RunInstance { security_group: Some(g), .. } if g == "sg-1"
     ));
 }
@@ -518,6 +603,19 @@ fn destroy_names_each_security_group_it_deletes() {
     assert_eq!(
         sg.fields[0].before.as_deref(),
         Some("sg-1 (mailinfra-relay-gateway) in vpc-1")
+    );
+    // The instance goes first, then its interface (named by id), then the group.
+    assert_eq!(
+        steps(&changes)[..3],
+        [
+            "gateway.instance Delete terminate_instances",
+            "gateway.network_interface Delete delete_network_interfaces",
+            "gateway.security_group Delete delete_security_groups",
+        ]
+    );
+    assert_eq!(
+        changes[1].fields[0].before.as_deref(),
+        Some("eni-1 (10.0.0.5) in subnet-1")
     );
 }
 
