@@ -382,6 +382,11 @@ impl<'a> Scope<'a> {
             .unwrap_or_default()
     }
 
+    /// The parameter the gateway reports its health to.
+    fn health(&self) -> &str {
+        self.gateway.map_or("", |g| g.names.health.as_str())
+    }
+
     /// The gateway's DKIM key parameters: (private, public).
     fn key(&self) -> (&str, &str) {
         self.gateway.map_or(("", ""), |g| {
@@ -704,6 +709,18 @@ impl<'a> Scope<'a> {
                     "GatewayBounceLog"
                 },
                 self.bounce_log(),
+                None,
+            )),
+            // The gateway writes its health report; mailinfra reads it, and deletes it on
+            // destroy.
+            (Target::GatewayHealth, Access::Read) => one((
+                "ReadGatewayHealth",
+                vec![self.parameter(self.health())],
+                None,
+            )),
+            (Target::GatewayHealth, Access::Write) => one((
+                "DeleteGatewayHealth",
+                vec![self.parameter(self.health())],
                 None,
             )),
             (Target::PublicParameter, _) => one((

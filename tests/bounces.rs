@@ -60,7 +60,7 @@ async fn the_gateway_records_hard_bounces_and_bounces_lists_them() {
 
     // The gateway's role, as its instance gets it, records bounces as record_bounces.py does.
     let gateway = aws_sdk_cloudwatchlogs::Client::new(
-        &acct.config_with(acct.assume_existing("mailinfra-relay-gateway"), R),
+        &acct.config_with(acct.instance_credentials("mailinfra-relay-gateway"), R),
     );
     gateway
         .create_log_stream()

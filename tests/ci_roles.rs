@@ -320,7 +320,7 @@ async fn only_the_gateway_role_can_decrypt_the_private_key() {
     // The same role reads the parameter's metadata: it is KMS that refuses, not SSM.
     admin.get_parameter().name(PRIVATE).send().await.unwrap();
 
-    let gateway = acct.assume_existing("mailinfra-relay-gateway");
+    let gateway = acct.instance_credentials("mailinfra-relay-gateway");
     let gateway = aws_sdk_ssm::Client::new(&acct.config_with(gateway, R));
     let read = gateway
         .get_parameter()
@@ -397,7 +397,7 @@ async fn a_key_under_aws_ssm_is_moved_by_the_bootstrap_role_only() {
     let again = acct.mailinfra(&["plan", "b.yaml", "--detailed-exitcode"]);
     assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
 
-    let gateway = acct.assume_existing("mailinfra-relay-gateway");
+    let gateway = acct.instance_credentials("mailinfra-relay-gateway");
     let gateway = aws_sdk_ssm::Client::new(&acct.config_with(gateway, R));
     let read = gateway
         .get_parameter()

@@ -1447,3 +1447,171 @@ async fn a_replacement_killed_between_termination_and_launch_is_finished_by_the_
     );
     assert_eq!(interfaces(&acct).await[0].0, eni[0].0);
 }
+
+/// SHA-256 (hex) of the user data EC2 holds for `instance`: what the gateway reports.
+async fn user_data_sha256(acct: &Account, instance: &str) -> String {
+    use sha2::Digest as _;
+    let out = acct
+        .ec2(R)
+        .describe_instance_attribute()
+        .instance_id(instance)
+        .attribute(InstanceAttributeName::UserData)
+        .send()
+        .await
+        .unwrap();
+    let data = base64::engine::general_purpose::STANDARD
+        .decode(out.user_data().unwrap().value().unwrap())
+        .unwrap();
+    sha2::Sha256::digest(&data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn rfc3339(secs_ago: u64) -> String {
+    let t = std::time::SystemTime::now() - std::time::Duration::from_secs(secs_ago);
+    aws_smithy_types::DateTime::from(t)
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap()
+}
+
+/// The gateway's `health:` line in `status`.
+fn health_line(acct: &Account) -> String {
+    let run = acct.mailinfra(&["status", "b.yaml"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    run.stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("health: "))
+        .unwrap_or_else(|| panic!("no health line:\n{}", run.stdout))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn the_gateway_reports_its_health_with_its_own_role_and_status_and_plan_read_it() {
+    let acct = Account::new();
+    acct.create_zone("example.com").await;
+    acct.write("b.yaml", GATEWAY);
+    apply(&acct, "b.yaml");
+    let instance = running(&instances(&acct).await)[0].clone();
+    assert!(
+        health_line(&acct).contains("no report yet"),
+        "{}",
+        health_line(&acct)
+    );
+
+    // The gateway writes with its own role (policy and boundary as apply made them).
+    let gateway = aws_sdk_ssm::Client::new(
+        &acct.config_with(acct.instance_credentials("mailinfra-relay-gateway"), R),
+    );
+    let report = |time: &str, user_data: &str, boot: &str| {
+        format!(
+            r#"{{"time":"{time}","instance":"{instance}","user_data_sha256":"{user_data}",{boot},"postfix_running":true,"opendkim_running":true,"dkim_key_failed":null,"queue":2,"deferred":1}}"#
+        )
+    };
+    let put = |value: String| {
+        let gateway = gateway.clone();
+        async move {
+            gateway
+                .put_parameter()
+                .name("/mailinfra/relay/gateway/health")
+                .r#type(aws_sdk_ssm::types::ParameterType::String)
+                .overwrite(true)
+                .value(value)
+                .send()
+                .await
+        }
+    };
+    let ok_boot = r#""boot":"ok","boot_step":null,"boot_reason":null"#;
+    let sha = user_data_sha256(&acct, &instance).await;
+    let now = rfc3339(0);
+    put(report(&now, &sha, ok_boot)).await.unwrap();
+    assert_eq!(
+        health_line(&acct),
+        format!(
+            "configured as the blueprint says at {now} (Postfix and OpenDKIM running, 2 queued, 1 deferred)"
+        )
+    );
+    clean(&acct, "b.yaml");
+
+    // That parameter only: not the key's, not another one.
+    for name in [
+        "/mailinfra/relay/dkim/mta1/public",
+        "/mailinfra/relay/gateway/other",
+    ] {
+        let err = gateway
+            .put_parameter()
+            .name(name)
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .overwrite(true)
+            .value("x")
+            .send()
+            .await
+            .unwrap_err();
+        use aws_sdk_ssm::error::ProvideErrorMetadata as _;
+        assert_eq!(err.code(), Some("AccessDeniedException"), "{name}");
+    }
+
+    // A failed boot step, with its reason: status and every plan say so.
+    put(report(
+        &now,
+        &sha,
+        r#""boot":"failed","boot_step":"install packages","boot_reason":"exit 100: apt-get install -y -q postfix opendkim""#,
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        health_line(&acct),
+        format!(
+            "boot failed at step `install packages`: exit 100: apt-get install -y -q postfix opendkim (reported at {now})"
+        )
+    );
+    let plan = acct.mailinfra(&["plan", "b.yaml"]);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert!(
+        plan.stdout.contains("Needs attention")
+            && plan.stdout.contains(&format!(
+                "Gateway {instance}: boot failed at step `install packages`"
+            )),
+        "{}",
+        plan.stdout
+    );
+
+    // Booted with other user data than the blueprint renders.
+    put(report(&now, &"0".repeat(64), ok_boot)).await.unwrap();
+    let plan = acct.mailinfra(&["plan", "b.yaml"]);
+    assert!(
+        plan.stdout.contains(&format!(
+            "Gateway {instance} runs another configuration than the blueprint"
+        )),
+        "{}",
+        plan.stdout
+    );
+
+    // Silent: the last report is 20 minutes old.
+    let then = rfc3339(20 * 60);
+    put(report(&then, &sha, ok_boot)).await.unwrap();
+    assert_eq!(health_line(&acct), format!("not reporting since {then}"));
+    let json = acct.mailinfra(&["status", "b.yaml", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(
+        json["gateway"]["health"],
+        format!("not reporting since {then}")
+    );
+
+    // Destroy removes the report with the gateway.
+    let run = acct.mailinfra(&["destroy", "b.yaml", "--yes"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("/mailinfra/relay/gateway/health"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        acct.ssm(R)
+            .get_parameter()
+            .name("/mailinfra/relay/gateway/health")
+            .send()
+            .await
+            .is_err()
+    );
+}

@@ -14,9 +14,11 @@ POST   /_mailinfra/ec2/<hook>?account=ID&... -> the EC2 test hooks of ec2.HOOKS 
 POST   /_mailinfra/iam/assume?account=ID&role=NAME with a policy document as the body ->
        creates (or updates) role NAME holding only that inline policy and returns temporary
        credentials of it ({"AccessKeyId", "SecretAccessKey", "SessionToken"}); requests
-       signed with them are authorized as IAM would (iam_enforce.py). With `&existing=1`,
-       credentials of the existing role NAME as it is (the gateway's role, as its instance
-       would get them); the body is ignored. Not counted.
+       signed with them are authorized as IAM would (iam_enforce.py). Not counted.
+       signed with them are authorized as IAM would (iam_enforce.py). Not counted.
+POST   /_mailinfra/iam/instance-credentials?account=ID&role=NAME -> temporary credentials of
+       the existing role NAME as it is (policies, boundary), as EC2 gives an instance of its
+       instance profile: a test acts as the gateway with them. Not counted.
 POST   /_mailinfra/delay?account=ID&op=ec2.AllocateAddress&seconds=N[&times=K] -> holds that
        operation for N seconds before serving it (0 clears), so a test can kill a client
        mid-apply; with `times`, only the next K requests are held (a stall the client's
@@ -101,8 +103,12 @@ class Front:
                 start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "2")])
                 return [b"{}"]
         if path == "/_mailinfra/iam/assume":
-            creds = iam_enforce.assume_test_role(query["account"][0], query["role"][0], body.decode(),
-                                                  existing="existing" in query)
+            creds = iam_enforce.assume_test_role(query["account"][0], query["role"][0], body.decode())
+            data = json.dumps(creds).encode()
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+            return [data]
+        if path == "/_mailinfra/iam/instance-credentials":
+            creds = iam_enforce.instance_credentials(query["account"][0], query["role"][0])
             data = json.dumps(creds).encode()
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
             return [data]

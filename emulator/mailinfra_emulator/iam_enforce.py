@@ -98,22 +98,13 @@ def _default_document(policy):
     return unquote(doc) if doc.startswith("%7B") else doc
 
 
-def assume_test_role(account, name, policy, existing=False):
+def assume_test_role(account, name, policy):
     """Test hook: role NAME holding only POLICY (inline), and credentials of a session of it,
-    as an administrator would set up a CI role and CI would assume it. With EXISTING, a
-    session of the role NAME as it is (the gateway's role, as its instance gets it), and no
-    policy is changed."""
+    as an administrator would set up a CI role and CI would assume it."""
     from moto.iam.models import iam_backends
     from moto.sts.models import sts_backends
 
     iam = iam_backends[account]["aws"]
-    if existing:
-        role = iam.get_role(name)
-        session = sts_backends[account]["aws"].assume_role(
-            region_name="us-east-1", role_session_name="i-test", role_arn=role.arn, policy=None, duration=3600,
-            external_id=None)
-        return {"AccessKeyId": session.access_key_id, "SecretAccessKey": session.secret_access_key,
-                "SessionToken": session.session_token}
     # Under the path /ci/, so a test can tell them from the roles mailinfra makes.
     trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                         "Principal": {"AWS": f"arn:aws:iam::{account}:root"}}]})
@@ -126,6 +117,23 @@ def assume_test_role(account, name, policy, existing=False):
     iam.put_role_policy(name, "mailinfra", policy)
     session = sts_backends[account]["aws"].assume_role(
         region_name="us-east-1", role_session_name="ci", role_arn=role.arn, policy=None, duration=3600, external_id=None
+    )
+    return {"AccessKeyId": session.access_key_id, "SecretAccessKey": session.secret_access_key,
+            "SessionToken": session.session_token}
+
+
+def instance_credentials(account, name):
+    """Test hook: credentials of a session of the existing role NAME, its policies and
+    boundary as they are: what EC2 hands an instance launched with the role's instance
+    profile (through the instance metadata service), so a test can act as the gateway.
+    https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/iam-roles-for-amazon-ec2.html"""
+    from moto.iam.models import iam_backends
+    from moto.sts.models import sts_backends
+
+    role = iam_backends[account]["aws"].get_role(name)
+    session = sts_backends[account]["aws"].assume_role(
+        region_name="us-east-1", role_session_name="i-gateway", role_arn=role.arn, policy=None, duration=3600,
+        external_id=None,
     )
     return {"AccessKeyId": session.access_key_id, "SecretAccessKey": session.secret_access_key,
             "SessionToken": session.session_token}

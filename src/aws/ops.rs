@@ -87,6 +87,8 @@ pub enum Target {
     /// Parameter Store encrypting the private key with the blueprint's KMS key for the caller
     /// (`kms:Encrypt`, implied by PutParameter of a SecureString with that key).
     GatewayKmsEncrypt,
+    /// The parameter the gateway reports its health to.
+    GatewayHealth,
     /// Public SSM parameters (the image id).
     PublicParameter,
     /// The blueprint's run lock parameters (`crate::lock`).
@@ -340,4 +342,6 @@ ops! {
     DESCRIBE_NETWORK_INTERFACES = Ec2 "DescribeNetworkInterfaces" Read Ec2Read Gateway;
     CREATE_NETWORK_INTERFACE = Ec2 "CreateNetworkInterface" Write NetworkInterfaceCreate Gateway;
     DELETE_NETWORK_INTERFACE = Ec2 "DeleteNetworkInterface" Write Ec2Tagged Gateway;
+    GET_HEALTH_PARAMETER = Ssm "GetParameter" Read GatewayHealth Gateway;
+    DELETE_HEALTH_PARAMETER = Ssm "DeleteParameter" Write GatewayHealth Gateway;
 }

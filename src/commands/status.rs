@@ -44,6 +44,10 @@ pub struct GatewayStatus {
     /// The gateway's network interface (it outlives instance replacements), when it has one.
     pub network_interface: Option<String>,
     pub elastic_ip: Option<String>,
+    /// What the gateway reports of itself: configured as the blueprint says at T, boot
+    /// failed at step X, not reporting since T, ... (`kinds::gateway::health`); `null`
+    /// without an instance.
+    pub health: Option<String>,
     /// The reverse DNS in force, and a pending update's status.
     pub reverse_dns: Option<String>,
     pub reverse_dns_pending: Option<String>,
@@ -146,6 +150,9 @@ async fn gateway_status(
             .and_then(|i| i.private_ip.clone())
             .or_else(|| interface.map(|n| n.private_ip.clone())),
         network_interface: interface.map(|n| n.id.clone()),
+        health: instance
+            .and_then(|i| crate::kinds::gateway::health::state(g, &o, i))
+            .map(|s| crate::kinds::gateway::health::summary(&s)),
         elastic_ip: eip.map(|e| e.public_ip.clone()),
         reverse_dns: eip.and_then(|e| e.ptr.clone()),
         reverse_dns_pending: pending
@@ -326,6 +333,9 @@ fn gateway_text(out: &mut String, g: &GatewayStatus) {
                         .into()
                 })
         );
+    }
+    if let Some(health) = &g.health {
+        let _ = writeln!(out, "  health: {health}");
     }
     let _ = writeln!(
         out,

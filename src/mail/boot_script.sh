@@ -1,23 +1,45 @@
 #!/bin/bash
 # mailinfra relay gateway for blueprint {{blueprint}}: Postfix relays for the
 # allowed networks, OpenDKIM signs. Rendered by mailinfra; safe to run twice.
-set -euo pipefail
+set -Eeuo pipefail
 export DEBIAN_FRONTEND=noninteractive
 GATEWAY_HOSTNAME='{{hostname}}'
 REGION='{{region}}'
 KEY_PARAMETER='{{key_parameter}}'
+
+# Health: the gateway reports its state to SSM {{health_parameter}} (read by `mailinfra
+# status` and `plan`). A failed step is recorded with its name and command, and reported at
+# once; the report runs every 5 minutes from a timer once the boot is done.
+install -d -m 0755 {{state_dir}}
+rm -f {{state_dir}}/boot.failed {{state_dir}}/boot.done
+cat > {{health_path}} <<'MAILINFRA_EOF'
+{{health_script}}MAILINFRA_EOF
+chmod 0755 {{health_path}}
+step='start'
+boot_failed() {
+  local code=$?
+  printf '%s\t%s\t%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$step" "exit $code: $BASH_COMMAND" > {{state_dir}}/boot.failed
+  {{health_path}} || true
+}
+trap boot_failed ERR
+
+step='install packages'
 
 hostnamectl set-hostname "$GATEWAY_HOSTNAME" 2>/dev/null || hostname "$GATEWAY_HOSTNAME"
 echo "$GATEWAY_HOSTNAME" > /etc/mailname
 echo "postfix postfix/main_mailer_type select Internet Site" | debconf-set-selections
 echo "postfix postfix/mailname string $GATEWAY_HOSTNAME" | debconf-set-selections
 apt-get update -q
-apt-get install -y -q postfix opendkim awscli python3
+# awscli first: without it no failure can be reported.
+apt-get install -y -q awscli
+apt-get install -y -q postfix opendkim python3
 
+step='configure postfix'
 # Postfix: relay for mynetworks only, sign through OpenDKIM (mail waits while it is down),
 # TLS when offered.
 {{postconf}}install -d -m 0755 /etc/postfix/mailinfra
-{{postfix_tables}}# OpenDKIM: signing mode, one key table entry per signing domain.
+{{postfix_tables}}step='configure opendkim'
+# OpenDKIM: signing mode, one key table entry per signing domain.
 install -d -m 0750 -o opendkim -g opendkim /etc/opendkim {{key_dir}}
 {{opendkim_files}}
 # The private key: fetched from SSM ($KEY_PARAMETER in $REGION) with the instance's own role
@@ -31,6 +53,7 @@ cat > {{drop_in_path}} <<'MAILINFRA_EOF'
 {{drop_in}}MAILINFRA_EOF
 systemctl daemon-reload
 
+step='record bounces'
 # Hard bounces: recorded every minute in the log group that outlives this instance
 # (`mailinfra bounces` lists them); with suppress_hard_bounces, refused at RCPT TO, the table
 # rebuilt from the log group first.
@@ -47,8 +70,20 @@ cat > {{bounces_timer_path}} <<'MAILINFRA_EOF'
 systemctl daemon-reload
 systemctl enable --now mailinfra-bounces.timer
 
+step='start postfix'
 systemctl enable opendkim postfix
 systemctl restart postfix
 # Starting opendkim runs the key fetch. When it fails, systemd starts it again every 30
 # seconds, and Postfix answers 451 (try again later) until OpenDKIM signs.
+step='start opendkim'
 systemctl restart opendkim || echo "mailinfra: opendkim is not running yet (see {{state_dir}}/dkim-key.failed); systemd keeps trying" >&2
+
+step='start the health report'
+cat > {{health_service_path}} <<'MAILINFRA_EOF'
+{{health_service}}MAILINFRA_EOF
+cat > {{health_timer_path}} <<'MAILINFRA_EOF'
+{{health_timer}}MAILINFRA_EOF
+systemctl daemon-reload
+systemctl enable --now mailinfra-health.timer
+date -u +%Y-%m-%dT%H:%M:%SZ > {{state_dir}}/boot.done
+{{health_path}} || echo "mailinfra: the first health report failed; the timer tries again in 5 minutes" >&2

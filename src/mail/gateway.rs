@@ -102,6 +102,17 @@ pub fn bounce_log_group(blueprint: &str) -> String {
 /// an address that bounced is remembered across a yearly sending cycle.
 pub const BOUNCE_RETENTION_DAYS: i32 = 365;
 
+/// The gateway's health report (`kinds::gateway::health`): the script, and the systemd
+/// service and timer that run it every 5 minutes.
+pub const HEALTH_PATH: &str = "/usr/local/sbin/mailinfra-report-health";
+pub const HEALTH_SERVICE_PATH: &str = "/etc/systemd/system/mailinfra-health.service";
+pub const HEALTH_TIMER_PATH: &str = "/etc/systemd/system/mailinfra-health.timer";
+
+/// The SSM parameter the gateway reports its health to: the one parameter its role may write.
+pub fn health_parameter(blueprint: &str) -> String {
+    format!("/mailinfra/{blueprint}/gateway/health")
+}
+
 impl Gateway {
     pub fn key_path(&self) -> String {
         format!("{KEY_DIR}/{}.private", self.selector)
@@ -329,6 +340,53 @@ impl Gateway {
         )
     }
 
+    /// The health report: what the gateway runs and how its mail waits, written to SSM
+    /// (`kinds::gateway::health` reads it).
+    pub fn health_script(&self) -> String {
+        fill(
+            include_str!("report_health.sh"),
+            &[
+                ("region", &self.region),
+                ("health_parameter", &health_parameter(&self.blueprint)),
+                ("milter_port", &MILTER_PORT.to_string()),
+            ],
+        )
+    }
+
+    /// The service that runs the health report once.
+    pub fn health_service(&self) -> String {
+        format!(
+            "# Rendered by mailinfra: report the gateway's state to SSM (read by `mailinfra status`).\n\
+             [Unit]\n\
+             Description=mailinfra gateway health report\n\
+             After=network-online.target postfix.service opendkim.service\n\
+             \n\
+             [Service]\n\
+             Type=oneshot\n\
+             ExecStart={HEALTH_PATH}\n"
+        )
+    }
+
+    /// The timer: every 5 minutes (`kinds::gateway::health::PERIOD`), from 2 minutes after
+    /// boot; a report older than three periods reads as "not reporting".
+    pub fn health_timer(&self) -> String {
+        format!(
+            "# Rendered by mailinfra: the health report every {} minutes.\n\
+             [Unit]\n\
+             Description=mailinfra gateway health report, every {} minutes\n\
+             \n\
+             [Timer]\n\
+             OnBootSec=2min\n\
+             OnUnitActiveSec={}min\n\
+             \n\
+             [Install]\n\
+             WantedBy=timers.target\n",
+            crate::kinds::gateway::health::PERIOD / 60,
+            crate::kinds::gateway::health::PERIOD / 60,
+            crate::kinds::gateway::health::PERIOD / 60,
+        )
+    }
+
     /// The drop-in for Debian's opendkim.service: the key fetch before every start (so each
     /// boot fetches the key again), and starts retried every 30 seconds without end while the
     /// fetch fails (mail waits meanwhile).
@@ -436,6 +494,13 @@ impl Gateway {
                 ("bounces_service", &self.bounce_units().0),
                 ("bounces_timer_path", BOUNCES_TIMER_PATH),
                 ("bounces_timer", &self.bounce_units().1),
+                ("health_parameter", &health_parameter(&self.blueprint)),
+                ("health_path", HEALTH_PATH),
+                ("health_script", &self.health_script()),
+                ("health_service_path", HEALTH_SERVICE_PATH),
+                ("health_service", &self.health_service()),
+                ("health_timer_path", HEALTH_TIMER_PATH),
+                ("health_timer", &self.health_timer()),
             ],
         )
     }
@@ -503,6 +568,15 @@ fn decrypt_statement(sid: &str, region: &str, blueprint: &str) -> String {
     )
 }
 
+/// The statement that lets the gateway write its health report (`PutParameter` on that one
+/// parameter: it cannot create or change any other), in its role policy and its boundary.
+fn health_statement(region: &str, health_parameter: &str) -> String {
+    let partition = crate::aws::partition::of(region);
+    format!(
+        r#"{{"Sid":"ReportOwnHealth","Effect":"Allow","Action":"ssm:PutParameter","Resource":"arn:{partition}:ssm:{region}:*:parameter{health_parameter}"}}"#
+    )
+}
+
 /// The gateway records its hard bounces in its own log group and reads them back at boot
 /// (`record_bounces.py`): log streams and events of that group only. The group's ARN is given
 /// with and without `:*`, as CloudWatch Logs authorizes some actions on either form (Amazon
@@ -518,14 +592,15 @@ fn bounce_statement(sid: &str, region: &str, blueprint: &str) -> String {
     )
 }
 
-/// The role's only permissions: read its own DKIM key parameter and decrypt it, and record
-/// and read its hard bounces.
+/// The role's only permissions: read its own DKIM key parameter and decrypt it, write its
+/// health report, and record and read its hard bounces.
 pub fn role_policy(region: &str, blueprint: &str, key_parameter: &str) -> String {
     let partition = crate::aws::partition::of(region);
     let decrypt = decrypt_statement("DecryptOwnDkimKey", region, blueprint);
+    let health = health_statement(region, &health_parameter(blueprint));
     let bounces = bounce_statement("RecordOwnBounces", region, blueprint);
     format!(
-        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"ReadOwnDkimKey","Effect":"Allow","Action":"ssm:GetParameter","Resource":"arn:{partition}:ssm:{region}:*:parameter{key_parameter}"}},{decrypt},{bounces}]}}"#
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"ReadOwnDkimKey","Effect":"Allow","Action":"ssm:GetParameter","Resource":"arn:{partition}:ssm:{region}:*:parameter{key_parameter}"}},{decrypt},{health},{bounces}]}}"#
     )
 }
 
@@ -612,9 +687,10 @@ pub fn kms_key_policy(region: &str, account: &str, blueprint: &str) -> String {
 pub fn boundary_policy(region: &str, blueprint: &str) -> String {
     let partition = crate::aws::partition::of(region);
     let decrypt = decrypt_statement("GatewayMayOnlyDecryptItsDkimKeys", region, blueprint);
+    let health = health_statement(region, &health_parameter(blueprint));
     let bounces = bounce_statement("GatewayMayOnlyRecordItsBounces", region, blueprint);
     format!(
-        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"GatewayMayOnlyReadItsDkimKeys","Effect":"Allow","Action":"ssm:GetParameter","Resource":"arn:{partition}:ssm:{region}:*:parameter/mailinfra/{blueprint}/dkim/*/private"}},{decrypt},{bounces}]}}"#
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"GatewayMayOnlyReadItsDkimKeys","Effect":"Allow","Action":"ssm:GetParameter","Resource":"arn:{partition}:ssm:{region}:*:parameter/mailinfra/{blueprint}/dkim/*/private"}},{decrypt},{health},{bounces}]}}"#
     )
 }
 
@@ -653,6 +729,8 @@ mod tests {
         insta::assert_snapshot!("header_checks", g.header_checks());
         insta::assert_snapshot!("boot_script", g.boot_script());
         insta::assert_snapshot!("fetch_key_script", g.fetch_key_script());
+        insta::assert_snapshot!("health_script", g.health_script());
+        insta::assert_snapshot!("health_timer", g.health_timer());
     }
 
     #[test]
@@ -682,7 +760,7 @@ mod tests {
     }
 
     #[test]
-    fn the_role_reads_only_its_key() {
+    fn the_role_reads_only_its_key_and_writes_only_its_health() {
         let policy: serde_json::Value = serde_json::from_str(&role_policy(
             "eu-west-1",
             "acme",
@@ -705,7 +783,25 @@ mod tests {
             decrypt["Condition"]["ForAnyValue:StringEquals"]["kms:ResourceAliases"],
             "alias/mailinfra-acme-gateway-dkim"
         );
-        assert_eq!(policy["Statement"].as_array().unwrap().len(), 3);
+        let health = &policy["Statement"][2];
+        assert_eq!(health["Action"], "ssm:PutParameter");
+        assert_eq!(
+            health["Resource"],
+            "arn:aws:ssm:eu-west-1:*:parameter/mailinfra/acme/gateway/health"
+        );
+        let bounces = &policy["Statement"][3];
+        assert_eq!(
+            bounces["Resource"][0],
+            "arn:aws:logs:eu-west-1:*:log-group:/mailinfra/acme/gateway/bounces"
+        );
+        assert_eq!(policy["Statement"].as_array().unwrap().len(), 4);
+        // The boundary allows the same health write and bounce log use, and nothing more.
+        let boundary: serde_json::Value =
+            serde_json::from_str(&boundary_policy("eu-west-1", "acme")).unwrap();
+        assert_eq!(boundary["Statement"][2], *health);
+        assert_eq!(boundary["Statement"][3]["Action"], bounces["Action"]);
+        assert_eq!(boundary["Statement"][3]["Resource"], bounces["Resource"]);
+        assert_eq!(boundary["Statement"].as_array().unwrap().len(), 4);
         let trust: serde_json::Value = serde_json::from_str(&trust_policy()).unwrap();
         assert_eq!(
             trust["Statement"][0]["Principal"]["Service"],

@@ -73,6 +73,9 @@ pub enum ReportKind {
     Todo,
     /// AWS is still at it; shown by every plan, with or without changes.
     Pending,
+    /// Something is not as it should be and no change in the plan fixes it (the gateway
+    /// reports a failed boot, or has stopped reporting); shown by every plan.
+    Attention,
 }
 
 /// Everything one run would change.

@@ -59,14 +59,18 @@ pub fn text(plan: &Plan, paint: Paint) -> String {
     };
     let pending = of_kind(ReportKind::Pending);
     let in_progress = "In progress at AWS (nothing to change):";
+    let attention = of_kind(ReportKind::Attention);
+    let needs = "Needs attention (no change in this plan fixes it):";
     if plan.is_empty() {
         let _ = writeln!(
             out,
             "No changes. AWS matches blueprint `{}`.",
             plan.blueprint
         );
-        if !pending.is_empty() {
-            out.push_str(&reports(in_progress, &pending));
+        for (title, list) in [(needs, &attention), (in_progress, &pending)] {
+            if !list.is_empty() {
+                out.push_str(&reports(title, list));
+            }
         }
         return out;
     }
@@ -83,6 +87,7 @@ pub fn text(plan: &Plan, paint: Paint) -> String {
         section_text(&mut out, paint, "Relay gateway", rows);
     }
     for (title, list) in [
+        (needs, attention),
         (
             "To do by a person (mailinfra cannot):",
             of_kind(ReportKind::Todo),
@@ -309,6 +314,11 @@ pub fn markdown(plan: &Plan) -> String {
         let _ = writeln!(out, "**No changes.** AWS matches the blueprint.");
         notes(
             &mut out,
+            ReportKind::Attention,
+            "Needs attention (no change in this plan fixes it)",
+        );
+        notes(
+            &mut out,
             ReportKind::Pending,
             "In progress at AWS (nothing to change)",
         );
@@ -335,6 +345,11 @@ pub fn markdown(plan: &Plan) -> String {
         let rows = rows(&plan.ses);
         section_markdown(&mut out, &format!("Amazon SES ({region})"), rows);
     }
+    notes(
+        &mut out,
+        ReportKind::Attention,
+        "Needs attention (no change in this plan fixes it)",
+    );
     notes(
         &mut out,
         ReportKind::Todo,

@@ -104,23 +104,29 @@ impl Account {
     /// administrator sets up a CI role and the pipeline assumes it. The emulator enforces
     /// IAM for them (emulator/mailinfra_emulator/iam_enforce.py).
     pub fn assume(&self, name: &str, policy: &str) -> Credentials {
-        self.session(&format!("role={name}"), policy)
-    }
-
-    /// Temporary credentials of the existing role `name` as it is (its own policies and
-    /// boundary): what the gateway's instance gets from its profile.
-    pub fn assume_existing(&self, name: &str) -> Credentials {
-        self.session(&format!("role={name}&existing=1"), "")
-    }
-
-    fn session(&self, query: &str, policy: &str) -> Credentials {
-        let creds: serde_json::Value = serde_json::from_str(&http(
-            &self.endpoint,
-            "POST",
-            &format!("/_mailinfra/iam/assume?account={}&{query}", self.id),
+        self.session(
+            &format!("/_mailinfra/iam/assume?account={}&role={name}", self.id),
             policy,
-        ))
-        .unwrap();
+        )
+    }
+
+    /// Temporary credentials of the existing role `name` with its policies and permissions
+    /// boundary as they are: what an instance launched with its instance profile gets (the
+    /// gateway, acting as itself). The emulator enforces IAM for them.
+    pub fn instance_credentials(&self, name: &str) -> Credentials {
+        self.session(
+            &format!(
+                "/_mailinfra/iam/instance-credentials?account={}&role={name}",
+                self.id
+            ),
+            "",
+        )
+    }
+
+    /// The credentials an emulator test hook at `path_and_query` answers.
+    fn session(&self, path_and_query: &str, body: &str) -> Credentials {
+        let creds: serde_json::Value =
+            serde_json::from_str(&http(&self.endpoint, "POST", path_and_query, body)).unwrap();
         let field = |k: &str| creds[k].as_str().unwrap().to_owned();
         Credentials::new(
             field("AccessKeyId"),

@@ -131,6 +131,10 @@ pub enum GatewayOp {
     DeleteKey {
         names: Vec<String>,
     },
+    /// The gateway's health report parameter.
+    DeleteHealth {
+        name: String,
+    },
     ResetReverseDns {
         allocation_id: String,
     },
@@ -1150,6 +1154,9 @@ pub fn reports(
             || r.address == "gateway.report.senders" && g.acknowledged.senders_configured)
     });
     out.extend(image_report(g, o, serving));
+    out.extend(serving.and_then(|s| {
+        super::health::state(g, o, s).and_then(|st| super::health::report(&st, &s.id))
+    }));
     out.extend(ptr_update.map(|u| reverse_dns_report(&ip, u)));
     out
 }
@@ -1248,6 +1255,16 @@ fn removal(o: &ObservedGateway, scope: Option<&DesiredGateway>) -> Vec<GatewayCh
                 parts,
             },
             vec![],
+        ));
+    }
+    if o.health.as_ref().is_some_and(|h| h.report.is_some()) {
+        changes.push(change(
+            "gateway.health",
+            Action::Delete,
+            GatewayOp::DeleteHealth {
+                name: g.names.health.clone(),
+            },
+            vec![field("parameter", Some(g.names.health.clone()), None)],
         ));
     }
     if o.public_key.is_some() || o.private_key_exists {

@@ -624,6 +624,7 @@ impl Steps<'_> {
             }
             GatewayOp::DeleteRole { role, parts } => delete_role(aws, role, parts).await,
             GatewayOp::DeleteKey { names } => delete_key(aws, names).await,
+            GatewayOp::DeleteHealth { name } => delete_health(aws, name).await,
             GatewayOp::SetReverseDns { .. }
             | GatewayOp::ResetReverseDns { .. }
             | GatewayOp::ReleaseAddresses { .. } => Ok(()),
@@ -914,6 +915,18 @@ async fn delete_key(aws: &Aws, names: &[String]) -> Result<(), AwsError> {
         .await
         .map_err(|e| AwsError::call(&ops::DELETE_PARAMETERS, e))?;
     Ok(())
+}
+
+/// Deletes the health report parameter; one gone already counts as deleted.
+async fn delete_health(aws: &Aws, name: &str) -> Result<(), AwsError> {
+    let r = aws
+        .ssm
+        .delete_parameter()
+        .name(name)
+        .send()
+        .await
+        .map_err(|e| AwsError::call(&ops::DELETE_HEALTH_PARAMETER, e));
+    already(r, &["ParameterNotFound"]).map(drop)
 }
 
 /// Creates the group; one that exists already (a run killed after creating it) is looked up.

@@ -4,6 +4,7 @@
 
 pub mod diff;
 pub mod execute;
+pub mod health;
 pub mod observe;
 #[cfg(test)]
 mod tests;
@@ -54,6 +55,9 @@ pub struct Names {
     /// The CloudWatch Logs group of the gateway's hard bounces.
     #[serde(default)]
     pub bounce_log: String,
+    /// The parameter the gateway reports its health to (`health.rs`).
+    #[serde(default)]
+    pub health: String,
 }
 
 impl Names {
@@ -85,6 +89,7 @@ impl Names {
             key_public: format!("/mailinfra/{blueprint}/dkim/{selector}/public"),
             kms_alias: crate::mail::gateway::kms_alias(blueprint),
             bounce_log: crate::mail::gateway::bounce_log_group(blueprint),
+            health: crate::mail::gateway::health_parameter(blueprint),
         }
     }
 }
@@ -616,6 +621,10 @@ pub struct ObservedGateway {
     /// subnet move or a run cut short leaves others to delete.
     #[serde(default)]
     pub network_interfaces: Vec<ObservedInterface>,
+    /// The gateway's own report (`health.rs`); not part of what a saved plan is checked
+    /// against, since it changes every few minutes.
+    #[serde(skip)]
+    pub health: Option<health::Observed>,
 }
 
 impl ObservedGateway {

@@ -100,7 +100,10 @@ pub async fn observe(
     let kms_key = kms_key(aws, &g.names.kms_alias, blueprint).await?;
     let mut instances = instances;
     user_data(aws, &mut instances).await?;
-    let network_interfaces = interfaces(aws, blueprint, &g.names, &instances).await?;
+    let (network_interfaces, health) = futures::try_join!(
+        interfaces(aws, blueprint, &g.names, &instances),
+        health(aws, &g.names.health),
+    )?;
     let mut eips = eips;
     ObservedGateway::own_addresses(&mut eips, &instances);
     ObservedGateway::own_interface_addresses(&mut eips, &network_interfaces);
@@ -138,7 +141,22 @@ pub async fn observe(
         instances,
         eips,
         network_interfaces,
+        health: Some(health),
     })
+}
+
+/// The gateway's health report (`health.rs`), read now.
+async fn health(aws: &Aws, name: &str) -> Result<super::health::Observed, AwsError> {
+    use aws_sdk_ssm::error::ProvideErrorMetadata as _;
+    let value = match aws.ssm.get_parameter().name(name).send().await {
+        Ok(out) => out.parameter().and_then(|p| p.value()).map(str::to_owned),
+        Err(e) if e.code() == Some("ParameterNotFound") => None,
+        Err(e) => return Err(AwsError::call(&ops::GET_HEALTH_PARAMETER, e)),
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    Ok(super::health::Observed::parse(value.as_deref(), now))
 }
 
 /// The gateway's network interfaces (docs/ownership.md): tagged as its interface, a plain

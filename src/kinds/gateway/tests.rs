@@ -101,6 +101,7 @@ fn built(eips: Vec<ObservedEip>) -> ObservedGateway {
             private_ip: "10.0.0.5".into(),
             instance_id: Some("i-1".into()),
         }],
+        health: None,
     }
 }
 
@@ -696,4 +697,125 @@ fn a_boot_script_over_ecs_user_data_limit_stops_the_plan() {
             .any(|c| c.message.contains("over EC2's 16384 for user data")),
         "{conflicts:?}"
     );
+}
+
+/// The gateway as `built`, with `report` (JSON) read at `now`; `i-1` launched at 1.
+fn reporting(report: Option<&str>, now: i64) -> ObservedGateway {
+    let mut o = built(vec![eip(
+        "eipalloc-1",
+        Some("i-1"),
+        Some("mail.example.com"),
+        false,
+    )]);
+    o.health = Some(health::Observed::parse(report, now));
+    o
+}
+
+fn report_json(g: &DesiredGateway, time: &str, extra: &str) -> String {
+    format!(
+        r#"{{"time":"{time}","instance":"i-1","user_data_sha256":"{}","boot":"ok","boot_step":null,"boot_reason":null,"postfix_running":true,"opendkim_running":true,"dkim_key_failed":null,"queue":3,"deferred":1{extra}}}"#,
+        g.user_data_sha256()
+    )
+}
+
+#[test]
+fn the_health_report_says_configured_failed_differing_or_silent() {
+    let d = desired();
+    let g = d.gateway.as_ref().unwrap();
+    // 2026-12-03T07:00:00Z
+    let t = 1_796_281_200;
+    let health_of = |o: &ObservedGateway| {
+        let s = health::state(g, o, &o.instances[0]).unwrap();
+        (health::summary(&s), health::report(&s, "i-1"))
+    };
+    let ok = report_json(g, "2026-12-03T07:00:00Z", "");
+    let (line, report) = health_of(&reporting(Some(&ok), t + 60));
+    assert_eq!(
+        line,
+        "configured as the blueprint says at 2026-12-03T07:00:00Z (Postfix and OpenDKIM running, 3 queued, 1 deferred)"
+    );
+    assert!(report.is_none());
+    // The plan of a healthy gateway has no health report.
+    let (_, reports) = diff::diff(&d, Some(&reporting(Some(&ok), t + 60)), &mut Vec::new());
+    assert!(reports.iter().all(|r| r.address != "gateway.report.health"));
+
+    // Silent for more than three periods.
+    let (line, report) = health_of(&reporting(Some(&ok), t + health::STALE_AFTER + 1));
+    assert_eq!(line, "not reporting since 2026-12-03T07:00:00Z");
+    let report = report.unwrap();
+    assert_eq!(report.kind, ReportKind::Attention);
+    assert!(report.steps[0].contains("get-console-output --instance-id i-1"));
+
+    // Never reported: starting within three periods of the launch, then silent.
+    let mut o = reporting(None, t);
+    o.instances[0].launched = t - 60;
+    assert!(
+        health_of(&o)
+            .0
+            .starts_with("launched at 2026-12-03T06:59:00Z; no report yet")
+    );
+    assert!(health_of(&o).1.is_none());
+    o.instances[0].launched = t - health::STALE_AFTER - 1;
+    assert!(
+        health_of(&o)
+            .0
+            .starts_with("not reporting since its launch at")
+    );
+    // A report of an earlier instance says nothing about this one.
+    let mut o = reporting(Some(&ok.replace("\"i-1\"", "\"i-0\"")), t + 60);
+    o.instances[0].launched = t - health::STALE_AFTER - 1;
+    assert!(
+        health_of(&o)
+            .0
+            .starts_with("not reporting since its launch at")
+    );
+
+    // A failed boot step, with its reason.
+    let failed = ok.replace(
+        r#""boot":"ok","boot_step":null,"boot_reason":null"#,
+        r#""boot":"failed","boot_step":"install packages","boot_reason":"exit 100: apt-get install -y -q postfix opendkim""#,
+    );
+    let (line, report) = health_of(&reporting(Some(&failed), t + 60));
+    assert_eq!(
+        line,
+        "boot failed at step `install packages`: exit 100: apt-get install -y -q postfix opendkim (reported at 2026-12-03T07:00:00Z)"
+    );
+    assert!(
+        report
+            .unwrap()
+            .title
+            .contains("boot failed at step `install packages`")
+    );
+
+    // Booted with another configuration than the blueprint renders: `plan` says so.
+    let other = ok.replace(&g.user_data_sha256(), &"0".repeat(64));
+    let (line, _) = health_of(&reporting(Some(&other), t + 60));
+    assert!(
+        line.starts_with("configured otherwise than the blueprint at 2026-12-03T07:00:00Z"),
+        "{line}"
+    );
+    let (_, reports) = diff::diff(&d, Some(&reporting(Some(&other), t + 60)), &mut Vec::new());
+    let health = reports
+        .iter()
+        .find(|r| r.address == "gateway.report.health")
+        .unwrap();
+    assert!(
+        health
+            .title
+            .contains("runs another configuration than the blueprint"),
+        "{health:?}"
+    );
+
+    // Running, but OpenDKIM is down because the key fetch fails.
+    let down = ok.replace(
+        r#""opendkim_running":true,"dkim_key_failed":null"#,
+        r#""opendkim_running":false,"dkim_key_failed":"2026-12-03T06:58:00Z 6 attempts; last error: AccessDenied""#,
+    );
+    let (line, report) = health_of(&reporting(Some(&down), t + 60));
+    assert!(line.contains("OpenDKIM is not running: the DKIM key fetch fails (2026-12-03T06:58:00Z 6 attempts; last error: AccessDenied)"), "{line}");
+    assert!(report.is_some());
+
+    // Not part of what a saved plan is checked against.
+    let json = serde_json::to_string(&reporting(Some(&ok), t)).unwrap();
+    assert!(!json.contains("\"health\""), "{json}");
 }
