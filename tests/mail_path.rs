@@ -393,4 +393,58 @@ async fn the_gateway_mail_path_with_real_postfix_and_opendkim() {
             .contains("nobody@example.net REJECT"),
         "{b:#}"
     );
+
+    // Item 8: the rendered health report, with this Postfix and OpenDKIM, writes (a stub
+    // `aws` records the call) the report `status` reads: to the one parameter, with the
+    // SHA-256 of the user data, what runs, and the queue with the deferred message.
+    let health = &r["health"];
+    let ok = &health["ok"];
+    assert_eq!(ok["exit"], 0, "{health:#}");
+    let args: Vec<&str> = ok["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(&args[..2], ["ssm", "put-parameter"], "{args:?}");
+    let opt = |name: &str| args[args.iter().position(|a| *a == name).unwrap() + 1];
+    assert_eq!(opt("--name"), "/mailinfra/relay/gateway/health");
+    assert_eq!(opt("--region"), "eu-west-1");
+    assert!(args.contains(&"--overwrite"), "{args:?}");
+    let report: mailinfra::kinds::gateway::health::Health =
+        serde_json::from_value(ok["report"].clone()).unwrap();
+    let boot = std::fs::read(acct.dir.path().join("rendered/boot.sh")).unwrap();
+    assert_eq!(
+        report.user_data_sha256,
+        mailinfra::kinds::gateway::user_data_hash(&boot)
+    );
+    assert_eq!(report.instance, "i-0mailpath");
+    assert_eq!(report.boot, "ok");
+    assert!(
+        report.postfix_running && report.opendkim_running,
+        "{health:#}"
+    );
+    assert_eq!(report.dkim_key_failed, None);
+    let (queue, deferred) = (report.queue.unwrap(), report.deferred.unwrap());
+    assert!(deferred >= 1 && queue >= deferred, "{health:#}");
+    // A failed boot step (its command with quotes and a backslash), OpenDKIM down for want
+    // of its key: all of it in the report, still valid JSON.
+    let failed: mailinfra::kinds::gateway::health::Health =
+        serde_json::from_value(health["failed"]["report"].clone())
+            .unwrap_or_else(|e| panic!("{e}: {health:#}"));
+    assert_eq!(failed.boot, "failed");
+    assert_eq!(failed.boot_step.as_deref(), Some("install packages"));
+    assert_eq!(
+        failed.boot_reason.as_deref(),
+        Some(r#"exit 100: apt-get install -y -q "postfix" opendkim \ x"#)
+    );
+    assert!(failed.postfix_running);
+    assert!(!failed.opendkim_running, "{health:#}");
+    assert!(
+        failed
+            .dkim_key_failed
+            .as_deref()
+            .is_some_and(|f| f.contains("AccessDeniedException")),
+        "{health:#}"
+    );
 }

@@ -594,6 +594,16 @@ fn gateway_postmaster_and_delivery_are_checked() {
             (6, 35),
             "1000 bytes is out of range",
         ),
+        (
+            "  reboot_window: \"24:00\"\n",
+            (6, 18),
+            "`24:00` is not a time of day",
+        ),
+        (
+            "  reboot_window: 4am\n",
+            (6, 18),
+            "`4am` is not a time of day",
+        ),
     ];
     for (yaml, pos, message) in cases {
         let found = problems(&format!("{head}{yaml}"));
@@ -602,7 +612,7 @@ fn gateway_postmaster_and_delivery_are_checked() {
         assert_eq!(found[0].2, *message, "{yaml}");
     }
     let good = format!(
-        "{head}  postmaster: ops+mail@example.org\n  delivery: {{ destination_concurrency: 5, destination_rate_delay: 0s, queue_lifetime: 12h, bounce_lifetime: 2h, delay_warning: 0h, message_size_limit: 26214400 }}\n"
+        "{head}  postmaster: ops+mail@example.org\n  delivery: {{ destination_concurrency: 5, destination_rate_delay: 0s, queue_lifetime: 12h, bounce_lifetime: 2h, delay_warning: 0h, message_size_limit: 26214400 }}\n  reboot_window: \"23:30\"\n"
     );
     assert_eq!(problems(&good), Vec::new());
     // The gateway's hostname publishes its own SPF: a MAIL FROM domain there collides.

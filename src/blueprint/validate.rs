@@ -372,6 +372,25 @@ fn gateway(c: &mut Checks, g: &GatewaySpec, has_region: bool) {
     if let Some(d) = &g.delivery {
         delivery(c, d);
     }
+    if let Some(r) = &g.reboot_window
+        && !is_clock(&r.value)
+    {
+        c.err(
+            r.pos,
+            "gateway.reboot_window",
+            format!("`{}` is not a time of day", r.value),
+            "write `HH:MM`, 24-hour, in UTC, e.g. `04:00` (the default)",
+        );
+    }
+}
+
+/// `HH:MM`, 24-hour.
+fn is_clock(text: &str) -> bool {
+    let Some((h, m)) = text.split_once(':') else {
+        return false;
+    };
+    let two = |s: &str| s.len() == 2 && s.chars().all(|ch| ch.is_ascii_digit());
+    two(h) && two(m) && h < "24" && m < "60"
 }
 
 /// `local@host`, with a local part main.cf takes as it is (no quotes, spaces or commas).

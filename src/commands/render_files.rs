@@ -34,6 +34,11 @@ pub fn run(args: &RenderArgs, global: &Global, out: &Output) -> Outcome {
         ("fetch-dkim-key", r.fetch_key_script()),
         ("opendkim-drop-in.conf", r.opendkim_drop_in()),
         ("report-health", r.health_script()),
+        (
+            "52mailinfra-unattended-upgrades",
+            r.unattended_upgrades_conf(),
+        ),
+        ("20auto-upgrades", r.auto_upgrades_conf()),
         ("mailinfra-health.service", r.health_service()),
         ("mailinfra-health.timer", r.health_timer()),
         ("boot.sh", r.boot_script()),

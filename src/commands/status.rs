@@ -39,6 +39,9 @@ pub struct GatewayStatus {
     pub hostname: String,
     /// The running instance, if any.
     pub instance: Option<String>,
+    /// The image the instance runs, and when it was built: `ami-… (built 2026-11-01, 32 days
+    /// ago)`.
+    pub image: Option<String>,
     /// The address senders relay to: the private IP of the gateway's network interface.
     pub private_ip: Option<String>,
     /// The gateway's network interface (it outlives instance replacements), when it has one.
@@ -150,6 +153,12 @@ async fn gateway_status(
             .and_then(|i| i.private_ip.clone())
             .or_else(|| interface.map(|n| n.private_ip.clone())),
         network_interface: interface.map(|n| n.id.clone()),
+        image: instance.map(
+            |i| match crate::kinds::gateway::diff::image_age(&o, &i.image_id) {
+                Some((day, days)) => format!("{} (built {day}, {days} days ago)", i.image_id),
+                None => i.image_id.clone(),
+            },
+        ),
         health: instance
             .and_then(|i| crate::kinds::gateway::health::state(g, &o, i))
             .map(|s| crate::kinds::gateway::health::summary(&s)),
@@ -336,6 +345,9 @@ fn gateway_text(out: &mut String, g: &GatewayStatus) {
     }
     if let Some(health) = &g.health {
         let _ = writeln!(out, "  health: {health}");
+    }
+    if let Some(image) = &g.image {
+        let _ = writeln!(out, "  image: {image}");
     }
     let _ = writeln!(
         out,

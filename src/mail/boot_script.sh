@@ -23,7 +23,7 @@ boot_failed() {
 }
 trap boot_failed ERR
 
-step='install packages'
+step='install awscli'
 
 hostnamectl set-hostname "$GATEWAY_HOSTNAME" 2>/dev/null || hostname "$GATEWAY_HOSTNAME"
 echo "$GATEWAY_HOSTNAME" > /etc/mailname
@@ -32,6 +32,19 @@ echo "postfix postfix/mailname string $GATEWAY_HOSTNAME" | debconf-set-selection
 apt-get update -q
 # awscli first: without it no failure can be reported.
 apt-get install -y -q awscli
+
+# Patching: everything the image shipped is brought up to date before the gateway serves,
+# then unattended-upgrades installs Debian's security updates daily and reboots at the
+# window when one needs it.
+step='upgrade packages'
+apt-get -y -q -o Dpkg::Options::=--force-confold upgrade
+apt-get install -y -q unattended-upgrades
+cat > {{unattended_path}} <<'MAILINFRA_EOF'
+{{unattended_conf}}MAILINFRA_EOF
+cat > {{auto_upgrades_path}} <<'MAILINFRA_EOF'
+{{auto_upgrades_conf}}MAILINFRA_EOF
+
+step='install packages'
 apt-get install -y -q postfix opendkim python3
 
 step='configure postfix'

@@ -29,7 +29,21 @@ pub struct Gateway {
     /// Whether relay clients are refused at RCPT TO for addresses that bounced permanently.
     #[serde(default)]
     pub suppress_hard_bounces: bool,
+    /// When the gateway may reboot after an update that needs it, `HH:MM` UTC.
+    #[serde(default = "default_reboot_time")]
+    pub reboot_time: String,
 }
+
+/// The reboot window's default: 04:00 UTC, night in Europe and evening in the Americas; the
+/// reboot takes about a minute, and senders' queues hold the mail meanwhile.
+pub fn default_reboot_time() -> String {
+    "04:00".into()
+}
+
+/// unattended-upgrades' settings, in their own file after Debian's `50unattended-upgrades`.
+pub const UNATTENDED_UPGRADES_PATH: &str = "/etc/apt/apt.conf.d/52mailinfra-unattended-upgrades";
+/// APT's periodic jobs: update the lists and run unattended-upgrades every day.
+pub const AUTO_UPGRADES_PATH: &str = "/etc/apt/apt.conf.d/20auto-upgrades";
 
 /// How the gateway delivers: main.cf values, defaults for a new address sending
 /// transactional mail (docs/gateway.md gives the reasons).
@@ -353,6 +367,29 @@ impl Gateway {
         )
     }
 
+    /// unattended-upgrades: Debian's security updates (its default origins) installed daily,
+    /// a reboot when one needs it at the reboot window, old kernels removed, and APT's
+    /// periodic run turned on.
+    pub fn unattended_upgrades_conf(&self) -> String {
+        format!(
+            "// Rendered by mailinfra: install Debian's security updates every day; reboot at {t} UTC\n\
+             // when one needs it (a new kernel or C library). Senders' queues hold mail meanwhile.\n\
+             Unattended-Upgrade::Automatic-Reboot \"true\";\n\
+             Unattended-Upgrade::Automatic-Reboot-WithUsers \"true\";\n\
+             Unattended-Upgrade::Automatic-Reboot-Time \"{t}\";\n\
+             Unattended-Upgrade::Remove-Unused-Kernel-Packages \"true\";\n\
+             Unattended-Upgrade::Remove-Unused-Dependencies \"true\";\n\
+             Unattended-Upgrade::SyslogEnable \"true\";\n",
+            t = self.reboot_time
+        )
+    }
+
+    /// APT's periodic jobs, as `dpkg-reconfigure unattended-upgrades` writes them.
+    pub fn auto_upgrades_conf(&self) -> String {
+        "APT::Periodic::Update-Package-Lists \"1\";\nAPT::Periodic::Unattended-Upgrade \"1\";\n"
+            .into()
+    }
+
     /// The service that runs the health report once.
     pub fn health_service(&self) -> String {
         format!(
@@ -501,6 +538,10 @@ impl Gateway {
                 ("health_service", &self.health_service()),
                 ("health_timer_path", HEALTH_TIMER_PATH),
                 ("health_timer", &self.health_timer()),
+                ("unattended_path", UNATTENDED_UPGRADES_PATH),
+                ("unattended_conf", &self.unattended_upgrades_conf()),
+                ("auto_upgrades_path", AUTO_UPGRADES_PATH),
+                ("auto_upgrades_conf", &self.auto_upgrades_conf()),
             ],
         )
     }
@@ -710,6 +751,7 @@ mod tests {
             postmaster: "ops@example.com".into(),
             delivery: Delivery::default(),
             suppress_hard_bounces: false,
+            reboot_time: default_reboot_time(),
         }
     }
 
@@ -731,6 +773,7 @@ mod tests {
         insta::assert_snapshot!("fetch_key_script", g.fetch_key_script());
         insta::assert_snapshot!("health_script", g.health_script());
         insta::assert_snapshot!("health_timer", g.health_timer());
+        insta::assert_snapshot!("unattended_upgrades", g.unattended_upgrades_conf());
     }
 
     #[test]

@@ -25,7 +25,9 @@ json_or_null() {
 
 now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 instance=$(cat "$CLOUD_DIR/data/instance-id" 2>/dev/null || true)
-user_data=$(sha256sum "$CLOUD_DIR/instance/user-data.txt" 2>/dev/null | cut -d' ' -f1 || true)
+# The user data as cloud-init received it is gzip (mailinfra compresses it); the hash is of
+# the script inside, as mailinfra computes it (gzip -f passes plain user data through).
+user_data=$(gzip -dcf "$CLOUD_DIR/instance/user-data.txt" 2>/dev/null | sha256sum | cut -d' ' -f1 || true)
 
 boot='running'
 step=''

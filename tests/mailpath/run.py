@@ -31,6 +31,7 @@ two runs on one machine do not share addresses.
 """
 
 import argparse
+import gzip
 import json
 import os
 import pwd
@@ -370,6 +371,50 @@ def bounce_cases(rendered, work, conf, case):
     out["restore"] = {"exit": res.returncode, "stderr": res.stderr}
     out["restored_table"] = open(table).read() if os.path.exists(table) else None
     return out
+def health_case(rendered, work, conf, milter_port, label, state_files):
+    """The rendered health report, run against this Postfix and OpenDKIM. Substituted: its
+    state and cloud-init directories, Postfix's configuration directory and the milter port;
+    `aws` is a stub that records the put-parameter call (the report is what it would write)."""
+    script = open(os.path.join(rendered, "report-health")).read()
+    cloud = os.path.join(work, "cloud")
+    os.makedirs(os.path.join(cloud, "data"), exist_ok=True)
+    os.makedirs(os.path.join(cloud, "instance"), exist_ok=True)
+    open(os.path.join(cloud, "data", "instance-id"), "w").write("i-0mailpath\n")
+    # As cloud-init keeps it: the user data mailinfra sent, gzip-compressed.
+    open(os.path.join(cloud, "instance", "user-data.txt"), "wb").write(
+        gzip.compress(open(os.path.join(rendered, "boot.sh"), "rb").read()))
+    state = os.path.join(work, f"health-{label}-state")
+    os.makedirs(state, exist_ok=True)
+    for name, body in state_files.items():
+        open(os.path.join(state, name), "w").write(body)
+    body = script
+    for old, new in (
+        ("STATE_DIR='/var/lib/mailinfra'", f"STATE_DIR='{state}'"),
+        ("CLOUD_DIR='/var/lib/cloud'", f"CLOUD_DIR='{cloud}'"),
+        ("POSTFIX_CONFIG=''", f"POSTFIX_CONFIG='{conf}'"),
+        ("MILTER_PORT='8891'", f"MILTER_PORT='{milter_port}'"),
+    ):
+        if old not in body:
+            raise SystemExit(f"report-health has no `{old}` to substitute")
+        body = body.replace(old, new)
+    bindir = os.path.join(work, f"health-{label}-bin")
+    os.makedirs(bindir, exist_ok=True)
+    record = os.path.join(bindir, "put.json")
+    open(os.path.join(bindir, "aws"), "w").write(
+        f"#!{sys.executable}\nimport json, sys\njson.dump(sys.argv[1:], open({record!r}, 'w'))\n"
+    )
+    os.chmod(os.path.join(bindir, "aws"), 0o755)
+    runnable = os.path.join(work, f"report-health-{label}.sh")
+    open(runnable, "w").write(body)
+    env = dict(os.environ, PATH=bindir + ":" + os.environ["PATH"])
+    run = subprocess.run(["bash", runnable], capture_output=True, text=True, env=env, timeout=60)
+    entry = {"exit": run.returncode, "stderr": run.stderr[-2000:], "stdout": run.stdout[-2000:]}
+    if os.path.exists(record):
+        args = json.load(open(record))
+        entry["args"] = args
+        entry["report"] = json.loads(args[args.index("--value") + 1])
+    entry["queue"] = sh("postqueue", "-c", conf, "-j", check=False).stdout
+    return entry
 
 
 def main():
@@ -423,6 +468,8 @@ def main():
             f"example.net smtp:[127.0.0.1]:{plain_port}\nexample.com smtp:[127.0.0.1]:{plain_port}\n"
             f"example.org smtp:[127.0.0.1]:{plain_port}\nslow.example smtp:[127.0.0.1]:{plain_port}\n"
             f"tls.example.net smtp:[127.0.0.1]:{tls_port}\n"
+            # Nobody listens there: mail to it stays deferred in the queue.
+            f"down.example smtp:[127.0.0.1]:{free_port()}\n"
         )
         for setting in (
             f"inet_interfaces = {GW_IN}, {GW_OUT}",
@@ -487,9 +534,18 @@ def main():
         # Hard bounces recorded from the delivery log; with suppression, refused from now on.
         if os.path.exists(os.path.join(a.rendered, "record-bounces")):
             results["bounces"] = bounce_cases(a.rendered, work, conf, case)
+        # The health report with everything running, and one message deferred.
+        case("deferred_accepted", NS_IN, "app@example.com", "user@down.example", message("app@example.com", "user@down.example", "inside-deferred"))
+        wait_for(lambda: '"deferred"' in sh("postqueue", "-c", conf, "-j", check=False).stdout, 30)
+        results["health"] = {"ok": health_case(a.rendered, work, conf, opendkim.port, "ok", {"boot.done": "2026-12-03T07:00:00Z\n"})}
 
         # OpenDKIM stopped: mail waits (a temporary refusal), it does not leave unsigned.
         opendkim.stop()
+        # The health report of a boot that failed, with OpenDKIM down for want of its key.
+        results["health"]["failed"] = health_case(a.rendered, work, conf, opendkim.port, "failed", {
+            "boot.failed": '2026-12-03T07:00:00Z\tinstall packages\texit 100: apt-get install -y -q "postfix" opendkim \\ x\n',
+            "dkim-key.failed": "2026-12-03T06:59:00Z 6 attempts; last error: AccessDeniedException\n",
+        })
         case("milter_down", NS_IN, "app@example.com", "user@example.net", message("app@example.com", "user@example.net", "inside-milter-down"))
         # OpenDKIM running without its key (the fetch failed): mail waits too.
         opendkim.remove_key()

@@ -1161,26 +1161,70 @@ pub fn reports(
     out
 }
 
-/// A newer Debian image than the one the gateway runs (never for a pinned AMI).
+/// An image older than this many days is reported even when no newer one is known (a
+/// pinned AMI): unattended-upgrades keeps its packages patched, but not what upgrades leave
+/// alone (the base system as built, packages Debian has since replaced).
+pub const IMAGE_AGE_REPORTED_DAYS: i64 = 90;
+
+/// When an image was built and how many days ago: (`2026-11-01`, 32), when its date is
+/// known.
+pub fn image_age(o: &ObservedGateway, image_id: &str) -> Option<(String, i64)> {
+    let (_, built) = o.image_dates.iter().find(|(id, _)| id == image_id)?;
+    let secs =
+        aws_smithy_types::DateTime::from_str(built, aws_smithy_types::date_time::Format::DateTime)
+            .ok()?
+            .secs();
+    let days = (o.read_at - secs).max(0) / 86_400;
+    let day = built.get(..10).unwrap_or(built);
+    Some((day.to_owned(), days))
+}
+
+/// The image the gateway runs: a newer Debian image than it (never for a pinned AMI), or an
+/// old image, with its age and how to move without changing the addresses.
 fn image_report(
     g: &DesiredGateway,
     o: &ObservedGateway,
     serving: Option<&ObservedInstance>,
 ) -> Option<Report> {
-    let (running, latest) = (serving?, o.image_id.as_ref()?);
-    if g.pins_image() || running.image_id == *latest {
-        return None;
+    let running = serving?;
+    let age = image_age(o, &running.image_id);
+    let age_text = age.as_ref().map_or(String::new(), |(day, days)| {
+        format!(", built {day}, {days} days ago")
+    });
+    let keeps = "apply terminates the instance and launches one on the same network interface: the private IP senders use and the Elastic IP stay; mail waits in the senders' queues for about a minute";
+    let patched = format!(
+        "meanwhile unattended-upgrades installs Debian's security updates every day and reboots at {} UTC when one needs it",
+        g.render.reboot_time
+    );
+    let latest = o.image_id.as_ref().filter(|l| **l != running.image_id);
+    if let (false, Some(latest)) = (g.pins_image(), latest) {
+        return Some(Report {
+            address: "gateway.report.image".into(),
+            kind: ReportKind::Todo,
+            title: format!(
+                "A newer `{}` image is published: {latest} (the gateway runs {}{age_text})",
+                g.image, running.image_id
+            ),
+            steps: vec![
+                "nothing changes by itself: the running instance keeps its image, the next replacement uses the new one".into(),
+                format!("to move now, set `image: {latest}` in the blueprint: {keeps}"),
+                patched,
+            ],
+        });
     }
+    let (day, days) = age.as_ref().filter(|(_, d)| *d > IMAGE_AGE_REPORTED_DAYS)?;
     Some(Report {
         address: "gateway.report.image".into(),
         kind: ReportKind::Todo,
         title: format!(
-            "A newer `{}` image is published: {latest} (the gateway runs {})",
-            g.image, running.image_id
+            "The gateway's image {} is {days} days old (built {day})",
+            running.image_id
         ),
         steps: vec![
-            "nothing changes by itself: the running instance keeps its image, the next replacement uses the new one".into(),
-            format!("to move now, set `image: {latest}` in the blueprint: apply replaces the instance and keeps the Elastic IP"),
+            patched,
+            format!(
+                "to renew the base system, set `image:` to a newer image (`debian-12` follows Debian's latest): {keeps}"
+            ),
         ],
     })
 }

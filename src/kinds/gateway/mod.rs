@@ -278,6 +278,7 @@ pub fn from_blueprint(bp: &Blueprint) -> Option<DesiredGateway> {
             postmaster: g.postmaster_address(),
             delivery: g.delivery_settings(),
             suppress_hard_bounces: g.suppress_hard_bounces,
+            reboot_time: g.reboot_time(),
         },
         names,
         acknowledged: Acknowledged {
@@ -625,6 +626,14 @@ pub struct ObservedGateway {
     /// against, since it changes every few minutes.
     #[serde(skip)]
     pub health: Option<health::Observed>,
+    /// When each image the gateway runs or would launch was built (DescribeImages
+    /// `CreationDate`): (image id, RFC 3339 time).
+    #[serde(default)]
+    pub image_dates: Vec<(String, String)>,
+    /// When this was read, seconds since the epoch (ages are measured against it); not part
+    /// of what a saved plan is checked against.
+    #[serde(skip)]
+    pub read_at: i64,
 }
 
 impl ObservedGateway {

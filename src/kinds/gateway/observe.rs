@@ -11,9 +11,10 @@
 //! DescribeSubnets, DescribeInstanceTypeOfferings, then DescribeRouteTables, GetInstanceProfile, GetRolePolicy, DescribeParameters, GetParameter (the
 //! public key), DescribeInstanceTypes (the type's architecture), then GetParameter (the image,
 //! for `debian-12`) or DescribeImages (a pinned image's architecture and owner, with
-//! GetCallerIdentity when the owner is not Debian), DescribeAddressesAttribute, and
-//! DescribeKey then GetKeyPolicy (the KMS key the blueprint's alias names), DescribeLogGroups
-//! (the bounce log).
+//! GetCallerIdentity when the owner is not Debian), then DescribeNetworkInterfaces, the
+//! health report (GetParameter) and DescribeImages (when the images were built), then
+//! DescribeAddressesAttribute; DescribeKey then GetKeyPolicy (the KMS key the blueprint's
+//! alias names), DescribeLogGroups (the bounce log).
 
 use aws_sdk_ec2::types::{
     AddressAttributeName, Filter, Instance, InstanceAttributeName, InstanceStateName, InstanceType,
@@ -100,10 +101,21 @@ pub async fn observe(
     let kms_key = kms_key(aws, &g.names.kms_alias, blueprint).await?;
     let mut instances = instances;
     user_data(aws, &mut instances).await?;
-    let (network_interfaces, health) = futures::try_join!(
+    let mut images: Vec<String> = instances
+        .iter()
+        .filter(|i| i.state.is_live())
+        .map(|i| i.image_id.clone())
+        .chain(image.id.clone())
+        .filter(|i| !i.is_empty())
+        .collect();
+    images.sort();
+    images.dedup();
+    let (network_interfaces, health, image_dates) = futures::try_join!(
         interfaces(aws, blueprint, &g.names, &instances),
         health(aws, &g.names.health),
+        image_dates(aws, images),
     )?;
+    let read_at = health.now;
     let mut eips = eips;
     ObservedGateway::own_addresses(&mut eips, &instances);
     ObservedGateway::own_interface_addresses(&mut eips, &network_interfaces);
@@ -142,7 +154,38 @@ pub async fn observe(
         eips,
         network_interfaces,
         health: Some(health),
+        image_dates,
+        read_at,
     })
+}
+
+/// When each image was built (`CreationDate`); an image EC2 no longer knows (deregistered)
+/// is left out.
+async fn image_dates(aws: &Aws, ids: Vec<String>) -> Result<Vec<(String, String)>, AwsError> {
+    use aws_sdk_ec2::error::ProvideErrorMetadata as _;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let out = match aws
+        .ec2
+        .describe_images()
+        .set_image_ids(Some(ids))
+        .send()
+        .await
+    {
+        Ok(out) => out,
+        Err(e) if e.code().is_some_and(|c| c.starts_with("InvalidAMIID.")) => {
+            return Ok(Vec::new());
+        }
+        Err(e) => return Err(AwsError::call(&ops::DESCRIBE_IMAGES, e)),
+    };
+    let mut dates: Vec<(String, String)> = out
+        .images()
+        .iter()
+        .filter_map(|i| Some((i.image_id()?.to_owned(), i.creation_date()?.to_owned())))
+        .collect();
+    dates.sort();
+    Ok(dates)
 }
 
 /// The gateway's health report (`health.rs`), read now.

@@ -102,6 +102,8 @@ fn built(eips: Vec<ObservedEip>) -> ObservedGateway {
             instance_id: Some("i-1".into()),
         }],
         health: None,
+        image_dates: vec![("ami-1".into(), "2026-11-01T23:45:00.000Z".into())],
+        read_at: 0,
     }
 }
 
@@ -818,4 +820,43 @@ fn the_health_report_says_configured_failed_differing_or_silent() {
     // Not part of what a saved plan is checked against.
     let json = serde_json::to_string(&reporting(Some(&ok), t)).unwrap();
     assert!(!json.contains("\"health\""), "{json}");
+}
+
+#[test]
+fn the_image_report_gives_its_age_and_how_to_move_keeping_the_addresses() {
+    let d = desired();
+    let mut o = built(vec![eip(
+        "eipalloc-1",
+        Some("i-1"),
+        Some("mail.example.com"),
+        false,
+    )]);
+    // 2026-12-03T07:00:00Z: the image was built 31 days before.
+    o.read_at = 1_796_281_200;
+    let image = |o: &ObservedGateway| {
+        diff::reports(d.gateway.as_ref().unwrap(), o, None)
+            .into_iter()
+            .find(|r| r.address == "gateway.report.image")
+    };
+    assert!(image(&o).is_none(), "the latest image, and recent");
+    // Debian has published a newer one.
+    o.image_id = Some("ami-2".into());
+    let r = image(&o).unwrap();
+    assert_eq!(
+        r.title,
+        "A newer `debian-12` image is published: ami-2 (the gateway runs ami-1, built 2026-11-01, 31 days ago)"
+    );
+    assert!(
+        r.steps[1].contains("the private IP senders use and the Elastic IP stay"),
+        "{r:?}"
+    );
+    assert!(r.steps[2].contains("reboots at 04:00 UTC"), "{r:?}");
+    // An old image is reported without a newer one too.
+    o.image_id = Some("ami-1".into());
+    o.read_at += 100 * 86_400;
+    let r = image(&o).unwrap();
+    assert_eq!(
+        r.title,
+        "The gateway's image ami-1 is 131 days old (built 2026-11-01)"
+    );
 }
