@@ -155,6 +155,14 @@ pub struct PlanArgs {
     /// Exit 2 when there are changes, 0 when there are none
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// The DNS server to read other senders' SPF records from, to count the lookups their
+    /// includes cost (default: the system's resolver)
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub resolver: Option<std::net::SocketAddr>,
+    /// Longest time for counting SPF lookups through DNS; when it runs out, or DNS cannot be
+    /// reached, the plan warns and goes on. 0s skips the count
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub dns_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
