@@ -157,11 +157,11 @@ pub struct PlanArgs {
     pub detailed_exitcode: bool,
     /// The DNS server to read other senders' SPF records from, to count the lookups their
     /// includes cost (default: the system's resolver)
-    #[arg(long, value_name = "ADDR:PORT")]
+    #[arg(long, value_name = "ADDR:PORT", env = "MAILINFRA_RESOLVER")]
     pub resolver: Option<std::net::SocketAddr>,
     /// Longest time for counting SPF lookups through DNS; when it runs out, or DNS cannot be
     /// reached, the plan warns and goes on. 0s skips the count
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration, env = "MAILINFRA_DNS_TIMEOUT")]
     pub dns_timeout: Duration,
 }
 

@@ -248,7 +248,14 @@ async fn plan_refuses_exactly_when_pyspf_finds_too_many_lookups() {
             &json!({ "zones": ["example.com", "senders.test"], "records": records }),
         );
         let resolver = format!("127.0.0.1:{}", server.port);
-        let plan = acct.mailinfra(&["plan", "b.yaml", "--resolver", &resolver]);
+        let plan = acct.mailinfra(&[
+            "plan",
+            "b.yaml",
+            "--resolver",
+            &resolver,
+            "--dns-timeout",
+            "5s",
+        ]);
         let (result, why) = Reference::start(server.port).spf("example.com");
         let pyspf_refuses = result == "permerror" && why.contains("Too many DNS lookups");
         let refused = plan.code != 0;
@@ -291,7 +298,14 @@ async fn the_refusal_names_the_heaviest_includes() {
         ]),
     );
     let resolver = format!("127.0.0.1:{}", server.port);
-    let plan = acct.mailinfra(&["plan", "b.yaml", "--resolver", &resolver]);
+    let plan = acct.mailinfra(&[
+        "plan",
+        "b.yaml",
+        "--resolver",
+        &resolver,
+        "--dns-timeout",
+        "5s",
+    ]);
     assert_eq!(plan.code, 1, "{}", plan.stderr);
     assert!(
         plan.stderr.contains(
@@ -307,6 +321,8 @@ async fn the_refusal_names_the_heaviest_includes() {
         "b.yaml",
         "--resolver",
         &resolver,
+        "--dns-timeout",
+        "5s",
         "--format",
         "markdown",
     ]);
@@ -358,7 +374,14 @@ async fn dns_that_does_not_answer_is_a_warning_and_the_plan_stays_quick() {
     // Nothing listening: refused at once, one warning per record, not an error.
     drop(silent);
     let started = Instant::now();
-    let plan = acct.mailinfra(&["plan", "b.yaml", "--resolver", &resolver]);
+    let plan = acct.mailinfra(&[
+        "plan",
+        "b.yaml",
+        "--resolver",
+        &resolver,
+        "--dns-timeout",
+        "5s",
+    ]);
     assert_eq!(plan.code, 0, "{}", plan.stderr);
     // Closed UDP port: the count gives up within --dns-timeout (default 5s) either way.
     assert!(
