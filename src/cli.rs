@@ -70,7 +70,7 @@ pub enum Command {
     Plan(PlanArgs),
     /// Write a blueprint describing the mail records (SPF, DMARC, DKIM) zones already hold
     #[command(
-        after_help = "Examples:\n  mailinfra import --zone example.com --out mailinfra.yaml\n  mailinfra import --zone example.com --zone example.org --blueprint acme-mail\n\nEach record described gets an `adopt:` entry, so `mailinfra plan` right after changes\nonly the ownership records. Records the blueprint cannot describe exactly are left out and\nnamed on stderr."
+        after_help = "Examples:\n  mailinfra import --zone example.com --out mailinfra.yaml\n  mailinfra import --zone example.com --zone example.org --blueprint acme-mail\n\nEach record described gets an `adopt:` entry, so `mailinfra plan` right after changes\nonly the ownership records. Records the blueprint cannot describe exactly, and records that are not mail records\nmailinfra manages (a website's A record, an MX), are left out and named on stderr."
     )]
     Import(ImportArgs),
     /// Print a plan saved with `plan --out` again, for review
