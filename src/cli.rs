@@ -70,7 +70,7 @@ pub enum Command {
     Plan(PlanArgs),
     /// Write a blueprint describing the mail records (SPF, DMARC, DKIM) zones already hold
     #[command(
-        after_help = "Examples:\n  mailinfra import --zone example.com --out mailinfra.yaml\n  mailinfra import --zone example.com --zone example.org --blueprint acme-mail\n\nEach record described gets an `adopt:` entry, so `mailinfra plan` right after changes\nonly the ownership records. Records the blueprint cannot describe exactly are left out and\nnamed on stderr."
+        after_help = "Examples:\n  mailinfra import --zone example.com --out mailinfra.yaml\n  mailinfra import --zone example.com --zone example.org --blueprint acme-mail\n\nEach record described gets an `adopt:` entry, so `mailinfra plan` right after changes\nonly the ownership records. Records the blueprint cannot describe exactly, and records that are not mail records\nmailinfra manages (a website's A record, an MX), are left out and named on stderr."
     )]
     Import(ImportArgs),
     /// Print a plan saved with `plan --out` again, for review
@@ -160,6 +160,14 @@ pub struct PlanArgs {
     /// Exit 2 when there are changes, 0 when there are none
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// The DNS server to read other senders' SPF records from, to count the lookups their
+    /// includes cost (default: the system's resolver)
+    #[arg(long, value_name = "ADDR:PORT", env = "MAILINFRA_RESOLVER")]
+    pub resolver: Option<std::net::SocketAddr>,
+    /// Longest time for counting SPF lookups through DNS; when it runs out, or DNS cannot be
+    /// reached, the plan warns and goes on. 0s skips the count
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration, env = "MAILINFRA_DNS_TIMEOUT")]
+    pub dns_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -78,6 +78,14 @@ async fn an_imported_zone_plans_only_its_ownership_records() {
         "{}",
         run.stderr
     );
+    // Records mailinfra does not manage are named on stderr too, not dropped silently.
+    assert!(
+        run.stderr.contains(
+            "not mail records mailinfra manages, left out (and never touched): example.com MX"
+        ),
+        "{}",
+        run.stderr
+    );
     let valid = acct.mailinfra(&["validate", "b.yaml"]);
     assert_eq!(valid.code, 0, "{}", valid.stderr);
 

@@ -254,6 +254,13 @@ async fn very_verbose_traces_every_aws_call() {
         ),
         "{traced:?}"
     );
+    // Each service by the name its API uses, no spaces (not `route 53.ListHostedZones`).
+    assert!(
+        traced
+            .iter()
+            .any(|l| l.starts_with(&format!("aws: route53.ListHostedZones {host} 200 "))),
+        "{traced:?}"
+    );
     let quiet = acct.mailinfra(&["plan", "b.yaml", "-v"]);
     assert!(!quiet.stderr.contains("aws: "), "{}", quiet.stderr);
 }

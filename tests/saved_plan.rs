@@ -150,5 +150,13 @@ async fn show_prints_a_saved_plan_again_offline() {
         "{}",
         not_a_plan.stderr
     );
+    let missing = acct.mailinfra(&["show", "missing.json"]);
+    assert_eq!(missing.code, 1);
+    assert!(
+        missing.stderr.contains("cannot read `missing.json`: ")
+            && missing.stderr.contains("--out missing.json"),
+        "{}",
+        missing.stderr
+    );
     assert_eq!(acct.requests(), before, "show sends nothing to AWS");
 }

@@ -301,7 +301,14 @@ impl Intercept for Trace {
     ) -> Result<(), BoxError> {
         let op = cfg
             .load::<aws_smithy_runtime_api::client::orchestrator::Metadata>()
-            .map(|m| format!("{}.{}", m.service().to_lowercase(), m.name()))
+            // "Route 53" is the service's name in the SDK's metadata: `route53.ListHostedZones`.
+            .map(|m| {
+                format!(
+                    "{}.{}",
+                    m.service().to_lowercase().replace(' ', ""),
+                    m.name()
+                )
+            })
             .unwrap_or_else(|| "?".into());
         let host = cfg
             .load::<Endpoint>()

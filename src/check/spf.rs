@@ -786,6 +786,185 @@ pub fn all_qualifier(record: &str) -> Option<Qualifier> {
     })
 }
 
+/// What a record costs a receiver in DNS-querying terms through its whole tree: every
+/// `include:` and `redirect=` target's record read from DNS (or from `local`, the records the
+/// blueprint itself publishes), counted as a receiver evaluating mail from an address no
+/// term authorizes does (RFC 7208 §4.6.4): `include`, `a`, `mx`, `ptr`, `exists` and
+/// `redirect` one each, `redirect=` where it is read (as pyspf counts it), nothing after `all`
+/// (§5.1: never evaluated) and no `redirect=` followed in a record with `all` (§6.1).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TreeCount {
+    /// The DNS-querying terms of the whole tree.
+    pub lookups: usize,
+    /// Set when counting stopped following includes at pyspf's hard limit (40) or at a loop:
+    /// `lookups` is then a lower bound.
+    pub truncated: bool,
+    /// The top record's `include:`/`redirect=` terms and what each costs with its own tree,
+    /// heaviest first.
+    pub heaviest: Vec<(String, usize)>,
+    /// Targets whose records could not be read or followed, and why: the total is then a
+    /// lower bound.
+    pub unknown: Vec<String>,
+}
+
+/// Counts `record` (published at `domain`) through its tree; `local` gives the SPF record a
+/// name will have when the blueprint publishes one there.
+pub async fn count_tree(
+    dns: &Dns,
+    domain: &str,
+    record: &str,
+    local: &(dyn Fn(&str) -> Option<String> + Sync),
+) -> Result<TreeCount, String> {
+    let terms = parse(record)?;
+    let mut counter = Counter {
+        dns,
+        local,
+        lookups: 0,
+        unknown: Vec::new(),
+        truncated: false,
+    };
+    let mut heaviest = Vec::new();
+    for (term, target) in counter.costly(&terms) {
+        let before = counter.lookups;
+        counter.lookups += 1;
+        if let Some(target) = target {
+            counter.follow(&target, domain, 1).await;
+        }
+        heaviest.push((term, counter.lookups - before));
+    }
+    heaviest.sort_by_key(|h| std::cmp::Reverse(h.1));
+    Ok(TreeCount {
+        lookups: counter.lookups,
+        heaviest,
+        unknown: counter.unknown,
+        truncated: counter.truncated,
+    })
+}
+
+struct Counter<'a> {
+    dns: &'a Dns,
+    local: &'a (dyn Fn(&str) -> Option<String> + Sync),
+    lookups: usize,
+    unknown: Vec<String>,
+    truncated: bool,
+}
+
+/// Where counting stops following includes: pyspf's hard limit, and any loop.
+const MAX_COUNTED: usize = 4 * MAX_LOOKUPS;
+
+impl Counter<'_> {
+    /// The terms of one record a receiver evaluates for an address nothing authorizes, in
+    /// order, with the domain each `include:`/`redirect=` leads to (`None`: costs a lookup but
+    /// leads to no record). `redirect=` first: pyspf reads it before the mechanisms.
+    fn costly(&mut self, terms: &[Term]) -> Vec<(String, Option<String>)> {
+        let has_all = terms.iter().any(|t| {
+            matches!(
+                t,
+                Term::Mechanism {
+                    mechanism: Mechanism::All,
+                    ..
+                }
+            )
+        });
+        let mut out = Vec::new();
+        let mut redirect = None;
+        for t in terms {
+            if let Term::Modifier { name, value } = t
+                && name == "redirect"
+            {
+                redirect = Some(value.clone());
+            }
+        }
+        if let Some(r) = &redirect {
+            // Counted where it is read; followed only when no `all` ends the record.
+            out.push((format!("redirect={r}"), None));
+        }
+        for t in terms {
+            let Term::Mechanism { mechanism, .. } = t else {
+                continue;
+            };
+            match mechanism {
+                Mechanism::All => break,
+                Mechanism::Include(d) => out.push((format!("include:{d}"), Some(d.clone()))),
+                Mechanism::A(..) => out.push(("a".into(), None)),
+                Mechanism::Mx(..) => out.push(("mx".into(), None)),
+                Mechanism::Ptr(_) => out.push(("ptr".into(), None)),
+                Mechanism::Exists(d) => out.push((format!("exists:{d}"), None)),
+                Mechanism::Ip(..) => {}
+            }
+        }
+        if let (Some(r), false) = (redirect, has_all) {
+            out[0].1 = Some(r);
+        }
+        out
+    }
+
+    /// Adds the lookups of the record at `target` (its own terms and their trees).
+    fn follow<'b>(
+        &'b mut self,
+        target: &'b str,
+        from: &'b str,
+        depth: usize,
+    ) -> futures::future::BoxFuture<'b, ()> {
+        Box::pin(async move {
+            // Loops and huge trees end here, far past the limit.
+            if self.lookups > MAX_COUNTED || depth > MAX_LOOKUPS {
+                self.truncated = true;
+                return;
+            }
+            if target.contains('%') {
+                self.unknown.push(format!(
+                    "`{target}` (in `{from}`) depends on the sender (a macro); not followed"
+                ));
+                return;
+            }
+            let name = target.trim_end_matches('.').to_ascii_lowercase();
+            let record = match (self.local)(&name) {
+                Some(r) => r,
+                None => match self.dns.txt(&name).await {
+                    Answer::Found(txt) => match records(&txt).as_slice() {
+                        [one] => (*one).clone(),
+                        [] => {
+                            self.unknown
+                                .push(format!("`{name}` (in `{from}`) has no SPF record"));
+                            return;
+                        }
+                        many => {
+                            self.unknown.push(format!(
+                                "`{name}` (in `{from}`) has {} SPF records",
+                                many.len()
+                            ));
+                            return;
+                        }
+                    },
+                    Answer::NoRecords => {
+                        self.unknown
+                            .push(format!("`{name}` (in `{from}`) has no SPF record"));
+                        return;
+                    }
+                    Answer::Failed(why) => {
+                        self.unknown.push(format!("`{name}`: {why}"));
+                        return;
+                    }
+                },
+            };
+            let terms = match parse(&record) {
+                Ok(t) => t,
+                Err(why) => {
+                    self.unknown.push(format!("`{name}`: {why}"));
+                    return;
+                }
+            };
+            for (_, next) in self.costly(&terms) {
+                self.lookups += 1;
+                if let Some(next) = next {
+                    self.follow(&next, &name, depth + 1).await;
+                }
+            }
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -38,6 +38,12 @@ pub async fn run(args: &ImportArgs, global: &Global, out: &Output) -> Outcome {
     for skipped in &imported.skipped {
         out.warn(&format!("left out: {skipped}"));
     }
+    if !imported.unmanaged.is_empty() {
+        out.warn(&format!(
+            "not mail records mailinfra manages, left out (and never touched): {}",
+            imported.unmanaged.join(", ")
+        ));
+    }
     match &args.out {
         Some(path) => {
             std::fs::write(path, &imported.yaml)

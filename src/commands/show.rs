@@ -8,6 +8,13 @@ use crate::cli::ShowArgs;
 use crate::output::Output;
 
 pub fn run(args: &ShowArgs, out: &Output) -> Outcome {
+    if let Err(e) = std::fs::metadata(&args.plan) {
+        return Err(Failure::Refused(format!(
+            "cannot read `{}`: {e}\n  = hint: save a plan with `mailinfra plan BLUEPRINT --out {}`",
+            args.plan.display(),
+            args.plan.display()
+        )));
+    }
     let plan = read_saved_plan(&args.plan)?.ok_or_else(|| {
         Failure::Refused(format!(
             "{} is not a saved plan (a file `mailinfra plan --out` writes)",

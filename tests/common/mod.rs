@@ -235,6 +235,9 @@ impl Account {
             .env("NO_COLOR", "1")
             // SES allows one request a second; the emulator does not need the wait.
             .env("MAILINFRA_SES_REQUESTS_PER_SECOND", "100")
+            // `plan` counts SPF lookups through DNS; tests that prove it pass
+            // `--dns-timeout` and `--resolver` (tests/spf_limit.rs), the others use no network.
+            .env("MAILINFRA_DNS_TIMEOUT", "0s")
             .stdin(Stdio::null());
         cmd
     }

@@ -31,6 +31,10 @@ pub struct Imported {
     pub skipped: Vec<String>,
     /// How many records the blueprint describes.
     pub described: usize,
+    /// Record sets that are not mail records mailinfra manages (`www` A, an apex MX, ...),
+    /// as `name TYPE`: left out, and named so that nothing is dropped silently. The zones'
+    /// own SOA and NS sets are not listed.
+    pub unmanaged: Vec<String>,
 }
 
 /// The SPF fields of one domain.
@@ -229,6 +233,17 @@ pub fn blueprint(name: &str, region: Option<&str>, zones: &[Zone]) -> Imported {
                 found.push((domain.to_owned(), zone.name.clone(), set, "dkim"));
             } else if one_starting(set, "v=spf1").is_some() {
                 found.push((n.clone(), zone.name.clone(), set, "spf"));
+            }
+        }
+        for set in &zone.records {
+            let n = set.name.trim_end_matches('.').to_ascii_lowercase();
+            let mail = set.rtype == RType::Txt
+                && (n.starts_with("_dmarc.")
+                    || n.contains("._domainkey.")
+                    || one_starting(set, "v=spf1").is_some());
+            let own = n == zone.name && matches!(set.rtype, RType::Soa | RType::Ns);
+            if !mail && !own {
+                out.unmanaged.push(format!("{n} {}", set.rtype));
             }
         }
     }
