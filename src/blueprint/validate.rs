@@ -251,6 +251,9 @@ fn gateway_and_domains(c: &mut Checks, bp: &Blueprint) -> Owners {
                 "add a `gateway:` section (hostname, relay_from), or send via `ses`",
             );
         }
+        if let Some(pos) = d.via_gateway {
+            relayed_through_ses(c, bp, d, pos);
+        }
         for RecordKey {
             name: rname,
             rtype,
@@ -275,6 +278,26 @@ fn gateway_and_domains(c: &mut Checks, bp: &Blueprint) -> Owners {
         }
     }
     owners
+}
+
+/// With `relay_via: ses`, SES sends the gateway's mail: SES refuses a From domain that is
+/// not a verified identity, and signs with the identity's DKIM. So every domain the gateway
+/// relays for must be one of the blueprint's SES identities.
+fn relayed_through_ses(c: &mut Checks, bp: &Blueprint, d: &DomainSpec, pos: Pos) {
+    let Some(relay_via) = bp.gateway.as_ref().and_then(|g| g.relay_via.as_ref()) else {
+        return;
+    };
+    if relay_via.value == RelayVia::Ses && d.ses.is_none() {
+        c.err(
+            pos,
+            &format!("{}.send_via", d.path),
+            format!(
+                "the gateway relays through Amazon SES (`relay_via: ses`, line {}), but `{}` is not an SES identity of the blueprint: SES refuses mail from a domain it has not verified",
+                relay_via.pos.line, d.domain.value
+            ),
+            "add `ses` to the domain's `send_via` (`send_via: [ses, gateway]`), or set `relay_via: direct`",
+        );
+    }
 }
 
 fn adopt(c: &mut Checks, bp: &Blueprint, owners: &Owners) {
