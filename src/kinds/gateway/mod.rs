@@ -234,6 +234,7 @@ pub fn from_blueprint(bp: &Blueprint) -> Option<DesiredGateway> {
             key_parameter: names.key_private.clone(),
             postmaster: g.postmaster_address(),
             delivery: g.delivery_settings(),
+            relay: relay(bp, g),
         },
         names,
         acknowledged: Acknowledged {
@@ -241,6 +242,23 @@ pub fn from_blueprint(bp: &Blueprint) -> Option<DesiredGateway> {
             senders_configured: g.senders_configured,
         },
     })
+}
+
+/// The SSM SecureString holding the gateway's SES SMTP credentials (`user:password`), with
+/// `relay_via: ses`.
+pub fn ses_credentials_parameter(blueprint: &str) -> String {
+    format!("/mailinfra/{blueprint}/ses-smtp/credentials")
+}
+
+/// Where the gateway sends on, as the rendering needs it.
+fn relay(bp: &Blueprint, g: &crate::blueprint::GatewaySpec) -> crate::mail::gateway::Relay {
+    match g.relay_via() {
+        crate::blueprint::RelayVia::Direct => crate::mail::gateway::Relay::Direct,
+        crate::blueprint::RelayVia::Ses => crate::mail::gateway::Relay::Ses {
+            endpoint: crate::mail::ses_smtp::endpoint(bp.region().unwrap_or_default()),
+            credentials_parameter: ses_credentials_parameter(&bp.name.value),
+        },
+    }
 }
 
 /// An instance's state, spelled as EC2 spells it (`shutting-down`).
