@@ -734,3 +734,28 @@ fn relaying_through_ses_needs_every_gateway_domain_to_be_an_ses_identity() {
         "{bad:?}"
     );
 }
+
+#[test]
+fn relaying_through_ses_names_an_iam_user_that_must_fit() {
+    let name = "a".repeat(46);
+    let source = format!(
+        "blueprint: {name}\nregion: eu-west-1\ngateway:\n  hostname: mail.example.com\n  relay_from: [10.0.0.0/16]\n  relay_via: ses\n"
+    );
+    let found = problems(&source);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!((found[0].0, found[0].1), (1, 12));
+    assert!(
+        found[0].2.contains(&format!(
+            "makes the IAM user `mailinfra-{name}-ses-smtp`, 65 characters; IAM allows 64"
+        )),
+        "{found:?}"
+    );
+    assert_eq!(
+        problems(&source.replace("relay_via: ses", "relay_via: direct")),
+        Vec::new()
+    );
+    assert_eq!(
+        problems(&source.replace(&name, &"a".repeat(45))),
+        Vec::new()
+    );
+}

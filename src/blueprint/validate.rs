@@ -215,6 +215,9 @@ fn gateway_and_domains(c: &mut Checks, bp: &Blueprint) -> Owners {
     if let Some(g) = &bp.gateway {
         gateway(c, g, bp.region.is_some());
         iam_names(c, &bp.name);
+        if g.relay_via() == RelayVia::Ses {
+            ses_smtp_user_name(c, &bp.name);
+        }
         owners.insert(
             (g.hostname.value.clone(), RType::A),
             ("gateway".into(), Purpose::GatewayA.label()),
@@ -515,6 +518,29 @@ fn iam_names(c: &mut Checks, name: &Spanned<String>) {
             format!(
                 "shorten the blueprint name to {} characters or fewer",
                 max - (role.len() - name.value.len())
+            ),
+        );
+    }
+}
+
+/// With `relay_via: ses`, the SMTP credential's IAM user is named after the blueprint too
+/// (`mailinfra-<name>-ses-smtp`, one character longer than the role); IAM allows 64 for a
+/// user name as for a role (IAM User Guide, "IAM and AWS STS quotas"). Only when the role's
+/// name fits, so that one name is not reported twice.
+fn ses_smtp_user_name(c: &mut Checks, name: &Spanned<String>) {
+    let user = crate::mail::ses_smtp::user_name(&name.value);
+    let max = crate::mail::gateway::IAM_NAME_MAX;
+    if user.len() > max && crate::mail::gateway::role_name(&name.value).len() <= max {
+        c.err(
+            name.pos,
+            "blueprint",
+            format!(
+                "with `relay_via: ses`, the blueprint name makes the IAM user `{user}`, {} characters; IAM allows {max}",
+                user.len()
+            ),
+            format!(
+                "shorten the blueprint name to {} characters or fewer",
+                max - (user.len() - name.value.len())
             ),
         );
     }

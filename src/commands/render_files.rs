@@ -38,7 +38,15 @@ pub fn run(args: &RenderArgs, global: &Global, out: &Output) -> Outcome {
                 ("fetch-ses-credentials", r.fetch_credentials_script()),
                 ("postfix-drop-in.conf", r.postfix_drop_in()),
                 ("boot.sh", r.boot_script()),
+                (
+                    "role-policy.json",
+                    render::role_policy_ses(&r.region, credentials_parameter),
+                ),
                 ("trust-policy.json", render::trust_policy()),
+                (
+                    "ses-smtp-user-policy.json",
+                    crate::kinds::gateway::ses_smtp_user_policy(&bp, r),
+                ),
             ],
             &format!(
                 "relayed through Amazon SES: no OpenDKIM, SES signs; the SMTP credentials are not among them: the instance reads them from SSM {credentials_parameter} at boot"

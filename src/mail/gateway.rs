@@ -604,6 +604,15 @@ pub fn role_policy(region: &str, key_parameter: &str) -> String {
     )
 }
 
+/// With `relay_via: ses`, the role's only permission: read its SES SMTP credentials
+/// parameter (it has no DKIM key: SES signs).
+pub fn role_policy_ses(region: &str, credentials_parameter: &str) -> String {
+    let partition = crate::aws::partition::of(region);
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"ReadOwnSesSmtpCredentials","Effect":"Allow","Action":"ssm:GetParameter","Resource":"arn:{partition}:ssm:{region}:*:parameter{credentials_parameter}"}}]}}"#
+    )
+}
+
 /// The gateway role's permissions boundary: the most the role can ever do, whatever its own
 /// policy says: read the blueprint's gateway DKIM private keys (any selector, so a key
 /// rotation needs no new boundary). The apply role may change the role's policy only while

@@ -55,9 +55,100 @@ pub fn endpoint(region: &str) -> String {
 /// 465 and 2465; EC2 throttles port 25 out, so 587 is the one that always works).
 pub const PORT: u16 = 587;
 
+/// The IAM user whose access key is the SMTP credential: `mailinfra-<blueprint>-ses-smtp`.
+pub fn user_name(blueprint: &str) -> String {
+    format!("mailinfra-{blueprint}-ses-smtp")
+}
+
+/// The SMTP user's one permission: `ses:SendRawEmail` (the action SES SMTP authorizes, SES
+/// Developer Guide, "Obtaining Amazon SES SMTP credentials") on the blueprint's identities
+/// and configuration sets only, and only with a From address in the relayed domains or the
+/// gateway's hostname (its bounces) when that is under one of them. `ses:FromAddress` is the
+/// SES condition key for the From address (Service Authorization Reference, "Actions,
+/// resources, and condition keys for Amazon SES"; SES Developer Guide, "Controlling access
+/// with IAM"). `domains` must not be empty.
+pub fn user_policy(
+    region: &str,
+    domains: &[String],
+    hostname: &str,
+    configuration_sets: &[String],
+) -> String {
+    let partition = crate::aws::partition::of(region);
+    let mut resources: Vec<String> = domains
+        .iter()
+        .map(|d| format!("arn:{partition}:ses:{region}:*:identity/{d}"))
+        .collect();
+    resources.extend(
+        configuration_sets
+            .iter()
+            .map(|c| format!("arn:{partition}:ses:{region}:*:configuration-set/{c}")),
+    );
+    let mut from: Vec<String> = domains.iter().map(|d| format!("*@{d}")).collect();
+    if domains
+        .iter()
+        .any(|d| super::names::is_within(hostname, d) && hostname != d)
+    {
+        from.push(format!("*@{hostname}"));
+    }
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "SendAsTheRelayedDomainsOnly",
+            "Effect": "Allow",
+            "Action": "ses:SendRawEmail",
+            "Resource": resources,
+            "Condition": { "StringLike": { "ses:FromAddress": from } },
+        }],
+    })
+    .to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_smtp_user_may_send_only_as_the_relayed_domains() {
+        let policy: serde_json::Value = serde_json::from_str(&user_policy(
+            "eu-west-1",
+            &["example.com".into(), "example.net".into()],
+            "mail.example.com",
+            &["tx".into()],
+        ))
+        .unwrap();
+        let st = &policy["Statement"];
+        assert_eq!(st.as_array().unwrap().len(), 1);
+        assert_eq!(st[0]["Action"], "ses:SendRawEmail");
+        assert_eq!(
+            st[0]["Resource"],
+            serde_json::json!([
+                "arn:aws:ses:eu-west-1:*:identity/example.com",
+                "arn:aws:ses:eu-west-1:*:identity/example.net",
+                "arn:aws:ses:eu-west-1:*:configuration-set/tx"
+            ])
+        );
+        assert_eq!(
+            st[0]["Condition"]["StringLike"]["ses:FromAddress"],
+            serde_json::json!(["*@example.com", "*@example.net", "*@mail.example.com"])
+        );
+        // A hostname outside the relayed domains gets no From of its own; GovCloud ARNs.
+        let gov: serde_json::Value = serde_json::from_str(&user_policy(
+            "us-gov-west-1",
+            &["example.com".into()],
+            "relay.example.org",
+            &[],
+        ))
+        .unwrap();
+        assert_eq!(
+            gov["Statement"][0]["Condition"]["StringLike"]["ses:FromAddress"],
+            serde_json::json!(["*@example.com"])
+        );
+        assert_eq!(
+            gov["Statement"][0]["Resource"][0],
+            "arn:aws-us-gov:ses:us-gov-west-1:*:identity/example.com"
+        );
+        assert_eq!(user_name("acme"), "mailinfra-acme-ses-smtp");
+    }
 
     #[test]
     fn the_password_is_the_version_byte_and_a_signature_in_base64() {

@@ -250,6 +250,21 @@ pub fn ses_credentials_parameter(blueprint: &str) -> String {
     format!("/mailinfra/{blueprint}/ses-smtp/credentials")
 }
 
+/// The policy of the IAM user whose access key is the gateway's SES SMTP credential
+/// (`relay_via: ses`): send as the relayed domains, through their configuration sets.
+pub fn ses_smtp_user_policy(bp: &Blueprint, g: &Gateway) -> String {
+    let mut sets: Vec<String> = bp
+        .domains
+        .iter()
+        .filter(|d| d.via_gateway.is_some())
+        .filter_map(|d| d.ses.as_ref()?.configuration_set.as_ref())
+        .map(|c| c.value.clone())
+        .collect();
+    sets.sort();
+    sets.dedup();
+    crate::mail::ses_smtp::user_policy(&g.region, &g.signing_domains, &g.hostname, &sets)
+}
+
 /// Where the gateway sends on, as the rendering needs it.
 fn relay(bp: &Blueprint, g: &crate::blueprint::GatewaySpec) -> crate::mail::gateway::Relay {
     match g.relay_via() {
