@@ -567,6 +567,19 @@ async fn the_gateway_relays_through_ses_with_real_postfix() {
         );
     }
 
+    // systemd reads Debian's postfix@.service with the drop-in that runs the fetch before
+    // every start of the instance, and finds nothing wrong in it.
+    let unit = &r["unit"];
+    assert_eq!(unit["exit"], 0, "{unit:#}");
+    assert_eq!(unit["output"], "", "{unit:#}");
+    assert!(
+        unit["drop_in"]
+            .as_str()
+            .unwrap()
+            .contains("ExecStartPre=/usr/local/sbin/mailinfra-fetch-ses-credentials"),
+        "{unit:#}"
+    );
+
     let settings = r["postfix_settings"].as_str().unwrap();
     for line in [
         "relayhost = [email-smtp.eu-west-1.amazonaws.com]:587",

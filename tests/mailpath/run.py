@@ -466,6 +466,19 @@ def ses_main(a):
             "map_next_hop": open(local_map).read().split(" ", 1)[0] if st else None,
         }
 
+        # systemd reads Debian's Postfix instance unit with the rendered drop-in beside it (its
+        # ExecStartPre pointing at a copy of the rendered fetch script).
+        unit_dir = os.path.join(work, "units")
+        os.makedirs(os.path.join(unit_dir, "postfix@-.service.d"), exist_ok=True)
+        shutil.copy("/lib/systemd/system/postfix@.service", unit_dir)
+        installed = os.path.join(work, "mailinfra-fetch-ses-credentials")
+        shutil.copy(os.path.join(a.rendered, "fetch-ses-credentials"), installed)
+        os.chmod(installed, 0o755)
+        drop_in = open(os.path.join(a.rendered, "postfix-drop-in.conf")).read()
+        open(os.path.join(unit_dir, "postfix@-.service.d", "mailinfra.conf"), "w").write(drop_in.replace("/usr/local/sbin/mailinfra-fetch-ses-credentials", installed))
+        verify = sh("systemd-analyze", "verify", os.path.join(unit_dir, "postfix@-.service"), check=False)
+        results["unit"] = {"exit": verify.returncode, "output": (verify.stdout + verify.stderr).strip(), "drop_in": drop_in}
+
         netns_up()
         os.makedirs(conf, exist_ok=True)
         shutil.copy("/usr/share/postfix/master.cf.dist", os.path.join(conf, "master.cf"))
