@@ -1615,3 +1615,57 @@ async fn the_gateway_reports_its_health_with_its_own_role_and_status_and_plan_re
             .is_err()
     );
 }
+
+/// Issue 15: `relay_via: ses` is rendered and proven (tests/mail_path.rs), but apply does not
+/// build its SMTP credentials yet, so plan refuses it with the reason and apply creates
+/// nothing in EC2, IAM or SES (an instance launched now would wait for credentials forever).
+#[tokio::test]
+async fn relaying_through_ses_stops_the_plan_before_anything_is_created() {
+    let acct = Account::new();
+    acct.create_zone("example.com").await;
+    acct.write(
+        "b.yaml",
+        "blueprint: relay\nregion: eu-west-1\ngateway:\n  hostname: mail.example.com\n  relay_from: [10.0.0.0/16]\n  relay_via: ses\ndomains:\n  - domain: example.com\n    send_via: [ses, gateway]\n",
+    );
+    let plan = acct.mailinfra(&["plan", "b.yaml"]);
+    assert_eq!(plan.code, 1, "{}\n{}", plan.stdout, plan.stderr);
+    assert!(
+        plan.stderr
+            .contains("`relay_via: ses` cannot be applied yet"),
+        "{}",
+        plan.stderr
+    );
+    let run = acct.mailinfra(&["apply", "b.yaml", "--yes"]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(instances(&acct).await.is_empty());
+    assert!(eips(&acct).await.is_empty());
+    let requests = acct.requests();
+    let writes: Vec<_> = requests
+        .iter()
+        .filter(|(op, _)| {
+            let name = op.split_once('.').map_or(op.as_str(), |(_, n)| n);
+            [
+                "Create",
+                "Run",
+                "Allocate",
+                "Put",
+                "Change",
+                "Tag",
+                "Associate",
+            ]
+            .iter()
+            .any(|w| name.starts_with(w))
+        })
+        .collect();
+    // The test's hosted zone and the run lock, taken and given back.
+    assert_eq!(
+        writes,
+        vec![
+            (&"route53.CreateHostedZone".to_owned(), &1),
+            (&"ssm.PutParameter".to_owned(), &1)
+        ],
+        "{requests:?}"
+    );
+    // Reads happened: the refusal came from the plan, not from an early failure.
+    assert!(requests.contains_key("ec2.DescribeSubnets"), "{requests:?}");
+}

@@ -11,6 +11,50 @@ use common::Account;
 
 const R: &str = "eu-west-1";
 
+/// The SES SMTP password mailinfra derives (Rust) equals the one the tests' Python side
+/// derives on its own from the SES Developer Guide's algorithm, for several keys and regions
+/// (the Python one is also what the stand-in SES endpoint checks AUTH with).
+#[test]
+fn the_ses_smtp_password_matches_an_independent_derivation() {
+    let python = std::env::var("MAILINFRA_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let cases = [
+        ("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "eu-west-1"),
+        ("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "us-east-1"),
+        ("je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY", "us-gov-west-1"),
+        ("0123456789abcdefghijABCDEFGHIJ+/+/+/+/+/", "ap-southeast-2"),
+    ];
+    let input = serde_json::to_string(&cases).unwrap();
+    let mut child = std::process::Command::new(python)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/mailpath/ses_smtp.py"
+        ))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let python: Vec<String> = serde_json::from_slice(&out.stdout).unwrap();
+    let rust: Vec<String> = cases
+        .iter()
+        .map(|(secret, region)| mailinfra::mail::ses_smtp::password(secret, region))
+        .collect();
+    assert_eq!(rust, python);
+    // Distinct inputs, distinct passwords: the comparison is not of constants.
+    assert_eq!(
+        rust.iter().collect::<std::collections::BTreeSet<_>>().len(),
+        cases.len()
+    );
+}
+
 #[tokio::test]
 async fn the_gateway_mail_path_with_real_postfix_and_opendkim() {
     let python = std::env::var("MAILINFRA_TEST_PYTHON").expect(
@@ -447,4 +491,213 @@ async fn the_gateway_mail_path_with_real_postfix_and_opendkim() {
             .is_some_and(|f| f.contains("AccessDeniedException")),
         "{health:#}"
     );
+}
+
+/// `relay_via: ses` (issue 15): the rendered configuration relays to a stand-in for SES's
+/// SMTP endpoint (tests/mailpath/run.py, `StandIn`): over STARTTLS with a certificate the
+/// test's CA signed for the endpoint's name, authenticated with the credentials the rendered
+/// fetch put in the SASL map, checked by the stand-in against the tests' own derivation. A
+/// wrong password, a certificate no trusted CA signed, and an endpoint without STARTTLS leave
+/// the mail queued, and nothing is sent in clear.
+#[tokio::test]
+async fn the_gateway_relays_through_ses_with_real_postfix() {
+    let python = std::env::var("MAILINFRA_TEST_PYTHON").expect(
+        "MAILINFRA_TEST_PYTHON is not set: run scripts/test, which installs the mail-path tools",
+    );
+    for tool in ["postfix", "ip", "unshare"] {
+        let found = std::process::Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .unwrap();
+        assert!(
+            found.status.success(),
+            "`{tool}` is missing: run scripts/install-mail-tools"
+        );
+    }
+    let acct = Account::new();
+    acct.write(
+        "b.yaml",
+        "blueprint: relay\nregion: eu-west-1\ngateway:\n  hostname: mail.example.com\n  relay_from: [10.0.0.0/16]\n  relay_via: ses\n  postmaster: ops@example.org\ndomains:\n  - domain: example.com\n    send_via: [ses, gateway]\n",
+    );
+    let render = acct.mailinfra(&["render", "gateway", "b.yaml", "rendered"]);
+    assert_eq!(render.code, 0, "{}", render.stderr);
+    assert!(
+        render.stdout.contains("no OpenDKIM") && !render.stdout.contains("opendkim.conf"),
+        "{}",
+        render.stdout
+    );
+
+    // The credentials as apply stores them: the access key id and the password derived from
+    // the secret access key, in a SecureString.
+    let (user, secret) = (
+        "AKIAEXAMPLESESSMTP01",
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSESSMTPKEY",
+    );
+    let password = mailinfra::mail::ses_smtp::password(secret, R);
+    acct.ssm(R)
+        .put_parameter()
+        .name("/mailinfra/relay/ses-smtp/credentials")
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .value(format!("{user}:{password}"))
+        .send()
+        .await
+        .unwrap();
+
+    let out = acct
+        .program(python)
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/mailpath/run.py"
+        ))
+        .args([
+            "--rendered",
+            "rendered",
+            "--work",
+            "work",
+            "--ses-user",
+            user,
+            "--ses-secret",
+            secret,
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "mail path run failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let c = &r["cases"];
+    let log = r["maillog_tail"].as_str().unwrap_or("");
+    assert!(!stdout.contains(&password), "the SMTP password was printed");
+
+    // The rendered fetch wrote the SASL map from SSM, for root alone, keyed by the relayhost.
+    let fetch = &r["fetch"];
+    assert_eq!(fetch["exit"], 0, "{fetch:#}");
+    assert_eq!(fetch["map_mode"], "0o600", "{fetch:#}");
+    assert_eq!(fetch["map_owner"], "root", "{fetch:#}");
+    assert_eq!(
+        fetch["map_next_hop"],
+        "[email-smtp.eu-west-1.amazonaws.com]:587"
+    );
+
+    // Relayed: over TLS, authenticated as the access key id with the password the stand-in
+    // derived on its own; no AUTH and no MAIL ever in clear; SES signs, so the gateway does not.
+    for name in ["relayed", "bare"] {
+        let m = &c[name];
+        assert_eq!(m["accepted"], true, "{name}: {c:#}\n{log}");
+        assert_eq!(m["delivered"], true, "{name}: {c:#}\n{log}");
+        assert_eq!(m["tls"], true, "{name}: {m:#}");
+        assert_eq!(m["authenticated"], true, "{name}: {m:#}");
+        assert_eq!(m["helo"], "mail.example.com");
+        assert!(m["dkim_signature"].is_null(), "{name}: {m:#}");
+        let events = m["events"].as_array().unwrap();
+        assert!(
+            events
+                .iter()
+                .any(|e| e["event"] == "auth" && e["login"] == user && e["ok"] == true),
+            "{name}: {events:?}"
+        );
+        assert!(
+            events.iter().all(|e| e["tls"] == true),
+            "{name}: something in clear: {events:?}"
+        );
+        assert_eq!(m["internal_names"], serde_json::json!([]), "{name}: {m:#}");
+        assert!(!m["headers"].as_str().unwrap().contains("Received:"));
+        assert_eq!(m["queued"], false, "{name}: {m:#}");
+    }
+    // A message without Message-ID and Date gets both, as in direct mode.
+    assert!(
+        c["bare"]["message_id"]
+            .as_str()
+            .unwrap_or("")
+            .ends_with("@mail.example.com>"),
+        "{c:#}"
+    );
+    assert!(c["bare"]["date"].is_string());
+
+    // The same relay and sender rules as direct mode.
+    assert_eq!(c["outside_refused"]["accepted"], false);
+    assert!(
+        c["outside_refused"]["reply"]
+            .as_str()
+            .unwrap()
+            .contains("Relay access denied"),
+        "{c:#}"
+    );
+    for case in ["other_domain_refused", "other_from_refused"] {
+        assert_eq!(c[case]["accepted"], false, "{case}: {c:#}");
+        let reply = c[case]["reply"].as_str().unwrap();
+        assert!(
+            reply.contains("5.7.1") && reply.contains("it sends through Amazon SES: example.com")
+                || reply.contains("this gateway sends through Amazon SES: example.com"),
+            "{case}: {reply}"
+        );
+    }
+
+    // A wrong password: refused by the stand-in (over TLS), the mail stays queued.
+    let wrong = &c["wrong_password"];
+    assert_eq!(wrong["accepted"], true, "{wrong:#}");
+    assert_eq!(wrong["delivered"], false, "{wrong:#}\n{log}");
+    assert_eq!(wrong["queued"], true, "{wrong:#}\n{log}");
+    let events = wrong["events"].as_array().unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "auth" && e["ok"] == false && e["tls"] == true),
+        "{events:?}"
+    );
+    assert!(!events.iter().any(|e| e["event"] == "mail"), "{events:?}");
+    assert!(
+        wrong["deferred_because"]
+            .as_str()
+            .unwrap_or("")
+            .contains("SASL authentication failed"),
+        "{wrong:#}\n{log}"
+    );
+    // A certificate no trusted CA signed, and an endpoint without STARTTLS: no AUTH, no MAIL,
+    // nothing in clear; the mail stays queued with the reason.
+    for (case, reason) in [
+        ("untrusted_certificate", "certificate"),
+        ("no_starttls", "TLS is required"),
+    ] {
+        let m = &c[case];
+        assert_eq!(m["accepted"], true, "{case}: {m:#}");
+        assert_eq!(m["delivered"], false, "{case}: {m:#}\n{log}");
+        assert_eq!(m["queued"], true, "{case}: {m:#}\n{log}");
+        assert_eq!(m["events"], serde_json::json!([]), "{case}: {m:#}");
+        assert!(
+            m["deferred_because"]
+                .as_str()
+                .unwrap_or("")
+                .contains(reason),
+            "{case}: {m:#}\n{log}"
+        );
+    }
+
+    // systemd reads Debian's postfix@.service with the drop-in that runs the fetch before
+    // every start of the instance, and finds nothing wrong in it.
+    let unit = &r["unit"];
+    assert_eq!(unit["exit"], 0, "{unit:#}");
+    assert_eq!(unit["output"], "", "{unit:#}");
+    assert!(
+        unit["drop_in"]
+            .as_str()
+            .unwrap()
+            .contains("ExecStartPre=/usr/local/sbin/mailinfra-fetch-ses-credentials"),
+        "{unit:#}"
+    );
+
+    let settings = r["postfix_settings"].as_str().unwrap();
+    for line in [
+        "relayhost = [email-smtp.eu-west-1.amazonaws.com]:587",
+        "smtp_tls_security_level = secure",
+        "smtp_sasl_auth_enable = yes",
+        "mynetworks = 127.0.0.0/8 [::1]/128 10.0.0.0/16",
+    ] {
+        assert!(settings.lines().any(|l| l == line), "{line}:\n{settings}");
+    }
+    assert!(!settings.contains("milter"), "{settings}");
 }

@@ -798,3 +798,64 @@ for label, doc in json.load(sys.stdin):
         .collect();
     assert!(findings.is_empty(), "parliament:\n{}", findings.join("\n"));
 }
+
+/// Issue 15: the SES SMTP user's policy (`ses:SendRawEmail` on the identities and sets, with
+/// `ses:FromAddress`) and the gateway role's policy in `relay_via: ses` mode pass parliament
+/// (the Service Authorization Reference: the action, its resource types and condition key go
+/// together) with no finding at all.
+#[test]
+fn the_ses_smtp_policies_pass_parliament() {
+    let python = std::env::var("MAILINFRA_TEST_PYTHON")
+        .expect("MAILINFRA_TEST_PYTHON is not set: run scripts/test, which installs parliament");
+    let policies = serde_json::json!([
+        mailinfra::mail::ses_smtp::user_policy(
+            "eu-west-1",
+            &["example.com".into(), "example.net".into()],
+            "mail.example.com",
+            &["tx".into()],
+        ),
+        mailinfra::mail::gateway::role_policy_ses(
+            "eu-west-1",
+            "/mailinfra/acme/ses-smtp/credentials"
+        ),
+        // A known-bad policy, so that a parliament that finds nothing cannot pass this test.
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ses:SendRawEmail","Resource":"arn:aws:ses:eu-west-1:*:identity/example.com","Condition":{"StringLike":{"ses:NoSuchKey":"x"}}}]}"#,
+    ]);
+    let script = r#"
+import json, sys
+from parliament import analyze_policy_string
+for i, doc in enumerate(json.load(sys.stdin)):
+    p = analyze_policy_string(doc, include_community_auditors=True)
+    print(json.dumps([f.issue for f in p.findings]))
+"#;
+    let mut child = std::process::Command::new(python)
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(policies.to_string().as_bytes()).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "parliament failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let findings: Vec<Vec<String>> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(findings.len(), 3);
+    assert_eq!(findings[0], Vec::<String>::new(), "user policy");
+    assert_eq!(findings[1], Vec::<String>::new(), "role policy");
+    assert!(
+        !findings[2].is_empty(),
+        "the bad policy passed: {findings:?}"
+    );
+}

@@ -702,3 +702,70 @@ fn unicode_domains_become_a_labels() {
         "bounce.xn--bcher-kva.example"
     );
 }
+
+#[test]
+fn relaying_through_ses_needs_every_gateway_domain_to_be_an_ses_identity() {
+    let head = "blueprint: acme\nregion: eu-west-1\ngateway:\n  hostname: mail.example.com\n  relay_from: [10.0.0.0/16]\n  relay_via: ses\ndomains:\n";
+    let source = format!(
+        "{head}  - domain: example.com\n    send_via: [ses, gateway]\n  - domain: example.net\n    send_via: [gateway]\n"
+    );
+    let found = problems(&source);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!((found[0].0, found[0].1), (11, 16), "{found:?}");
+    assert!(
+        found[0].2.starts_with(
+            "the gateway relays through Amazon SES (`relay_via: ses`, line 6), but `example.net` is not an SES identity of the blueprint"
+        ),
+        "{found:?}"
+    );
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let hint = load("t.yaml", &source, &data).unwrap_err().diagnostics[0]
+        .hint
+        .clone()
+        .unwrap_or_default();
+    assert!(hint.contains("send_via: [ses, gateway]"), "{hint}");
+    // The same domain is fine when it is an identity, or when the gateway delivers directly.
+    assert_eq!(
+        problems(&source.replace("send_via: [gateway]", "send_via: [gateway, ses]")),
+        Vec::new()
+    );
+    assert_eq!(
+        problems(&source.replace("relay_via: ses", "relay_via: direct")),
+        Vec::new()
+    );
+    assert_eq!(
+        problems(&source.replace("  relay_via: ses\n", "")),
+        Vec::new()
+    );
+    let bad = problems(&source.replace("relay_via: ses", "relay_via: smtp"));
+    assert_eq!(bad.len(), 1, "{bad:?}");
+    assert!(
+        bad[0].2.contains("direct") && bad[0].2.contains("ses"),
+        "{bad:?}"
+    );
+}
+
+#[test]
+fn relaying_through_ses_names_an_iam_user_that_must_fit() {
+    let name = "a".repeat(46);
+    let source = format!(
+        "blueprint: {name}\nregion: eu-west-1\ngateway:\n  hostname: mail.example.com\n  relay_from: [10.0.0.0/16]\n  relay_via: ses\n"
+    );
+    let found = problems(&source);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!((found[0].0, found[0].1), (1, 12));
+    assert!(
+        found[0].2.contains(&format!(
+            "makes the IAM user `mailinfra-{name}-ses-smtp`, 65 characters; IAM allows 64"
+        )),
+        "{found:?}"
+    );
+    assert_eq!(
+        problems(&source.replace("relay_via: ses", "relay_via: direct")),
+        Vec::new()
+    );
+    assert_eq!(
+        problems(&source.replace(&name, &"a".repeat(45))),
+        Vec::new()
+    );
+}

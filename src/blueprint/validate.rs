@@ -215,6 +215,9 @@ fn gateway_and_domains(c: &mut Checks, bp: &Blueprint) -> Owners {
     if let Some(g) = &bp.gateway {
         gateway(c, g, bp.region.is_some());
         iam_names(c, &bp.name);
+        if g.relay_via() == RelayVia::Ses {
+            ses_smtp_user_name(c, &bp.name);
+        }
         owners.insert(
             (g.hostname.value.clone(), RType::A),
             ("gateway".into(), Purpose::GatewayA.label()),
@@ -251,6 +254,9 @@ fn gateway_and_domains(c: &mut Checks, bp: &Blueprint) -> Owners {
                 "add a `gateway:` section (hostname, relay_from), or send via `ses`",
             );
         }
+        if let Some(pos) = d.via_gateway {
+            relayed_through_ses(c, bp, d, pos);
+        }
         for RecordKey {
             name: rname,
             rtype,
@@ -275,6 +281,26 @@ fn gateway_and_domains(c: &mut Checks, bp: &Blueprint) -> Owners {
         }
     }
     owners
+}
+
+/// With `relay_via: ses`, SES sends the gateway's mail: SES refuses a From domain that is
+/// not a verified identity, and signs with the identity's DKIM. So every domain the gateway
+/// relays for must be one of the blueprint's SES identities.
+fn relayed_through_ses(c: &mut Checks, bp: &Blueprint, d: &DomainSpec, pos: Pos) {
+    let Some(relay_via) = bp.gateway.as_ref().and_then(|g| g.relay_via.as_ref()) else {
+        return;
+    };
+    if relay_via.value == RelayVia::Ses && d.ses.is_none() {
+        c.err(
+            pos,
+            &format!("{}.send_via", d.path),
+            format!(
+                "the gateway relays through Amazon SES (`relay_via: ses`, line {}), but `{}` is not an SES identity of the blueprint: SES refuses mail from a domain it has not verified",
+                relay_via.pos.line, d.domain.value
+            ),
+            "add `ses` to the domain's `send_via` (`send_via: [ses, gateway]`), or set `relay_via: direct`",
+        );
+    }
 }
 
 fn adopt(c: &mut Checks, bp: &Blueprint, owners: &Owners) {
@@ -511,6 +537,29 @@ fn iam_names(c: &mut Checks, name: &Spanned<String>) {
             format!(
                 "shorten the blueprint name to {} characters or fewer",
                 max - (role.len() - name.value.len())
+            ),
+        );
+    }
+}
+
+/// With `relay_via: ses`, the SMTP credential's IAM user is named after the blueprint too
+/// (`mailinfra-<name>-ses-smtp`, one character longer than the role); IAM allows 64 for a
+/// user name as for a role (IAM User Guide, "IAM and AWS STS quotas"). Only when the role's
+/// name fits, so that one name is not reported twice.
+fn ses_smtp_user_name(c: &mut Checks, name: &Spanned<String>) {
+    let user = crate::mail::ses_smtp::user_name(&name.value);
+    let max = crate::mail::gateway::IAM_NAME_MAX;
+    if user.len() > max && crate::mail::gateway::role_name(&name.value).len() <= max {
+        c.err(
+            name.pos,
+            "blueprint",
+            format!(
+                "with `relay_via: ses`, the blueprint name makes the IAM user `{user}`, {} characters; IAM allows {max}",
+                user.len()
+            ),
+            format!(
+                "shorten the blueprint name to {} characters or fewer",
+                max - (user.len() - name.value.len())
             ),
         );
     }

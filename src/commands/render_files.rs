@@ -23,6 +23,36 @@ pub fn run(args: &RenderArgs, global: &Global, out: &Output) -> Outcome {
         .iter()
         .map(|(k, v)| format!("{k} = {v}\n"))
         .collect();
+    if let render::Relay::Ses {
+        credentials_parameter,
+        ..
+    } = &r.relay
+    {
+        return write_files(
+            args,
+            out,
+            &[
+                ("main.cf", main_cf),
+                ("sender_access", r.sender_access()),
+                ("header_checks", r.header_checks()),
+                ("fetch-ses-credentials", r.fetch_credentials_script()),
+                ("postfix-drop-in.conf", r.postfix_drop_in()),
+                ("boot.sh", r.boot_script()),
+                (
+                    "role-policy.json",
+                    render::role_policy_ses(&r.region, credentials_parameter),
+                ),
+                ("trust-policy.json", render::trust_policy()),
+                (
+                    "ses-smtp-user-policy.json",
+                    crate::kinds::gateway::ses_smtp_user_policy(&bp, r),
+                ),
+            ],
+            &format!(
+                "relayed through Amazon SES: no OpenDKIM, SES signs; the SMTP credentials are not among them: the instance reads them from SSM {credentials_parameter} at boot"
+            ),
+        );
+    }
     let files = [
         ("main.cf", main_cf),
         ("sender_access", r.sender_access()),
@@ -55,6 +85,19 @@ pub fn run(args: &RenderArgs, global: &Global, out: &Output) -> Outcome {
         ),
         ("trust-policy.json", render::trust_policy()),
     ];
+    write_files(
+        args,
+        out,
+        &files,
+        &format!(
+            "the DKIM private key is not among them: the instance reads it from SSM {} at boot",
+            r.key_parameter
+        ),
+    )
+}
+
+/// Writes `files` into the output folder and says which, with `note` on what is not there.
+fn write_files(args: &RenderArgs, out: &Output, files: &[(&str, String)], note: &str) -> Outcome {
     let write = |name: &str, body: &str| {
         let path = Path::new(&args.dir).join(name);
         std::fs::write(&path, body)
@@ -62,15 +105,14 @@ pub fn run(args: &RenderArgs, global: &Global, out: &Output) -> Outcome {
     };
     std::fs::create_dir_all(&args.dir)
         .map_err(|e| Failure::Refused(format!("cannot create `{}`: {e}", args.dir.display())))?;
-    for (name, body) in &files {
+    for (name, body) in files {
         write(name, body)?;
     }
     out.data(&format!(
-        "wrote {} files to {}: {}\n(main.cf holds the settings the boot script applies with `postconf -e`; the DKIM private key is not among them: the instance reads it from SSM {} at boot)\n",
+        "wrote {} files to {}: {}\n(main.cf holds the settings the boot script applies with `postconf -e`; {note})\n",
         files.len(),
         args.dir.display(),
         files.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "),
-        r.key_parameter
     ));
     Ok(0)
 }

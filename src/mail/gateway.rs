@@ -32,6 +32,31 @@ pub struct Gateway {
     /// When the gateway may reboot after an update that needs it, `HH:MM` UTC.
     #[serde(default = "default_reboot_time")]
     pub reboot_time: String,
+    /// Where the gateway sends on: each recipient's MX (signed by OpenDKIM), or Amazon SES.
+    #[serde(default, skip_serializing_if = "Relay::is_direct")]
+    pub relay: Relay,
+}
+
+/// Where the gateway sends the mail it relays.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Relay {
+    /// To each recipient's MX from the Elastic IP, signed by OpenDKIM.
+    #[default]
+    Direct,
+    /// To Amazon SES's SMTP endpoint, over verified TLS with SMTP credentials (SASL).
+    Ses {
+        /// `email-smtp.<region>.amazonaws.com` (`ses_smtp::endpoint`).
+        endpoint: String,
+        /// The SSM SecureString holding `<SMTP user name>:<SMTP password>`.
+        credentials_parameter: String,
+    },
+}
+
+impl Relay {
+    pub fn is_direct(&self) -> bool {
+        matches!(self, Relay::Direct)
+    }
 }
 
 /// The reboot window's default: 04:00 UTC, night in Europe and evening in the Americas; the
@@ -90,6 +115,17 @@ pub const SIGN_HEADERS: &str = "From,Sender,Reply-To,Subject,Date,Message-ID,To,
 /// Signed once more than they occur, so that none can be added after signing.
 pub const OVERSIGN_HEADERS: &str = "From,Subject,Date,Message-ID,To,Reply-To";
 
+/// With `relay_via: ses`: Postfix's SASL password map (`[endpoint]:587 user:password`),
+/// written at boot from SSM, mode 0600, root's.
+pub const SASL_PASSWORDS_PATH: &str = "/etc/postfix/mailinfra/sasl_passwd";
+/// The trust store Postfix verifies SES's certificate with: Debian's `ca-certificates`.
+pub const CA_FILE: &str = "/etc/ssl/certs/ca-certificates.crt";
+/// The credentials fetch the Postfix drop-in runs before every start of Postfix.
+pub const FETCH_CREDENTIALS_PATH: &str = "/usr/local/sbin/mailinfra-fetch-ses-credentials";
+/// The systemd drop-in that runs the credentials fetch: on Debian the Postfix instance runs
+/// as `postfix@-.service` (`postfix.service` only starts it).
+pub const POSTFIX_DROP_IN_PATH: &str = "/etc/systemd/system/postfix@-.service.d/mailinfra.conf";
+
 /// The key fetch the opendkim drop-in runs before every start of opendkim.
 pub const FETCH_KEY_PATH: &str = "/usr/local/sbin/mailinfra-fetch-dkim-key";
 /// The systemd drop-in that runs the key fetch.
@@ -136,7 +172,7 @@ impl Gateway {
     pub fn main_cf(&self) -> Vec<(&'static str, String)> {
         let mut networks = vec!["127.0.0.0/8".to_owned(), "[::1]/128".to_owned()];
         networks.extend(self.relay_from.iter().cloned());
-        vec![
+        let settings = vec![
             ("myhostname", self.hostname.clone()),
             ("myorigin", "$myhostname".into()),
             ("mydestination", "localhost".into()),
@@ -216,7 +252,49 @@ impl Gateway {
                 self.delivery.bounce_lifetime.clone(),
             ),
             ("delay_warning_time", self.delivery.delay_warning.clone()),
-        ]
+        ];
+        self.relayed(settings)
+    }
+
+    /// The settings of `relay_via: ses` in place of direct delivery: no milter (SES signs with
+    /// the identity's DKIM), every message to SES's endpoint on 587 with TLS required and the
+    /// certificate verified against the endpoint's name (`secure`: never in clear, never to an
+    /// impostor), and SASL with the credentials fetched at boot. Direct mode is unchanged.
+    fn relayed(&self, mut settings: Vec<(&'static str, String)>) -> Vec<(&'static str, String)> {
+        let Relay::Ses { endpoint, .. } = &self.relay else {
+            return settings;
+        };
+        const MILTER: [&str; 4] = [
+            "smtpd_milters",
+            "non_smtpd_milters",
+            "milter_default_action",
+            "milter_protocol",
+        ];
+        settings.retain(|(k, _)| !MILTER.contains(k));
+        for (k, v) in &mut settings {
+            if *k == "smtp_tls_security_level" {
+                *v = "secure".into();
+            }
+        }
+        let at = settings
+            .iter()
+            .position(|(k, _)| *k == "smtp_tls_loglevel")
+            .map_or(settings.len(), |i| i + 1);
+        let port = super::ses_smtp::PORT;
+        let ses = [
+            ("relayhost", format!("[{endpoint}]:{port}")),
+            ("smtp_tls_secure_cert_match", "nexthop".into()),
+            ("smtp_tls_CAfile", CA_FILE.into()),
+            ("smtp_sasl_auth_enable", "yes".into()),
+            (
+                "smtp_sasl_password_maps",
+                format!("texthash:{SASL_PASSWORDS_PATH}"),
+            ),
+            ("smtp_sasl_security_options", "noanonymous".into()),
+            ("smtp_sasl_tls_security_options", "noanonymous".into()),
+        ];
+        settings.splice(at..at, ses);
+        settings
     }
 
     pub fn opendkim_conf(&self) -> String {
@@ -285,6 +363,15 @@ impl Gateway {
             .join("|")
     }
 
+    /// What the gateway does for its domains, as its refusals say it: signs them, or sends
+    /// them through Amazon SES (which signs).
+    fn serves(&self) -> &'static str {
+        match self.relay {
+            Relay::Direct => "it signs",
+            Relay::Ses { .. } => "it sends through Amazon SES",
+        }
+    }
+
     /// The signing domains as a reply names them.
     fn allowed(&self) -> String {
         if self.signing_domains.is_empty() {
@@ -308,7 +395,8 @@ impl Gateway {
         }
         let _ = writeln!(
             out,
-            "/.*/ REJECT 5.7.1 this gateway relays mail only from the domains it signs: {}",
+            "/.*/ REJECT 5.7.1 this gateway relays mail only from the domains {}: {}",
+            self.serves(),
             self.allowed()
         );
         out
@@ -325,9 +413,10 @@ impl Gateway {
             "# Rendered by mailinfra for blueprint {bp}.\n\
              /^Received:/ IGNORE\n\
              if /^From:.*@/\n\
-             !/@({pattern})([>[:space:](,;]|$)/ REJECT 5.7.1 the From: address must be in a domain this gateway signs: {allowed}\n\
+             !/@({pattern})([>[:space:](,;]|$)/ REJECT 5.7.1 the From: address must be in a domain {serves}: {allowed}\n\
              endif\n",
             bp = self.blueprint,
+            serves = self.serves().replacen("it", "this gateway", 1),
             pattern = Self::domains_pattern(&domains),
             allowed = self.allowed()
         )
@@ -482,6 +571,9 @@ impl Gateway {
     }
 
     pub fn boot_script(&self) -> String {
+        if let Relay::Ses { .. } = &self.relay {
+            return self.boot_script_ses();
+        }
         let mut postconf = String::new();
         for (k, v) in self.main_cf() {
             let _ = writeln!(postconf, "postconf -e '{k} = {v}'");
@@ -542,6 +634,99 @@ impl Gateway {
                 ("unattended_conf", &self.unattended_upgrades_conf()),
                 ("auto_upgrades_path", AUTO_UPGRADES_PATH),
                 ("auto_upgrades_conf", &self.auto_upgrades_conf()),
+            ],
+        )
+    }
+}
+
+impl Gateway {
+    /// With `relay_via: ses`: the credentials parameter and the SASL map's next hop
+    /// (`[endpoint]:587`, as `relayhost` names it), or `None` in direct mode.
+    fn ses(&self) -> Option<(&str, String)> {
+        match &self.relay {
+            Relay::Direct => None,
+            Relay::Ses {
+                endpoint,
+                credentials_parameter,
+            } => Some((
+                credentials_parameter,
+                format!("[{endpoint}]:{}", super::ses_smtp::PORT),
+            )),
+        }
+    }
+
+    /// The credentials fetch (`relay_via: ses`): SSM GetParameter with the instance's role,
+    /// retried with backoff, into Postfix's SASL password map; a failure is left in
+    /// `STATE_DIR/ses-credentials.failed`. Empty in direct mode.
+    pub fn fetch_credentials_script(&self) -> String {
+        let Some((parameter, next_hop)) = self.ses() else {
+            return String::new();
+        };
+        fill(
+            include_str!("fetch_ses_credentials.sh"),
+            &[
+                ("region", &self.region),
+                ("credentials_parameter", parameter),
+                ("map_path", SASL_PASSWORDS_PATH),
+                ("next_hop", &next_hop),
+            ],
+        )
+    }
+
+    /// The drop-in for Debian's Postfix instance (`relay_via: ses`): the credentials fetch
+    /// before every start, and starts retried every 30 seconds without end while it fails.
+    pub fn postfix_drop_in(&self) -> String {
+        format!(
+            "# Rendered by mailinfra: fetch the SES SMTP credentials from SSM before every start of\n\
+             # Postfix, and keep trying while that fails (the senders keep mail meanwhile).\n\
+             [Unit]\n\
+             StartLimitIntervalSec=0\n\
+             \n\
+             [Service]\n\
+             ExecStartPre={FETCH_CREDENTIALS_PATH}\n\
+             TimeoutStartSec=5min\n\
+             Restart=on-failure\n\
+             RestartSec=30s\n"
+        )
+    }
+
+    /// The user data of `relay_via: ses`: Postfix alone (no OpenDKIM: SES signs), its
+    /// tables, the credentials fetch and its drop-in (`boot_script_ses.sh`).
+    fn boot_script_ses(&self) -> String {
+        let (parameter, _) = self.ses().unwrap_or_default();
+        let endpoint = match &self.relay {
+            Relay::Ses { endpoint, .. } => endpoint.as_str(),
+            Relay::Direct => "",
+        };
+        let mut postconf = String::new();
+        for (k, v) in self.main_cf() {
+            let _ = writeln!(postconf, "postconf -e '{k} = {v}'");
+        }
+        let mut postfix_tables = String::new();
+        for (path, body) in [
+            (SENDER_ACCESS_PATH, self.sender_access()),
+            (HEADER_CHECKS_PATH, self.header_checks()),
+        ] {
+            let _ = write!(
+                postfix_tables,
+                "cat > {path} <<'MAILINFRA_EOF'\n{body}MAILINFRA_EOF\n"
+            );
+        }
+        fill(
+            include_str!("boot_script_ses.sh"),
+            &[
+                ("blueprint", &self.blueprint),
+                ("endpoint", endpoint),
+                ("hostname", &self.hostname),
+                ("region", &self.region),
+                ("credentials_parameter", parameter),
+                ("postconf", &postconf),
+                ("postfix_tables", &postfix_tables),
+                ("fetch_path", FETCH_CREDENTIALS_PATH),
+                ("fetch_script", &self.fetch_credentials_script()),
+                ("drop_in_path", POSTFIX_DROP_IN_PATH),
+                ("drop_in", &self.postfix_drop_in()),
+                ("state_dir", STATE_DIR),
             ],
         )
     }
@@ -721,6 +906,15 @@ pub fn kms_key_policy(region: &str, account: &str, blueprint: &str) -> String {
     .to_string()
 }
 
+/// With `relay_via: ses`, the role's only permission: read its SES SMTP credentials
+/// parameter (it has no DKIM key: SES signs).
+pub fn role_policy_ses(region: &str, credentials_parameter: &str) -> String {
+    let partition = crate::aws::partition::of(region);
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"ReadOwnSesSmtpCredentials","Effect":"Allow","Action":"ssm:GetParameter","Resource":"arn:{partition}:ssm:{region}:*:parameter{credentials_parameter}"}}]}}"#
+    )
+}
+
 /// The gateway role's permissions boundary: the most the role can ever do, whatever its own
 /// policy says: read the blueprint's gateway DKIM private keys (any selector, so a key
 /// rotation needs no new boundary). The apply role may change the role's policy only while
@@ -752,7 +946,78 @@ mod tests {
             delivery: Delivery::default(),
             suppress_hard_bounces: false,
             reboot_time: default_reboot_time(),
+            relay: Relay::Direct,
         }
+    }
+
+    pub fn sample_ses() -> Gateway {
+        Gateway {
+            relay: Relay::Ses {
+                endpoint: "email-smtp.eu-west-1.amazonaws.com".into(),
+                credentials_parameter: "/mailinfra/acme-mail/ses-smtp/credentials".into(),
+            },
+            ..sample()
+        }
+    }
+
+    #[test]
+    fn rendered_files_relaying_through_ses() {
+        let g = sample_ses();
+        let main_cf: String = g
+            .main_cf()
+            .iter()
+            .map(|(k, v)| format!("{k} = {v}\n"))
+            .collect();
+        insta::assert_snapshot!("ses_main_cf", main_cf);
+        insta::assert_snapshot!("ses_sender_access", g.sender_access());
+        insta::assert_snapshot!("ses_header_checks", g.header_checks());
+        insta::assert_snapshot!("ses_boot_script", g.boot_script());
+        insta::assert_snapshot!("ses_fetch_credentials_script", g.fetch_credentials_script());
+        insta::assert_snapshot!("ses_postfix_drop_in", g.postfix_drop_in());
+    }
+
+    #[test]
+    fn relaying_through_ses_requires_verified_tls_and_sasl_and_drops_opendkim() {
+        let cf = sample_ses().main_cf();
+        let get = |k: &str| {
+            cf.iter()
+                .find(|(key, _)| *key == k)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(
+            get("relayhost"),
+            Some("[email-smtp.eu-west-1.amazonaws.com]:587")
+        );
+        assert_eq!(get("smtp_tls_security_level"), Some("secure"));
+        assert_eq!(get("smtp_sasl_auth_enable"), Some("yes"));
+        assert_eq!(get("smtp_sasl_security_options"), Some("noanonymous"));
+        assert_eq!(get("smtpd_milters"), None);
+        assert_eq!(get("milter_default_action"), None);
+        // The same relay and sender rules as direct mode.
+        let direct = sample().main_cf();
+        for key in [
+            "mynetworks",
+            "smtpd_relay_restrictions",
+            "smtpd_sender_restrictions",
+            "header_checks",
+            "local_header_rewrite_clients",
+            "always_add_missing_headers",
+        ] {
+            assert_eq!(
+                get(key),
+                direct
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .map(|(_, v)| v.as_str()),
+                "{key}"
+            );
+        }
+        let boot = sample_ses().boot_script();
+        assert!(!boot.contains("opendkim"), "{boot}");
+        assert!(boot.contains("libsasl2-modules"));
+        // Direct mode has no SES settings.
+        assert!(!direct.iter().any(|(k, _)| *k == "relayhost"));
+        assert_eq!(sample().fetch_credentials_script(), "");
     }
 
     #[test]

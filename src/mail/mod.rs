@@ -7,5 +7,6 @@ pub mod dmarc;
 pub mod gateway;
 pub mod names;
 pub mod record;
+pub mod ses_smtp;
 pub mod spf;
 pub mod txt;

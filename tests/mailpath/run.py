@@ -50,6 +50,8 @@ from aiosmtpd.controller import Controller
 ID = str(os.getpid() % 100000)
 NS_IN, NS_OUT = f"mi-in{ID}", f"mi-out{ID}"
 V_IN, V_OUT = f"mii{ID}", f"mio{ID}"
+# A /24 of its own per run, so that two runs at once (other worktrees) do not route into each
+# other's namespaces: inside relay_from 10.0.0.0/16, and outside it in 198.18.0.0/15.
 NET = 10 + os.getpid() % 240
 GW_IN, SENDER_IN = f"10.0.{NET}.1", f"10.0.{NET}.2"
 GW_OUT, SENDER_OUT = f"198.18.{NET}.1", f"198.18.{NET}.2"
@@ -417,13 +419,275 @@ def health_case(rendered, work, conf, milter_port, label, state_files):
     return entry
 
 
+class StandIn:
+    """Stands in for Amazon SES's SMTP endpoint on ADDR:587: STARTTLS with `cert`, AUTH
+    required (after TLS) and checked against `user` and the password the tests' own Python
+    derivation gives for `secret` in `region` (ses_smtp.py). It records every AUTH and MAIL
+    attempt with whether TLS was on, so mail sent in clear would show. `tls=False` offers no
+    STARTTLS and takes AUTH and mail in clear: a client that sends without TLS is caught."""
+
+    def __init__(self, addr, cert, user, secret, region, tls=True):
+        from ses_smtp import smtp_password
+
+        self.events = []
+        self.messages = []
+        expected = (user, smtp_password(secret, region))
+        me = self
+
+        def authenticator(server, session, envelope, mechanism, auth_data):
+            from aiosmtpd.smtp import AuthResult
+
+            login = auth_data.login.decode() if isinstance(auth_data.login, bytes) else auth_data.login
+            password = auth_data.password.decode() if isinstance(auth_data.password, bytes) else auth_data.password
+            ok = (login, password) == expected
+            me.events.append({"event": "auth", "mechanism": mechanism, "login": login, "tls": session.ssl is not None, "ok": ok})
+            # handled=False: aiosmtpd answers a refusal with 535 5.7.8 itself.
+            return AuthResult(success=ok, handled=False)
+
+        class Handler:
+            async def handle_MAIL(self, server, session, envelope, address, mail_options):
+                me.events.append({"event": "mail", "tls": session.ssl is not None, "authenticated": bool(session.authenticated)})
+                envelope.mail_from = address
+                return "250 OK"
+
+            async def handle_DATA(self, server, session, envelope):
+                me.messages.append(
+                    {
+                        "helo": session.host_name,
+                        "tls": session.ssl is not None,
+                        "tls_version": (session.ssl or {}).get("version") if isinstance(session.ssl, dict) else None,
+                        "authenticated": bool(session.authenticated),
+                        "from": envelope.mail_from,
+                        "to": envelope.rcpt_tos,
+                        "data": envelope.content.decode("utf-8", "replace"),
+                    }
+                )
+                return "250 Ok 0102018f-stand-in"
+
+        kw = {"auth_required": True, "authenticator": authenticator, "server_hostname": "stand-in.test"}
+        if tls:
+            ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            ctx.load_cert_chain(*cert)
+            kw.update(tls_context=ctx, require_starttls=True, auth_require_tls=True)
+        else:
+            kw.update(auth_require_tls=False)
+        self.controller = Controller(Handler(), hostname=addr, port=587, **kw)
+        self.controller.start()
+
+    def stop(self):
+        self.controller.stop()
+
+
+def test_ca(work, name):
+    """A test CA and a certificate it signs for `name` (the SES endpoint), plus a self-signed
+    one for the same name that no trusted CA signed."""
+    ca_key, ca_crt = os.path.join(work, "ca.key"), os.path.join(work, "ca.crt")
+    sh("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=mailinfra test CA", "-days", "1", "-keyout", ca_key, "-out", ca_crt)
+    key, csr, crt = (os.path.join(work, f"endpoint.{x}") for x in ("key", "csr", "crt"))
+    sh("openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}", "-keyout", key, "-out", csr)
+    ext = os.path.join(work, "endpoint.ext")
+    open(ext, "w").write(f"subjectAltName=DNS:{name}\nextendedKeyUsage=serverAuth\n")
+    sh("openssl", "x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial", "-days", "1", "-extfile", ext, "-out", crt)
+    rogue_key, rogue_crt = os.path.join(work, "rogue.key"), os.path.join(work, "rogue.crt")
+    sh("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}", "-addext", f"subjectAltName=DNS:{name}", "-days", "1", "-keyout", rogue_key, "-out", rogue_crt)
+    return ca_crt, (crt, key), (rogue_crt, rogue_key)
+
+
+def deferred(queue, rcpt):
+    """The reason `postqueue -p` gives for the message to `rcpt` (the `(...)` line above the
+    recipient), or None while it has none (not tried yet)."""
+    lines = queue.splitlines()
+    for i, line in enumerate(lines):
+        if line.strip() == rcpt and i and lines[i - 1].strip().startswith("("):
+            return lines[i - 1].strip().strip("()")
+    return None
+
+
+def ses_main(a):
+    """The gateway relaying through Amazon SES (`relay_via: ses`), with a stand-in for the
+    SES endpoint. Substituted here (named in the results): the endpoint's name resolves, in
+    Postfix's own mount namespace, to a loopback address where the stand-in listens on 587
+    (an /etc/hosts bound over the real one; `smtp_host_lookup = native` so Postfix reads it);
+    `smtp_tls_CAfile` is the test CA instead of Debian's bundle; the credentials come from
+    the emulator's SSM through the rendered fetch script (with the boto3 `aws` command); paths
+    under /etc/postfix point into the work folder. Everything else is main.cf as rendered."""
+    work = os.path.abspath(a.work)
+    os.makedirs(work, exist_ok=True)
+    os.chmod(work, 0o755)
+    results = {"substitutions": ses_main.__doc__.split("Substituted here (named in the results): ")[1].strip(), "cases": {}}
+    conf = os.path.join(work, "postfix")
+    rendered_cf = [l.strip() for l in open(os.path.join(a.rendered, "main.cf")) if l.strip()]
+    relayhost = next(l.split("=", 1)[1].strip() for l in rendered_cf if l.startswith("relayhost ="))
+    endpoint = relayhost.split("]")[0].lstrip("[")
+    region = endpoint.split(".")[1]
+    addr = f"127.87.{(os.getpid() >> 8) % 250 + 1}.{os.getpid() % 250 + 1}"
+    hosts = os.path.join(work, "hosts")
+    open(hosts, "w").write(f"127.0.0.1 localhost\n{addr} {endpoint}\n")
+    os.chmod(hosts, 0o644)
+    ca_crt, good_cert, rogue_cert = test_ca(work, endpoint)
+    standin = None
+    cases = results["cases"]
+    try:
+        # The rendered credentials fetch, against the emulator's SSM, writes the SASL map.
+        script = open(os.path.join(a.rendered, "fetch-ses-credentials")).read()
+        map_path = script.split("MAP_PATH='", 1)[1].split("'", 1)[0]
+        local_map = map_path.replace("/etc/postfix/", conf + "/")
+        bindir = os.path.join(work, "fetch-bin")
+        os.makedirs(bindir, exist_ok=True)
+        open(os.path.join(bindir, "aws"), "w").write(
+            f"#!{sys.executable}\n"
+            "import sys, boto3\n"
+            "a = sys.argv[1:]\n"
+            "assert a[:2] == ['ssm', 'get-parameter'] and '--with-decryption' in a, a\n"
+            "opt = lambda n: a[a.index(n) + 1]\n"
+            "print(boto3.client('ssm', region_name=opt('--region')).get_parameter(Name=opt('--name'), WithDecryption=True)['Parameter']['Value'])\n"
+        )
+        os.chmod(os.path.join(bindir, "aws"), 0o755)
+        body = script.replace(f"MAP_PATH='{map_path}'", f"MAP_PATH='{local_map}'").replace("STATE_DIR='/var/lib/mailinfra'", f"STATE_DIR='{work}/state'")
+        runnable = os.path.join(work, "fetch-ses-credentials.sh")
+        open(runnable, "w").write(body)
+        env = dict(os.environ, PATH=bindir + ":" + os.environ["PATH"])
+        run = subprocess.run(["bash", runnable], capture_output=True, text=True, env=env, timeout=120)
+        st = os.stat(local_map) if os.path.exists(local_map) else None
+        results["fetch"] = {
+            "exit": run.returncode,
+            "output": (run.stdout + run.stderr)[-2000:],
+            "map_mode": oct(stat.S_IMODE(st.st_mode)) if st else None,
+            "map_owner": pwd.getpwuid(st.st_uid).pw_name if st else None,
+            "map_next_hop": open(local_map).read().split(" ", 1)[0] if st else None,
+        }
+
+        # systemd reads Debian's Postfix instance unit with the rendered drop-in beside it (its
+        # ExecStartPre pointing at a copy of the rendered fetch script).
+        unit_dir = os.path.join(work, "units")
+        os.makedirs(os.path.join(unit_dir, "postfix@-.service.d"), exist_ok=True)
+        shutil.copy("/lib/systemd/system/postfix@.service", unit_dir)
+        installed = os.path.join(work, "mailinfra-fetch-ses-credentials")
+        shutil.copy(os.path.join(a.rendered, "fetch-ses-credentials"), installed)
+        os.chmod(installed, 0o755)
+        drop_in = open(os.path.join(a.rendered, "postfix-drop-in.conf")).read()
+        open(os.path.join(unit_dir, "postfix@-.service.d", "mailinfra.conf"), "w").write(drop_in.replace("/usr/local/sbin/mailinfra-fetch-ses-credentials", installed))
+        verify = sh("systemd-analyze", "verify", os.path.join(unit_dir, "postfix@-.service"), check=False)
+        results["unit"] = {"exit": verify.returncode, "output": (verify.stdout + verify.stderr).strip(), "drop_in": drop_in}
+
+        netns_up()
+        os.makedirs(conf, exist_ok=True)
+        shutil.copy("/usr/share/postfix/master.cf.dist", os.path.join(conf, "master.cf"))
+        open(os.path.join(conf, "main.cf"), "w").write(
+            f"compatibility_level = 3.6\nqueue_directory = {work}/spool\ndata_directory = {work}/data\n"
+            f"mail_owner = postfix\nsetgid_group = postdrop\nmaillog_file_prefixes = {work}\nmaillog_file = {work}/maillog\n"
+        )
+        tables = os.path.join(conf, "mailinfra")
+        os.makedirs(tables, exist_ok=True)
+        for name in ("sender_access", "header_checks"):
+            shutil.copy(os.path.join(a.rendered, name), os.path.join(tables, name))
+        for line in rendered_cf:
+            sh("postconf", "-c", conf, "-e", line.replace("/etc/postfix/", conf + "/"))
+        for setting in (
+            f"inet_interfaces = {GW_IN}, {GW_OUT}",
+            f"smtp_tls_CAfile = {ca_crt}",
+            "smtp_tls_CApath =",
+            "smtp_host_lookup = native",
+            "alias_maps =",
+            "alias_database =",
+        ):
+            sh("postconf", "-c", conf, "-e", setting)
+        sh("postconf", "-c", conf, "-F", "*/*/chroot = n")
+        sh("postconf", "-c", conf, "-M", "postlog/unix-dgram=postlog   unix-dgram n  -       n       -       1       postlogd")
+        for d in ("spool", "data"):
+            os.makedirs(os.path.join(work, d), exist_ok=True)
+        shutil.chown(os.path.join(work, "data"), "postfix", "postfix")
+        sh("postfix", "-c", conf, "set-permissions", "create-missing", check=False)
+        results["postfix_settings"] = sh("postconf", "-c", conf, "-n").stdout
+
+        def postfix_start():
+            # In a mount namespace of its own, where /etc/hosts names the stand-in: Postfix
+            # (and only Postfix) finds the SES endpoint on loopback. Refuses to go on if the
+            # name would resolve anywhere else (the real SES).
+            start = sh("unshare", "--mount", "--propagation", "private", "sh", "-c",
+                       f"mount --bind {hosts} /etc/hosts && getent hosts {endpoint} | grep -q '^{addr} ' && postfix -c {conf} start", check=False)
+            if start.returncode != 0:
+                raise SystemExit("postfix did not start: " + start.stdout + start.stderr + _log(work))
+            if not wait_for(lambda: _open(25, GW_IN), 15):
+                raise SystemExit("postfix is not listening: " + _log(work))
+
+        def postfix_stop():
+            sh("postfix", "-c", conf, "stop", check=False)
+            wait_for(lambda: not _open(25, GW_IN), 15)
+
+        def queue():
+            return sh("postqueue", "-c", conf, "-p", check=False).stdout
+
+        def case(name, standin_kw, rcpt, subject, expect_delivery, drop=()):
+            nonlocal standin
+            postfix_start()
+            standin = StandIn(addr, **standin_kw)
+            ok, reply = send(NS_IN, "app@example.com", rcpt, message("app@example.com", rcpt, subject, drop))
+            entry = {"accepted": ok, "reply": reply}
+            if expect_delivery:
+                wait_for(lambda: any(header(m["data"], "Subject") == subject for m in standin.messages), 30)
+            else:
+                # Deferred: the recipient is in the queue with the reason.
+                wait_for(lambda: deferred(queue(), rcpt), 30)
+            found = [m for m in standin.messages if header(m["data"], "Subject") == subject]
+            entry["delivered"] = bool(found)
+            if found:
+                m = found[0]
+                head = m["data"].replace("\r\n", "\n").split("\n\n", 1)[0]
+                entry.update(
+                    helo=m["helo"], tls=m["tls"], authenticated=m["authenticated"], mail_from=m["from"], to=m["to"],
+                    headers=head, message_id=header(m["data"], "Message-ID"), date=header(m["data"], "Date"),
+                    dkim_signature=header(m["data"], "DKIM-Signature"),
+                    internal_names=[n for n in (SENDER_IN, "10.0.1.5", "app1.internal", "client.test") if n in head],
+                )
+            entry["events"] = list(standin.events)
+            q = queue()
+            entry["queued"] = rcpt in q
+            entry["deferred_because"] = deferred(q, rcpt)
+            entry["queue"] = q[-1500:]
+            standin.stop()
+            standin = None
+            postfix_stop()
+            cases[name] = entry
+
+        cert = {"cert": good_cert, "user": a.ses_user, "secret": a.ses_secret, "region": region}
+        case("relayed", cert, "user@example.net", "ses-relayed", True)
+        # The rules of direct mode hold (Postfix is running for these: start it once more).
+        postfix_start()
+        for name, ns, mail_from, rcpt, body in (
+            ("outside_refused", NS_OUT, "spammer@example.com", "victim@example.net", message("spammer@example.com", "victim@example.net", "ses-outside")),
+            ("other_domain_refused", NS_IN, "app@other.example", "user@example.net", message("app@other.example", "user@example.net", "ses-other-domain")),
+            ("other_from_refused", NS_IN, "app@example.com", "user@example.net", message("someone@gmail.com", "user@example.net", "ses-other-from")),
+        ):
+            ok, reply = send(ns, mail_from, rcpt, body)
+            cases[name] = {"accepted": ok, "reply": reply}
+        postfix_stop()
+        case("bare", cert, "user2@example.net", "ses-bare", True, drop=("Message-ID", "Date"))
+        case("wrong_password", dict(cert, secret=a.ses_secret + "-rotated"), "wrong-password@example.net", "ses-wrong-password", False)
+        case("untrusted_certificate", dict(cert, cert=rogue_cert), "untrusted@example.net", "ses-untrusted", False)
+        case("no_starttls", dict(cert, tls=False), "cleartext@example.net", "ses-cleartext", False)
+        results["maillog_tail"] = _log(work)[-6000:]
+    finally:
+        if standin:
+            standin.stop()
+        sh("postfix", "-c", conf, "stop", check=False)
+        netns_down()
+    print(json.dumps(results, indent=2))
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--rendered", required=True)
-    p.add_argument("--key", required=True)
-    p.add_argument("--dns", required=True)
+    p.add_argument("--key")
+    p.add_argument("--dns")
     p.add_argument("--work", required=True)
+    # relay_via: ses: the SMTP user name (access key id) and the IAM secret access key the
+    # stand-in derives the expected password from.
+    p.add_argument("--ses-user")
+    p.add_argument("--ses-secret")
     a = p.parse_args()
+    if a.ses_secret:
+        return ses_main(a)
     work = os.path.abspath(a.work)
     os.makedirs(work, exist_ok=True)
     os.chmod(work, 0o755)

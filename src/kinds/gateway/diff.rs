@@ -226,6 +226,10 @@ fn wanted(
     o: &ObservedGateway,
     conflicts: &mut Vec<Conflict>,
 ) -> (Vec<GatewayChange>, Vec<Report>) {
+    if let Some(refusal) = not_yet_applied(g) {
+        conflicts.push(refusal);
+        return (Vec::new(), Vec::new());
+    }
     let region = desired.region.as_deref().unwrap_or_default();
     let mut changes: Vec<GatewayChange> = boundary(desired, g, o, region).into_iter().collect();
     changes.extend(role(g, o, region));
@@ -267,6 +271,18 @@ fn wanted(
     let (ptr, ptr_update) = reverse_dns(g, eip);
     changes.extend(ptr);
     (changes, reports(g, o, ptr_update.cloned()))
+}
+
+/// `relay_via: ses` is rendered and proven with real Postfix, but apply does not build its
+/// AWS side yet (the SMTP user, its access key, the credentials parameter, the role's access
+/// to it, and no Elastic IP): an instance launched now would wait for credentials forever.
+/// So plan stops before anything is created (issue 15).
+fn not_yet_applied(g: &DesiredGateway) -> Option<Conflict> {
+    matches!(g.render.relay, render::Relay::Ses { .. }).then(|| Conflict {
+        address: "gateway".into(),
+        message: "`relay_via: ses` cannot be applied yet: mailinfra does not create the SES SMTP user, its access key and the credentials parameter the gateway reads at boot".into(),
+        hint: "keep `relay_via: direct` (the default) for now; `mailinfra render gateway` shows the configuration `ses` will run".into(),
+    })
 }
 
 /// The role's permissions boundary, a managed policy: created where it does not exist (the

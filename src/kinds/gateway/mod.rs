@@ -279,6 +279,7 @@ pub fn from_blueprint(bp: &Blueprint) -> Option<DesiredGateway> {
             delivery: g.delivery_settings(),
             suppress_hard_bounces: g.suppress_hard_bounces,
             reboot_time: g.reboot_time(),
+            relay: relay(bp, g),
         },
         names,
         acknowledged: Acknowledged {
@@ -286,6 +287,38 @@ pub fn from_blueprint(bp: &Blueprint) -> Option<DesiredGateway> {
             senders_configured: g.senders_configured,
         },
     })
+}
+
+/// The SSM SecureString holding the gateway's SES SMTP credentials (`user:password`), with
+/// `relay_via: ses`.
+pub fn ses_credentials_parameter(blueprint: &str) -> String {
+    format!("/mailinfra/{blueprint}/ses-smtp/credentials")
+}
+
+/// The policy of the IAM user whose access key is the gateway's SES SMTP credential
+/// (`relay_via: ses`): send as the relayed domains, through their configuration sets.
+pub fn ses_smtp_user_policy(bp: &Blueprint, g: &Gateway) -> String {
+    let mut sets: Vec<String> = bp
+        .domains
+        .iter()
+        .filter(|d| d.via_gateway.is_some())
+        .filter_map(|d| d.ses.as_ref()?.configuration_set.as_ref())
+        .map(|c| c.value.clone())
+        .collect();
+    sets.sort();
+    sets.dedup();
+    crate::mail::ses_smtp::user_policy(&g.region, &g.signing_domains, &g.hostname, &sets)
+}
+
+/// Where the gateway sends on, as the rendering needs it.
+fn relay(bp: &Blueprint, g: &crate::blueprint::GatewaySpec) -> crate::mail::gateway::Relay {
+    match g.relay_via() {
+        crate::blueprint::RelayVia::Direct => crate::mail::gateway::Relay::Direct,
+        crate::blueprint::RelayVia::Ses => crate::mail::gateway::Relay::Ses {
+            endpoint: crate::mail::ses_smtp::endpoint(bp.region().unwrap_or_default()),
+            credentials_parameter: ses_credentials_parameter(&bp.name.value),
+        },
+    }
 }
 
 /// An instance's state, spelled as EC2 spells it (`shutting-down`).

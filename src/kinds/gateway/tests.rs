@@ -860,3 +860,46 @@ fn the_image_report_gives_its_age_and_how_to_move_keeping_the_addresses() {
         "The gateway's image ami-1 is 131 days old (built 2026-11-01)"
     );
 }
+
+/// Until apply builds the SES SMTP credentials, a gateway relaying through SES is refused by
+/// plan, before anything is created; the same gateway relaying directly is planned.
+#[test]
+fn relaying_through_ses_is_refused_before_anything_is_created() {
+    let source = "blueprint: relay\nregion: eu-west-1\ngateway:\n  hostname: mail.example.com\n  relay_from: [10.0.0.0/16]\n  relay_via: ses\ndomains:\n  - domain: example.com\n    send_via: [ses, gateway]\n";
+    let bp = crate::blueprint::load("b.yaml", source, std::path::Path::new(".")).unwrap();
+    let d = crate::plan::desired::from_blueprint(&bp);
+    let o = ObservedGateway {
+        role_exists: false,
+        profile_roles: None,
+        role_policy: None,
+        boundary_policy: None,
+        public_key: None,
+        private_key_exists: false,
+        instances: Vec::new(),
+        eips: Vec::new(),
+        ..built(Vec::new())
+    };
+    let mut conflicts = Vec::new();
+    let (changes, reports) = diff::diff(&d, Some(&o), &mut conflicts);
+    assert_eq!(changes, Vec::new());
+    assert_eq!(reports, Vec::new());
+    assert_eq!(conflicts.len(), 1, "{conflicts:?}");
+    assert!(
+        conflicts[0]
+            .message
+            .contains("`relay_via: ses` cannot be applied yet"),
+        "{conflicts:?}"
+    );
+    let direct = crate::plan::desired::from_blueprint(
+        &crate::blueprint::load(
+            "b.yaml",
+            &source.replace("relay_via: ses", "relay_via: direct"),
+            std::path::Path::new("."),
+        )
+        .unwrap(),
+    );
+    let mut conflicts = Vec::new();
+    let (changes, _) = diff::diff(&direct, Some(&o), &mut conflicts);
+    assert_eq!(conflicts, Vec::new());
+    assert!(!changes.is_empty());
+}
