@@ -493,12 +493,13 @@ impl<'a> Scope<'a> {
             )),
             // Without configuration sets of its own the blueprint never creates or changes one.
             (Target::ConfigurationSet, Access::Write) if self.sets == 0 => vec![],
+            // Without SES identities of its own (a gateway-only blueprint with a region) the
+            // blueprint never creates or changes one; deleting what it owned stays above.
+            (Target::Identity | Target::ConfigurationSet, Access::Write) if self.ses.is_empty() => {
+                vec![]
+            }
             (Target::Identity | Target::ConfigurationSet, Access::Write) => {
-                let mut r = self.ses.clone();
-                if r.is_empty() {
-                    r.push(format!("arn:{partition}:ses:{region}:*:identity/none"));
-                }
-                one(("WriteBlueprintSes", r, None))
+                one(("WriteBlueprintSes", self.ses.clone(), None))
             }
             (Target::Ec2Read, _) => one(("ReadEc2", vec!["*".into()], None)),
             // DescribeInstanceAttribute names the instance (Service Authorization Reference).
@@ -605,15 +606,7 @@ impl<'a> Scope<'a> {
             )),
             // The boundary itself: the apply role may read it and create it where it does not
             // exist; changing it (a new default version) is the bootstrap role's alone.
-            (Target::GatewayBoundary, _) => one((
-                if op.need == Need::Bootstrap {
-                    "ChangeGatewayBoundary"
-                } else {
-                    "GatewayBoundary"
-                },
-                vec![self.boundary()],
-                None,
-            )),
+            (Target::GatewayBoundary, _) => one(("GatewayBoundary", vec![self.boundary()], None)),
             (Target::PassGatewayRole, _) => one((
                 "PassGatewayRole",
                 vec![format!("arn:{partition}:iam::*:role/{}", self.role())],
@@ -642,15 +635,9 @@ impl<'a> Scope<'a> {
             // The KMS key is found by its alias (DescribeKey, GetKeyPolicy accept the alias
             // name), and `kms:ResourceAliases` holds the key's aliases. Its policy changes only
             // under the bootstrap role: a new key policy could let anyone decrypt.
-            (Target::GatewayKmsKey, _) => one((
-                if op.need == Need::Bootstrap {
-                    "ChangeGatewayKmsKeyPolicy"
-                } else {
-                    "ReadGatewayKmsKey"
-                },
-                vec![self.kms_keys()],
-                Some(self.aliased()),
-            )),
+            (Target::GatewayKmsKey, _) => {
+                one(("GatewayKmsKey", vec![self.kms_keys()], Some(self.aliased())))
+            }
             // CreateKey takes `*`; the key is made with the blueprint's tags only, for
             // encryption, never skipping KMS's key-policy lockout check. TagResource (implied)
             // takes the same tag conditions.
@@ -702,27 +689,14 @@ impl<'a> Scope<'a> {
                     "ForAnyValue:StringEquals": { "kms:ResourceAliases": self.kms_alias() },
                 })),
             )),
-            (Target::BounceLog, _) => one((
-                if op.access == Access::Read {
-                    "ReadGatewayBounces"
-                } else {
-                    "GatewayBounceLog"
-                },
-                self.bounce_log(),
-                None,
-            )),
+            // One statement each (reads and writes share their resources), so that a gateway
+            // blueprint's apply policy stays within one inline policy.
+            (Target::BounceLog, _) => one(("GatewayBounceLog", self.bounce_log(), None)),
             // The gateway writes its health report; mailinfra reads it, and deletes it on
             // destroy.
-            (Target::GatewayHealth, Access::Read) => one((
-                "ReadGatewayHealth",
-                vec![self.parameter(self.health())],
-                None,
-            )),
-            (Target::GatewayHealth, Access::Write) => one((
-                "DeleteGatewayHealth",
-                vec![self.parameter(self.health())],
-                None,
-            )),
+            (Target::GatewayHealth, _) => {
+                one(("GatewayHealth", vec![self.parameter(self.health())], None))
+            }
             (Target::PublicParameter, _) => one((
                 "ReadImageParameter",
                 vec![format!(

@@ -1449,8 +1449,9 @@ async fn a_replacement_killed_between_termination_and_launch_is_finished_by_the_
 }
 
 /// SHA-256 (hex) of the user data EC2 holds for `instance`: what the gateway reports.
+/// The SHA-256 the gateway reports: of the script in its user data, unpacked (as
+/// report-health does with `gzip -dcf`).
 async fn user_data_sha256(acct: &Account, instance: &str) -> String {
-    use sha2::Digest as _;
     let out = acct
         .ec2(R)
         .describe_instance_attribute()
@@ -1462,10 +1463,7 @@ async fn user_data_sha256(acct: &Account, instance: &str) -> String {
     let data = base64::engine::general_purpose::STANDARD
         .decode(out.user_data().unwrap().value().unwrap())
         .unwrap();
-    sha2::Sha256::digest(&data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    mailinfra::kinds::gateway::user_data_hash(&data)
 }
 
 fn rfc3339(secs_ago: u64) -> String {

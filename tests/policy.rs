@@ -204,7 +204,7 @@ fn no_role_may_read_the_private_key() {
                 let r = r.as_str().unwrap();
                 let ours = r.contains(":parameter/mailinfra/") && !r.contains("/lock");
                 assert!(
-                    !ours || r.ends_with("/public"),
+                    !ours || r.ends_with("/public") || r.ends_with("/gateway/health"),
                     "{phase:?}: {} may read {r}",
                     s["Sid"]
                 );
@@ -436,10 +436,13 @@ fn tags_are_allowed_only_at_creation_and_the_role_only_with_mailinfras_tags() {
     );
     let bootstrap = policy::build(&desired(EVERYTHING), Phase::Bootstrap);
     assert_eq!(
-        statement(&bootstrap, "ChangeGatewayBoundary")["Action"],
+        statement(&bootstrap, "GatewayBoundary")["Action"],
         serde_json::json!([
+            "iam:CreatePolicy",
             "iam:CreatePolicyVersion",
             "iam:DeletePolicyVersion",
+            "iam:GetPolicy",
+            "iam:GetPolicyVersion",
             "iam:ListPolicyVersions"
         ])
     );
@@ -574,16 +577,17 @@ fn the_policy_command_prints_one_document_or_writes_several() {
     assert!(stderr.contains("pass --out-dir DIR"), "{stderr}");
 
     // Over the managed limit, within the inline one: one document, and how to attach it.
-    let out = run(&["policy", example.to_str().unwrap(), "--for", "apply"]);
+    std::fs::write(dir.path().join("g.yaml"), GATEWAY).unwrap();
+    let out = run(&["policy", "g.yaml", "--for", "apply"]);
     assert_eq!(out.status.code(), Some(0));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let size = policy::size(&doc);
+    assert!(policy::size(&doc) > 6144, "{}", policy::size(&doc));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    if size > 6144 {
-        assert!(stderr.contains("inline policy"), "{stderr}");
-    } else {
-        assert!(stderr.is_empty(), "{stderr}");
-    }
+    assert!(stderr.contains("inline policy"), "{stderr}");
+    // The example (gateway and SES together) is over the inline limit too: managed policies.
+    let out = run(&["policy", example.to_str().unwrap(), "--for", "apply"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("pass --out-dir DIR"));
 
     let docs = policy::documents(&desired(&domains(500)), Phase::Apply);
     assert!(docs.len() > 1);
@@ -704,27 +708,23 @@ const ALLOWED_FINDINGS: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// Whether a parliament finding is in `ALLOWED_FINDINGS`.
+/// Whether a parliament finding is in `ALLOWED_FINDINGS`. A permissions-management finding
+/// lists actions (per document, so a policy cut into documents splits the list): each action
+/// must be one an allowed entry names.
 fn allowed(issue: &str, text: &str) -> bool {
-    let listed: String;
-    let entries: Vec<&str> = match issue {
-        "RESOURCE_MISMATCH" => text.split("}, {").collect(),
-        // The actions come in no fixed order.
+    let entries: Vec<String> = match issue {
+        "RESOURCE_MISMATCH" => text.split("}, {").map(str::to_owned).collect(),
         "PERMISSIONS_MANAGEMENT_ACTIONS" => {
             let list = text.split_once('[').and_then(|(_, l)| l.split_once(']'));
-            let mut actions: Vec<&str> = list.map_or(vec![], |(l, _)| l.split(", ").collect());
-            actions.sort();
-            listed = actions.join(", ");
-            vec![&listed]
+            list.map_or(vec![], |(l, _)| l.split(", ").map(str::to_owned).collect())
         }
-        _ => vec![text],
+        _ => vec![text.to_owned()],
     };
     entries.iter().all(|entry| {
         ALLOWED_FINDINGS.iter().any(|(i, about, _)| {
-            // A list of actions is allowed as a whole, never as part of a longer one.
             *i == issue
                 && if issue == "PERMISSIONS_MANAGEMENT_ACTIONS" {
-                    entry == about
+                    about.split(", ").any(|a| a == entry)
                 } else {
                     entry.contains(about)
                 }

@@ -99,8 +99,9 @@ def _default_document(policy):
 
 
 def assume_test_role(account, name, policy):
-    """Test hook: role NAME holding only POLICY (inline), and credentials of a session of it,
-    as an administrator would set up a CI role and CI would assume it."""
+    """Test hook: role NAME holding only POLICY (inline; a JSON list of documents for a
+    policy cut into several), and credentials of a session of it, as an administrator would
+    set up a CI role and CI would assume it."""
     from moto.iam.models import iam_backends
     from moto.sts.models import sts_backends
 
@@ -114,7 +115,12 @@ def assume_test_role(account, name, policy):
         role = iam.create_role(name, trust, "/ci/", None, "test CI role", [], 3600)
     for existing in list(role.policies):
         iam.delete_role_policy(name, existing)
-    iam.put_role_policy(name, "mailinfra", policy)
+    # One document, or a JSON list of them (a policy `mailinfra policy --out-dir` cut into
+    # several): each becomes one of the role's policies, and IAM grants their union.
+    docs = json.loads(policy) if policy.lstrip().startswith("[") else [policy]
+    for n, doc in enumerate(docs, 1):
+        iam.put_role_policy(name, "mailinfra" if len(docs) == 1 else f"mailinfra-{n}",
+                            doc if isinstance(doc, str) else json.dumps(doc))
     session = sts_backends[account]["aws"].assume_role(
         region_name="us-east-1", role_session_name="ci", role_arn=role.arn, policy=None, duration=3600, external_id=None
     )

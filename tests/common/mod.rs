@@ -191,18 +191,45 @@ impl Account {
             _ => return None,
         };
         let blueprint = self.blueprint_of(&args[1..])?;
-        let mut policy_args = vec!["policy", "--for", phase, blueprint.as_str()];
+        // Written as documents (`--out-dir`), so a policy over IAM's limit for one document
+        // is tested too: the role holds them all, as it would hold the managed policies.
+        let out_dir = tempfile::tempdir().unwrap();
+        let out_path = out_dir.path().display().to_string();
+        let mut policy_args = vec![
+            "policy",
+            "--for",
+            phase,
+            blueprint.as_str(),
+            "--out-dir",
+            out_path.as_str(),
+        ];
         if let Some(i) = args.iter().position(|a| *a == "--region") {
             policy_args.extend(args.get(i..i + 2)?.iter().copied());
         }
         let mut policy = self.program(binary());
         let out = policy.args(&policy_args).output().unwrap();
         if !out.status.success() {
+            // A role asked for by `under_role` must exist: running as root instead would let
+            // the test pass without the policy it is about.
+            assert!(
+                self.phase.get().is_none(),
+                "mailinfra policy --for {phase} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             return None;
         }
+        let mut files: Vec<_> = std::fs::read_dir(out_dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        let docs: Vec<serde_json::Value> = files
+            .iter()
+            .map(|f| serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap())
+            .collect();
         Some(self.assume(
             &format!("ci-{phase}"),
-            &String::from_utf8_lossy(&out.stdout),
+            &serde_json::Value::Array(docs).to_string(),
         ))
     }
 
