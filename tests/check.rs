@@ -5,10 +5,9 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 
 use common::Account;
+use common::dns::Server;
 use serde_json::{Value, json};
 
 const BLUEPRINT: &str = "blueprint: relay
@@ -28,49 +27,11 @@ domains:
     dmarc: { policy: none }
 ";
 
-struct Server {
-    child: Child,
-    port: u16,
-    zones: std::path::PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
+/// The DNS server of `common::dns`, with its zones in a file of their own.
 fn serve(acct: &Account, zones: &Value) -> Server {
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    let path = acct.write(&format!("zones-{n}.json"), &zones.to_string());
-    let python = std::env::var("MAILINFRA_TEST_PYTHON")
-        .expect("MAILINFRA_TEST_PYTHON is not set: run scripts/test, which installs dnslib");
-    let mut child = Command::new(python)
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/dns/server.py"))
-        .arg(&path)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    Server {
-        child,
-        port: line
-            .trim()
-            .parse()
-            .expect("the DNS server printed its port"),
-        zones: path,
-    }
-}
-
-impl Server {
-    fn set(&self, zones: &Value) {
-        std::fs::write(&self.zones, zones.to_string()).unwrap();
-    }
+    common::dns::serve(acct, &format!("zones-{n}.json"), zones)
 }
 
 /// The zones as a resolver would see them: every record mailinfra (and the test) put in the

@@ -8,10 +8,9 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 use common::Account;
+use common::dns::{Reference, serve};
 use serde_json::{Value, json};
 
 const BLUEPRINT: &str = "blueprint: relay
@@ -45,100 +44,6 @@ const ZONES: &[&str] = &[
     "ext.test",
     "dnsbl.test",
 ];
-
-struct Server {
-    child: Child,
-    port: u16,
-    zones: std::path::PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn python() -> String {
-    std::env::var("MAILINFRA_TEST_PYTHON").expect(
-        "MAILINFRA_TEST_PYTHON is not set: run scripts/test, which installs tests/python-requirements.txt",
-    )
-}
-
-fn serve(acct: &Account, name: &str, zones: &Value) -> Server {
-    let path = acct.write(name, &zones.to_string());
-    let mut child = Command::new(python())
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/dns/server.py"))
-        .arg(&path)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    Server {
-        child,
-        port: line
-            .trim()
-            .parse()
-            .expect("the DNS server printed its port"),
-        zones: path,
-    }
-}
-
-impl Server {
-    fn set(&self, zones: &Value) {
-        std::fs::write(&self.zones, zones.to_string()).unwrap();
-    }
-
-    fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-}
-
-/// pyspf, checkdmarc and dkimpy, asking the given DNS server.
-struct Reference {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
-}
-
-impl Reference {
-    fn start(port: u16) -> Reference {
-        let mut child = Command::new(python())
-            .arg(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/dns/reference.py"
-            ))
-            .arg(port.to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        Reference {
-            child,
-            stdin,
-            stdout,
-        }
-    }
-
-    fn ask(&mut self, request: &Value) -> Value {
-        writeln!(self.stdin, "{request}").unwrap();
-        let mut line = String::new();
-        self.stdout.read_line(&mut line).unwrap();
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("reference: {e}: {line:?}"))
-    }
-}
-
-impl Drop for Reference {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// One setup: what differs from the healthy zones, and what `check` must say.
 struct Case {

@@ -11,13 +11,44 @@ const R: &str = "eu-west-1";
 const PRIVATE: &str = "/mailinfra/relay/dkim/mta1/private";
 const PUBLIC: &str = "/mailinfra/relay/dkim/mta1/public";
 
-#[tokio::test]
-async fn neither_ci_role_can_read_the_gateways_private_key() {
+/// An account with the gateway blueprint `GATEWAY` applied (under the apply role).
+async fn applied_gateway() -> Account {
     let acct = Account::new();
     acct.create_zone("example.com").await;
     acct.write("b.yaml", GATEWAY);
     let run = acct.mailinfra(&["apply", "b.yaml", "--yes"]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    acct
+}
+
+/// An SSM parameter's value; `decrypt` asks for a SecureString's plain text.
+async fn value(ssm: &aws_sdk_ssm::Client, name: &str, decrypt: bool) -> String {
+    ssm.get_parameter()
+        .name(name)
+        .with_decryption(decrypt)
+        .send()
+        .await
+        .unwrap()
+        .parameter()
+        .and_then(|p| p.value())
+        .unwrap()
+        .to_owned()
+}
+
+/// The private key as the gateway's role (as its instance gets it) reads it.
+async fn read_as_gateway(acct: &Account) -> String {
+    let gateway = acct.instance_credentials("mailinfra-relay-gateway");
+    value(
+        &aws_sdk_ssm::Client::new(&acct.config_with(gateway, R)),
+        PRIVATE,
+        true,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn neither_ci_role_can_read_the_gateways_private_key() {
+    let acct = applied_gateway().await;
     for phase in ["plan", "apply"] {
         let policy = acct.mailinfra(&["policy", "b.yaml", "--for", phase]);
         assert_eq!(policy.code, 0, "{}", policy.stderr);
@@ -74,11 +105,7 @@ async fn apply_under_the_plan_role_is_refused_names_the_policy_and_changes_nothi
 /// allows (read its DKIM keys).
 #[tokio::test]
 async fn the_apply_role_cannot_lift_the_gateway_roles_boundary() {
-    let acct = Account::new();
-    acct.create_zone("example.com").await;
-    acct.write("b.yaml", GATEWAY);
-    let run = acct.mailinfra(&["apply", "b.yaml", "--yes"]);
-    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let acct = applied_gateway().await;
     let role = "mailinfra-relay-gateway";
     let root = acct.iam();
     let got = root.get_role().role_name(role).send().await.unwrap();
@@ -207,11 +234,7 @@ const GATEWAY_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"A
 /// apply role stops with a hint naming it.
 #[tokio::test]
 async fn a_changed_boundary_is_restored_by_the_bootstrap_role_only() {
-    let acct = Account::new();
-    acct.create_zone("example.com").await;
-    acct.write("b.yaml", GATEWAY);
-    let run = acct.mailinfra(&["apply", "b.yaml", "--yes"]);
-    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let acct = applied_gateway().await;
     let root = acct.iam();
     let got = root
         .get_role()
@@ -259,11 +282,7 @@ async fn a_changed_boundary_is_restored_by_the_bootstrap_role_only() {
 /// read it, while the gateway's role (as its instance gets it) can.
 #[tokio::test]
 async fn only_the_gateway_role_can_decrypt_the_private_key() {
-    let acct = Account::new();
-    acct.create_zone("example.com").await;
-    acct.write("b.yaml", GATEWAY);
-    let run = acct.mailinfra(&["apply", "b.yaml", "--yes"]);
-    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let acct = applied_gateway().await;
 
     let root_ssm = acct.ssm(R);
     let described = root_ssm
@@ -320,19 +339,10 @@ async fn only_the_gateway_role_can_decrypt_the_private_key() {
     // The same role reads the parameter's metadata: it is KMS that refuses, not SSM.
     admin.get_parameter().name(PRIVATE).send().await.unwrap();
 
-    let gateway = acct.instance_credentials("mailinfra-relay-gateway");
-    let gateway = aws_sdk_ssm::Client::new(&acct.config_with(gateway, R));
-    let read = gateway
-        .get_parameter()
-        .name(PRIVATE)
-        .with_decryption(true)
-        .send()
-        .await
-        .unwrap();
     assert!(
-        read.parameter()
-            .and_then(|p| p.value())
-            .is_some_and(|v| v.starts_with("-----BEGIN PRIVATE KEY-----")),
+        read_as_gateway(&acct)
+            .await
+            .starts_with("-----BEGIN PRIVATE KEY-----"),
         "the gateway role must read its key"
     );
 }
@@ -343,22 +353,9 @@ async fn only_the_gateway_role_can_decrypt_the_private_key() {
 /// DNS, does not change.
 #[tokio::test]
 async fn a_key_under_aws_ssm_is_moved_by_the_bootstrap_role_only() {
-    let acct = Account::new();
-    acct.create_zone("example.com").await;
-    acct.write("b.yaml", GATEWAY);
-    let run = acct.mailinfra(&["apply", "b.yaml", "--yes"]);
-    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let acct = applied_gateway().await;
     let root_ssm = acct.ssm(R);
-    let public_before = root_ssm
-        .get_parameter()
-        .name(PUBLIC)
-        .send()
-        .await
-        .unwrap()
-        .parameter()
-        .and_then(|p| p.value())
-        .unwrap()
-        .to_owned();
+    let public_before = value(&root_ssm, PUBLIC, false).await;
     root_ssm
         .put_parameter()
         .name(PRIVATE)
@@ -397,31 +394,8 @@ async fn a_key_under_aws_ssm_is_moved_by_the_bootstrap_role_only() {
     let again = acct.mailinfra(&["plan", "b.yaml", "--detailed-exitcode"]);
     assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
 
-    let gateway = acct.instance_credentials("mailinfra-relay-gateway");
-    let gateway = aws_sdk_ssm::Client::new(&acct.config_with(gateway, R));
-    let read = gateway
-        .get_parameter()
-        .name(PRIVATE)
-        .with_decryption(true)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        read.parameter()
-            .and_then(|p| p.value())
-            .is_some_and(|v| v.contains("MIIEold"))
-    );
-    let public_after = root_ssm
-        .get_parameter()
-        .name(PUBLIC)
-        .send()
-        .await
-        .unwrap()
-        .parameter()
-        .and_then(|p| p.value())
-        .unwrap()
-        .to_owned();
-    assert_eq!(public_before, public_after);
+    assert!(read_as_gateway(&acct).await.contains("MIIEold"));
+    assert_eq!(public_before, value(&root_ssm, PUBLIC, false).await);
 }
 
 /// The alternative to letting CI create IAM resources at all: an administrator applies once

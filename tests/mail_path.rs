@@ -11,12 +11,30 @@ use common::Account;
 
 const R: &str = "eu-west-1";
 
+/// The test Python, once `tools` are all installed: without them the test fails, never skips.
+fn mail_tools(tools: &[&str]) -> String {
+    let python = std::env::var("MAILINFRA_TEST_PYTHON").expect(
+        "MAILINFRA_TEST_PYTHON is not set: run scripts/test, which installs the mail-path tools",
+    );
+    for tool in tools {
+        let found = std::process::Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .unwrap();
+        assert!(
+            found.status.success(),
+            "`{tool}` is missing: run scripts/install-mail-tools"
+        );
+    }
+    python
+}
+
 /// The SES SMTP password mailinfra derives (Rust) equals the one the tests' Python side
 /// derives on its own from the SES Developer Guide's algorithm, for several keys and regions
 /// (the Python one is also what the stand-in SES endpoint checks AUTH with).
 #[test]
 fn the_ses_smtp_password_matches_an_independent_derivation() {
-    let python = std::env::var("MAILINFRA_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let python = mail_tools(&[]);
     let cases = [
         ("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "eu-west-1"),
         ("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "us-east-1"),
@@ -57,19 +75,7 @@ fn the_ses_smtp_password_matches_an_independent_derivation() {
 
 #[tokio::test]
 async fn the_gateway_mail_path_with_real_postfix_and_opendkim() {
-    let python = std::env::var("MAILINFRA_TEST_PYTHON").expect(
-        "MAILINFRA_TEST_PYTHON is not set: run scripts/test, which installs the mail-path tools",
-    );
-    for tool in ["postfix", "opendkim", "ip"] {
-        let found = std::process::Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .output()
-            .unwrap();
-        assert!(
-            found.status.success(),
-            "`{tool}` is missing: run scripts/install-mail-tools"
-        );
-    }
+    let python = mail_tools(&["postfix", "opendkim", "ip"]);
 
     let acct = Account::new();
     let zone = acct.create_zone("example.com").await;
@@ -501,19 +507,7 @@ async fn the_gateway_mail_path_with_real_postfix_and_opendkim() {
 /// the mail queued, and nothing is sent in clear.
 #[tokio::test]
 async fn the_gateway_relays_through_ses_with_real_postfix() {
-    let python = std::env::var("MAILINFRA_TEST_PYTHON").expect(
-        "MAILINFRA_TEST_PYTHON is not set: run scripts/test, which installs the mail-path tools",
-    );
-    for tool in ["postfix", "ip", "unshare"] {
-        let found = std::process::Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .output()
-            .unwrap();
-        assert!(
-            found.status.success(),
-            "`{tool}` is missing: run scripts/install-mail-tools"
-        );
-    }
+    let python = mail_tools(&["postfix", "ip", "unshare"]);
     let acct = Account::new();
     acct.write(
         "b.yaml",

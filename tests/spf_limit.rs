@@ -6,100 +6,20 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::Account;
+use common::dns::{Reference, serve};
 use serde_json::{Value, json};
 
-fn python() -> String {
-    std::env::var("MAILINFRA_TEST_PYTHON")
-        .expect("MAILINFRA_TEST_PYTHON is not set: run scripts/test, which installs dnslib")
-}
-
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(acct: &Account, name: &str, zones: &Value) -> Server {
-    let path = acct.write(name, &zones.to_string());
-    let mut child = Command::new(python())
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/dns/server.py"))
-        .arg(&path)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    Server {
-        child,
-        port: line
-            .trim()
-            .parse()
-            .expect("the DNS server printed its port"),
-    }
-}
-
-/// pyspf, asking the given DNS server.
-struct Reference {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
-}
-
-impl Reference {
-    fn start(port: u16) -> Reference {
-        let mut child = Command::new(python())
-            .arg(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/dns/reference.py"
-            ))
-            .arg(port.to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        Reference {
-            child,
-            stdin,
-            stdout,
-        }
-    }
-
-    /// pyspf's result and reason for mail from an address no record authorizes: the
-    /// receiver then evaluates every term up to each record's `all`.
-    fn spf(&mut self, domain: &str) -> (String, String) {
-        let request = json!({ "spf": [{ "ip": "203.0.113.250", "domain": domain }] });
-        writeln!(self.stdin, "{request}").unwrap();
-        let mut line = String::new();
-        self.stdout.read_line(&mut line).unwrap();
-        let v: Value = serde_json::from_str(&line).unwrap();
-        let r = &v["spf"][0];
-        (
-            r["result"].as_str().unwrap().to_owned(),
-            r["why"].as_str().unwrap_or_default().to_owned(),
-        )
-    }
-}
-
-impl Drop for Reference {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// pyspf's result (and why) for the sender 203.0.113.250 at `domain`.
+fn spf(reference: &mut Reference, domain: &str) -> (String, String) {
+    let v = reference.ask(&json!({ "spf": [{ "ip": "203.0.113.250", "domain": domain }] }));
+    let r = &v["spf"][0];
+    (
+        r["result"].as_str().unwrap().to_owned(),
+        r["why"].as_str().unwrap_or_default().to_owned(),
+    )
 }
 
 /// `n` `a:` terms, each one lookup (h.senders.test has an address, so none is void).
@@ -256,7 +176,7 @@ async fn plan_refuses_exactly_when_pyspf_finds_too_many_lookups() {
             "--dns-timeout",
             "5s",
         ]);
-        let (result, why) = Reference::start(server.port).spf("example.com");
+        let (result, why) = spf(&mut Reference::start(server.port), "example.com");
         let pyspf_refuses = result == "permerror" && why.contains("Too many DNS lookups");
         let refused = plan.code != 0;
         if refused {

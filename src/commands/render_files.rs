@@ -73,8 +73,8 @@ pub fn run(args: &RenderArgs, global: &Global, out: &Output) -> Outcome {
         ("mailinfra-health.timer", r.health_timer()),
         ("boot.sh", r.boot_script()),
         ("record-bounces", r.record_bounces_script()),
-        ("mailinfra-bounces.service", r.bounce_units().0),
-        ("mailinfra-bounces.timer", r.bounce_units().1),
+        ("mailinfra-bounces.service", r.bounce_service()),
+        ("mailinfra-bounces.timer", r.bounce_timer()),
         (
             "role-policy.json",
             render::role_policy(&r.region, &r.blueprint, &r.key_parameter),

@@ -556,18 +556,20 @@ impl Gateway {
     }
 
     /// The service that feeds the recorder the delivery log since its last run (the journal
-    /// cursor is kept between runs), and its timer.
-    pub fn bounce_units(&self) -> (String, String) {
-        (
-            format!(
-                "[Unit]\nDescription=mailinfra: record the gateway's hard bounces\nAfter=postfix.service\n\n\
+    /// cursor is kept between runs).
+    pub fn bounce_service(&self) -> String {
+        format!(
+            "[Unit]\nDescription=mailinfra: record the gateway's hard bounces\nAfter=postfix.service\n\n\
                  [Service]\nType=oneshot\nExecStart=/bin/sh -c 'journalctl --cursor-file={STATE_DIR}/bounces.cursor \
                  -t postfix/smtp -t postfix/lmtp -o cat --no-pager | {RECORD_BOUNCES_PATH} record'\n"
-            ),
-            "[Unit]\nDescription=mailinfra: record the gateway's hard bounces every minute\n\n\
-             [Timer]\nOnBootSec=1min\nOnUnitActiveSec=1min\n\n[Install]\nWantedBy=timers.target\n"
-                .to_owned(),
         )
+    }
+
+    /// The timer that runs `bounce_service` every minute.
+    pub fn bounce_timer(&self) -> String {
+        "[Unit]\nDescription=mailinfra: record the gateway's hard bounces every minute\n\n\
+             [Timer]\nOnBootSec=1min\nOnUnitActiveSec=1min\n\n[Install]\nWantedBy=timers.target\n"
+            .to_owned()
     }
 
     pub fn boot_script(&self) -> String {
@@ -620,9 +622,9 @@ impl Gateway {
                 ("record_bounces_script", &self.record_bounces_script()),
                 ("bounced_path", BOUNCED_PATH),
                 ("bounces_service_path", BOUNCES_SERVICE_PATH),
-                ("bounces_service", &self.bounce_units().0),
+                ("bounces_service", &self.bounce_service()),
                 ("bounces_timer_path", BOUNCES_TIMER_PATH),
-                ("bounces_timer", &self.bounce_units().1),
+                ("bounces_timer", &self.bounce_timer()),
                 ("health_parameter", &health_parameter(&self.blueprint)),
                 ("health_path", HEALTH_PATH),
                 ("health_script", &self.health_script()),

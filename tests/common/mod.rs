@@ -4,6 +4,8 @@
 //! every test fails, never skips.
 #![allow(dead_code)]
 
+pub mod dns;
+
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;

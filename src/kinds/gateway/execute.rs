@@ -776,17 +776,7 @@ async fn create_key(
         .await
         .map_err(|e| AwsError::call(&ops::PUT_PARAMETER, e));
     already(put_public, &["ParameterAlreadyExists"])?;
-    aws.ssm
-        .put_parameter()
-        .name(private)
-        .value(key.expose_pem())
-        .r#type(ParameterType::SecureString)
-        .key_id(kms_alias)
-        .description(PRIVATE_KEY_DESCRIPTION)
-        .overwrite(true)
-        .send()
-        .await
-        .map_err(|e| AwsError::call(&ops::PUT_PARAMETER, e))?;
+    put_private_key(aws, private, &key.expose_pem(), kms_alias).await?;
     aws.ssm
         .put_parameter()
         .name(public)
@@ -855,7 +845,6 @@ async fn create_kms_key(
 /// key it has now) and written again, unchanged. Only the bootstrap role may read it
 /// (docs/ci.md); the value is never printed and dropped at once.
 async fn move_key(aws: &Aws, private: &str, kms_alias: &str) -> Result<(), AwsError> {
-    use aws_sdk_ssm::types::ParameterType;
     let out = aws
         .ssm
         .get_parameter()
@@ -868,11 +857,21 @@ async fn move_key(aws: &Aws, private: &str, kms_alias: &str) -> Result<(), AwsEr
         .parameter()
         .and_then(|p| p.value())
         .ok_or_else(|| AwsError::Other(format!("SSM answered {private} without its value")))?;
+    put_private_key(aws, private, value, kms_alias).await
+}
+
+/// Writes the private key as a SecureString encrypted with the blueprint's KMS key.
+async fn put_private_key(
+    aws: &Aws,
+    private: &str,
+    pem: &str,
+    kms_alias: &str,
+) -> Result<(), AwsError> {
     aws.ssm
         .put_parameter()
         .name(private)
-        .value(value)
-        .r#type(ParameterType::SecureString)
+        .value(pem)
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
         .key_id(kms_alias)
         .description(PRIVATE_KEY_DESCRIPTION)
         .overwrite(true)
