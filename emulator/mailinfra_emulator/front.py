@@ -61,6 +61,8 @@ class Front:
     def __init__(self, app):
         self.app = app
         self.lock = threading.Lock()
+        # One request served at a time: see `serve`.
+        self.serving = threading.RLock()
         self.counts = defaultdict(Counter)
         self.delays = {}
 
@@ -99,16 +101,19 @@ class Front:
 
             hook = ec2.HOOKS.get(path.rsplit("/", 1)[1])
             if hook is not None:
-                hook(query)
+                with self.serving:
+                    hook(query)
                 start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "2")])
                 return [b"{}"]
         if path == "/_mailinfra/iam/assume":
-            creds = iam_enforce.assume_test_role(query["account"][0], query["role"][0], body.decode())
+            with self.serving:
+                creds = iam_enforce.assume_test_role(query["account"][0], query["role"][0], body.decode())
             data = json.dumps(creds).encode()
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
             return [data]
         if path == "/_mailinfra/iam/instance-credentials":
-            creds = iam_enforce.instance_credentials(query["account"][0], query["role"][0])
+            with self.serving:
+                creds = iam_enforce.instance_credentials(query["account"][0], query["role"][0])
             data = json.dumps(creds).encode()
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
             return [data]
@@ -127,7 +132,8 @@ class Front:
             return [data]
         m = CRED.search(environ.get("HTTP_AUTHORIZATION", ""))
         if not m:
-            return self.app(environ, start_response)
+            with self.serving:
+                return list(self.app(environ, start_response))
         key, region, service = m.group(1), m.group(2), m.group(3)
         account = environ.get("HTTP_X_MOTO_ACCOUNT_ID") or account_for_key(key) or self.moto_account(key)
         op = self.operation(environ, service, path, body)
@@ -166,6 +172,22 @@ class Front:
         return [data]
 
     def serve(self, environ, start_response, account, region, service, op, path, body):
+        """Serves one request whole before the next starts.
+
+        An AWS operation is atomic to every other request: RunInstances' instance is never seen
+        without the tags of its TagSpecifications ("If any of the tags fail to apply, the
+        resource isn't created", EC2 User Guide, Tag your Amazon EC2 resources: tag on
+        creation) or the security groups of its network interface. moto and this emulator's
+        wrappers build a resource in steps (moto adds the instance, then its tags; ec2.py then
+        gives it its interface's groups), and werkzeug serves requests on threads, so another
+        request could see the instance half made: an apply started right after a killed one
+        then took the killed run's instance for a stranger's and launched a second one (CI,
+        stop 21). The held delays above sleep outside this lock.
+        """
+        with self.serving:
+            return list(self.dispatch(environ, start_response, account, region, service, op, path, body))
+
+    def dispatch(self, environ, start_response, account, region, service, op, path, body):
         if service == "tagging" and op == "GetResources":
             served = sesv2.get_resources(start_response, account, region, body)
             if served is not None:
