@@ -79,6 +79,7 @@ fn needed(op: &Op, desired: &Desired, phase: Phase) -> bool {
     match op.need {
         Need::Always => true,
         Need::Gateway => desired.gateway.is_some(),
+        Need::SesRelay => desired.gateway.as_ref().is_some_and(|g| g.via_ses()),
         Need::Bootstrap => phase == Phase::Bootstrap && desired.gateway.is_some(),
         Need::Lock => phase.writes() && desired.region.is_some(),
         Need::Ses => desired.region.is_some(),
@@ -382,6 +383,32 @@ impl<'a> Scope<'a> {
             .unwrap_or_default()
     }
 
+    /// The gateway's SES SMTP user's ARN.
+    fn smtp_user(&self) -> String {
+        let name = self
+            .gateway
+            .map(|g| g.names.smtp_user.as_str())
+            .unwrap_or_default();
+        format!("arn:{}:iam::*:user/{name}", self.partition)
+    }
+
+    /// The gateway's role, and its SES SMTP user when the blueprint makes one (`relay_via:
+    /// ses`): what may be created.
+    fn role_and_new_user(&self) -> Vec<String> {
+        let role = format!("arn:{}:iam::*:role/{}", self.partition, self.role());
+        let ses = self.gateway.is_some_and(|g| g.via_ses());
+        std::iter::once(role)
+            .chain(ses.then(|| self.smtp_user()))
+            .collect()
+    }
+
+    /// The SES SMTP credentials parameter.
+    fn smtp_credentials(&self) -> &str {
+        self.gateway
+            .map(|g| g.names.smtp_credentials.as_str())
+            .unwrap_or_default()
+    }
+
     /// The parameter the gateway reports its health to.
     fn health(&self) -> &str {
         self.gateway.map_or("", |g| g.names.health.as_str())
@@ -565,11 +592,15 @@ impl<'a> Scope<'a> {
                 .to_vec(),
                 Some(self.owned.clone()),
             )),
-            (Target::GatewayRole, _) => one((
+            // The SES SMTP user shares the role's statements (its actions name users, the
+            // role's roles: neither applies to the other's ARN), which keeps a gateway
+            // blueprint's policy within one inline policy.
+            (Target::GatewayRole | Target::SmtpUser, _) => one((
                 "GatewayRole",
                 vec![
                     format!("arn:{partition}:iam::*:role/{}", self.role()),
                     format!("arn:{partition}:iam::*:instance-profile/{}", self.role()),
+                    self.smtp_user(),
                 ],
                 None,
             )),
@@ -577,18 +608,22 @@ impl<'a> Scope<'a> {
             // with the blueprint's tag and mailinfra's two tags only. CreateRole also takes
             // iam:PermissionsBoundary (TagRole does not): a role without the gateway's
             // boundary is never created.
-            (Target::GatewayRoleCreate, _) if op.name == ops::CREATE_ROLE.name => one((
-                "CreateGatewayRole",
-                vec![format!("arn:{partition}:iam::*:role/{}", self.role())],
-                Some(json!({
-                    "StringEquals": self.request_tag(),
-                    "ForAllValues:StringEquals": { "aws:TagKeys": [OWNER_TAG, ADDRESS_TAG] },
-                    "ArnLike": { "iam:PermissionsBoundary": self.boundary() },
-                })),
-            )),
-            (Target::GatewayRoleCreate, _) => one((
+            (Target::GatewayRoleCreate | Target::SmtpUserCreate, _)
+                if op.name == ops::CREATE_ROLE.name || op.name == ops::CREATE_USER.name =>
+            {
+                one((
+                    "CreateGatewayRole",
+                    self.role_and_new_user(),
+                    Some(json!({
+                        "StringEquals": self.request_tag(),
+                        "ForAllValues:StringEquals": { "aws:TagKeys": [OWNER_TAG, ADDRESS_TAG] },
+                        "ArnLike": { "iam:PermissionsBoundary": self.boundary() },
+                    })),
+                ))
+            }
+            (Target::GatewayRoleCreate | Target::SmtpUserCreate, _) => one((
                 "TagGatewayRoleAtCreation",
-                vec![format!("arn:{partition}:iam::*:role/{}", self.role())],
+                self.role_and_new_user(),
                 Some(json!({
                     "StringEquals": self.request_tag(),
                     "ForAllValues:StringEquals": { "aws:TagKeys": [OWNER_TAG, ADDRESS_TAG] },
@@ -599,9 +634,9 @@ impl<'a> Scope<'a> {
             // PutRolePermissionsBoundary the one being set): whatever the policy says, the
             // role can do no more than the boundary. DeleteRolePermissionsBoundary is never
             // granted.
-            (Target::GatewayRoleBounded, _) => one((
+            (Target::GatewayRoleBounded | Target::SmtpUserBounded, _) => one((
                 "ChangeBoundedGatewayRole",
-                vec![format!("arn:{partition}:iam::*:role/{}", self.role())],
+                self.role_and_new_user(),
                 Some(json!({ "ArnLike": { "iam:PermissionsBoundary": self.boundary() } })),
             )),
             // The boundary itself: the apply role may read it and create it where it does not
@@ -620,9 +655,15 @@ impl<'a> Scope<'a> {
                 vec![self.parameter(self.key().1)],
                 None,
             )),
+            // The SES SMTP credentials parameter is written and deleted like the private key,
+            // and never read but by the gateway.
             (Target::GatewayKey, Access::Write) => one((
-                "WriteGatewayDkimKey",
-                vec![self.parameter(self.key().0), self.parameter(self.key().1)],
+                "WriteGatewaySecrets",
+                vec![
+                    self.parameter(self.key().0),
+                    self.parameter(self.key().1),
+                    self.parameter(self.smtp_credentials()),
+                ],
                 None,
             )),
             // Moving an existing private key under the blueprint's KMS key reads it: only the
@@ -804,11 +845,18 @@ impl<'a> Scope<'a> {
 /// blueprint no longer has (a removed gateway's A record) is deleted under the policy of
 /// the blueprint that still had it, as a removed name is (docs/ci.md).
 fn record_types(desired: &Desired) -> BTreeSet<String> {
+    // A gateway's A record, also when it relays through SES and has none: the switch from
+    // direct delivery deletes it.
+    let gateway_a = desired
+        .gateway
+        .as_ref()
+        .map(|_| RType::A.as_str().to_owned());
     desired
         .records
         .iter()
         .map(|r| r.rtype.as_str().to_owned())
         .chain([RType::Txt.as_str().to_owned()])
+        .chain(gateway_a)
         .collect()
 }
 
@@ -824,6 +872,8 @@ fn roots(desired: &Desired) -> Vec<String> {
                 .iter()
                 .map(|r| r.name.trim_start_matches("*.")),
         )
+        // The gateway's hostname, also relaying through SES (its records are deleted then).
+        .chain(desired.gateway.as_ref().map(|g| g.hostname.as_str()))
         .collect();
     candidates.sort_by_key(|n| n.matches('.').count());
     let mut roots: Vec<String> = Vec::new();

@@ -1614,56 +1614,263 @@ async fn the_gateway_reports_its_health_with_its_own_role_and_status_and_plan_re
     );
 }
 
-/// Issue 15: `relay_via: ses` is rendered and proven (tests/mail_path.rs), but apply does not
-/// build its SMTP credentials yet, so plan refuses it with the reason and apply creates
-/// nothing in EC2, IAM or SES (an instance launched now would wait for credentials forever).
+const SES_RELAY: &str = "blueprint: relay\nregion: eu-west-1\ngateway:\n  hostname: mail.example.com\n  relay_from: [10.0.0.0/16]\n  relay_via: ses\ndomains:\n  - domain: example.com\n    send_via: [ses, gateway]\n    dmarc: { policy: none }\n";
+const CREDENTIALS: &str = "/mailinfra/relay/ses-smtp/credentials";
+const SMTP_USER: &str = "mailinfra-relay-ses-smtp";
+
+/// The SMTP user's access key ids, and the one the credentials parameter names.
+async fn smtp_keys(acct: &Account) -> (Vec<String>, Option<String>) {
+    let keys = acct
+        .iam()
+        .list_access_keys()
+        .user_name(SMTP_USER)
+        .send()
+        .await
+        .unwrap();
+    let mut ids: Vec<String> = keys
+        .access_key_metadata()
+        .iter()
+        .filter_map(|k| k.access_key_id().map(str::to_owned))
+        .collect();
+    ids.sort();
+    let described = acct
+        .ssm(R)
+        .describe_parameters()
+        .parameter_filters(
+            aws_sdk_ssm::types::ParameterStringFilter::builder()
+                .key("Name")
+                .values(CREDENTIALS)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let named = described
+        .parameters()
+        .first()
+        .and_then(|p| p.description())
+        .and_then(|d| {
+            d.split_whitespace()
+                .find(|w| w.starts_with("AKIA") || w.starts_with("ASIA"))
+        })
+        .map(str::to_owned);
+    (ids, named)
+}
+
+/// A gateway relaying through SES, applied under the CI role: an SMTP user bounded by the
+/// gateway's boundary, one access key, its SMTP password stored under the blueprint's KMS key
+/// where only the gateway's role can decrypt it; no Elastic IP, no reverse DNS, no A, SPF or
+/// DKIM record of the gateway's own, no port-25 to-do; and a second plan finds nothing.
 #[tokio::test]
-async fn relaying_through_ses_stops_the_plan_before_anything_is_created() {
+async fn a_gateway_relaying_through_ses_gets_smtp_credentials_and_no_address() {
+    use aws_sdk_ssm::error::ProvideErrorMetadata as _;
+    let acct = Account::new();
+    let zone = acct.create_zone("example.com").await;
+    acct.write("b.yaml", SES_RELAY);
+    let plan = acct.mailinfra(&["plan", "b.yaml"]);
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    for absent in ["gateway.eip", "gateway.dkim_key", "port-25", "reverse_dns"] {
+        assert!(!plan.stdout.contains(absent), "{absent}:\n{}", plan.stdout);
+    }
+    for present in [
+        "gateway.smtp_user",
+        "gateway.smtp_credentials",
+        "never shown",
+    ] {
+        assert!(plan.stdout.contains(present), "{present}:\n{}", plan.stdout);
+    }
+    apply(&acct, "b.yaml");
+
+    assert!(eips(&acct).await.is_empty());
+    assert_eq!(running(&instances(&acct).await).len(), 1);
+    let records = acct.records(&zone).await;
+    assert!(
+        !records
+            .keys()
+            .any(|(name, _)| name.starts_with("mail.example.com")
+                || name.starts_with("mta1._domainkey")),
+        "{records:?}"
+    );
+    let user = acct
+        .iam()
+        .get_user()
+        .user_name(SMTP_USER)
+        .send()
+        .await
+        .unwrap();
+    let boundary = user
+        .user()
+        .and_then(|u| u.permissions_boundary())
+        .and_then(|b| b.permissions_boundary_arn())
+        .unwrap()
+        .to_owned();
+    assert!(
+        boundary.ends_with(":policy/mailinfra-relay-gateway-boundary"),
+        "{boundary}"
+    );
+    let (keys, named) = smtp_keys(&acct).await;
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert_eq!(named.as_ref(), Some(&keys[0]));
+
+    // The gateway's role reads `user:password`: the user is the access key, the password
+    // SES's version 4 (a 0x04 byte and 32 bytes of HMAC, base64).
+    let gateway = aws_sdk_ssm::Client::new(
+        &acct.config_with(acct.instance_credentials("mailinfra-relay-gateway"), R),
+    );
+    let value = gateway
+        .get_parameter()
+        .name(CREDENTIALS)
+        .with_decryption(true)
+        .send()
+        .await
+        .unwrap()
+        .parameter()
+        .and_then(|p| p.value())
+        .unwrap()
+        .to_owned();
+    let (id, password) = value.split_once(':').unwrap();
+    assert_eq!(id, keys[0]);
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(password)
+        .unwrap();
+    assert_eq!((bytes.len(), bytes[0]), (33, 4));
+    // Nobody else decrypts it: not a role allowed every SSM and KMS action.
+    let admin = acct.assume(
+        "admin",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ssm:*","kms:*"],"Resource":"*"}]}"#,
+    );
+    let refused = aws_sdk_ssm::Client::new(&acct.config_with(admin, R))
+        .get_parameter()
+        .name(CREDENTIALS)
+        .with_decryption(true)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Some("AccessDeniedException"), "{refused:?}");
+    // The secret never printed.
+    for run in [&plan, &acct.mailinfra(&["plan", "b.yaml"])] {
+        assert!(!run.stdout.contains(password) && !run.stderr.contains(password));
+    }
+    let status = acct.mailinfra(&["status", "b.yaml"]);
+    assert!(
+        status
+            .stdout
+            .contains("relays through Amazon SES: not ready")
+            && status.stdout.contains(&keys[0]),
+        "{}",
+        status.stdout
+    );
+    assert!(!status.stdout.contains(password));
+}
+
+/// A run killed after the access key was made but before its password was stored leaves a
+/// key nobody can use: the next plan deletes it and makes another, so the user never holds
+/// more than IAM's two. A key added by hand beside the stored one's is deleted.
+#[tokio::test]
+async fn smtp_credentials_lost_halfway_are_made_again_with_at_most_two_keys() {
     let acct = Account::new();
     acct.create_zone("example.com").await;
-    acct.write(
-        "b.yaml",
-        "blueprint: relay\nregion: eu-west-1\ngateway:\n  hostname: mail.example.com\n  relay_from: [10.0.0.0/16]\n  relay_via: ses\ndomains:\n  - domain: example.com\n    send_via: [ses, gateway]\n",
-    );
+    acct.write("b.yaml", SES_RELAY);
+    apply(&acct, "b.yaml");
+    let (first, _) = smtp_keys(&acct).await;
+
+    // Killed between CreateAccessKey and PutParameter: a second key, the parameter gone.
+    acct.iam()
+        .create_access_key()
+        .user_name(SMTP_USER)
+        .send()
+        .await
+        .unwrap();
+    acct.ssm(R)
+        .delete_parameter()
+        .name(CREDENTIALS)
+        .send()
+        .await
+        .unwrap();
     let plan = acct.mailinfra(&["plan", "b.yaml"]);
-    assert_eq!(plan.code, 1, "{}\n{}", plan.stdout, plan.stderr);
     assert!(
-        plan.stderr
-            .contains("`relay_via: ses` cannot be applied yet"),
+        plan.stdout.contains("+ create  gateway.smtp_credentials"),
         "{}",
-        plan.stderr
+        plan.stdout
     );
-    let run = acct.mailinfra(&["apply", "b.yaml", "--yes"]);
-    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
-    assert!(instances(&acct).await.is_empty());
+    apply(&acct, "b.yaml");
+    let (keys, named) = smtp_keys(&acct).await;
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert!(!first.contains(&keys[0]), "a new key: {first:?} {keys:?}");
+    assert_eq!(named.as_ref(), Some(&keys[0]));
+
+    // A stray key beside the stored one: deleted, the stored one kept.
+    acct.iam()
+        .create_access_key()
+        .user_name(SMTP_USER)
+        .send()
+        .await
+        .unwrap();
+    let plan = acct.mailinfra(&["plan", "b.yaml"]);
+    assert!(plan.stdout.contains("stale_access_key"), "{}", plan.stdout);
+    apply(&acct, "b.yaml");
+    assert_eq!(smtp_keys(&acct).await.0, keys);
+}
+
+/// Switching modes is a plan like any other, and senders keep their relay address: direct to
+/// SES releases the Elastic IP and removes the gateway's own records; back to direct removes
+/// the SMTP user and its credentials.
+#[tokio::test]
+async fn switching_between_direct_and_ses_keeps_the_relay_address() {
+    let acct = Account::new();
+    acct.create_zone("example.com").await;
+    let direct = SES_RELAY.replace("  relay_via: ses\n", "");
+    acct.write("b.yaml", &direct);
+    apply(&acct, "b.yaml");
+    let interfaces = |acct: &Account| {
+        let ec2 = acct.ec2(R);
+        async move {
+            let out = ec2
+                .describe_network_interfaces()
+                .filters(owned())
+                .send()
+                .await
+                .unwrap();
+            out.network_interfaces()
+                .iter()
+                .map(|n| n.private_ip_address().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    let address = interfaces(&acct).await;
+    assert_eq!(address.len(), 1);
+    assert_eq!(eips(&acct).await.len(), 1);
+
+    acct.write("b.yaml", SES_RELAY);
+    let plan = acct.mailinfra(&["plan", "b.yaml"]);
+    for shown in [
+        "- delete  gateway.eip",
+        "gateway.smtp_credentials",
+        "replace gateway.instance",
+    ] {
+        assert!(plan.stdout.contains(shown), "{shown}:\n{}", plan.stdout);
+    }
+    apply(&acct, "b.yaml");
     assert!(eips(&acct).await.is_empty());
-    let requests = acct.requests();
-    let writes: Vec<_> = requests
-        .iter()
-        .filter(|(op, _)| {
-            let name = op.split_once('.').map_or(op.as_str(), |(_, n)| n);
-            [
-                "Create",
-                "Run",
-                "Allocate",
-                "Put",
-                "Change",
-                "Tag",
-                "Associate",
-            ]
-            .iter()
-            .any(|w| name.starts_with(w))
-        })
-        .collect();
-    // The test's hosted zone and the run lock, taken and given back.
-    assert_eq!(
-        writes,
-        vec![
-            (&"route53.CreateHostedZone".to_owned(), &1),
-            (&"ssm.PutParameter".to_owned(), &1)
-        ],
-        "{requests:?}"
+    assert_eq!(interfaces(&acct).await, address);
+
+    acct.write("b.yaml", &direct);
+    let plan = acct.mailinfra(&["plan", "b.yaml"]);
+    assert!(
+        plan.stdout.contains("- delete  gateway.smtp_user"),
+        "{}",
+        plan.stdout
     );
-    // Reads happened: the refusal came from the plan, not from an early failure.
-    assert!(requests.contains_key("ec2.DescribeSubnets"), "{requests:?}");
+    apply(&acct, "b.yaml");
+    assert_eq!(interfaces(&acct).await, address);
+    assert_eq!(eips(&acct).await.len(), 1);
+    assert!(
+        acct.iam()
+            .get_user()
+            .user_name(SMTP_USER)
+            .send()
+            .await
+            .is_err()
+    );
 }

@@ -521,6 +521,45 @@ def iam_checks(account, region, op, form):
         except Exception:
             return f"arn:{pt}:iam::{account}:instance-profile{form.get('Path', '/')}{name}"
 
+    def user_arn(name):
+        try:
+            return iam.get_user(name).arn
+        except Exception:
+            return f"arn:{pt}:iam::{account}:user{form.get('Path', '/')}{name}"
+
+    def user_boundary(name):
+        try:
+            b = iam.get_user(name).permissions_boundary_arn
+        except Exception:
+            b = None
+        return {"iam:PermissionsBoundary": b} if b else {}
+
+    # IAM users as the Service Authorization Reference lists them (Actions defined by AWS
+    # Identity and Access Management): CreateUser takes aws:RequestTag, aws:TagKeys and
+    # iam:PermissionsBoundary, and with tags needs iam:TagUser too; PutUserPolicy and
+    # DeleteUserPolicy take iam:PermissionsBoundary (the user's); the rest act on the user.
+    user = form.get("UserName")
+    if op == "CreateUser":
+        tags, m = {}, 1
+        while f"Tags.member.{m}.Key" in form:
+            tags[form[f"Tags.member.{m}.Key"]] = form.get(f"Tags.member.{m}.Value", "")
+            m += 1
+        ctx = _tag_context(tags)
+        if form.get("PermissionsBoundary"):
+            ctx["iam:PermissionsBoundary"] = form["PermissionsBoundary"]
+        out = [Authz(action, user_arn(user), ctx)]
+        if tags:
+            out.append(Authz("iam:TagUser", user_arn(user), _tag_context(tags)))
+        return out
+    if op == "PutUserPermissionsBoundary":
+        return [Authz(action, user_arn(user), {"iam:PermissionsBoundary": form.get("PermissionsBoundary", "")})]
+    if op in ("PutUserPolicy", "DeleteUserPolicy", "AttachUserPolicy", "DetachUserPolicy",
+              "DeleteUserPermissionsBoundary"):
+        return [Authz(action, user_arn(user), user_boundary(user))]
+    if user and op in ("GetUser", "GetUserPolicy", "ListUserPolicies", "ListAccessKeys", "CreateAccessKey",
+                       "DeleteAccessKey", "UpdateAccessKey", "TagUser", "UntagUser", "DeleteUser"):
+        return [Authz(action, user_arn(user))]
+
     role = form.get("RoleName")
     if op == "CreateRole":
         tags, m = {}, 1

@@ -89,6 +89,14 @@ pub enum Target {
     GatewayKmsEncrypt,
     /// The parameter the gateway reports its health to.
     GatewayHealth,
+    /// The gateway's SES SMTP user (`relay_via: ses`) and its access keys; deleting its
+    /// policy too (less permission, never more).
+    SmtpUser,
+    /// Creates the SES SMTP user with its tags (`iam:CreateUser` and the implied
+    /// `iam:TagUser`), only with the gateway's permissions boundary.
+    SmtpUserCreate,
+    /// Changes the SES SMTP user's policy: only while its boundary is the gateway's.
+    SmtpUserBounded,
     /// Public SSM parameters (the image id).
     PublicParameter,
     /// The blueprint's run lock parameters (`crate::lock`).
@@ -108,6 +116,10 @@ pub enum Need {
     SesAccount,
     /// When the blueprint has a gateway.
     Gateway,
+    /// When the gateway relays through SES (`relay_via: ses`): making its SMTP user and
+    /// credentials. (Reading and deleting them is `Gateway`: the switch back to direct
+    /// delivery, and destroy, remove them.)
+    SesRelay,
     /// When apply or destroy takes the run lock: the blueprint names a region.
     Lock,
     /// Only the bootstrap role (`mailinfra policy --for bootstrap`), for a gateway: changes
@@ -184,6 +196,18 @@ pub const TAG_ROLE: Implied = Implied {
     by: &[&CREATE_ROLE],
 };
 
+/// CreateUser with `Tags` also needs `iam:TagUser`, as CreateRole needs `iam:TagRole`.
+pub const TAG_USER: Implied = Implied {
+    op: Op {
+        service: Service::Iam,
+        name: "TagUser",
+        access: Access::Write,
+        target: Target::SmtpUserCreate,
+        need: Need::SesRelay,
+    },
+    by: &[&CREATE_USER],
+};
+
 /// Launching with an instance profile passes its role to EC2.
 pub const PASS_ROLE: Implied = Implied {
     op: Op {
@@ -230,6 +254,7 @@ pub const IMPLIED: &[&Implied] = &[
     &PASS_ROLE,
     &CREATE_TAGS,
     &TAG_ROLE,
+    &TAG_USER,
     &TAG_KMS_KEY,
     &KMS_ENCRYPT,
 ];
@@ -343,5 +368,15 @@ ops! {
     CREATE_NETWORK_INTERFACE = Ec2 "CreateNetworkInterface" Write NetworkInterfaceCreate Gateway;
     DELETE_NETWORK_INTERFACE = Ec2 "DeleteNetworkInterface" Write Ec2Tagged Gateway;
     GET_HEALTH_PARAMETER = Ssm "GetParameter" Read GatewayHealth Gateway;
+    GET_USER = Iam "GetUser" Read SmtpUser Gateway;
+    GET_USER_POLICY = Iam "GetUserPolicy" Read SmtpUser Gateway;
+    LIST_ACCESS_KEYS = Iam "ListAccessKeys" Read SmtpUser Gateway;
+    CREATE_USER = Iam "CreateUser" Write SmtpUserCreate SesRelay;
+    PUT_USER_POLICY = Iam "PutUserPolicy" Write SmtpUserBounded SesRelay;
+    PUT_USER_PERMISSIONS_BOUNDARY = Iam "PutUserPermissionsBoundary" Write SmtpUserBounded SesRelay;
+    CREATE_ACCESS_KEY = Iam "CreateAccessKey" Write SmtpUser SesRelay;
+    DELETE_ACCESS_KEY = Iam "DeleteAccessKey" Write SmtpUser Gateway;
+    DELETE_USER_POLICY = Iam "DeleteUserPolicy" Write SmtpUser Gateway;
+    DELETE_USER = Iam "DeleteUser" Write SmtpUser Gateway;
     DELETE_HEALTH_PARAMETER = Ssm "DeleteParameter" Write GatewayHealth Gateway;
 }

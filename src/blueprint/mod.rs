@@ -375,6 +375,12 @@ impl GatewaySpec {
             .map_or(RelayVia::Direct, |r| r.value)
     }
 
+    /// The selector the gateway signs with (OpenDKIM), published as its domains' DKIM key:
+    /// none with `relay_via: ses`, where SES signs with the identities' keys.
+    pub fn signing_selector(&self) -> Option<&str> {
+        (self.relay_via() == RelayVia::Direct).then_some(self.dkim_selector.value.as_str())
+    }
+
     pub fn zone_name(&self) -> String {
         match &self.zone {
             Some(z) => z.value.clone(),

@@ -211,7 +211,7 @@ type Owners = HashMap<(String, RType), (String, &'static str)>;
 /// returns who writes each record, for the `adopt:` check.
 fn gateway_and_domains(c: &mut Checks, bp: &Blueprint) -> Owners {
     let mut owners = Owners::new();
-    let selector = bp.gateway.as_ref().map(|g| g.dkim_selector.value.as_str());
+    let selector = bp.gateway.as_ref().and_then(|g| g.signing_selector());
     if let Some(g) = &bp.gateway {
         gateway(c, g, bp.region.is_some());
         iam_names(c, &bp.name);

@@ -40,7 +40,7 @@ pub fn run(args: &RenderArgs, global: &Global, out: &Output) -> Outcome {
                 ("boot.sh", r.boot_script()),
                 (
                     "role-policy.json",
-                    render::role_policy_ses(&r.region, credentials_parameter),
+                    render::role_policy_ses(&r.region, &r.blueprint),
                 ),
                 ("trust-policy.json", render::trust_policy()),
                 (

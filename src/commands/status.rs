@@ -55,6 +55,10 @@ pub struct GatewayStatus {
     pub reverse_dns: Option<String>,
     pub reverse_dns_pending: Option<String>,
     pub reports: Vec<crate::plan::Report>,
+    /// Relaying through Amazon SES (`relay_via: ses`): whether SES will take the gateway's
+    /// mail (`ready`, or what stops it: the SMTP credentials, the sandbox, identities not yet
+    /// verified); `null` when the gateway delivers directly.
+    pub ses_relay: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -116,6 +120,9 @@ pub async fn run(args: &StatusArgs, global: &Global, out: &Output) -> Outcome {
         status.account = Some(account);
         status.domains = domains;
     }
+    if let Some(g) = &desired.gateway {
+        ses_readiness(&mut status, &g.render.signing_domains);
+    }
     if args.json {
         let json =
             serde_json::to_string_pretty(&status).map_err(|e| Failure::Refused(e.to_string()))?;
@@ -135,9 +142,7 @@ async fn gateway_status(
 ) -> Result<GatewayStatus, Failure> {
     let o = crate::kinds::gateway::observe::observe(aws, blueprint, g).await?;
     let eip = o.eip();
-    let instance = o
-        .live_instances()
-        .find(|i| eip.and_then(|e| e.instance_id.as_ref()) == Some(&i.id));
+    let instance = o.serving(g.via_ses()).filter(|i| i.state.is_live());
     let pending = eip.and_then(|e| e.ptr_update.clone());
     // The interface the instance is on, else the one the Elastic IP is on (between a
     // replacement's termination and launch).
@@ -168,7 +173,64 @@ async fn gateway_status(
             .as_ref()
             .map(|p| format!("{} {}", p.value, p.status)),
         reports: crate::kinds::gateway::diff::reports(g, &o, pending),
+        ses_relay: g.via_ses().then(|| {
+            match o
+                .smtp_credentials
+                .as_ref()
+                .and_then(|c| c.access_key.as_ref())
+            {
+                Some(key) => format!("SMTP credentials of access key {key} stored"),
+                None => "no SMTP credentials stored yet (run `mailinfra apply`)".into(),
+            }
+        }),
     })
+}
+
+/// The gateway's readiness relaying through SES, once SES has been read: the credentials
+/// (from the gateway's own status), the account's sandbox and the relayed domains'
+/// verification. SES refuses mail from an identity it has not verified, and in the sandbox
+/// sends only to verified addresses.
+fn ses_readiness(status: &mut Status, relayed: &[String]) {
+    let Some(g) = status.gateway.as_mut() else {
+        return;
+    };
+    let Some(credentials) = g.ses_relay.take() else {
+        return;
+    };
+    let mut stops = Vec::new();
+    if credentials.starts_with("no ") {
+        stops.push(credentials.clone());
+    }
+    if status.account.as_ref().is_some_and(|a| a.sandbox) {
+        stops.push(
+            "the SES account is in the sandbox: it delivers only to verified addresses, 200 a day"
+                .into(),
+        );
+    }
+    for d in status
+        .domains
+        .iter()
+        .filter(|d| relayed.contains(&d.domain))
+    {
+        if d.state != State::Verified {
+            stops.push(format!(
+                "{} is not verified by SES yet ({})",
+                d.domain,
+                d.state.as_str()
+            ));
+        }
+    }
+    let quota = status.account.as_ref().map_or(String::new(), |a| {
+        format!(
+            "; quota {} messages a day, {} a second, {} sent in the last 24 h",
+            a.account.max_24_hour_send, a.account.max_send_rate, a.account.sent_last_24_hours
+        )
+    });
+    g.ses_relay = Some(match (stops.is_empty(), credentials.starts_with("no ")) {
+        (true, _) => format!("ready ({credentials}{quota})"),
+        (false, true) => format!("not ready: {}", stops.join("; ")),
+        (false, false) => format!("not ready: {} ({credentials})", stops.join("; ")),
+    });
 }
 
 /// The SES account and each blueprint domain's identity, as SES holds them.
@@ -346,23 +408,29 @@ fn gateway_text(out: &mut String, g: &GatewayStatus) {
     if let Some(health) = &g.health {
         let _ = writeln!(out, "  health: {health}");
     }
+    if let Some(relay) = &g.ses_relay {
+        let _ = writeln!(out, "  relays through Amazon SES: {relay}");
+    }
     if let Some(image) = &g.image {
         let _ = writeln!(out, "  image: {image}");
     }
-    let _ = writeln!(
-        out,
-        "  elastic ip: {}",
-        g.elastic_ip.as_deref().unwrap_or("none")
-    );
-    let _ = writeln!(
-        out,
-        "  reverse dns: {}{}",
-        g.reverse_dns.as_deref().unwrap_or("not set"),
-        g.reverse_dns_pending
-            .as_ref()
-            .map(|p| format!(" (update {p})"))
-            .unwrap_or_default()
-    );
+    // Relaying through SES the gateway has no address of its own.
+    if g.ses_relay.is_none() {
+        let _ = writeln!(
+            out,
+            "  elastic ip: {}",
+            g.elastic_ip.as_deref().unwrap_or("none")
+        );
+        let _ = writeln!(
+            out,
+            "  reverse dns: {}{}",
+            g.reverse_dns.as_deref().unwrap_or("not set"),
+            g.reverse_dns_pending
+                .as_ref()
+                .map(|p| format!(" (update {p})"))
+                .unwrap_or_default()
+        );
+    }
     out.push_str(&crate::plan::render::reports(
         "To do and in progress:",
         &g.reports,

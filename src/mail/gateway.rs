@@ -451,9 +451,17 @@ impl Gateway {
             &[
                 ("region", &self.region),
                 ("health_parameter", &health_parameter(&self.blueprint)),
-                ("milter_port", &MILTER_PORT.to_string()),
+                ("milter_port", &self.milter_port()),
             ],
         )
+    }
+
+    /// The port OpenDKIM's milter listens on, or nothing relaying through SES (no OpenDKIM).
+    fn milter_port(&self) -> String {
+        match self.relay {
+            Relay::Direct => MILTER_PORT.to_string(),
+            Relay::Ses { .. } => String::new(),
+        }
     }
 
     /// unattended-upgrades: Debian's security updates (its default origins) installed daily,
@@ -729,6 +737,17 @@ impl Gateway {
                 ("drop_in_path", POSTFIX_DROP_IN_PATH),
                 ("drop_in", &self.postfix_drop_in()),
                 ("state_dir", STATE_DIR),
+                ("health_parameter", &health_parameter(&self.blueprint)),
+                ("health_path", HEALTH_PATH),
+                ("health_script", &self.health_script()),
+                ("health_service_path", HEALTH_SERVICE_PATH),
+                ("health_service", &self.health_service()),
+                ("health_timer_path", HEALTH_TIMER_PATH),
+                ("health_timer", &self.health_timer()),
+                ("unattended_path", UNATTENDED_UPGRADES_PATH),
+                ("unattended_conf", &self.unattended_upgrades_conf()),
+                ("auto_upgrades_path", AUTO_UPGRADES_PATH),
+                ("auto_upgrades_conf", &self.auto_upgrades_conf()),
             ],
         )
     }
@@ -840,7 +859,8 @@ pub fn role_policy(region: &str, blueprint: &str, key_parameter: &str) -> String
 /// - encryption through Parameter Store (the apply role writes the parameter; IAM decides who);
 /// - decryption through Parameter Store only for the gateway's role (`aws:PrincipalArn`, a
 ///   condition rather than a principal so the key policy survives the role being deleted and
-///   made again) and only for the blueprint's DKIM parameters (the encryption context
+///   made again) and only for the blueprint's DKIM parameters and its SES SMTP credentials
+///   (`relay_via: ses`) (the encryption context
 ///   `PARAMETER_ARN` that Parameter Store sends; Systems Manager User Guide, "How AWS Systems
 ///   Manager Parameter Store uses AWS KMS").
 ///
@@ -854,9 +874,15 @@ pub fn kms_key_policy(region: &str, account: &str, blueprint: &str) -> String {
         role_name(blueprint)
     );
     let via = format!("ssm.{region}.amazonaws.com");
-    let parameters = format!(
-        "arn:{partition}:ssm:{region}:{account}:parameter/mailinfra/{blueprint}/dkim/*/private"
-    );
+    let parameters = [
+        format!(
+            "arn:{partition}:ssm:{region}:{account}:parameter/mailinfra/{blueprint}/dkim/*/private"
+        ),
+        format!(
+            "arn:{partition}:ssm:{region}:{account}:parameter{}",
+            ses_credentials_parameter(blueprint)
+        ),
+    ];
     let admin = [
         "kms:Create*",
         "kms:Describe*",
@@ -908,26 +934,38 @@ pub fn kms_key_policy(region: &str, account: &str, blueprint: &str) -> String {
     .to_string()
 }
 
-/// With `relay_via: ses`, the role's only permission: read its SES SMTP credentials
-/// parameter (it has no DKIM key: SES signs).
-pub fn role_policy_ses(region: &str, credentials_parameter: &str) -> String {
+/// With `relay_via: ses`, the role's permissions: read its SES SMTP credentials parameter
+/// and decrypt it through Parameter Store with the blueprint's KMS key, and write its health
+/// report (it has no DKIM key, SES signs; and no bounce log, SES handles bounces).
+pub fn role_policy_ses(region: &str, blueprint: &str) -> String {
     let partition = crate::aws::partition::of(region);
+    let credentials_parameter = ses_credentials_parameter(blueprint);
+    let decrypt = decrypt_statement("DecryptOwnSesSmtpCredentials", region, blueprint);
+    let health = health_statement(region, &health_parameter(blueprint));
     format!(
-        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"ReadOwnSesSmtpCredentials","Effect":"Allow","Action":"ssm:GetParameter","Resource":"arn:{partition}:ssm:{region}:*:parameter{credentials_parameter}"}}]}}"#
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"ReadOwnSesSmtpCredentials","Effect":"Allow","Action":"ssm:GetParameter","Resource":"arn:{partition}:ssm:{region}:*:parameter{credentials_parameter}"}},{decrypt},{health}]}}"#
     )
 }
 
-/// The gateway role's permissions boundary: the most the role can ever do, whatever its own
-/// policy says: read the blueprint's gateway DKIM private keys (any selector, so a key
-/// rotation needs no new boundary). The apply role may change the role's policy only while
+/// The SSM SecureString holding the gateway's SES SMTP credentials (`user:password`), with
+/// `relay_via: ses`.
+pub fn ses_credentials_parameter(blueprint: &str) -> String {
+    format!("/mailinfra/{blueprint}/ses-smtp/credentials")
+}
+
+/// The permissions boundary of the gateway's role and of its SES SMTP user (`relay_via:
+/// ses`): the most either can ever do, whatever its own policy says: read the blueprint's
+/// gateway DKIM private keys (any selector, so a key rotation needs no new boundary) and SES
+/// SMTP credentials, report health, record bounces, and send through SES in the region. The apply role may change the role's policy only while
 /// this is its boundary, and may not change this policy (docs/ci.md).
 pub fn boundary_policy(region: &str, blueprint: &str) -> String {
     let partition = crate::aws::partition::of(region);
     let decrypt = decrypt_statement("GatewayMayOnlyDecryptItsDkimKeys", region, blueprint);
     let health = health_statement(region, &health_parameter(blueprint));
     let bounces = bounce_statement("GatewayMayOnlyRecordItsBounces", region, blueprint);
+    let credentials = ses_credentials_parameter(blueprint);
     format!(
-        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"GatewayMayOnlyReadItsDkimKeys","Effect":"Allow","Action":"ssm:GetParameter","Resource":"arn:{partition}:ssm:{region}:*:parameter/mailinfra/{blueprint}/dkim/*/private"}},{decrypt},{health},{bounces}]}}"#
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"GatewayMayOnlyReadItsSecrets","Effect":"Allow","Action":"ssm:GetParameter","Resource":["arn:{partition}:ssm:{region}:*:parameter/mailinfra/{blueprint}/dkim/*/private","arn:{partition}:ssm:{region}:*:parameter{credentials}"]}},{decrypt},{health},{bounces},{{"Sid":"SmtpUserMayOnlySendThroughSes","Effect":"Allow","Action":"ses:SendRawEmail","Resource":["arn:{partition}:ses:{region}:*:identity/*","arn:{partition}:ses:{region}:*:configuration-set/*"]}}]}}"#
     )
 }
 
@@ -1015,8 +1053,13 @@ mod tests {
             );
         }
         let boot = sample_ses().boot_script();
-        assert!(!boot.contains("opendkim"), "{boot}");
+        // No OpenDKIM installed or started (the health report only mentions it).
+        for absent in ["postfix opendkim", "restart opendkim", "/etc/opendkim"] {
+            assert!(!boot.contains(absent), "{absent}: {boot}");
+        }
         assert!(boot.contains("libsasl2-modules"));
+        // Health and patching as in direct mode.
+        assert!(boot.contains("mailinfra-health.timer") && boot.contains("unattended-upgrades"));
         // Direct mode has no SES settings.
         assert!(!direct.iter().any(|(k, _)| *k == "relayhost"));
         assert_eq!(sample().fetch_credentials_script(), "");
@@ -1105,13 +1148,15 @@ mod tests {
             "arn:aws:logs:eu-west-1:*:log-group:/mailinfra/acme/gateway/bounces"
         );
         assert_eq!(policy["Statement"].as_array().unwrap().len(), 4);
-        // The boundary allows the same health write and bounce log use, and nothing more.
+        // The boundary allows the same health write and bounce log use, and for the SES SMTP
+        // user sending through SES in the region, nothing more.
         let boundary: serde_json::Value =
             serde_json::from_str(&boundary_policy("eu-west-1", "acme")).unwrap();
         assert_eq!(boundary["Statement"][2], *health);
         assert_eq!(boundary["Statement"][3]["Action"], bounces["Action"]);
         assert_eq!(boundary["Statement"][3]["Resource"], bounces["Resource"]);
-        assert_eq!(boundary["Statement"].as_array().unwrap().len(), 4);
+        assert_eq!(boundary["Statement"][4]["Action"], "ses:SendRawEmail");
+        assert_eq!(boundary["Statement"].as_array().unwrap().len(), 5);
         let trust: serde_json::Value = serde_json::from_str(&trust_policy()).unwrap();
         assert_eq!(
             trust["Statement"][0]["Principal"]["Service"],
@@ -1141,7 +1186,10 @@ mod tests {
         );
         assert_eq!(
             decrypt[0]["Condition"]["StringLike"]["kms:EncryptionContext:PARAMETER_ARN"],
-            "arn:aws:ssm:eu-west-1:111122223333:parameter/mailinfra/acme/dkim/*/private"
+            serde_json::json!([
+                "arn:aws:ssm:eu-west-1:111122223333:parameter/mailinfra/acme/dkim/*/private",
+                "arn:aws:ssm:eu-west-1:111122223333:parameter/mailinfra/acme/ses-smtp/credentials"
+            ])
         );
         // No wildcard administration action reaches a cryptographic one.
         for st in statements {

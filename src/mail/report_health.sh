@@ -4,7 +4,8 @@
 # other. Run by mailinfra-health.timer every 5 minutes, and by the boot script when it ends or
 # a step of it fails. Reports: the time, the instance, the SHA-256 of the user data it booted
 # with (compared with what the blueprint renders), how the boot went (the failed step and
-# why), whether Postfix runs and OpenDKIM answers, a failing DKIM key fetch, and the queue.
+# why), whether Postfix runs and OpenDKIM answers, a failing DKIM key (or SES credentials)
+# fetch, and the queue.
 set -uo pipefail
 REGION='{{region}}'
 PARAMETER='{{health_parameter}}'
@@ -47,11 +48,14 @@ if [ -n "$POSTFIX_CONFIG" ]; then
 fi
 postfix_running=false
 if "${postfix[@]}" status >/dev/null 2>&1; then postfix_running=true; fi
-# OpenDKIM runs when its milter port answers: that is what Postfix connects to.
+# OpenDKIM runs when its milter port answers: that is what Postfix connects to. Relaying
+# through SES there is no OpenDKIM (no port): the SMTP credentials fetch counts instead.
 opendkim_running=false
-if (exec 3<>"/dev/tcp/127.0.0.1/$MILTER_PORT") 2>/dev/null; then opendkim_running=true; fi
+if [ -n "$MILTER_PORT" ] && (exec 3<>"/dev/tcp/127.0.0.1/$MILTER_PORT") 2>/dev/null; then opendkim_running=true; fi
 key_failed=''
 if [ -f "$STATE_DIR/dkim-key.failed" ]; then key_failed=$(cat "$STATE_DIR/dkim-key.failed"); fi
+credentials_failed=''
+if [ -f "$STATE_DIR/ses-credentials.failed" ]; then credentials_failed=$(cat "$STATE_DIR/ses-credentials.failed"); fi
 queue=null
 deferred=null
 if [ "$postfix_running" = true ] && listing=$("${postqueue[@]}" -j 2>/dev/null); then
@@ -59,7 +63,7 @@ if [ "$postfix_running" = true ] && listing=$("${postqueue[@]}" -j 2>/dev/null);
   deferred=$(printf '%s' "$listing" | grep -c '"queue_name": *"deferred"' || true)
 fi
 
-report="{\"time\":$(json "$now"),\"instance\":$(json "$instance"),\"user_data_sha256\":$(json "$user_data"),\"boot\":$(json "$boot"),\"boot_step\":$(json_or_null "$step"),\"boot_reason\":$(json_or_null "$reason"),\"postfix_running\":$postfix_running,\"opendkim_running\":$opendkim_running,\"dkim_key_failed\":$(json_or_null "$key_failed"),\"queue\":$queue,\"deferred\":$deferred}"
+report="{\"time\":$(json "$now"),\"instance\":$(json "$instance"),\"user_data_sha256\":$(json "$user_data"),\"boot\":$(json "$boot"),\"boot_step\":$(json_or_null "$step"),\"boot_reason\":$(json_or_null "$reason"),\"postfix_running\":$postfix_running,\"opendkim_running\":$opendkim_running,\"dkim_key_failed\":$(json_or_null "$key_failed"),\"ses_credentials_failed\":$(json_or_null "$credentials_failed"),\"queue\":$queue,\"deferred\":$deferred}"
 if ! error=$(aws ssm put-parameter --region "$REGION" --name "$PARAMETER" --type String \
     --overwrite --value "$report" 2>&1 >/dev/null); then
   echo "mailinfra: health report to SSM $PARAMETER failed: $error" >&2

@@ -375,7 +375,13 @@ pub fn from_blueprint(bp: &Blueprint) -> Desired {
         zones.insert(d.zone_name().to_owned());
     }
     records.extend(report_authorizations(bp, default_ttl));
-    if let Some(g) = &bp.gateway {
+    // Relaying through SES, the gateway has no public address and sends nothing itself:
+    // no A record, no SPF or DKIM of its own (SES's records come with the identities).
+    if let Some(g) = bp
+        .gateway
+        .as_ref()
+        .filter(|g| g.signing_selector().is_some())
+    {
         let zone = g.zone_name();
         records.push(DesiredRecord {
             zone: zone.clone(),
@@ -388,7 +394,10 @@ pub fn from_blueprint(bp: &Blueprint) -> Desired {
             purpose: Purpose::GatewayA,
         });
         records.extend(gateway_host_records(bp, g, &zone, default_ttl));
-        zones.insert(zone);
+    }
+    // Observed in both modes: what the other mode wrote there is removed.
+    if let Some(g) = &bp.gateway {
+        zones.insert(g.zone_name());
     }
     Desired {
         blueprint: bp.name.value.clone(),
@@ -501,7 +510,7 @@ fn report_authorizations(bp: &Blueprint, default_ttl: u32) -> Vec<DesiredRecord>
 /// TXT or Easy DKIM CNAME, its MAIL FROM MX and TXT) and its gateway's A record.
 fn writable(bp: &Blueprint) -> Writable {
     let mut w = Writable::default();
-    let selector = bp.gateway.as_ref().map(|g| g.dkim_selector.value.as_str());
+    let selector = bp.gateway.as_ref().and_then(|g| g.signing_selector());
     for d in &bp.domains {
         let name = &d.domain.value;
         w.add(name, RType::Txt);
@@ -516,10 +525,9 @@ fn writable(bp: &Blueprint) -> Writable {
     if let Some(g) = &bp.gateway {
         w.add(&g.hostname.value, RType::A);
         w.add(&g.hostname.value, RType::Txt);
-        w.add(
-            &dkim::record_name(&g.dkim_selector.value, &g.hostname.value),
-            RType::Txt,
-        );
+        // Any selector: one the gateway signed with before (another selector, or before it
+        // relayed through SES) is removed.
+        w.add(&dkim::record_name("*", &g.hostname.value), RType::Txt);
     }
     for r in report_authorizations(bp, DEFAULT_TTL) {
         w.add(&r.name, r.rtype);
@@ -532,8 +540,8 @@ fn writable(bp: &Blueprint) -> Writable {
 /// derivation validation checks). SES's records come with the plan
 /// (`Desired::add_ses_records`), from what SES holds.
 fn domain_records(bp: &Blueprint, d: &DomainSpec, default_ttl: u32) -> Vec<DesiredRecord> {
-    let gateway = bp.gateway.as_ref().filter(|_| d.via_gateway.is_some());
-    let selector = bp.gateway.as_ref().map(|g| g.dkim_selector.value.as_str());
+    let selector = bp.gateway.as_ref().and_then(|g| g.signing_selector());
+    let gateway = selector.filter(|_| d.via_gateway.is_some());
     d.records(selector)
         .into_iter()
         .filter_map(|key| {

@@ -135,6 +135,37 @@ pub enum GatewayOp {
     DeleteHealth {
         name: String,
     },
+    /// Create the SES SMTP user (tagged, with the gateway's boundary) where it is missing, and
+    /// set its boundary and its one policy (`relay_via: ses`).
+    EnsureSmtpUser {
+        user: String,
+        boundary: String,
+        policy: String,
+    },
+    /// Delete the user's access keys `stale` (none holds the stored password), create one,
+    /// derive its SES SMTP password for `region` and store `user:password` in `parameter`
+    /// (SecureString, the blueprint's KMS key). The secret is never shown.
+    CreateSmtpCredentials {
+        user: String,
+        stale: Vec<String>,
+        parameter: String,
+        kms_alias: String,
+        region: String,
+    },
+    /// Delete access keys of the SMTP user that the stored password does not belong to.
+    DeleteAccessKeys {
+        user: String,
+        ids: Vec<String>,
+    },
+    /// Delete the SES SMTP user (its access keys, its policy, the user) and its credentials
+    /// parameter: destroy, or back to direct delivery.
+    DeleteSmtpUser {
+        user: String,
+        access_keys: Vec<String>,
+        policy: bool,
+        exists: bool,
+        parameter: Option<String>,
+    },
     ResetReverseDns {
         allocation_id: String,
     },
@@ -226,16 +257,19 @@ fn wanted(
     o: &ObservedGateway,
     conflicts: &mut Vec<Conflict>,
 ) -> (Vec<GatewayChange>, Vec<Report>) {
-    if let Some(refusal) = not_yet_applied(g) {
-        conflicts.push(refusal);
-        return (Vec::new(), Vec::new());
-    }
     let region = desired.region.as_deref().unwrap_or_default();
     let mut changes: Vec<GatewayChange> = boundary(desired, g, o, region).into_iter().collect();
     changes.extend(role(g, o, region));
     changes.extend(kms_key(desired, g, o, region, conflicts));
-    changes.extend(key(g, o));
-    changes.extend(bounce_log(g, o));
+    if g.via_ses() {
+        // SES signs and handles bounces: no DKIM key and no bounce log of the gateway's own
+        // (one left from direct delivery stays, for a switch back).
+        changes.extend(smtp(g, o, region, conflicts));
+    } else {
+        changes.extend(key(g, o));
+        changes.extend(bounce_log(g, o));
+        changes.extend(smtp_removal(g, o));
+    }
     let Some((subnet, image_id)) = launch_site(g, o, conflicts) else {
         return (changes, Vec::new());
     };
@@ -263,6 +297,26 @@ fn wanted(
         instances.stale.iter().cloned().partition(holds);
     changes.extend(terminate(&first));
     changes.extend(instances.launch);
+    if g.via_ses() {
+        // Through SES nothing leaves from the gateway's own address: an Elastic IP left from
+        // direct delivery is released (its reverse DNS removed first). Senders keep relaying
+        // to the network interface's private IP.
+        changes.extend(terminate(&later));
+        changes.extend(other_interfaces(o, iface, instances.keep));
+        changes.extend(other_networks(o, &subnet.vpc_id));
+        let all: Vec<&ObservedEip> = o.eips.iter().collect();
+        changes.extend(release(&all, |e| {
+            field(
+                "release",
+                Some(format!(
+                    "{} ({}): relaying through SES needs no address of its own",
+                    e.public_ip, e.allocation_id
+                )),
+                None,
+            )
+        }));
+        return (changes, reports(g, o, None));
+    }
     changes.extend(address(eip, instances.keep, instances.launching, iface));
     changes.extend(terminate(&later));
     changes.extend(other_interfaces(o, iface, instances.keep));
@@ -273,16 +327,166 @@ fn wanted(
     (changes, reports(g, o, ptr_update.cloned()))
 }
 
-/// `relay_via: ses` is rendered and proven with real Postfix, but apply does not build its
-/// AWS side yet (the SMTP user, its access key, the credentials parameter, the role's access
-/// to it, and no Elastic IP): an instance launched now would wait for credentials forever.
-/// So plan stops before anything is created (issue 15).
-fn not_yet_applied(g: &DesiredGateway) -> Option<Conflict> {
-    matches!(g.render.relay, render::Relay::Ses { .. }).then(|| Conflict {
-        address: "gateway".into(),
-        message: "`relay_via: ses` cannot be applied yet: mailinfra does not create the SES SMTP user, its access key and the credentials parameter the gateway reads at boot".into(),
-        hint: "keep `relay_via: direct` (the default) for now; `mailinfra render gateway` shows the configuration `ses` will run".into(),
-    })
+/// The SES SMTP user and its credentials (`relay_via: ses`): the user with the gateway's
+/// boundary and its policy, and a stored password that belongs to one of its access keys (the
+/// parameter's description names the key, so plan never decrypts it). Otherwise new
+/// credentials: the keys no stored password belongs to are deleted first (their secrets are
+/// gone), so the user never has more than IAM's two. Keys besides the stored one's (a run
+/// cut short) are deleted.
+fn smtp(
+    g: &DesiredGateway,
+    o: &ObservedGateway,
+    region: &str,
+    conflicts: &mut Vec<Conflict>,
+) -> Vec<GatewayChange> {
+    let user = &g.names.smtp_user;
+    if let Some(u) = &o.smtp_user
+        && u.blueprint_tag.as_deref() != Some(g.render.blueprint.as_str())
+    {
+        conflicts.push(Conflict {
+            address: "gateway.smtp_user".into(),
+            message: format!(
+                "the IAM user `{user}` exists but does not carry this blueprint's tag: it is not mailinfra's to use"
+            ),
+            hint: format!(
+                "rename or delete that user, or tag it `{}={}` if it is this blueprint's",
+                crate::kinds::OWNER_TAG,
+                g.render.blueprint
+            ),
+        });
+        return Vec::new();
+    }
+    let policy = g.smtp_policy.clone().unwrap_or_default();
+    let mut changes = Vec::new();
+    let u = o.smtp_user.as_ref();
+    let boundary_ok = u.is_some_and(|u| u.boundary.as_deref() == Some(o.boundary_arn.as_str()));
+    let policy_ok = u
+        .and_then(|u| u.policy.as_deref())
+        .is_some_and(|p| same_json(p, &policy));
+    if !boundary_ok || !policy_ok {
+        let mut fields = Vec::new();
+        if !boundary_ok {
+            fields.push(field(
+                "boundary",
+                u.and_then(|u| u.boundary.clone()),
+                Some(o.boundary_arn.clone()),
+            ));
+        }
+        fields.push(field(
+            "policy",
+            u.and_then(|u| u.policy.clone()),
+            Some(policy.clone()),
+        ));
+        changes.push(change(
+            "gateway.smtp_user",
+            if u.is_none() {
+                Action::Create
+            } else {
+                Action::Update
+            },
+            GatewayOp::EnsureSmtpUser {
+                user: user.clone(),
+                boundary: o.boundary_arn.clone(),
+                policy,
+            },
+            fields,
+        ));
+    }
+    let keys: &[String] = u.map_or(&[], |u| u.access_keys.as_slice());
+    let stored = o.smtp_credentials.as_ref();
+    let kms_ok = match (&o.kms_key, stored.and_then(|c| c.kms.as_ref())) {
+        (Some(k), Some(id)) => k.is(id, &g.names.kms_alias),
+        _ => false,
+    };
+    let current = stored
+        .and_then(|c| c.access_key.as_ref())
+        .filter(|k| kms_ok && keys.contains(k));
+    match current {
+        Some(current) => {
+            let stale: Vec<String> = keys.iter().filter(|k| *k != current).cloned().collect();
+            if !stale.is_empty() {
+                changes.push(change(
+                    "gateway.smtp_credentials",
+                    Action::Update,
+                    GatewayOp::DeleteAccessKeys {
+                        user: user.clone(),
+                        ids: stale.clone(),
+                    },
+                    stale
+                        .iter()
+                        .map(|k| field("stale_access_key", Some(k.clone()), None))
+                        .collect(),
+                ));
+            }
+        }
+        None => changes.push(change(
+            "gateway.smtp_credentials",
+            if stored.is_none() {
+                Action::Create
+            } else {
+                Action::Replace
+            },
+            GatewayOp::CreateSmtpCredentials {
+                user: user.clone(),
+                stale: keys.to_vec(),
+                parameter: g.names.smtp_credentials.clone(),
+                kms_alias: g.names.kms_alias.clone(),
+                region: region.to_owned(),
+            },
+            vec![field(
+                "access_key",
+                stored.and_then(|c| c.access_key.clone()),
+                Some(format!(
+                    "a new one of {user}; its SMTP password derived and stored in SSM {} (SecureString, KMS key {}), never shown",
+                    g.names.smtp_credentials, g.names.kms_alias
+                )),
+            )],
+        )),
+    }
+    changes
+}
+
+/// The SES SMTP user and its credentials parameter, removed (destroy, or back to direct
+/// delivery). A user without the blueprint's tag is never touched.
+fn smtp_removal(g: &DesiredGateway, o: &ObservedGateway) -> Option<GatewayChange> {
+    let user = o
+        .smtp_user
+        .as_ref()
+        .filter(|u| u.blueprint_tag.as_deref() == Some(g.render.blueprint.as_str()));
+    if user.is_none() && o.smtp_credentials.is_none() {
+        return None;
+    }
+    let mut fields = Vec::new();
+    if let Some(u) = user {
+        fields.push(field("user", Some(g.names.smtp_user.clone()), None));
+        fields.extend(
+            u.access_keys
+                .iter()
+                .map(|k| field("access_key", Some(k.clone()), None)),
+        );
+    }
+    if o.smtp_credentials.is_some() {
+        fields.push(field(
+            "credentials",
+            Some(g.names.smtp_credentials.clone()),
+            None,
+        ));
+    }
+    Some(change(
+        "gateway.smtp_user",
+        Action::Delete,
+        GatewayOp::DeleteSmtpUser {
+            user: g.names.smtp_user.clone(),
+            access_keys: user.map(|u| u.access_keys.clone()).unwrap_or_default(),
+            policy: user.is_some_and(|u| u.policy.is_some()),
+            exists: user.is_some(),
+            parameter: o
+                .smtp_credentials
+                .is_some()
+                .then(|| g.names.smtp_credentials.clone()),
+        },
+        fields,
+    ))
 }
 
 /// The role's permissions boundary, a managed policy: created where it does not exist (the
@@ -319,7 +523,11 @@ fn boundary(
 
 /// The role (with its permissions boundary), its one policy, and the instance profile.
 fn role(g: &DesiredGateway, o: &ObservedGateway, region: &str) -> Option<GatewayChange> {
-    let policy = render::role_policy(region, &g.render.blueprint, &g.names.key_private);
+    let policy = if g.via_ses() {
+        render::role_policy_ses(region, &g.render.blueprint)
+    } else {
+        render::role_policy(region, &g.render.blueprint, &g.names.key_private)
+    };
     let role_ok = o.profile_roles.as_deref() == Some(std::slice::from_ref(&g.names.role))
         && o.role_boundary.as_deref() == Some(o.boundary_arn.as_str())
         && o.role_policy
@@ -1128,11 +1336,7 @@ pub fn reports(
         .map_or("<the Elastic IP, known after apply>".to_owned(), |e| {
             e.public_ip.clone()
         });
-    // The instance serving now: the one with the Elastic IP.
-    let serving = o
-        .eip()
-        .and_then(|e| e.instance_id.as_ref())
-        .and_then(|id| o.instances.iter().find(|i| &i.id == id));
+    let serving = o.serving(g.via_ses());
     // The private IP of the gateway's network interface, which outlives the instance: the
     // serving instance's, else that of the interface the Elastic IP is on.
     let interface = o
@@ -1164,9 +1368,10 @@ pub fn reports(
             ],
         },
     ];
-    // Acknowledged in the blueprint: done, not repeated.
+    // Acknowledged in the blueprint: done, not repeated. Relaying through SES, port 25 out
+    // is never used.
     out.retain(|r| {
-        !(r.address == "gateway.report.port25" && g.acknowledged.port25_released
+        !(r.address == "gateway.report.port25" && (g.acknowledged.port25_released || g.via_ses())
             || r.address == "gateway.report.senders" && g.acknowledged.senders_configured)
     });
     out.extend(image_report(g, o, serving));
@@ -1327,6 +1532,7 @@ fn removal(o: &ObservedGateway, scope: Option<&DesiredGateway>) -> Vec<GatewayCh
             vec![field("parameter", Some(g.names.health.clone()), None)],
         ));
     }
+    changes.extend(smtp_removal(g, o));
     if o.public_key.is_some() || o.private_key_exists {
         changes.push(change(
             "gateway.dkim_key",

@@ -623,6 +623,38 @@ impl Steps<'_> {
                 Ok(())
             }
             GatewayOp::DeleteRole { role, parts } => delete_role(aws, role, parts).await,
+            GatewayOp::EnsureSmtpUser {
+                user,
+                boundary,
+                policy,
+            } => ensure_smtp_user(aws, blueprint, user, boundary, policy).await,
+            GatewayOp::CreateSmtpCredentials {
+                user,
+                stale,
+                parameter,
+                kms_alias,
+                region,
+            } => {
+                delete_access_keys(aws, user, stale).await?;
+                create_smtp_credentials(aws, user, parameter, kms_alias, region).await?;
+                self.out.progress(&format!(
+                    "gateway: SES SMTP credentials of {user} stored in SSM {parameter} (never shown)"
+                ));
+                Ok(())
+            }
+            GatewayOp::DeleteAccessKeys { user, ids } => delete_access_keys(aws, user, ids).await,
+            GatewayOp::DeleteSmtpUser {
+                user,
+                access_keys,
+                policy,
+                exists,
+                parameter,
+            } => {
+                if let Some(parameter) = parameter {
+                    delete_key(aws, std::slice::from_ref(parameter)).await?;
+                }
+                delete_smtp_user(aws, user, access_keys, *policy, *exists).await
+            }
             GatewayOp::DeleteKey { names } => delete_key(aws, names).await,
             GatewayOp::DeleteHealth { name } => delete_health(aws, name).await,
             GatewayOp::SetReverseDns { .. }
@@ -913,6 +945,142 @@ async fn delete_key(aws: &Aws, names: &[String]) -> Result<(), AwsError> {
         .send()
         .await
         .map_err(|e| AwsError::call(&ops::DELETE_PARAMETERS, e))?;
+    Ok(())
+}
+
+/// The SES SMTP user: created with the blueprint's tags and the gateway's permissions
+/// boundary (one that exists already, a run cut short, counts), the boundary set again where
+/// it differs, and its one policy written.
+async fn ensure_smtp_user(
+    aws: &Aws,
+    blueprint: &str,
+    user: &str,
+    boundary: &str,
+    policy: &str,
+) -> Result<(), AwsError> {
+    let tag = |k: &str, v: &str| aws_sdk_iam::types::Tag::builder().key(k).value(v).build();
+    let tags: Vec<_> = [
+        tag(OWNER_TAG, blueprint),
+        tag(ADDRESS_TAG, "gateway.smtp_user"),
+    ]
+    .into_iter()
+    .collect::<Result<_, _>>()
+    .map_err(|e| AwsError::Other(format!("building the user's tags: {e}")))?;
+    let created = aws
+        .iam
+        .create_user()
+        .user_name(user)
+        .permissions_boundary(boundary)
+        .set_tags(Some(tags))
+        .send()
+        .await
+        .map_err(|e| AwsError::call(&ops::CREATE_USER, e));
+    if already(created, &["EntityAlreadyExists"])?.is_none() {
+        // It was there (a run cut short, or its boundary changed): the boundary again.
+        aws.iam
+            .put_user_permissions_boundary()
+            .user_name(user)
+            .permissions_boundary(boundary)
+            .send()
+            .await
+            .map_err(|e| AwsError::call(&ops::PUT_USER_PERMISSIONS_BOUNDARY, e))?;
+    }
+    aws.iam
+        .put_user_policy()
+        .user_name(user)
+        .policy_name(super::SMTP_USER_POLICY)
+        .policy_document(policy)
+        .send()
+        .await
+        .map_err(|e| AwsError::call(&ops::PUT_USER_POLICY, e))?;
+    Ok(())
+}
+
+/// Deletes access keys of the SMTP user; one gone already counts as deleted.
+async fn delete_access_keys(aws: &Aws, user: &str, ids: &[String]) -> Result<(), AwsError> {
+    for id in ids {
+        let r = aws
+            .iam
+            .delete_access_key()
+            .user_name(user)
+            .access_key_id(id)
+            .send()
+            .await
+            .map_err(|e| AwsError::call(&ops::DELETE_ACCESS_KEY, e));
+        already(r, &["NoSuchEntity"])?;
+    }
+    Ok(())
+}
+
+/// A new access key of the SMTP user, its SES SMTP password (`mail::ses_smtp::password`), and
+/// `user:password` stored as a SecureString under the blueprint's KMS key; the description
+/// names the access key. The secret access key lives only in this function's memory. A run
+/// killed after the key is made leaves a key no stored password belongs to: the next plan
+/// deletes it and makes another.
+async fn create_smtp_credentials(
+    aws: &Aws,
+    user: &str,
+    parameter: &str,
+    kms_alias: &str,
+    region: &str,
+) -> Result<(), AwsError> {
+    let out = aws
+        .iam
+        .create_access_key()
+        .user_name(user)
+        .send()
+        .await
+        .map_err(|e| AwsError::call(&ops::CREATE_ACCESS_KEY, e))?;
+    let key = out
+        .access_key()
+        .ok_or_else(|| AwsError::Other("CreateAccessKey answered without a key".into()))?;
+    let id = key.access_key_id();
+    let password = crate::mail::ses_smtp::password(key.secret_access_key(), region);
+    aws.ssm
+        .put_parameter()
+        .name(parameter)
+        .value(format!("{id}:{password}"))
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .key_id(kms_alias)
+        .description(super::smtp_credentials_description(id))
+        .overwrite(true)
+        .send()
+        .await
+        .map_err(|e| AwsError::call(&ops::PUT_PARAMETER, e))?;
+    Ok(())
+}
+
+/// Deletes the SMTP user: its access keys and policy first (IAM refuses to delete a user that
+/// has them); parts gone already count as deleted.
+async fn delete_smtp_user(
+    aws: &Aws,
+    user: &str,
+    access_keys: &[String],
+    policy: bool,
+    exists: bool,
+) -> Result<(), AwsError> {
+    delete_access_keys(aws, user, access_keys).await?;
+    if policy {
+        let r = aws
+            .iam
+            .delete_user_policy()
+            .user_name(user)
+            .policy_name(super::SMTP_USER_POLICY)
+            .send()
+            .await
+            .map_err(|e| AwsError::call(&ops::DELETE_USER_POLICY, e));
+        already(r, &["NoSuchEntity"])?;
+    }
+    if exists {
+        let r = aws
+            .iam
+            .delete_user()
+            .user_name(user)
+            .send()
+            .await
+            .map_err(|e| AwsError::call(&ops::DELETE_USER, e));
+        already(r, &["NoSuchEntity"])?;
+    }
     Ok(())
 }
 

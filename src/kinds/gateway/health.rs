@@ -49,6 +49,9 @@ pub struct Health {
     /// The last DKIM key fetch failed: its record (time, attempts, last error).
     #[serde(default)]
     pub dkim_key_failed: Option<String>,
+    /// Relaying through SES: the last SMTP credentials fetch failed (time, attempts, error).
+    #[serde(default)]
+    pub ses_credentials_failed: Option<String>,
     /// Messages in Postfix's queue, and how many of them are deferred.
     #[serde(default)]
     pub queue: Option<u64>,
@@ -165,7 +168,12 @@ pub fn state(g: &DesiredGateway, o: &ObservedGateway, serving: &ObservedInstance
     if !h.postfix_running {
         problems.push("Postfix is not running".to_owned());
     }
-    if !h.opendkim_running {
+    let ses = matches!(g.render.relay, crate::mail::gateway::Relay::Ses { .. });
+    if ses {
+        if let Some(why) = &h.ses_credentials_failed {
+            problems.push(format!("the SES SMTP credentials fetch fails ({why}); Postfix stays stopped and mail waits in the senders' queues"));
+        }
+    } else if !h.opendkim_running {
         problems.push(match &h.dkim_key_failed {
             Some(why) => format!("OpenDKIM is not running: the DKIM key fetch fails ({why}); mail waits in the senders' queues"),
             None => "OpenDKIM is not running; mail waits in the senders' queues".to_owned(),
@@ -178,7 +186,11 @@ pub fn state(g: &DesiredGateway, o: &ObservedGateway, serving: &ObservedInstance
     Some(if problems.is_empty() {
         State::Configured {
             at,
-            detail: format!("Postfix and OpenDKIM running, {queue}"),
+            detail: if ses {
+                format!("Postfix running, relaying through SES, {queue}")
+            } else {
+                format!("Postfix and OpenDKIM running, {queue}")
+            },
         }
     } else {
         State::Problem {

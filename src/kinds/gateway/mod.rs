@@ -58,6 +58,12 @@ pub struct Names {
     /// The parameter the gateway reports its health to (`health.rs`).
     #[serde(default)]
     pub health: String,
+    /// The IAM user whose access key is the SES SMTP credential (`relay_via: ses`).
+    #[serde(default)]
+    pub smtp_user: String,
+    /// The SecureString holding the SES SMTP credentials (`relay_via: ses`).
+    #[serde(default)]
+    pub smtp_credentials: String,
 }
 
 impl Names {
@@ -90,6 +96,8 @@ impl Names {
             kms_alias: crate::mail::gateway::kms_alias(blueprint),
             bounce_log: crate::mail::gateway::bounce_log_group(blueprint),
             health: crate::mail::gateway::health_parameter(blueprint),
+            smtp_user: crate::mail::ses_smtp::user_name(blueprint),
+            smtp_credentials: crate::mail::gateway::ses_credentials_parameter(blueprint),
         }
     }
 }
@@ -143,6 +151,9 @@ pub struct DesiredGateway {
     /// The to-dos a person has acknowledged in the blueprint.
     #[serde(default)]
     pub acknowledged: Acknowledged,
+    /// With `relay_via: ses`: the SMTP user's policy (`ses_smtp_user_policy`).
+    #[serde(default)]
+    pub smtp_policy: Option<String>,
 }
 
 /// To-dos only a person can do, marked done in the blueprint (`port25_released`,
@@ -154,6 +165,12 @@ pub struct Acknowledged {
 }
 
 impl DesiredGateway {
+    /// Relaying through Amazon SES (`relay_via: ses`): no Elastic IP, no reverse DNS, no DKIM
+    /// key of its own; an SMTP user and its credentials instead.
+    pub fn via_ses(&self) -> bool {
+        matches!(self.render.relay, crate::mail::gateway::Relay::Ses { .. })
+    }
+
     /// The instance's configuration fingerprint: a change replaces the instance. Also the
     /// base of the `RunInstances` client token, so a retried launch returns the same instance.
     /// The image is not part of it: `pins_image` decides when the image replaces the instance.
@@ -255,6 +272,27 @@ pub fn from_blueprint(bp: &Blueprint) -> Option<DesiredGateway> {
         })
         .collect();
     ingress.sort();
+    let render = Gateway {
+        blueprint: bp.name.value.clone(),
+        hostname: g.hostname.value.clone(),
+        region: bp.region().unwrap_or_default().to_owned(),
+        relay_from: g.relay_from.iter().map(|r| r.value.clone()).collect(),
+        selector: g.dkim_selector.value.clone(),
+        signing_domains: bp
+            .domains
+            .iter()
+            .filter(|d| d.via_gateway.is_some())
+            .map(|d| d.domain.value.clone())
+            .collect(),
+        key_parameter: names.key_private.clone(),
+        postmaster: g.postmaster_address(),
+        delivery: g.delivery_settings(),
+        suppress_hard_bounces: g.suppress_hard_bounces,
+        reboot_time: g.reboot_time(),
+        relay: relay(bp, g),
+    };
+    let smtp_policy = (g.relay_via() == crate::blueprint::RelayVia::Ses)
+        .then(|| ses_smtp_user_policy(bp, &render));
     Some(DesiredGateway {
         hostname: g.hostname.value.clone(),
         zone: g.zone_name(),
@@ -262,37 +300,14 @@ pub fn from_blueprint(bp: &Blueprint) -> Option<DesiredGateway> {
         image: g.image.value.clone(),
         subnet: g.subnet.as_ref().map(|s| s.value.clone()),
         ingress,
-        render: Gateway {
-            blueprint: bp.name.value.clone(),
-            hostname: g.hostname.value.clone(),
-            region: bp.region().unwrap_or_default().to_owned(),
-            relay_from: g.relay_from.iter().map(|r| r.value.clone()).collect(),
-            selector: g.dkim_selector.value.clone(),
-            signing_domains: bp
-                .domains
-                .iter()
-                .filter(|d| d.via_gateway.is_some())
-                .map(|d| d.domain.value.clone())
-                .collect(),
-            key_parameter: names.key_private.clone(),
-            postmaster: g.postmaster_address(),
-            delivery: g.delivery_settings(),
-            suppress_hard_bounces: g.suppress_hard_bounces,
-            reboot_time: g.reboot_time(),
-            relay: relay(bp, g),
-        },
+        render,
         names,
         acknowledged: Acknowledged {
             port25_released: g.port25_released,
             senders_configured: g.senders_configured,
         },
+        smtp_policy,
     })
-}
-
-/// The SSM SecureString holding the gateway's SES SMTP credentials (`user:password`), with
-/// `relay_via: ses`.
-pub fn ses_credentials_parameter(blueprint: &str) -> String {
-    format!("/mailinfra/{blueprint}/ses-smtp/credentials")
 }
 
 /// The policy of the IAM user whose access key is the gateway's SES SMTP credential
@@ -316,7 +331,7 @@ fn relay(bp: &Blueprint, g: &crate::blueprint::GatewaySpec) -> crate::mail::gate
         crate::blueprint::RelayVia::Direct => crate::mail::gateway::Relay::Direct,
         crate::blueprint::RelayVia::Ses => crate::mail::gateway::Relay::Ses {
             endpoint: crate::mail::ses_smtp::endpoint(bp.region().unwrap_or_default()),
-            credentials_parameter: ses_credentials_parameter(&bp.name.value),
+            credentials_parameter: crate::mail::gateway::ses_credentials_parameter(&bp.name.value),
         },
     }
 }
@@ -567,6 +582,47 @@ pub fn kms_description(blueprint: &str) -> String {
     format!("mailinfra gateway DKIM key encryption, blueprint {blueprint}")
 }
 
+/// The SES SMTP user (`relay_via: ses`), as IAM holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObservedSmtpUser {
+    /// The `mailinfra:blueprint` tag: a user of that name without it is someone else's.
+    pub blueprint_tag: Option<String>,
+    /// Its permissions boundary's ARN.
+    pub boundary: Option<String>,
+    /// Its inline policy `SMTP_USER_POLICY`, when it has one.
+    pub policy: Option<String>,
+    /// Its access key ids (at most two: IAM's limit).
+    pub access_keys: Vec<String>,
+}
+
+/// The SES SMTP credentials parameter, as Parameter Store describes it (never decrypted by
+/// plan): which access key its password was derived from, named in its description.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObservedSmtpCredentials {
+    pub access_key: Option<String>,
+    /// The KMS key it is encrypted with, as Parameter Store reports it.
+    pub kms: Option<String>,
+}
+
+/// The description of the SES SMTP credentials parameter: names the access key (not a
+/// secret: access key ids appear in CloudTrail) so plan knows, without decrypting, whether the
+/// stored password belongs to a key that still exists.
+pub fn smtp_credentials_description(access_key: &str) -> String {
+    format!("Amazon SES SMTP credentials of access key {access_key} (mailinfra)")
+}
+
+/// The access key a credentials parameter's description names.
+pub fn smtp_credentials_key(description: &str) -> Option<String> {
+    description
+        .strip_prefix("Amazon SES SMTP credentials of access key ")?
+        .split_whitespace()
+        .next()
+        .map(str::to_owned)
+}
+
+/// The name of the SMTP user's one inline policy.
+pub const SMTP_USER_POLICY: &str = "send-through-ses";
+
 /// The customer managed KMS key that encrypts the gateway's DKIM private key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObservedKmsKey {
@@ -648,6 +704,12 @@ pub struct ObservedGateway {
     /// forever).
     #[serde(default)]
     pub bounce_log: Option<Option<i32>>,
+    /// The SES SMTP user, when it exists (`relay_via: ses`, or left from it).
+    #[serde(default)]
+    pub smtp_user: Option<ObservedSmtpUser>,
+    /// The SES SMTP credentials parameter, when it exists.
+    #[serde(default)]
+    pub smtp_credentials: Option<ObservedSmtpCredentials>,
     pub security_groups: Vec<ObservedSecurityGroup>,
     pub instances: Vec<ObservedInstance>,
     pub eips: Vec<ObservedEip>,
@@ -720,6 +782,24 @@ impl ObservedGateway {
                     n.id.clone(),
                 )
             })
+    }
+
+    /// The instance serving now: the one with the Elastic IP, else (relaying through SES,
+    /// `via_ses`, with no address) the live one on one of the gateway's network interfaces.
+    pub fn serving(&self, via_ses: bool) -> Option<&ObservedInstance> {
+        let by_address = self
+            .eip()
+            .and_then(|e| e.instance_id.as_ref())
+            .and_then(|id| self.instances.iter().find(|i| &i.id == id));
+        by_address.or_else(|| {
+            via_ses.then(|| {
+                self.live_instances().find(|i| {
+                    i.network_interface
+                        .as_ref()
+                        .is_some_and(|n| self.network_interfaces.iter().any(|x| &x.id == n))
+                })
+            })?
+        })
     }
 
     pub fn live_instances(&self) -> impl Iterator<Item = &ObservedInstance> {

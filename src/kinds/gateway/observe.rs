@@ -25,8 +25,8 @@ use aws_sdk_ssm::types::ParameterStringFilter;
 
 use super::{
     CONFIG_TAG, DefaultRoute, DesiredGateway, Ingress, InstanceState, Names, ObservedEip,
-    ObservedGateway, ObservedInstance, ObservedInterface, ObservedSecurityGroup, PtrUpdate,
-    ROLE_POLICY, Source, Subnet,
+    ObservedGateway, ObservedInstance, ObservedInterface, ObservedSecurityGroup,
+    ObservedSmtpCredentials, ObservedSmtpUser, PtrUpdate, ROLE_POLICY, Source, Subnet,
 };
 use crate::aws::{Aws, AwsError, ops};
 use crate::kinds::{ADDRESS_TAG, OWNER_TAG};
@@ -99,6 +99,20 @@ pub async fn observe(
     let (role_exists, role_boundary) = role;
     let (account, boundary_arn, boundary_policy) = boundary;
     let kms_key = kms_key(aws, &g.names.kms_alias, blueprint).await?;
+    let smtp_credentials = params
+        .iter()
+        .find(|(n, ..)| n == &g.names.smtp_credentials)
+        .map(|(_, kms, description)| ObservedSmtpCredentials {
+            access_key: description.as_deref().and_then(super::smtp_credentials_key),
+            kms: kms.clone(),
+        });
+    // Read relaying through SES, or when a credentials parameter says an earlier apply did
+    // (switching back to direct delivery removes the user): no request otherwise.
+    let smtp_user = if g.via_ses() || smtp_credentials.is_some() {
+        smtp_user(aws, &g.names.smtp_user).await?
+    } else {
+        None
+    };
     let mut instances = instances;
     user_data(aws, &mut instances).await?;
     let mut images: Vec<String> = instances
@@ -140,11 +154,13 @@ pub async fn observe(
         boundary_policy,
         profile_roles: profile,
         role_policy: policy,
-        private_key_exists: params.iter().any(|(n, _)| n == &g.names.key_private),
+        private_key_exists: params.iter().any(|(n, ..)| n == &g.names.key_private),
         private_key_kms: params
-            .into_iter()
-            .find(|(n, _)| n == &g.names.key_private)
-            .and_then(|(_, key)| key),
+            .iter()
+            .find(|(n, ..)| n == &g.names.key_private)
+            .and_then(|(_, key, _)| key.clone()),
+        smtp_credentials,
+        smtp_user,
         account,
         kms_key,
         bounce_log,
@@ -689,12 +705,12 @@ async fn role_policy(aws: &Aws, role: &str) -> Result<Option<String>, AwsError> 
     }
 }
 
-/// Which of the key parameters exist, with the KMS key of each (metadata only: the private
-/// key is never read here).
+/// The gateway's secret parameters as Parameter Store describes them (never their values):
+/// (name, KMS key, description).
 async fn key_parameters(
     aws: &Aws,
     g: &DesiredGateway,
-) -> Result<Vec<(String, Option<String>)>, AwsError> {
+) -> Result<Vec<(String, Option<String>, Option<String>)>, AwsError> {
     let out = aws
         .ssm
         .describe_parameters()
@@ -704,6 +720,7 @@ async fn key_parameters(
                 .option("Equals")
                 .values(&g.names.key_private)
                 .values(&g.names.key_public)
+                .values(&g.names.smtp_credentials)
                 .build()
                 .map_err(|e| AwsError::Other(format!("building a parameter filter: {e}")))?,
         )
@@ -714,10 +731,71 @@ async fn key_parameters(
         .parameters()
         .iter()
         .filter_map(|p| {
-            p.name()
-                .map(|n| (n.to_owned(), p.key_id().map(str::to_owned)))
+            p.name().map(|n| {
+                (
+                    n.to_owned(),
+                    p.key_id().map(str::to_owned),
+                    p.description().map(str::to_owned),
+                )
+            })
         })
         .collect())
+}
+
+/// The SES SMTP user: `None` when IAM has no user of that name. Its tags and boundary
+/// (GetUser), its one inline policy and its access keys.
+async fn smtp_user(aws: &Aws, name: &str) -> Result<Option<ObservedSmtpUser>, AwsError> {
+    let user = match aws.iam.get_user().user_name(name).send().await {
+        Ok(out) => out.user().cloned(),
+        Err(e) if e.code() == Some("NoSuchEntity") => return Ok(None),
+        Err(e) => return Err(AwsError::call(&ops::GET_USER, e)),
+    };
+    let Some(user) = user else { return Ok(None) };
+    let policy = async {
+        match aws
+            .iam
+            .get_user_policy()
+            .user_name(name)
+            .policy_name(super::SMTP_USER_POLICY)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(percent_decode(out.policy_document()))),
+            Err(e) if e.code() == Some("NoSuchEntity") => Ok(None),
+            Err(e) => Err(AwsError::call(&ops::GET_USER_POLICY, e)),
+        }
+    };
+    let keys = async {
+        aws.iam
+            .list_access_keys()
+            .user_name(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::call(&ops::LIST_ACCESS_KEYS, e))
+            .map(|out| {
+                let mut ids: Vec<String> = out
+                    .access_key_metadata()
+                    .iter()
+                    .filter_map(|k| k.access_key_id().map(str::to_owned))
+                    .collect();
+                ids.sort();
+                ids
+            })
+    };
+    let (policy, access_keys) = futures::try_join!(policy, keys)?;
+    Ok(Some(ObservedSmtpUser {
+        blueprint_tag: user
+            .tags()
+            .iter()
+            .find(|t| t.key() == OWNER_TAG)
+            .map(|t| t.value().to_owned()),
+        boundary: user
+            .permissions_boundary()
+            .and_then(|b| b.permissions_boundary_arn())
+            .map(str::to_owned),
+        policy,
+        access_keys,
+    }))
 }
 
 /// The messages of the bounce log's events since `since_ms` (milliseconds since the epoch),

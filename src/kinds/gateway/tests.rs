@@ -32,6 +32,8 @@ fn built(eips: Vec<ObservedEip>) -> ObservedGateway {
     let d = desired();
     let g = d.gateway.as_ref().unwrap();
     ObservedGateway {
+        smtp_user: None,
+        smtp_credentials: None,
         architectures: vec!["x86_64".into()],
         subnet_zone: Some("eu-west-1a".into()),
         subnet_route: Some(DefaultRoute::InternetGateway("igw-1".into())),
@@ -861,10 +863,11 @@ fn the_image_report_gives_its_age_and_how_to_move_keeping_the_addresses() {
     );
 }
 
-/// Until apply builds the SES SMTP credentials, a gateway relaying through SES is refused by
-/// plan, before anything is created; the same gateway relaying directly is planned.
+/// A gateway relaying through SES is planned without an Elastic IP, reverse DNS, DKIM key,
+/// bounce log or port-25 to-do, and with its SMTP user and credentials; a user of that name
+/// another blueprint (or nobody) tagged is a conflict, never used.
 #[test]
-fn relaying_through_ses_is_refused_before_anything_is_created() {
+fn relaying_through_ses_plans_smtp_credentials_and_no_address() {
     let source = "blueprint: relay\nregion: eu-west-1\ngateway:\n  hostname: mail.example.com\n  relay_from: [10.0.0.0/16]\n  relay_via: ses\ndomains:\n  - domain: example.com\n    send_via: [ses, gateway]\n";
     let bp = crate::blueprint::load("b.yaml", source, std::path::Path::new(".")).unwrap();
     let d = crate::plan::desired::from_blueprint(&bp);
@@ -881,25 +884,65 @@ fn relaying_through_ses_is_refused_before_anything_is_created() {
     };
     let mut conflicts = Vec::new();
     let (changes, reports) = diff::diff(&d, Some(&o), &mut conflicts);
-    assert_eq!(changes, Vec::new());
-    assert_eq!(reports, Vec::new());
+    assert_eq!(conflicts, Vec::new());
+    let addresses: Vec<&str> = changes.iter().map(|c| c.address.as_str()).collect();
+    for absent in [
+        "gateway.eip",
+        "gateway.eip.association",
+        "gateway.eip.reverse_dns",
+        "gateway.dkim_key",
+        "gateway.bounce_log",
+    ] {
+        assert!(!addresses.contains(&absent), "{absent}: {addresses:?}");
+    }
+    for present in [
+        "gateway.smtp_user",
+        "gateway.smtp_credentials",
+        "gateway.instance",
+    ] {
+        assert!(addresses.contains(&present), "{present}: {addresses:?}");
+    }
+    assert!(
+        reports.iter().all(|r| r.address != "gateway.report.port25"),
+        "{reports:?}"
+    );
+    // Nothing of the gateway's own in DNS.
+    assert!(
+        d.records
+            .iter()
+            .all(|r| !r.name.contains("mail.example.com") && !r.name.contains("._domainkey")),
+        "{:?}",
+        d.records
+    );
+
+    let foreign = ObservedGateway {
+        smtp_user: Some(ObservedSmtpUser {
+            blueprint_tag: None,
+            boundary: None,
+            policy: None,
+            access_keys: vec!["AKIAOTHER".into()],
+        }),
+        ..o
+    };
+    let mut conflicts = Vec::new();
+    let (changes, _) = diff::diff(&d, Some(&foreign), &mut conflicts);
     assert_eq!(conflicts.len(), 1, "{conflicts:?}");
     assert!(
         conflicts[0]
             .message
-            .contains("`relay_via: ses` cannot be applied yet"),
-        "{conflicts:?}"
+            .contains("does not carry this blueprint's tag")
     );
-    let direct = crate::plan::desired::from_blueprint(
-        &crate::blueprint::load(
-            "b.yaml",
-            &source.replace("relay_via: ses", "relay_via: direct"),
-            std::path::Path::new("."),
-        )
-        .unwrap(),
+    assert!(
+        changes
+            .iter()
+            .all(|c| !c.address.starts_with("gateway.smtp"))
     );
-    let mut conflicts = Vec::new();
-    let (changes, _) = diff::diff(&direct, Some(&o), &mut conflicts);
-    assert_eq!(conflicts, Vec::new());
-    assert!(!changes.is_empty());
+}
+
+/// The credentials parameter's description names its access key, and plan reads it back.
+#[test]
+fn the_credentials_description_names_the_access_key() {
+    let d = smtp_credentials_description("AKIAEXAMPLE123");
+    assert_eq!(smtp_credentials_key(&d).as_deref(), Some("AKIAEXAMPLE123"));
+    assert_eq!(smtp_credentials_key("written by hand"), None);
 }
