@@ -141,6 +141,35 @@ async fn main() {
             "DescribeInstances, DescribeInstanceAttribute, DescribeAddresses, DescribeAddressesAttribute, DescribeSecurityGroups, DescribeSubnets, DescribeInstanceTypeOfferings, DescribeRouteTables, DescribeInstanceTypes, GetRole, GetInstanceProfile, GetRolePolicy, DescribeParameters, GetParameter x2 + 3 Route 53 + 2 SES lists + tagging GetResources = 21",
         );
     }
+    // The gateway relaying through SES (`relay_via: ses`): the SMTP user and credentials in
+    // place of the address, the DKIM key and the bounce log.
+    {
+        let acct = Account::new();
+        acct.create_zone("example.com").await;
+        acct.write(
+            "b.yaml",
+            "blueprint: bench\nregion: eu-west-1\ngateway: { hostname: mail.example.com, relay_from: [10.0.0.0/16], relay_via: ses }\ndomains:\n  - domain: example.com\n    send_via: [ses, gateway]\n    dmarc: { policy: none }\n",
+        );
+        println!("\nrelay gateway through SES and one domain:");
+        step(
+            &acct,
+            "plan (create)",
+            &["plan", "b.yaml"],
+            "the gateway's reads (GetUser for the SMTP user, no address) + the SES identity + Route 53",
+        );
+        step(
+            &acct,
+            "apply",
+            &["apply", "b.yaml", "--yes"],
+            "reads + role, KMS key, SMTP user 3 (CreateUser, PutUserPolicy), credentials 2 (CreateAccessKey, PutParameter), security group, interface, RunInstances + waits, SES identity, DNS",
+        );
+        step(
+            &acct,
+            "plan (no-op)",
+            &["plan", "b.yaml"],
+            "the direct gateway's no-op reads without the address's 2, plus GetUser, GetUserPolicy, ListAccessKeys, and the SES identity",
+        );
+    }
     // SES: one identity costs a GetEmailIdentity on every plan; the requests are paced at
     // SES's one a second on AWS (the benchmark lifts the pace, as the tests do).
     for n in [10usize, 100] {

@@ -1788,13 +1788,23 @@ async fn smtp_credentials_lost_halfway_are_made_again_with_at_most_two_keys() {
         .send()
         .await
         .unwrap();
+    let before = running(&instances(&acct).await);
     let plan = acct.mailinfra(&["plan", "b.yaml"]);
     assert!(
         plan.stdout.contains("+ create  gateway.smtp_credentials"),
         "{}",
         plan.stdout
     );
+    // The instance reads the credentials when it boots: it is replaced to read the new ones.
+    assert!(
+        plan.stdout.contains("smtp_credentials: as fetched at boot"),
+        "{}",
+        plan.stdout
+    );
     apply(&acct, "b.yaml");
+    let after = running(&instances(&acct).await);
+    assert_eq!(after.len(), 1);
+    assert_ne!(after, before);
     let (keys, named) = smtp_keys(&acct).await;
     assert_eq!(keys.len(), 1, "{keys:?}");
     assert!(!first.contains(&keys[0]), "a new key: {first:?} {keys:?}");

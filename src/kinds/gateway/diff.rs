@@ -282,6 +282,9 @@ fn wanted(
         image_id,
         security_group: group.map(|s| s.id.as_str()),
         interface: iface,
+        refresh: changes
+            .iter()
+            .any(|c| matches!(c.op, GatewayOp::CreateSmtpCredentials { .. })),
     };
     let instances = instance(g, o, &site);
     let eip = o.eip();
@@ -958,6 +961,9 @@ struct Site<'o> {
     security_group: Option<&'o str>,
     /// The gateway's network interface in the subnet; `None` when this run creates it.
     interface: Option<&'o ObservedInterface>,
+    /// New SES SMTP credentials are stored in this run: the instance reads them at boot, so
+    /// the one running is replaced (on the same interface) rather than kept.
+    refresh: bool,
 }
 
 /// The gateway's network interface, created in the subnet (when a launch needs one and the
@@ -1032,6 +1038,7 @@ fn instance<'o>(g: &DesiredGateway, o: &'o ObservedGateway, site: &Site<'_>) -> 
     let keep = live
         .iter()
         .copied()
+        .filter(|_| !site.refresh)
         .filter(|i| i.config.as_deref() == Some(config.as_str()))
         .filter(|i| i.user_data.as_deref() == Some(user_data.as_str()))
         .filter(|i| !g.pins_image() || i.image_id == image_id)
@@ -1058,10 +1065,7 @@ fn instance<'o>(g: &DesiredGateway, o: &'o ObservedGateway, site: &Site<'_>) -> 
                     field("subnet", None, Some(subnet_id.to_owned())),
                 ],
             ),
-            Some(c) => (
-                Action::Replace,
-                replacement(g, c, subnet_id, image_id, site.interface),
-            ),
+            Some(c) => (Action::Replace, replacement(g, c, site)),
         };
         change(
             "gateway.instance",
@@ -1086,13 +1090,8 @@ fn instance<'o>(g: &DesiredGateway, o: &'o ObservedGateway, site: &Site<'_>) -> 
 }
 
 /// Why `c` is replaced: what differs, or the boot script when nothing the plan can show does.
-fn replacement(
-    g: &DesiredGateway,
-    c: &ObservedInstance,
-    subnet_id: &str,
-    image_id: &str,
-    interface: Option<&ObservedInterface>,
-) -> Vec<FieldChange> {
+fn replacement(g: &DesiredGateway, c: &ObservedInstance, site: &Site<'_>) -> Vec<FieldChange> {
+    let (subnet_id, image_id, interface) = (site.subnet_id, site.image_id, site.interface);
     let mut why: Vec<FieldChange> = [
         ("instance_type", &c.instance_type, g.instance_type.as_str()),
         ("image", &c.image_id, image_id),
@@ -1113,6 +1112,13 @@ fn replacement(
                 c.user_data.as_deref().unwrap_or("of none")
             )),
             Some(format!("as the blueprint renders it (sha256 {user_data})")),
+        ));
+    }
+    if why.is_empty() && site.refresh {
+        why.push(field(
+            "smtp_credentials",
+            Some("as fetched at boot".into()),
+            Some("new: the instance reads them when it boots".into()),
         ));
     }
     if why.is_empty() {

@@ -650,10 +650,13 @@ impl Steps<'_> {
                 exists,
                 parameter,
             } => {
+                // The parameter last: it is what tells a later plan in direct mode that a
+                // user may be left to delete.
+                delete_smtp_user(aws, user, access_keys, *policy, *exists).await?;
                 if let Some(parameter) = parameter {
                     delete_key(aws, std::slice::from_ref(parameter)).await?;
                 }
-                delete_smtp_user(aws, user, access_keys, *policy, *exists).await
+                Ok(())
             }
             GatewayOp::DeleteKey { names } => delete_key(aws, names).await,
             GatewayOp::DeleteHealth { name } => delete_health(aws, name).await,
