@@ -1633,28 +1633,11 @@ async fn smtp_keys(acct: &Account) -> (Vec<String>, Option<String>) {
         .filter_map(|k| k.access_key_id().map(str::to_owned))
         .collect();
     ids.sort();
-    let described = acct
-        .ssm(R)
-        .describe_parameters()
-        .parameter_filters(
-            aws_sdk_ssm::types::ParameterStringFilter::builder()
-                .key("Name")
-                .values(CREDENTIALS)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let named = described
-        .parameters()
-        .first()
-        .and_then(|p| p.description())
-        .and_then(|d| {
-            d.split_whitespace()
-                .find(|w| w.starts_with("AKIA") || w.starts_with("ASIA"))
-        })
-        .map(str::to_owned);
+    let named = smtp_keys_parameter(acct).await.and_then(|d| {
+        d.split_whitespace()
+            .find(|w| w.starts_with("AKIA") || w.starts_with("ASIA"))
+            .map(str::to_owned)
+    });
     (ids, named)
 }
 
@@ -1821,6 +1804,38 @@ async fn smtp_credentials_lost_halfway_are_made_again_with_at_most_two_keys() {
     assert!(plan.stdout.contains("stale_access_key"), "{}", plan.stdout);
     apply(&acct, "b.yaml");
     assert_eq!(smtp_keys(&acct).await.0, keys);
+
+    // destroy removes the user, its key and the credentials.
+    let run = acct.mailinfra(&["destroy", "b.yaml", "--yes"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        acct.iam()
+            .get_user()
+            .user_name(SMTP_USER)
+            .send()
+            .await
+            .is_err()
+    );
+    assert_eq!(smtp_keys_parameter(&acct).await, None);
+}
+
+/// The credentials parameter's description, if the parameter exists.
+async fn smtp_keys_parameter(acct: &Account) -> Option<String> {
+    acct.ssm(R)
+        .describe_parameters()
+        .parameter_filters(
+            aws_sdk_ssm::types::ParameterStringFilter::builder()
+                .key("Name")
+                .values(CREDENTIALS)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .parameters()
+        .first()
+        .and_then(|p| p.description().map(str::to_owned))
 }
 
 /// Switching modes is a plan like any other, and senders keep their relay address: direct to
