@@ -68,9 +68,9 @@ pub enum Command {
         after_help = "Examples:\n  mailinfra plan blueprints/example.yaml\n  mailinfra plan blueprints/example.yaml --json\n  mailinfra plan blueprints/example.yaml --format markdown >> \"$GITHUB_STEP_SUMMARY\"\n  mailinfra plan blueprints/example.yaml --out plan.json   # review, then: mailinfra apply plan.json\n  mailinfra plan blueprints/example.yaml --detailed-exitcode  # 2 when there are changes"
     )]
     Plan(PlanArgs),
-    /// Write a blueprint describing the mail records (SPF, DMARC, DKIM) zones already hold
+    /// Write a blueprint describing the mail records and SES identities that exist
     #[command(
-        after_help = "Examples:\n  mailinfra import --zone example.com --out mailinfra.yaml\n  mailinfra import --zone example.com --zone example.org --blueprint acme-mail\n\nEach record described gets an `adopt:` entry, so `mailinfra plan` right after changes\nonly the ownership records. Records the blueprint cannot describe exactly, and records that are not mail records\nmailinfra manages (a website's A record, an MX), are left out and named on stderr."
+        after_help = "Examples:\n  mailinfra import --zone example.com --out mailinfra.yaml\n  mailinfra import --zone example.com --zone example.org --blueprint acme-mail\n  mailinfra import --zone example.com --region eu-west-1 --out mailinfra.yaml   # and SES\n\nEach record described gets an `adopt:` entry, so `mailinfra plan` right after changes\nonly the ownership records. Records the blueprint cannot describe exactly, and records that are not mail records\nmailinfra manages (a website's A record, an MX), are left out and named on stderr.\n\nWith --region, each SES domain identity there at or under a zone becomes `send_via: [ses]`\nwith its Easy DKIM key length and custom MAIL FROM, adopted (`ses.identity.<domain>`) with\nthe DKIM CNAMEs and MAIL FROM records SES needs. Left out and named: email-address\nidentities, BYODKIM identities (their private key cannot be read), identities with a\ndefault configuration set. Without --region SES is not read (it is regional)."
     )]
     Import(ImportArgs),
     /// Print a plan saved with `plan --out` again, for review

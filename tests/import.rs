@@ -138,3 +138,152 @@ async fn an_imported_zone_plans_only_its_ownership_records() {
         assert_eq!(text(&before), text(&after), "{key:?} says the same");
     }
 }
+
+/// With `--region`, SES domain identities under the zone are imported too (Easy DKIM, a
+/// custom MAIL FROM) with `adopt:` for the identity and the records SES needs, which are not
+/// read as the domain's own; what a blueprint cannot describe (an email-address identity, an
+/// identity with a configuration set) is named on stderr and left out. `plan` right after
+/// changes nothing but ownership.
+#[tokio::test]
+async fn ses_identities_are_imported_with_their_records() {
+    use aws_sdk_sesv2::types::BehaviorOnMxFailure;
+    let acct = Account::new();
+    let zone = acct.create_zone("example.com").await;
+    let ses = acct.ses("eu-west-1");
+    let created = ses
+        .create_email_identity()
+        .email_identity("example.com")
+        .send()
+        .await
+        .unwrap();
+    let tokens: Vec<String> = created.dkim_attributes().unwrap().tokens().to_vec();
+    assert_eq!(tokens.len(), 3);
+    ses.put_email_identity_mail_from_attributes()
+        .email_identity("example.com")
+        .mail_from_domain("bounce.example.com")
+        .behavior_on_mx_failure(BehaviorOnMxFailure::RejectMessage)
+        .send()
+        .await
+        .unwrap();
+    ses.create_email_identity()
+        .email_identity("ops@example.com")
+        .send()
+        .await
+        .unwrap();
+    ses.create_configuration_set()
+        .configuration_set_name("tx")
+        .send()
+        .await
+        .unwrap();
+    ses.create_email_identity()
+        .email_identity("news.example.com")
+        .configuration_set_name("tx")
+        .send()
+        .await
+        .unwrap();
+    let cnames: Vec<(String, String)> = tokens
+        .iter()
+        .map(|t| {
+            (
+                format!("{t}._domainkey.example.com"),
+                format!("{t}.dkim.amazonses.com"),
+            )
+        })
+        .collect();
+    let mut changes: Vec<(ChangeAction, &str, &str, i64, Vec<String>)> = cnames
+        .iter()
+        .map(|(n, v)| {
+            (
+                ChangeAction::Create,
+                n.as_str(),
+                "CNAME",
+                1800,
+                vec![v.clone()],
+            )
+        })
+        .collect();
+    changes.push((
+        ChangeAction::Create,
+        "bounce.example.com",
+        "MX",
+        1800,
+        vec!["10 feedback-smtp.eu-west-1.amazonses.com".into()],
+    ));
+    changes.push((
+        ChangeAction::Create,
+        "bounce.example.com",
+        "TXT",
+        1800,
+        vec![q("v=spf1 include:amazonses.com -all")],
+    ));
+    changes.push((
+        ChangeAction::Create,
+        "example.com",
+        "TXT",
+        1800,
+        vec![q("v=spf1 include:amazonses.com -all")],
+    ));
+    let refs: Vec<(ChangeAction, &str, &str, i64, Vec<&str>)> = changes
+        .iter()
+        .map(|(a, n, t, ttl, v)| {
+            (
+                a.clone(),
+                *n,
+                *t,
+                *ttl,
+                v.iter().map(String::as_str).collect(),
+            )
+        })
+        .collect();
+    let args: Vec<(ChangeAction, &str, &str, i64, &[&str])> = refs
+        .iter()
+        .map(|(a, n, t, ttl, v)| (a.clone(), *n, *t, *ttl, v.as_slice()))
+        .collect();
+    acct.change(&zone, &args).await.unwrap();
+
+    let run = acct.mailinfra(&[
+        "import",
+        "--zone",
+        "example.com",
+        "--region",
+        "eu-west-1",
+        "--out",
+        "b.yaml",
+    ]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let yaml = acct.read("b.yaml");
+    for line in [
+        "send_via: [ses]",
+        "mail_from: bounce.example.com",
+        "mail_from_on_mx_failure: reject",
+        "- ses.identity.example.com",
+        "- dns.bounce.example.com.MX",
+        "- dns.bounce.example.com.TXT",
+    ] {
+        assert!(yaml.contains(line), "{line}:\n{yaml}");
+    }
+    assert!(!yaml.contains("domain: bounce.example.com"), "{yaml}");
+    for left_out in [
+        "SES identity ops@example.com: an email-address identity",
+        "SES identity news.example.com: its default configuration set `tx` is not imported",
+    ] {
+        assert!(run.stderr.contains(left_out), "{left_out}:\n{}", run.stderr);
+    }
+    assert!(
+        !run.stderr.contains("CNAME"),
+        "SES's records are not unmanaged: {}",
+        run.stderr
+    );
+
+    let plan = acct.mailinfra(&["plan", "b.yaml"]);
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    assert!(
+        plan.stdout.contains("0 to create, 0 to update") && plan.stdout.contains("0 to delete"),
+        "{}",
+        plan.stdout
+    );
+    let apply = acct.mailinfra(&["apply", "b.yaml", "--yes"]);
+    assert_eq!(apply.code, 0, "{}\n{}", apply.stdout, apply.stderr);
+    let again = acct.mailinfra(&["plan", "b.yaml", "--detailed-exitcode"]);
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+}

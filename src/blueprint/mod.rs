@@ -480,9 +480,18 @@ impl DomainSpec {
             keys.push(key(name, RType::Txt, Purpose::GatewayDkim, pos));
         }
         if let Some(ses) = &self.ses {
-            if let SesDkimSpec::Byo { selector } = &ses.dkim {
-                let name = dkim::record_name(&selector.value, d);
-                keys.push(key(name, RType::Txt, Purpose::SesDkim, selector.pos));
+            match &ses.dkim {
+                SesDkimSpec::Byo { selector } => {
+                    let name = dkim::record_name(&selector.value, d);
+                    keys.push(key(name, RType::Txt, Purpose::SesDkim, selector.pos));
+                }
+                // Easy DKIM's three CNAMEs, named by tokens SES chooses: a pattern.
+                SesDkimSpec::Easy { .. } => keys.push(key(
+                    dkim::record_name("*", d),
+                    RType::Cname,
+                    Purpose::SesDkim,
+                    ses.pos,
+                )),
             }
             if let Some(mf) = &ses.mail_from {
                 let (name, pos) = (&mf.domain.value, mf.domain.pos);

@@ -317,7 +317,13 @@ fn adopt(c: &mut Checks, bp: &Blueprint, owners: &Owners) {
                 "write the address the plan printed, like `dns.example.com.TXT` or `ses.identity.example.com`",
             ),
             Some((rname, rtype)) => {
-                if !owners.keys().any(|(n, t)| *n == rname && t.as_str() == rtype) {
+                // Easy DKIM's CNAMEs are known by pattern (`*._domainkey.<domain>`): the plan
+                // names each by its token.
+                let manages = |(n, t): &(String, RType)| {
+                    t.as_str() == rtype
+                        && crate::kinds::records::ownership::name_matches(n, &rname)
+                };
+                if !owners.keys().any(manages) {
                     c.err(
                         a.pos,
                         &path,

@@ -151,6 +151,11 @@ impl Account {
     }
 
     /// Writes a file into the working folder and returns its path.
+    /// A file of the working folder, as text.
+    pub fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(name)).unwrap()
+    }
+
     pub fn write(&self, name: &str, text: &str) -> PathBuf {
         let path = self.dir.path().join(name);
         std::fs::write(&path, text).unwrap();

@@ -16,6 +16,13 @@ use super::RecordSet;
 use crate::mail::record::RType;
 use crate::mail::txt;
 
+/// An SES identity as import reads it: the domain identity (GetEmailIdentity), or an
+/// email-address identity, which a blueprint cannot describe.
+pub enum Identity {
+    Domain(Box<crate::kinds::ses::ObservedIdentity>),
+    Address(String),
+}
+
 /// One zone as Route 53 holds it.
 pub struct Zone {
     pub name: String,
@@ -52,9 +59,84 @@ struct Spf {
 #[derive(Debug, Default)]
 struct Entry {
     zone: String,
+    /// `send_via` and `ses:` lines, when the domain is an SES identity.
+    ses: String,
     lines: String,
     adopt: Vec<String>,
     ttls: Vec<u32>,
+}
+
+/// An SES domain identity as blueprint lines, with the record sets SES needs that the zones
+/// hold (DKIM CNAMEs, the MAIL FROM MX and TXT: adopted with the identity, never read as the
+/// domain's own records), or why it cannot be described.
+struct SesImport {
+    lines: String,
+    /// (name, type, ttl) of the record sets SES needs that the zones hold.
+    records: Vec<(String, RType, u32)>,
+}
+
+fn ses_identity(
+    id: &crate::kinds::ses::ObservedIdentity,
+    zones: &[Zone],
+) -> Result<SesImport, String> {
+    use crate::kinds::ses::{DkimOrigin, KeyLength, MxFailure};
+    if id.dkim_origin != DkimOrigin::AwsSes {
+        return Err(
+            "BYODKIM (or a key copied from another region): its private key cannot be read, so a blueprint could only replace it"
+                .into(),
+        );
+    }
+    if let Some(set) = &id.configuration_set {
+        return Err(format!(
+            "its default configuration set `{set}` is not imported: describe the set under `ses: configuration_sets` and add `configuration_set: {set}` by hand"
+        ));
+    }
+    let find = |name: &str, rtype: RType| -> Option<&RecordSet> {
+        zones
+            .iter()
+            .flat_map(|z| &z.records)
+            .find(|r| r.rtype == rtype && r.name.trim_end_matches('.').eq_ignore_ascii_case(name))
+    };
+    let mut records = Vec::new();
+    for token in &id.tokens {
+        let name = format!("{token}._domainkey.{}", id.domain);
+        if let Some(r) = find(&name, RType::Cname) {
+            records.push((name, RType::Cname, r.ttl));
+        }
+    }
+    let mut lines = String::from("    send_via: [ses]\n");
+    let mut ses = String::new();
+    if id.next_key_length == Some(KeyLength::Rsa1024) {
+        ses.push_str("      dkim: { easy: { key_length: 1024 } }\n");
+    }
+    if let Some(m) = &id.mail_from {
+        let _ = writeln!(ses, "      mail_from: {}", m.domain);
+        if m.behavior == MxFailure::RejectMessage {
+            ses.push_str("      mail_from_on_mx_failure: reject\n");
+        }
+        if let Some(r) = find(&m.domain, RType::Mx) {
+            records.push((m.domain.clone(), RType::Mx, r.ttl));
+        }
+        if let Some(r) = find(&m.domain, RType::Txt) {
+            let text = one_starting(r, "v=spf1")
+                .ok_or_else(|| format!("{} TXT is not one SPF record", m.domain))?;
+            match text.split_ascii_whitespace().last() {
+                Some("-all") => {}
+                Some("~all") => ses.push_str("      mail_from_spf: softfail\n"),
+                _ => {
+                    return Err(format!(
+                        "the MAIL FROM domain's SPF `{text}` is not SES's `include:amazonses.com` with `-all` or `~all`"
+                    ));
+                }
+            }
+            records.push((m.domain.clone(), RType::Txt, r.ttl));
+        }
+    }
+    if !ses.is_empty() {
+        lines.push_str("    ses:\n");
+        lines.push_str(&ses);
+    }
+    Ok(SesImport { lines, records })
 }
 
 fn quote(s: &str) -> String {
@@ -220,13 +302,67 @@ fn one_starting(set: &RecordSet, prefix: &str) -> Option<String> {
 }
 
 /// The blueprint for `zones`.
-pub fn blueprint(name: &str, region: Option<&str>, zones: &[Zone]) -> Imported {
+pub fn blueprint(
+    name: &str,
+    region: Option<&str>,
+    zones: &[Zone],
+    identities: &[Identity],
+) -> Imported {
     let mut out = Imported::default();
     let mut entries: BTreeMap<String, Entry> = BTreeMap::new();
+    let within = |domain: &str| {
+        zones
+            .iter()
+            .find(|z| domain == z.name || domain.ends_with(&format!(".{}", z.name)))
+    };
+    // SES identities first: the record sets SES needs are theirs, not the domain's own.
+    let mut ses_records: Vec<(String, RType)> = Vec::new();
+    for identity in identities {
+        let id = match identity {
+            Identity::Address(address) => {
+                if address
+                    .rsplit_once('@')
+                    .is_some_and(|(_, d)| within(&d.to_ascii_lowercase()).is_some())
+                {
+                    out.skipped.push(format!(
+                        "SES identity {address}: an email-address identity; a blueprint describes domains"
+                    ));
+                }
+                continue;
+            }
+            Identity::Domain(id) => id,
+        };
+        let Some(zone) = within(&id.domain) else {
+            continue;
+        };
+        match ses_identity(id, zones) {
+            Ok(ses) => {
+                let e = entries.entry(id.domain.clone()).or_insert_with(|| Entry {
+                    zone: zone.name.clone(),
+                    ..Entry::default()
+                });
+                e.ses = ses.lines;
+                e.adopt.push(format!("ses.identity.{}", id.domain));
+                for (record, rtype, ttl) in ses.records {
+                    e.adopt.push(format!("dns.{record}.{rtype}"));
+                    e.ttls.push(ttl);
+                    ses_records.push((record, rtype));
+                }
+                out.described += 1;
+            }
+            Err(why) => out
+                .skipped
+                .push(format!("SES identity {}: {why}", id.domain)),
+        }
+    }
+    let is_ses = |n: &str, t: &RType| ses_records.iter().any(|(r, rt)| r == n && rt == t);
     let mut found: Vec<(String, String, &RecordSet, &'static str)> = Vec::new();
     for zone in zones {
         for set in zone.records.iter().filter(|s| s.rtype == RType::Txt) {
             let n = set.name.trim_end_matches('.').to_ascii_lowercase();
+            if is_ses(&n, &set.rtype) {
+                continue;
+            }
             if let Some(domain) = n.strip_prefix("_dmarc.") {
                 found.push((domain.to_owned(), zone.name.clone(), set, "dmarc"));
             } else if let Some((_, domain)) = n.split_once("._domainkey.") {
@@ -242,7 +378,7 @@ pub fn blueprint(name: &str, region: Option<&str>, zones: &[Zone]) -> Imported {
                     || n.contains("._domainkey.")
                     || one_starting(set, "v=spf1").is_some());
             let own = n == zone.name && matches!(set.rtype, RType::Soa | RType::Ns);
-            if !mail && !own {
+            if !mail && !own && !is_ses(&n, &set.rtype) {
                 out.unmanaged.push(format!("{n} {}", set.rtype));
             }
         }
@@ -324,6 +460,7 @@ pub fn blueprint(name: &str, region: Option<&str>, zones: &[Zone]) -> Imported {
         {
             let _ = writeln!(out.yaml, "    ttl: {ttl}");
         }
+        out.yaml.push_str(&e.ses);
         out.yaml.push_str(&e.lines);
         adopt.extend(e.adopt.iter().cloned());
     }
@@ -345,6 +482,97 @@ mod tests {
             ttl,
             values: values.iter().map(|v| txt::encode(v)).collect(),
         }
+    }
+
+    use crate::kinds::ses::DkimOrigin;
+
+    fn identity(domain: &str, origin: DkimOrigin, set: Option<&str>) -> Identity {
+        use crate::kinds::ses::{
+            KeyLength, MxFailure, ObservedIdentity, ObservedMailFrom, VerificationStatus,
+        };
+        Identity::Domain(Box::new(ObservedIdentity {
+            domain: domain.into(),
+            tags: Default::default(),
+            dkim_origin: origin,
+            tokens: vec!["tok1".into()],
+            signing_zone: None,
+            next_key_length: Some(KeyLength::Rsa1024),
+            signing_enabled: true,
+            dkim_status: VerificationStatus::Success,
+            verification: VerificationStatus::Success,
+            verified_for_sending: true,
+            mail_from: Some(ObservedMailFrom {
+                domain: format!("bounce.{domain}"),
+                behavior: MxFailure::UseDefaultValue,
+                status: VerificationStatus::Success,
+            }),
+            configuration_set: set.map(str::to_owned),
+            last_checked: None,
+        }))
+    }
+
+    /// An SES identity's settings become its `ses:` fields; the records SES needs are adopted
+    /// with it and not read as domains of their own (the MAIL FROM's SPF is not a domain
+    /// `bounce.example.com`); what cannot be described is left out with the reason.
+    #[test]
+    fn ses_identities_become_ses_fields_and_their_records_adoptions() {
+        let mx = RecordSet {
+            name: "bounce.example.com.".into(),
+            rtype: RType::Mx,
+            ttl: 300,
+            values: vec!["10 feedback-smtp.eu-west-1.amazonses.com".into()],
+        };
+        let cname = RecordSet {
+            name: "tok1._domainkey.example.com.".into(),
+            rtype: RType::Cname,
+            ttl: 300,
+            values: vec!["tok1.dkim.amazonses.com".into()],
+        };
+        let zone = Zone {
+            name: "example.com".into(),
+            records: vec![
+                mx,
+                cname,
+                txt(
+                    "bounce.example.com.",
+                    300,
+                    &["v=spf1 include:amazonses.com ~all"],
+                ),
+            ],
+        };
+        let got = blueprint(
+            "acme",
+            Some("eu-west-1"),
+            &[zone],
+            &[
+                identity("example.com", DkimOrigin::AwsSes, None),
+                identity("byo.example.com", DkimOrigin::External, None),
+                identity("news.example.com", DkimOrigin::AwsSes, Some("tx")),
+                identity("example.org", DkimOrigin::AwsSes, None),
+                Identity::Address("ops@example.com".into()),
+            ],
+        );
+        for line in [
+            "  - domain: example.com\n    send_via: [ses]\n    ses:\n      dkim: { easy: { key_length: 1024 } }\n      mail_from: bounce.example.com\n      mail_from_spf: softfail\n",
+            "  - ses.identity.example.com\n  - dns.tok1._domainkey.example.com.CNAME\n  - dns.bounce.example.com.MX\n  - dns.bounce.example.com.TXT\n",
+        ] {
+            assert!(got.yaml.contains(line), "{line}\n{}", got.yaml);
+        }
+        assert!(
+            !got.yaml.contains("domain: bounce.example.com"),
+            "{}",
+            got.yaml
+        );
+        assert!(
+            !got.yaml.contains("example.org"),
+            "outside the zones: {}",
+            got.yaml
+        );
+        assert_eq!(got.unmanaged, Vec::<String>::new());
+        assert_eq!(got.skipped.len(), 3, "{:?}", got.skipped);
+        assert!(got.skipped[0].starts_with("SES identity byo.example.com: BYODKIM"));
+        assert!(got.skipped[1].contains("`tx` is not imported"));
+        assert!(got.skipped[2].contains("ops@example.com: an email-address identity"));
     }
 
     #[test]
@@ -377,7 +605,7 @@ mod tests {
                 ),
             ],
         };
-        let got = blueprint("acme", Some("eu-west-1"), &[zone]);
+        let got = blueprint("acme", Some("eu-west-1"), &[zone], &[]);
         assert_eq!(got.described, 3);
         assert_eq!(
             got.skipped,

@@ -70,15 +70,20 @@ impl Writable {
 
     /// Whether the blueprint can write a record set of type `rtype` at `name`.
     pub fn allows(&self, name: &str, rtype: &RType) -> bool {
-        self.0.iter().any(|(pattern, t)| {
-            t == rtype
-                && match pattern.strip_prefix("*.") {
-                    Some(parent) => name
-                        .split_once('.')
-                        .is_some_and(|(label, rest)| !label.is_empty() && rest == parent),
-                    None => pattern == name,
-                }
-        })
+        self.0
+            .iter()
+            .any(|(pattern, t)| t == rtype && name_matches(pattern, name))
+    }
+}
+
+/// Whether `name` is `pattern`, where a pattern starting with `*.` stands for any one label
+/// there (`*._domainkey.example.com`: Easy DKIM's CNAMEs, whose tokens SES chooses).
+pub fn name_matches(pattern: &str, name: &str) -> bool {
+    match pattern.strip_prefix("*.") {
+        Some(parent) => name
+            .split_once('.')
+            .is_some_and(|(label, rest)| !label.is_empty() && rest == parent),
+        None => pattern == name,
     }
 }
 

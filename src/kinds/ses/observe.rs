@@ -121,7 +121,17 @@ fn reasons(list: &[SuppressionListReason]) -> Vec<SuppressionReason> {
 
 /// The names of the domain identities in the region.
 async fn list_identities(aws: &Aws) -> Result<BTreeSet<String>, AwsError> {
-    let names = list_all(aws, |token| async move {
+    Ok(list_all_identities(aws)
+        .await?
+        .into_iter()
+        .filter(|(_, domain)| *domain)
+        .map(|(name, _)| name)
+        .collect())
+}
+
+/// Every identity of the region, domains and email addresses: (name, whether a domain).
+pub async fn list_all_identities(aws: &Aws) -> Result<Vec<(String, bool)>, AwsError> {
+    list_all(aws, |token| async move {
         let page = aws
             .ses
             .list_email_identities()
@@ -133,13 +143,14 @@ async fn list_identities(aws: &Aws) -> Result<BTreeSet<String>, AwsError> {
         let names = page
             .email_identities()
             .iter()
-            .filter(|i| i.identity_type() == Some(&IdentityType::Domain))
-            .filter_map(|i| i.identity_name().map(str::to_ascii_lowercase))
+            .filter_map(|i| {
+                let domain = i.identity_type() == Some(&IdentityType::Domain);
+                Some((i.identity_name()?.to_ascii_lowercase(), domain))
+            })
             .collect();
         Ok((names, page.next_token().map(str::to_owned)))
     })
-    .await?;
-    Ok(names.into_iter().collect())
+    .await
 }
 
 /// The most resources `GetResources` returns in one page.
@@ -214,10 +225,10 @@ const PAGE_SIZE: i32 = 1000;
 
 /// Every name a listing holds: `page` requests the page after a token and says its names
 /// and the next token. Each page waits for SES's pace: every page is a request.
-async fn list_all<F, Fut>(aws: &Aws, mut page: F) -> Result<Vec<String>, AwsError>
+async fn list_all<T, F, Fut>(aws: &Aws, mut page: F) -> Result<Vec<T>, AwsError>
 where
     F: FnMut(Option<String>) -> Fut,
-    Fut: Future<Output = Result<(Vec<String>, Option<String>), AwsError>>,
+    Fut: Future<Output = Result<(Vec<T>, Option<String>), AwsError>>,
 {
     let mut names = Vec::new();
     let mut token = None;
