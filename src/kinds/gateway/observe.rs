@@ -94,7 +94,14 @@ pub async fn observe(
         parameter(aws, &g.names.key_public),
         image(aws, g),
         boundary(aws, &g.names.boundary),
-        bounce_log(aws, &g.names.bounce_log),
+        // Relaying through SES, SES handles bounces: the log group is not used or read.
+        async {
+            if g.via_ses() {
+                Ok(None)
+            } else {
+                bounce_log(aws, &g.names.bounce_log).await
+            }
+        },
     )?;
     let (role_exists, role_boundary) = role;
     let (account, boundary_arn, boundary_policy) = boundary;
