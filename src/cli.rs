@@ -83,6 +83,11 @@ pub enum Command {
         after_help = "Examples:\n  mailinfra apply blueprints/example.yaml          # asks before changing anything\n  mailinfra apply blueprints/example.yaml --yes    # for pipelines\n  mailinfra apply plan.json --yes                  # a saved plan, only if AWS is unchanged since"
     )]
     Apply(ApplyArgs),
+    /// Start a key rotation now, and apply its first stage
+    #[command(
+        after_help = "Examples:\n  mailinfra rotate gateway-dkim blueprints/example.yaml          # asks first\n  mailinfra rotate gateway-dkim blueprints/example.yaml --yes\n\nA rotation has three stages, each one apply, with no state file (docs/rotation.md):\n  1. publish: a new key under the selector <selector>-<yyyymmdd>, its records beside the old\n  2. switch:  the records' TTL after they are INSYNC, the gateway signs with the new key\n  3. retire:  `retire_after` (default 7d) later, the old records go, then the old key\nThis command is stage 1, asked for now; `apply` does every later stage when it is due, so\na pipeline that applies daily finishes the rotation by itself. `gateway.dkim.rotate_every`\nstarts rotations without this command. The plan shown (and applied) holds whatever else the\nblueprint changes too. While a rotation is under way a second one does not start."
+    )]
+    Rotate(RotateArgs),
     /// Show what is pending and what a person must do: SES verification, the sandbox
     #[command(
         after_help = "Examples:\n  mailinfra status blueprints/example.yaml\n  mailinfra status blueprints/example.yaml --json"
@@ -237,6 +242,32 @@ pub struct ApplyArgs {
     pub wait: Option<Duration>,
     /// Wait this long for another apply or destroy of the blueprint to finish (its run lock);
     /// by default fail at once, naming who holds it
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
+    pub lock_timeout: Duration,
+}
+
+/// A key mailinfra holds and can rotate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RotateKey {
+    /// The relay gateway's DKIM key (`gateway.dkim`)
+    GatewayDkim,
+}
+
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    /// Which key
+    #[arg(value_enum)]
+    pub key: RotateKey,
+    /// The blueprint
+    #[arg(default_value = "mailinfra.yaml", value_name = "FILE")]
+    pub file: PathBuf,
+    /// Apply without asking (required when stdin is not a terminal)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Longest wait for Route 53 changes to reach all name servers
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Wait this long for another apply or destroy of the blueprint to finish (its run lock)
     #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
     pub lock_timeout: Duration,
 }

@@ -60,6 +60,7 @@ where
                 match other {
                     Command::Plan(a) => commands::plan::run(a, g, &out).await,
                     Command::Apply(a) => commands::apply::run(a, g, &out).await,
+                    Command::Rotate(a) => commands::apply::rotate(a, g, &out).await,
                     Command::Destroy(a) => commands::destroy::run(a, g, &out).await,
                     Command::Status(a) => commands::status::run(a, g, &out).await,
                     Command::Bounces(a) => commands::bounces::run(a, g, &out).await,

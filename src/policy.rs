@@ -414,10 +414,12 @@ impl<'a> Scope<'a> {
         self.gateway.map_or("", |g| g.names.health.as_str())
     }
 
-    /// The gateway's DKIM key parameters: (private, public).
-    fn key(&self) -> (&str, &str) {
-        self.gateway.map_or(("", ""), |g| {
-            (g.names.key_private.as_str(), g.names.key_public.as_str())
+    /// The gateway's DKIM key parameters, every selector (a rotation makes keys under new
+    /// ones): (private, public).
+    fn key(&self) -> (String, String) {
+        self.gateway.map_or((String::new(), String::new()), |g| {
+            let base = format!("/mailinfra/{}/dkim/*", g.render.blueprint);
+            (format!("{base}/private"), format!("{base}/public"))
         })
     }
 
@@ -652,7 +654,7 @@ impl<'a> Scope<'a> {
             // Neither the plan nor the apply role may read the private key.
             (Target::GatewayKey, Access::Read) => one((
                 "ReadGatewayPublicKey",
-                vec![self.parameter(self.key().1)],
+                vec![self.parameter(&self.key().1)],
                 None,
             )),
             // The SES SMTP credentials parameter is written and deleted like the private key,
@@ -660,8 +662,8 @@ impl<'a> Scope<'a> {
             (Target::GatewayKey, Access::Write) => one((
                 "WriteGatewaySecrets",
                 vec![
-                    self.parameter(self.key().0),
-                    self.parameter(self.key().1),
+                    self.parameter(&self.key().0),
+                    self.parameter(&self.key().1),
                     self.parameter(self.smtp_credentials()),
                 ],
                 None,
@@ -670,7 +672,7 @@ impl<'a> Scope<'a> {
             // bootstrap role (an administrator) may, and only this one parameter.
             (Target::GatewayKeyPrivate, _) => one((
                 "ReadGatewayPrivateKeyToMoveIt",
-                vec![self.parameter(self.key().0)],
+                vec![self.parameter(&self.key().0)],
                 None,
             )),
             // The KMS key is found by its alias (DescribeKey, GetKeyPolicy accept the alias

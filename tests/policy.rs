@@ -199,8 +199,8 @@ fn the_gateway_role_is_passed_only_to_ec2_and_changes_need_the_blueprints_tag() 
     assert_eq!(
         by_sid("WriteGatewaySecrets")["Resource"],
         serde_json::json!([
-            "arn:aws:ssm:eu-west-1:*:parameter/mailinfra/all/dkim/mailinfra/private",
-            "arn:aws:ssm:eu-west-1:*:parameter/mailinfra/all/dkim/mailinfra/public",
+            "arn:aws:ssm:eu-west-1:*:parameter/mailinfra/all/dkim/*/private",
+            "arn:aws:ssm:eu-west-1:*:parameter/mailinfra/all/dkim/*/public",
             "arn:aws:ssm:eu-west-1:*:parameter/mailinfra/all/ses-smtp/credentials"
         ])
     );
@@ -284,9 +284,7 @@ fn no_role_may_read_the_private_key() {
         }
         assert_eq!(
             statement(&doc, "ReadGatewayPublicKey")["Resource"],
-            serde_json::json!([
-                "arn:aws:ssm:eu-west-1:*:parameter/mailinfra/all/dkim/mailinfra/public"
-            ]),
+            serde_json::json!(["arn:aws:ssm:eu-west-1:*:parameter/mailinfra/all/dkim/*/public"]),
             "{phase:?}"
         );
     }

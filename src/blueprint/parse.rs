@@ -418,7 +418,7 @@ impl HasPos for GatewaySpec {
         self.pos = pos;
         default_at(&mut self.instance_type, pos);
         default_at(&mut self.image, pos);
-        default_at(&mut self.dkim_selector, pos);
+        default_at(&mut self.dkim.selector, pos);
     }
 }
 
@@ -506,10 +506,6 @@ pub(super) fn whole_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Spanne
     }))
 }
 
-pub(super) fn gateway_dkim<'de, D: Deserializer<'de>>(d: D) -> Result<Spanned<String>, D::Error> {
-    Ok(GatewayDkim::deserialize(d)?.selector)
-}
-
 pub(super) fn tls<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     Ok(Option::<Tls>::deserialize(d)? == Some(Tls::Require))
 }
@@ -528,6 +524,14 @@ pub(super) fn default_instance_type() -> Spanned<String> {
 
 pub(super) fn default_image() -> Spanned<String> {
     Spanned::new("debian-12".into())
+}
+
+pub(super) fn default_gateway_dkim() -> GatewayDkim {
+    GatewayDkim {
+        selector: default_selector(),
+        rotate_every: None,
+        retire_after: None,
+    }
 }
 
 pub(super) fn default_selector() -> Spanned<String> {

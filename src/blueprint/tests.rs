@@ -635,7 +635,7 @@ fn selectors_are_lower_cased() {
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
     let source = "blueprint: acme\nregion: eu-west-1\ngateway: { hostname: mail.example.com, relay_from: [10.0.0.0/16], dkim: { selector: MTA1 } }\ndomains:\n  - domain: example.com\n    send_via: [gateway, ses]\n    dkim: [{ selector: Sel1, public_key_file: dkim-2048.pub }]\n    ses: { dkim: { byodkim: { selector: BYO } } }\n";
     let bp = load("t.yaml", source, &data).unwrap();
-    assert_eq!(bp.gateway.as_ref().unwrap().dkim_selector.value, "mta1");
+    assert_eq!(bp.gateway.as_ref().unwrap().dkim.selector.value, "mta1");
     assert_eq!(bp.domains[0].dkim[0].selector.value, "sel1");
     let Some(SesDomainSpec {
         dkim: SesDkimSpec::Byo { selector },

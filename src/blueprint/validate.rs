@@ -235,7 +235,7 @@ fn gateway_and_domains(c: &mut Checks, bp: &Blueprint) -> Owners {
             );
             owners.insert(
                 (
-                    dkim::record_name(&g.dkim_selector.value, &g.hostname.value),
+                    dkim::record_name(&g.dkim.selector.value, &g.hostname.value),
                     RType::Txt,
                 ),
                 ("gateway".into(), Purpose::GatewayDkim.label()),
@@ -390,7 +390,8 @@ fn gateway(c: &mut Checks, g: &GatewaySpec, has_region: bool) {
         );
     }
     instance(c, g);
-    c.selector(&g.dkim_selector, "gateway.dkim.selector", "`mta1`");
+    c.selector(&g.dkim.selector, "gateway.dkim.selector", "`mta1`");
+    rotation(c, &g.dkim);
     if let Some(p) = &g.postmaster
         && !is_mailbox(&p.value)
     {
@@ -443,6 +444,59 @@ fn is_duration(text: &str) -> bool {
         && text.len() <= 6
         && text.ends_with(['s', 'm', 'h', 'd', 'w'])
         && text[..text.len() - 1].chars().all(|ch| ch.is_ascii_digit())
+}
+
+/// The longest gateway selector: a rotation appends `-yyyymmdd` (and `-N` on a second
+/// rotation the same day), and a DNS label holds 63 characters.
+pub const MAX_GATEWAY_SELECTOR: usize = 50;
+
+/// `gateway.dkim`: a selector a rotation can extend, times with their unit, a rotation period
+/// longer than the overlap it needs.
+fn rotation(c: &mut Checks, d: &crate::blueprint::GatewayDkim) {
+    if d.selector.value.len() > MAX_GATEWAY_SELECTOR {
+        c.err(
+            d.selector.pos,
+            "gateway.dkim.selector",
+            format!(
+                "selector `{}` is {} characters; the gateway's is {MAX_GATEWAY_SELECTOR} at most",
+                d.selector.value,
+                d.selector.value.len()
+            ),
+            "a rotation names the next key `<selector>-<yyyymmdd>`, which must stay one DNS label (63 characters)",
+        );
+    }
+    let mut secs = |path: &str, v: &Option<Spanned<String>>, min: i64, min_text: &str| {
+        let v = v.as_ref()?;
+        match crate::blueprint::duration_secs(&v.value) {
+            None => c.err(
+                v.pos,
+                &format!("gateway.dkim.{path}"),
+                format!("`{}` is not a time with its unit", v.value),
+                "write a whole number and a unit: h, d or w, e.g. `180d`, `26w`, `3d`",
+            ),
+            Some(n) if n < min => c.err(
+                v.pos,
+                &format!("gateway.dkim.{path}"),
+                format!("`{}` is too short", v.value),
+                format!("use {min_text} or more"),
+            ),
+            Some(n) => return Some((n, v.pos)),
+        }
+        None
+    };
+    let every = secs("rotate_every", &d.rotate_every, 86_400, "`1d`");
+    let retire = secs("retire_after", &d.retire_after, 3_600, "`1h`");
+    let retire = retire.map_or(crate::blueprint::DEFAULT_RETIRE_AFTER, |(n, _)| n);
+    if let Some((every, pos)) = every
+        && every <= retire
+    {
+        c.err(
+            pos,
+            "gateway.dkim.rotate_every",
+            "the key would be due again before the last rotation retired the old one",
+            "make `rotate_every` longer than `retire_after` (default `7d`)",
+        );
+    }
 }
 
 /// `gateway.delivery`: limits within reason, times with their unit.

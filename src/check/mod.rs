@@ -272,6 +272,24 @@ fn checked_records<'d>(desired: &'d Desired, domain: &str) -> Vec<(Checked, &'d 
         .collect()
 }
 
+/// During a gateway DKIM key rotation, which key a gateway DKIM record is:
+/// ` (rotation: next key)`, ` (rotation: signing key)` or ` (rotation: retiring key)`; empty
+/// otherwise. Both keys are published then, and each row checks its own.
+fn rotation_stage(desired: &Desired, r: &DesiredRecord) -> String {
+    let Some(rotation) = desired.gateway.as_ref().and_then(|g| g.rotation.as_ref()) else {
+        return String::new();
+    };
+    if r.purpose != Purpose::GatewayDkim || !rotation.in_progress() {
+        return String::new();
+    }
+    let selector = r.name.split("._domainkey.").next().unwrap_or_default();
+    rotation
+        .keys
+        .get(selector)
+        .map(|stage| format!(" (rotation: {} key)", stage.as_str()))
+        .unwrap_or_default()
+}
+
 /// One domain's rows: SPF, each DKIM key, DMARC, each MAIL FROM subdomain, in that order.
 fn domain_rows<'d>(
     desired: &'d Desired,
@@ -305,7 +323,11 @@ fn domain_rows<'d>(
             Checked::DkimCname => What::DkimCname(r),
             _ => What::DkimTxt(r),
         };
-        rows.push(row(format!("dkim {}", r.name), r, what));
+        rows.push(row(
+            format!("dkim {}{}", r.name, rotation_stage(desired, r)),
+            r,
+            what,
+        ));
     }
     if let Some((_, r)) = of(&[Checked::Dmarc]).next() {
         let what = What::Dmarc { domain, want: r };

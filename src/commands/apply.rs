@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use super::{Failure, Outcome, make_plan, prepare};
 use crate::aws::poll::{self, Look, Stopped, Wait};
 use crate::aws::{Aws, AwsError};
-use crate::cli::{ApplyArgs, Global};
+use crate::cli::{ApplyArgs, Global, RotateArgs, RotateKey};
 use crate::execute;
 use crate::kinds::ses::{observe as ses, verification};
 use crate::lock;
@@ -34,6 +34,40 @@ pub async fn run(args: &ApplyArgs, global: &Global, out: &Output) -> Outcome {
         return apply_saved(&args.file, saved, global, &how, out).await;
     }
     let (aws, desired) = prepare(&args.file, global, |d| d).await?;
+    locked(&aws, &desired, &how, out, || async {
+        let (plan, _) = make_plan(&aws, &desired, out).await?;
+        out.data(&render::text(&plan, out.paint_out()));
+        execute(&aws, &plan, &how, out).await
+    })
+    .await
+}
+
+/// `mailinfra rotate`: an apply that starts the named key's rotation now (its first stage).
+pub async fn rotate(args: &RotateArgs, global: &Global, out: &Output) -> Outcome {
+    let how = Execution {
+        yes: args.yes,
+        force: false,
+        timeout: args.timeout,
+        wait: None,
+        lock_timeout: args.lock_timeout,
+        verb: "Apply",
+    };
+    let RotateKey::GatewayDkim = args.key;
+    let mut rotates = false;
+    let (aws, desired) = prepare(&args.file, global, |mut d| {
+        if let Some(p) = d.gateway.as_mut().and_then(|g| g.rotation_policy.as_mut()) {
+            p.requested = true;
+            rotates = true;
+        }
+        d
+    })
+    .await?;
+    if !rotates {
+        return Err(Failure::Refused(format!(
+            "{} has no gateway DKIM key to rotate: it has no `gateway:`, or the gateway relays through SES (`relay_via: ses`), which signs with the identities' keys\n  = hint: rotating an SES identity's key is not supported yet; see docs/rotation.md",
+            args.file.display()
+        )));
+    }
     locked(&aws, &desired, &how, out, || async {
         let (plan, _) = make_plan(&aws, &desired, out).await?;
         out.data(&render::text(&plan, out.paint_out()));

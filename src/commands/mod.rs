@@ -191,15 +191,15 @@ fn describe(o: &Observed, out: &Output) {
     }
     if let Some(g) = &o.gateway {
         out.debug(&format!(
-            "observed gateway: {} instances, {} Elastic IPs, {} security groups, key {}",
+            "observed gateway: {} instances, {} Elastic IPs, {} security groups, DKIM keys [{}]",
             g.live_instances().count(),
             g.eips.len(),
             g.security_groups.len(),
-            if g.public_key.is_some() {
-                "present"
-            } else {
-                "absent"
-            }
+            g.dkim_keys
+                .iter()
+                .map(|k| k.selector.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     out.debug(&format!("observation checksum {}", o.checksum()));

@@ -56,6 +56,18 @@ impl OutputRef {
     pub fn gateway_key() -> Self {
         Self::new("gateway.dkim_key", OutputName::PublicKey)
     }
+    /// The public half of the gateway's key under `selector`: `gateway.dkim_key` for the one
+    /// it signs with, `gateway.dkim_key.<selector>` for the other of a rotation.
+    pub fn gateway_key_of(selector: &str, signing: &str) -> Self {
+        if selector == signing {
+            Self::gateway_key()
+        } else {
+            Self::new(
+                &format!("gateway.dkim_key.{selector}"),
+                OutputName::PublicKey,
+            )
+        }
+    }
     pub fn ses_tokens(domain: &str) -> Self {
         Self::new(&ses::identity_address(domain), OutputName::DkimTokens)
     }
@@ -283,6 +295,61 @@ impl Desired {
         }
     }
 
+    /// Decides the gateway's DKIM key rotation from the keys SSM holds
+    /// (`gateway::rotation::decide`): the gateway then signs with the signing key, and each
+    /// gateway DKIM record the blueprint wants is published under every selector the rotation
+    /// keeps (the new key beside the old during the overlap).
+    pub fn with_gateway_keys(&self, observed: Option<&gateway::ObservedGateway>) -> Desired {
+        let mut d = self.clone();
+        let (Some(g), Some(o)) = (d.gateway.as_mut(), observed) else {
+            return d;
+        };
+        let Some(policy) = g.rotation_policy.clone() else {
+            return d;
+        };
+        let wait = d
+            .records
+            .iter()
+            .filter(|r| r.purpose == Purpose::GatewayDkim)
+            .map(|r| i64::from(r.ttl))
+            .max()
+            .unwrap_or(i64::from(DEFAULT_TTL));
+        let live: Vec<&gateway::ObservedInstance> = o.live_instances().collect();
+        let rotation =
+            gateway::rotation::decide(&policy, &o.dkim_keys, o.read_at, wait, |selector| {
+                let want = g.signing_with(selector).user_data_sha256();
+                !live.is_empty() && live.iter().all(|i| i.user_data.as_deref() == Some(&want))
+            });
+        *g = g.signing_with(&rotation.signing);
+        let stem = format!("{}._domainkey.", policy.selector);
+        let mut records = Vec::with_capacity(d.records.len());
+        for r in d.records.drain(..) {
+            let Some(domain) = r
+                .name
+                .strip_prefix(&stem)
+                .filter(|_| r.purpose == Purpose::GatewayDkim)
+            else {
+                records.push(r);
+                continue;
+            };
+            for selector in &rotation.published {
+                records.push(DesiredRecord {
+                    name: dkim::record_name(selector, domain),
+                    content: Content::WholeFrom {
+                        value: dkim_template(OutputRef::gateway_key_of(
+                            selector,
+                            &rotation.signing,
+                        )),
+                    },
+                    ..r.clone()
+                });
+            }
+        }
+        d.records = records;
+        g.rotation = Some(rotation);
+        d
+    }
+
     /// Adds the DNS records SES identities need. Easy DKIM CNAMEs come from the identity's
     /// tokens (an output); a BYODKIM key already published by this blueprint stays, unless
     /// its domain is in `rekey` (apply is about to set DKIM anew), when the TXT takes the
@@ -445,7 +512,7 @@ fn gateway_host_records(
         },
         DesiredRecord {
             zone: zone.to_owned(),
-            name: dkim::record_name(&g.dkim_selector.value, host),
+            name: dkim::record_name(&g.dkim.selector.value, host),
             rtype: RType::Txt,
             ttl,
             content: Content::WholeFrom {

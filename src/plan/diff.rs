@@ -29,6 +29,7 @@ const SAFETY_PERCENT: usize = 30;
 /// gateway's address and key), as `diff` resolves it, conflicts or not: what `check`
 /// compares DNS with, which must run when the plan has conflicts too.
 pub fn resolved(desired: &Desired, observed: &Observed) -> Desired {
+    let desired = &desired.with_gateway_keys(observed.gateway.as_ref());
     let mut ignored = Vec::new();
     let (_, rekey) = ses::diff::diff(desired, observed, &mut ignored);
     let (gateway, _) = gateway::diff::diff(desired, observed.gateway.as_ref(), &mut ignored);
@@ -49,13 +50,20 @@ fn with_outputs(
         known.extend(ses::diff::known_outputs(obs, rekey));
     }
     if let Some(obs) = &observed.gateway {
-        known.extend(gateway::diff::known_outputs(obs, gateway));
+        known.extend(gateway::diff::known_outputs(
+            obs,
+            desired.gateway.as_ref(),
+            gateway,
+        ));
     }
     desired.resolve(&known);
     desired
 }
 
 pub fn diff(desired: &Desired, observed: &Observed) -> Result<Plan, Vec<Conflict>> {
+    // The gateway's key rotation first: it decides which key the gateway signs with and
+    // which selectors DNS publishes.
+    let desired = &desired.with_gateway_keys(observed.gateway.as_ref());
     let mut conflicts = Vec::new();
     let (ses, rekey) = ses::diff::diff(desired, observed, &mut conflicts);
     let (gateway, mut reports) =

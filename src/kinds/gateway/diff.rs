@@ -4,8 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::rotation::{self, Step};
 use super::{
-    DEBIAN_OWNER, DefaultRoute, DesiredGateway, Ingress, ObservedEip, ObservedGateway,
+    DEBIAN_OWNER, DefaultRoute, DesiredGateway, Ingress, Names, ObservedEip, ObservedGateway,
     ObservedInstance, ObservedInterface, ObservedSecurityGroup, PtrUpdate, Subnet,
 };
 use crate::mail::gateway as render;
@@ -47,6 +48,23 @@ pub enum GatewayOp {
         public: String,
         #[serde(default)]
         kms_alias: String,
+        /// The public half's description: the key's stage and dates (`rotation::KeyMeta`).
+        #[serde(default)]
+        description: String,
+        /// The output the public half is, for the DNS records (`OutputRef::gateway_key_of`).
+        #[serde(default = "OutputRef::gateway_key")]
+        output: OutputRef,
+    },
+    /// Rewrite a key's stage and dates (the public half's description; its value stays).
+    /// After DNS when it records that the key's records are INSYNC.
+    MarkKey {
+        public: String,
+        description: String,
+        after_dns: bool,
+    },
+    /// Delete a retired key (both halves), after DNS has removed its records.
+    RetireKey {
+        names: Vec<String>,
     },
     /// Create the log group of the gateway's hard bounces (if missing) and set its retention.
     EnsureBounceLog {
@@ -208,7 +226,15 @@ impl GatewayOp {
         matches!(
             self,
             GatewayOp::SetReverseDns { .. } | GatewayOp::ResetReverseDns { .. }
-        ) || matches!(self, GatewayOp::ReleaseAddresses { .. })
+        ) || matches!(
+            self,
+            GatewayOp::ReleaseAddresses { .. }
+                | GatewayOp::RetireKey { .. }
+                | GatewayOp::MarkKey {
+                    after_dns: true,
+                    ..
+                }
+        )
     }
 }
 
@@ -244,6 +270,18 @@ pub fn diff(
     let Some(o) = observed else {
         return (Vec::new(), Vec::new());
     };
+    // The key rotation decided, when the caller has not (`Desired::with_gateway_keys`).
+    let rotated;
+    let desired = if desired
+        .gateway
+        .as_ref()
+        .is_some_and(|g| g.rotation.is_none() && g.rotation_policy.is_some())
+    {
+        rotated = desired.with_gateway_keys(Some(o));
+        &rotated
+    } else {
+        desired
+    };
     match &desired.gateway {
         Some(g) => wanted(desired, g, o, conflicts),
         None => (removal(o, desired.gateway_scope.as_ref()), Vec::new()),
@@ -266,7 +304,7 @@ fn wanted(
         // (one left from direct delivery stays, for a switch back).
         changes.extend(smtp(g, o, region, conflicts));
     } else {
-        changes.extend(key(g, o));
+        changes.extend(keys(g, o));
         changes.extend(bounce_log(g, o));
         changes.extend(smtp_removal(g, o));
     }
@@ -634,50 +672,116 @@ fn kms_key(
     ))
 }
 
-/// The DKIM key pair: made anew when either half is missing; moved under the blueprint's
-/// KMS key when its private half is encrypted with another (e.g. `aws/ssm`, which every
-/// principal allowed `ssm:GetParameter` can decrypt).
-fn key(g: &DesiredGateway, o: &ObservedGateway) -> Option<GatewayChange> {
+/// The DKIM keys, as the rotation decided (`rotation::decide`): a key made where its
+/// selector needs one (either half missing), stages marked, a retired key deleted. A key
+/// whose private half is encrypted with another KMS key than the blueprint's (e.g.
+/// `aws/ssm`, which every principal allowed `ssm:GetParameter` can decrypt) is moved under it.
+fn keys(g: &DesiredGateway, o: &ObservedGateway) -> Vec<GatewayChange> {
+    let Some(r) = &g.rotation else {
+        return Vec::new();
+    };
     let alias = &g.names.kms_alias;
-    if o.public_key.is_some() && o.private_key_exists {
-        let ours = match (&o.kms_key, &o.private_key_kms) {
-            (Some(k), Some(id)) => k.is(id, alias),
+    let names = |selector: &str| Names::of(&g.render.blueprint, selector);
+    let address = |selector: &str| OutputRef::gateway_key_of(selector, &r.signing).of;
+    let mut changes = Vec::new();
+    for step in &r.steps {
+        match step {
+            Step::Create { selector, meta } => {
+                let n = names(selector);
+                changes.push(change(
+                    &address(selector),
+                    Action::Create,
+                    GatewayOp::CreateKey {
+                        private: n.key_private.clone(),
+                        public: n.key_public.clone(),
+                        kms_alias: alias.clone(),
+                        description: meta.description(),
+                        output: OutputRef::gateway_key_of(selector, &r.signing),
+                    },
+                    vec![
+                        field(
+                            "key",
+                            None,
+                            Some(format!(
+                                "RSA 2048, private half in SSM {} (SecureString, KMS key {alias})",
+                                n.key_private
+                            )),
+                        ),
+                        field("stage", None, meta.stage.map(|s| s.as_str().to_owned())),
+                    ],
+                ));
+            }
+            Step::Mark {
+                selector,
+                meta,
+                after_dns,
+            } => {
+                let before = o.dkim_key(selector).and_then(|k| k.meta.stage);
+                let stage = |s: Option<rotation::Stage>| s.map(|s| s.as_str().to_owned());
+                let mut fields = vec![field("stage", stage(before), stage(meta.stage))];
+                if *after_dns {
+                    fields.push(field(
+                        "published",
+                        None,
+                        Some("once its records are INSYNC".into()),
+                    ));
+                }
+                changes.push(change(
+                    &address(selector),
+                    Action::Update,
+                    GatewayOp::MarkKey {
+                        public: names(selector).key_public,
+                        description: meta.description(),
+                        after_dns: *after_dns,
+                    },
+                    fields,
+                ));
+            }
+            Step::Retire { selector } => {
+                let n = names(selector);
+                changes.push(change(
+                    &address(selector),
+                    Action::Delete,
+                    GatewayOp::RetireKey {
+                        names: vec![n.key_private.clone(), n.key_public.clone()],
+                    },
+                    vec![field(
+                        "key",
+                        Some(format!("{selector}, retired (its records go first)")),
+                        None,
+                    )],
+                ));
+            }
+        }
+    }
+    let made: Vec<&str> = r
+        .steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Create { selector, .. } | Step::Retire { selector } => Some(selector.as_str()),
+            Step::Mark { .. } => None,
+        })
+        .collect();
+    for k in o.dkim_keys.iter().filter(|k| {
+        k.complete() && r.published.contains(&k.selector) && !made.contains(&k.selector.as_str())
+    }) {
+        let ours = match (&o.kms_key, &k.private_kms) {
+            (Some(key), Some(id)) => key.is(id, alias),
             _ => false,
         };
-        if ours {
-            return None;
+        if !ours {
+            changes.push(change(
+                &address(&k.selector),
+                Action::Update,
+                GatewayOp::MoveKey {
+                    private: names(&k.selector).key_private,
+                    kms_alias: alias.clone(),
+                },
+                vec![field("kms_key", k.private_kms.clone(), Some(alias.clone()))],
+            ));
         }
-        return Some(change(
-            "gateway.dkim_key",
-            Action::Update,
-            GatewayOp::MoveKey {
-                private: g.names.key_private.clone(),
-                kms_alias: alias.clone(),
-            },
-            vec![field(
-                "kms_key",
-                o.private_key_kms.clone(),
-                Some(alias.clone()),
-            )],
-        ));
     }
-    Some(change(
-        "gateway.dkim_key",
-        Action::Create,
-        GatewayOp::CreateKey {
-            private: g.names.key_private.clone(),
-            public: g.names.key_public.clone(),
-            kms_alias: alias.clone(),
-        },
-        vec![field(
-            "key",
-            None,
-            Some(format!(
-                "RSA 2048, private half in SSM {} (SecureString, KMS key {alias})",
-                g.names.key_private
-            )),
-        )],
-    ))
+    changes
 }
 
 /// The log group of the gateway's hard bounces (`mailinfra bounces`): made before the
@@ -1381,6 +1485,7 @@ pub fn reports(
             || r.address == "gateway.report.senders" && g.acknowledged.senders_configured)
     });
     out.extend(image_report(g, o, serving));
+    out.extend(rotation_report(g));
     out.extend(serving.and_then(|s| {
         super::health::state(g, o, s).and_then(|st| super::health::report(&st, &s.id))
     }));
@@ -1539,12 +1644,19 @@ fn removal(o: &ObservedGateway, scope: Option<&DesiredGateway>) -> Vec<GatewayCh
         ));
     }
     changes.extend(smtp_removal(g, o));
-    if o.public_key.is_some() || o.private_key_exists {
+    if !o.dkim_keys.is_empty() {
         changes.push(change(
             "gateway.dkim_key",
             Action::Delete,
             GatewayOp::DeleteKey {
-                names: vec![g.names.key_private.clone(), g.names.key_public.clone()],
+                names: o
+                    .dkim_keys
+                    .iter()
+                    .flat_map(|k| {
+                        let n = Names::of(&g.render.blueprint, &k.selector);
+                        [n.key_private, n.key_public]
+                    })
+                    .collect(),
             },
             vec![],
         ));
@@ -1565,9 +1677,36 @@ pub fn with_release(changes: &mut Vec<GatewayChange>, o: Option<&ObservedGateway
     }));
 }
 
+/// A DKIM key rotation under way (docs/rotation.md): its stage, and when the next apply
+/// takes it further. Shown by every plan until the old key is retired.
+fn rotation_report(g: &DesiredGateway) -> Option<Report> {
+    let r = g.rotation.as_ref()?;
+    let retiring = r.steps.iter().any(|s| matches!(s, Step::Retire { .. }));
+    if !r.in_progress() && !retiring {
+        return None;
+    }
+    let mut steps = Vec::new();
+    if let Some(due) = r.next_due {
+        steps.push(format!(
+            "the next stage is due {}: the first `mailinfra apply` after that takes it (a pipeline that applies daily finishes the rotation by itself)",
+            rotation::format_time(due)
+        ));
+    }
+    Some(Report {
+        address: "gateway.dkim_key.rotation".into(),
+        kind: ReportKind::Pending,
+        title: format!("DKIM key rotation: {}", r.stage),
+        steps,
+    })
+}
+
 /// The outputs AWS already holds: the Elastic IP, and the published key unless `changes`
 /// generate a new one.
-pub fn known_outputs(o: &ObservedGateway, changes: &[GatewayChange]) -> Outputs {
+pub fn known_outputs(
+    o: &ObservedGateway,
+    signing: Option<&DesiredGateway>,
+    changes: &[GatewayChange],
+) -> Outputs {
     let mut known = Outputs::default();
     if let Some(eip) = o.eip() {
         known.set(
@@ -1575,11 +1714,21 @@ pub fn known_outputs(o: &ObservedGateway, changes: &[GatewayChange]) -> Outputs 
             OutputValue::Text(eip.public_ip.clone()),
         );
     }
-    let rekeyed = changes
+    let Some(r) = signing.and_then(|g| g.rotation.as_ref()) else {
+        return known;
+    };
+    let rekeyed: Vec<&OutputRef> = changes
         .iter()
-        .any(|c| matches!(c.op, GatewayOp::CreateKey { .. }));
-    if let (Some(key), false) = (&o.public_key, rekeyed) {
-        known.set(OutputRef::gateway_key(), OutputValue::Text(key.clone()));
+        .filter_map(|c| match &c.op {
+            GatewayOp::CreateKey { output, .. } => Some(output),
+            _ => None,
+        })
+        .collect();
+    for k in &o.dkim_keys {
+        let output = OutputRef::gateway_key_of(&k.selector, &r.signing);
+        if let (Some(key), false) = (&k.public, rekeyed.contains(&&output)) {
+            known.set(output, OutputValue::Text(key.clone()));
+        }
     }
     known
 }

@@ -56,8 +56,8 @@ struct Allocated {
 pub struct Learned {
     /// The Elastic IP allocated (and kept, once a race is settled).
     address: Option<Allocated>,
-    /// The public half of the DKIM key generated.
-    public_key: Option<String>,
+    /// The public half of each DKIM key generated, by its output.
+    public_keys: Vec<(OutputRef, String)>,
     /// The instance launched (and running).
     instance_id: Option<String>,
     /// The security group created, or the one whose rules this run changed: the launch
@@ -78,8 +78,8 @@ impl Learned {
                 OutputValue::Text(a.public_ip.clone()),
             );
         }
-        if let Some(key) = &self.public_key {
-            outputs.set(OutputRef::gateway_key(), OutputValue::Text(key.clone()));
+        for (output, key) in &self.public_keys {
+            outputs.set(output.clone(), OutputValue::Text(key.clone()));
         }
         outputs
     }
@@ -339,6 +339,12 @@ pub async fn after_dns(
                     .await
                     .map_err(|e| AwsError::call(&ops::RESET_ADDRESS_ATTRIBUTE, e))?;
             }
+            GatewayOp::MarkKey {
+                public,
+                description,
+                ..
+            } => mark_key(aws, public, description).await?,
+            GatewayOp::RetireKey { names } => delete_key(aws, names).await?,
             GatewayOp::ReleaseAddresses { allocation_ids } => {
                 for id in allocation_ids {
                     s.release_when_unlocked(id).await?;
@@ -503,10 +509,18 @@ impl Steps<'_> {
                 private,
                 public,
                 kms_alias,
+                description,
+                output,
             } => {
-                l.public_key = Some(create_key(aws, private, public, kms_alias).await?);
+                let key = create_key(aws, private, public, kms_alias, description).await?;
+                l.public_keys.push((output.clone(), key));
                 Ok(())
             }
+            GatewayOp::MarkKey {
+                public,
+                description,
+                after_dns: false,
+            } => mark_key(aws, public, description).await,
             GatewayOp::MoveKey { private, kms_alias } => move_key(aws, private, kms_alias).await,
             GatewayOp::EnsureBounceLog {
                 name,
@@ -662,7 +676,11 @@ impl Steps<'_> {
             GatewayOp::DeleteHealth { name } => delete_health(aws, name).await,
             GatewayOp::SetReverseDns { .. }
             | GatewayOp::ResetReverseDns { .. }
-            | GatewayOp::ReleaseAddresses { .. } => Ok(()),
+            | GatewayOp::ReleaseAddresses { .. }
+            | GatewayOp::RetireKey { .. }
+            | GatewayOp::MarkKey {
+                after_dns: true, ..
+            } => Ok(()),
         }
     }
 }
@@ -796,16 +814,22 @@ async fn create_key(
     private: &str,
     public: &str,
     kms_alias: &str,
+    description: &str,
 ) -> Result<String, AwsError> {
     use aws_sdk_ssm::types::ParameterType;
     let (key, public_b64) = dkim::generate_key().map_err(AwsError::Other)?;
+    let description = if description.is_empty() {
+        super::rotation::DESCRIPTION.to_owned()
+    } else {
+        super::rotation::stamp(description, unix_now())
+    };
     let put_public = aws
         .ssm
         .put_parameter()
         .name(public)
         .value(&public_b64)
         .r#type(ParameterType::String)
-        .description("mailinfra gateway DKIM public key (base64 SubjectPublicKeyInfo)")
+        .description(&description)
         .overwrite(false)
         .send()
         .await
@@ -817,11 +841,47 @@ async fn create_key(
         .name(public)
         .value(&public_b64)
         .r#type(ParameterType::String)
+        .description(&description)
         .overwrite(true)
         .send()
         .await
         .map_err(|e| AwsError::call(&ops::PUT_PARAMETER, e))?;
     Ok(public_b64)
+}
+
+/// Rewrites the description of a key's public half (its stage and dates,
+/// `rotation::KeyMeta`), keeping its value: read, then written back with the new description.
+async fn mark_key(aws: &Aws, public: &str, description: &str) -> Result<(), AwsError> {
+    use aws_sdk_ssm::types::ParameterType;
+    let value = aws
+        .ssm
+        .get_parameter()
+        .name(public)
+        .send()
+        .await
+        .map_err(|e| AwsError::call(&ops::GET_PARAMETER, e))?
+        .parameter()
+        .and_then(|p| p.value())
+        .map(str::to_owned)
+        .ok_or_else(|| AwsError::Other(format!("SSM returned no value for {public}")))?;
+    aws.ssm
+        .put_parameter()
+        .name(public)
+        .value(value)
+        .r#type(ParameterType::String)
+        .description(super::rotation::stamp(description, unix_now()))
+        .overwrite(true)
+        .send()
+        .await
+        .map_err(|e| AwsError::call(&ops::PUT_PARAMETER, e))?;
+    Ok(())
+}
+
+/// Seconds since the epoch, as a step writes it into a key's description.
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 const PRIVATE_KEY_DESCRIPTION: &str =

@@ -6,6 +6,7 @@ pub mod diff;
 pub mod execute;
 pub mod health;
 pub mod observe;
+pub mod rotation;
 #[cfg(test)]
 mod tests;
 
@@ -154,6 +155,13 @@ pub struct DesiredGateway {
     /// With `relay_via: ses`: the SMTP user's policy (`ses_smtp_user_policy`).
     #[serde(default)]
     pub smtp_policy: Option<String>,
+    /// How the DKIM key rotates (`gateway.dkim`).
+    #[serde(default)]
+    pub rotation_policy: Option<rotation::Policy>,
+    /// The rotation decided from the keys SSM holds (`Desired::with_gateway_keys`); the names
+    /// and rendering above are then the signing key's.
+    #[serde(default)]
+    pub rotation: Option<rotation::Rotation>,
 }
 
 /// To-dos only a person can do, marked done in the blueprint (`port25_released`,
@@ -165,6 +173,17 @@ pub struct Acknowledged {
 }
 
 impl DesiredGateway {
+    /// This gateway signing with the key under `selector`: its key names and rendering.
+    pub fn signing_with(&self, selector: &str) -> DesiredGateway {
+        let mut g = self.clone();
+        let names = Names::of(&self.render.blueprint, selector);
+        g.names.key_private = names.key_private;
+        g.names.key_public = names.key_public;
+        g.render.selector = selector.to_owned();
+        g.render.key_parameter = g.names.key_private.clone();
+        g
+    }
+
     /// Relaying through Amazon SES (`relay_via: ses`): no Elastic IP, no reverse DNS, no DKIM
     /// key of its own; an SMTP user and its credentials instead.
     pub fn via_ses(&self) -> bool {
@@ -255,7 +274,7 @@ fn is_fingerprint(s: &str) -> bool {
 
 pub fn from_blueprint(bp: &Blueprint) -> Option<DesiredGateway> {
     let g = bp.gateway.as_ref()?;
-    let names = Names::of(&bp.name.value, &g.dkim_selector.value);
+    let names = Names::of(&bp.name.value, &g.dkim.selector.value);
     // Port 25 only: the submission port is not offered (docs/gateway.md).
     let mut ingress: Vec<Ingress> = g
         .relay_from
@@ -277,7 +296,7 @@ pub fn from_blueprint(bp: &Blueprint) -> Option<DesiredGateway> {
         hostname: g.hostname.value.clone(),
         region: bp.region().unwrap_or_default().to_owned(),
         relay_from: g.relay_from.iter().map(|r| r.value.clone()).collect(),
-        selector: g.dkim_selector.value.clone(),
+        selector: g.dkim.selector.value.clone(),
         signing_domains: bp
             .domains
             .iter()
@@ -307,6 +326,15 @@ pub fn from_blueprint(bp: &Blueprint) -> Option<DesiredGateway> {
             senders_configured: g.senders_configured,
         },
         smtp_policy,
+        rotation_policy: (g.relay_via() == crate::blueprint::RelayVia::Direct).then(|| {
+            rotation::Policy {
+                selector: g.dkim.selector.value.clone(),
+                rotate_every: g.dkim.rotate_every_secs(),
+                retire_after: g.dkim.retire_after_secs(),
+                requested: false,
+            }
+        }),
+        rotation: None,
     })
 }
 
@@ -688,12 +716,11 @@ pub struct ObservedGateway {
     #[serde(default)]
     pub boundary_policy: Option<String>,
     pub role_policy: Option<String>,
-    pub public_key: Option<String>,
-    pub private_key_exists: bool,
-    /// The KMS key the private key parameter is encrypted with, as Parameter Store reports it
-    /// (`KeyId`: a key id, key ARN or alias; `alias/aws/ssm` for the AWS managed key).
+    /// The DKIM keys in SSM, every selector (two during a rotation), sorted by selector. A
+    /// private half's `KeyId` is as Parameter Store reports it: a key id, key ARN or alias
+    /// (`alias/aws/ssm` for the AWS managed key).
     #[serde(default)]
-    pub private_key_kms: Option<String>,
+    pub dkim_keys: Vec<rotation::ObservedKey>,
     /// The account mailinfra runs in (the key policy names it).
     #[serde(default)]
     pub account: String,
@@ -732,6 +759,11 @@ pub struct ObservedGateway {
 }
 
 impl ObservedGateway {
+    /// The DKIM key under `selector`.
+    pub fn dkim_key(&self, selector: &str) -> Option<&rotation::ObservedKey> {
+        self.dkim_keys.iter().find(|k| k.selector == selector)
+    }
+
     /// The Elastic IP the gateway uses: the one associated with a live instance, else the
     /// oldest allocation (duplicates from a race are released by apply).
     pub fn eip(&self) -> Option<&ObservedEip> {

@@ -23,6 +23,7 @@ use aws_sdk_ec2::types::{
 use aws_sdk_iam::error::ProvideErrorMetadata as _;
 use aws_sdk_ssm::types::ParameterStringFilter;
 
+use super::rotation::{KeyMeta, ObservedKey};
 use super::{
     CONFIG_TAG, DefaultRoute, DesiredGateway, Ingress, InstanceState, Names, ObservedEip,
     ObservedGateway, ObservedInstance, ObservedInterface, ObservedSecurityGroup,
@@ -90,7 +91,8 @@ pub async fn observe(
         role(aws, &g.names.role),
         profile_roles(aws, &g.names.role),
         role_policy(aws, &g.names.role),
-        key_parameters(aws, g),
+        key_parameters(aws, blueprint, g),
+        // The blueprint selector's key is almost always the one: read with the rest.
         parameter(aws, &g.names.key_public),
         image(aws, g),
         boundary(aws, &g.names.boundary),
@@ -108,11 +110,15 @@ pub async fn observe(
     let kms_key = kms_key(aws, &g.names.kms_alias, blueprint).await?;
     let smtp_credentials = params
         .iter()
-        .find(|(n, ..)| n == &g.names.smtp_credentials)
-        .map(|(_, kms, description)| ObservedSmtpCredentials {
-            access_key: description.as_deref().and_then(super::smtp_credentials_key),
-            kms: kms.clone(),
+        .find(|p| p.name == g.names.smtp_credentials)
+        .map(|p| ObservedSmtpCredentials {
+            access_key: p
+                .description
+                .as_deref()
+                .and_then(super::smtp_credentials_key),
+            kms: p.kms.clone(),
         });
+    let dkim_keys = dkim_keys(aws, blueprint, &params, (&g.names.key_public, public_key)).await?;
     // Read relaying through SES, or when a credentials parameter says an earlier apply did
     // (switching back to direct delivery removes the user): no request otherwise.
     let smtp_user = if g.via_ses() || smtp_credentials.is_some() {
@@ -161,17 +167,12 @@ pub async fn observe(
         boundary_policy,
         profile_roles: profile,
         role_policy: policy,
-        private_key_exists: params.iter().any(|(n, ..)| n == &g.names.key_private),
-        private_key_kms: params
-            .iter()
-            .find(|(n, ..)| n == &g.names.key_private)
-            .and_then(|(_, key, _)| key.clone()),
+        dkim_keys,
         smtp_credentials,
         smtp_user,
         account,
         kms_key,
         bounce_log,
-        public_key,
         security_groups: groups,
         instances,
         eips,
@@ -712,41 +713,124 @@ async fn role_policy(aws: &Aws, role: &str) -> Result<Option<String>, AwsError> 
     }
 }
 
-/// The gateway's secret parameters as Parameter Store describes them (never their values):
-/// (name, KMS key, description).
+/// One of the gateway's parameters as Parameter Store describes it (never its value).
+struct Param {
+    name: String,
+    kms: Option<String>,
+    description: Option<String>,
+    modified: Option<i64>,
+}
+
+/// The gateway's DKIM key parameters (every selector: a rotation has two keys) and its SES
+/// SMTP credentials, as Parameter Store describes them.
 async fn key_parameters(
     aws: &Aws,
+    blueprint: &str,
     g: &DesiredGateway,
-) -> Result<Vec<(String, Option<String>, Option<String>)>, AwsError> {
-    let out = aws
-        .ssm
-        .describe_parameters()
-        .parameter_filters(
-            ParameterStringFilter::builder()
-                .key("Name")
-                .option("Equals")
-                .values(&g.names.key_private)
-                .values(&g.names.key_public)
-                .values(&g.names.smtp_credentials)
-                .build()
-                .map_err(|e| AwsError::Other(format!("building a parameter filter: {e}")))?,
-        )
-        .send()
-        .await
-        .map_err(|e| AwsError::call(&ops::DESCRIBE_PARAMETERS, e))?;
-    Ok(out
-        .parameters()
-        .iter()
-        .filter_map(|p| {
-            p.name().map(|n| {
-                (
-                    n.to_owned(),
-                    p.key_id().map(str::to_owned),
-                    p.description().map(str::to_owned),
-                )
+) -> Result<Vec<Param>, AwsError> {
+    let filter = ParameterStringFilter::builder()
+        .key("Name")
+        .option("BeginsWith")
+        .values(dkim_prefix(blueprint))
+        .values(&g.names.smtp_credentials)
+        .build()
+        .map_err(|e| AwsError::Other(format!("building a parameter filter: {e}")))?;
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = aws
+            .ssm
+            .describe_parameters()
+            .parameter_filters(filter.clone())
+            .max_results(50)
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|e| AwsError::call(&ops::DESCRIBE_PARAMETERS, e))?;
+        out.extend(page.parameters().iter().filter_map(|p| {
+            Some(Param {
+                name: p.name()?.to_owned(),
+                kms: p.key_id().map(str::to_owned),
+                description: p.description().map(str::to_owned),
+                modified: p.last_modified_date().map(|d| d.secs()),
             })
-        })
-        .collect())
+        }));
+        match page.next_token() {
+            Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+            _ => break,
+        }
+    }
+    Ok(out)
+}
+
+/// Where the gateway's DKIM keys live: `/mailinfra/<blueprint>/dkim/<selector>/{private,public}`.
+fn dkim_prefix(blueprint: &str) -> String {
+    format!("/mailinfra/{blueprint}/dkim/")
+}
+
+/// Every DKIM key of the gateway, by selector, with its public half read (`known` is the
+/// one already read). Sorted by selector.
+async fn dkim_keys(
+    aws: &Aws,
+    blueprint: &str,
+    params: &[Param],
+    known: (&str, Option<String>),
+) -> Result<Vec<ObservedKey>, AwsError> {
+    let prefix = dkim_prefix(blueprint);
+    let mut keys: std::collections::BTreeMap<String, ObservedKey> = Default::default();
+    for p in params {
+        let Some((selector, half)) = p
+            .name
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.split_once('/'))
+        else {
+            continue;
+        };
+        let key = keys
+            .entry(selector.to_owned())
+            .or_insert_with(|| ObservedKey {
+                selector: selector.to_owned(),
+                public: None,
+                private: false,
+                private_kms: None,
+                meta: KeyMeta::default(),
+                modified: None,
+            });
+        match half {
+            "private" => {
+                key.private = true;
+                key.private_kms = p.kms.clone();
+            }
+            "public" => {
+                key.meta = KeyMeta::parse(p.description.as_deref().unwrap_or_default());
+                key.modified = p.modified;
+                // Marked as present; the value is read below.
+                key.public = Some(String::new());
+            }
+            _ => {}
+        }
+    }
+    let reads = keys
+        .values()
+        .filter(|k| k.public.is_some())
+        .map(|k| format!("{prefix}{}/public", k.selector))
+        .filter(|name| name != known.0)
+        .map(|name| async move {
+            let value = parameter(aws, &name).await?;
+            Ok::<_, AwsError>((name, value))
+        });
+    let mut values = futures::future::try_join_all(reads).await?;
+    values.push((known.0.to_owned(), known.1));
+    for k in keys.values_mut() {
+        if k.public.is_some() {
+            let name = format!("{prefix}{}/public", k.selector);
+            k.public = values
+                .iter()
+                .find(|(n, _)| *n == name)
+                .and_then(|(_, v)| v.clone());
+        }
+    }
+    Ok(keys.into_values().collect())
 }
 
 /// The SES SMTP user: `None` when IAM has no user of that name. Its tags and boundary

@@ -61,9 +61,14 @@ fn built(eips: Vec<ObservedEip>) -> ObservedGateway {
             &d.blueprint,
             &g.names.key_private,
         )),
-        public_key: Some("MIIB".into()),
-        private_key_exists: true,
-        private_key_kms: Some("1234abcd-0000-0000-0000-000000000000".into()),
+        dkim_keys: vec![rotation::ObservedKey {
+            selector: "mta1".into(),
+            public: Some("MIIB".into()),
+            private: true,
+            private_kms: Some("1234abcd-0000-0000-0000-000000000000".into()),
+            meta: rotation::KeyMeta::default(),
+            modified: None,
+        }],
         account: "111122223333".into(),
         kms_key: Some(super::ObservedKmsKey {
             id: "1234abcd-0000-0000-0000-000000000000".into(),
@@ -876,8 +881,7 @@ fn relaying_through_ses_plans_smtp_credentials_and_no_address() {
         profile_roles: None,
         role_policy: None,
         boundary_policy: None,
-        public_key: None,
-        private_key_exists: false,
+        dkim_keys: Vec::new(),
         instances: Vec::new(),
         eips: Vec::new(),
         ..built(Vec::new())
