@@ -695,3 +695,245 @@ async fn the_gateway_relays_through_ses_with_real_postfix() {
     }
     assert!(!settings.contains("milter"), "{settings}");
 }
+
+/// The gateway's OpenDKIM files (opendkim.conf, KeyTable, SigningTable, TrustedHosts) as the
+/// running instance's boot script writes them, into `dir`, with the private key its key fetch
+/// reads from SSM into `dir/key.pem`: what the gateway signs with at this moment.
+async fn running_signer(acct: &Account, dir: &str) {
+    use aws_sdk_ec2::types::{Filter, InstanceAttributeName};
+    use base64::Engine as _;
+    std::fs::create_dir_all(acct.dir.path().join(dir)).unwrap();
+    let ec2 = acct.ec2(R);
+    let out = ec2
+        .describe_instances()
+        .filters(
+            Filter::builder()
+                .name("instance-state-name")
+                .values("running")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let ids: Vec<String> = out
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .map(|i| i.instance_id().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 1, "one running gateway: {ids:?}");
+    let ud = ec2
+        .describe_instance_attribute()
+        .instance_id(&ids[0])
+        .attribute(InstanceAttributeName::UserData)
+        .send()
+        .await
+        .unwrap();
+    let packed = base64::engine::general_purpose::STANDARD
+        .decode(ud.user_data().unwrap().value().unwrap())
+        .unwrap();
+    let mut script = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&packed[..]), &mut script)
+        .unwrap();
+    for (path, file) in [
+        ("/etc/opendkim.conf", "opendkim.conf"),
+        ("/etc/opendkim/KeyTable", "KeyTable"),
+        ("/etc/opendkim/SigningTable", "SigningTable"),
+        ("/etc/opendkim/TrustedHosts", "TrustedHosts"),
+    ] {
+        let start = format!("cat > {path} <<'MAILINFRA_EOF'\n");
+        let body = script.split(&start).nth(1).expect(path);
+        let body = &body[..body.find("MAILINFRA_EOF\n").unwrap()];
+        acct.write(&format!("{dir}/{file}"), body);
+    }
+    let parameter = script
+        .lines()
+        .find_map(|l| l.strip_prefix("KEY_PARAMETER='"))
+        .unwrap()
+        .trim_end_matches('\'');
+    let key = acct
+        .ssm(R)
+        .get_parameter()
+        .name(parameter)
+        .with_decryption(true)
+        .send()
+        .await
+        .unwrap();
+    acct.write(
+        &format!("{dir}/key.pem"),
+        key.parameter().unwrap().value().unwrap(),
+    );
+}
+
+/// Every DKIM key record in the zone as published at this moment: name → text.
+async fn dkim_snapshot(acct: &Account, zone: &str, label: &str) -> serde_json::Value {
+    let records: serde_json::Map<String, serde_json::Value> = acct
+        .records(zone)
+        .await
+        .into_iter()
+        .filter(|((name, t), _)| {
+            t == "TXT" && name.contains("._domainkey.") && !name.starts_with("_mailinfra")
+        })
+        .map(|((name, _), (_, values))| {
+            let text: String = values
+                .iter()
+                .map(|v| mailinfra::mail::txt::text_of(v))
+                .collect();
+            (name, text.into())
+        })
+        .collect();
+    serde_json::json!({ "label": label, "records": records })
+}
+
+/// Moves a key's recorded dates back by `secs` through SSM, as time passing would.
+async fn backdate(acct: &Account, selector: &str, secs: i64) {
+    use mailinfra::kinds::gateway::rotation::KeyMeta;
+    let name = format!("/mailinfra/relay/dkim/{selector}/public");
+    let ssm = acct.ssm(R);
+    let p = ssm.get_parameter().name(&name).send().await.unwrap();
+    let value = p.parameter().unwrap().value().unwrap().to_owned();
+    let described = ssm
+        .describe_parameters()
+        .parameter_filters(
+            aws_sdk_ssm::types::ParameterStringFilter::builder()
+                .key("Name")
+                .option("Equals")
+                .values(&name)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut meta = KeyMeta::parse(described.parameters()[0].description().unwrap());
+    for t in [&mut meta.created, &mut meta.published, &mut meta.since] {
+        if let Some(t) = t.as_mut() {
+            *t -= secs;
+        }
+    }
+    ssm.put_parameter()
+        .name(&name)
+        .value(value)
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .description(meta.description())
+        .overwrite(true)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// A DKIM key rotation through real Postfix and OpenDKIM: mail signed before the switch
+/// carries the old selector, after it the new one; each verifies (dkimpy) against what
+/// Route 53 publishes at that moment, the old signature still during the overlap, and not
+/// once the old key is retired.
+#[tokio::test]
+async fn a_key_rotation_through_real_postfix_and_opendkim_never_breaks_a_signature() {
+    let python = mail_tools(&["postfix", "opendkim", "ip"]);
+    let acct = Account::new();
+    let zone = acct.create_zone("example.com").await;
+    acct.write("b.yaml", common::GATEWAY);
+    let ok = |run: common::Run, what: &str| {
+        assert_eq!(run.code, 0, "{what}:\n{}\n{}", run.stdout, run.stderr);
+    };
+    ok(acct.mailinfra(&["apply", "b.yaml", "--yes"]), "apply");
+    ok(
+        acct.mailinfra(&["render", "gateway", "b.yaml", "rendered"]),
+        "render",
+    );
+    let mut signers = Vec::new();
+    let mut dns = Vec::new();
+
+    running_signer(&acct, "signer-0").await;
+    signers.push("signer-0");
+    dns.push(dkim_snapshot(&acct, &zone, "before").await);
+
+    // Stage 1: the new key is published; the gateway still signs with the old one.
+    ok(
+        acct.mailinfra(&["rotate", "gateway-dkim", "b.yaml", "--yes"]),
+        "rotate",
+    );
+    running_signer(&acct, "signer-1").await;
+    signers.push("signer-1");
+    dns.push(dkim_snapshot(&acct, &zone, "published").await);
+
+    // Stage 2: the switch.
+    let new = dns[1]["records"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .find_map(|n| {
+            n.strip_suffix("._domainkey.example.com")
+                .filter(|s| *s != "mta1")
+        })
+        .unwrap()
+        .to_owned();
+    backdate(&acct, &new, 301).await;
+    ok(acct.mailinfra(&["apply", "b.yaml", "--yes"]), "switch");
+    running_signer(&acct, "signer-2").await;
+    signers.push("signer-2");
+    dns.push(dkim_snapshot(&acct, &zone, "switched").await);
+
+    // Stage 3: retired.
+    backdate(&acct, "mta1", 8 * 86_400).await;
+    ok(acct.mailinfra(&["apply", "b.yaml", "--yes"]), "retire");
+    dns.push(dkim_snapshot(&acct, &zone, "retired").await);
+
+    let spec = serde_json::json!({
+        "signers": signers
+            .iter()
+            .map(|d| serde_json::json!({
+                "rendered": acct.dir.path().join(d),
+                "key": acct.dir.path().join(d).join("key.pem"),
+            }))
+            .collect::<Vec<_>>(),
+        "dns": dns,
+    });
+    acct.write("rotation.json", &spec.to_string());
+    let out = acct
+        .program(python)
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/mailpath/run.py"
+        ))
+        .args([
+            "--rendered",
+            "rendered",
+            "--rotation",
+            "rotation.json",
+            "--work",
+            "work",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "rotation run failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let m = r["messages"].as_array().unwrap();
+    assert_eq!(m.len(), 3, "{r:#}");
+    let valid = |i: usize, label: &str| m[i]["valid"][label].as_bool().unwrap();
+    // Before the rotation and while the new key is only published: the old selector.
+    for i in [0, 1] {
+        assert_eq!(m[i]["s"], "mta1", "{r:#}");
+        assert_eq!(m[i]["d"], "example.com");
+        assert!(valid(i, "before") && valid(i, "published"), "{r:#}");
+    }
+    // After the switch: the new selector, verifying against DNS then; the message signed
+    // before the switch still verifies (the overlap).
+    assert_eq!(m[2]["s"], new.as_str(), "{r:#}");
+    assert!(valid(2, "switched"), "{r:#}");
+    assert!(
+        valid(1, "switched"),
+        "the old signature during the overlap: {r:#}"
+    );
+    // The new key was in DNS before the gateway used it, and was not before the rotation.
+    assert!(valid(2, "published"), "{r:#}");
+    assert!(!valid(2, "before"), "{r:#}");
+    // Once retired, only the new key verifies.
+    assert!(valid(2, "retired"), "{r:#}");
+    assert!(!valid(1, "retired"), "{r:#}");
+}

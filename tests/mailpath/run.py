@@ -2,6 +2,7 @@
 mail through it. Called by tests/mail_path.rs, which prepares the inputs from the emulator:
 
   run.py --rendered DIR --key FILE --dns FILE --work DIR > results.json
+  run.py --rendered DIR --rotation FILE --work DIR > results.json   (a DKIM key rotation)
 
 The environment holds the emulator's endpoint and the test account's credentials
 (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ...), for the key fetch.
@@ -207,16 +208,16 @@ def dkim_tags(sig):
     for part in (sig or "").replace(" ", "").split(";"):
         if "=" in part:
             k, v = part.split("=", 1)
-            tags[k] = v
+            tags[k.strip()] = v.strip()
     return tags
 
 
 class OpenDkim:
     """OpenDKIM from the rendered files, restartable (with or without its key)."""
 
-    def __init__(self, rendered, key, work):
+    def __init__(self, rendered, key, work, port=None):
         self.work = work
-        self.port = free_port()
+        self.port = port or free_port()
         self.proc = None
         # OpenDKIM refuses a key under a directory others can write (RequireSafeKeys), such
         # as /tmp; /run is root's, as /etc/opendkim/keys is on the gateway.
@@ -675,6 +676,122 @@ def ses_main(a):
     print(json.dumps(results, indent=2))
 
 
+def start_postfix(rendered, work, conf, milter_port, plain_port, tls_port):
+    """Postfix as a second instance in `conf`, with the rendered main.cf settings applied by
+    postconf -e as the boot script does, OpenDKIM at `milter_port`, and the test next hops.
+    Returns what `postfix check` said."""
+    # Postfix, with the rendered main.cf settings applied by postconf -e, as the boot script does.
+    os.makedirs(conf, exist_ok=True)
+    shutil.copy("/usr/share/postfix/master.cf.dist", os.path.join(conf, "master.cf"))
+    open(os.path.join(conf, "main.cf"), "w").write(
+        f"compatibility_level = 3.6\nqueue_directory = {work}/spool\ndata_directory = {work}/data\n"
+        f"mail_owner = postfix\nsetgid_group = postdrop\nmaillog_file_prefixes = {work}\nmaillog_file = {work}/maillog\n"
+    )
+    tables = os.path.join(conf, "mailinfra")
+    os.makedirs(tables, exist_ok=True)
+    for name in ("sender_access", "header_checks"):
+        if os.path.exists(os.path.join(rendered, name)):
+            shutil.copy(os.path.join(rendered, name), os.path.join(tables, name))
+    for line in open(os.path.join(rendered, "main.cf")):
+        if line.strip():
+            sh("postconf", "-c", conf, "-e", line.strip().replace("/etc/postfix/", conf + "/"))
+    # The hard-bounce table starts empty, as the boot script makes it.
+    bounced = os.path.join(tables, "bounced")
+    open(bounced, "w").close()
+    sh("postmap", "-c", conf, bounced)
+    transport = os.path.join(conf, "transport")
+    open(transport, "w").write(
+        f"example.net smtp:[127.0.0.1]:{plain_port}\nexample.com smtp:[127.0.0.1]:{plain_port}\n"
+        f"example.org smtp:[127.0.0.1]:{plain_port}\nslow.example smtp:[127.0.0.1]:{plain_port}\n"
+        f"tls.example.net smtp:[127.0.0.1]:{tls_port}\n"
+        # Nobody listens there: mail to it stays deferred in the queue.
+        f"down.example smtp:[127.0.0.1]:{free_port()}\n"
+    )
+    for setting in (
+        f"inet_interfaces = {GW_IN}, {GW_OUT}",
+        f"smtpd_milters = inet:localhost:{milter_port}",
+        f"transport_maps = texthash:{transport}",
+        "smtp_tls_CApath =",
+        "alias_maps =",
+        "alias_database =",
+    ):
+        sh("postconf", "-c", conf, "-e", setting)
+    sh("postconf", "-c", conf, "-F", "*/*/chroot = n")
+    sh("postconf", "-c", conf, "-M", "postlog/unix-dgram=postlog   unix-dgram n  -       n       -       1       postlogd")
+    for d in ("spool", "data"):
+        os.makedirs(os.path.join(work, d), exist_ok=True)
+    shutil.chown(os.path.join(work, "data"), "postfix", "postfix")
+    sh("postfix", "-c", conf, "set-permissions", "create-missing", check=False)
+    check = sh("postfix", "-c", conf, "check", check=False)
+    start = sh("postfix", "-c", conf, "start", check=False)
+    if start.returncode != 0:
+        raise SystemExit("postfix did not start: " + start.stdout + start.stderr + _log(work))
+    if not wait_for(lambda: _open(25, GW_IN), 15):
+        raise SystemExit("postfix is not listening: " + _log(work))
+    return (check.stdout + check.stderr).strip()
+
+
+def rotation_main(a):
+    """A DKIM key rotation through real Postfix and OpenDKIM: one Postfix, and for each signer
+    in turn (the OpenDKIM files and key the gateway ran at one stage of the rotation; Postfix
+    from --rendered, which no stage changes) OpenDKIM
+    restarted with it and one message relayed. Each delivered signature is verified by dkimpy
+    against every DNS snapshot given (what Route 53 held at each stage)."""
+    spec = json.load(open(a.rotation))
+    work = os.path.abspath(a.work)
+    os.makedirs(work, exist_ok=True)
+    os.chmod(work, 0o755)
+    conf = os.path.join(work, "postfix")
+    results = {"messages": []}
+    sink, opendkim = None, None
+    try:
+        netns_up()
+        plain_port = free_port()
+        sink = Sink(plain_port)
+        milter_port = free_port()
+        for i, signer in enumerate(spec["signers"]):
+            if opendkim:
+                opendkim.stop()
+            signer_work = os.path.join(work, f"opendkim-{i}")
+            os.makedirs(signer_work, exist_ok=True)
+            os.chmod(signer_work, 0o755)
+            opendkim = OpenDkim(signer["rendered"], signer["key"], signer_work, milter_port)
+            opendkim.start()
+            if i == 0:
+                start_postfix(a.rendered, work, conf, milter_port, plain_port, free_port())
+            subject = f"rotation-{i}"
+            ok, reply = send(NS_IN, "app@example.com", "user@example.net", message("app@example.com", "user@example.net", subject))
+            if not ok:
+                raise SystemExit(f"message {i} refused: {reply}\n" + _log(work))
+            if not wait_for(lambda: sink.find(lambda m: header(m["data"], "Subject") == subject), 60):
+                raise SystemExit(f"message {i} was not delivered\n" + _log(work)[-3000:])
+            m = sink.find(lambda m: header(m["data"], "Subject") == subject)[0]
+            raw = m["data"].replace("\r\n", "\n").replace("\n", "\r\n").encode()
+            sig = header(m["data"], "DKIM-Signature") or ""
+            tags = dkim_tags(sig)
+            valid = {}
+            for snapshot in spec["dns"]:
+                records = snapshot["records"]
+
+                def dnsfunc(name, timeout=5, records=records):
+                    key = name.decode() if isinstance(name, bytes) else name
+                    value = records.get(key.rstrip("."))
+                    return value.encode() if value else b""
+
+                valid[snapshot["label"]] = bool(sig) and dkim.verify(raw, dnsfunc=dnsfunc)
+            results["messages"].append({"signer": i, "s": tags.get("s"), "d": tags.get("d"), "valid": valid})
+        results["maillog_tail"] = _log(work)[-3000:]
+    finally:
+        shutil.rmtree(f"/run/mailinfra-mailpath-{ID}", ignore_errors=True)
+        sh("postfix", "-c", conf, "stop", check=False)
+        if opendkim:
+            opendkim.stop()
+        if sink:
+            sink.stop()
+        netns_down()
+    print(json.dumps(results, indent=2))
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--rendered", required=True)
@@ -685,9 +802,14 @@ def main():
     # stand-in derives the expected password from.
     p.add_argument("--ses-user")
     p.add_argument("--ses-secret")
+    # A DKIM key rotation: a JSON file naming the signers (rendered files and key) in turn and
+    # the DNS snapshots to verify each message against (rotation_main).
+    p.add_argument("--rotation")
     a = p.parse_args()
     if a.ses_secret:
         return ses_main(a)
+    if a.rotation:
+        return rotation_main(a)
     work = os.path.abspath(a.work)
     os.makedirs(work, exist_ok=True)
     os.chmod(work, 0o755)
@@ -708,55 +830,7 @@ def main():
         opendkim = OpenDkim(a.rendered, a.key, work)
         opendkim.start()
 
-        # Postfix, with the rendered main.cf settings applied by postconf -e, as the boot script does.
-        os.makedirs(conf, exist_ok=True)
-        shutil.copy("/usr/share/postfix/master.cf.dist", os.path.join(conf, "master.cf"))
-        open(os.path.join(conf, "main.cf"), "w").write(
-            f"compatibility_level = 3.6\nqueue_directory = {work}/spool\ndata_directory = {work}/data\n"
-            f"mail_owner = postfix\nsetgid_group = postdrop\nmaillog_file_prefixes = {work}\nmaillog_file = {work}/maillog\n"
-        )
-        tables = os.path.join(conf, "mailinfra")
-        os.makedirs(tables, exist_ok=True)
-        for name in ("sender_access", "header_checks"):
-            if os.path.exists(os.path.join(a.rendered, name)):
-                shutil.copy(os.path.join(a.rendered, name), os.path.join(tables, name))
-        for line in open(os.path.join(a.rendered, "main.cf")):
-            if line.strip():
-                sh("postconf", "-c", conf, "-e", line.strip().replace("/etc/postfix/", conf + "/"))
-        # The hard-bounce table starts empty, as the boot script makes it.
-        bounced = os.path.join(tables, "bounced")
-        open(bounced, "w").close()
-        sh("postmap", "-c", conf, bounced)
-        transport = os.path.join(conf, "transport")
-        open(transport, "w").write(
-            f"example.net smtp:[127.0.0.1]:{plain_port}\nexample.com smtp:[127.0.0.1]:{plain_port}\n"
-            f"example.org smtp:[127.0.0.1]:{plain_port}\nslow.example smtp:[127.0.0.1]:{plain_port}\n"
-            f"tls.example.net smtp:[127.0.0.1]:{tls_port}\n"
-            # Nobody listens there: mail to it stays deferred in the queue.
-            f"down.example smtp:[127.0.0.1]:{free_port()}\n"
-        )
-        for setting in (
-            f"inet_interfaces = {GW_IN}, {GW_OUT}",
-            f"smtpd_milters = inet:localhost:{opendkim.port}",
-            f"transport_maps = texthash:{transport}",
-            "smtp_tls_CApath =",
-            "alias_maps =",
-            "alias_database =",
-        ):
-            sh("postconf", "-c", conf, "-e", setting)
-        sh("postconf", "-c", conf, "-F", "*/*/chroot = n")
-        sh("postconf", "-c", conf, "-M", "postlog/unix-dgram=postlog   unix-dgram n  -       n       -       1       postlogd")
-        for d in ("spool", "data"):
-            os.makedirs(os.path.join(work, d), exist_ok=True)
-        shutil.chown(os.path.join(work, "data"), "postfix", "postfix")
-        sh("postfix", "-c", conf, "set-permissions", "create-missing", check=False)
-        check = sh("postfix", "-c", conf, "check", check=False)
-        results["postfix_check"] = (check.stdout + check.stderr).strip()
-        start = sh("postfix", "-c", conf, "start", check=False)
-        if start.returncode != 0:
-            raise SystemExit("postfix did not start: " + start.stdout + start.stderr + _log(work))
-        if not wait_for(lambda: _open(25, GW_IN), 15):
-            raise SystemExit("postfix is not listening: " + _log(work))
+        results["postfix_check"] = start_postfix(a.rendered, work, conf, opendkim.port, plain_port, tls_port)
         results["postfix_settings"] = sh("postconf", "-c", conf, "-n").stdout
         results["postfix_warnings"] = [l for l in _log(work).splitlines() if "warning" in l]
 
