@@ -647,32 +647,6 @@ struct Point {
     problem: Option<String>,
 }
 
-/// Starts `args` through a proxy that holds request `k`'s answer, kills the run with SIGKILL
-/// once request k reached AWS, and returns request k's operation.
-fn kill_at(acct: &Account, args: &[&str], k: usize) -> Option<String> {
-    let proxy = Proxy::start();
-    proxy.set(json!([{"fault": "hold", "nth": [k]}]));
-    let mut child = acct.spawn_via(&proxy.url, args);
-    let start = Instant::now();
-    let op = loop {
-        if let Some((_, op)) = proxy.held() {
-            child.kill().unwrap(); // SIGKILL
-            break Some(op);
-        }
-        if child.try_wait().unwrap().is_some() {
-            break None;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(90),
-            "request {k} never came"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let _ = child.wait();
-    proxy.release();
-    op
-}
-
 async fn sweep_point(phase: Phase, k: usize, applied: &BTreeSet<String>) -> Point {
     let acct = Account::new();
     let zones = example(&acct).await;
@@ -693,7 +667,7 @@ async fn sweep_point(phase: Phase, k: usize, applied: &BTreeSet<String>) -> Poin
                 return Some(fail("the first apply", &run));
             }
         }
-        point.op = kill_at(
+        point.op = common::kill_at(
             &acct,
             if phase == Phase::Apply {
                 &apply

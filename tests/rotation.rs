@@ -317,3 +317,169 @@ async fn rotate_refuses_a_blueprint_without_a_gateway_key() {
     assert!(run.stderr.contains("no gateway DKIM key"), "{}", run.stderr);
     assert_eq!(acct.request_total(), 0, "nothing was sent to AWS");
 }
+
+/// A rotation's stages, as the sweep below sets each up and runs it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Step {
+    Publish,
+    Switch,
+    Retire,
+}
+
+impl Step {
+    /// The command that runs the stage.
+    fn args(self) -> [&'static str; 4] {
+        match self {
+            Step::Publish => ["rotate", "gateway-dkim", "b.yaml", "--yes"],
+            _ => ["apply", "b.yaml", "--yes", "--timeout=5m"],
+        }
+    }
+}
+
+/// A fresh account in the state right before `step`: its zone id.
+async fn before(acct: &Account, step: Step) -> Result<String, String> {
+    let zone = acct.create_zone("example.com").await;
+    acct.write("b.yaml", GATEWAY);
+    let run = |args: &[&str]| {
+        let r = acct.mailinfra(args);
+        (r.code == 0)
+            .then_some(())
+            .ok_or_else(|| format!("{args:?} before the stage: {}", r.stderr))
+    };
+    run(&["apply", "b.yaml", "--yes"])?;
+    if step == Step::Publish {
+        return Ok(zone);
+    }
+    run(&["rotate", "gateway-dkim", "b.yaml", "--yes"])?;
+    backdate(acct, &format!("mta1-{}", today()), 301).await;
+    if step == Step::Switch {
+        return Ok(zone);
+    }
+    run(&["apply", "b.yaml", "--yes"])?;
+    backdate(acct, "mta1", 8 * DAY).await;
+    Ok(zone)
+}
+
+/// After a run of `step` killed at some request and one more apply: the keys, records and
+/// signer are those of the stage done, or (publish killed before the new key existed) of
+/// none begun; never a second new key, never the old key gone before the switch.
+async fn finished(acct: &Account, zone: &str, step: Step) -> Result<(), String> {
+    let run = acct.mailinfra(&["apply", "b.yaml", "--yes"]);
+    if run.code != 0 {
+        return Err(format!("the apply after the kill: {}", run.stderr));
+    }
+    let plan = acct.mailinfra(&["plan", "b.yaml", "--detailed-exitcode"]);
+    if plan.code != 0 {
+        return Err(format!("plan not clean after it:\n{}", plan.stdout));
+    }
+    let new = format!("mta1-{}", today());
+    let k = keys(acct).await;
+    let stages: BTreeMap<&str, Option<Stage>> =
+        k.iter().map(|(s, m)| (s.as_str(), m.stage)).collect();
+    let (want, signer): (Vec<BTreeMap<&str, Option<Stage>>>, &str) = match step {
+        Step::Publish => (
+            vec![
+                BTreeMap::from([("mta1", Some(Stage::Signing))]),
+                BTreeMap::from([("mta1", Some(Stage::Signing)), (&new, Some(Stage::Next))]),
+            ],
+            "mta1",
+        ),
+        Step::Switch => (
+            vec![BTreeMap::from([
+                ("mta1", Some(Stage::Retiring)),
+                (&new, Some(Stage::Signing)),
+            ])],
+            &new,
+        ),
+        Step::Retire => (
+            vec![BTreeMap::from([(new.as_str(), Some(Stage::Signing))])],
+            &new,
+        ),
+    };
+    if !want.contains(&stages) {
+        return Err(format!("keys {stages:?}, expected one of {want:?}"));
+    }
+    if let Some(m) = k.get(&new).filter(|m| m.stage == Some(Stage::Next))
+        && m.published.is_none()
+    {
+        return Err("the new key's records are up but it is not marked published".into());
+    }
+    let selectors: Vec<&str> = stages.keys().copied().collect();
+    let records = dkim_records(acct, zone).await;
+    if records != published(&selectors) {
+        return Err(format!("records {records:?} for keys {selectors:?}"));
+    }
+    let signs = signing(acct).await;
+    if signs != [signer] {
+        return Err(format!(
+            "the gateway signs with {signs:?}, expected {signer}"
+        ));
+    }
+    Ok(())
+}
+
+/// Every request a clean run of `step` makes, by operation name.
+async fn stage_requests(step: Step) -> Vec<String> {
+    let acct = Account::new();
+    before(&acct, step).await.unwrap();
+    let proxy = common::Proxy::start();
+    proxy.set(serde_json::json!([]));
+    ok(&acct.via(&proxy.url, &step.args(), &[]), "the clean stage");
+    proxy.log().into_iter().map(|s| s.op).collect()
+}
+
+/// Killed (SIGKILL) right before any write of any stage is answered, the next apply finishes
+/// the same rotation. Only writes are swept: a kill at a read leaves what the write before it
+/// left, which the kill at that write covers (with its answer lost as well).
+#[test]
+fn a_rotation_killed_at_any_write_of_any_stage_is_finished_by_the_next_apply() {
+    let read = |op: &str| {
+        let action = op.rsplit('.').next().unwrap_or(op);
+        ["Describe", "Get", "List"]
+            .iter()
+            .any(|p| action.starts_with(p))
+    };
+    let problems = std::sync::Mutex::new(Vec::new());
+    let points = std::sync::Mutex::new(0);
+    std::thread::scope(|s| {
+        for step in [Step::Publish, Step::Switch, Step::Retire] {
+            let (problems, points) = (&problems, &points);
+            s.spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                let ops = rt.block_on(stage_requests(step));
+                let writes: Vec<usize> = (1..=ops.len()).filter(|k| !read(&ops[k - 1])).collect();
+                assert!(!writes.is_empty(), "{step:?} writes nothing: {ops:?}");
+                if std::env::var_os("MAILINFRA_FAULT_SWEEP").is_some() {
+                    let names: Vec<&str> = writes.iter().map(|k| ops[k - 1].as_str()).collect();
+                    eprintln!("{step:?}: {} requests, writes swept: {names:?}", ops.len());
+                }
+                for k in writes {
+                    *points.lock().unwrap() += 1;
+                    let problem = rt.block_on(async {
+                        let acct = Account::new();
+                        let zone = before(&acct, step).await?;
+                        common::kill_at(&acct, &step.args(), k);
+                        finished(&acct, &zone, step).await
+                    });
+                    if let Err(p) = problem {
+                        problems.lock().unwrap().push(format!(
+                            "{step:?} killed at request {k} ({}): {p}",
+                            ops[k - 1]
+                        ));
+                    }
+                }
+            });
+        }
+    });
+    let problems = problems.into_inner().unwrap();
+    assert!(
+        problems.is_empty(),
+        "{} of {} points did not finish:\n{}",
+        problems.len(),
+        points.into_inner().unwrap(),
+        problems.join("\n")
+    );
+}

@@ -776,3 +776,29 @@ impl Account {
         self.spawn_with(args, &[("AWS_ENDPOINT_URL", url)])
     }
 }
+
+/// Starts `args` through a proxy that holds request `k`'s answer, kills the run with SIGKILL
+/// once request k reached AWS, and returns request k's operation.
+pub fn kill_at(acct: &Account, args: &[&str], k: usize) -> Option<String> {
+    let proxy = Proxy::start();
+    proxy.set(serde_json::json!([{"fault": "hold", "nth": [k]}]));
+    let mut child = acct.spawn_via(&proxy.url, args);
+    let start = std::time::Instant::now();
+    let op = loop {
+        if let Some((_, op)) = proxy.held() {
+            child.kill().unwrap(); // SIGKILL
+            break Some(op);
+        }
+        if child.try_wait().unwrap().is_some() {
+            break None;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(90),
+            "request {k} never came"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let _ = child.wait();
+    proxy.release();
+    op
+}
