@@ -507,3 +507,54 @@ async fn check_runs_when_the_plan_has_a_conflict() {
     assert_eq!(find(rows, "dmarc example.info")["status"], "fail");
     assert_eq!(run.code, 1);
 }
+
+/// During a gateway DKIM key rotation both keys are published and each has its row, named by
+/// its stage; a new key missing from DNS fails its row.
+#[tokio::test]
+async fn check_during_a_key_rotation_checks_both_keys_and_names_their_stage() {
+    let acct = Account::new();
+    let com = acct.create_zone("example.com").await;
+    let org = acct.create_zone("example.org").await;
+    acct.write("b.yaml", BLUEPRINT);
+    let run = acct.mailinfra(&["apply", "b.yaml", "--yes"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = acct.mailinfra(&["rotate", "gateway-dkim", "b.yaml", "--yes"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let eips = acct
+        .ec2("eu-west-1")
+        .describe_addresses()
+        .send()
+        .await
+        .unwrap();
+    let ip = eips.addresses()[0].public_ip().unwrap().to_owned();
+    let published = zones(&acct, &[com, org], &ip).await;
+    let new = published["records"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .find_map(|k| {
+            k.strip_suffix("._domainkey.example.com|TXT")
+                .filter(|s| s.starts_with("mta1-"))
+        })
+        .expect("the new key is published")
+        .to_owned();
+    let server = serve(&acct, &published);
+    let (code, rows) = check(&acct, server.port, &[]);
+    let old_row = "dkim mta1._domainkey.example.com (rotation: signing key)";
+    let new_row = format!("dkim {new}._domainkey.example.com (rotation: next key)");
+    assert_eq!(find(&rows, old_row)["status"], "pass");
+    assert_eq!(find(&rows, &new_row)["status"], "pass");
+    assert_eq!(code, 0, "{rows:#?}");
+
+    // The new key not yet visible: its row fails, the old one still passes.
+    let mut missing = published.clone();
+    missing["records"]
+        .as_object_mut()
+        .unwrap()
+        .remove(&format!("{new}._domainkey.example.com|TXT"));
+    let server = serve(&acct, &missing);
+    let (code, rows) = check(&acct, server.port, &[]);
+    assert_eq!(find(&rows, old_row)["status"], "pass");
+    assert_ne!(find(&rows, &new_row)["status"], "pass", "{rows:#?}");
+    assert_eq!(code, 1);
+}
