@@ -199,6 +199,15 @@ async fn a_rotation_publishes_then_switches_then_retires_one_apply_each() {
     assert_eq!(k["mta1"].stage, Some(Stage::Signing));
     assert!(k["mta1"].created.is_some());
     assert_eq!(signing(&acct).await, ["mta1"]);
+    let status = acct.mailinfra(&["status", "b.yaml"]);
+    ok(&status, "status");
+    assert!(
+        status
+            .stdout
+            .contains("dkim key: signing with `mta1` since"),
+        "{}",
+        status.stdout
+    );
 
     // Stage 1, asked for: a new key published beside the old; the gateway keeps signing with
     // the old one.
@@ -223,6 +232,18 @@ async fn a_rotation_publishes_then_switches_then_retires_one_apply_each() {
         plan.stdout.contains("DKIM key rotation") && plan.stdout.contains(&new),
         "{}",
         plan.stdout
+    );
+    // status says where it stands too.
+    let status = acct.mailinfra(&["status", "b.yaml", "--json"]);
+    ok(&status, "status");
+    let v: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    let key = v["gateway"]["dkim_key"].as_str().unwrap();
+    assert!(key.contains(&format!("rotating to `{new}`")), "{key}");
+    assert!(
+        v["gateway"]["health"]
+            .as_str()
+            .is_none_or(|h| !h.contains("differs")),
+        "{v:#}"
     );
     // Asked again meanwhile: no second new key.
     ok(

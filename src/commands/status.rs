@@ -59,6 +59,10 @@ pub struct GatewayStatus {
     /// mail (`ready`, or what stops it: the SMTP credentials, the sandbox, identities not yet
     /// verified); `null` when the gateway delivers directly.
     pub ses_relay: Option<String>,
+    /// The DKIM key the gateway signs with and where its rotation stands
+    /// (docs/rotation.md): `signing with `mta1` since …; next rotation due …`, or the stage
+    /// of a rotation under way; `null` relaying through SES.
+    pub dkim_key: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -108,8 +112,8 @@ pub async fn run(args: &StatusArgs, global: &Global, out: &Output) -> Outcome {
     } else {
         None
     };
-    if let (Some(g), Some(aws)) = (&desired.gateway, &aws) {
-        status.gateway = Some(gateway_status(aws, &desired.blueprint, g).await?);
+    if let (Some(_), Some(aws)) = (&desired.gateway, &aws) {
+        status.gateway = Some(gateway_status(aws, &desired).await?);
     }
     if let (true, Some(aws)) = (reads_ses, &aws) {
         out.progress(&format!(
@@ -135,12 +139,15 @@ pub async fn run(args: &StatusArgs, global: &Global, out: &Output) -> Outcome {
 
 /// The gateway as AWS holds it: the instance behind the Elastic IP, reverse DNS, and the
 /// gateway kind's reports of what is to do or in progress.
-async fn gateway_status(
-    aws: &Aws,
-    blueprint: &str,
-    g: &DesiredGateway,
-) -> Result<GatewayStatus, Failure> {
-    let o = crate::kinds::gateway::observe::observe(aws, blueprint, g).await?;
+async fn gateway_status(aws: &Aws, desired: &Desired) -> Result<GatewayStatus, Failure> {
+    let Some(g) = desired.gateway.as_ref() else {
+        return Err(Failure::Refused("the blueprint has no gateway".into()));
+    };
+    let o = crate::kinds::gateway::observe::observe(aws, &desired.blueprint, g).await?;
+    // The key the gateway signs with, as the rotation decides it from SSM: the health report
+    // and the reports compare the instance with that key's rendering.
+    let rotated = desired.with_gateway_keys(Some(&o));
+    let g: &DesiredGateway = rotated.gateway.as_ref().unwrap_or(g);
     let eip = o.eip();
     let instance = o.serving(g.via_ses()).filter(|i| i.state.is_live());
     let pending = eip.and_then(|e| e.ptr_update.clone());
@@ -181,6 +188,16 @@ async fn gateway_status(
             {
                 Some(key) => format!("SMTP credentials of access key {key} stored"),
                 None => "no SMTP credentials stored yet (run `mailinfra apply`)".into(),
+            }
+        }),
+        dkim_key: g.rotation.as_ref().map(|r| {
+            if r.steps.is_empty() {
+                r.stage.clone()
+            } else {
+                format!(
+                    "{}; due now: the next `mailinfra apply` takes this step",
+                    r.stage
+                )
             }
         }),
     })
@@ -410,6 +427,9 @@ fn gateway_text(out: &mut String, g: &GatewayStatus) {
     }
     if let Some(relay) = &g.ses_relay {
         let _ = writeln!(out, "  relays through Amazon SES: {relay}");
+    }
+    if let Some(key) = &g.dkim_key {
+        let _ = writeln!(out, "  dkim key: {key}");
     }
     if let Some(image) = &g.image {
         let _ = writeln!(out, "  image: {image}");
