@@ -504,3 +504,192 @@ fn a_rotation_killed_at_any_write_of_any_stage_is_finished_by_the_next_apply() {
         problems.join("\n")
     );
 }
+
+const SES_RELAY: &str = "blueprint: relay\nregion: eu-west-1\ngateway:\n  hostname: mail.example.com\n  relay_from: [10.0.0.0/16]\n  relay_via: ses\ndomains:\n  - domain: example.com\n    send_via: [ses, gateway]\n    dmarc: { policy: none }\n";
+const CREDENTIALS: &str = "/mailinfra/relay/ses-smtp/credentials";
+const SMTP_USER: &str = "mailinfra-relay-ses-smtp";
+
+/// The SMTP user's access keys, the one the stored credentials name, when they were stored,
+/// and the running instances with their launch times.
+struct Smtp {
+    keys: Vec<String>,
+    stored: Option<String>,
+    stored_at: Option<i64>,
+    running: Vec<(String, i64)>,
+}
+
+async fn smtp(acct: &Account) -> Smtp {
+    let keys = acct
+        .iam()
+        .list_access_keys()
+        .user_name(SMTP_USER)
+        .send()
+        .await
+        .unwrap();
+    let mut keys: Vec<String> = keys
+        .access_key_metadata()
+        .iter()
+        .filter_map(|k| k.access_key_id().map(str::to_owned))
+        .collect();
+    keys.sort();
+    let described = acct
+        .ssm(R)
+        .describe_parameters()
+        .parameter_filters(
+            ParameterStringFilter::builder()
+                .key("Name")
+                .option("Equals")
+                .values(CREDENTIALS)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let p = described.parameters().first();
+    let stored = p.and_then(|p| p.description()).and_then(|d| {
+        d.split_whitespace()
+            .find(|w| w.starts_with("AKIA") || w.starts_with("ASIA"))
+            .map(str::to_owned)
+    });
+    let stored_at = p.and_then(|p| p.last_modified_date()).map(|d| d.secs());
+    let out = acct
+        .ec2(R)
+        .describe_instances()
+        .filters(
+            Filter::builder()
+                .name("instance-state-name")
+                .values("running")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let running = out
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .map(|i| {
+            (
+                i.instance_id().unwrap().to_owned(),
+                i.launch_time().unwrap().secs(),
+            )
+        })
+        .collect();
+    Smtp {
+        keys,
+        stored,
+        stored_at,
+        running,
+    }
+}
+
+/// One key, the stored password its own, and the one running instance launched after it was
+/// stored (so it read it at boot).
+fn settled(s: &Smtp) -> Result<(), String> {
+    if s.keys.len() != 1 || s.stored.as_ref() != s.keys.first() {
+        return Err(format!("keys {:?}, stored {:?}", s.keys, s.stored));
+    }
+    match (s.running.as_slice(), s.stored_at) {
+        ([(_, launched)], Some(at)) if *launched >= at => Ok(()),
+        (running, at) => Err(format!(
+            "running {running:?}, credentials stored at {at:?}: the instance must boot after"
+        )),
+    }
+}
+
+#[tokio::test]
+async fn smtp_credentials_rotate_through_a_second_key_and_a_new_instance() {
+    let acct = Account::new();
+    acct.create_zone("example.com").await;
+    acct.write("b.yaml", SES_RELAY);
+    apply(&acct, "b.yaml");
+    let before = smtp(&acct).await;
+    settled(&before).unwrap();
+
+    let run = acct.mailinfra(&["rotate", "smtp-credentials", "b.yaml", "--yes"]);
+    ok(&run, "rotate");
+    assert!(run.stdout.contains("rotation asked for"), "{}", run.stdout);
+    clean(&acct, "b.yaml");
+    let after = smtp(&acct).await;
+    settled(&after).unwrap();
+    assert_ne!(after.keys, before.keys, "a new key");
+    assert_ne!(after.running[0].0, before.running[0].0, "a new instance");
+
+    // A direct gateway has none to rotate.
+    acct.write("d.yaml", GATEWAY);
+    let run = acct.mailinfra(&["rotate", "smtp-credentials", "d.yaml", "--yes"]);
+    assert_ne!(run.code, 0);
+    assert!(
+        run.stderr.contains("no SES SMTP credentials"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// Killed right before any write of the SMTP credentials' rotation is answered: never more
+/// than IAM's two keys, and the next apply leaves one key, its password stored, and an
+/// instance that booted after it was.
+#[test]
+fn an_smtp_credentials_rotation_killed_at_any_write_is_finished_by_the_next_apply() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let args = ["rotate", "smtp-credentials", "b.yaml", "--yes"];
+    let setup = |acct: &Account| {
+        rt.block_on(acct.create_zone("example.com"));
+        acct.write("b.yaml", SES_RELAY);
+        ok(&acct.mailinfra(&["apply", "b.yaml", "--yes"]), "apply");
+    };
+    let acct = Account::new();
+    setup(&acct);
+    let proxy = common::Proxy::start();
+    proxy.set(serde_json::json!([]));
+    ok(&acct.via(&proxy.url, &args, &[]), "the clean rotation");
+    let ops: Vec<String> = proxy.log().into_iter().map(|s| s.op).collect();
+    drop(proxy);
+    let writes: Vec<usize> = (1..=ops.len())
+        .filter(|k| {
+            let action = ops[k - 1].rsplit('.').next().unwrap_or_default();
+            !["Describe", "Get", "List"]
+                .iter()
+                .any(|p| action.starts_with(p))
+        })
+        .collect();
+    assert!(
+        ops.iter().any(|o| o == "iam.CreateAccessKey")
+            && ops.iter().any(|o| o == "iam.DeleteAccessKey"),
+        "{ops:?}"
+    );
+    let mut problems = Vec::new();
+    for k in &writes {
+        let acct = Account::new();
+        setup(&acct);
+        common::kill_at(&acct, &args, *k);
+        let mid = rt.block_on(smtp(&acct));
+        let problem = if mid.keys.len() > 2 {
+            Err(format!("{} keys after the kill", mid.keys.len()))
+        } else {
+            let run = acct.mailinfra(&["apply", "b.yaml", "--yes"]);
+            let plan = acct.mailinfra(&["plan", "b.yaml", "--detailed-exitcode"]);
+            if run.code != 0 {
+                Err(format!("apply after the kill: {}", run.stderr))
+            } else if plan.code != 0 {
+                Err(format!("plan not clean after it:\n{}", plan.stdout))
+            } else {
+                settled(&rt.block_on(smtp(&acct)))
+            }
+        };
+        if let Err(p) = problem {
+            problems.push(format!("killed at request {k} ({}): {p}", ops[k - 1]));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{} of {} points did not finish:\n{}",
+        problems.len(),
+        writes.len(),
+        problems.join("\n")
+    );
+}

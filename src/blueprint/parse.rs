@@ -422,6 +422,12 @@ impl HasPos for GatewaySpec {
     }
 }
 
+impl HasPos for SmtpCredentials {
+    fn set_pos(&mut self, pos: Pos) {
+        self.pos = pos;
+    }
+}
+
 impl HasPos for SpfSpec {
     fn set_pos(&mut self, pos: Pos) {
         self.pos = pos;

@@ -604,6 +604,31 @@ fn gateway_postmaster_and_delivery_are_checked() {
             (6, 18),
             "`4am` is not a time of day",
         ),
+        (
+            "  dkim: { rotate_every: 6 months }\n",
+            (6, 25),
+            "`6 months` is not a time with its unit",
+        ),
+        (
+            "  dkim: { rotate_every: 12h }\n",
+            (6, 25),
+            "`12h` is too short",
+        ),
+        (
+            "  dkim: { rotate_every: 5d }\n",
+            (6, 25),
+            "the key would be due again before the last rotation retired the old one",
+        ),
+        (
+            "  dkim: { selector: a234567890123456789012345678901234567890123456789012 }\n",
+            (6, 21),
+            "selector `a234567890123456789012345678901234567890123456789012` is 52 characters; the gateway's is 50 at most",
+        ),
+        (
+            "  smtp_credentials: { rotate_every: 90d }\n",
+            (6, 21),
+            "`smtp_credentials` belongs to a gateway that relays through SES; this one delivers directly and holds no SMTP credentials",
+        ),
     ];
     for (yaml, pos, message) in cases {
         let found = problems(&format!("{head}{yaml}"));

@@ -392,6 +392,9 @@ fn gateway(c: &mut Checks, g: &GatewaySpec, has_region: bool) {
     instance(c, g);
     c.selector(&g.dkim.selector, "gateway.dkim.selector", "`mta1`");
     rotation(c, &g.dkim);
+    if let Some(sc) = &g.smtp_credentials {
+        smtp_credentials(c, g, sc);
+    }
     if let Some(p) = &g.postmaster
         && !is_mailbox(&p.value)
     {
@@ -496,6 +499,40 @@ fn rotation(c: &mut Checks, d: &crate::blueprint::GatewayDkim) {
             "the key would be due again before the last rotation retired the old one",
             "make `rotate_every` longer than `retire_after` (default `7d`)",
         );
+    }
+}
+
+/// `gateway.smtp_credentials`: only relaying through SES has them; a rotation period of a
+/// day or more.
+fn smtp_credentials(
+    c: &mut Checks,
+    g: &crate::blueprint::GatewaySpec,
+    sc: &crate::blueprint::SmtpCredentials,
+) {
+    if g.relay_via() != crate::blueprint::RelayVia::Ses {
+        c.err(
+            sc.pos,
+            "gateway.smtp_credentials",
+            "`smtp_credentials` belongs to a gateway that relays through SES; this one delivers directly and holds no SMTP credentials",
+            "remove it, or set `relay_via: ses`",
+        );
+    }
+    if let Some(v) = &sc.rotate_every {
+        match crate::blueprint::duration_secs(&v.value) {
+            None => c.err(
+                v.pos,
+                "gateway.smtp_credentials.rotate_every",
+                format!("`{}` is not a time with its unit", v.value),
+                "write a whole number and a unit: h, d or w, e.g. `90d`",
+            ),
+            Some(n) if n < 86_400 => c.err(
+                v.pos,
+                "gateway.smtp_credentials.rotate_every",
+                format!("`{}` is too short", v.value),
+                "use `1d` or more: each rotation replaces the gateway's instance",
+            ),
+            Some(_) => {}
+        }
     }
 }
 

@@ -52,19 +52,37 @@ pub async fn rotate(args: &RotateArgs, global: &Global, out: &Output) -> Outcome
         lock_timeout: args.lock_timeout,
         verb: "Apply",
     };
-    let RotateKey::GatewayDkim = args.key;
     let mut rotates = false;
     let (aws, desired) = prepare(&args.file, global, |mut d| {
-        if let Some(p) = d.gateway.as_mut().and_then(|g| g.rotation_policy.as_mut()) {
-            p.requested = true;
-            rotates = true;
+        let g = d.gateway.as_mut();
+        match args.key {
+            RotateKey::GatewayDkim => {
+                if let Some(p) = g.and_then(|g| g.rotation_policy.as_mut()) {
+                    p.requested = true;
+                    rotates = true;
+                }
+            }
+            RotateKey::SmtpCredentials => {
+                if let Some(r) = g.and_then(|g| g.smtp_rotation.as_mut()) {
+                    r.requested = true;
+                    rotates = true;
+                }
+            }
         }
         d
     })
     .await?;
     if !rotates {
+        let why = match args.key {
+            RotateKey::GatewayDkim => {
+                "no gateway DKIM key to rotate: it has no `gateway:`, or the gateway relays through SES (`relay_via: ses`), which signs with the identities' keys\n  = hint: rotating an SES identity's key is not supported yet; see docs/rotation.md"
+            }
+            RotateKey::SmtpCredentials => {
+                "no SES SMTP credentials to rotate: only a gateway with `relay_via: ses` has them\n  = hint: `mailinfra rotate gateway-dkim` rotates the key of a gateway that delivers directly"
+            }
+        };
         return Err(Failure::Refused(format!(
-            "{} has no gateway DKIM key to rotate: it has no `gateway:`, or the gateway relays through SES (`relay_via: ses`), which signs with the identities' keys\n  = hint: rotating an SES identity's key is not supported yet; see docs/rotation.md",
+            "{} has {why}",
             args.file.display()
         )));
     }

@@ -297,12 +297,15 @@ fn wanted(
 ) -> (Vec<GatewayChange>, Vec<Report>) {
     let region = desired.region.as_deref().unwrap_or_default();
     let mut changes: Vec<GatewayChange> = boundary(desired, g, o, region).into_iter().collect();
+    let mut smtp_later = Vec::new();
     changes.extend(role(g, o, region));
     changes.extend(kms_key(desired, g, o, region, conflicts));
     if g.via_ses() {
         // SES signs and handles bounces: no DKIM key and no bounce log of the gateway's own
         // (one left from direct delivery stays, for a switch back).
-        changes.extend(smtp(g, o, region, conflicts));
+        let (now, later) = smtp(g, o, region, conflicts);
+        changes.extend(now);
+        smtp_later = later;
     } else {
         changes.extend(keys(g, o));
         changes.extend(bounce_log(g, o));
@@ -322,7 +325,8 @@ fn wanted(
         interface: iface,
         refresh: changes
             .iter()
-            .any(|c| matches!(c.op, GatewayOp::CreateSmtpCredentials { .. })),
+            .any(|c| matches!(c.op, GatewayOp::CreateSmtpCredentials { .. }))
+            || g.via_ses() && credentials_newer(o),
     };
     let instances = instance(g, o, &site);
     let eip = o.eip();
@@ -343,6 +347,7 @@ fn wanted(
         // direct delivery is released (its reverse DNS removed first). Senders keep relaying
         // to the network interface's private IP.
         changes.extend(terminate(&later));
+        changes.extend(smtp_later);
         changes.extend(other_interfaces(o, iface, instances.keep));
         changes.extend(other_networks(o, &subnet.vpc_id));
         let all: Vec<&ObservedEip> = o.eips.iter().collect();
@@ -368,6 +373,15 @@ fn wanted(
     (changes, reports(g, o, ptr_update.cloned()))
 }
 
+/// Whether the stored SES SMTP credentials were written after a live instance launched: it
+/// read older ones at boot (a run killed between storing and replacing), so it is replaced.
+fn credentials_newer(o: &ObservedGateway) -> bool {
+    let Some(modified) = o.smtp_credentials.as_ref().and_then(|c| c.modified) else {
+        return false;
+    };
+    o.live_instances().any(|i| i.launched < modified)
+}
+
 /// The SES SMTP user and its credentials (`relay_via: ses`): the user with the gateway's
 /// boundary and its policy, and a stored password that belongs to one of its access keys (the
 /// parameter's description names the key, so plan never decrypts it). Otherwise new
@@ -379,7 +393,7 @@ fn smtp(
     o: &ObservedGateway,
     region: &str,
     conflicts: &mut Vec<Conflict>,
-) -> Vec<GatewayChange> {
+) -> (Vec<GatewayChange>, Vec<GatewayChange>) {
     let user = &g.names.smtp_user;
     if let Some(u) = &o.smtp_user
         && u.blueprint_tag.as_deref() != Some(g.render.blueprint.as_str())
@@ -395,7 +409,7 @@ fn smtp(
                 g.render.blueprint
             ),
         });
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     }
     let policy = g.smtp_policy.clone().unwrap_or_default();
     let mut changes = Vec::new();
@@ -442,11 +456,13 @@ fn smtp(
     let current = stored
         .and_then(|c| c.access_key.as_ref())
         .filter(|k| kms_ok && keys.contains(k));
+    // Deleted once the instance reads the stored credentials: after this plan's launch.
+    let mut later = Vec::new();
     match current {
         Some(current) => {
             let stale: Vec<String> = keys.iter().filter(|k| *k != current).cloned().collect();
             if !stale.is_empty() {
-                changes.push(change(
+                later.push(change(
                     "gateway.smtp_credentials",
                     Action::Update,
                     GatewayOp::DeleteAccessKeys {
@@ -457,6 +473,54 @@ fn smtp(
                         .iter()
                         .map(|k| field("stale_access_key", Some(k.clone()), None))
                         .collect(),
+                ));
+            }
+            // A rotation (docs/rotation.md): a second key with its password stored, the
+            // instance replaced to read it, then the old key deleted. Not while a stale key
+            // is still there: the user never holds more than IAM's two.
+            let rotation = g.smtp_rotation.clone().unwrap_or_default();
+            let due = rotation
+                .rotate_every
+                .zip(u.and_then(|u| u.created.get(current)))
+                .map(|(every, created)| created + every);
+            if stale.is_empty() && (rotation.requested || due.is_some_and(|d| o.read_at >= d)) {
+                changes.push(change(
+                    "gateway.smtp_credentials",
+                    Action::Replace,
+                    GatewayOp::CreateSmtpCredentials {
+                        user: user.clone(),
+                        stale: Vec::new(),
+                        parameter: g.names.smtp_credentials.clone(),
+                        kms_alias: g.names.kms_alias.clone(),
+                        region: region.to_owned(),
+                    },
+                    vec![field(
+                        "access_key",
+                        Some(format!(
+                            "{current} ({})",
+                            if rotation.requested {
+                                "rotation asked for".to_owned()
+                            } else {
+                                format!(
+                                    "older than rotate_every, {}",
+                                    rotation::span(rotation.rotate_every.unwrap_or_default())
+                                )
+                            }
+                        )),
+                        Some(format!(
+                            "a second one of {user}; its SMTP password derived and stored in SSM {}, never shown; {current} deleted once the new instance runs",
+                            g.names.smtp_credentials
+                        )),
+                    )],
+                ));
+                later.push(change(
+                    "gateway.smtp_credentials",
+                    Action::Update,
+                    GatewayOp::DeleteAccessKeys {
+                        user: user.clone(),
+                        ids: vec![current.clone()],
+                    },
+                    vec![field("rotated_access_key", Some(current.clone()), None)],
                 ));
             }
         }
@@ -484,7 +548,7 @@ fn smtp(
             )],
         )),
     }
-    changes
+    (changes, later)
 }
 
 /// The SES SMTP user and its credentials parameter, removed (destroy, or back to direct

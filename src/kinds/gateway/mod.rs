@@ -158,10 +158,23 @@ pub struct DesiredGateway {
     /// How the DKIM key rotates (`gateway.dkim`).
     #[serde(default)]
     pub rotation_policy: Option<rotation::Policy>,
+    /// With `relay_via: ses`: how the SMTP credentials rotate (`gateway.smtp_credentials`).
+    #[serde(default)]
+    pub smtp_rotation: Option<SmtpRotation>,
     /// The rotation decided from the keys SSM holds (`Desired::with_gateway_keys`); the names
     /// and rendering above are then the signing key's.
     #[serde(default)]
     pub rotation: Option<rotation::Rotation>,
+}
+
+/// When the SES SMTP credentials are rotated (docs/rotation.md).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmtpRotation {
+    /// `gateway.smtp_credentials.rotate_every` in seconds: the access key's age that starts
+    /// a rotation.
+    pub rotate_every: Option<i64>,
+    /// `mailinfra rotate smtp-credentials`: rotate now.
+    pub requested: bool,
 }
 
 /// To-dos only a person can do, marked done in the blueprint (`port25_released`,
@@ -335,6 +348,14 @@ pub fn from_blueprint(bp: &Blueprint) -> Option<DesiredGateway> {
             }
         }),
         rotation: None,
+        smtp_rotation: (g.relay_via() == crate::blueprint::RelayVia::Ses).then(|| SmtpRotation {
+            rotate_every: g
+                .smtp_credentials
+                .as_ref()
+                .and_then(|c| c.rotate_every.as_ref())
+                .and_then(|d| crate::blueprint::duration_secs(&d.value)),
+            requested: false,
+        }),
     })
 }
 
@@ -621,6 +642,9 @@ pub struct ObservedSmtpUser {
     pub policy: Option<String>,
     /// Its access key ids (at most two: IAM's limit).
     pub access_keys: Vec<String>,
+    /// When each access key was made (seconds; `CreateDate`): a rotation's age.
+    #[serde(default)]
+    pub created: std::collections::BTreeMap<String, i64>,
 }
 
 /// The SES SMTP credentials parameter, as Parameter Store describes it (never decrypted by
@@ -628,6 +652,10 @@ pub struct ObservedSmtpUser {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObservedSmtpCredentials {
     pub access_key: Option<String>,
+    /// When the parameter was last written (seconds; `LastModifiedDate`): an instance launched
+    /// before has older credentials.
+    #[serde(default)]
+    pub modified: Option<i64>,
     /// The KMS key it is encrypted with, as Parameter Store reports it.
     pub kms: Option<String>,
 }

@@ -117,6 +117,7 @@ pub async fn observe(
                 .as_deref()
                 .and_then(super::smtp_credentials_key),
             kms: p.kms.clone(),
+            modified: p.modified,
         });
     let dkim_keys = dkim_keys(aws, blueprint, &params, (&g.names.key_public, public_key)).await?;
     // Read relaying through SES, or when a credentials parameter says an earlier apply did
@@ -870,10 +871,15 @@ async fn smtp_user(aws: &Aws, name: &str) -> Result<Option<ObservedSmtpUser>, Aw
                     .filter_map(|k| k.access_key_id().map(str::to_owned))
                     .collect();
                 ids.sort();
-                ids
+                let created = out
+                    .access_key_metadata()
+                    .iter()
+                    .filter_map(|k| Some((k.access_key_id()?.to_owned(), k.create_date()?.secs())))
+                    .collect();
+                (ids, created)
             })
     };
-    let (policy, access_keys) = futures::try_join!(policy, keys)?;
+    let (policy, (access_keys, created)) = futures::try_join!(policy, keys)?;
     Ok(Some(ObservedSmtpUser {
         blueprint_tag: user
             .tags()
@@ -886,6 +892,7 @@ async fn smtp_user(aws: &Aws, name: &str) -> Result<Option<ObservedSmtpUser>, Aw
             .map(str::to_owned),
         policy,
         access_keys,
+        created,
     }))
 }
 

@@ -925,6 +925,7 @@ fn relaying_through_ses_plans_smtp_credentials_and_no_address() {
             boundary: None,
             policy: None,
             access_keys: vec!["AKIAOTHER".into()],
+            created: Default::default(),
         }),
         ..o
     };
@@ -949,4 +950,52 @@ fn the_credentials_description_names_the_access_key() {
     let d = smtp_credentials_description("AKIAEXAMPLE123");
     assert_eq!(smtp_credentials_key(&d).as_deref(), Some("AKIAEXAMPLE123"));
     assert_eq!(smtp_credentials_key("written by hand"), None);
+}
+
+/// `gateway.smtp_credentials.rotate_every`: an access key that old gets a second one, the
+/// instance replaced to read it, and is deleted after the launch; a younger one is kept.
+#[test]
+fn smtp_credentials_older_than_rotate_every_are_rotated_after_the_launch() {
+    let source = "blueprint: relay\nregion: eu-west-1\ngateway:\n  hostname: mail.example.com\n  relay_from: [10.0.0.0/16]\n  relay_via: ses\n  smtp_credentials: { rotate_every: 90d }\ndomains:\n  - domain: example.com\n    send_via: [ses, gateway]\n";
+    let bp = crate::blueprint::load("b.yaml", source, std::path::Path::new(".")).unwrap();
+    let d = crate::plan::desired::from_blueprint(&bp);
+    let day = 86_400;
+    let o = |age_days: i64| ObservedGateway {
+        smtp_user: Some(ObservedSmtpUser {
+            blueprint_tag: Some("relay".into()),
+            boundary: None,
+            policy: None,
+            access_keys: vec!["AKIAOLD".into()],
+            created: [("AKIAOLD".to_owned(), 1_000 * day)].into(),
+        }),
+        smtp_credentials: Some(ObservedSmtpCredentials {
+            access_key: Some("AKIAOLD".into()),
+            kms: Some("1234abcd-0000-0000-0000-000000000000".into()),
+            modified: Some(0),
+        }),
+        read_at: (1_000 + age_days) * day,
+        ..built(Vec::new())
+    };
+    let ops = |o: &ObservedGateway| -> Vec<String> {
+        let mut conflicts = Vec::new();
+        let (changes, _) = diff::diff(&d, Some(o), &mut conflicts);
+        changes
+            .iter()
+            .map(|c| match &c.op {
+                GatewayOp::CreateSmtpCredentials { stale, .. } => {
+                    format!("create (stale {stale:?})")
+                }
+                GatewayOp::DeleteAccessKeys { ids, .. } => format!("delete {ids:?}"),
+                GatewayOp::RunInstance { .. } => "launch".into(),
+                _ => String::new(),
+            })
+            .filter(|s| !s.is_empty())
+            .collect()
+    };
+    assert_eq!(
+        ops(&o(91)),
+        ["create (stale [])", "launch", "delete [\"AKIAOLD\"]"]
+    );
+    // (The instance of `built` is a direct-mode one: it is replaced either way.)
+    assert_eq!(ops(&o(10)), ["launch"]);
 }
