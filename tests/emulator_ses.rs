@@ -559,3 +559,63 @@ async fn arns_carry_the_partition_of_the_region() {
         .await
         .unwrap();
 }
+
+/// An Easy DKIM key length change sets only the next key pair's length (SES Developer Guide,
+/// "DKIM signing key length"; DkimSigningAttributes `NextSigningKeyLength`): the tokens and
+/// the key in use stay; the length already set and a second change within 24 hours are
+/// refused.
+#[tokio::test]
+async fn an_easy_dkim_key_length_change_is_for_the_next_key_only() {
+    use aws_sdk_sesv2::types::DkimSigningKeyLength;
+    let acct = Account::new();
+    let ses = acct.ses(R);
+    let created = ses
+        .create_email_identity()
+        .email_identity("example.org")
+        .dkim_signing_attributes(
+            DkimSigningAttributes::builder()
+                .next_signing_key_length(DkimSigningKeyLength::Rsa1024Bit)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let tokens = created.dkim_attributes().unwrap().tokens().to_vec();
+    let set = |length: DkimSigningKeyLength| {
+        ses.put_email_identity_dkim_signing_attributes()
+            .email_identity("example.org")
+            .signing_attributes_origin(DkimSigningAttributesOrigin::AwsSes)
+            .signing_attributes(
+                DkimSigningAttributes::builder()
+                    .next_signing_key_length(length)
+                    .build(),
+            )
+            .send()
+    };
+    let same = set(DkimSigningKeyLength::Rsa1024Bit).await.unwrap_err();
+    assert_eq!(same.code(), Some("BadRequestException"));
+    set(DkimSigningKeyLength::Rsa2048Bit).await.unwrap();
+    let got = ses
+        .get_email_identity()
+        .email_identity("example.org")
+        .send()
+        .await
+        .unwrap();
+    let d = got.dkim_attributes().unwrap();
+    assert_eq!(d.tokens(), tokens.as_slice());
+    assert_eq!(
+        d.current_signing_key_length(),
+        Some(&DkimSigningKeyLength::Rsa1024Bit)
+    );
+    assert_eq!(
+        d.next_signing_key_length(),
+        Some(&DkimSigningKeyLength::Rsa2048Bit)
+    );
+    assert!(d.last_key_generation_timestamp().is_some());
+    let again = set(DkimSigningKeyLength::Rsa1024Bit).await.unwrap_err();
+    assert_eq!(again.code(), Some("BadRequestException"));
+    assert!(
+        again.message().unwrap_or_default().contains("24 hours"),
+        "{again:?}"
+    );
+}

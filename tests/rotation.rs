@@ -693,3 +693,87 @@ fn an_smtp_credentials_rotation_killed_at_any_write_is_finished_by_the_next_appl
         problems.join("\n")
     );
 }
+
+/// Easy DKIM's key length changes through SES's own mechanism: `NextSigningKeyLength` is
+/// set, the CNAMEs stay, and SES signs with the old key until it generates the next pair;
+/// plan and status say so until then.
+#[tokio::test]
+async fn an_easy_dkim_key_length_change_waits_for_ses_to_generate_the_key() {
+    let acct = Account::new();
+    let zone = acct.create_zone("example.com").await;
+    let short = "blueprint: relay\nregion: eu-west-1\ndomains:\n  - domain: example.com\n    send_via: [ses]\n    ses: { dkim: { easy: { key_length: 1024 } } }\n    dmarc: { policy: none }\n";
+    acct.write("b.yaml", short);
+    apply(&acct, "b.yaml");
+    let ses = acct.ses(R);
+    let dkim = |o: &aws_sdk_sesv2::operation::get_email_identity::GetEmailIdentityOutput| {
+        let d = o.dkim_attributes().unwrap();
+        (
+            d.current_signing_key_length()
+                .map(|k| k.as_str().to_owned()),
+            d.next_signing_key_length().map(|k| k.as_str().to_owned()),
+            d.tokens().to_vec(),
+        )
+    };
+    let get = || {
+        ses.get_email_identity()
+            .email_identity("example.com")
+            .send()
+    };
+    let (current, next, tokens) = dkim(&get().await.unwrap());
+    assert_eq!(
+        (current.as_deref(), next.as_deref()),
+        (Some("RSA_1024_BIT"), Some("RSA_1024_BIT"))
+    );
+    let records = acct.records(&zone).await;
+
+    acct.write(
+        "b.yaml",
+        &short.replace(
+            " { dkim: { easy: { key_length: 1024 } } }",
+            " { dkim: easy }",
+        ),
+    );
+    let run = acct.mailinfra(&["plan", "b.yaml", "--detailed-exitcode"]);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    apply(&acct, "b.yaml");
+    let (current, next, after) = dkim(&get().await.unwrap());
+    assert_eq!(
+        (current.as_deref(), next.as_deref()),
+        (Some("RSA_1024_BIT"), Some("RSA_2048_BIT"))
+    );
+    assert_eq!(after, tokens, "the CNAMEs stay");
+    assert_eq!(acct.records(&zone).await, records, "DNS does not change");
+    let plan = clean(&acct, "b.yaml");
+    assert!(
+        plan.stdout
+            .contains("1024-bit key until SES generates the 2048-bit one"),
+        "{}",
+        plan.stdout
+    );
+    let status = acct.mailinfra(&["status", "b.yaml"]);
+    assert!(
+        status
+            .stdout
+            .contains("signing with a 1024-bit key; SES generates a 2048-bit one next"),
+        "{}",
+        status.stdout
+    );
+
+    // SES generates the next key pair (its own schedule; the emulator's hook stands for it).
+    acct.emulator(
+        "POST",
+        &format!(
+            "/_mailinfra/ses/generate-dkim-key?account={}&region={R}&domain=example.com",
+            acct.id
+        ),
+        "",
+    );
+    let plan = clean(&acct, "b.yaml");
+    assert!(!plan.stdout.contains("1024-bit"), "{}", plan.stdout);
+    let status = acct.mailinfra(&["status", "b.yaml"]);
+    assert!(
+        status.stdout.contains("signing with a 2048-bit key"),
+        "{}",
+        status.stdout
+    );
+}

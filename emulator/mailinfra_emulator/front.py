@@ -5,6 +5,8 @@ passes everything else to moto.
 GET    /_mailinfra/requests?account=ID  -> {"route53.ListHostedZones": 1, ...}
 DELETE /_mailinfra/requests             -> clears every count
 POST   /_mailinfra/ses/account?account=ID&region=R  -> sets SES sandbox state (sesv2.py)
+POST   /_mailinfra/ses/generate-dkim-key?account=ID&region=R&domain=D -> SES's own Easy DKIM
+       key generation (no API starts it): the next key pair becomes the one in use
 POST   /_mailinfra/ec2/fail-next-launch?account=ID&code=C&message=M -> the account's next
        RunInstances launches an instance that terminates during launch with StateReason C/M
 POST   /_mailinfra/ec2/fail-next-ptr?account=ID&reason=R -> the account's next
@@ -123,6 +125,11 @@ class Front:
             mode = query.get("mode", ["request"])[0]
             with self.lock:
                 self.delays[key] = [float(query["seconds"][0]), times, mode]
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "2")])
+            return [b"{}"]
+        if path == "/_mailinfra/ses/generate-dkim-key":
+            with self.serving:
+                sesv2.generate_dkim_key(query["account"][0], query["region"][0], query["domain"][0])
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "2")])
             return [b"{}"]
         if path == "/_mailinfra/ses/identity":

@@ -229,8 +229,11 @@ def dkim_view(dkim, region):
     if dkim["origin"] == "AWS_SES":
         out["Tokens"] = list(dkim["tokens"])
         out["SigningHostedZone"] = signing_zone(region)
+        # The key in use, the length of the next one SES generates, and when it last did
+        # (DkimAttributes, SES API v2 reference).
         out["NextSigningKeyLength"] = dkim["key_length"]
-        out["CurrentSigningKeyLength"] = dkim["key_length"]
+        out["CurrentSigningKeyLength"] = dkim.get("current_length", dkim["key_length"])
+        out["LastKeyGenerationTimestamp"] = dkim.get("generated", 0)
     else:
         # For BYODKIM, Tokens holds the selector (DkimAttributes, SES API v2 reference).
         out["Tokens"] = [dkim["selector"]]
@@ -238,11 +241,30 @@ def dkim_view(dkim, region):
 
 
 def set_dkim(ident, origin, attrs):
+    previous = ident.get("dkim") or {}
+    if origin == "AWS_SES" and previous.get("origin") == "AWS_SES":
+        # Easy DKIM already: only the length of the next key pair changes; the tokens and the
+        # key in use stay until SES generates the next pair ("[Easy DKIM] The key length of
+        # the future DKIM key pair to be generated. This can be changed at most once per
+        # day.", DkimSigningAttributes; SES Developer Guide, "DKIM signing key length": not
+        # to the length already configured, not more than once in 24 hours). The error code
+        # for either refusal is not documented: BadRequestException here.
+        length = (attrs or {}).get("NextSigningKeyLength") or previous["key_length"]
+        if length == previous["key_length"]:
+            raise bad(f"The DKIM key length of this identity is already {length}.")
+        if time.time() - previous.get("length_changed", 0) < 86400:
+            raise bad("The DKIM key length can be changed at most once in 24 hours.")
+        previous["key_length"] = length
+        previous["length_changed"] = time.time()
+        return
     if origin == "AWS_SES":
+        length = (attrs or {}).get("NextSigningKeyLength") or "RSA_2048_BIT"
         ident["dkim"] = {
             "origin": "AWS_SES",
             "tokens": tokens(),
-            "key_length": (attrs or {}).get("NextSigningKeyLength") or "RSA_2048_BIT",
+            "key_length": length,
+            "current_length": length,
+            "generated": time.time(),
             "signing_enabled": True,
             "status": "PENDING",
         }
@@ -625,6 +647,17 @@ def set_account(account, region, settings):
             details = acct["Details"] or {}
             details.setdefault("ReviewDetails", {})["Status"] = settings["ReviewStatus"]
             acct["Details"] = details
+
+
+def generate_dkim_key(account, region, domain):
+    """SES's own Easy DKIM key generation, which no API starts: the next key pair, of
+    NextSigningKeyLength, becomes the one in use (test hook)."""
+    with LOCK:
+        ident = state(account, region)["identities"].get(domain)
+        dkim = (ident or {}).get("dkim") or {}
+        if dkim.get("origin") == "AWS_SES":
+            dkim["current_length"] = dkim["key_length"]
+            dkim["generated"] = time.time()
 
 
 def private_key(account, region, domain):

@@ -341,7 +341,10 @@ fn domain_status(
         domain: id.domain.clone(),
         state: progress.state,
         verification: Some(o.verification.clone()),
-        dkim: Some(format!("{} {}", o.dkim_origin, o.dkim_status)),
+        dkim: Some(match o.easy_dkim_key_text() {
+            Some(key) => format!("{} {}, {key}", o.dkim_origin, o.dkim_status),
+            None => format!("{} {}", o.dkim_origin, o.dkim_status),
+        }),
         dkim_signing_enabled: Some(o.signing_enabled),
         mail_from: o.mail_from.as_ref().map(|m| m.domain.clone()),
         mail_from_status: o.mail_from.as_ref().map(|m| m.status.clone()),

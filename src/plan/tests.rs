@@ -692,6 +692,8 @@ mod ses_tests {
             tokens: vec!["t1".into(), "t2".into(), "t3".into()],
             signing_zone: Some("dkim.amazonses.com".into()),
             next_key_length: Some("RSA_2048_BIT".into()),
+            current_key_length: None,
+            last_key_generation: None,
             signing_enabled: true,
             dkim_status: "SUCCESS".into(),
             verification: "SUCCESS".into(),

@@ -497,6 +497,8 @@ mod tests {
             tokens: vec!["tok1".into()],
             signing_zone: None,
             next_key_length: Some(KeyLength::Rsa1024),
+            current_key_length: None,
+            last_key_generation: None,
             signing_enabled: true,
             dkim_status: VerificationStatus::Success,
             verification: VerificationStatus::Success,

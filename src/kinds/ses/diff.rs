@@ -120,34 +120,59 @@ pub fn pending(desired: &Desired, observed: &Observed) -> Vec<Report> {
         .ses
         .identities
         .iter()
-        .filter_map(|id| {
-            let o = obs.identities.get(&id.domain)?;
-            let progress = verification::progress(id, Some(o));
-            if progress.is_done() {
-                return None;
-            }
-            let mail_from = progress
-                .mail_from_text()
-                .map(|t| format!(", {t}"))
-                .unwrap_or_default();
-            let checked = o
-                .last_checked
-                .map(|t| format!("; SES last checked DNS {t} (seconds since the epoch)"))
-                .unwrap_or_default();
-            Some(Report {
-                address: format!("{}.verification", identity_address(&id.domain)),
-                kind: crate::plan::ReportKind::Pending,
-                title: format!(
-                    "SES is still verifying {} ({}{mail_from}{checked})",
-                    id.domain,
-                    progress.verification_text(),
-                ),
-                steps: vec![
-                    "pending is not failed: SES checks DNS on its own schedule, up to 72 hours; `mailinfra status` shows the details, `apply --wait` waits".into(),
-                ],
-            })
+        .flat_map(|id| {
+            let o = obs.identities.get(&id.domain);
+            o.and_then(|o| verifying(id, o))
+                .into_iter()
+                .chain(o.and_then(|o| key_length_change(id, o)))
         })
         .collect()
+}
+
+/// An Easy DKIM key length change SES has not carried out yet: it signs with the old key
+/// until it generates the next pair, on its own schedule (SES Developer Guide, "DKIM signing
+/// key length"); the CNAMEs do not change.
+fn key_length_change(id: &DesiredIdentity, o: &ObservedIdentity) -> Option<Report> {
+    let (current, next) = o.easy_dkim_key_change()?;
+    Some(Report {
+        address: format!("{}.dkim_key", identity_address(&id.domain)),
+        kind: crate::plan::ReportKind::Pending,
+        title: format!(
+            "SES signs {} with its {current} key until SES generates the {next} one",
+            id.domain
+        ),
+        steps: vec![
+            "nothing to do: SES generates the next Easy DKIM key pair on its own schedule, behind the same CNAMEs; `mailinfra status` shows when it last did".into(),
+        ],
+    })
+}
+
+/// An identity SES is still verifying.
+fn verifying(id: &DesiredIdentity, o: &ObservedIdentity) -> Option<Report> {
+    let progress = verification::progress(id, Some(o));
+    if progress.is_done() {
+        return None;
+    }
+    let mail_from = progress
+        .mail_from_text()
+        .map(|t| format!(", {t}"))
+        .unwrap_or_default();
+    let checked = o
+        .last_checked
+        .map(|t| format!("; SES last checked DNS {t} (seconds since the epoch)"))
+        .unwrap_or_default();
+    Some(Report {
+        address: format!("{}.verification", identity_address(&id.domain)),
+        kind: crate::plan::ReportKind::Pending,
+        title: format!(
+            "SES is still verifying {} ({}{mail_from}{checked})",
+            id.domain,
+            progress.verification_text(),
+        ),
+        steps: vec![
+            "pending is not failed: SES checks DNS on its own schedule, up to 72 hours; `mailinfra status` shows the details, `apply --wait` waits".into(),
+        ],
+    })
 }
 
 /// The SES changes, the domains whose DKIM apply sets anew (their DNS values are pending),

@@ -273,6 +273,12 @@ pub async fn identity(aws: &Aws, domain: String) -> Result<ObservedIdentity, Aws
         next_key_length: dkim
             .and_then(|d| d.next_signing_key_length())
             .map(|k| KeyLength::from(k.as_str())),
+        current_key_length: dkim
+            .and_then(|d| d.current_signing_key_length())
+            .map(|k| KeyLength::from(k.as_str())),
+        last_key_generation: dkim
+            .and_then(|d| d.last_key_generation_timestamp())
+            .map(|t| t.secs()),
         signing_enabled: dkim.is_some_and(|d| d.signing_enabled()),
         dkim_status: status(dkim.and_then(|d| d.status()).map(|s| s.as_str())),
         verification: status(o.verification_status().map(|s| s.as_str())),

@@ -159,6 +159,8 @@ mod tests {
             tokens: vec![],
             signing_zone: None,
             next_key_length: None,
+            current_key_length: None,
+            last_key_generation: None,
             signing_enabled: true,
             dkim_status: verification.clone(),
             verification,
