@@ -170,6 +170,63 @@ async fn main() {
             "the direct gateway's no-op reads without the address's 2, plus GetUser, GetUserPolicy, ListAccessKeys, and the SES identity",
         );
     }
+    // A gateway DKIM key rotation (docs/rotation.md): each stage one apply; the time between
+    // them is moved back in the keys' recorded dates, as the tests do.
+    {
+        let acct = Account::new();
+        acct.create_zone("example.com").await;
+        acct.write(
+            "b.yaml",
+            "blueprint: bench\nregion: eu-west-1\ngateway: { hostname: mail.example.com, relay_from: [10.0.0.0/16], dkim: { selector: mta1 } }\ndomains:\n  - domain: example.com\n    send_via: [gateway]\n    dmarc: { policy: none }\n",
+        );
+        let run = acct.mailinfra(&["apply", "b.yaml", "--yes"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        println!("\nrelay gateway DKIM key rotation, one domain:");
+        step(
+            &acct,
+            "rotate",
+            &["rotate", "gateway-dkim", "b.yaml", "--yes"],
+            "no-op reads + the run lock 2, key 3 PutParameter, DNS 1 + GetChange, mark GetParameter + PutParameter",
+        );
+        step(
+            &acct,
+            "plan (2 keys)",
+            &["plan", "b.yaml"],
+            "the no-op plan's reads + GetParameter for the second key's public half",
+        );
+        let new = {
+            let keys = acct
+                .ssm("eu-west-1")
+                .get_parameters_by_path()
+                .path("/mailinfra/bench/dkim")
+                .recursive(true)
+                .send()
+                .await
+                .unwrap();
+            keys.parameters()
+                .iter()
+                .filter_map(|p| p.name())
+                .filter_map(|n| n.strip_prefix("/mailinfra/bench/dkim/"))
+                .filter_map(|n| n.strip_suffix("/public"))
+                .find(|s| *s != "mta1")
+                .unwrap()
+                .to_owned()
+        };
+        acct.backdate_dkim_key("bench", &new, 301).await;
+        step(
+            &acct,
+            "apply (switch)",
+            &["apply", "b.yaml", "--yes"],
+            "reads + marks 2 x (GetParameter + PutParameter), role policy, instance replacement (terminate, RunInstances + waits, address)",
+        );
+        acct.backdate_dkim_key("bench", "mta1", 8 * 86_400).await;
+        step(
+            &acct,
+            "apply (retire)",
+            &["apply", "b.yaml", "--yes"],
+            "reads + DNS 1 + GetChange, DeleteParameters 1",
+        );
+    }
     // SES: one identity costs a GetEmailIdentity on every plan; the requests are paced at
     // SES's one a second on AWS (the benchmark lifts the pace, as the tests do).
     for n in [10usize, 100] {

@@ -785,43 +785,6 @@ async fn dkim_snapshot(acct: &Account, zone: &str, label: &str) -> serde_json::V
     serde_json::json!({ "label": label, "records": records })
 }
 
-/// Moves a key's recorded dates back by `secs` through SSM, as time passing would.
-async fn backdate(acct: &Account, selector: &str, secs: i64) {
-    use mailinfra::kinds::gateway::rotation::KeyMeta;
-    let name = format!("/mailinfra/relay/dkim/{selector}/public");
-    let ssm = acct.ssm(R);
-    let p = ssm.get_parameter().name(&name).send().await.unwrap();
-    let value = p.parameter().unwrap().value().unwrap().to_owned();
-    let described = ssm
-        .describe_parameters()
-        .parameter_filters(
-            aws_sdk_ssm::types::ParameterStringFilter::builder()
-                .key("Name")
-                .option("Equals")
-                .values(&name)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let mut meta = KeyMeta::parse(described.parameters()[0].description().unwrap());
-    for t in [&mut meta.created, &mut meta.published, &mut meta.since] {
-        if let Some(t) = t.as_mut() {
-            *t -= secs;
-        }
-    }
-    ssm.put_parameter()
-        .name(&name)
-        .value(value)
-        .r#type(aws_sdk_ssm::types::ParameterType::String)
-        .description(meta.description())
-        .overwrite(true)
-        .send()
-        .await
-        .unwrap();
-}
-
 /// A DKIM key rotation through real Postfix and OpenDKIM: mail signed before the switch
 /// carries the old selector, after it the new one; each verifies (dkimpy) against what
 /// Route 53 publishes at that moment, the old signature still during the overlap, and not
@@ -867,14 +830,14 @@ async fn a_key_rotation_through_real_postfix_and_opendkim_never_breaks_a_signatu
         })
         .unwrap()
         .to_owned();
-    backdate(&acct, &new, 301).await;
+    acct.backdate_dkim_key("relay", &new, 301).await;
     ok(acct.mailinfra(&["apply", "b.yaml", "--yes"]), "switch");
     running_signer(&acct, "signer-2").await;
     signers.push("signer-2");
     dns.push(dkim_snapshot(&acct, &zone, "switched").await);
 
     // Stage 3: retired.
-    backdate(&acct, "mta1", 8 * 86_400).await;
+    acct.backdate_dkim_key("relay", "mta1", 8 * 86_400).await;
     ok(acct.mailinfra(&["apply", "b.yaml", "--yes"]), "retire");
     dns.push(dkim_snapshot(&acct, &zone, "retired").await);
 

@@ -8,7 +8,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_ec2::types::{Filter, InstanceAttributeName};
-use aws_sdk_ssm::types::{ParameterStringFilter, ParameterType};
+use aws_sdk_ssm::types::ParameterStringFilter;
 use base64::Engine as _;
 use common::{Account, GATEWAY, Run};
 use mailinfra::kinds::gateway::rotation::{KeyMeta, Stage, format_time};
@@ -85,27 +85,9 @@ async fn keys(acct: &Account) -> BTreeMap<String, KeyMeta> {
     metas
 }
 
-/// Moves a key's recorded `published` or `since` date back by `secs`, as time passing would.
+/// Moves a key's recorded dates back by `secs`, as time passing would.
 async fn backdate(acct: &Account, selector: &str, secs: i64) {
-    let name = format!("/mailinfra/relay/dkim/{selector}/public");
-    let ssm = acct.ssm(R);
-    let value = ssm.get_parameter().name(&name).send().await.unwrap();
-    let value = value.parameter().unwrap().value().unwrap().to_owned();
-    let mut meta = keys(acct).await.remove(selector).unwrap();
-    for t in [&mut meta.created, &mut meta.published, &mut meta.since] {
-        if let Some(t) = t.as_mut() {
-            *t -= secs;
-        }
-    }
-    ssm.put_parameter()
-        .name(&name)
-        .value(value)
-        .r#type(ParameterType::String)
-        .description(meta.description())
-        .overwrite(true)
-        .send()
-        .await
-        .unwrap();
+    acct.backdate_dkim_key("relay", selector, secs).await;
 }
 
 /// The DKIM TXT record names in the zone (not mailinfra's ownership records).

@@ -802,3 +802,44 @@ pub fn kill_at(acct: &Account, args: &[&str], k: usize) -> Option<String> {
     proxy.release();
     op
 }
+
+impl Account {
+    /// Moves the recorded dates of the gateway DKIM key `selector` of `blueprint` back by
+    /// `secs`, through SSM's own PutParameter (the description of its public half,
+    /// docs/rotation.md), as time passing would leave them.
+    pub async fn backdate_dkim_key(&self, blueprint: &str, selector: &str, secs: i64) {
+        use mailinfra::kinds::gateway::rotation::KeyMeta;
+        let name = format!("/mailinfra/{blueprint}/dkim/{selector}/public");
+        let ssm = self.ssm("eu-west-1");
+        let p = ssm.get_parameter().name(&name).send().await.unwrap();
+        let value = p.parameter().unwrap().value().unwrap().to_owned();
+        let described = ssm
+            .describe_parameters()
+            .parameter_filters(
+                aws_sdk_ssm::types::ParameterStringFilter::builder()
+                    .key("Name")
+                    .option("Equals")
+                    .values(&name)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let mut meta = KeyMeta::parse(described.parameters()[0].description().unwrap());
+        for t in [&mut meta.created, &mut meta.published, &mut meta.since] {
+            if let Some(t) = t.as_mut() {
+                *t -= secs;
+            }
+        }
+        ssm.put_parameter()
+            .name(&name)
+            .value(value)
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .description(meta.description())
+            .overwrite(true)
+            .send()
+            .await
+            .unwrap();
+    }
+}
