@@ -281,9 +281,26 @@ async fn rotate_every_starts_a_rotation_when_the_key_is_that_old() {
     let run = acct.mailinfra(&["plan", "b.yaml", "--detailed-exitcode"]);
     assert_eq!(run.code, 2, "a rotation is due:\n{}", run.stdout);
     assert!(run.stdout.contains("rotate_every"), "{}", run.stdout);
-    apply(&acct, "b.yaml");
+    // Reviewed and applied as a saved plan: the times a step sets are the apply's.
+    ok(
+        &acct.mailinfra(&["plan", "b.yaml", "--out", "p.json"]),
+        "plan --out",
+    );
+    ok(
+        &acct.mailinfra(&["apply", "p.json", "--yes"]),
+        "apply p.json",
+    );
+    clean(&acct, "b.yaml");
     let new = format!("mta1-{}", today());
     assert_eq!(dkim_records(&acct, &zone).await, published(&["mta1", &new]));
+    let meta = &keys(&acct).await[&new];
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    for t in [meta.created, meta.published] {
+        assert!(t.is_some_and(|t| (now - t).abs() < 600), "{meta:?}");
+    }
 }
 
 #[tokio::test]
@@ -758,4 +775,24 @@ async fn an_easy_dkim_key_length_change_waits_for_ses_to_generate_the_key() {
         "{}",
         status.stdout
     );
+}
+
+/// `destroy` in the middle of a rotation removes both keys and every DKIM record.
+#[tokio::test]
+async fn destroy_during_a_rotation_removes_both_keys() {
+    let acct = Account::new();
+    let zone = acct.create_zone("example.com").await;
+    acct.write("b.yaml", GATEWAY);
+    apply(&acct, "b.yaml");
+    ok(
+        &acct.mailinfra(&["rotate", "gateway-dkim", "b.yaml", "--yes"]),
+        "rotate",
+    );
+    assert_eq!(keys(&acct).await.len(), 2);
+    ok(
+        &acct.mailinfra(&["destroy", "b.yaml", "--yes", "--release-ip"]),
+        "destroy",
+    );
+    assert!(keys(&acct).await.is_empty());
+    assert!(dkim_records(&acct, &zone).await.is_empty());
 }
