@@ -378,17 +378,15 @@ pub fn decide(
                         span(policy.retire_after)
                     );
                     next_due = None;
-                    return finish(
-                        n.selector.clone(),
+                    let r = Rotation {
+                        signing: n.selector.clone(),
                         published,
+                        keys: Default::default(),
                         steps,
-                        retiring,
-                        policy,
-                        now,
-                        &instance_signs,
                         stage,
                         next_due,
-                    );
+                    };
+                    return finish(r, retiring, policy, now, &instance_signs);
                 }
                 Some(p) => {
                     stage = format!(
@@ -452,33 +450,34 @@ pub fn decide(
             }
         }
     }
-    finish(
+    let r = Rotation {
         signing,
         published,
+        keys: Default::default(),
         steps,
-        retiring,
-        policy,
-        now,
-        &instance_signs,
         stage,
         next_due,
-    )
+    };
+    finish(r, retiring, policy, now, &instance_signs)
 }
 
 /// Adds the retirements: each retiring key whose time is up goes once the gateway signs with
 /// the new key (its records leave `published`); the others stay published.
-#[allow(clippy::too_many_arguments)]
 fn finish(
-    signing: String,
-    mut published: Vec<String>,
-    mut steps: Vec<Step>,
+    r: Rotation,
     mut retiring: Vec<(String, i64)>,
     policy: &Policy,
     now: i64,
     instance_signs: &impl Fn(&str) -> bool,
-    mut stage: String,
-    mut next_due: Option<i64>,
 ) -> Rotation {
+    let Rotation {
+        signing,
+        mut published,
+        mut steps,
+        mut stage,
+        mut next_due,
+        ..
+    } = r;
     retiring.sort();
     retiring.dedup_by(|a, b| a.0 == b.0);
     let mut keys: std::collections::BTreeMap<String, Stage> =
