@@ -27,10 +27,12 @@ fn normalize(text: &str) -> String {
             word.trim_end_matches(|c: char| !c.is_ascii_alphanumeric())
                 .len(),
         );
+        // A hosted zone id may happen to have no digit (one in a thousand or so of
+        // the emulator's 21-letter ids): a long one is an id either way.
         let upper_id = w.len() >= 13
             && w.chars()
                 .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
-            && w.chars().any(|c| c.is_ascii_digit());
+            && (w.chars().any(|c| c.is_ascii_digit()) || w.len() >= 18);
         let hex64 = w.len() == 64 && w.chars().all(|c| c.is_ascii_hexdigit());
         let token = w.len() == 32
             && w.chars()
@@ -152,6 +154,11 @@ async fn status_json_golden() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     let mut v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     v["domains"][0]["last_checked"] = serde_json::json!("[TIME]");
+    // When SES last generated the Easy DKIM key: the time of the emulator's.
+    let dkim = v["domains"][0]["dkim"].as_str().unwrap().to_owned();
+    let (head, tail) = dkim.split_once("generated a key ").unwrap();
+    let rest = tail.split_once(')').map_or("", |(_, r)| r);
+    v["domains"][0]["dkim"] = serde_json::json!(format!("{head}generated a key [TIME]){rest}"));
     insta::assert_snapshot!("status_json_v3", serde_json::to_string_pretty(&v).unwrap());
 }
 

@@ -12,7 +12,7 @@ use aws_sdk_ec2::types::{
     PrefixListId, UserIdGroupPair,
 };
 use base64::Engine as _;
-use common::{Account, GATEWAY, Run, q};
+use common::{Account, GATEWAY, Run, SES_RELAY, q};
 
 const R: &str = "eu-west-1";
 
@@ -198,22 +198,8 @@ async fn a_gateway_is_built_whole_and_replans_clean() {
     let list = instances(&acct).await;
     assert_eq!(running(&list).len(), 1, "{list:?}");
     let id = &running(&list)[0];
-    let ud = acct
-        .ec2(R)
-        .describe_instance_attribute()
-        .instance_id(id)
-        .attribute(InstanceAttributeName::UserData)
-        .send()
-        .await
-        .unwrap();
     // gzip-compressed (cloud-init unpacks it), so unpack it to read it.
-    let packed = base64::engine::general_purpose::STANDARD
-        .decode(ud.user_data().unwrap().value().unwrap())
-        .unwrap();
-    assert!(packed.starts_with(&[0x1f, 0x8b]), "user data is gzip");
-    let mut script = String::new();
-    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&packed[..]), &mut script)
-        .unwrap();
+    let script = acct.boot_script(id).await;
     assert!(
         script.contains("postconf -e 'myhostname = mail.example.com'"),
         "{script}"
@@ -1614,7 +1600,6 @@ async fn the_gateway_reports_its_health_with_its_own_role_and_status_and_plan_re
     );
 }
 
-const SES_RELAY: &str = "blueprint: relay\nregion: eu-west-1\ngateway:\n  hostname: mail.example.com\n  relay_from: [10.0.0.0/16]\n  relay_via: ses\ndomains:\n  - domain: example.com\n    send_via: [ses, gateway]\n    dmarc: { policy: none }\n";
 const CREDENTIALS: &str = "/mailinfra/relay/ses-smtp/credentials";
 const SMTP_USER: &str = "mailinfra-relay-ses-smtp";
 

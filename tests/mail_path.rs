@@ -700,8 +700,7 @@ async fn the_gateway_relays_through_ses_with_real_postfix() {
 /// running instance's boot script writes them, into `dir`, with the private key its key fetch
 /// reads from SSM into `dir/key.pem`: what the gateway signs with at this moment.
 async fn running_signer(acct: &Account, dir: &str) {
-    use aws_sdk_ec2::types::{Filter, InstanceAttributeName};
-    use base64::Engine as _;
+    use aws_sdk_ec2::types::Filter;
     std::fs::create_dir_all(acct.dir.path().join(dir)).unwrap();
     let ec2 = acct.ec2(R);
     let out = ec2
@@ -722,19 +721,7 @@ async fn running_signer(acct: &Account, dir: &str) {
         .map(|i| i.instance_id().unwrap().to_owned())
         .collect();
     assert_eq!(ids.len(), 1, "one running gateway: {ids:?}");
-    let ud = ec2
-        .describe_instance_attribute()
-        .instance_id(&ids[0])
-        .attribute(InstanceAttributeName::UserData)
-        .send()
-        .await
-        .unwrap();
-    let packed = base64::engine::general_purpose::STANDARD
-        .decode(ud.user_data().unwrap().value().unwrap())
-        .unwrap();
-    let mut script = String::new();
-    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&packed[..]), &mut script)
-        .unwrap();
+    let script = acct.boot_script(&ids[0]).await;
     for (path, file) in [
         ("/etc/opendkim.conf", "opendkim.conf"),
         ("/etc/opendkim/KeyTable", "KeyTable"),

@@ -7,10 +7,9 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use aws_sdk_ec2::types::{Filter, InstanceAttributeName};
+use aws_sdk_ec2::types::Filter;
 use aws_sdk_ssm::types::ParameterStringFilter;
-use base64::Engine as _;
-use common::{Account, GATEWAY, Run};
+use common::{Account, GATEWAY, Run, SES_RELAY};
 use mailinfra::kinds::gateway::rotation::{KeyMeta, Stage, format_time};
 
 const R: &str = "eu-west-1";
@@ -136,19 +135,7 @@ async fn signing(acct: &Account) -> Vec<String> {
         .unwrap();
     let mut found = Vec::new();
     for i in out.reservations().iter().flat_map(|r| r.instances()) {
-        let ud = ec2
-            .describe_instance_attribute()
-            .instance_id(i.instance_id().unwrap())
-            .attribute(InstanceAttributeName::UserData)
-            .send()
-            .await
-            .unwrap();
-        let packed = base64::engine::general_purpose::STANDARD
-            .decode(ud.user_data().unwrap().value().unwrap())
-            .unwrap();
-        let mut script = String::new();
-        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&packed[..]), &mut script)
-            .unwrap();
+        let script = acct.boot_script(i.instance_id().unwrap()).await;
         let line = script
             .lines()
             .find(|l| l.starts_with("KEY_PARAMETER="))
@@ -504,7 +491,6 @@ fn a_rotation_killed_at_any_write_of_any_stage_is_finished_by_the_next_apply() {
     );
 }
 
-const SES_RELAY: &str = "blueprint: relay\nregion: eu-west-1\ngateway:\n  hostname: mail.example.com\n  relay_from: [10.0.0.0/16]\n  relay_via: ses\ndomains:\n  - domain: example.com\n    send_via: [ses, gateway]\n    dmarc: { policy: none }\n";
 const CREDENTIALS: &str = "/mailinfra/relay/ses-smtp/credentials";
 const SMTP_USER: &str = "mailinfra-relay-ses-smtp";
 

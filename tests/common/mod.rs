@@ -843,3 +843,31 @@ impl Account {
             .unwrap();
     }
 }
+
+/// A gateway relaying through SES (`relay_via: ses`): one domain, both an SES identity and
+/// relayed by the gateway, in eu-west-1.
+pub const SES_RELAY: &str = "blueprint: relay\nregion: eu-west-1\ngateway:\n  hostname: mail.example.com\n  relay_from: [10.0.0.0/16]\n  relay_via: ses\ndomains:\n  - domain: example.com\n    send_via: [ses, gateway]\n    dmarc: { policy: none }\n";
+
+impl Account {
+    /// The boot script an instance was launched with: its user data from
+    /// DescribeInstanceAttribute, unpacked (mailinfra gzips it; cloud-init unpacks it).
+    pub async fn boot_script(&self, instance: &str) -> String {
+        use base64::Engine as _;
+        let ud = self
+            .ec2("eu-west-1")
+            .describe_instance_attribute()
+            .instance_id(instance)
+            .attribute(aws_sdk_ec2::types::InstanceAttributeName::UserData)
+            .send()
+            .await
+            .unwrap();
+        let packed = base64::engine::general_purpose::STANDARD
+            .decode(ud.user_data().unwrap().value().unwrap())
+            .unwrap();
+        assert!(packed.starts_with(&[0x1f, 0x8b]), "user data is gzip");
+        let mut script = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&packed[..]), &mut script)
+            .unwrap();
+        script
+    }
+}
