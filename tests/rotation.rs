@@ -782,3 +782,28 @@ async fn destroy_during_a_rotation_removes_both_keys() {
     assert!(keys(&acct).await.is_empty());
     assert!(dkim_records(&acct, &zone).await.is_empty());
 }
+
+/// Once an administrator has applied with the bootstrap role, CI's `apply-after-bootstrap`
+/// role, which may change no IAM resource, carries a whole rotation out: the gateway's role
+/// may read every key of its blueprint, so the switch needs no new role policy.
+#[tokio::test]
+async fn a_rotation_needs_no_iam_change() {
+    let acct = Account::new();
+    let zone = acct.create_zone("example.com").await;
+    acct.write("b.yaml", GATEWAY);
+    acct.under_role("bootstrap");
+    apply(&acct, "b.yaml");
+    acct.under_role("apply-after-bootstrap");
+    ok(
+        &acct.mailinfra(&["rotate", "gateway-dkim", "b.yaml", "--yes"]),
+        "rotate",
+    );
+    let new = format!("mta1-{}", today());
+    backdate(&acct, &new, 301).await;
+    let run = apply(&acct, "b.yaml");
+    assert!(!run.stdout.contains("gateway.role"), "{}", run.stdout);
+    assert_eq!(signing(&acct).await, std::slice::from_ref(&new));
+    backdate(&acct, "mta1", 8 * DAY).await;
+    apply(&acct, "b.yaml");
+    assert_eq!(dkim_records(&acct, &zone).await, published(&[&new]));
+}

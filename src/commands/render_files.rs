@@ -77,7 +77,7 @@ pub fn run(args: &RenderArgs, global: &Global, out: &Output) -> Outcome {
         ("mailinfra-bounces.timer", r.bounce_timer()),
         (
             "role-policy.json",
-            render::role_policy(&r.region, &r.blueprint, &r.key_parameter),
+            render::role_policy(&r.region, &r.blueprint),
         ),
         (
             "boundary-policy.json",

@@ -839,10 +839,13 @@ fn bounce_statement(sid: &str, region: &str, blueprint: &str) -> String {
     )
 }
 
-/// The role's only permissions: read its own DKIM key parameter and decrypt it, write its
-/// health report, and record and read its hard bounces.
-pub fn role_policy(region: &str, blueprint: &str, key_parameter: &str) -> String {
+/// The role's only permissions: read its own DKIM key parameters (every selector of its
+/// blueprint: a key rotation then needs no IAM change, so CI's `apply-after-bootstrap` role can
+/// carry one out, and the new instance never waits for IAM to propagate a new policy) and
+/// decrypt them, write its health report, and record and read its hard bounces.
+pub fn role_policy(region: &str, blueprint: &str) -> String {
     let partition = crate::aws::partition::of(region);
+    let key_parameter = format!("/mailinfra/{blueprint}/dkim/*/private");
     let decrypt = decrypt_statement("DecryptOwnDkimKey", region, blueprint);
     let health = health_statement(region, &health_parameter(blueprint));
     let bounces = bounce_statement("RecordOwnBounces", region, blueprint);
@@ -1114,17 +1117,13 @@ mod tests {
 
     #[test]
     fn the_role_reads_only_its_key_and_writes_only_its_health() {
-        let policy: serde_json::Value = serde_json::from_str(&role_policy(
-            "eu-west-1",
-            "acme",
-            "/mailinfra/acme/dkim/mta1/private",
-        ))
-        .unwrap();
+        let policy: serde_json::Value =
+            serde_json::from_str(&role_policy("eu-west-1", "acme")).unwrap();
         let st = &policy["Statement"][0];
         assert_eq!(st["Action"], "ssm:GetParameter");
         assert_eq!(
             st["Resource"],
-            "arn:aws:ssm:eu-west-1:*:parameter/mailinfra/acme/dkim/mta1/private"
+            "arn:aws:ssm:eu-west-1:*:parameter/mailinfra/acme/dkim/*/private"
         );
         let decrypt = &policy["Statement"][1];
         assert_eq!(decrypt["Action"], "kms:Decrypt");

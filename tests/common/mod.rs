@@ -188,12 +188,13 @@ impl Account {
     fn ci_role(&self, args: &[&str]) -> Option<Credentials> {
         let phase = match args.first().copied()? {
             _ if self.root.get() => return None,
-            "apply" | "destroy" | "plan" | "status" | "check" | "bounces"
+            "apply" | "destroy" | "rotate" | "plan" | "status" | "check" | "bounces"
                 if self.phase.get().is_some() =>
             {
                 self.phase.get()?
             }
-            "apply" | "destroy" => "apply",
+            // `rotate` is an apply: it runs under the apply role.
+            "apply" | "destroy" | "rotate" => "apply",
             "plan" | "status" | "check" | "bounces" => "plan",
             _ => return None,
         };
@@ -728,10 +729,12 @@ impl Proxy {
         serde_json::from_str(&self.control("GET", "/_faults/log", "")).unwrap()
     }
 
-    /// The request a `hold` or `stall` keeps, as (number, operation).
+    /// The request a `hold` or `stall` keeps, as (number, operation). An answer that is not
+    /// JSON (an empty one, seen once when the machine was loaded) counts as none yet: the
+    /// caller polls again.
     pub fn held(&self) -> Option<(u64, String)> {
         let v: serde_json::Value =
-            serde_json::from_str(&self.control("GET", "/_faults/held", "")).unwrap();
+            serde_json::from_str(&self.control("GET", "/_faults/held", "")).ok()?;
         Some((v["n"].as_u64()?, v["op"].as_str()?.to_owned()))
     }
 

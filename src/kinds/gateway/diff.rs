@@ -29,6 +29,12 @@ pub enum GatewayOp {
         boundary: String,
         policy: String,
     },
+    /// Set the role's one policy, when that is all that differs (the role, its boundary and
+    /// its instance profile are in place): a DKIM key rotation's switch.
+    PutRolePolicy {
+        role: String,
+        policy: String,
+    },
     /// Create the customer managed KMS key that encrypts the DKIM private key, with its
     /// policy, and point the blueprint's alias at it.
     CreateKmsKey {
@@ -631,7 +637,7 @@ fn role(g: &DesiredGateway, o: &ObservedGateway, region: &str) -> Option<Gateway
     let policy = if g.via_ses() {
         render::role_policy_ses(region, &g.render.blueprint)
     } else {
-        render::role_policy(region, &g.render.blueprint, &g.names.key_private)
+        render::role_policy(region, &g.render.blueprint)
     };
     let role_ok = o.profile_roles.as_deref() == Some(std::slice::from_ref(&g.names.role))
         && o.role_boundary.as_deref() == Some(o.boundary_arn.as_str())
@@ -650,6 +656,21 @@ fn role(g: &DesiredGateway, o: &ObservedGateway, region: &str) -> Option<Gateway
         ));
     }
     fields.push(field("policy", o.role_policy.clone(), Some(policy.clone())));
+    let only_policy = o.role_exists
+        && o.profile_roles.as_deref() == Some(std::slice::from_ref(&g.names.role))
+        && o.role_boundary.as_deref() == Some(o.boundary_arn.as_str());
+    let op = if only_policy {
+        GatewayOp::PutRolePolicy {
+            role: g.names.role.clone(),
+            policy: policy.clone(),
+        }
+    } else {
+        GatewayOp::EnsureRole {
+            role: g.names.role.clone(),
+            boundary: o.boundary_arn.clone(),
+            policy: policy.clone(),
+        }
+    };
     Some(change(
         "gateway.role",
         if !o.role_exists {
@@ -657,11 +678,7 @@ fn role(g: &DesiredGateway, o: &ObservedGateway, region: &str) -> Option<Gateway
         } else {
             Action::Update
         },
-        GatewayOp::EnsureRole {
-            role: g.names.role.clone(),
-            boundary: o.boundary_arn.clone(),
-            policy: policy.clone(),
-        },
+        op,
         fields,
     ))
 }

@@ -490,6 +490,7 @@ impl Steps<'_> {
                 boundary,
                 policy,
             } => ensure_role(aws, blueprint, role, boundary, policy).await,
+            GatewayOp::PutRolePolicy { role, policy } => put_role_policy(aws, role, policy).await,
             GatewayOp::CreateKmsKey {
                 alias,
                 description,
@@ -739,6 +740,19 @@ async fn ensure_boundary(aws: &Aws, name: &str, arn: &str, policy: &str) -> Resu
     Ok(())
 }
 
+/// Sets the role's one inline policy.
+async fn put_role_policy(aws: &Aws, role: &str, policy: &str) -> Result<(), AwsError> {
+    aws.iam
+        .put_role_policy()
+        .role_name(role)
+        .policy_name(ROLE_POLICY)
+        .policy_document(policy)
+        .send()
+        .await
+        .map_err(|e| AwsError::call(&ops::PUT_ROLE_POLICY, e))?;
+    Ok(())
+}
+
 async fn ensure_role(
     aws: &Aws,
     blueprint: &str,
@@ -772,14 +786,7 @@ async fn ensure_role(
             .await
             .map_err(|e| AwsError::call(&ops::PUT_ROLE_PERMISSIONS_BOUNDARY, e))?;
     }
-    aws.iam
-        .put_role_policy()
-        .role_name(role)
-        .policy_name(ROLE_POLICY)
-        .policy_document(policy)
-        .send()
-        .await
-        .map_err(|e| AwsError::call(&ops::PUT_ROLE_POLICY, e))?;
+    put_role_policy(aws, role, policy).await?;
     let profile = aws
         .iam
         .create_instance_profile()

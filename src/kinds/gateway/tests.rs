@@ -56,11 +56,7 @@ fn built(eips: Vec<ObservedEip>) -> ObservedGateway {
             &d.blueprint,
         )),
         profile_roles: Some(vec![g.names.role.clone()]),
-        role_policy: Some(crate::mail::gateway::role_policy(
-            "eu-west-1",
-            &d.blueprint,
-            &g.names.key_private,
-        )),
+        role_policy: Some(crate::mail::gateway::role_policy("eu-west-1", &d.blueprint)),
         dkim_keys: vec![rotation::ObservedKey {
             selector: "mta1".into(),
             public: Some("MIIB".into()),
