@@ -280,8 +280,17 @@ pub fn decide(
                 s => k.meta.stage == s,
             })
             .collect();
-        // Newest last: the key that signs since latest (or was made latest) wins.
-        v.sort_by_key(|k| (k.meta.since.unwrap_or(0), k.created(), k.selector.clone()));
+        // Newest last: the key that signs since latest wins. Among keys an earlier mailinfra
+        // wrote (no stage recorded; a selector changed then left the old key behind), the
+        // blueprint's own selector's, then the one made latest.
+        v.sort_by_key(|k| {
+            (
+                k.meta.since.unwrap_or(0),
+                k.selector == policy.selector,
+                k.created(),
+                k.selector.clone(),
+            )
+        });
         v
     };
     let signing_keys = by(Some(Stage::Signing));
@@ -766,6 +775,23 @@ mod tests {
             r.stage.contains("once the old key is retired"),
             "{}",
             r.stage
+        );
+    }
+
+    #[test]
+    fn keys_an_earlier_version_left_retire_behind_the_blueprint_selector() {
+        // No stages recorded: mta2 was the selector for a while, then mta1 again.
+        let mut old = key("mta2", None, T0 + DAY);
+        old.meta.since = None;
+        let mut current = key("mta1", None, T0);
+        current.meta.since = None;
+        let r = decide(&policy(), &[old, current], T0 + 2 * DAY, 300, |_| true);
+        assert_eq!(r.signing, "mta1");
+        assert!(
+            r.steps
+                .iter()
+                .any(|s| matches!(s, Step::Mark { selector, meta, .. }
+            if selector == "mta2" && meta.stage == Some(Stage::Retiring)))
         );
     }
 
