@@ -418,8 +418,8 @@ impl<'a> Scope<'a> {
     /// ones): (private, public).
     fn key(&self) -> (String, String) {
         self.gateway.map_or((String::new(), String::new()), |g| {
-            let base = format!("/mailinfra/{}/dkim/*", g.render.blueprint);
-            (format!("{base}/private"), format!("{base}/public"))
+            let half = |h| crate::mail::gateway::dkim_key_parameter(&g.render.blueprint, "*", h);
+            (half("private"), half("public"))
         })
     }
 

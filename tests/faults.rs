@@ -297,13 +297,7 @@ struct Reference {
 async fn reference() -> Reference {
     let acct = Account::new();
     let zones = example(&acct).await;
-    let proxy = Proxy::start();
-    proxy.set(json!([]));
-    ok(
-        &acct.via(&proxy.url, &["apply", BLUEPRINT, "--yes"], &[]),
-        "clean apply",
-    );
-    let apply_ops = proxy.log().into_iter().map(|s| s.op).collect();
+    let apply_ops = common::recorded_ops(&acct, &["apply", BLUEPRINT, "--yes"]);
     ok(
         &acct.mailinfra(&["plan", BLUEPRINT, "--detailed-exitcode"]),
         "plan after a clean apply",
@@ -316,16 +310,7 @@ async fn reference() -> Reference {
             && applied.contains("A record is the elastic ip"),
         "{applied:#?}"
     );
-    proxy.set(json!([]));
-    ok(
-        &acct.via(
-            &proxy.url,
-            &["destroy", BLUEPRINT, "--yes", "--release-ip"],
-            &[],
-        ),
-        "clean destroy",
-    );
-    let destroy_ops = proxy.log().into_iter().map(|s| s.op).collect();
+    let destroy_ops = common::recorded_ops(&acct, &["destroy", BLUEPRINT, "--yes", "--release-ip"]);
     let left = shape(&acct, &zones).await;
     assert!(left.is_empty(), "a clean destroy left {left:#?}");
     Reference {

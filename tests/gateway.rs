@@ -8,8 +8,7 @@
 mod common;
 
 use aws_sdk_ec2::types::{
-    AddressAttributeName, Filter, InstanceAttributeName, IpPermission, IpRange, Ipv6Range,
-    PrefixListId, UserIdGroupPair,
+    AddressAttributeName, Filter, IpPermission, IpRange, Ipv6Range, PrefixListId, UserIdGroupPair,
 };
 use base64::Engine as _;
 use common::{Account, GATEWAY, Run, SES_RELAY, q};
@@ -1436,24 +1435,6 @@ async fn a_replacement_killed_between_termination_and_launch_is_finished_by_the_
     assert_eq!(interfaces(&acct).await[0].0, eni[0].0);
 }
 
-/// SHA-256 (hex) of the user data EC2 holds for `instance`: what the gateway reports.
-/// The SHA-256 the gateway reports: of the script in its user data, unpacked (as
-/// report-health does with `gzip -dcf`).
-async fn user_data_sha256(acct: &Account, instance: &str) -> String {
-    let out = acct
-        .ec2(R)
-        .describe_instance_attribute()
-        .instance_id(instance)
-        .attribute(InstanceAttributeName::UserData)
-        .send()
-        .await
-        .unwrap();
-    let data = base64::engine::general_purpose::STANDARD
-        .decode(out.user_data().unwrap().value().unwrap())
-        .unwrap();
-    mailinfra::kinds::gateway::user_data_hash(&data)
-}
-
 fn rfc3339(secs_ago: u64) -> String {
     let t = std::time::SystemTime::now() - std::time::Duration::from_secs(secs_ago);
     aws_smithy_types::DateTime::from(t)
@@ -1508,7 +1489,7 @@ async fn the_gateway_reports_its_health_with_its_own_role_and_status_and_plan_re
         }
     };
     let ok_boot = r#""boot":"ok","boot_step":null,"boot_reason":null"#;
-    let sha = user_data_sha256(&acct, &instance).await;
+    let sha = acct.user_data_sha256(&instance).await;
     let now = rfc3339(0);
     put(report(&now, &sha, ok_boot)).await.unwrap();
     assert_eq!(
@@ -1607,19 +1588,7 @@ const SMTP_USER: &str = "mailinfra-relay-ses-smtp";
 
 /// The SMTP user's access key ids, and the one the credentials parameter names.
 async fn smtp_keys(acct: &Account) -> (Vec<String>, Option<String>) {
-    let keys = acct
-        .iam()
-        .list_access_keys()
-        .user_name(SMTP_USER)
-        .send()
-        .await
-        .unwrap();
-    let mut ids: Vec<String> = keys
-        .access_key_metadata()
-        .iter()
-        .filter_map(|k| k.access_key_id().map(str::to_owned))
-        .collect();
-    ids.sort();
+    let ids = acct.access_key_ids(SMTP_USER).await;
     let named = smtp_keys_parameter(acct).await.and_then(|d| {
         d.split_whitespace()
             .find(|w| w.starts_with("AKIA") || w.starts_with("ASIA"))

@@ -700,28 +700,10 @@ async fn the_gateway_relays_through_ses_with_real_postfix() {
 /// running instance's boot script writes them, into `dir`, with the private key its key fetch
 /// reads from SSM into `dir/key.pem`: what the gateway signs with at this moment.
 async fn running_signer(acct: &Account, dir: &str) {
-    use aws_sdk_ec2::types::Filter;
     std::fs::create_dir_all(acct.dir.path().join(dir)).unwrap();
-    let ec2 = acct.ec2(R);
-    let out = ec2
-        .describe_instances()
-        .filters(
-            Filter::builder()
-                .name("instance-state-name")
-                .values("running")
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let ids: Vec<String> = out
-        .reservations()
-        .iter()
-        .flat_map(|r| r.instances())
-        .map(|i| i.instance_id().unwrap().to_owned())
-        .collect();
+    let ids = acct.running_instances().await;
     assert_eq!(ids.len(), 1, "one running gateway: {ids:?}");
-    let script = acct.boot_script(&ids[0]).await;
+    let script = acct.boot_script(&ids[0].0).await;
     for (path, file) in [
         ("/etc/opendkim.conf", "opendkim.conf"),
         ("/etc/opendkim/KeyTable", "KeyTable"),
@@ -733,11 +715,7 @@ async fn running_signer(acct: &Account, dir: &str) {
         let body = &body[..body.find("MAILINFRA_EOF\n").unwrap()];
         acct.write(&format!("{dir}/{file}"), body);
     }
-    let parameter = script
-        .lines()
-        .find_map(|l| l.strip_prefix("KEY_PARAMETER='"))
-        .unwrap()
-        .trim_end_matches('\'');
+    let parameter = common::key_parameter(&script);
     let key = acct
         .ssm(R)
         .get_parameter()

@@ -158,6 +158,17 @@ pub const HEALTH_PATH: &str = "/usr/local/sbin/mailinfra-report-health";
 pub const HEALTH_SERVICE_PATH: &str = "/etc/systemd/system/mailinfra-health.service";
 pub const HEALTH_TIMER_PATH: &str = "/etc/systemd/system/mailinfra-health.timer";
 
+/// Where the gateway's DKIM keys live: `/mailinfra/<blueprint>/dkim/<selector>/{private,public}`.
+pub fn dkim_key_prefix(blueprint: &str) -> String {
+    format!("/mailinfra/{blueprint}/dkim/")
+}
+
+/// One half (`private` or `public`) of the gateway's DKIM key under `selector` (`*` for every
+/// selector, in a policy).
+pub fn dkim_key_parameter(blueprint: &str, selector: &str, half: &str) -> String {
+    format!("{}{selector}/{half}", dkim_key_prefix(blueprint))
+}
+
 /// The SSM parameter the gateway reports its health to: the one parameter its role may write.
 pub fn health_parameter(blueprint: &str) -> String {
     format!("/mailinfra/{blueprint}/gateway/health")
@@ -845,7 +856,7 @@ fn bounce_statement(sid: &str, region: &str, blueprint: &str) -> String {
 /// decrypt them, write its health report, and record and read its hard bounces.
 pub fn role_policy(region: &str, blueprint: &str) -> String {
     let partition = crate::aws::partition::of(region);
-    let key_parameter = format!("/mailinfra/{blueprint}/dkim/*/private");
+    let key_parameter = dkim_key_parameter(blueprint, "*", "private");
     let decrypt = decrypt_statement("DecryptOwnDkimKey", region, blueprint);
     let health = health_statement(region, &health_parameter(blueprint));
     let bounces = bounce_statement("RecordOwnBounces", region, blueprint);
@@ -879,7 +890,8 @@ pub fn kms_key_policy(region: &str, account: &str, blueprint: &str) -> String {
     let via = format!("ssm.{region}.amazonaws.com");
     let parameters = [
         format!(
-            "arn:{partition}:ssm:{region}:{account}:parameter/mailinfra/{blueprint}/dkim/*/private"
+            "arn:{partition}:ssm:{region}:{account}:parameter{}",
+            dkim_key_parameter(blueprint, "*", "private")
         ),
         format!(
             "arn:{partition}:ssm:{region}:{account}:parameter{}",

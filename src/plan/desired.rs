@@ -304,6 +304,10 @@ impl Desired {
         let (Some(g), Some(o)) = (d.gateway.as_mut(), observed) else {
             return d;
         };
+        // Decided once: the records are already those of every published selector.
+        if g.rotation.is_some() {
+            return d;
+        }
         let Some(policy) = g.rotation_policy.clone() else {
             return d;
         };

@@ -852,6 +852,68 @@ impl Account {
 pub const SES_RELAY: &str = "blueprint: relay\nregion: eu-west-1\ngateway:\n  hostname: mail.example.com\n  relay_from: [10.0.0.0/16]\n  relay_via: ses\ndomains:\n  - domain: example.com\n    send_via: [ses, gateway]\n    dmarc: { policy: none }\n";
 
 impl Account {
+    /// The account's running instances in eu-west-1: (id, launch time in seconds).
+    pub async fn running_instances(&self) -> Vec<(String, i64)> {
+        let out = self
+            .ec2("eu-west-1")
+            .describe_instances()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("instance-state-name")
+                    .values("running")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        out.reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .map(|i| {
+                (
+                    i.instance_id().unwrap().to_owned(),
+                    i.launch_time().unwrap().secs(),
+                )
+            })
+            .collect()
+    }
+
+    /// The access key ids of IAM user `user`, sorted.
+    pub async fn access_key_ids(&self, user: &str) -> Vec<String> {
+        let keys = self
+            .iam()
+            .list_access_keys()
+            .user_name(user)
+            .send()
+            .await
+            .unwrap();
+        let mut ids: Vec<String> = keys
+            .access_key_metadata()
+            .iter()
+            .filter_map(|k| k.access_key_id().map(str::to_owned))
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// SHA-256 (hex) of the script in an instance's user data, unpacked, as the gateway's
+    /// health report gives it (`mailinfra::kinds::gateway::user_data_hash`).
+    pub async fn user_data_sha256(&self, instance: &str) -> String {
+        use base64::Engine as _;
+        let out = self
+            .ec2("eu-west-1")
+            .describe_instance_attribute()
+            .instance_id(instance)
+            .attribute(aws_sdk_ec2::types::InstanceAttributeName::UserData)
+            .send()
+            .await
+            .unwrap();
+        let data = base64::engine::general_purpose::STANDARD
+            .decode(out.user_data().unwrap().value().unwrap())
+            .unwrap();
+        mailinfra::kinds::gateway::user_data_hash(&data)
+    }
+
     /// The boot script an instance was launched with: its user data from
     /// DescribeInstanceAttribute, unpacked (mailinfra gzips it; cloud-init unpacks it).
     pub async fn boot_script(&self, instance: &str) -> String {
@@ -873,4 +935,35 @@ impl Account {
             .unwrap();
         script
     }
+}
+
+/// The DKIM key parameter a gateway boot script fetches (`KEY_PARAMETER='…'`).
+pub fn key_parameter(script: &str) -> &str {
+    script
+        .lines()
+        .find_map(|l| l.strip_prefix("KEY_PARAMETER='"))
+        .expect("a boot script names its key parameter")
+        .trim_end_matches('\'')
+}
+
+/// Every request a clean run of `args` sends, by operation, through the recording proxy.
+pub fn recorded_ops(acct: &Account, args: &[&str]) -> Vec<String> {
+    let proxy = Proxy::start();
+    proxy.set(serde_json::json!([]));
+    let run = acct.via(&proxy.url, args, &[]);
+    assert_eq!(run.code, 0, "{args:?}:\n{}", run.stderr);
+    proxy.log().into_iter().map(|s| s.op).collect()
+}
+
+/// The request numbers (from 1) of the writes among `ops`: a kill sweep's points. A kill at a
+/// read leaves what the write before it left, so reads are not swept.
+pub fn writes(ops: &[String]) -> Vec<usize> {
+    (1..=ops.len())
+        .filter(|k| {
+            let action = ops[k - 1].rsplit('.').next().unwrap_or_default();
+            !["Describe", "Get", "List"]
+                .iter()
+                .any(|p| action.starts_with(p))
+        })
+        .collect()
 }

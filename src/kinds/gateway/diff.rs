@@ -267,7 +267,8 @@ fn same_json(a: &str, b: &str) -> bool {
     }
 }
 
-/// The gateway's changes, in execution order, and its reports.
+/// The gateway's changes, in execution order, and its reports. `desired` has the key
+/// rotation decided (`Desired::with_gateway_keys`), as `plan::diff` makes it.
 pub fn diff(
     desired: &Desired,
     observed: Option<&ObservedGateway>,
@@ -275,18 +276,6 @@ pub fn diff(
 ) -> (Vec<GatewayChange>, Vec<Report>) {
     let Some(o) = observed else {
         return (Vec::new(), Vec::new());
-    };
-    // The key rotation decided, when the caller has not (`Desired::with_gateway_keys`).
-    let rotated;
-    let desired = if desired
-        .gateway
-        .as_ref()
-        .is_some_and(|g| g.rotation.is_none() && g.rotation_policy.is_some())
-    {
-        rotated = desired.with_gateway_keys(Some(o));
-        &rotated
-    } else {
-        desired
     };
     match &desired.gateway {
         Some(g) => wanted(desired, g, o, conflicts),

@@ -31,6 +31,7 @@ use super::{
 };
 use crate::aws::{Aws, AwsError, ops};
 use crate::kinds::{ADDRESS_TAG, OWNER_TAG};
+use crate::mail::gateway as render;
 
 /// The filter for what the blueprint owns: its tag.
 fn owned(blueprint: &str) -> Filter {
@@ -732,7 +733,7 @@ async fn key_parameters(
     let filter = ParameterStringFilter::builder()
         .key("Name")
         .option("BeginsWith")
-        .values(dkim_prefix(blueprint))
+        .values(render::dkim_key_prefix(blueprint))
         .values(&g.names.smtp_credentials)
         .build()
         .map_err(|e| AwsError::Other(format!("building a parameter filter: {e}")))?;
@@ -764,21 +765,18 @@ async fn key_parameters(
     Ok(out)
 }
 
-/// Where the gateway's DKIM keys live: `/mailinfra/<blueprint>/dkim/<selector>/{private,public}`.
-fn dkim_prefix(blueprint: &str) -> String {
-    format!("/mailinfra/{blueprint}/dkim/")
-}
-
 /// Every DKIM key of the gateway, by selector, with its public half read (`known` is the
-/// one already read). Sorted by selector.
+/// one already read: the blueprint selector's). Sorted by selector.
 async fn dkim_keys(
     aws: &Aws,
     blueprint: &str,
     params: &[Param],
     known: (&str, Option<String>),
 ) -> Result<Vec<ObservedKey>, AwsError> {
-    let prefix = dkim_prefix(blueprint);
+    let prefix = render::dkim_key_prefix(blueprint);
     let mut keys: std::collections::BTreeMap<String, ObservedKey> = Default::default();
+    // The public halves whose value is to be read: (selector, parameter name).
+    let mut publics = Vec::new();
     for p in params {
         let Some((selector, half)) = p
             .name
@@ -805,30 +803,24 @@ async fn dkim_keys(
             "public" => {
                 key.meta = KeyMeta::parse(p.description.as_deref().unwrap_or_default());
                 key.modified = p.modified;
-                // Marked as present; the value is read below.
-                key.public = Some(String::new());
+                publics.push((selector.to_owned(), p.name.clone()));
             }
             _ => {}
         }
     }
-    let reads = keys
-        .values()
-        .filter(|k| k.public.is_some())
-        .map(|k| format!("{prefix}{}/public", k.selector))
-        .filter(|name| name != known.0)
-        .map(|name| async move {
-            let value = parameter(aws, &name).await?;
-            Ok::<_, AwsError>((name, value))
-        });
-    let mut values = futures::future::try_join_all(reads).await?;
-    values.push((known.0.to_owned(), known.1));
-    for k in keys.values_mut() {
-        if k.public.is_some() {
-            let name = format!("{prefix}{}/public", k.selector);
-            k.public = values
-                .iter()
-                .find(|(n, _)| *n == name)
-                .and_then(|(_, v)| v.clone());
+    let reads = publics.into_iter().map(|(selector, name)| {
+        let known = (name == known.0).then(|| known.1.clone());
+        async move {
+            let value = match known {
+                Some(value) => value,
+                None => parameter(aws, &name).await?,
+            };
+            Ok::<_, AwsError>((selector, value))
+        }
+    });
+    for (selector, value) in futures::future::try_join_all(reads).await? {
+        if let Some(k) = keys.get_mut(&selector) {
+            k.public = value;
         }
     }
     Ok(keys.into_values().collect())

@@ -121,20 +121,14 @@ pub fn span(secs: i64) -> String {
 
 /// `2026-12-03T10:00:00Z` for seconds since the epoch (`now` for `NOW`).
 pub fn format_time(secs: i64) -> String {
-    use aws_smithy_types::date_time::{DateTime, Format};
     if secs == NOW {
         return "now".into();
     }
-    DateTime::from_secs(secs)
-        .fmt(Format::DateTime)
-        .unwrap_or_else(|_| secs.to_string())
+    super::health::rfc3339(secs)
 }
 
 fn parse_time(text: &str) -> Option<i64> {
-    use aws_smithy_types::date_time::{DateTime, Format};
-    DateTime::from_str(text, Format::DateTime)
-        .ok()
-        .map(|t| t.secs())
+    super::health::secs(text)
 }
 
 /// The day of `secs` as `yyyymmdd`.

@@ -11,6 +11,15 @@ fn desired() -> crate::plan::desired::Desired {
     crate::plan::desired::from_blueprint(&bp)
 }
 
+/// The gateway's diff as `plan` makes it: the key rotation decided first.
+fn gateway_diff(
+    d: &crate::plan::desired::Desired,
+    o: Option<&ObservedGateway>,
+    conflicts: &mut Vec<crate::plan::Conflict>,
+) -> (Vec<GatewayChange>, Vec<crate::plan::Report>) {
+    diff::diff(&d.with_gateway_keys(o), o, conflicts)
+}
+
 fn eip(id: &str, instance: Option<&str>, ptr: Option<&str>, pending: bool) -> ObservedEip {
     ObservedEip {
         allocation_id: id.into(),
@@ -134,7 +143,7 @@ fn a_built_gateway_plans_nothing_and_reports_only_the_persons_steps() {
         Some("mail.example.com"),
         false,
     )]);
-    let (changes, reports) = diff::diff(&desired(), Some(&o), &mut Vec::new());
+    let (changes, reports) = gateway_diff(&desired(), Some(&o), &mut Vec::new());
     assert_eq!(steps(&changes), Vec::<String>::new());
     assert!(
         reports.iter().all(|r| r.kind == ReportKind::Todo),
@@ -149,7 +158,7 @@ fn a_duplicate_address_with_reverse_dns_is_reset_then_released() {
         eip("eipalloc-2", None, None, true),
         eip("eipalloc-3", None, None, false),
     ]);
-    let (changes, _) = diff::diff(&desired(), Some(&o), &mut Vec::new());
+    let (changes, _) = gateway_diff(&desired(), Some(&o), &mut Vec::new());
     assert_eq!(
         steps(&changes),
         [
@@ -206,7 +215,7 @@ fn a_new_instance_type_terminates_the_old_one_then_launches_on_its_interface() {
     )]);
     o.instances[0].config = Some("an older configuration".into());
     o.instances[0].instance_type = "t3.nano".into();
-    let (changes, _) = diff::diff(&desired(), Some(&o), &mut Vec::new());
+    let (changes, _) = gateway_diff(&desired(), Some(&o), &mut Vec::new());
     // The Elastic IP is on the interface and goes with it: nothing to associate.
     assert_eq!(
         steps(&changes),
@@ -248,10 +257,10 @@ fn a_gateway_launched_before_interfaces_is_kept_and_moves_to_one_when_replaced()
     o.network_interfaces.clear();
     o.eips[0].network_interface_id = Some("eni-its-own".into());
     o.instances[0].network_interface = Some("eni-its-own".into());
-    let (changes, _) = diff::diff(&desired(), Some(&o), &mut Vec::new());
+    let (changes, _) = gateway_diff(&desired(), Some(&o), &mut Vec::new());
     assert!(changes.is_empty(), "{:?}", steps(&changes));
     o.instances[0].config = Some("an older configuration".into());
-    let (changes, _) = diff::diff(&desired(), Some(&o), &mut Vec::new());
+    let (changes, _) = gateway_diff(&desired(), Some(&o), &mut Vec::new());
     // Not on an interface of mailinfra's: launched first, the old one goes last.
     assert_eq!(
         steps(&changes),
@@ -293,7 +302,7 @@ fn a_kept_address_without_an_instance_goes_to_the_one_launched() {
     )]);
     o.instances.clear();
     o.network_interfaces[0].instance_id = None;
-    let (changes, _) = diff::diff(&desired(), Some(&o), &mut Vec::new());
+    let (changes, _) = gateway_diff(&desired(), Some(&o), &mut Vec::new());
     assert_eq!(
         steps(&changes),
         [
@@ -304,7 +313,7 @@ fn a_kept_address_without_an_instance_goes_to_the_one_launched() {
     // A run cut short after terminating the old instance: the address is on the interface,
     // and the launch takes the interface over.
     o.eips[0].network_interface_id = Some("eni-1".into());
-    let (changes, _) = diff::diff(&desired(), Some(&o), &mut Vec::new());
+    let (changes, _) = gateway_diff(&desired(), Some(&o), &mut Vec::new());
     assert_eq!(steps(&changes), ["gateway.instance Create run_instance"]);
     assert!(matches!(
         &changes[0].op,
@@ -325,7 +334,7 @@ fn an_extra_rule_is_revoked_and_a_missing_one_authorized_on_the_group() {
         source: Source::Ipv4("0.0.0.0/0".into()),
         ..wanted[0].clone()
     }];
-    let (changes, _) = diff::diff(&desired(), Some(&o), &mut Vec::new());
+    let (changes, _) = gateway_diff(&desired(), Some(&o), &mut Vec::new());
     assert_eq!(
         steps(&changes),
         [
@@ -345,7 +354,7 @@ fn an_extra_rule_is_revoked_and_a_missing_one_authorized_on_the_group() {
 #[test]
 fn a_pending_reverse_dns_is_reported_not_set_again() {
     let o = built(vec![eip("eipalloc-1", Some("i-1"), None, true)]);
-    let (changes, reports) = diff::diff(&desired(), Some(&o), &mut Vec::new());
+    let (changes, reports) = gateway_diff(&desired(), Some(&o), &mut Vec::new());
     assert!(changes.is_empty(), "{changes:?}");
     let pending: Vec<_> = reports
         .iter()
@@ -356,7 +365,7 @@ fn a_pending_reverse_dns_is_reported_not_set_again() {
 
     let mut elsewhere = o.clone();
     elsewhere.eips[0].ptr_update.as_mut().unwrap().value = "old.example.com".into();
-    let (changes, _) = diff::diff(&desired(), Some(&elsewhere), &mut Vec::new());
+    let (changes, _) = gateway_diff(&desired(), Some(&elsewhere), &mut Vec::new());
     assert_eq!(
         steps(&changes),
         ["gateway.eip.reverse_dns Update set_reverse_dns"]
@@ -370,7 +379,7 @@ fn a_failed_reverse_dns_is_set_again_and_reported_with_its_reason() {
     let update = o.eips[0].ptr_update.as_mut().unwrap();
     update.status = "FAILED".into();
     update.reason = Some("the A record does not resolve".into());
-    let (changes, reports) = diff::diff(&desired(), Some(&o), &mut Vec::new());
+    let (changes, reports) = gateway_diff(&desired(), Some(&o), &mut Vec::new());
     assert_eq!(
         steps(&changes),
         ["gateway.eip.reverse_dns Update set_reverse_dns"]
@@ -421,7 +430,7 @@ fn an_image_of_another_architecture_than_the_type_stops_the_plan() {
     let mut o = built(Vec::new());
     o.architectures = vec!["arm64".into()];
     let mut conflicts = Vec::new();
-    let (changes, _) = diff::diff(&desired(), Some(&o), &mut conflicts);
+    let (changes, _) = gateway_diff(&desired(), Some(&o), &mut conflicts);
     assert!(
         !changes
             .iter()
@@ -436,7 +445,7 @@ fn an_image_of_another_architecture_than_the_type_stops_the_plan() {
     );
     o.architectures = Vec::new();
     let mut conflicts = Vec::new();
-    diff::diff(&desired(), Some(&o), &mut conflicts);
+    gateway_diff(&desired(), Some(&o), &mut conflicts);
     assert!(
         conflicts[0]
             .message
@@ -469,7 +478,7 @@ fn a_subnet_in_another_vpc_gets_a_new_group_and_the_old_one_goes_after_the_insta
         id: "subnet-2".into(),
         vpc_id: "vpc-2".into(),
     });
-    let (changes, _) = diff::diff(&desired(), Some(&o), &mut Vec::new());
+    let (changes, _) = gateway_diff(&desired(), Some(&o), &mut Vec::new());
     assert_eq!(
         steps(&changes),
         [
@@ -510,7 +519,7 @@ fn a_subnet_in_another_vpc_gets_a_new_group_and_the_old_one_goes_after_the_insta
         id: "subnet-3".into(),
         vpc_id: "vpc-1".into(),
     });
-    let (changes, _) = diff::diff(&desired(), Some(&o), &mut Vec::new());
+    let (changes, _) = gateway_diff(&desired(), Some(&o), &mut Vec::new());
     assert!(matches!(
         &changes[1].op,
         GatewayOp::RunInstance { security_group: Some(g), .. } if g == "sg-1"
@@ -522,7 +531,7 @@ fn a_subnet_whose_zone_does_not_offer_the_type_stops_the_plan() {
     let mut o = built(Vec::new());
     o.offered_zones = vec!["eu-west-1b".into()];
     let mut conflicts = Vec::new();
-    let (changes, _) = diff::diff(&desired(), Some(&o), &mut conflicts);
+    let (changes, _) = gateway_diff(&desired(), Some(&o), &mut conflicts);
     assert!(
         !changes
             .iter()
@@ -552,7 +561,7 @@ fn a_subnet_without_an_internet_gateway_route_stops_the_plan() {
         let mut o = built(Vec::new());
         o.subnet_route = Some(route);
         let mut conflicts = Vec::new();
-        let (changes, _) = diff::diff(&desired(), Some(&o), &mut conflicts);
+        let (changes, _) = gateway_diff(&desired(), Some(&o), &mut conflicts);
         assert!(
             !changes
                 .iter()
@@ -601,7 +610,7 @@ fn an_address_serving_another_instance_is_not_the_gateways() {
 fn destroy_names_each_security_group_it_deletes() {
     let o = built(vec![eip("eipalloc-1", Some("i-1"), None, false)]);
     let gone = desired().nothing();
-    let (changes, _) = diff::diff(&gone, Some(&o), &mut Vec::new());
+    let (changes, _) = gateway_diff(&gone, Some(&o), &mut Vec::new());
     let sg = changes
         .iter()
         .find(|c| matches!(c.op, GatewayOp::DeleteSecurityGroups { .. }))
@@ -629,7 +638,7 @@ fn destroy_names_each_security_group_it_deletes() {
 fn user_data_changed_outside_mailinfra_replaces_the_instance() {
     let mut o = built(vec![eip("eipalloc-1", Some("i-1"), None, false)]);
     o.instances[0].user_data = Some("0".repeat(64));
-    let (changes, _) = diff::diff(&desired(), Some(&o), &mut Vec::new());
+    let (changes, _) = gateway_diff(&desired(), Some(&o), &mut Vec::new());
     let launch = changes
         .iter()
         .find(|c| c.address == "gateway.instance" && c.action == Action::Replace)
@@ -649,7 +658,7 @@ fn a_pinned_image_of_another_owner_stops_the_plan() {
         account: Some("123456789012".into()),
     });
     let mut conflicts = Vec::new();
-    diff::diff(&desired(), Some(&o), &mut conflicts);
+    gateway_diff(&desired(), Some(&o), &mut conflicts);
     assert!(
         conflicts[0].message.contains(
             "owned by account 999999999999, neither Debian (136693071363) nor this account"
@@ -695,7 +704,7 @@ fn a_boot_script_over_ecs_user_data_limit_stops_the_plan() {
         .map(|i| format!("d{:x}{i}.example", i * 7919 % 65_521))
         .collect();
     let mut conflicts = Vec::new();
-    diff::diff(&d, Some(&built(vec![])), &mut conflicts);
+    gateway_diff(&d, Some(&built(vec![])), &mut conflicts);
     assert!(
         conflicts
             .iter()
@@ -741,7 +750,7 @@ fn the_health_report_says_configured_failed_differing_or_silent() {
     );
     assert!(report.is_none());
     // The plan of a healthy gateway has no health report.
-    let (_, reports) = diff::diff(&d, Some(&reporting(Some(&ok), t + 60)), &mut Vec::new());
+    let (_, reports) = gateway_diff(&d, Some(&reporting(Some(&ok), t + 60)), &mut Vec::new());
     assert!(reports.iter().all(|r| r.address != "gateway.report.health"));
 
     // Silent for more than three periods.
@@ -799,7 +808,7 @@ fn the_health_report_says_configured_failed_differing_or_silent() {
         line.starts_with("configured otherwise than the blueprint at 2026-12-03T07:00:00Z"),
         "{line}"
     );
-    let (_, reports) = diff::diff(&d, Some(&reporting(Some(&other), t + 60)), &mut Vec::new());
+    let (_, reports) = gateway_diff(&d, Some(&reporting(Some(&other), t + 60)), &mut Vec::new());
     let health = reports
         .iter()
         .find(|r| r.address == "gateway.report.health")
@@ -883,7 +892,7 @@ fn relaying_through_ses_plans_smtp_credentials_and_no_address() {
         ..built(Vec::new())
     };
     let mut conflicts = Vec::new();
-    let (changes, reports) = diff::diff(&d, Some(&o), &mut conflicts);
+    let (changes, reports) = gateway_diff(&d, Some(&o), &mut conflicts);
     assert_eq!(conflicts, Vec::new());
     let addresses: Vec<&str> = changes.iter().map(|c| c.address.as_str()).collect();
     for absent in [
@@ -926,7 +935,7 @@ fn relaying_through_ses_plans_smtp_credentials_and_no_address() {
         ..o
     };
     let mut conflicts = Vec::new();
-    let (changes, _) = diff::diff(&d, Some(&foreign), &mut conflicts);
+    let (changes, _) = gateway_diff(&d, Some(&foreign), &mut conflicts);
     assert_eq!(conflicts.len(), 1, "{conflicts:?}");
     assert!(
         conflicts[0]
@@ -974,7 +983,7 @@ fn smtp_credentials_older_than_rotate_every_are_rotated_after_the_launch() {
     };
     let ops = |o: &ObservedGateway| -> Vec<String> {
         let mut conflicts = Vec::new();
-        let (changes, _) = diff::diff(&d, Some(o), &mut conflicts);
+        let (changes, _) = gateway_diff(&d, Some(o), &mut conflicts);
         changes
             .iter()
             .map(|c| match &c.op {
