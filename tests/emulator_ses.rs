@@ -385,6 +385,53 @@ async fn the_account_starts_in_the_sandbox() {
     );
 }
 
+/// SES API v2 reference, Tag: "The characters can be Unicode letters, digits, white space, or
+/// one of the following symbols: _ . : / = + -." (mailinfra's key tag keeps to them:
+/// docs/rotation.md).
+#[tokio::test]
+async fn tag_values_take_only_the_characters_the_tag_type_allows() {
+    let acct = Account::new();
+    let ses = acct.ses(R);
+    let tag = |k: &str, v: &str| {
+        aws_sdk_sesv2::types::Tag::builder()
+            .key(k)
+            .value(v)
+            .build()
+            .unwrap()
+    };
+    let err = ses
+        .create_email_identity()
+        .email_identity("example.org")
+        .tags(tag("a", "x;y"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("BadRequestException"));
+    ses.create_email_identity()
+        .email_identity("example.org")
+        .send()
+        .await
+        .unwrap();
+    let arn = format!("arn:aws:ses:{R}:{}:identity/example.org", acct.id);
+    for bad in ["a@b", "x;y", "\"quoted\"", &"v".repeat(257)] {
+        let err = ses
+            .tag_resource()
+            .resource_arn(&arn)
+            .tags(tag("mailinfra:dkim", bad))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some("BadRequestException"), "{bad}");
+    }
+    let good = "signing=byodkim:mi1-20261204 since=2026-12-04T10:00:00Z retiring=easy";
+    ses.tag_resource()
+        .resource_arn(&arn)
+        .tags(tag("mailinfra:dkim", good))
+        .send()
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn tags_are_kept_and_listed() {
     let acct = Account::new();

@@ -25,7 +25,8 @@ module serves these operations itself (state per account and region), in front o
 - GetAccount: a new account is in the sandbox (ProductionAccessEnabled false, 200 messages a
   day, 1 a second); PutAccountSuppressionAttributes; PutAccountDetails records the request for
   production access with ReviewDetails.Status PENDING (people decide it, not the API).
-- TagResource, UntagResource, ListTagsForResource for identity and configuration-set ARNs.
+- TagResource, UntagResource, ListTagsForResource for identity and configuration-set ARNs;
+  tags are checked as the Tag type says (characters, lengths), at create as well.
 
 Test hooks (not AWS APIs):
 - POST /_mailinfra/ses/account?account=ID&region=R with JSON {"ProductionAccessEnabled": true,
@@ -293,6 +294,7 @@ def create_identity(ctx, body, _m):
     cs = body.get("ConfigurationSetName")
     if cs and cs not in st["config_sets"]:
         raise not_found(f"Configuration set <{cs}>")
+    check_tags(body.get("Tags"))
     ident = {"type": "DOMAIN" if "@" not in name else "EMAIL_ADDRESS", "tags": body.get("Tags") or [], "config_set": cs, "mail_from": None}
     if body.get("DkimSigningAttributes", {}).get("DomainSigningPrivateKey"):
         set_dkim(ident, "EXTERNAL", body["DkimSigningAttributes"])
@@ -422,6 +424,7 @@ def create_config_set(ctx, body, _m):
         raise bad("ConfigurationSetName is required.")
     if name in ctx["state"]["config_sets"]:
         raise Error(400, "AlreadyExistsException", f"Configuration set <{name}> already exists.")
+    check_tags(body.get("Tags"))
     ctx["state"]["config_sets"][name] = {
         "DeliveryOptions": body.get("DeliveryOptions") or {"TlsPolicy": "OPTIONAL"},
         "SendingOptions": body.get("SendingOptions") or {"SendingEnabled": True},
@@ -532,12 +535,24 @@ def resource(ctx, arn):
     return get_cs(ctx, m.group(4))
 
 
+def check_tags(tags):
+    """SES v2 API Reference, Tag: a key of 1 to 128 characters, a value of up to 256; "The
+    characters can be Unicode letters, digits, white space, or one of the following symbols:
+    _ . : / = + -." The error for others is not documented: BadRequestException here."""
+    ok = lambda text: all(ch.isalnum() or ch.isspace() or ch in "_.:/=+-" for ch in text)
+    for t in tags or []:
+        key, value = t.get("Key", ""), t.get("Value", "")
+        if not 1 <= len(key) <= 128 or len(value) > 256 or not ok(key) or not ok(value):
+            raise bad(f"Invalid tag {key!r}={value!r}: letters, digits, white space and _ . : / = + - only.")
+
+
 def tags_of(obj):
     return obj.get("tags") if "tags" in obj else obj.setdefault("Tags", [])
 
 
 def tag_resource(ctx, body, _m):
     obj = resource(ctx, body.get("ResourceArn"))
+    check_tags(body.get("Tags"))
     tags = tags_of(obj)
     for t in body.get("Tags") or []:
         tags[:] = [x for x in tags if x["Key"] != t["Key"]] + [t]
