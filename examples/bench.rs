@@ -227,6 +227,40 @@ async fn main() {
             "reads + DNS 1 + GetChange, DeleteParameters 1",
         );
     }
+    // An SES BYODKIM key rotation (docs/rotation.md, "SES BYODKIM"): publish and switch in
+    // one apply, the retirement in a later one; the time between them is moved back in the
+    // identity's key tag, as the tests do.
+    {
+        let acct = Account::new();
+        acct.create_zone("example.net").await;
+        acct.write(
+            "b.yaml",
+            "blueprint: bench\nregion: eu-west-1\ndomains:\n  - domain: example.net\n    send_via: [ses]\n    ses: { dkim: { byodkim: { selector: mi1 } } }\n",
+        );
+        let run = acct.mailinfra(&["apply", "b.yaml", "--yes"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        println!("\nSES BYODKIM key rotation, one identity:");
+        step(
+            &acct,
+            "rotate",
+            &["rotate", "ses-dkim", "b.yaml", "--yes"],
+            "no-op reads + the run lock 2, the key tag (GetCallerIdentity + TagResource), DNS 1 + GetChange, PutEmailIdentityDkimSigningAttributes",
+        );
+        step(
+            &acct,
+            "plan (overlap)",
+            &["plan", "b.yaml"],
+            "the no-op plan's reads: the stage is in the identity's tag",
+        );
+        acct.backdate_ses_key("eu-west-1", "example.net", 8 * 86_400)
+            .await;
+        step(
+            &acct,
+            "apply (retire)",
+            &["apply", "b.yaml", "--yes"],
+            "reads + the run lock 2, DNS 1 + GetChange",
+        );
+    }
     // SES: one identity costs a GetEmailIdentity on every plan; the requests are paced at
     // SES's one a second on AWS (the benchmark lifts the pace, as the tests do).
     for n in [10usize, 100] {

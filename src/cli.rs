@@ -85,7 +85,7 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Start a key rotation now, and apply its first stage
     #[command(
-        after_help = "Examples:\n  mailinfra rotate gateway-dkim blueprints/example.yaml          # asks first\n  mailinfra rotate gateway-dkim blueprints/example.yaml --yes\n  mailinfra rotate smtp-credentials blueprints/relay-ses.yaml --yes\n\nsmtp-credentials (relay_via: ses) is one apply: a second access key, its password stored, the\ninstance replaced to read it, then the old key deleted; never more than two keys.\n\nA gateway DKIM rotation has three stages, each one apply, with no state file (docs/rotation.md):\n  1. publish: a new key under the selector <selector>-<yyyymmdd>, its records beside the old\n  2. switch:  the records' TTL after they are INSYNC, the gateway signs with the new key\n  3. retire:  `retire_after` (default 7d) later, the old records go, then the old key\nThis command is stage 1, asked for now; `apply` does every later stage when it is due, so\na pipeline that applies daily finishes the rotation by itself. `gateway.dkim.rotate_every`\nstarts rotations without this command. The plan shown (and applied) holds whatever else the\nblueprint changes too. While a rotation is under way a second one does not start."
+        after_help = "Examples:\n  mailinfra rotate gateway-dkim blueprints/example.yaml          # asks first\n  mailinfra rotate gateway-dkim blueprints/example.yaml --yes\n  mailinfra rotate smtp-credentials blueprints/relay-ses.yaml --yes\n  mailinfra rotate ses-dkim blueprints/ses.yaml --domain example.net --yes\n\nses-dkim rotates the BYODKIM keys of the blueprint's SES identities (every one, or those\nnamed with --domain) in one apply: a new key under <selector>-<yyyymmdd>, its TXT published\nbeside the old, SES switched to it once Route 53 has it INSYNC. The old TXT stays\n`retire_after` (default 7d); the first apply after that removes it.\n\nsmtp-credentials (relay_via: ses) is one apply: a second access key, its password stored, the\ninstance replaced to read it, then the old key deleted; never more than two keys.\n\nA gateway DKIM rotation has three stages, each one apply, with no state file (docs/rotation.md):\n  1. publish: a new key under the selector <selector>-<yyyymmdd>, its records beside the old\n  2. switch:  the records' TTL after they are INSYNC, the gateway signs with the new key\n  3. retire:  `retire_after` (default 7d) later, the old records go, then the old key\nThis command is stage 1, asked for now; `apply` does every later stage when it is due, so\na pipeline that applies daily finishes the rotation by itself. `gateway.dkim.rotate_every`\nstarts rotations without this command. The plan shown (and applied) holds whatever else the\nblueprint changes too. While a rotation is under way a second one does not start."
     )]
     Rotate(RotateArgs),
     /// Show what is pending and what a person must do: SES verification, the sandbox
@@ -253,6 +253,8 @@ pub enum RotateKey {
     GatewayDkim,
     /// The SES SMTP credentials of a gateway with `relay_via: ses`
     SmtpCredentials,
+    /// The BYODKIM keys of SES identities (`ses.dkim.byodkim`)
+    SesDkim,
 }
 
 #[derive(Debug, Args)]
@@ -263,6 +265,9 @@ pub struct RotateArgs {
     /// The blueprint
     #[arg(default_value = "mailinfra.yaml", value_name = "FILE")]
     pub file: PathBuf,
+    /// ses-dkim: only this identity's key (repeatable); default: every BYODKIM identity
+    #[arg(long, value_name = "DOMAIN")]
+    pub domain: Vec<String>,
     /// Apply without asking (required when stdin is not a terminal)
     #[arg(long, short = 'y')]
     pub yes: bool,

@@ -4,7 +4,8 @@
 //! SES and the gateway's first steps (role, key, security group, instance, Elastic IP) do not
 //! depend on each other and run at once; what they return (Easy DKIM tokens, generated public
 //! keys, the Elastic IP) fills the plan's pending record changes; Route 53 follows; the
-//! gateway's steps that wait for DNS (reverse DNS, releases) come last.
+//! steps that wait for DNS come last: SES signing with a new BYODKIM key once its TXT is
+//! INSYNC, the gateway's reverse DNS and releases.
 
 use std::time::Duration;
 
@@ -47,10 +48,12 @@ pub async fn run(
             out,
         )
     );
-    let (mut outputs, gateway) = (ses?, gateway?);
+    let ((mut outputs, keys), gateway) = (ses?, gateway?);
     outputs.extend(gateway.outputs());
     let dns = fill(plan, &outputs)?;
     let results = records::execute::apply(aws, &dns, timeout, out).await?;
+    // A new BYODKIM key is INSYNC now: SES may sign with it.
+    ses::execute::after_dns(aws, &plan.ses, keys, out).await?;
     gateway::execute::after_dns(aws, &plan.gateway, &gateway, timeout, out).await?;
     Ok(results)
 }

@@ -26,7 +26,6 @@ use serde_json::{Value, json};
 use crate::aws::ops::{self, Access, Need, Op, Target};
 use crate::kinds::gateway::{DEBIAN_OWNER, DesiredGateway};
 use crate::kinds::records::batch::ChangeAction;
-use crate::kinds::ses::ObservedSes;
 use crate::kinds::{ADDRESS_TAG, OWNER_TAG};
 use crate::mail::names;
 use crate::mail::record::RType;
@@ -330,7 +329,7 @@ impl<'a> Scope<'a> {
         // SES's records (DKIM, MAIL FROM) join the blueprint's at plan time; their names and
         // types are known offline.
         let mut written = desired.clone();
-        written.add_ses_records(&ObservedSes::default(), &BTreeSet::new());
+        written.add_ses_records();
         let region = desired.region.as_deref().unwrap_or("*");
         let partition = crate::aws::partition::of(region);
         let identities = desired
@@ -853,12 +852,16 @@ fn record_types(desired: &Desired) -> BTreeSet<String> {
         .gateway
         .as_ref()
         .map(|_| RType::A.as_str().to_owned());
+    // An SES identity's DKIM records, TXT (BYODKIM) and CNAME (Easy DKIM) whichever it uses:
+    // after a switch between the two, the old kind's records retire (docs/rotation.md).
+    let ses_dkim = (!desired.ses.identities.is_empty()).then(|| RType::Cname.as_str().to_owned());
     desired
         .records
         .iter()
         .map(|r| r.rtype.as_str().to_owned())
         .chain([RType::Txt.as_str().to_owned()])
         .chain(gateway_a)
+        .chain(ses_dkim)
         .collect()
 }
 

@@ -558,3 +558,30 @@ async fn check_during_a_key_rotation_checks_both_keys_and_names_their_stage() {
     assert_ne!(find(&rows, &new_row)["status"], "pass", "{rows:#?}");
     assert_eq!(code, 1);
 }
+
+/// During an SES identity's BYODKIM rotation the old key stays published beside the new one
+/// SES signs with: each has its row, named by its stage.
+#[tokio::test]
+async fn check_during_a_byodkim_rotation_names_the_signing_and_the_retiring_key() {
+    let acct = Account::new();
+    let org = acct.create_zone("example.org").await;
+    acct.write(
+        "b.yaml",
+        "blueprint: shop\nregion: eu-west-1\ndomains:\n  - domain: example.org\n    send_via: [ses]\n    ses: { dkim: { byodkim: { selector: mi1 } } }\n    dmarc: { policy: none }\n",
+    );
+    let run = acct.mailinfra(&["apply", "b.yaml", "--yes"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = acct.mailinfra(&["rotate", "ses-dkim", "b.yaml", "--yes"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let published = zones(&acct, &[org], "192.0.2.1").await;
+    let new = format!(
+        "mi1-{}",
+        mailinfra::kinds::rotation::day(mailinfra::kinds::rotation::unix_now())
+    );
+    let server = serve(&acct, &published);
+    let (_, rows) = check(&acct, server.port, &[]);
+    let old_row = "dkim mi1._domainkey.example.org (rotation: retiring key)";
+    let new_row = format!("dkim {new}._domainkey.example.org (rotation: signing key)");
+    assert_eq!(find(&rows, old_row)["status"], "pass", "{rows:#?}");
+    assert_eq!(find(&rows, &new_row)["status"], "pass", "{rows:#?}");
+}

@@ -34,7 +34,7 @@ fn mail_tools(tools: &[&str]) -> String {
 /// (the Python one is also what the stand-in SES endpoint checks AUTH with).
 #[test]
 fn the_ses_smtp_password_matches_an_independent_derivation() {
-    let python = mail_tools(&[]);
+    mail_tools(&[]);
     let cases = [
         ("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "eu-west-1"),
         ("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "us-east-1"),
@@ -42,25 +42,8 @@ fn the_ses_smtp_password_matches_an_independent_derivation() {
         ("0123456789abcdefghijABCDEFGHIJ+/+/+/+/+/", "ap-southeast-2"),
     ];
     let input = serde_json::to_string(&cases).unwrap();
-    let mut child = std::process::Command::new(python)
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/mailpath/ses_smtp.py"
-        ))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write as _;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    let python: Vec<String> = serde_json::from_slice(&out.stdout).unwrap();
+    let out = common::python("mailpath/ses_smtp.py", &input);
+    let python: Vec<String> = serde_json::from_slice(&out).unwrap();
     let rust: Vec<String> = cases
         .iter()
         .map(|(secret, region)| mailinfra::mail::ses_smtp::password(secret, region))

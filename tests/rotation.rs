@@ -333,13 +333,21 @@ enum Step {
     Retire,
 }
 
-impl Step {
+impl common::Sweep for Step {
     /// The command that runs the stage.
-    fn args(self) -> [&'static str; 4] {
+    fn args(self) -> Vec<&'static str> {
         match self {
-            Step::Publish => ["rotate", "gateway-dkim", "b.yaml", "--yes"],
-            _ => ["apply", "b.yaml", "--yes", "--timeout=5m"],
+            Step::Publish => vec!["rotate", "gateway-dkim", "b.yaml", "--yes"],
+            _ => vec!["apply", "b.yaml", "--yes", "--timeout=5m"],
         }
+    }
+
+    async fn before(self, acct: &Account) -> Result<String, String> {
+        before(acct, self).await
+    }
+
+    async fn finished(self, acct: &Account, zone: &str) -> Result<(), String> {
+        finished(acct, zone, self).await
     }
 }
 
@@ -371,14 +379,7 @@ async fn before(acct: &Account, step: Step) -> Result<String, String> {
 /// signer are those of the stage done, or (publish killed before the new key existed) of
 /// none begun; never a second new key, never the old key gone before the switch.
 async fn finished(acct: &Account, zone: &str, step: Step) -> Result<(), String> {
-    let run = acct.mailinfra(&["apply", "b.yaml", "--yes"]);
-    if run.code != 0 {
-        return Err(format!("the apply after the kill: {}", run.stderr));
-    }
-    let plan = acct.mailinfra(&["plan", "b.yaml", "--detailed-exitcode"]);
-    if plan.code != 0 {
-        return Err(format!("plan not clean after it:\n{}", plan.stdout));
-    }
+    common::apply_then_clean(acct)?;
     let new = format!("mta1-{}", today());
     let k = keys(acct).await;
     let stages: BTreeMap<&str, Option<Stage>> =
@@ -425,61 +426,11 @@ async fn finished(acct: &Account, zone: &str, step: Step) -> Result<(), String> 
     Ok(())
 }
 
-/// Every request a clean run of `step` makes, by operation name.
-async fn stage_requests(step: Step) -> Vec<String> {
-    let acct = Account::new();
-    before(&acct, step).await.unwrap();
-    common::recorded_ops(&acct, &step.args())
-}
-
 /// Killed (SIGKILL) right before any write of any stage is answered, the next apply finishes
-/// the same rotation. Only writes are swept: a kill at a read leaves what the write before it
-/// left, which the kill at that write covers (with its answer lost as well).
+/// the same rotation (`common::kill_sweep`).
 #[test]
 fn a_rotation_killed_at_any_write_of_any_stage_is_finished_by_the_next_apply() {
-    let problems = std::sync::Mutex::new(Vec::new());
-    let points = std::sync::Mutex::new(0);
-    std::thread::scope(|s| {
-        for step in [Step::Publish, Step::Switch, Step::Retire] {
-            let (problems, points) = (&problems, &points);
-            s.spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap();
-                let ops = rt.block_on(stage_requests(step));
-                let writes = common::writes(&ops);
-                assert!(!writes.is_empty(), "{step:?} writes nothing: {ops:?}");
-                if std::env::var_os("MAILINFRA_FAULT_SWEEP").is_some() {
-                    let names: Vec<&str> = writes.iter().map(|k| ops[k - 1].as_str()).collect();
-                    eprintln!("{step:?}: {} requests, writes swept: {names:?}", ops.len());
-                }
-                for k in writes {
-                    *points.lock().unwrap() += 1;
-                    let problem = rt.block_on(async {
-                        let acct = Account::new();
-                        let zone = before(&acct, step).await?;
-                        common::kill_at(&acct, &step.args(), k);
-                        finished(&acct, &zone, step).await
-                    });
-                    if let Err(p) = problem {
-                        problems.lock().unwrap().push(format!(
-                            "{step:?} killed at request {k} ({}): {p}",
-                            ops[k - 1]
-                        ));
-                    }
-                }
-            });
-        }
-    });
-    let problems = problems.into_inner().unwrap();
-    assert!(
-        problems.is_empty(),
-        "{} of {} points did not finish:\n{}",
-        problems.len(),
-        points.into_inner().unwrap(),
-        problems.join("\n")
-    );
+    common::kill_sweep(&[Step::Publish, Step::Switch, Step::Retire]);
 }
 
 const CREDENTIALS: &str = "/mailinfra/relay/ses-smtp/credentials";
@@ -569,6 +520,34 @@ async fn smtp_credentials_rotate_through_a_second_key_and_a_new_instance() {
     );
 }
 
+/// The SMTP credentials' rotation, as the sweep below runs it.
+#[derive(Debug, Clone, Copy)]
+struct SmtpRotation;
+
+impl common::Sweep for SmtpRotation {
+    fn args(self) -> Vec<&'static str> {
+        vec!["rotate", "smtp-credentials", "b.yaml", "--yes"]
+    }
+
+    async fn before(self, acct: &Account) -> Result<String, String> {
+        let zone = acct.create_zone("example.com").await;
+        acct.write("b.yaml", SES_RELAY);
+        let run = acct.mailinfra(&["apply", "b.yaml", "--yes"]);
+        (run.code == 0)
+            .then_some(zone)
+            .ok_or_else(|| format!("apply before the rotation: {}", run.stderr))
+    }
+
+    async fn finished(self, acct: &Account, _zone: &str) -> Result<(), String> {
+        let mid = smtp(acct).await;
+        if mid.keys.len() > 2 {
+            return Err(format!("{} keys after the kill", mid.keys.len()));
+        }
+        common::apply_then_clean(acct)?;
+        settled(&smtp(acct).await)
+    }
+}
+
 /// Killed right before any write of the SMTP credentials' rotation is answered: never more
 /// than IAM's two keys, and the next apply leaves one key, its password stored, and an
 /// instance that booted after it was.
@@ -578,51 +557,17 @@ fn an_smtp_credentials_rotation_killed_at_any_write_is_finished_by_the_next_appl
         .enable_all()
         .build()
         .unwrap();
-    let args = ["rotate", "smtp-credentials", "b.yaml", "--yes"];
-    let setup = |acct: &Account| {
-        rt.block_on(acct.create_zone("example.com"));
-        acct.write("b.yaml", SES_RELAY);
-        ok(&acct.mailinfra(&["apply", "b.yaml", "--yes"]), "apply");
-    };
-    let acct = Account::new();
-    setup(&acct);
-    let ops = common::recorded_ops(&acct, &args);
-    let writes = common::writes(&ops);
+    let ops = rt.block_on(async {
+        let acct = Account::new();
+        common::Sweep::before(SmtpRotation, &acct).await.unwrap();
+        common::recorded_ops(&acct, &common::Sweep::args(SmtpRotation))
+    });
     assert!(
         ops.iter().any(|o| o == "iam.CreateAccessKey")
             && ops.iter().any(|o| o == "iam.DeleteAccessKey"),
         "{ops:?}"
     );
-    let mut problems = Vec::new();
-    for k in &writes {
-        let acct = Account::new();
-        setup(&acct);
-        common::kill_at(&acct, &args, *k);
-        let mid = rt.block_on(smtp(&acct));
-        let problem = if mid.keys.len() > 2 {
-            Err(format!("{} keys after the kill", mid.keys.len()))
-        } else {
-            let run = acct.mailinfra(&["apply", "b.yaml", "--yes"]);
-            let plan = acct.mailinfra(&["plan", "b.yaml", "--detailed-exitcode"]);
-            if run.code != 0 {
-                Err(format!("apply after the kill: {}", run.stderr))
-            } else if plan.code != 0 {
-                Err(format!("plan not clean after it:\n{}", plan.stdout))
-            } else {
-                settled(&rt.block_on(smtp(&acct)))
-            }
-        };
-        if let Err(p) = problem {
-            problems.push(format!("killed at request {k} ({}): {p}", ops[k - 1]));
-        }
-    }
-    assert!(
-        problems.is_empty(),
-        "{} of {} points did not finish:\n{}",
-        problems.len(),
-        writes.len(),
-        problems.join("\n")
-    );
+    common::kill_sweep(&[SmtpRotation]);
 }
 
 /// Easy DKIM's key length changes through SES's own mechanism: `NextSigningKeyLength` is

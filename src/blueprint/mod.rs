@@ -351,7 +351,7 @@ pub struct SmtpCredentials {
     pub rotate_every: Option<Spanned<String>>,
 }
 
-/// The old gateway DKIM key stays published this long after the switch unless the blueprint
+/// An old DKIM key (the gateway's, an SES identity's BYODKIM key) stays published this long after the switch unless the blueprint
 /// says otherwise: longer than Postfix keeps a message queued (`maximal_queue_lifetime`, 5 days
 /// by default), so a message signed before the switch and delivered late still verifies.
 pub const DEFAULT_RETIRE_AFTER: i64 = 7 * 86_400;
@@ -374,20 +374,25 @@ pub fn duration_secs(text: &str) -> Option<i64> {
     n.parse::<i64>().ok().map(|n| n * unit)
 }
 
+/// A key's `rotate_every` in seconds, when it is set and valid.
+pub fn rotate_every_secs(rotate_every: Option<&Spanned<String>>) -> Option<i64> {
+    rotate_every.and_then(|d| duration_secs(&d.value))
+}
+
+/// A key's `retire_after` in seconds, or the default.
+pub fn retire_after_secs(retire_after: Option<&Spanned<String>>) -> i64 {
+    retire_after
+        .and_then(|d| duration_secs(&d.value))
+        .unwrap_or(DEFAULT_RETIRE_AFTER)
+}
+
 impl GatewayDkim {
-    /// `rotate_every` in seconds, when it is set and valid.
     pub fn rotate_every_secs(&self) -> Option<i64> {
-        self.rotate_every
-            .as_ref()
-            .and_then(|d| duration_secs(&d.value))
+        rotate_every_secs(self.rotate_every.as_ref())
     }
 
-    /// `retire_after` in seconds, or the default.
     pub fn retire_after_secs(&self) -> i64 {
-        self.retire_after
-            .as_ref()
-            .and_then(|d| duration_secs(&d.value))
-            .unwrap_or(DEFAULT_RETIRE_AFTER)
+        retire_after_secs(self.retire_after.as_ref())
     }
 }
 
@@ -546,7 +551,7 @@ impl DomainSpec {
         }
         if let Some(ses) = &self.ses {
             match &ses.dkim {
-                SesDkimSpec::Byo { selector } => {
+                SesDkimSpec::Byo { selector, .. } => {
                     let name = dkim::record_name(&selector.value, d);
                     keys.push(key(name, RType::Txt, Purpose::SesDkim, selector.pos));
                 }
@@ -740,8 +745,16 @@ pub struct SesDomainSpec {
 /// key, gives the private half to SES only, publishes the public half as TXT).
 #[derive(Debug, Clone, PartialEq)]
 pub enum SesDkimSpec {
-    Easy { key_length: KeyLength },
-    Byo { selector: Spanned<String> },
+    Easy {
+        key_length: KeyLength,
+    },
+    Byo {
+        selector: Spanned<String>,
+        /// Rotate the key when it is this old (docs/rotation.md, "SES BYODKIM").
+        rotate_every: Option<Spanned<String>>,
+        /// How long the old key stays published after SES switched.
+        retire_after: Option<Spanned<String>>,
+    },
 }
 
 impl Default for SesDkimSpec {
@@ -909,7 +922,7 @@ fn lower_case_selectors(bp: &mut Blueprint) {
     for d in &mut bp.domains {
         d.dkim.iter_mut().for_each(|k| lower(&mut k.selector));
         if let Some(SesDomainSpec {
-            dkim: SesDkimSpec::Byo { selector },
+            dkim: SesDkimSpec::Byo { selector, .. },
             ..
         }) = &mut d.ses
         {

@@ -581,9 +581,20 @@ fn rsa2048() -> KeyLength {
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ByoDkim {
-    /// The DKIM selector; mailinfra generates the key.
+    /// The DKIM selector, 50 characters at most; mailinfra generates the key. A rotation
+    /// names the new key `<selector>-<yyyymmdd>`; a new selector here is itself a rotation,
+    /// with overlap.
     #[schemars(regex(pattern = pattern::LABEL))]
     selector: Spanned<String>,
+    /// Rotate the key when it is this old, e.g. `180d`: the apply that finds it due
+    /// publishes a new key and switches SES to it. Default: only when asked (`mailinfra
+    /// rotate ses-dkim`).
+    #[schemars(regex(pattern = pattern::DURATION))]
+    rotate_every: Option<Spanned<String>>,
+    /// How long the old key stays published after SES switched, so that mail signed before
+    /// still verifies; default `7d`.
+    #[schemars(regex(pattern = pattern::DURATION))]
+    retire_after: Option<Spanned<String>>,
 }
 
 impl<'de> Deserialize<'de> for SesDkimSpec {
@@ -610,6 +621,8 @@ impl<'de> Deserialize<'de> for SesDkimSpec {
                         },
                         DkimForm::Byodkim(b) => SesDkimSpec::Byo {
                             selector: b.selector,
+                            rotate_every: b.rotate_every,
+                            retire_after: b.retire_after,
                         },
                     },
                 )

@@ -200,6 +200,30 @@ fn each_rule_reports_its_position_and_message() {
             "selector `a.b` has the character '.'",
         ),
         (
+            "byodkim rotation period",
+            "    send_via: [ses]\n    ses: { dkim: { byodkim: { selector: s1, rotate_every: 12h } } }\n",
+            (5, 59),
+            "`12h` is too short",
+        ),
+        (
+            "byodkim rotation shorter than the overlap",
+            "    send_via: [ses]\n    ses: { dkim: { byodkim: { selector: s1, rotate_every: 5d, retire_after: 5d } } }\n",
+            (5, 59),
+            "the key would be due again before the last rotation retired the old one",
+        ),
+        (
+            "byodkim retire_after unit",
+            "    send_via: [ses]\n    ses: { dkim: { byodkim: { selector: s1, retire_after: 2 days } } }\n",
+            (5, 59),
+            "`2 days` is not a time with its unit",
+        ),
+        (
+            "byodkim selector too long to rotate",
+            "    send_via: [ses]\n    ses: { dkim: { byodkim: { selector: a234567890123456789012345678901234567890123456789012 } } }\n",
+            (5, 41),
+            "a rotated key's is 50 at most",
+        ),
+        (
             "dkim kind",
             "    send_via: [ses]\n    ses: { dkim: hard }\n",
             (5, 12),
@@ -622,7 +646,7 @@ fn gateway_postmaster_and_delivery_are_checked() {
         (
             "  dkim: { selector: a234567890123456789012345678901234567890123456789012 }\n",
             (6, 21),
-            "selector `a234567890123456789012345678901234567890123456789012` is 52 characters; the gateway's is 50 at most",
+            "selector `a234567890123456789012345678901234567890123456789012` is 52 characters; a rotated key's is 50 at most",
         ),
         (
             "  smtp_credentials: { rotate_every: 90d }\n",
@@ -663,7 +687,7 @@ fn selectors_are_lower_cased() {
     assert_eq!(bp.gateway.as_ref().unwrap().dkim.selector.value, "mta1");
     assert_eq!(bp.domains[0].dkim[0].selector.value, "sel1");
     let Some(SesDomainSpec {
-        dkim: SesDkimSpec::Byo { selector },
+        dkim: SesDkimSpec::Byo { selector, .. },
         ..
     }) = &bp.domains[0].ses
     else {

@@ -391,7 +391,13 @@ fn gateway(c: &mut Checks, g: &GatewaySpec, has_region: bool) {
     }
     instance(c, g);
     c.selector(&g.dkim.selector, "gateway.dkim.selector", "`mta1`");
-    rotation(c, &g.dkim);
+    rotation(
+        c,
+        "gateway.dkim",
+        &g.dkim.selector,
+        g.dkim.rotate_every.as_ref(),
+        g.dkim.retire_after.as_ref(),
+    );
     if let Some(sc) = &g.smtp_credentials {
         smtp_credentials(c, g, sc);
     }
@@ -449,37 +455,44 @@ fn is_duration(text: &str) -> bool {
         && text[..text.len() - 1].chars().all(|ch| ch.is_ascii_digit())
 }
 
-/// The longest gateway selector: a rotation appends `-yyyymmdd` (and `-N` on a second
+/// The longest selector of a key mailinfra rotates (the gateway's, BYODKIM): a rotation appends `-yyyymmdd` (and `-N` on a second
 /// rotation the same day), and a DNS label holds 63 characters.
-pub const MAX_GATEWAY_SELECTOR: usize = 50;
+pub const MAX_ROTATED_SELECTOR: usize = 50;
 
-/// `gateway.dkim`: a selector a rotation can extend, times with their unit, a rotation period
-/// longer than the overlap it needs.
-fn rotation(c: &mut Checks, d: &crate::blueprint::GatewayDkim) {
-    if d.selector.value.len() > MAX_GATEWAY_SELECTOR {
+/// A rotated DKIM key's settings (`gateway.dkim`, an identity's `ses.dkim.byodkim`, at
+/// `path`): a selector a rotation can extend, times with their unit, a rotation period longer
+/// than the overlap it needs.
+fn rotation(
+    c: &mut Checks,
+    path: &str,
+    selector: &Spanned<String>,
+    rotate_every: Option<&Spanned<String>>,
+    retire_after: Option<&Spanned<String>>,
+) {
+    if selector.value.len() > MAX_ROTATED_SELECTOR {
         c.err(
-            d.selector.pos,
-            "gateway.dkim.selector",
+            selector.pos,
+            &format!("{path}.selector"),
             format!(
-                "selector `{}` is {} characters; the gateway's is {MAX_GATEWAY_SELECTOR} at most",
-                d.selector.value,
-                d.selector.value.len()
+                "selector `{}` is {} characters; a rotated key's is {MAX_ROTATED_SELECTOR} at most",
+                selector.value,
+                selector.value.len()
             ),
             "a rotation names the next key `<selector>-<yyyymmdd>`, which must stay one DNS label (63 characters)",
         );
     }
-    let mut secs = |path: &str, v: &Option<Spanned<String>>, min: i64, min_text: &str| {
-        let v = v.as_ref()?;
+    let mut secs = |name: &str, v: Option<&Spanned<String>>, min: i64, min_text: &str| {
+        let v = v?;
         match crate::blueprint::duration_secs(&v.value) {
             None => c.err(
                 v.pos,
-                &format!("gateway.dkim.{path}"),
+                &format!("{path}.{name}"),
                 format!("`{}` is not a time with its unit", v.value),
                 "write a whole number and a unit: h, d or w, e.g. `180d`, `26w`, `3d`",
             ),
             Some(n) if n < min => c.err(
                 v.pos,
-                &format!("gateway.dkim.{path}"),
+                &format!("{path}.{name}"),
                 format!("`{}` is too short", v.value),
                 format!("use {min_text} or more"),
             ),
@@ -487,15 +500,15 @@ fn rotation(c: &mut Checks, d: &crate::blueprint::GatewayDkim) {
         }
         None
     };
-    let every = secs("rotate_every", &d.rotate_every, 86_400, "`1d`");
-    let retire = secs("retire_after", &d.retire_after, 3_600, "`1h`");
+    let every = secs("rotate_every", rotate_every, 86_400, "`1d`");
+    let retire = secs("retire_after", retire_after, 3_600, "`1h`");
     let retire = retire.map_or(crate::blueprint::DEFAULT_RETIRE_AFTER, |(n, _)| n);
     if let Some((every, pos)) = every
         && every <= retire
     {
         c.err(
             pos,
-            "gateway.dkim.rotate_every",
+            &format!("{path}.rotate_every"),
             "the key would be due again before the last rotation retired the old one",
             "make `rotate_every` longer than `retire_after` (default `7d`)",
         );
@@ -969,11 +982,23 @@ fn ses_domain(c: &mut Checks, d: &DomainSpec, ses: &SesDomainSpec) {
             }
         }
     }
-    if let SesDkimSpec::Byo { selector } = &ses.dkim {
+    if let SesDkimSpec::Byo {
+        selector,
+        rotate_every,
+        retire_after,
+    } = &ses.dkim
+    {
         c.selector(
             selector,
             &format!("{sp}.dkim.byodkim.selector"),
             "`mailinfra1`",
+        );
+        rotation(
+            c,
+            &format!("{sp}.dkim.byodkim"),
+            selector,
+            rotate_every.as_ref(),
+            retire_after.as_ref(),
         );
     }
     if let Some(mf) = &ses.mail_from {

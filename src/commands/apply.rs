@@ -53,9 +53,20 @@ pub async fn rotate(args: &RotateArgs, global: &Global, out: &Output) -> Outcome
         verb: "Apply",
     };
     let mut rotates = false;
+    let mut unknown: Vec<String> = args.domain.clone();
     let (aws, desired) = prepare(&args.file, global, |mut d| {
         let g = d.gateway.as_mut();
         match args.key {
+            RotateKey::SesDkim => {
+                for id in &mut d.ses.identities {
+                    let named = args.domain.is_empty() || args.domain.contains(&id.domain);
+                    unknown.retain(|u| *u != id.domain);
+                    if let Some(p) = id.key_policy.as_mut().filter(|_| named) {
+                        p.requested = true;
+                        rotates = true;
+                    }
+                }
+            }
             RotateKey::GatewayDkim => {
                 if let Some(p) = g.and_then(|g| g.rotation_policy.as_mut()) {
                     p.requested = true;
@@ -72,10 +83,24 @@ pub async fn rotate(args: &RotateArgs, global: &Global, out: &Output) -> Outcome
         d
     })
     .await?;
+    if let Some(u) = unknown.first().filter(|_| args.key == RotateKey::SesDkim) {
+        return Err(Failure::Refused(format!(
+            "{} has no SES identity `{u}`\n  = hint: --domain names a domain of the blueprint whose `ses.dkim` is `byodkim`",
+            args.file.display()
+        )));
+    }
+    if !args.domain.is_empty() && args.key != RotateKey::SesDkim {
+        return Err(Failure::Refused(
+            "--domain belongs to `mailinfra rotate ses-dkim`; the gateway holds one key of each kind".into(),
+        ));
+    }
     if !rotates {
         let why = match args.key {
             RotateKey::GatewayDkim => {
-                "no gateway DKIM key to rotate: it has no `gateway:`, or the gateway relays through SES (`relay_via: ses`), which signs with the identities' keys\n  = hint: rotating an SES identity's key is not supported yet; see docs/rotation.md"
+                "no gateway DKIM key to rotate: it has no `gateway:`, or the gateway relays through SES (`relay_via: ses`), which signs with the identities' keys\n  = hint: `mailinfra rotate ses-dkim` rotates the BYODKIM keys of SES identities"
+            }
+            RotateKey::SesDkim => {
+                "no BYODKIM key to rotate among the identities named: SES holds Easy DKIM keys itself and rotates them on its own schedule\n  = hint: `ses: { dkim: { byodkim: { selector: s1 } } }` makes mailinfra generate the key"
             }
             RotateKey::SmtpCredentials => {
                 "no SES SMTP credentials to rotate: only a gateway with `relay_via: ses` has them\n  = hint: `mailinfra rotate gateway-dkim` rotates the key of a gateway that delivers directly"

@@ -81,6 +81,9 @@ pub struct DomainStatus {
     pub state: State,
     pub verification: Option<VerificationStatus>,
     pub dkim: Option<String>,
+    /// BYODKIM (or an old key still retiring): the key SES signs with, since when, and where
+    /// its rotation stands (docs/rotation.md); `null` otherwise.
+    pub dkim_key: Option<String>,
     pub dkim_signing_enabled: Option<bool>,
     pub mail_from: Option<String>,
     pub mail_from_status: Option<VerificationStatus>,
@@ -313,6 +316,7 @@ fn domain_status(
             state: progress.state,
             verification: None,
             dkim: None,
+            dkim_key: None,
             dkim_signing_enabled: None,
             mail_from: id.mail_from.as_ref().map(|m| m.domain.clone()),
             mail_from_status: None,
@@ -345,6 +349,11 @@ fn domain_status(
             Some(key) => format!("{} {}, {key}", o.dkim_origin, o.dkim_status),
             None => format!("{} {}", o.dkim_origin, o.dkim_status),
         }),
+        dkim_key: crate::kinds::ses::rotation::describe(
+            id.key_policy.as_ref(),
+            o,
+            crate::kinds::rotation::unix_now(),
+        ),
         dkim_signing_enabled: Some(o.signing_enabled),
         mail_from: o.mail_from.as_ref().map(|m| m.domain.clone()),
         mail_from_status: o.mail_from.as_ref().map(|m| m.status.clone()),
@@ -494,6 +503,9 @@ fn domain_text(out: &mut String, d: &DomainStatus) {
     }
     if let Some(k) = &d.dkim {
         let _ = writeln!(out, "  dkim: {k}");
+    }
+    if let Some(k) = &d.dkim_key {
+        let _ = writeln!(out, "  dkim key: {k}");
     }
     if let Some(m) = &d.mail_from {
         let _ = writeln!(

@@ -23,4 +23,5 @@ pub fn lock_path(blueprint: &str) -> String {
 
 pub mod gateway;
 pub mod records;
+pub mod rotation;
 pub mod ses;

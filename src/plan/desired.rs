@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::blueprint::{Blueprint, DEFAULT_TTL, DkimSpec, DomainSpec};
 use crate::kinds::gateway::{self, DesiredGateway};
 use crate::kinds::records::ownership::Writable;
-use crate::kinds::ses::{self, DesiredSes, DkimSetting, ObservedSes, mail_from_mx};
+use crate::kinds::ses::{self, DesiredSes, DkimSetting, mail_from_mx};
 use crate::mail::record::{Purpose, RType};
 use crate::mail::{dkim, dmarc, spf, txt};
 
@@ -295,6 +295,54 @@ impl Desired {
         }
     }
 
+    /// Decides each SES identity's DKIM key (`ses::rotation::decide`): whether this apply
+    /// switches SES to a new key (published first) or to Easy DKIM, and which old key stays
+    /// published while it retires. Decided once, like the gateway's.
+    pub fn with_ses_keys(&self, observed: &super::observed::Observed) -> Desired {
+        let mut d = self.clone();
+        let Some(obs) = &observed.ses else {
+            return d;
+        };
+        for id in &mut d.ses.identities {
+            if id.keys.is_some() {
+                continue;
+            }
+            let (txt, easy_cnames) = published_dkim(observed, &d.blueprint, &id.domain);
+            let published = |selector: &str| txt.contains(selector);
+            let seen = ses::rotation::Seen {
+                identity: obs.identities.get(&id.domain),
+                published: &published,
+                easy_cnames,
+                now: obs.read_at,
+            };
+            let policy = match &id.dkim {
+                DkimSetting::External { selector } => Some(id.key_policy.clone().unwrap_or(
+                    crate::kinds::rotation::Policy {
+                        selector: selector.clone(),
+                        rotate_every: None,
+                        retire_after: crate::blueprint::DEFAULT_RETIRE_AFTER,
+                        requested: false,
+                    },
+                )),
+                DkimSetting::Easy { .. } => None,
+            };
+            let (want, retire_after) = match &policy {
+                Some(p) => (ses::rotation::Want::Byodkim(p), p.retire_after),
+                None => (
+                    ses::rotation::Want::Easy,
+                    crate::blueprint::DEFAULT_RETIRE_AFTER,
+                ),
+            };
+            let keys = ses::rotation::decide(want, &seen, retire_after);
+            // Easy DKIM with nothing retiring says nothing: the plan stays as it was.
+            let quiet = keys.signer == ses::rotation::Signer::Easy
+                && keys.mark.is_none()
+                && !keys.in_progress();
+            id.keys = (!quiet).then_some(keys);
+        }
+        d
+    }
+
     /// Decides the gateway's DKIM key rotation from the keys SSM holds
     /// (`gateway::rotation::decide`): the gateway then signs with the signing key, and each
     /// gateway DKIM record the blueprint wants is published under every selector the rotation
@@ -354,11 +402,12 @@ impl Desired {
         d
     }
 
-    /// Adds the DNS records SES identities need. Easy DKIM CNAMEs come from the identity's
-    /// tokens (an output); a BYODKIM key already published by this blueprint stays, unless
-    /// its domain is in `rekey` (apply is about to set DKIM anew), when the TXT takes the
-    /// public half of the key apply generates.
-    pub fn add_ses_records(&mut self, observed: &ObservedSes, rekey: &BTreeSet<String>) {
+    /// Adds the DNS records SES identities need, after their keys are decided
+    /// (`with_ses_keys`). Easy DKIM CNAMEs come from the identity's tokens (an output) while
+    /// SES signs with Easy DKIM; each BYODKIM selector the decision publishes has its TXT,
+    /// kept as it is, or the public half of the key apply generates; Easy DKIM CNAMEs that
+    /// retire stay as they are.
+    pub fn add_ses_records(&mut self) {
         let region = self.region.clone().unwrap_or_default();
         for id in &self.ses.identities {
             let mut push = |name: String, rtype: RType, purpose: Purpose, content: Content| {
@@ -371,34 +420,45 @@ impl Desired {
                     purpose,
                 })
             };
-            match &id.dkim {
-                DkimSetting::Easy { .. } => push(
+            // Undecided (offline: `mailinfra policy`), the blueprint's own key, made at apply.
+            let undecided = || {
+                let mut k = ses::rotation::KeyPlan::new(match &id.dkim {
+                    DkimSetting::Easy { .. } => ses::rotation::Signer::Easy,
+                    DkimSetting::External { selector } => {
+                        ses::rotation::Signer::Byodkim(selector.clone())
+                    }
+                });
+                if let ses::rotation::Signer::Byodkim(s) = &k.signer {
+                    k.new_key = Some(s.clone());
+                    k.keys
+                        .insert(s.clone(), crate::kinds::rotation::Stage::Signing);
+                }
+                k
+            };
+            let k = id.keys.clone().unwrap_or_else(undecided);
+            if k.signer == ses::rotation::Signer::Easy {
+                push(
                     dkim::record_name("*", &id.domain),
                     RType::Cname,
                     Purpose::SesDkim,
                     Content::EasyDkim {
                         tokens: OutputRef::ses_tokens(&id.domain),
                     },
-                ),
-                DkimSetting::External { selector } => {
-                    let published = !rekey.contains(&id.domain)
-                        && observed
-                            .identities
-                            .get(&id.domain)
-                            .is_some_and(|o| o.signs_with_selector(selector));
-                    push(
-                        dkim::record_name(selector, &id.domain),
-                        RType::Txt,
-                        Purpose::SesDkim,
-                        if published {
-                            Content::Keep
-                        } else {
-                            Content::WholeFrom {
-                                value: dkim_template(OutputRef::ses_key(&id.domain)),
-                            }
-                        },
-                    );
-                }
+                );
+            }
+            for selector in k.keys.keys() {
+                let content = if k.new_key.as_ref() == Some(selector) {
+                    Content::WholeFrom {
+                        value: dkim_template(OutputRef::ses_key(&id.domain)),
+                    }
+                } else {
+                    Content::Keep
+                };
+                let name = dkim::record_name(selector, &id.domain);
+                push(name, RType::Txt, Purpose::SesDkim, content);
+            }
+            for name in &k.easy_cnames {
+                push(name.clone(), RType::Cname, Purpose::SesDkim, Content::Keep);
             }
             if let Some(mf) = &id.mail_from {
                 push(
@@ -428,6 +488,42 @@ impl Desired {
             .flat_map(|r| r.resolve(outputs).unwrap_or_else(|_| vec![r]))
             .collect();
     }
+}
+
+/// The DKIM records of `domain` this blueprint owns (an ownership record names it), in any
+/// observed zone: the selectors of its TXT records, and the names of its CNAMEs (Easy DKIM).
+fn published_dkim(
+    observed: &super::observed::Observed,
+    blueprint: &str,
+    domain: &str,
+) -> (BTreeSet<String>, Vec<String>) {
+    use crate::kinds::records::ownership;
+    let suffix = format!("._domainkey.{domain}");
+    let (mut txt, mut cnames) = (BTreeSet::new(), Vec::new());
+    for z in &observed.zones {
+        let owned = |name: &str, rtype: &str| {
+            let marker = ownership::marker_name(name, rtype);
+            z.records.iter().any(|m| {
+                m.name == marker && ownership::parse(m).is_some_and(|o| o.blueprint == blueprint)
+            })
+        };
+        for r in &z.records {
+            let Some(selector) = r.name.strip_suffix(&suffix) else {
+                continue;
+            };
+            if selector.contains('.') {
+                continue;
+            }
+            match r.rtype {
+                RType::Txt if owned(&r.name, "TXT") => {
+                    txt.insert(selector.to_owned());
+                }
+                RType::Cname if owned(&r.name, "CNAME") => cnames.push(r.name.clone()),
+                _ => {}
+            }
+        }
+    }
+    (txt, cnames)
 }
 
 /// The DKIM TXT text for a public key that is an output.

@@ -29,7 +29,9 @@ const SAFETY_PERCENT: usize = 30;
 /// gateway's address and key), as `diff` resolves it, conflicts or not: what `check`
 /// compares DNS with, which must run when the plan has conflicts too.
 pub fn resolved(desired: &Desired, observed: &Observed) -> Desired {
-    let desired = &desired.with_gateway_keys(observed.gateway.as_ref());
+    let desired = &desired
+        .with_gateway_keys(observed.gateway.as_ref())
+        .with_ses_keys(observed);
     let mut ignored = Vec::new();
     let (_, rekey) = ses::diff::diff(desired, observed, &mut ignored);
     let (gateway, _) = gateway::diff::diff(desired, observed.gateway.as_ref(), &mut ignored);
@@ -46,7 +48,7 @@ fn with_outputs(
     let mut desired = desired.clone();
     let mut known = Outputs::default();
     if let Some(obs) = &observed.ses {
-        desired.add_ses_records(obs, rekey);
+        desired.add_ses_records();
         known.extend(ses::diff::known_outputs(obs, rekey));
     }
     if let Some(obs) = &observed.gateway {
@@ -61,9 +63,11 @@ fn with_outputs(
 }
 
 pub fn diff(desired: &Desired, observed: &Observed) -> Result<Plan, Vec<Conflict>> {
-    // The gateway's key rotation first: it decides which key the gateway signs with and
-    // which selectors DNS publishes.
-    let desired = &desired.with_gateway_keys(observed.gateway.as_ref());
+    // The key rotations first: they decide which key the gateway and SES sign with and which
+    // selectors DNS publishes.
+    let desired = &desired
+        .with_gateway_keys(observed.gateway.as_ref())
+        .with_ses_keys(observed);
     let mut conflicts = Vec::new();
     let (ses, rekey) = ses::diff::diff(desired, observed, &mut conflicts);
     let (gateway, mut reports) =

@@ -675,6 +675,8 @@ mod ses_tests {
                 spf: "v=spf1 include:amazonses.com -all".into(),
             }),
             configuration_set: None,
+            key_policy: None,
+            keys: None,
         }
     }
 
@@ -718,6 +720,7 @@ mod ses_tests {
         let mut o = zone(true, vec![]);
         o.ses = Some(ObservedSes {
             region: "eu-west-1".into(),
+            read_at: 1_800_000_000,
             account: None,
             identities: identities
                 .into_iter()
@@ -800,7 +803,7 @@ mod ses_tests {
                 ..identity(easy(), false)
             },
         ]);
-        d.add_ses_records(&ObservedSes::default(), &Default::default());
+        d.add_ses_records();
         assert!(
             d.records
                 .iter()

@@ -967,3 +967,154 @@ pub fn writes(ops: &[String]) -> Vec<usize> {
         })
         .collect()
 }
+
+/// One apply a kill sweep interrupts: how to prepare a fresh account right before it, the
+/// command, and what must hold once the next apply ran after the kill.
+#[allow(async_fn_in_trait)]
+pub trait Sweep: Copy + std::fmt::Debug + Send {
+    /// The command swept.
+    fn args(self) -> Vec<&'static str>;
+    /// A fresh account in the state right before the command: its zone id (or "").
+    async fn before(self, acct: &Account) -> Result<String, String>;
+    /// Right after the kill: runs the next apply and checks what it left.
+    async fn finished(self, acct: &Account, zone: &str) -> Result<(), String>;
+}
+
+/// Kill sweeps: each of `steps` is run once through the recording proxy, then again for every
+/// write it makes, killed (SIGKILL) right before that write's answer and followed by
+/// `finished` (docs/testing.md). Steps run on threads of their own. Reads are not swept: a
+/// kill at a read leaves what the write before it left. Fails with every point that did not
+/// finish; `MAILINFRA_FAULT_SWEEP` prints the writes swept.
+pub fn kill_sweep<S: Sweep>(steps: &[S]) {
+    let problems = std::sync::Mutex::new(Vec::new());
+    let points = std::sync::Mutex::new(0);
+    std::thread::scope(|s| {
+        for &step in steps {
+            let (problems, points) = (&problems, &points);
+            s.spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                let ops = rt.block_on(async {
+                    let acct = Account::new();
+                    step.before(&acct).await.unwrap();
+                    recorded_ops(&acct, &step.args())
+                });
+                let writes = writes(&ops);
+                assert!(!writes.is_empty(), "{step:?} writes nothing: {ops:?}");
+                if std::env::var_os("MAILINFRA_FAULT_SWEEP").is_some() {
+                    let names: Vec<&str> = writes.iter().map(|k| ops[k - 1].as_str()).collect();
+                    eprintln!("{step:?}: {} requests, writes swept: {names:?}", ops.len());
+                }
+                for k in writes {
+                    *points.lock().unwrap() += 1;
+                    let problem = rt.block_on(async {
+                        let acct = Account::new();
+                        let zone = step.before(&acct).await?;
+                        kill_at(&acct, &step.args(), k);
+                        step.finished(&acct, &zone).await
+                    });
+                    if let Err(p) = problem {
+                        problems.lock().unwrap().push(format!(
+                            "{step:?} killed at request {k} ({}): {p}",
+                            ops[k - 1]
+                        ));
+                    }
+                }
+            });
+        }
+    });
+    let problems = problems.into_inner().unwrap();
+    assert!(
+        problems.is_empty(),
+        "{} of {} points did not finish:\n{}",
+        problems.len(),
+        points.into_inner().unwrap(),
+        problems.join("\n")
+    );
+}
+
+/// The apply after a kill, then a plan that must find nothing to do.
+pub fn apply_then_clean(acct: &Account) -> Result<(), String> {
+    let run = acct.mailinfra(&["apply", "b.yaml", "--yes"]);
+    if run.code != 0 {
+        return Err(format!("the apply after the kill: {}", run.stderr));
+    }
+    let plan = acct.mailinfra(&["plan", "b.yaml", "--detailed-exitcode"]);
+    if plan.code != 0 {
+        return Err(format!("plan not clean after it:\n{}", plan.stdout));
+    }
+    Ok(())
+}
+
+/// Runs one of the tests' Python scripts (`tests/<script>`) with the tests' Python
+/// (MAILINFRA_TEST_PYTHON, set by scripts/test), `input` on its stdin; its stdout.
+pub fn python(script: &str, input: &str) -> Vec<u8> {
+    let python = std::env::var("MAILINFRA_TEST_PYTHON").expect(
+        "MAILINFRA_TEST_PYTHON is not set: run scripts/test, which installs the tests' Python",
+    );
+    let mut child = Command::new(python)
+        .arg(format!("{}/tests/{script}", env!("CARGO_MANIFEST_DIR")))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "tests/{script} failed");
+    out.stdout
+}
+
+impl Account {
+    /// An SES identity's key history tag (`mailinfra:dkim`, docs/rotation.md).
+    pub async fn ses_key_tag(
+        &self,
+        region: &str,
+        domain: &str,
+    ) -> Option<mailinfra::kinds::ses::rotation::KeyTag> {
+        use mailinfra::kinds::ses::rotation::{KeyTag, TAG};
+        let id = self
+            .ses(region)
+            .get_email_identity()
+            .email_identity(domain)
+            .send()
+            .await
+            .unwrap();
+        id.tags()
+            .iter()
+            .find(|t| t.key() == TAG)
+            .and_then(|t| KeyTag::parse(t.value()))
+    }
+
+    /// Moves the `since` of an SES identity's key tag back by `secs`, through SES's own
+    /// TagResource, as time passing would leave it.
+    pub async fn backdate_ses_key(&self, region: &str, domain: &str, secs: i64) {
+        let mut tag = self
+            .ses_key_tag(region, domain)
+            .await
+            .expect("the identity has its key tag");
+        tag.since = Some(tag.since.expect("a since") - secs);
+        self.ses(region)
+            .tag_resource()
+            .resource_arn(format!(
+                "arn:aws:ses:{region}:{}:identity/{domain}",
+                self.id
+            ))
+            .tags(
+                aws_sdk_sesv2::types::Tag::builder()
+                    .key(mailinfra::kinds::ses::rotation::TAG)
+                    .value(tag.text())
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+}

@@ -828,7 +828,7 @@ async fn create_key(
     let description = if description.is_empty() {
         super::rotation::DESCRIPTION.to_owned()
     } else {
-        super::rotation::stamp(description, unix_now())
+        super::rotation::stamp(description, crate::kinds::rotation::unix_now())
     };
     let put_public = aws
         .ssm
@@ -876,19 +876,15 @@ async fn mark_key(aws: &Aws, public: &str, description: &str) -> Result<(), AwsE
         .name(public)
         .value(value)
         .r#type(ParameterType::String)
-        .description(super::rotation::stamp(description, unix_now()))
+        .description(super::rotation::stamp(
+            description,
+            crate::kinds::rotation::unix_now(),
+        ))
         .overwrite(true)
         .send()
         .await
         .map_err(|e| AwsError::call(&ops::PUT_PARAMETER, e))?;
     Ok(())
-}
-
-/// Seconds since the epoch, as a step writes it into a key's description.
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 const PRIVATE_KEY_DESCRIPTION: &str =

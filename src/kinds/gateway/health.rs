@@ -106,14 +106,14 @@ pub enum State {
 }
 
 /// `2026-12-03T10:00:00Z` for seconds since the epoch.
-pub(super) fn rfc3339(secs: i64) -> String {
+pub(crate) fn rfc3339(secs: i64) -> String {
     DateTime::from_secs(secs)
         .fmt(Format::DateTime)
         .unwrap_or_else(|_| secs.to_string())
 }
 
 /// Seconds since the epoch of a `2026-12-03T10:00:00Z` time.
-pub(super) fn secs(t: &str) -> Option<i64> {
+pub(crate) fn secs(t: &str) -> Option<i64> {
     DateTime::from_str(t, Format::DateTime)
         .ok()
         .map(|d| d.secs())

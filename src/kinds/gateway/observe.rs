@@ -222,9 +222,7 @@ async fn health(aws: &Aws, name: &str) -> Result<super::health::Observed, AwsErr
         Err(e) if e.code() == Some("ParameterNotFound") => None,
         Err(e) => return Err(AwsError::call(&ops::GET_HEALTH_PARAMETER, e)),
     };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
+    let now = crate::kinds::rotation::unix_now();
     Ok(super::health::Observed::parse(value.as_deref(), now))
 }
 

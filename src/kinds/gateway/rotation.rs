@@ -19,36 +19,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::kinds::rotation::parse_time;
+pub use crate::kinds::rotation::{NOW, Policy, Stage, format_time, of_base, span, stamp};
+
 /// What the description of a key's public half starts with.
 pub const DESCRIPTION: &str = "mailinfra gateway DKIM public key (base64 SubjectPublicKeyInfo)";
-
-/// Where a key is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Stage {
-    /// Generated and published; the gateway does not sign with it yet.
-    Next,
-    /// The gateway signs with it.
-    Signing,
-    /// The gateway signed with it before the switch; still published for mail in flight.
-    Retiring,
-}
-
-impl Stage {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Stage::Next => "next",
-            Stage::Signing => "signing",
-            Stage::Retiring => "retiring",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Stage> {
-        [Stage::Next, Stage::Signing, Stage::Retiring]
-            .into_iter()
-            .find(|x| x.as_str() == s)
-    }
-}
 
 /// A key's stage and dates, kept in the description of its public half:
 /// `<DESCRIPTION>; stage=next; created=2026-12-03T10:00:00Z; published=…; since=…`.
@@ -100,42 +75,6 @@ impl KeyMeta {
     }
 }
 
-/// A time a step sets to when it runs: plans stay the same from `plan --out` to `apply`
-/// (a saved plan is applied only when planning again gives the same plan), and the time
-/// written is the apply's. Written `now` in a plan; `stamp` puts the time in.
-pub const NOW: i64 = i64::MIN;
-
-/// `description` with `now` replaced by the time `secs`.
-pub fn stamp(description: &str, secs: i64) -> String {
-    description.replace("=now", &format!("={}", format_time(secs)))
-}
-
-/// A length of time as the blueprint writes it: `7d`, `12h`, `300s`.
-pub fn span(secs: i64) -> String {
-    match secs {
-        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
-        s if s % 3_600 == 0 => format!("{}h", s / 3_600),
-        s => format!("{s}s"),
-    }
-}
-
-/// `2026-12-03T10:00:00Z` for seconds since the epoch (`now` for `NOW`).
-pub fn format_time(secs: i64) -> String {
-    if secs == NOW {
-        return "now".into();
-    }
-    super::health::rfc3339(secs)
-}
-
-fn parse_time(text: &str) -> Option<i64> {
-    super::health::secs(text)
-}
-
-/// The day of `secs` as `yyyymmdd`.
-fn day(secs: i64) -> String {
-    format_time(secs)[..10].replace('-', "")
-}
-
 /// One DKIM key of the gateway as SSM holds it: its two parameters
 /// `/mailinfra/<blueprint>/dkim/<selector>/{private,public}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -163,19 +102,6 @@ impl ObservedKey {
     fn created(&self) -> i64 {
         self.meta.created.or(self.modified).unwrap_or(0)
     }
-}
-
-/// What the blueprint asks of rotation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Policy {
-    /// `gateway.dkim.selector`: the first key's selector and the stem of every next one.
-    pub selector: String,
-    /// `gateway.dkim.rotate_every` in seconds.
-    pub rotate_every: Option<i64>,
-    /// `gateway.dkim.retire_after` in seconds.
-    pub retire_after: i64,
-    /// `mailinfra rotate gateway-dkim`: start a rotation now (when none is under way).
-    pub requested: bool,
 }
 
 /// What one apply does about the keys.
@@ -217,21 +143,6 @@ impl Rotation {
     }
 }
 
-/// Whether `selector` is `base` or one a rotation of `base` named (`base-yyyymmdd[-n]`).
-pub fn of_base(selector: &str, base: &str) -> bool {
-    let Some(rest) = selector
-        .strip_prefix(base)
-        .and_then(|r| r.strip_prefix('-'))
-    else {
-        return selector == base;
-    };
-    let (date, n) = rest.split_once('-').unwrap_or((rest, "1"));
-    date.len() == 8
-        && date.bytes().all(|b| b.is_ascii_digit())
-        && !n.is_empty()
-        && n.bytes().all(|b| b.is_ascii_digit())
-}
-
 /// The selector of the next key: the blueprint's own when the signing key is not of it (the
 /// blueprint names a new one) and it is free; otherwise `<base>-<yyyymmdd>`, with `-2`, `-3`
 /// for a second rotation the same day.
@@ -240,17 +151,7 @@ fn next_selector(policy: &Policy, signing: &str, keys: &[ObservedKey], now: i64)
     if !of_base(signing, &policy.selector) && !taken(&policy.selector) {
         return policy.selector.clone();
     }
-    let stem = format!("{}-{}", policy.selector, day(now));
-    (1..)
-        .map(|n| {
-            if n == 1 {
-                stem.clone()
-            } else {
-                format!("{stem}-{n}")
-            }
-        })
-        .find(|s| !taken(s))
-        .expect("an unused selector exists")
+    crate::kinds::rotation::dated_selector(&policy.selector, now, taken)
 }
 
 /// Decides this apply's steps from the keys SSM holds. `wait` is the records' TTL: how long
@@ -632,7 +533,7 @@ mod tests {
         // 1. due: a new key, published, marked after DNS.
         let keys = vec![key("mta1", Some(Stage::Signing), T0)];
         let r = decide(&p, &keys, now, 300, |_| true);
-        let next = format!("mta1-{}", day(now));
+        let next = format!("mta1-{}", crate::kinds::rotation::day(now));
         assert_eq!(creates(&r), [next.as_str()]);
         assert_eq!(r.signing, "mta1");
         assert_eq!(r.published, ["mta1".to_owned(), next.clone()]);

@@ -5,7 +5,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::kinds::records::{RType, ownership};
 use crate::kinds::ses::verification;
 use crate::kinds::ses::{
     self, DesiredConfigSet, DesiredIdentity, DesiredSes, DkimOrigin, DkimSetting, MxFailure,
@@ -35,17 +34,21 @@ pub enum SesOp {
         name: String,
     },
     CreateIdentity {
-        identity: DesiredIdentity,
+        identity: Box<DesiredIdentity>,
         tags: BTreeMap<String, String>,
     },
     TagIdentity {
         domain: String,
         tags: BTreeMap<String, String>,
     },
-    /// Set how SES signs; for `External`, apply generates a new key.
+    /// Set how SES signs, after writing the tag `mark` (`rotation::KeyTag`). For
+    /// `External`, apply generates a new key, publishes it, and gives it to SES once Route 53
+    /// has it INSYNC (docs/rotation.md, "SES BYODKIM").
     SetDkim {
         domain: String,
         dkim: DkimSetting,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mark: Option<String>,
     },
     EnableDkimSigning {
         domain: String,
@@ -111,6 +114,25 @@ fn dkim_text(d: &DkimSetting) -> String {
     }
 }
 
+/// An SES identity's DKIM key rotation under way (docs/rotation.md, "SES BYODKIM"): its
+/// stage, and when an apply next has something to do. Shown until the old key is retired.
+fn key_rotation(id: &DesiredIdentity) -> Option<Report> {
+    let k = id.keys.as_ref().filter(|k| k.in_progress())?;
+    let mut steps = Vec::new();
+    if let Some(due) = k.next_due {
+        steps.push(format!(
+            "the next step is due {}: the first `mailinfra apply` after that takes it (a pipeline that applies daily finishes the rotation by itself)",
+            crate::kinds::rotation::format_time(due)
+        ));
+    }
+    Some(Report {
+        address: format!("{}.dkim_key.rotation", identity_address(&id.domain)),
+        kind: crate::plan::ReportKind::Pending,
+        title: format!("DKIM key rotation of {}: {}", id.domain, k.stage),
+        steps,
+    })
+}
+
 /// Identities SES has not verified yet: reported, never a change and never a failure.
 pub fn pending(desired: &Desired, observed: &Observed) -> Vec<Report> {
     let Some(obs) = &observed.ses else {
@@ -125,6 +147,7 @@ pub fn pending(desired: &Desired, observed: &Observed) -> Vec<Report> {
             o.and_then(|o| verifying(id, o))
                 .into_iter()
                 .chain(o.and_then(|o| key_length_change(id, o)))
+                .chain(o.and(key_rotation(id)))
         })
         .collect()
 }
@@ -199,7 +222,7 @@ pub fn diff(
         }
     }
     for id in &ds.identities {
-        match identity(&owner, id, ds, observed, obs, &mut rekey) {
+        match identity(&owner, id, ds, obs, &mut rekey) {
             Ok(more) => changes.extend(more),
             Err(c) => conflicts.push(c),
         }
@@ -330,7 +353,6 @@ fn identity(
     owner: &Owner,
     id: &DesiredIdentity,
     ds: &DesiredSes,
-    observed: &Observed,
     obs: &ObservedSes,
     rekey: &mut BTreeSet<String>,
 ) -> Result<Vec<SesChange>, Conflict> {
@@ -352,6 +374,11 @@ fn identity(
     let tags = ses::owner_tags(owner.me, &address);
     let Some(o) = obs.identities.get(&id.domain) else {
         rekey.insert(id.domain.clone());
+        let mut tags = tags;
+        // A BYODKIM key's history starts with the identity (`rotation::KeyTag`).
+        if let Some(mark) = id.keys.as_ref().and_then(|k| k.mark.clone()) {
+            tags.insert(ses::rotation::TAG.to_owned(), mark);
+        }
         return Ok(vec![create_identity(id, address, tags)]);
     };
     let mut changes = Vec::new();
@@ -370,7 +397,7 @@ fn identity(
             },
         });
     }
-    let need = dkim_need(owner, id, o, observed);
+    let need = dkim_need(id, o);
     if need == DkimNeed::NewKey {
         rekey.insert(id.domain.clone());
     }
@@ -401,7 +428,12 @@ fn create_identity(
         action: Action::Create,
         fields,
         op: SesOp::CreateIdentity {
-            identity: id.clone(),
+            // What the create sends; the key decision is in the tags (`mark`).
+            identity: Box::new(DesiredIdentity {
+                keys: None,
+                key_policy: None,
+                ..id.clone()
+            }),
             tags,
         },
     }
@@ -414,44 +446,23 @@ enum DkimNeed {
     InPlace,
     /// Easy DKIM with another next key length: set anew, the tokens stay.
     KeyLength,
-    /// Another origin or selector, or a BYODKIM key whose TXT this blueprint has not
-    /// published: set anew, and DNS takes the new values.
+    /// A new signer (`rotation::decide`): a new BYODKIM key, or Easy DKIM; DNS takes the new
+    /// values.
     NewKey,
 }
 
-fn dkim_need(
-    owner: &Owner,
-    id: &DesiredIdentity,
-    o: &ObservedIdentity,
-    observed: &Observed,
-) -> DkimNeed {
+fn dkim_need(id: &DesiredIdentity, o: &ObservedIdentity) -> DkimNeed {
+    if id.keys.as_ref().is_some_and(|k| k.switch) {
+        return DkimNeed::NewKey;
+    }
     match &id.dkim {
-        DkimSetting::Easy { key_length } => {
-            if o.dkim_origin != DkimOrigin::AwsSes {
-                DkimNeed::NewKey
-            } else if o.next_key_length.as_ref().is_some_and(|k| k != key_length) {
-                DkimNeed::KeyLength
-            } else {
-                DkimNeed::InPlace
-            }
+        DkimSetting::Easy { key_length }
+            if o.dkim_origin == DkimOrigin::AwsSes
+                && o.next_key_length.as_ref().is_some_and(|k| k != key_length) =>
+        {
+            DkimNeed::KeyLength
         }
-        DkimSetting::External { selector } => {
-            let name = crate::mail::dkim::record_name(selector, &id.domain);
-            let published = observed.zones.iter().any(|z| {
-                z.records
-                    .iter()
-                    .any(|r| r.name == name && r.rtype == RType::Txt)
-                    && z.records.iter().any(|r| {
-                        r.name == ownership::marker_name(&name, "TXT")
-                            && ownership::parse(r).is_some_and(|ow| ow.blueprint == owner.me)
-                    })
-            });
-            if o.signs_with_selector(selector) && published {
-                DkimNeed::InPlace
-            } else {
-                DkimNeed::NewKey
-            }
-        }
+        _ => DkimNeed::InPlace,
     }
 }
 
@@ -469,13 +480,26 @@ fn dkim(
         } else {
             format!("BYODKIM, selector {}", o.tokens.join(","))
         };
+        let keys = id.keys.as_ref().filter(|_| need == DkimNeed::NewKey);
+        // The new key's selector: the blueprint's, or one a rotation names.
+        let dkim = match (&id.dkim, keys.and_then(|k| k.new_key.as_ref())) {
+            (DkimSetting::External { .. }, Some(selector)) => DkimSetting::External {
+                selector: selector.clone(),
+            },
+            (d, _) => d.clone(),
+        };
+        let mut after = dkim_text(&dkim);
+        if matches!(dkim, DkimSetting::External { .. }) {
+            after.push_str(", published before SES signs with it");
+        }
         return Some(SesChange {
             address: format!("{address}.dkim"),
             action: Action::Update,
-            fields: vec![field("dkim", Some(before), Some(dkim_text(&id.dkim)))],
+            fields: vec![field("dkim", Some(before), Some(after))],
             op: SesOp::SetDkim {
                 domain: id.domain.clone(),
-                dkim: id.dkim.clone(),
+                dkim,
+                mark: keys.and_then(|k| k.mark.clone()),
             },
         });
     }

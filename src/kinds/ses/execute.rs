@@ -1,7 +1,9 @@
 //! Carries out a plan's SES changes in order (sets, identities, their settings, account,
 //! then deletions), paced under SES's rate. Returns what SES gave back that DNS needs:
 //! Easy DKIM tokens, and the public half of each key generated for BYODKIM. The private
-//! half goes to SES in one request and is dropped; it is never printed or stored.
+//! half goes to SES in one request and is dropped; it is never printed or stored. A new
+//! BYODKIM key of an existing identity waits in memory (`NewKeys`) until DNS publishes its
+//! TXT: `after_dns` gives it to SES (docs/rotation.md, "SES BYODKIM").
 
 use std::collections::BTreeMap;
 
@@ -114,8 +116,25 @@ async fn tag(aws: &Aws, arn: String, map: &BTreeMap<String, String>) -> Result<(
     Ok(())
 }
 
-pub async fn apply(aws: &Aws, changes: &[SesChange], out: &Output) -> Result<Outputs, AwsError> {
+/// The BYODKIM keys generated for existing identities, by domain, with their selectors: held
+/// in memory only, until their TXT records are INSYNC.
+#[derive(Debug, Default)]
+pub struct NewKeys(BTreeMap<String, (String, dkim::PrivateKey)>);
+
+/// Writes an identity's key history tag (`rotation::KeyTag`), its `now` stamped.
+async fn mark_key(aws: &Aws, domain: &str, mark: &str) -> Result<(), AwsError> {
+    let value = crate::kinds::rotation::stamp(mark, crate::kinds::rotation::unix_now());
+    let map = BTreeMap::from([(super::rotation::TAG.to_owned(), value)]);
+    tag_identity(aws, domain, &map).await
+}
+
+pub async fn apply(
+    aws: &Aws,
+    changes: &[SesChange],
+    out: &Output,
+) -> Result<(Outputs, NewKeys), AwsError> {
     let mut learned = Outputs::default();
+    let mut keys = NewKeys::default();
     for change in changes {
         crate::interrupt::check(&change.address)?;
         aws.ses_pace.wait().await;
@@ -138,13 +157,38 @@ pub async fn apply(aws: &Aws, changes: &[SesChange], out: &Output) -> Result<Out
             }
             SesOp::DeleteConfigurationSet { name } => delete_config_set(aws, name).await?,
             SesOp::CreateIdentity { identity, tags } => {
-                create_identity(aws, identity, tags, &mut learned).await?;
+                // The key history's `since` is the create's time.
+                let now = crate::kinds::rotation::unix_now();
+                let tags: BTreeMap<String, String> = tags
+                    .iter()
+                    .map(|(k, v)| (k.clone(), crate::kinds::rotation::stamp(v, now)))
+                    .collect();
+                create_identity(aws, identity, &tags, &mut learned).await?;
                 out.progress(&format!("SES: created identity {}", identity.domain));
             }
             SesOp::TagIdentity { domain, tags } => tag_identity(aws, domain, tags).await?,
-            SesOp::SetDkim { domain, dkim } => {
-                set_dkim(aws, domain, dkim, &mut learned).await?;
-                out.progress(&format!("SES: set DKIM signing for {domain}"));
+            SesOp::SetDkim { domain, dkim, mark } => {
+                if let Some(mark) = mark {
+                    mark_key(aws, domain, mark).await?;
+                }
+                match dkim {
+                    // Published first: SES gets the key after DNS (`after_dns`).
+                    DkimSetting::External { selector } => {
+                        let (private, public) = dkim::generate_key().map_err(AwsError::Other)?;
+                        learned.set(OutputRef::ses_key(domain), OutputValue::Text(public));
+                        keys.0.insert(domain.clone(), (selector.clone(), private));
+                        out.progress(&format!(
+                            "SES: generated a DKIM key for {domain} under `{selector}`; SES signs with it once its TXT is INSYNC"
+                        ));
+                    }
+                    DkimSetting::Easy { .. } => {
+                        if mark.is_some() {
+                            aws.ses_pace.wait().await;
+                        }
+                        set_dkim(aws, domain, dkim, &mut learned).await?;
+                        out.progress(&format!("SES: set DKIM signing for {domain}"));
+                    }
+                }
             }
             SesOp::EnableDkimSigning { domain } => enable_dkim_signing(aws, domain).await?,
             SesOp::SetMailFrom {
@@ -170,7 +214,50 @@ pub async fn apply(aws: &Aws, changes: &[SesChange], out: &Output) -> Result<Out
             }
         }
     }
-    Ok(learned)
+    Ok((learned, keys))
+}
+
+/// Gives SES the BYODKIM keys `apply` generated, now that DNS publishes them (INSYNC).
+pub async fn after_dns(
+    aws: &Aws,
+    changes: &[SesChange],
+    mut keys: NewKeys,
+    out: &Output,
+) -> Result<(), AwsError> {
+    for change in changes {
+        let SesOp::SetDkim {
+            domain,
+            dkim: DkimSetting::External { .. },
+            ..
+        } = &change.op
+        else {
+            continue;
+        };
+        crate::interrupt::check(&change.address)?;
+        let Some((selector, private)) = keys.0.remove(domain) else {
+            return Err(AwsError::Other(format!(
+                "no key was generated for {domain} before DNS; run `mailinfra apply` again"
+            )));
+        };
+        aws.ses_pace.wait().await;
+        aws.ses
+            .put_email_identity_dkim_signing_attributes()
+            .email_identity(domain)
+            .signing_attributes_origin(DkimSigningAttributesOrigin::External)
+            .signing_attributes(
+                DkimSigningAttributes::builder()
+                    .domain_signing_selector(&selector)
+                    .domain_signing_private_key(private.expose_base64())
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| AwsError::call(&ops::PUT_EMAIL_IDENTITY_DKIM_SIGNING_ATTRIBUTES, e))?;
+        out.progress(&format!(
+            "SES: signs {domain} with the key under `{selector}`"
+        ));
+    }
+    Ok(())
 }
 
 async fn create_config_set(aws: &Aws, set: &DesiredConfigSet) -> Result<(), AwsError> {

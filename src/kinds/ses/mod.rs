@@ -7,6 +7,7 @@
 pub mod diff;
 pub mod execute;
 pub mod observe;
+pub mod rotation;
 pub mod values;
 pub mod verification;
 
@@ -79,6 +80,12 @@ pub struct DesiredIdentity {
     pub dkim: DkimSetting,
     pub mail_from: Option<DesiredMailFrom>,
     pub configuration_set: Option<String>,
+    /// BYODKIM: what the blueprint asks of the key's rotation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_policy: Option<crate::kinds::rotation::Policy>,
+    /// The key's decision (`rotation::decide`), made once per plan (`Desired::with_ses_keys`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<rotation::KeyPlan>,
 }
 
 impl DesiredIdentity {
@@ -203,10 +210,24 @@ fn identity(bp: &Blueprint, d: &DomainSpec, ses: &SesDomainSpec) -> DesiredIdent
                     blueprint::KeyLength::Rsa2048 => KeyLength::Rsa2048,
                 },
             },
-            SesDkimSpec::Byo { selector } => DkimSetting::External {
+            SesDkimSpec::Byo { selector, .. } => DkimSetting::External {
                 selector: selector.value.clone(),
             },
         },
+        key_policy: match &ses.dkim {
+            SesDkimSpec::Byo {
+                selector,
+                rotate_every,
+                retire_after,
+            } => Some(crate::kinds::rotation::Policy {
+                selector: selector.value.clone(),
+                rotate_every: blueprint::rotate_every_secs(rotate_every.as_ref()),
+                retire_after: blueprint::retire_after_secs(retire_after.as_ref()),
+                requested: false,
+            }),
+            SesDkimSpec::Easy { .. } => None,
+        },
+        keys: None,
         mail_from: ses.mail_from.as_ref().map(|m| DesiredMailFrom {
             domain: m.domain.value.clone(),
             behavior: match m.on_mx_failure {
@@ -386,6 +407,9 @@ pub struct AccountDetails {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ObservedSes {
     pub region: String,
+    /// When SES was read (seconds since the epoch): the time key rotations are decided at.
+    #[serde(default)]
+    pub read_at: i64,
     pub account: Option<ObservedAccount>,
     pub identities: BTreeMap<String, ObservedIdentity>,
     pub config_sets: BTreeMap<String, ObservedConfigSet>,
@@ -398,6 +422,7 @@ impl ObservedSes {
         // Blank statuses are written as "", as they always were: the checksum stays the same.
         let blank = || VerificationStatus::Other(String::new());
         let mut s = self.clone();
+        s.read_at = 0;
         for i in s.identities.values_mut() {
             i.dkim_status = blank();
             i.verification = blank();

@@ -69,6 +69,7 @@ pub async fn observe(
     let (account, identities, sets) = futures::try_join!(account, identities, sets)?;
     Ok(ObservedSes {
         region: aws.region.clone(),
+        read_at: crate::kinds::rotation::unix_now(),
         account,
         identities: identities
             .into_iter()

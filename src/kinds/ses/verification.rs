@@ -144,6 +144,8 @@ mod tests {
                 spf: "v=spf1 include:amazonses.com -all".into(),
             }),
             configuration_set: None,
+            key_policy: None,
+            keys: None,
         }
     }
 
