@@ -65,6 +65,17 @@ async fn zones(acct: &Account, ids: &[String], ip: &str) -> Value {
     json!({ "records": records })
 }
 
+/// The gateway's Elastic IP.
+async fn elastic_ip(acct: &Account) -> String {
+    let eips = acct
+        .ec2("eu-west-1")
+        .describe_addresses()
+        .send()
+        .await
+        .unwrap();
+    eips.addresses()[0].public_ip().unwrap().to_owned()
+}
+
 fn check(acct: &Account, port: u16, extra: &[&str]) -> (i32, Vec<Value>) {
     let resolver = format!("127.0.0.1:{port}");
     let mut args = vec![
@@ -98,13 +109,7 @@ async fn a_healthy_setup_passes_and_each_failure_has_its_row_and_fix() {
     acct.write("b.yaml", BLUEPRINT);
     let run = acct.mailinfra(&["apply", "b.yaml", "--yes"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let eips = acct
-        .ec2("eu-west-1")
-        .describe_addresses()
-        .send()
-        .await
-        .unwrap();
-    let ip = eips.addresses()[0].public_ip().unwrap().to_owned();
+    let ip = elastic_ip(&acct).await;
     let healthy = zones(&acct, &[com, org], &ip).await;
     let server = serve(&acct, &healthy);
 
@@ -476,13 +481,7 @@ async fn check_runs_when_the_plan_has_a_conflict() {
     acct.write("b.yaml", BLUEPRINT);
     let run = acct.mailinfra(&["apply", "b.yaml", "--yes"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let eips = acct
-        .ec2("eu-west-1")
-        .describe_addresses()
-        .send()
-        .await
-        .unwrap();
-    let ip = eips.addresses()[0].public_ip().unwrap().to_owned();
+    let ip = elastic_ip(&acct).await;
     let server = serve(&acct, &zones(&acct, &[com, org], &ip).await);
     acct.write(
         "b.yaml",
@@ -520,13 +519,7 @@ async fn check_during_a_key_rotation_checks_both_keys_and_names_their_stage() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     let run = acct.mailinfra(&["rotate", "gateway-dkim", "b.yaml", "--yes"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let eips = acct
-        .ec2("eu-west-1")
-        .describe_addresses()
-        .send()
-        .await
-        .unwrap();
-    let ip = eips.addresses()[0].public_ip().unwrap().to_owned();
+    let ip = elastic_ip(&acct).await;
     let published = zones(&acct, &[com, org], &ip).await;
     let new = published["records"]
         .as_object()

@@ -11,6 +11,34 @@ use common::Account;
 
 const R: &str = "eu-west-1";
 
+/// Runs tests/mailpath/run.py with `args` in the account's folder (the emulator's endpoint
+/// and the account's credentials come with `program`: the key fetch case calls SSM with
+/// them); what it printed, read and as text.
+fn run_mailpath(
+    acct: &Account,
+    python: &str,
+    args: &[&str],
+    what: &str,
+) -> (serde_json::Value, String) {
+    let out = acct
+        .program(python)
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/mailpath/run.py"
+        ))
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{what} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (serde_json::from_str(&stdout).unwrap(), stdout.into_owned())
+}
+
 /// The test Python, once `tools` are all installed: without them the test fails, never skips.
 fn mail_tools(tools: &[&str]) -> String {
     let python = std::env::var("MAILINFRA_TEST_PYTHON").expect(
@@ -109,14 +137,10 @@ async fn the_gateway_mail_path_with_real_postfix_and_opendkim() {
 
     // The emulator's endpoint and the account's credentials come with `program`: the key
     // fetch case calls SSM with them.
-    let out = acct
-        .program(python)
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/mailpath/run.py"
-        ))
-        .args([
+    let (r, _) = run_mailpath(
+        &acct,
+        &python,
+        &[
             "--rendered",
             "rendered",
             "--key",
@@ -125,16 +149,9 @@ async fn the_gateway_mail_path_with_real_postfix_and_opendkim() {
             "dns.json",
             "--work",
             "work",
-        ])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "mail path run failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
+        "mail path run",
     );
-    let r: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let c = &r["cases"];
     let log = r["maillog_tail"].as_str().unwrap_or("");
 
@@ -520,14 +537,10 @@ async fn the_gateway_relays_through_ses_with_real_postfix() {
         .await
         .unwrap();
 
-    let out = acct
-        .program(python)
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/mailpath/run.py"
-        ))
-        .args([
+    let (r, stdout) = run_mailpath(
+        &acct,
+        &python,
+        &[
             "--rendered",
             "rendered",
             "--work",
@@ -536,16 +549,9 @@ async fn the_gateway_relays_through_ses_with_real_postfix() {
             user,
             "--ses-secret",
             secret,
-        ])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "mail path run failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
+        "mail path run",
     );
-    let r: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let c = &r["cases"];
     let log = r["maillog_tail"].as_str().unwrap_or("");
     assert!(!stdout.contains(&password), "the SMTP password was printed");
@@ -800,30 +806,19 @@ async fn a_key_rotation_through_real_postfix_and_opendkim_never_breaks_a_signatu
         "dns": dns,
     });
     acct.write("rotation.json", &spec.to_string());
-    let out = acct
-        .program(python)
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/mailpath/run.py"
-        ))
-        .args([
+    let (r, _) = run_mailpath(
+        &acct,
+        &python,
+        &[
             "--rendered",
             "rendered",
             "--rotation",
             "rotation.json",
             "--work",
             "work",
-        ])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "rotation run failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
+        "rotation run",
     );
-    let r: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let m = r["messages"].as_array().unwrap();
     assert_eq!(m.len(), 3, "{r:#}");
     let valid = |i: usize, label: &str| m[i]["valid"][label].as_bool().unwrap();

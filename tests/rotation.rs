@@ -342,88 +342,80 @@ impl common::Sweep for Step {
         }
     }
 
+    /// A fresh account in the state right before the step: its zone id.
     async fn before(self, acct: &Account) -> Result<String, String> {
-        before(acct, self).await
+        let zone = acct.create_zone("example.com").await;
+        acct.write("b.yaml", GATEWAY);
+        let run = |args: &[&str]| {
+            let r = acct.mailinfra(args);
+            (r.code == 0)
+                .then_some(())
+                .ok_or_else(|| format!("{args:?} before the stage: {}", r.stderr))
+        };
+        run(&["apply", "b.yaml", "--yes"])?;
+        if self == Step::Publish {
+            return Ok(zone);
+        }
+        run(&["rotate", "gateway-dkim", "b.yaml", "--yes"])?;
+        backdate(acct, &format!("mta1-{}", today()), 301).await;
+        if self == Step::Switch {
+            return Ok(zone);
+        }
+        run(&["apply", "b.yaml", "--yes"])?;
+        backdate(acct, "mta1", 8 * DAY).await;
+        Ok(zone)
     }
 
+    /// After a run of the step killed at some request and one more apply: the keys, records and
+    /// signer are those of the stage done, or (publish killed before the new key existed) of
+    /// none begun; never a second new key, never the old key gone before the switch.
     async fn finished(self, acct: &Account, zone: &str) -> Result<(), String> {
-        finished(acct, zone, self).await
+        common::apply_then_clean(acct)?;
+        let new = format!("mta1-{}", today());
+        let k = keys(acct).await;
+        let stages: BTreeMap<&str, Option<Stage>> =
+            k.iter().map(|(s, m)| (s.as_str(), m.stage)).collect();
+        let (want, signer): (Vec<BTreeMap<&str, Option<Stage>>>, &str) = match self {
+            Step::Publish => (
+                vec![
+                    BTreeMap::from([("mta1", Some(Stage::Signing))]),
+                    BTreeMap::from([("mta1", Some(Stage::Signing)), (&new, Some(Stage::Next))]),
+                ],
+                "mta1",
+            ),
+            Step::Switch => (
+                vec![BTreeMap::from([
+                    ("mta1", Some(Stage::Retiring)),
+                    (&new, Some(Stage::Signing)),
+                ])],
+                &new,
+            ),
+            Step::Retire => (
+                vec![BTreeMap::from([(new.as_str(), Some(Stage::Signing))])],
+                &new,
+            ),
+        };
+        if !want.contains(&stages) {
+            return Err(format!("keys {stages:?}, expected one of {want:?}"));
+        }
+        if let Some(m) = k.get(&new).filter(|m| m.stage == Some(Stage::Next))
+            && m.published.is_none()
+        {
+            return Err("the new key's records are up but it is not marked published".into());
+        }
+        let selectors: Vec<&str> = stages.keys().copied().collect();
+        let records = dkim_records(acct, zone).await;
+        if records != published(&selectors) {
+            return Err(format!("records {records:?} for keys {selectors:?}"));
+        }
+        let signs = signing(acct).await;
+        if signs != [signer] {
+            return Err(format!(
+                "the gateway signs with {signs:?}, expected {signer}"
+            ));
+        }
+        Ok(())
     }
-}
-
-/// A fresh account in the state right before `step`: its zone id.
-async fn before(acct: &Account, step: Step) -> Result<String, String> {
-    let zone = acct.create_zone("example.com").await;
-    acct.write("b.yaml", GATEWAY);
-    let run = |args: &[&str]| {
-        let r = acct.mailinfra(args);
-        (r.code == 0)
-            .then_some(())
-            .ok_or_else(|| format!("{args:?} before the stage: {}", r.stderr))
-    };
-    run(&["apply", "b.yaml", "--yes"])?;
-    if step == Step::Publish {
-        return Ok(zone);
-    }
-    run(&["rotate", "gateway-dkim", "b.yaml", "--yes"])?;
-    backdate(acct, &format!("mta1-{}", today()), 301).await;
-    if step == Step::Switch {
-        return Ok(zone);
-    }
-    run(&["apply", "b.yaml", "--yes"])?;
-    backdate(acct, "mta1", 8 * DAY).await;
-    Ok(zone)
-}
-
-/// After a run of `step` killed at some request and one more apply: the keys, records and
-/// signer are those of the stage done, or (publish killed before the new key existed) of
-/// none begun; never a second new key, never the old key gone before the switch.
-async fn finished(acct: &Account, zone: &str, step: Step) -> Result<(), String> {
-    common::apply_then_clean(acct)?;
-    let new = format!("mta1-{}", today());
-    let k = keys(acct).await;
-    let stages: BTreeMap<&str, Option<Stage>> =
-        k.iter().map(|(s, m)| (s.as_str(), m.stage)).collect();
-    let (want, signer): (Vec<BTreeMap<&str, Option<Stage>>>, &str) = match step {
-        Step::Publish => (
-            vec![
-                BTreeMap::from([("mta1", Some(Stage::Signing))]),
-                BTreeMap::from([("mta1", Some(Stage::Signing)), (&new, Some(Stage::Next))]),
-            ],
-            "mta1",
-        ),
-        Step::Switch => (
-            vec![BTreeMap::from([
-                ("mta1", Some(Stage::Retiring)),
-                (&new, Some(Stage::Signing)),
-            ])],
-            &new,
-        ),
-        Step::Retire => (
-            vec![BTreeMap::from([(new.as_str(), Some(Stage::Signing))])],
-            &new,
-        ),
-    };
-    if !want.contains(&stages) {
-        return Err(format!("keys {stages:?}, expected one of {want:?}"));
-    }
-    if let Some(m) = k.get(&new).filter(|m| m.stage == Some(Stage::Next))
-        && m.published.is_none()
-    {
-        return Err("the new key's records are up but it is not marked published".into());
-    }
-    let selectors: Vec<&str> = stages.keys().copied().collect();
-    let records = dkim_records(acct, zone).await;
-    if records != published(&selectors) {
-        return Err(format!("records {records:?} for keys {selectors:?}"));
-    }
-    let signs = signing(acct).await;
-    if signs != [signer] {
-        return Err(format!(
-            "the gateway signs with {signs:?}, expected {signer}"
-        ));
-    }
-    Ok(())
 }
 
 /// Killed (SIGKILL) right before any write of any stage is answered, the next apply finishes

@@ -364,60 +364,52 @@ impl common::Sweep for Step {
         }
     }
 
+    /// A fresh account right before the step: its zone id.
     async fn before(self, acct: &Account) -> Result<String, String> {
-        before(acct, self).await
+        let zone = acct.create_zone(DOMAIN).await;
+        acct.write("b.yaml", BYO);
+        let run = |args: &[&str]| {
+            let r = acct.mailinfra(args);
+            (r.code == 0)
+                .then_some(())
+                .ok_or_else(|| format!("{args:?} before the self: {}", r.stderr))
+        };
+        run(&["apply", "b.yaml", "--yes"])?;
+        if self == Step::Retire {
+            run(&["rotate", "ses-dkim", "b.yaml", "--yes"])?;
+            backdate(acct, 8 * DAY).await;
+        }
+        Ok(zone)
     }
 
+    /// After a run of the step killed at some request and one more `apply`: SES signs with the new
+    /// key and DNS publishes what the self leaves (or, a rotation killed before it began, the old
+    /// key alone), the key SES holds verifies against DNS, and nothing is left to do.
     async fn finished(self, acct: &Account, zone: &str) -> Result<(), String> {
-        finished(acct, zone, self).await
+        common::apply_then_clean(acct)?;
+        let new = dated();
+        let signs = ses_selector(acct).await;
+        let published = dkim_selectors(acct, zone).await;
+        let began = key_tag(acct)
+            .await
+            .is_some_and(|t| t.signing == Signer::Byodkim(new.clone()));
+        let want = match self {
+            Step::Rotate if !began => ("mi1".to_owned(), set(&["mi1"])),
+            Step::Rotate => (new.clone(), set(&["mi1", &new])),
+            Step::Retire => (new.clone(), set(&[&new])),
+        };
+        if (signs.clone(), published.clone()) != want {
+            return Err(format!(
+                "SES signs with {signs}, DNS publishes {published:?}; expected {want:?}"
+            ));
+        }
+        if Mail::default().check(acct, zone, true).await != [true] {
+            return Err(format!(
+                "the key SES signs with ({signs}) does not verify against DNS"
+            ));
+        }
+        Ok(())
     }
-}
-
-/// A fresh account right before `step`: its zone id.
-async fn before(acct: &Account, step: Step) -> Result<String, String> {
-    let zone = acct.create_zone(DOMAIN).await;
-    acct.write("b.yaml", BYO);
-    let run = |args: &[&str]| {
-        let r = acct.mailinfra(args);
-        (r.code == 0)
-            .then_some(())
-            .ok_or_else(|| format!("{args:?} before the step: {}", r.stderr))
-    };
-    run(&["apply", "b.yaml", "--yes"])?;
-    if step == Step::Retire {
-        run(&["rotate", "ses-dkim", "b.yaml", "--yes"])?;
-        backdate(acct, 8 * DAY).await;
-    }
-    Ok(zone)
-}
-
-/// After a run of `step` killed at some request and one more `apply`: SES signs with the new
-/// key and DNS publishes what the step leaves (or, a rotation killed before it began, the old
-/// key alone), the key SES holds verifies against DNS, and nothing is left to do.
-async fn finished(acct: &Account, zone: &str, step: Step) -> Result<(), String> {
-    common::apply_then_clean(acct)?;
-    let new = dated();
-    let signs = ses_selector(acct).await;
-    let published = dkim_selectors(acct, zone).await;
-    let began = key_tag(acct)
-        .await
-        .is_some_and(|t| t.signing == Signer::Byodkim(new.clone()));
-    let want = match step {
-        Step::Rotate if !began => ("mi1".to_owned(), set(&["mi1"])),
-        Step::Rotate => (new.clone(), set(&["mi1", &new])),
-        Step::Retire => (new.clone(), set(&[&new])),
-    };
-    if (signs.clone(), published.clone()) != want {
-        return Err(format!(
-            "SES signs with {signs}, DNS publishes {published:?}; expected {want:?}"
-        ));
-    }
-    if Mail::default().check(acct, zone, true).await != [true] {
-        return Err(format!(
-            "the key SES signs with ({signs}) does not verify against DNS"
-        ));
-    }
-    Ok(())
 }
 
 /// Killed (SIGKILL) right before any write of the rotation's apply or of the retirement's is

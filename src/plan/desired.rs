@@ -308,10 +308,9 @@ impl Desired {
                 continue;
             }
             let (txt, easy_cnames) = published_dkim(observed, &d.blueprint, &id.domain);
-            let published = |selector: &str| txt.contains(selector);
             let seen = ses::rotation::Seen {
                 identity: obs.identities.get(&id.domain),
-                published: &published,
+                published: &txt,
                 easy_cnames,
                 now: obs.read_at,
             };

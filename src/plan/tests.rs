@@ -688,21 +688,8 @@ mod ses_tests {
 
     fn observed_identity(tags: BTreeMap<String, String>) -> ObservedIdentity {
         ObservedIdentity {
-            domain: "example.com".into(),
             tags,
-            dkim_origin: "AWS_SES".into(),
-            tokens: vec!["t1".into(), "t2".into(), "t3".into()],
-            signing_zone: Some("dkim.amazonses.com".into()),
-            next_key_length: Some("RSA_2048_BIT".into()),
-            current_key_length: None,
-            last_key_generation: None,
-            signing_enabled: true,
-            dkim_status: "SUCCESS".into(),
-            verification: "SUCCESS".into(),
-            verified_for_sending: true,
-            mail_from: None,
-            configuration_set: None,
-            last_checked: None,
+            ..ObservedIdentity::example()
         }
     }
 

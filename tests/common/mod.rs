@@ -899,6 +899,12 @@ impl Account {
     /// SHA-256 (hex) of the script in an instance's user data, unpacked, as the gateway's
     /// health report gives it (`mailinfra::kinds::gateway::user_data_hash`).
     pub async fn user_data_sha256(&self, instance: &str) -> String {
+        mailinfra::kinds::gateway::user_data_hash(&self.user_data(instance).await)
+    }
+
+    /// An instance's user data as DescribeInstanceAttribute gives it, base64 decoded (still
+    /// gzipped, as mailinfra sends it).
+    async fn user_data(&self, instance: &str) -> Vec<u8> {
         use base64::Engine as _;
         let out = self
             .ec2("eu-west-1")
@@ -908,27 +914,15 @@ impl Account {
             .send()
             .await
             .unwrap();
-        let data = base64::engine::general_purpose::STANDARD
+        base64::engine::general_purpose::STANDARD
             .decode(out.user_data().unwrap().value().unwrap())
-            .unwrap();
-        mailinfra::kinds::gateway::user_data_hash(&data)
+            .unwrap()
     }
 
     /// The boot script an instance was launched with: its user data from
     /// DescribeInstanceAttribute, unpacked (mailinfra gzips it; cloud-init unpacks it).
     pub async fn boot_script(&self, instance: &str) -> String {
-        use base64::Engine as _;
-        let ud = self
-            .ec2("eu-west-1")
-            .describe_instance_attribute()
-            .instance_id(instance)
-            .attribute(aws_sdk_ec2::types::InstanceAttributeName::UserData)
-            .send()
-            .await
-            .unwrap();
-        let packed = base64::engine::general_purpose::STANDARD
-            .decode(ud.user_data().unwrap().value().unwrap())
-            .unwrap();
+        let packed = self.user_data(instance).await;
         assert!(packed.starts_with(&[0x1f, 0x8b]), "user data is gzip");
         let mut script = String::new();
         std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&packed[..]), &mut script)

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_sesv2::error::ProvideErrorMetadata;
+use aws_sdk_sesv2::operation::put_email_identity_dkim_signing_attributes::PutEmailIdentityDkimSigningAttributesOutput;
 use aws_sdk_sesv2::types::{
     BehaviorOnMxFailure, ContactLanguage, DeliveryOptions, DkimSigningAttributes,
     DkimSigningAttributesOrigin, DkimSigningKeyLength, MailType, SendingOptions,
@@ -60,15 +61,17 @@ fn signing(dkim: &DkimSetting) -> Result<(DkimSigningAttributes, Option<String>)
         )),
         DkimSetting::External { selector } => {
             let (private, public) = dkim::generate_key().map_err(AwsError::Other)?;
-            Ok((
-                DkimSigningAttributes::builder()
-                    .domain_signing_selector(selector)
-                    .domain_signing_private_key(private.expose_base64())
-                    .build(),
-                Some(public),
-            ))
+            Ok((byodkim(selector, &private), Some(public)))
         }
     }
+}
+
+/// The signing attributes that give SES a BYODKIM key: the one request its private half is in.
+fn byodkim(selector: &str, private: &dkim::PrivateKey) -> DkimSigningAttributes {
+    DkimSigningAttributes::builder()
+        .domain_signing_selector(selector)
+        .domain_signing_private_key(private.expose_base64())
+        .build()
 }
 
 /// Records what SES returned for a domain's DKIM as that identity's outputs: the public half
@@ -240,19 +243,13 @@ pub async fn after_dns(
             )));
         };
         aws.ses_pace.wait().await;
-        aws.ses
-            .put_email_identity_dkim_signing_attributes()
-            .email_identity(domain)
-            .signing_attributes_origin(DkimSigningAttributesOrigin::External)
-            .signing_attributes(
-                DkimSigningAttributes::builder()
-                    .domain_signing_selector(&selector)
-                    .domain_signing_private_key(private.expose_base64())
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|e| AwsError::call(&ops::PUT_EMAIL_IDENTITY_DKIM_SIGNING_ATTRIBUTES, e))?;
+        put_signing(
+            aws,
+            domain,
+            DkimSigningAttributesOrigin::External,
+            byodkim(&selector, &private),
+        )
+        .await?;
         out.progress(&format!(
             "SES: signs {domain} with the key under `{selector}`"
         ));
@@ -515,6 +512,23 @@ async fn tag_identity(
     tag(aws, arn, tag_map).await
 }
 
+/// PutEmailIdentityDkimSigningAttributes: how SES signs for `domain` from now on.
+async fn put_signing(
+    aws: &Aws,
+    domain: &str,
+    origin: DkimSigningAttributesOrigin,
+    attrs: DkimSigningAttributes,
+) -> Result<PutEmailIdentityDkimSigningAttributesOutput, AwsError> {
+    aws.ses
+        .put_email_identity_dkim_signing_attributes()
+        .email_identity(domain)
+        .signing_attributes_origin(origin)
+        .signing_attributes(attrs)
+        .send()
+        .await
+        .map_err(|e| AwsError::call(&ops::PUT_EMAIL_IDENTITY_DKIM_SIGNING_ATTRIBUTES, e))
+}
+
 /// Sets how SES signs for a domain and learns the DKIM outputs that gives.
 async fn set_dkim(
     aws: &Aws,
@@ -527,15 +541,7 @@ async fn set_dkim(
         DkimSetting::Easy { .. } => DkimSigningAttributesOrigin::AwsSes,
         DkimSetting::External { .. } => DkimSigningAttributesOrigin::External,
     };
-    let set = aws
-        .ses
-        .put_email_identity_dkim_signing_attributes()
-        .email_identity(domain)
-        .signing_attributes_origin(origin)
-        .signing_attributes(attrs)
-        .send()
-        .await
-        .map_err(|e| AwsError::call(&ops::PUT_EMAIL_IDENTITY_DKIM_SIGNING_ATTRIBUTES, e))?;
+    let set = put_signing(aws, domain, origin, attrs).await?;
     learn(
         learned,
         domain,

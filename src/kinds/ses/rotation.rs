@@ -13,7 +13,7 @@
 //! lost key never signed anything, so its TXT is overwritten under the same selector).
 //! Pure.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -135,12 +135,12 @@ pub enum Want<'a> {
 }
 
 /// What DNS and SES hold for one identity, as the decision needs it.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Seen<'a> {
     /// `None`: the identity does not exist yet.
     pub identity: Option<&'a ObservedIdentity>,
-    /// Whether this blueprint publishes a DKIM TXT under the selector (an owned record).
-    pub published: &'a dyn Fn(&str) -> bool,
+    /// The selectors under which this blueprint publishes a DKIM TXT (owned records).
+    pub published: &'a BTreeSet<String>,
     /// The Easy DKIM CNAMEs this blueprint publishes for the domain, by name.
     pub easy_cnames: Vec<String>,
     pub now: i64,
@@ -234,7 +234,7 @@ pub fn decide(want: Want, seen: &Seen, retire_after: i64) -> KeyPlan {
     };
     let live = |s: &Signer| match s {
         Signer::Easy => !seen.easy_cnames.is_empty(),
-        Signer::Byodkim(sel) => (seen.published)(sel),
+        Signer::Byodkim(sel) => seen.published.contains(sel),
     };
     // The old key still published and within its time: kept; after it, left to go.
     let retiring = retiring.filter(|r| *r != current && live(r));
@@ -244,7 +244,7 @@ pub fn decide(want: Want, seen: &Seen, retire_after: i64) -> KeyPlan {
     let busy = retire_due.is_some_and(|d| now < d);
     let current_live = match &current {
         Signer::Easy => true,
-        Signer::Byodkim(sel) => !sel.is_empty() && (seen.published)(sel),
+        Signer::Byodkim(sel) => seen.published.contains(sel),
     };
 
     // What the blueprint asks for, and why a switch would happen.
@@ -454,17 +454,7 @@ mod tests {
                 .unwrap_or_default(),
             dkim_origin: origin.into(),
             tokens,
-            signing_zone: None,
-            next_key_length: None,
-            current_key_length: None,
-            last_key_generation: None,
-            signing_enabled: true,
-            dkim_status: "SUCCESS".into(),
-            verification: "SUCCESS".into(),
-            verified_for_sending: true,
-            mail_from: None,
-            configuration_set: None,
-            last_checked: None,
+            ..ObservedIdentity::example()
         }
     }
 
@@ -488,7 +478,7 @@ mod tests {
         txt: &[&str],
         cnames: bool,
     ) -> KeyPlan {
-        let published = |s: &str| txt.contains(&s);
+        let published = txt.iter().map(|s| s.to_string()).collect();
         let seen = Seen {
             identity: o,
             published: &published,

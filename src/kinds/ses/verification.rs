@@ -126,9 +126,7 @@ impl Progress {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kinds::ses::{
-        DesiredMailFrom, DkimOrigin, DkimSetting, KeyLength, MxFailure, ObservedMailFrom,
-    };
+    use crate::kinds::ses::{DesiredMailFrom, DkimSetting, KeyLength, MxFailure, ObservedMailFrom};
 
     fn desired(mail_from: bool) -> DesiredIdentity {
         DesiredIdentity {
@@ -155,15 +153,9 @@ mod tests {
         mail_from: Option<VerificationStatus>,
     ) -> ObservedIdentity {
         ObservedIdentity {
-            domain: "example.com".into(),
-            tags: Default::default(),
-            dkim_origin: DkimOrigin::AwsSes,
             tokens: vec![],
             signing_zone: None,
             next_key_length: None,
-            current_key_length: None,
-            last_key_generation: None,
-            signing_enabled: true,
             dkim_status: verification.clone(),
             verification,
             verified_for_sending: verified,
@@ -172,8 +164,7 @@ mod tests {
                 behavior: MxFailure::UseDefaultValue,
                 status,
             }),
-            configuration_set: None,
-            last_checked: None,
+            ..ObservedIdentity::example()
         }
     }
 
