@@ -492,24 +492,17 @@ mod tests {
         };
         Identity::Domain(Box::new(ObservedIdentity {
             domain: domain.into(),
-            tags: Default::default(),
             dkim_origin: origin,
             tokens: vec!["tok1".into()],
             signing_zone: None,
             next_key_length: Some(KeyLength::Rsa1024),
-            current_key_length: None,
-            last_key_generation: None,
-            signing_enabled: true,
-            dkim_status: VerificationStatus::Success,
-            verification: VerificationStatus::Success,
-            verified_for_sending: true,
             mail_from: Some(ObservedMailFrom {
                 domain: format!("bounce.{domain}"),
                 behavior: MxFailure::UseDefaultValue,
                 status: VerificationStatus::Success,
             }),
             configuration_set: set.map(str::to_owned),
-            last_checked: None,
+            ..ObservedIdentity::example()
         }))
     }
 
